@@ -1,0 +1,49 @@
+# riskmgr — two commands do all the setup: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 5000
+export FLASK_APP := app
+
+.PHONY: run test install lint bench clean help
+
+help:
+	@echo "make run    install what is needed and serve the dashboard on http://$(HOST):$(PORT)"
+	@echo "make test   install what is needed and run the whole suite"
+	@echo "make lint   ruff over the code"
+	@echo "make bench  run the benchmarks under benchmarks/"
+
+$(VENV)/.stamp-python: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+node_modules/.stamp-npm: package.json
+	npm install --no-audit --no-fund --silent
+	touch $@
+
+static/vendor/.stamp-vendor: node_modules/.stamp-npm scripts/vendor_assets.sh
+	bash scripts/vendor_assets.sh
+	touch $@
+
+install: $(VENV)/.stamp-python static/vendor/.stamp-vendor
+
+run: install
+	mkdir -p instance
+	$(VENV)/bin/flask db upgrade
+	HOST=$(HOST) PORT=$(PORT) $(VENV)/bin/gunicorn --config gunicorn.conf.py wsgi:app
+
+test: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.stamp-python
+	$(VENV)/bin/ruff check .
+
+bench: install
+	for f in benchmarks/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+
+clean:
+	rm -rf $(VENV) node_modules static/vendor .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""riskmgr: a conservative risk dashboard for USDT-margined crypto perpetual futures."""

@@ -1,0 +1,172 @@
+"""Settings: read from the environment once (``.env`` via python-dotenv), validated, then frozen.
+
+Every problem raises ``ConfigError`` naming the variable, the value given and what is allowed.
+``.env.example`` documents each variable read here; a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from riskmgr.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_INSTANCE = PROJECT_ROOT / "instance"
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _raw(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name)
+    if value is None or value.strip() == "":
+        return None
+    return value.strip()
+
+
+def read_int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
+    """Read an integer in [lo, hi]."""
+    raw = _raw(env, name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a whole number; allowed {lo}–{hi}") from None
+    if not lo <= value <= hi:
+        raise ConfigError(f"{name}={raw!r} is out of range; allowed {lo}–{hi}")
+    return value
+
+
+def read_decimal(env: Mapping[str, str], name: str, default: str, lo: str, hi: str) -> Decimal:
+    """Read a decimal number in [lo, hi]."""
+    raw = _raw(env, name)
+    if raw is None:
+        return Decimal(default)
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise ConfigError(f"{name}={raw!r} is not a number; allowed {lo}–{hi}") from None
+    if not value.is_finite() or not Decimal(lo) <= value <= Decimal(hi):
+        raise ConfigError(f"{name}={raw!r} is out of range; allowed {lo}–{hi}")
+    return value
+
+
+def read_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    """Read a boolean spelled true/false, yes/no, on/off or 1/0."""
+    raw = _raw(env, name)
+    if raw is None:
+        return default
+    if raw.lower() in _TRUE:
+        return True
+    if raw.lower() in _FALSE:
+        return False
+    raise ConfigError(f"{name}={raw!r} is not a boolean; allowed true/false, yes/no, on/off, 1/0")
+
+
+def read_choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    """Read one of a fixed set of words (case-insensitive)."""
+    raw = _raw(env, name)
+    if raw is None:
+        return default
+    if raw.lower() not in choices:
+        raise ConfigError(f"{name}={raw!r} is not allowed; choose one of {', '.join(choices)}")
+    return raw.lower()
+
+
+def read_names(env: Mapping[str, str], name: str, default: str) -> tuple[str, ...]:
+    """Read a comma-separated list of account-style names (letters, digits, - and _)."""
+    raw = _raw(env, name)
+    items = tuple(x.strip() for x in (raw if raw is not None else default).split(",") if x.strip())
+    for item in items:
+        if not item.replace("-", "").replace("_", "").isalnum() or len(item) > 40:
+            raise ConfigError(
+                f"{name}={raw!r}: {item!r} is not a valid name; use up to 40 letters, digits, '-' or '_'"
+            )
+    if len(set(items)) != len(items):
+        raise ConfigError(f"{name}={raw!r} names an account twice")
+    return items
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept the ``postgres://`` spelling that Heroku-style platforms hand out."""
+    if url.startswith("postgres://"):
+        return "postgresql://" + url[len("postgres://"):]
+    return url
+
+
+def _read_timezone(env: Mapping[str, str]) -> str:
+    raw = _raw(env, "DISPLAY_TIMEZONE") or "UTC"
+    try:
+        ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"DISPLAY_TIMEZONE={raw!r} is not a known IANA time zone (e.g. UTC, Europe/Berlin)") from None
+    return raw
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the app reads from its environment. Build with ``Settings.from_env``."""
+
+    database_url: str = ""
+    instance_path: Path = DEFAULT_INSTANCE
+    secret_key: str | None = None
+    admin_password: str | None = None
+    api_token: str | None = None
+    cookie_secure: bool = False
+    poll_seconds: int = 5
+    fetch_timeout_seconds: int = 10
+    scheduler_enabled: bool = True
+    market_seed: int = 20240101
+    paper_accounts: tuple[str, ...] = ("paper",)
+    paper_start_balance: Decimal = Decimal(10000)
+    paper_taker_fee: Decimal = Decimal("0.0005")
+    paper_maker_fee: Decimal = Decimal("0.0002")
+    paper_slippage_bps: Decimal = Decimal(2)
+    display_timezone: str = "UTC"
+    log_level: str = "info"
+    testing: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read and validate every setting; raise ConfigError on the first bad one."""
+        env = os.environ if env is None else env
+        instance = Path(_raw(env, "INSTANCE_PATH") or DEFAULT_INSTANCE)
+        db_default = f"sqlite:///{instance / 'riskmgr.db'}"
+        return cls(
+            database_url=normalize_database_url(_raw(env, "DATABASE_URL") or db_default),
+            instance_path=instance,
+            secret_key=_raw(env, "SECRET_KEY"),
+            admin_password=_raw(env, "RISKMGR_ADMIN_PASSWORD"),
+            api_token=_read_token(env),
+            cookie_secure=read_bool(env, "SESSION_COOKIE_SECURE", False),
+            poll_seconds=read_int(env, "POLL_SECONDS", 5, 1, 300),
+            fetch_timeout_seconds=read_int(env, "FETCH_TIMEOUT_SECONDS", 10, 1, 120),
+            scheduler_enabled=read_bool(env, "SCHEDULER_ENABLED", True),
+            market_seed=read_int(env, "MARKET_SEED", 20240101, 0, 2**31 - 1),
+            paper_accounts=read_names(env, "PAPER_ACCOUNTS", "paper"),
+            paper_start_balance=read_decimal(env, "PAPER_START_BALANCE", "10000", "100", "10000000"),
+            paper_taker_fee=read_decimal(env, "PAPER_TAKER_FEE", "0.0005", "0", "0.01"),
+            paper_maker_fee=read_decimal(env, "PAPER_MAKER_FEE", "0.0002", "0", "0.01"),
+            paper_slippage_bps=read_decimal(env, "PAPER_SLIPPAGE_BPS", "2", "0", "100"),
+            display_timezone=_read_timezone(env),
+            log_level=read_choice(env, "LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
+        )
+
+    def with_changes(self, **changes: Any) -> Settings:
+        """Return a copy with some fields replaced (tests use this)."""
+        return replace(self, **changes)
+
+
+def _read_token(env: Mapping[str, str]) -> str | None:
+    token = _raw(env, "RISKMGR_API_TOKEN")
+    if token is not None and len(token) < 24:
+        raise ConfigError("RISKMGR_API_TOKEN is too short; allowed: at least 24 characters (the value is not shown)")
+    return token
+

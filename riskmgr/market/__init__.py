@@ -1,0 +1,1 @@
+"""Market data: the simulated market (default), exchange public data, candle arrays."""

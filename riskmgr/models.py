@@ -1,0 +1,111 @@
+"""Core database models (SQLAlchemy 2.0 typed). Paper-exchange tables live in exchanges/paper_models.py."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Index, Numeric, String, Text, TypeDecorator
+from sqlalchemy.orm import Mapped, mapped_column
+
+from riskmgr.extensions import db
+
+MONEY = Numeric(28, 10, asdecimal=True)
+
+
+class UTCDateTime(TypeDecorator):
+    """Store aware datetimes as UTC; return them aware (SQLite forgets the zone otherwise)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class AppSetting(db.Model):
+    """Small key/value store for values the app generates itself (e.g. the admin password hash)."""
+
+    __tablename__ = "app_setting"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class AuditEvent(db.Model):
+    """Append-only audit log. The app never updates or deletes a row."""
+
+    __tablename__ = "audit_event"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ts: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    kind: Mapped[str] = mapped_column(String(48), index=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    account: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    message: Mapped[str] = mapped_column(Text)
+    data: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+
+
+class EquityPoint(db.Model):
+    """One equity reading per account per successful poll."""
+
+    __tablename__ = "equity_point"
+    __table_args__ = (Index("ix_equity_point_account_ts", "account", "ts"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account: Mapped[str] = mapped_column(String(64))
+    ts: Mapped[datetime] = mapped_column(UTCDateTime)
+    equity: Mapped[Decimal] = mapped_column(MONEY)
+    wallet: Mapped[Decimal] = mapped_column(MONEY)
+    unrealized_pnl: Mapped[Decimal] = mapped_column(MONEY)
+
+
+class AccountState(db.Model):
+    """Per-account figures that must survive restarts: peak equity and the day's opening equity."""
+
+    __tablename__ = "account_state"
+    account: Mapped[str] = mapped_column(String(64), primary_key=True)
+    peak_equity: Mapped[Decimal] = mapped_column(MONEY)
+    peak_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    day: Mapped[str] = mapped_column(String(10))  # ISO date in the risk day's time zone
+    day_start_equity: Mapped[Decimal] = mapped_column(MONEY)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SnapshotRecord(db.Model):
+    """The latest snapshot of each account, shared by every web worker (the poller runs in one)."""
+
+    __tablename__ = "snapshot_record"
+    account: Mapped[str] = mapped_column(String(64), primary_key=True)
+    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    data: Mapped[dict] = mapped_column(JSON)
+
+
+class TradingStateRecord(db.Model):
+    """The persisted trading state (one row, id 1)."""
+
+    __tablename__ = "trading_state"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    changed_by: Mapped[str] = mapped_column(String(64))
+
+
+class PollRun(db.Model):
+    """One poll cycle: who ran it and how it went (recent rows only; pruned after a day)."""
+
+    __tablename__ = "poll_run"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    finished_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    pid: Mapped[int] = mapped_column()
+    accounts_ok: Mapped[int] = mapped_column()
+    accounts_failed: Mapped[int] = mapped_column()
