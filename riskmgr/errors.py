@@ -71,3 +71,7 @@ class MalformedResponseError(ExchangeError):
 
 class NotSupportedError(ExchangeError):
     """The adapter cannot do this on this exchange. A programming or configuration fault; alert."""
+
+
+class DuplicateClientIdError(InvalidOrderError):
+    """An order with this client id already exists. Look it up by client id instead of placing it again."""
