@@ -1,0 +1,386 @@
+"""The Bitunix USDT-M futures account behind riskmgr's ExchangeAdapter interface.
+
+Symbols are unified (``BTC/USDT:USDT``) everywhere outside this module; they become Bitunix ids only here.
+Every reply is validated field by field (parse.py); a failed or odd read raises, it never yields a figure.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from riskmgr.clock import Clock, SystemClock, to_ms
+from riskmgr.domain import (
+    Balance,
+    Candle,
+    MarginMode,
+    MarketSpec,
+    Order,
+    OrderRequest,
+    OrderSide,
+    OrderStatus,
+    OrderType,
+    Position,
+    PositionSide,
+    Ticker,
+)
+from riskmgr.errors import ExchangeError, NotFoundError, NotSupportedError, ValidationError
+from riskmgr.exchanges.base import ExchangeAdapter
+from riskmgr.exchanges.bitunix import constants as C
+from riskmgr.exchanges.bitunix import parse as P
+from riskmgr.exchanges.bitunix.client import BatchResult, BitunixClient
+
+log = logging.getLogger(__name__)
+MAX_CANDLES = 5000
+
+
+class PartialCancelError(ExchangeError):
+    """Some orders were cancelled and some were not. ``cancelled`` and ``failures`` say which and why."""
+
+    def __init__(self, cancelled: list[str], failures: list[tuple[str, ExchangeError]], *, account: str = ""):
+        detail = "; ".join(f"{oid}: {exc.describe()}" for oid, exc in failures)
+        super().__init__(f"{len(failures)} order(s) not cancelled: {detail}", account=account,
+                         operation="cancel_all_orders")
+        self.cancelled = cancelled
+        self.failures = failures
+
+
+def decimal_text(value: Decimal) -> str:
+    """Return a plain decimal string (never exponent notation) for a request body."""
+    return format(value.normalize(), "f")
+
+
+class BitunixAdapter(ExchangeAdapter):
+    """One Bitunix futures account (live)."""
+
+    exchange = "bitunix"
+    mode = "live"
+
+    def __init__(self, account: str, client: BitunixClient, *, clock: Clock | None = None):
+        super().__init__(account)
+        self._client = client
+        self._clock = clock or SystemClock()
+
+    @classmethod
+    def from_credentials(
+        cls, account: str, api_key: str, secret: str, *, timeout: float = 10, clock: Clock | None = None
+    ) -> BitunixAdapter:
+        """Build an adapter with its own client."""
+        clock = clock or SystemClock()
+        return cls(account, BitunixClient(api_key, secret, timeout=timeout, clock=clock, account=account),
+                   clock=clock)
+
+    @contextmanager
+    def _context(self) -> Iterator[None]:
+        """Stamp this account on every exchange error that leaves the adapter."""
+        try:
+            yield
+        except ExchangeError as exc:
+            exc.account = exc.account or self.account
+            raise
+
+    # -- reads ------------------------------------------------------------------------------------------
+    def fetch_balance(self) -> Balance:
+        """Return the USDT futures balance (equity inferred, see parse.parse_balance)."""
+        with self._context():
+            return P.parse_balance(self._client.get_account())
+
+    def fetch_positions(self) -> list[Position]:
+        """Return every open position with its mark price joined from the tickers."""
+        with self._context():
+            rows = self._position_rows()
+            if not rows:
+                return []
+            natives = sorted({row.text("symbol").upper() for row in rows})
+            marks = {t.text("symbol").upper(): t.positive("markPrice") for t in self._client.get_tickers(natives)}
+            for native in natives:
+                if native not in marks:
+                    raise P.malformed(C.TICKERS, f"no markPrice for {native}, which has an open position")
+            return [P.parse_position(row, marks[row.text("symbol").upper()]) for row in rows]
+
+    def fetch_open_orders(self) -> list[Order]:
+        """Return plain open orders plus every leg of every pending TP/SL order."""
+        with self._context():
+            orders = [P.parse_order(row) for row in self._client.get_pending_orders()]
+            tpsl_rows = self._client.get_pending_tpsl()
+            if tpsl_rows:
+                sides = {row.text("positionId"): row.choice("side", C.POSITION_SIDES) for row in self._position_rows()}
+                for row in tpsl_rows:
+                    orders.extend(P.parse_tpsl_row(row, sides))
+            return orders
+
+    def fetch_markets(self) -> dict[str, MarketSpec]:
+        """Return the spec of every USDT-margined perpetual (whatever its symbolStatus)."""
+        with self._context():
+            pairs = self._client.get_trading_pairs()
+            specs = [P.parse_market(row) for row in pairs if row.text("quote").upper() in C.QUOTE_CURRENCIES]
+            return {spec.symbol: spec for spec in specs}
+
+    def fetch_tickers(self) -> dict[str, Ticker]:
+        """Return last and mark prices of every USDT-margined perpetual."""
+        with self._context():
+            rows = self._client.get_tickers()
+            now = self._clock.now()
+            tickers = [P.parse_ticker(row, now) for row in rows if P.is_supported_native(row.raw.get("symbol"))]
+            return {ticker.symbol: ticker for ticker in tickers}
+
+    def fetch_candles(
+        self, symbol: str, timeframe: str, since: datetime | None = None, limit: int = 500
+    ) -> list[Candle]:
+        """Return up to ``limit`` bars oldest first: from ``since`` on, or the latest ones."""
+        if timeframe not in C.INTERVALS:
+            raise NotSupportedError(f"Bitunix has no {timeframe!r} candles; use one of {', '.join(C.INTERVALS)}",
+                                    account=self.account, operation="fetch_candles")
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_CANDLES:
+            raise ValidationError("limit", f"{limit!r} is out of range; allowed 1–{MAX_CANDLES}")
+        if since is not None and since.tzinfo is None:
+            raise ValidationError("since", "must be a timezone-aware UTC datetime")
+        native = P.to_native(symbol)
+        interval, seconds = C.INTERVALS[timeframe]
+        step, now_ms = seconds * 1000, to_ms(self._clock.now())
+        if since is None:
+            # One bar of slack: weekly bars need not start on an epoch-aligned boundary.
+            start, end = (now_ms // step) * step - limit * step, now_ms
+        else:
+            start = to_ms(since)
+            end = min(start + limit * step - 1, now_ms)
+        with self._context():
+            bars: dict[datetime, Candle] = {}
+            for window in range(start, end + 1, C.KLINE_LIMIT * step):
+                window_end = min(window + C.KLINE_LIMIT * step - 1, end)
+                for row in self._client.get_klines(native, interval, window, window_end, C.KLINE_LIMIT):
+                    candle = P.parse_candle(row)
+                    bars[candle.ts] = candle
+        ordered = [bars[ts] for ts in sorted(bars)]  # the docs do not promise an order
+        return ordered[:limit] if since is not None else ordered[-limit:]
+
+    # -- writes -----------------------------------------------------------------------------------------
+    def place_order(self, request: OrderRequest) -> Order:
+        """Place a market or limit order, applying the request's leverage and margin mode first."""
+        _validate_request(request)
+        native = P.to_native(request.symbol)
+        with self._context():
+            if request.leverage is not None:
+                self.set_leverage(request.symbol, request.leverage)
+            if request.margin_mode is not None:
+                self.set_margin_mode(request.symbol, request.margin_mode)
+            reply = P.Row(self._client.place_order(self._order_body(request, native)), C.PLACE_ORDER, "reply")
+            return Order(
+                id=reply.text("orderId"),
+                symbol=request.symbol,
+                side=request.side,
+                type=request.type,
+                status=OrderStatus.NEW,
+                qty=request.qty,
+                price=request.price,
+                reduce_only=request.reduce_only,
+                client_id=reply.opt_text("clientId") or request.client_id,
+                created_at=self._clock.now(),
+            )
+
+    def _order_body(self, request: OrderRequest, native: str) -> dict[str, Any]:
+        body: dict[str, Any] = {"symbol": native, "side": request.side.value.upper(),
+                                "orderType": request.type.value.upper(), "qty": decimal_text(request.qty)}
+        if request.type is OrderType.LIMIT and request.price is not None:
+            body.update(price=decimal_text(request.price), effect="GTC")
+        if request.reduce_only:
+            # The order must shrink an existing position; in hedge mode Bitunix wants the position's own
+            # direction as ``side`` plus tradeSide=CLOSE and its positionId (place_order docs).
+            position = self._position_row(native, _side_reduced_by(request.side))
+            if position.choice("positionMode", {m: m for m in C.POSITION_MODES}) == "HEDGE":
+                held = position.choice("side", C.POSITION_SIDES)
+                body.update(side=held.entry_order_side.value.upper(), tradeSide="CLOSE",
+                            positionId=position.text("positionId"))
+            else:
+                body["reduceOnly"] = True
+        elif P.parse_position_mode(self._client.get_account()) == "HEDGE":
+            body["tradeSide"] = "OPEN"
+        if request.client_id:
+            body["clientId"] = request.client_id
+        for leg, price in (("sl", request.stop_loss), ("tp", request.take_profit)):
+            if price is not None:
+                body.update({f"{leg}Price": decimal_text(price), f"{leg}StopType": C.STOP_TRIGGER_TYPE,
+                             f"{leg}OrderType": "MARKET"})
+        return body
+
+    def place_position_protection(
+        self,
+        symbol: str,
+        side: PositionSide,
+        *,
+        stop_loss: Decimal | None = None,
+        take_profit: Decimal | None = None,
+        client_id: str | None = None,
+    ) -> list[Order]:
+        """Place (or amend) the position-level TP/SL that closes the whole position at market.
+
+        Bitunix allows one position TP/SL per position, so an existing one is modified; a leg not given
+        here keeps its current price. The endpoint takes no client id, so ``client_id`` is not sent.
+        """
+        if stop_loss is None and take_profit is None:
+            raise ValidationError("stop_loss", "give a stop-loss, a take-profit or both")
+        for name, price in (("stop_loss", stop_loss), ("take_profit", take_profit)):
+            if price is not None and not (price.is_finite() and price > 0):
+                raise ValidationError(name, f"{price} must be a price greater than zero")
+        native = P.to_native(symbol)
+        with self._context():
+            position_id = self._position_row(native, side).text("positionId")
+            existing = [row for row in self._client.get_pending_tpsl(native, position_id)
+                        if row.text("positionId") == position_id and P.is_position_tpsl(row)]
+            if len(existing) > 1:
+                raise P.malformed(C.TPSL_PENDING, f"position {position_id} has {len(existing)} position TP/SLs")
+            body: dict[str, Any] = {"symbol": native, "positionId": position_id}
+            for leg, price in (("sl", stop_loss), ("tp", take_profit)):
+                _merge_leg(body, leg, price, existing[0] if existing else None)
+            if existing:
+                reply = P.Row(self._client.modify_position_tpsl(body), C.TPSL_POSITION_MODIFY, "reply")
+            else:
+                reply = P.Row(self._client.place_position_tpsl(body), C.TPSL_POSITION_PLACE, "reply")
+            order_id = reply.text("orderId")
+            now = self._clock.now()
+            return [
+                Order(id=P.tpsl_leg_id(order_id, leg), symbol=symbol, side=side.close_order_side,
+                      type=C.TPSL_FIELDS[leg][4], status=OrderStatus.NEW, qty=None, trigger_price=price,
+                      close_position=True, created_at=now, position_side=side)
+                for leg, price in (("sl", stop_loss), ("tp", take_profit)) if price is not None
+            ]
+
+    def cancel_order(self, symbol: str, order_id: str) -> None:
+        """Cancel one plain order, or one TP/SL order (cancelling a leg cancels its whole Bitunix row)."""
+        native = P.to_native(symbol)
+        with self._context():
+            tpsl = P.split_tpsl_id(order_id)
+            if tpsl is not None:
+                self._client.cancel_tpsl(native, tpsl[0])
+                return
+            result = self._client.cancel_orders(native, [order_id])
+            if result.failed:
+                raise result.failed[0].error(C.CANCEL_ORDERS, self.account)
+
+    def cancel_all_orders(self, symbol: str | None = None, *, include_protective: bool = True) -> list[str]:
+        """Cancel open orders (with or without TP/SL); raise PartialCancelError naming any that survived."""
+        native = P.to_native(symbol) if symbol else None
+        with self._context():
+            if include_protective:
+                results = [self._client.cancel_all_orders(native)]
+            else:
+                # cancel_all_orders is not documented to spare TP/SL orders, so cancel plain ones by id.
+                results = self._cancel_plain_by_id(native)
+            cancelled = [oid for result in results for oid in result.succeeded]
+            failures = [(f.order_id or f.client_id or "?", f.error(C.CANCEL_ORDERS, self.account))
+                        for result in results for f in result.failed]
+            if include_protective:
+                self._cancel_tpsl_rows(native, cancelled, failures)
+        if failures:
+            raise PartialCancelError(cancelled, failures, account=self.account)
+        return cancelled
+
+    def _cancel_plain_by_id(self, native: str | None) -> list[BatchResult]:
+        by_symbol: dict[str, list[str]] = {}
+        for row in self._client.get_pending_orders(native):
+            by_symbol.setdefault(row.text("symbol"), []).append(row.text("orderId"))
+        return [self._client.cancel_orders(sym, ids) for sym, ids in sorted(by_symbol.items())]
+
+    def _cancel_tpsl_rows(
+        self, native: str | None, cancelled: list[str], failures: list[tuple[str, ExchangeError]]
+    ) -> None:
+        for row in self._client.get_pending_tpsl(native):
+            row_id, legs = row.text("id"), P.tpsl_legs(row)
+            try:
+                self._client.cancel_tpsl(row.text("symbol"), row_id)
+            except ExchangeError as exc:  # keep going: every other stop must still be cancelled
+                failures.append((row_id, exc))
+                continue
+            cancelled.extend(P.tpsl_leg_id(row_id, leg) for leg in legs)
+
+    def close_position(self, symbol: str, side: PositionSide, client_id: str | None = None) -> Order:
+        """Close one position at market with flash_close_position (which takes no client id)."""
+        native = P.to_native(symbol)
+        with self._context():
+            position = self._position_row(native, side)
+            position_id = position.text("positionId")
+            reply = self._client.flash_close_position(position_id)
+            echoed = P.Row(reply, C.FLASH_CLOSE_POSITION, "reply").opt_text("positionId") if reply else None
+            if echoed is not None and echoed != position_id:
+                raise P.malformed(C.FLASH_CLOSE_POSITION, f"closed position {echoed}, asked for {position_id}")
+            return self._closing_order(position, "flash_close")
+
+    def close_all_positions(self, symbol: str | None = None) -> list[Order]:
+        """Close every position (of one symbol, or all) at market; return one closing Order per position read.
+
+        Bitunix answers close_all_position with an empty string, so the orders describe the positions read
+        just before the call; re-read positions to confirm the account is flat.
+        """
+        native = P.to_native(symbol) if symbol else None
+        with self._context():
+            positions = self._position_rows(native)
+            if not positions:
+                return []
+            self._client.close_all_positions(native)
+            return [self._closing_order(row, "close_all") for row in positions]
+
+    def _closing_order(self, position: P.Row, how: str) -> Order:
+        """Return the reduce-only market Order that stands for closing ``position`` (ids say how it was closed)."""
+        side: PositionSide = position.choice("side", C.POSITION_SIDES)
+        return Order(id=f"{how}{C.TPSL_LEG_SEPARATOR}{position.text('positionId')}",
+                     symbol=P.to_unified(position.text("symbol"), position.endpoint), side=side.close_order_side,
+                     type=OrderType.MARKET, status=OrderStatus.NEW, qty=position.positive("qty"), reduce_only=True,
+                     close_position=True, created_at=self._clock.now(), position_side=side)
+
+    def set_leverage(self, symbol: str, leverage: int) -> None:
+        """Set the leverage used for new positions on ``symbol``."""
+        if isinstance(leverage, bool) or not isinstance(leverage, int) or leverage < 1:
+            raise ValidationError("leverage", f"{leverage!r} must be a whole number of at least 1")
+        native = P.to_native(symbol)
+        with self._context():
+            self._client.change_leverage(native, leverage)
+
+    def set_margin_mode(self, symbol: str, margin_mode: MarginMode) -> None:
+        """Set isolated or cross margin on ``symbol`` (Bitunix refuses while orders or positions are open)."""
+        native = P.to_native(symbol)
+        with self._context():
+            self._client.change_margin_mode(native, C.MARGIN_MODE_NAMES[MarginMode(margin_mode)])
+
+    # -- helpers ----------------------------------------------------------------------------------------
+    def _position_rows(self, native: str | None = None) -> list[P.Row]:
+        return P.rows(self._client.get_pending_positions(native), C.PENDING_POSITIONS, "position")
+
+    def _position_row(self, native: str, side: PositionSide) -> P.Row:
+        """Return the one open position of ``side`` on ``native``; NotFoundError when there is none."""
+        matches = [row for row in self._position_rows(native)
+                   if row.text("symbol").upper() == native and row.choice("side", C.POSITION_SIDES) is side]
+        if not matches:
+            raise NotFoundError(f"no open {side.value} position on {native}", operation=C.PENDING_POSITIONS)
+        if len(matches) > 1:
+            raise P.malformed(C.PENDING_POSITIONS, f"{len(matches)} {side.value} positions on {native}")
+        return matches[0]
+
+
+def _side_reduced_by(order_side: OrderSide) -> PositionSide:
+    """Return the position side an order of ``order_side`` shrinks (a sell reduces a long)."""
+    return PositionSide.LONG if order_side is OrderSide.SELL else PositionSide.SHORT
+
+
+def _validate_request(request: OrderRequest) -> None:
+    if request.type not in (OrderType.MARKET, OrderType.LIMIT):
+        raise ValidationError("type", f"{request.type.value} orders go through place_position_protection")
+    if not (request.qty.is_finite() and request.qty > 0):
+        raise ValidationError("qty", f"{request.qty} must be greater than zero")
+    if request.type is OrderType.LIMIT and (request.price is None or not request.price > 0):
+        raise ValidationError("price", "a limit order needs a price greater than zero")
+    if request.reduce_only and (request.stop_loss is not None or request.take_profit is not None):
+        raise ValidationError("stop_loss", "a reduce-only order cannot carry its own stop-loss or take-profit")
+
+
+def _merge_leg(body: dict[str, Any], leg: str, price: Decimal | None, existing: P.Row | None) -> None:
+    """Put one leg into a position TP/SL body: the new price, else the existing leg's, else nothing."""
+    price_field, stop_field = f"{leg}Price", f"{leg}StopType"
+    if price is not None:
+        body.update({price_field: decimal_text(price), stop_field: C.STOP_TRIGGER_TYPE})
+    elif existing is not None and existing.present(price_field):
+        body.update({price_field: decimal_text(existing.positive(price_field)),
+                     stop_field: existing.opt_text(stop_field) or C.STOP_TRIGGER_TYPE})
