@@ -1,1 +1,108 @@
 """riskmgr: a conservative risk dashboard for USDT-margined crypto perpetual futures."""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+from pathlib import Path
+
+from dotenv import load_dotenv
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from riskmgr.config import PROJECT_ROOT, Settings
+from riskmgr.extensions import csrf, db, login_manager, migrate
+
+
+def create_app(config: Settings | None = None) -> Flask:
+    """Build the application: the only composition root."""
+    if config is None:
+        load_dotenv(PROJECT_ROOT / ".env")
+        config = Settings.from_env()
+    config.instance_path.mkdir(parents=True, exist_ok=True)
+    app = Flask(
+        __name__,
+        template_folder="../templates",
+        static_folder="../static",
+        instance_path=str(config.instance_path.resolve()),
+    )
+    _configure_flask(app, config)
+
+    from riskmgr.logging_setup import configure_logging
+
+    configure_logging(config)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    with app.app_context():
+        _enable_sqlite_wal(db.engine)
+
+    from riskmgr import models  # noqa: F401  (register tables)
+    from riskmgr.runtime import build_runtime
+
+    app.extensions["riskmgr"] = build_runtime(app, config)
+    _register_web(app)
+    return app
+
+
+def _configure_flask(app: Flask, config: Settings) -> None:
+    app.config.update(
+        RISKMGR=config,
+        SECRET_KEY=config.secret_key or _instance_secret(config.instance_path),
+        SQLALCHEMY_DATABASE_URI=config.database_url,
+        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(config.database_url),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=config.cookie_secure,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=config.cookie_secure,
+        WTF_CSRF_CHECK_DEFAULT=False,  # checked in web.auth so bearer-token calls are exempt
+        WTF_CSRF_TIME_LIMIT=None,
+        TESTING=config.testing,
+        JSON_SORT_KEYS=False,
+    )
+
+
+def _engine_options(url: str) -> dict:
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 30, "check_same_thread": False}}
+    return {"pool_pre_ping": True}
+
+
+def _instance_secret(instance: Path) -> str:
+    """Return the session secret kept under instance/, creating it once (shared by every worker)."""
+    path = instance / "secret_key"
+    # "x" mode: exactly one worker creates the file; the others find it there and read it below.
+    with contextlib.suppress(FileExistsError), open(path, "x", encoding="utf-8") as fh:
+        path.chmod(0o600)
+        fh.write(secrets.token_hex(32))
+    return path.read_text(encoding="utf-8").strip()
+
+
+def _enable_sqlite_wal(engine: Engine) -> None:
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+        cur = dbapi_conn.cursor()
+        if engine.url.database not in (None, "", ":memory:"):
+            cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+
+def _register_web(app: Flask) -> None:
+    from riskmgr.cli import register_cli
+    from riskmgr.web import api, auth, errors, pages
+
+    auth.init_app(app)
+    errors.init_app(app)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(api.bp)
+    register_cli(app)

@@ -109,3 +109,18 @@ class PollRun(db.Model):
     pid: Mapped[int] = mapped_column()
     accounts_ok: Mapped[int] = mapped_column()
     accounts_failed: Mapped[int] = mapped_column()
+
+
+class OrderIntent(db.Model):
+    """One order intent seen by the gateway, keyed by its deterministic client id (idempotency record)."""
+
+    __tablename__ = "order_intent"
+    client_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    account: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    purpose: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))  # pending, accepted, denied, rejected, failed
+    request: Mapped[dict] = mapped_column(JSON)
+    result: Mapped[dict | None] = mapped_column(JSON, nullable=True)

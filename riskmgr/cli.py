@@ -1,0 +1,76 @@
+"""The ``flask`` command line: each command is a thin shell over the services, exit code 0 or 1 with a reason."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import threading
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from riskmgr import services
+from riskmgr.errors import RiskmgrError
+from riskmgr.runtime import current_runtime
+
+risk_cli = AppGroup("risk", help="Trading state and risk controls.")
+scheduler_cli = AppGroup("scheduler", help="Background jobs (polling, paper matching).")
+
+
+def fail(message: str) -> None:
+    """Print a one-line reason and exit non-zero."""
+    raise click.ClickException(message)
+
+
+@risk_cli.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print the full snapshot as JSON.")
+def risk_status(as_json: bool) -> None:
+    """Show the trading state and each account's status and equity."""
+    view = services.snapshot_view(current_runtime())
+    if as_json:
+        click.echo(json.dumps(view, indent=2))
+        return
+    ts = view["trading_state"]
+    click.echo(f"trading state: {ts['state']} ({ts['reason']})")
+    for a in view["accounts"]:
+        figures = f"equity {a['equity']} USDT" if a["equity"] is not None else "no figures"
+        stale = f" — stale since {a['stale_since']}: {a['error']}" if a["status"] != "ok" else ""
+        click.echo(f"{a['name']:<16} {a['exchange']:<10} {a['status']:<6} {figures}, "
+                   f"{len(a['positions'])} position(s){stale}")
+
+
+@risk_cli.command("rearm")
+@click.option("--reason", required=True, help="Why it is safe to trade again (recorded in the audit log).")
+def risk_rearm(reason: str) -> None:
+    """Leave HALTED or REDUCING and return to ACTIVE."""
+    try:
+        previous = current_runtime().trading.rearm(reason, "cli")
+    except RiskmgrError as exc:
+        fail(str(exc))
+    click.echo(f"re-armed: {previous} -> ACTIVE")
+
+
+@scheduler_cli.command("run")
+def scheduler_run() -> None:
+    """Run the background jobs in the foreground (for a separate worker process); Ctrl-C stops."""
+    from riskmgr.scheduler import start_background_jobs, stop_background_jobs
+
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    start_background_jobs(app)
+    if "scheduler" not in current_runtime().background:
+        click.echo("another process holds the scheduler lock; waiting to take over")
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    try:
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is the normal way to stop
+            done.wait()
+    finally:
+        stop_background_jobs(app)
+
+
+def register_cli(app: Flask) -> None:
+    """Attach the command groups to the app."""
+    app.cli.add_command(risk_cli)
+    app.cli.add_command(scheduler_cli)

@@ -1,0 +1,458 @@
+"""Bitget v2 "mix" USDT-FUTURES on a classic (non-UTA) account, through ``ccxt.bitget``.
+
+Quirks handled here (docs/exchanges.md §2, §4):
+- ccxt must be told ``uta: False`` or, with keys set, it probes /api/v3 and switches to the UTA endpoints;
+  ``fetchMarkets.types ['swap']`` keeps spot out, and currencies (a spot endpoint) are not loaded at all.
+- Open orders live in four lists: orders-pending plus orders-plan-pending once per planType (normal_plan,
+  profit_loss — every TP/SL kind — and track_plan). Each is paged by ``endId``.
+- In hedge mode ``side`` names the position's direction, not the trade's (close long = buy + tradeSide close).
+- Demo trading uses the same host with the ``paptrading: 1`` header: ``demo=True`` turns on ccxt's sandbox
+  mode, which adds that header to every request except for the simulated S*-FUTURES product types.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import ccxt
+
+from riskmgr.clock import from_ms
+from riskmgr.domain import (
+    ZERO,
+    Balance,
+    MarginMode,
+    Order,
+    OrderRequest,
+    OrderSide,
+    OrderStatus,
+    OrderType,
+    Position,
+    PositionSide,
+    Ticker,
+)
+from riskmgr.errors import (
+    DuplicateClientIdError,
+    ExchangeError,
+    InvalidOrderError,
+    MalformedResponseError,
+    NotFoundError,
+)
+from riskmgr.exchanges.ccxt_adapter import (
+    CcxtAdapter,
+    OpenOrder,
+    dec,
+    open_status,
+    opt_dec,
+    opt_time,
+    rows,
+    text,
+)
+
+log = logging.getLogger(__name__)
+PRODUCT_TYPE = "USDT-FUTURES"
+MARGIN_COIN = "USDT"
+PLAN_LISTS = ("normal_plan", "profit_loss", "track_plan")
+_STOP_PLANS = frozenset({"pos_loss", "loss_plan", "moving_plan", "track_plan"})
+_PROFIT_PLANS = frozenset({"pos_profit", "profit_plan"})
+_POSITION_PLANS = frozenset({"pos_loss", "pos_profit"})  # follow the whole position: no size of their own
+_PAGE = 100
+_MAX_PAGES = 20
+
+
+class BitgetAdapter(CcxtAdapter):
+    """One Bitget USDT-M futures account (classic account, one-way or hedge position mode)."""
+
+    exchange = "bitget"
+    duplicate_codes = frozenset({"40786", "43118"})  # ccxt files both under plain ExchangeError
+    not_found_codes = frozenset({"22001", "22002", "40768", "43001", "43025"})  # no order / no position
+
+    def __init__(
+        self,
+        account: str,
+        api_key: str,
+        secret: str,
+        passphrase: str,
+        *,
+        base_url: str | None = None,
+        timeout_s: float = 10,
+        markets: list[dict] | None = None,
+        demo: bool = False,
+    ):
+        client = ccxt.bitget({
+            "apiKey": api_key,
+            "secret": secret,
+            "password": passphrase,
+            "has": {"fetchCurrencies": False},
+            "options": {"defaultType": "swap", "uta": False, "fetchMarkets": {"types": ["swap"]}},
+        })
+        if demo:
+            client.set_sandbox_mode(True)
+        if base_url:
+            # every Bitget API family shares one host; the paths carry /api/v2/...
+            client.urls["api"] = {k: base_url.rstrip("/") for k in client.urls["api"]}
+        self.demo = demo
+        super().__init__(account, client, (api_key, secret, passphrase), timeout_s=timeout_s, markets=markets)
+
+    # -- reads ---------------------------------------------------------------------------------------
+    def fetch_balance(self) -> Balance:
+        """Return the USDT futures balance; equity is Bitget's accountEquity (wallet + unrealized P&L)."""
+        with self._op("fetch_balance"):
+            where = "mix/account/accounts"
+            reply = self.client.privateMixGetV2MixAccountAccounts({"productType": PRODUCT_TYPE})
+            row = next((r for r in rows(reply, "data", where) if r.get("marginCoin") == MARGIN_COIN), None)
+            if row is None:
+                raise MalformedResponseError(f"{where}: no {MARGIN_COIN} margin account in the reply")
+            equity, available = dec(row, "accountEquity", where), dec(row, "available", where)
+            unrealized = opt_dec(row, "unrealizedPL", where)
+            crossed, isolated = opt_dec(row, "crossedMargin", where), opt_dec(row, "isolatedMargin", where)
+            margin = crossed + isolated if crossed is not None and isolated is not None else None
+            if unrealized is None or margin is None:
+                # Bitget leaves these blank on some accounts: read them off the positions instead of guessing
+                held = self._position_rows(None)
+                where = "mix/position/all-position"
+                if unrealized is None:
+                    unrealized = sum((dec(p, "unrealizedPL", where) for p in held), ZERO)
+                if margin is None:
+                    margin = sum((dec(p, "marginSize", where) for p in held), ZERO)
+            return Balance(MARGIN_COIN, equity - unrealized, equity, available, margin, unrealized)
+
+    def fetch_positions(self) -> list[Position]:
+        """Return every open USDT-M position with Bitget's mark and liquidation prices."""
+        with self._op("fetch_positions"):
+            return [self._position(row) for row in self._position_rows(None)]
+
+    def _position_rows(self, native: str | None) -> list[dict]:
+        base = {"productType": PRODUCT_TYPE, "marginCoin": MARGIN_COIN}
+        if native is None:
+            reply = self.client.privateMixGetV2MixPositionAllPosition(base)
+        else:
+            reply = self.client.privateMixGetV2MixPositionSinglePosition({**base, "symbol": native})
+        held = rows(reply, "data", "mix/position")
+        return [r for r in held if dec(r, "total", "mix/position") > 0]
+
+    def _position(self, row: dict) -> Position:
+        where = f"position {row.get('symbol')}"
+        liquidation = opt_dec(row, "liquidationPrice", where)
+        return Position(
+            symbol=str(self._symbol_of(text(row, "symbol", where), where)),
+            side=_enum(PositionSide, row, "holdSide", where),
+            size=dec(row, "total", where),
+            entry_price=dec(row, "openPriceAvg", where),
+            mark_price=dec(row, "markPrice", where),
+            leverage=dec(row, "leverage", where),
+            margin_mode=MarginMode.CROSS if text(row, "marginMode", where) == "crossed" else MarginMode.ISOLATED,
+            liquidation_price=liquidation if liquidation is not None and liquidation > 0 else None,
+            unrealized_pnl=dec(row, "unrealizedPL", where),
+            margin=opt_dec(row, "marginSize", where),
+            opened_at=opt_time(row, "cTime", where),
+        )
+
+    def fetch_tickers(self) -> dict[str, Ticker]:
+        """Return last and mark prices of every USDT perpetual."""
+        with self._op("fetch_tickers"):
+            where = "mix/market/tickers"
+            reply = self.client.publicMixGetV2MixMarketTickers({"productType": PRODUCT_TYPE})
+            self.load_markets()
+            out: dict[str, Ticker] = {}
+            for row in rows(reply, "data", where):
+                symbol = self._symbol_of(text(row, "symbol", where), where, reload=False)
+                if symbol is not None:  # a contract outside our markets (delisted, pre-launch): not tradeable here
+                    out[symbol] = Ticker(
+                        symbol, dec(row, "lastPr", where), dec(row, "markPrice", where),
+                        from_ms(int(dec(row, "ts", where))), opt_dec(row, "bidPr", where),
+                        opt_dec(row, "askPr", where), opt_dec(row, "quoteVolume", where),
+                    )
+            return out
+
+    # -- open orders ---------------------------------------------------------------------------------
+    def _open_orders(self, symbol: str | None) -> list[OpenOrder]:
+        base: dict[str, Any] = {"productType": PRODUCT_TYPE}
+        if symbol is not None:
+            base["symbol"] = self._native(symbol)
+        listed = [
+            OpenOrder(self._plain_order(r), "normal")
+            for r in self._pages(self.client.privateMixGetV2MixOrderOrdersPending, base, "orders-pending")
+        ]
+        marks: dict[str, Decimal] = {}
+        for plan_list in PLAN_LISTS:
+            found = self._pages(
+                self.client.privateMixGetV2MixOrderOrdersPlanPending, {**base, "planType": plan_list},
+                f"orders-plan-pending {plan_list}",
+            )
+            listed += [self._plan_order(r, plan_list, marks) for r in found]
+        return listed
+
+    def _pages(self, endpoint: Callable[[dict], Any], params: dict, where: str) -> list[dict]:
+        """Return every row of a list endpoint, following ``endId`` so a full page never hides the rest."""
+        found: list[dict] = []
+        cursor = None
+        for _ in range(_MAX_PAGES):
+            query = {**params, "limit": str(_PAGE), **({"idLessThan": cursor} if cursor else {})}
+            data = endpoint(query).get("data")
+            if not isinstance(data, dict):
+                raise MalformedResponseError(f"{where}: field 'data' is not an object")
+            batch = rows(data, "entrustedList", where, null_is_empty=True)
+            found += batch
+            cursor = data.get("endId")
+            if len(batch) < _PAGE or not cursor:
+                return found
+        raise MalformedResponseError(f"{where}: more than {_PAGE * _MAX_PAGES} rows; refusing a partial list")
+
+    def _plain_order(self, row: dict) -> Order:
+        where = f"open order {row.get('orderId')}"
+        side, closing = _trade_side(row, where)
+        kind = _enum(OrderType, row, "orderType", where)
+        if kind not in (OrderType.LIMIT, OrderType.MARKET):
+            raise MalformedResponseError(f"{where}: orderType {kind!r} is not a plain order")
+        average = opt_dec(row, "priceAvg", where)
+        return Order(
+            id=text(row, "orderId", where),
+            symbol=str(self._symbol_of(text(row, "symbol", where), where)),
+            side=side, type=kind, status=open_status(row.get("status")),
+            qty=dec(row, "size", where),
+            price=dec(row, "price", where) if kind is OrderType.LIMIT else None,
+            reduce_only=closing,
+            client_id=row.get("clientOid") or None,
+            filled_qty=opt_dec(row, "baseVolume", where) or ZERO,
+            avg_fill_price=average if average else None,
+            created_at=opt_time(row, "cTime", where),
+            position_side=_closed_side(row, side) if closing else None,
+        )
+
+    def _plan_order(self, row: dict, plan_list: str, marks: dict[str, Decimal]) -> OpenOrder:
+        where = f"plan order {row.get('orderId')}"
+        plan = text(row, "planType", where)
+        native = text(row, "symbol", where)
+        trigger = dec(row, "triggerPrice", where)
+        if plan_list == "profit_loss":
+            # TP/SL orders always close; their side follows place-tpsl-order's holdSide (the position's side)
+            held = _closed_side(row, None)
+            if held is None:
+                hold = _HOLD.get(str(row.get("side")).lower())
+                if hold is None:
+                    raise MalformedResponseError(f"{where}: neither posSide nor side names the position")
+                held = PositionSide(hold)
+            side, closing = held.close_order_side, True
+        else:
+            side, closing = _trade_side(row, where)
+            held = _closed_side(row, side) if closing else None
+        if plan in _PROFIT_PLANS:
+            kind = OrderType.TAKE_PROFIT_MARKET
+        elif plan in _STOP_PLANS or (plan == "normal_plan" and not closing):
+            kind = OrderType.STOP_MARKET
+        elif plan == "normal_plan":
+            if native not in marks:
+                marks[native] = self._mark_price(native)
+            kind = _trigger_kind(side, trigger, marks[native])
+        else:
+            raise MalformedResponseError(f"{where}: unknown planType {plan!r}")
+        whole = plan in _POSITION_PLANS
+        price = opt_dec(row, "executePrice", where) or opt_dec(row, "price", where)
+        order = Order(
+            id=text(row, "orderId", where), symbol=str(self._symbol_of(native, where)), side=side, type=kind,
+            status=open_status(row.get("planStatus")), qty=None if whole else dec(row, "size", where),
+            price=price or None, trigger_price=trigger, reduce_only=closing, close_position=whole,
+            client_id=row.get("clientOid") or None, created_at=opt_time(row, "cTime", where), position_side=held,
+        )
+        return OpenOrder(order, plan_list, plan)
+
+    def _mark_price(self, native: str) -> Decimal:
+        reply = self.client.publicMixGetV2MixMarketTicker({"symbol": native, "productType": PRODUCT_TYPE})
+        found = rows(reply, "data", "mix/market/ticker")
+        if not found:
+            raise MalformedResponseError(f"mix/market/ticker: no ticker for {native}")
+        return dec(found[0], "markPrice", "mix/market/ticker")
+
+    # -- writes --------------------------------------------------------------------------------------
+    def _order_params(self, request: OrderRequest, market: dict) -> dict[str, Any]:
+        where = "mix/account/account"
+        account = self.client.privateMixGetV2MixAccountAccount(
+            {"symbol": market["id"], "productType": PRODUCT_TYPE, "marginCoin": MARGIN_COIN}
+        ).get("data")
+        current = MarginMode.CROSS if text(account, "marginMode", where) == "crossed" else MarginMode.ISOLATED
+        wanted = request.margin_mode or current
+        if wanted is not current:
+            self.client.set_margin_mode(wanted.value, request.symbol)
+        # ccxt would otherwise send "crossed" whatever the symbol is set to, and one-way semantics
+        params: dict[str, Any] = {"marginMode": wanted.value, "hedged": account.get("posMode") == "hedge_mode"}
+        if request.client_id:
+            params["clientOrderId"] = request.client_id
+        if request.reduce_only:
+            params["reduceOnly"] = True
+        if request.stop_loss is not None:
+            params["stopLoss"] = {"triggerPrice": float(request.stop_loss)}
+        if request.take_profit is not None:
+            params["takeProfit"] = {"triggerPrice": float(request.take_profit)}
+        return params
+
+    def _accepted_order(self, request: OrderRequest, result: dict) -> Order:
+        info = result.get("info")
+        where = "mix/order/place-order"
+        price = request.price
+        if price is not None:
+            price = Decimal(self.client.price_to_precision(request.symbol, float(price)))
+        return Order(
+            id=text(info, "orderId", where), symbol=request.symbol, side=request.side, type=request.type,
+            status=OrderStatus.NEW, qty=self._sent_qty(request.symbol, request.qty), price=price,
+            reduce_only=request.reduce_only, client_id=info.get("clientOid") or request.client_id,
+            position_side=_closed_side({}, request.side) if request.reduce_only else None,
+        )
+
+    def place_position_protection(
+        self,
+        symbol: str,
+        side: PositionSide,
+        *,
+        stop_loss: Decimal | None = None,
+        take_profit: Decimal | None = None,
+        client_id: str | None = None,
+    ) -> list[Order]:
+        """Place pos_loss / pos_profit orders on the whole position (mark-price triggered, market exit).
+
+        Client ids get a ``-sl`` / ``-tp`` suffix so both legs stay unique.
+        """
+        with self._op("place_position_protection"):
+            if stop_loss is None and take_profit is None:
+                raise self._fail(InvalidOrderError, "stop_loss/take_profit: give at least one price")
+            native = self._native(symbol)
+            row = self._held(native, side)
+            hold = side.value if row.get("posMode") == "hedge_mode" else side.entry_order_side.value
+            placed: list[Order] = []
+            for plan, price, suffix, kind in (
+                ("pos_loss", stop_loss, "sl", OrderType.STOP_MARKET),
+                ("pos_profit", take_profit, "tp", OrderType.TAKE_PROFIT_MARKET),
+            ):
+                if price is None:
+                    continue
+                body = {
+                    "symbol": native, "productType": PRODUCT_TYPE, "marginCoin": MARGIN_COIN, "planType": plan,
+                    "triggerPrice": self.client.price_to_precision(symbol, float(price)),
+                    "triggerType": "mark_price", "holdSide": hold,
+                }
+                if client_id:
+                    body["clientOid"] = f"{client_id}-{suffix}"
+                data = self.client.privateMixPostV2MixOrderPlaceTpslOrder(body).get("data")
+                placed.append(Order(
+                    id=text(data, "orderId", "mix/order/place-tpsl-order"), symbol=symbol,
+                    side=side.close_order_side, type=kind, status=OrderStatus.NEW, qty=None,
+                    trigger_price=Decimal(body["triggerPrice"]), reduce_only=True, close_position=True,
+                    client_id=data.get("clientOid") or body.get("clientOid"), position_side=side,
+                ))
+            return placed
+
+    def close_position(self, symbol: str, side: PositionSide, client_id: str | None = None) -> Order:
+        """Flash-close one position at market (close-positions); Bitget's endpoint takes no client id."""
+        with self._op("close_position"):
+            native = self._native(symbol)
+            size = dec(self._held(native, side), "total", "mix/position")
+            reply = self.client.privateMixPostV2MixOrderClosePositions(
+                {"symbol": native, "productType": PRODUCT_TYPE, "holdSide": side.value}
+            )
+            done = self._outcome(reply, "mix/order/close-positions")
+            if not done:
+                raise self._fail(NotFoundError, f"close-positions closed nothing for {symbol} {side.value}")
+            return Order(
+                id=text(done[0], "orderId", "close-positions"), symbol=symbol, side=side.close_order_side,
+                type=OrderType.MARKET, status=OrderStatus.NEW, qty=size, reduce_only=True,
+                client_id=done[0].get("clientOid") or None, position_side=side,
+            )
+
+    def close_all_positions(self) -> list[str]:
+        """Flash-close every USDT-M position in one call; return the closing order ids."""
+        with self._op("close_all_positions"):
+            reply = self.client.privateMixPostV2MixOrderClosePositions({"productType": PRODUCT_TYPE})
+            return [text(r, "orderId", "close-positions") for r in self._outcome(reply, "close-positions")]
+
+    def _held(self, native: str, side: PositionSide) -> dict:
+        found = [r for r in self._position_rows(native) if r.get("holdSide") == side.value]
+        if not found:
+            raise self._fail(NotFoundError, f"no {side.value} position on {native}")
+        return found[0]
+
+    def _cancel_one(self, item: OpenOrder) -> None:
+        native = self._native(item.order.symbol)
+        if item.kind == "normal":
+            self.client.privateMixPostV2MixOrderCancelOrder(
+                {"symbol": native, "productType": PRODUCT_TYPE, "orderId": item.order.id}
+            )
+            return
+        reply = self.client.privateMixPostV2MixOrderCancelPlanOrder({
+            "symbol": native, "productType": PRODUCT_TYPE, "planType": item.plan_type,
+            "orderIdList": [{"orderId": item.order.id}],
+        })
+        self._outcome(reply, "mix/order/cancel-plan-order")
+
+    def _cancel_symbol(self, symbol: str, listed: list[OpenOrder]) -> list[str]:
+        base = {"symbol": self._native(symbol), "productType": PRODUCT_TYPE}
+        kinds = {o.kind for o in listed}
+        calls: list[tuple[str, Callable[[], Any]]] = []
+        if "normal" in kinds:
+            calls.append(("batch-cancel-orders", lambda: self.client.privateMixPostV2MixOrderBatchCancelOrders(base)))
+        for plan_list in (p for p in PLAN_LISTS if p in kinds):
+            calls.append((f"cancel-plan-order {plan_list}", lambda p=plan_list: (
+                self.client.privateMixPostV2MixOrderCancelPlanOrder({**base, "planType": p}))))
+        cancelled: list[str] = []
+        for where, call in calls:
+            try:
+                done = self._outcome(call(), where)
+            except NotFoundError as exc:  # filled or cancelled since we listed it: nothing left of this kind
+                log.info("%s %s: nothing left to cancel (%s)", self.account, where, exc)
+                continue
+            cancelled += [text(r, "orderId", where) for r in done]
+        return cancelled
+
+    def _outcome(self, reply: Any, where: str) -> list[dict]:
+        """Return a successList; raise for any failureList entry (Bitget answers code 00000 regardless)."""
+        data = reply.get("data") if isinstance(reply, dict) else None
+        if not isinstance(data, dict):
+            raise MalformedResponseError(f"{where}: field 'data' is not an object")
+        failed = rows(data, "failureList", where, null_is_empty=True)
+        if failed:
+            code = str(failed[0].get("errorCode") or "") or None
+            kind: type[ExchangeError] = ExchangeError
+            if code in self.not_found_codes:
+                kind = NotFoundError
+            elif code in self.duplicate_codes:
+                kind = DuplicateClientIdError
+            detail = "; ".join(f"{f.get('symbol') or ''} {f.get('orderId') or ''}: {f.get('errorMsg')}" for f in failed)
+            raise self._fail(kind, f"{where} failed for {len(failed)}: {detail}", code)
+        return rows(data, "successList", where, null_is_empty=True)
+
+
+_HOLD = {"buy": "long", "sell": "short"}
+
+
+def _enum(kind: Any, row: dict, key: str, where: str) -> Any:
+    raw = text(row, key, where)
+    try:
+        return kind(raw.lower())
+    except ValueError:
+        allowed = [k.value for k in kind]
+        raise MalformedResponseError(f"{where}: field {key!r}={raw!r} is not one of {allowed}") from None
+
+
+def _trade_side(row: dict, where: str) -> tuple[OrderSide, bool]:
+    """Return the order's trade direction and whether it only reduces (hedge-mode closes name the position)."""
+    side = _enum(OrderSide, row, "side", where)
+    hedge_close = row.get("posMode") == "hedge_mode" and str(row.get("tradeSide", "")).lower() == "close"
+    closing = hedge_close or row.get("reduceOnly") == "YES"
+    return (side.opposite if hedge_close else side), closing
+
+
+def _closed_side(row: dict, side: OrderSide | None) -> PositionSide | None:
+    """Return the position side a closing order reduces: posSide when explicit, else the trade's opposite."""
+    pos_side = str(row.get("posSide", "")).lower()
+    if pos_side in ("long", "short"):
+        return PositionSide(pos_side)
+    if side is None:
+        return None
+    return PositionSide.LONG if side is OrderSide.SELL else PositionSide.SHORT
+
+
+def _trigger_kind(side: OrderSide, trigger: Decimal, mark: Decimal) -> OrderType:
+    """Classify a closing trigger: a sell below the mark (or a buy above it) is a stop, otherwise a target."""
+    adverse = trigger <= mark if side is OrderSide.SELL else trigger >= mark
+    return OrderType.STOP_MARKET if adverse else OrderType.TAKE_PROFIT_MARKET

@@ -1,0 +1,411 @@
+"""Bitget and Binance USDⓈ-M through the sync ccxt classes: construction, error translation, shared flows.
+
+Exchange quirks live in small subclasses (``bitget.py``, ``binance.py``); this module holds what both share:
+building the ccxt client (host override, timeout, injected markets), translating every ccxt exception into
+our tree at the boundary, scrubbing secrets from messages and wire logs, contract specs, candles, leverage,
+plain orders and the cancel-all flow. Money is read from the exchanges' raw strings, never from ccxt's floats.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from abc import abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import ccxt
+
+from riskmgr.clock import from_ms, to_ms
+from riskmgr.domain import Candle, MarketSpec, Order, OrderRequest, OrderStatus
+from riskmgr.errors import (
+    AuthError,
+    DuplicateClientIdError,
+    ExchangeError,
+    InsufficientFundsError,
+    InvalidOrderError,
+    MalformedResponseError,
+    NotFoundError,
+    NotSupportedError,
+    RateLimitError,
+    TemporaryError,
+)
+from riskmgr.exchanges.base import ExchangeAdapter
+
+log = logging.getLogger(__name__)
+WIRE_LOGGER = "riskmgr.exchanges.ccxt.wire"
+MIN_NOTIONAL_FLOOR = Decimal(5)  # the product rule: never below 5 USDT whatever the exchange says
+_MAX_MESSAGE = 400
+
+# Most specific first: DuplicateOrderId is an InvalidOrder, RateLimitExceeded and DDoSProtection are siblings
+# under NetworkError, and BadResponse must win over the OperationFailed catch-all for temporary trouble.
+_TRANSLATION: tuple[tuple[type[Exception], type[ExchangeError]], ...] = (
+    (ccxt.DuplicateOrderId, DuplicateClientIdError),
+    (ccxt.RateLimitExceeded, RateLimitError),
+    (ccxt.DDoSProtection, RateLimitError),
+    (ccxt.BadResponse, MalformedResponseError),
+    (ccxt.OperationFailed, TemporaryError),
+    (ccxt.AuthenticationError, AuthError),
+    (ccxt.InsufficientFunds, InsufficientFundsError),
+    (ccxt.OrderNotFound, NotFoundError),
+    (ccxt.InvalidOrder, InvalidOrderError),
+    (ccxt.BadRequest, InvalidOrderError),
+    (ccxt.NotSupported, NotSupportedError),
+)
+_CODE = re.compile(r'"code"\s*:\s*"?(-?\d+)')
+_SIGNATURE = re.compile(r"(signature=)[0-9a-fA-F]+")
+_AUTH_HEADER = re.compile(r"('(?:ACCESS-KEY|ACCESS-SIGN|ACCESS-PASSPHRASE|X-MBX-APIKEY)'\s*:\s*')[^']*", re.IGNORECASE)
+
+
+def sanitize(text: str, secrets: Sequence[str]) -> str:
+    """Return ``text`` with keys, secrets, passphrases, signatures and auth headers masked, and shortened."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    text = _AUTH_HEADER.sub(r"\1***", _SIGNATURE.sub(r"\1***", text))
+    return text if len(text) <= _MAX_MESSAGE else text[:_MAX_MESSAGE] + "…"
+
+
+def exchange_code(message: str) -> str | None:
+    """Return the exchange's error code quoted in a ccxt message body, if any."""
+    match = _CODE.search(message)
+    return match.group(1) if match else None
+
+
+class _RedactingLogger(logging.LoggerAdapter):
+    """ccxt logs every request with its headers at DEBUG; format first, then mask, so keys never reach a log."""
+
+    def __init__(self, logger: logging.Logger, secrets: Sequence[str]):
+        super().__init__(logger, {})
+        self._secrets = tuple(secrets)
+
+    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
+        if not self.logger.isEnabledFor(level):
+            return
+        text = str(msg) % args if args else str(msg)
+        self.logger.log(level, "%s", sanitize(text, self._secrets))
+
+
+# -- raw-field readers: every missing or unreadable field is a MalformedResponseError naming it ------------
+def dec(row: Mapping[str, Any], key: str, where: str) -> Decimal:
+    """Return ``row[key]`` as a finite Decimal or raise MalformedResponseError naming the field."""
+    value = opt_dec(row, key, where)
+    if value is None:
+        raise MalformedResponseError(f"{where}: field {key!r} is missing or empty")
+    return value
+
+
+def opt_dec(row: Mapping[str, Any], key: str, where: str) -> Decimal | None:
+    """Return ``row[key]`` as a Decimal, None when absent or empty; raise when present but not a number."""
+    if not isinstance(row, Mapping):
+        raise MalformedResponseError(f"{where}: expected an object, got {type(row).__name__}")
+    raw = row.get(key)
+    if raw is None or (isinstance(raw, str) and raw.strip() == ""):
+        return None
+    try:
+        value = Decimal(str(raw))
+    except InvalidOperation:
+        value = Decimal("NaN")
+    if isinstance(raw, bool) or not value.is_finite():
+        raise MalformedResponseError(f"{where}: field {key!r}={raw!r} is not a number")
+    return value
+
+
+def text(row: Mapping[str, Any], key: str, where: str) -> str:
+    """Return ``row[key]`` as a non-empty string or raise MalformedResponseError naming the field."""
+    raw = row.get(key) if isinstance(row, Mapping) else None
+    if raw is None or str(raw).strip() == "":
+        raise MalformedResponseError(f"{where}: field {key!r} is missing or empty")
+    return str(raw)
+
+
+def opt_time(row: Mapping[str, Any], key: str, where: str) -> datetime | None:
+    """Return the ms timestamp ``row[key]`` as an aware UTC datetime, None when absent."""
+    value = opt_dec(row, key, where)
+    return from_ms(int(value)) if value is not None and value > 0 else None
+
+
+def rows(payload: Any, key: str, where: str, *, null_is_empty: bool = False) -> list[dict]:
+    """Return the list ``payload[key]``; a missing key is malformed, null only where the exchange documents it."""
+    if not isinstance(payload, Mapping) or key not in payload:
+        raise MalformedResponseError(f"{where}: field {key!r} is missing")
+    value = payload[key]
+    if value is None and null_is_empty:
+        return []
+    if not isinstance(value, list) or not all(isinstance(r, Mapping) for r in value):
+        raise MalformedResponseError(f"{where}: field {key!r} is not a list of objects")
+    return list(value)
+
+
+def open_status(raw: str | None) -> OrderStatus:
+    """Map an open order's status: a partial fill is told apart, every other open state is NEW."""
+    return OrderStatus.PARTIALLY_FILLED if (raw or "").lower() in ("partially_filled", "partial_filled") else (
+        OrderStatus.NEW
+    )
+
+
+@dataclass(frozen=True)
+class OpenOrder:
+    """An open order plus how the exchange files it (Bitget: normal or a plan type; Binance: regular/algo)."""
+
+    order: Order
+    kind: str
+    plan_type: str | None = None
+
+
+class CcxtAdapter(ExchangeAdapter):
+    """An ExchangeAdapter over one sync ccxt client; subclasses supply the exchange's endpoints and parsing."""
+
+    duplicate_codes: frozenset[str] = frozenset()  # exchange codes meaning "client order id already used"
+    not_found_codes: frozenset[str] = frozenset()  # exchange codes meaning "no such order or position"
+
+    def __init__(
+        self,
+        account: str,
+        client: ccxt.Exchange,
+        secrets: Sequence[str],
+        *,
+        timeout_s: float = 10,
+        markets: list[dict] | None = None,
+    ):
+        super().__init__(account)
+        self._secrets = tuple(s for s in secrets if s)
+        self._markets_lock = threading.RLock()
+        self.client = client
+        client.timeout = int(timeout_s * 1000)
+        client.logger = _RedactingLogger(logging.getLogger(WIRE_LOGGER), self._secrets)
+        if markets is not None:
+            self.set_markets(markets)
+
+    # -- boundary ------------------------------------------------------------------------------------
+    @contextmanager
+    def _op(self, operation: str) -> Iterator[None]:
+        """Translate every vendor exception raised inside into our tree, with account and operation."""
+        try:
+            yield
+        except ExchangeError as exc:
+            exc.account = exc.account or self.account
+            exc.operation = exc.operation or operation
+            raise
+        except ccxt.BaseError as exc:
+            raise self._translate(operation, exc) from exc
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+            # ccxt's own parsers trip over shapes they did not expect; that is a reply we cannot read.
+            message = sanitize(f"unreadable reply ({type(exc).__name__}: {exc})", self._secrets)
+            exc.args = (message,)
+            raise MalformedResponseError(message, account=self.account, operation=operation) from exc
+
+    def _translate(self, operation: str, exc: ccxt.BaseError) -> ExchangeError:
+        message = sanitize(str(exc), self._secrets)
+        exc.args = (message,)  # the chained cause is shown in tracebacks too: keep it clean
+        code = exchange_code(message)
+        if code is not None and code in self.duplicate_codes:
+            kind: type[ExchangeError] = DuplicateClientIdError
+        elif code is not None and code in self.not_found_codes:
+            kind = NotFoundError
+        else:
+            kind = next((ours for theirs, ours in _TRANSLATION if isinstance(exc, theirs)), ExchangeError)
+        return kind(message, account=self.account, operation=operation, code=code)
+
+    def _fail(self, kind: type[ExchangeError], message: str, code: str | None = None) -> ExchangeError:
+        """Build one of our errors; the enclosing ``_op`` fills in the operation."""
+        return kind(sanitize(message, self._secrets), account=self.account, code=code)
+
+    # -- markets -------------------------------------------------------------------------------------
+    def set_markets(self, markets: list[dict]) -> None:
+        """Use these ccxt market structures instead of loading them (tests, or a cache shared by accounts)."""
+        with self._markets_lock:
+            self.client.set_markets(markets)
+
+    def load_markets(self, reload: bool = False) -> None:
+        """Load the exchange's markets once (or again when ``reload``)."""
+        with self._markets_lock, self._op("load_markets"):
+            if reload or not self.client.markets:
+                self.client.load_markets(reload=reload)
+
+    def markets_snapshot(self) -> list[dict]:
+        """Return the loaded ccxt markets, JSON-serialisable, for caching and ``markets=`` injection."""
+        self.load_markets()
+        return list(self.client.markets.values())
+
+    def _market(self, symbol: str) -> dict:
+        self.load_markets()
+        market = self.client.markets.get(symbol)
+        if market is None or not self._is_usdt_perp(market):
+            raise self._fail(InvalidOrderError, f"{symbol!r} is not a USDT perpetual on {self.exchange}")
+        return market
+
+    def _native(self, symbol: str) -> str:
+        return str(self._market(symbol)["id"])
+
+    def _symbol_of(self, native_id: str, where: str, *, reload: bool = True) -> str | None:
+        """Return the unified symbol of a native id; reload markets once for a listing newer than ours."""
+        found = self._find_symbol(native_id)
+        if found is None and reload:
+            self.load_markets(reload=True)
+            found = self._find_symbol(native_id)
+            if found is None:
+                raise MalformedResponseError(f"{where}: unknown contract {native_id!r}")
+        return found
+
+    def _find_symbol(self, native_id: str) -> str | None:
+        candidates = (self.client.markets_by_id or {}).get(native_id) or []
+        return next((str(m["symbol"]) for m in candidates if self._is_usdt_perp(m)), None)
+
+    @staticmethod
+    def _is_usdt_perp(market: Mapping[str, Any]) -> bool:
+        return bool(market.get("swap") and market.get("linear") and market.get("settle") == "USDT")
+
+    def fetch_markets(self) -> dict[str, MarketSpec]:
+        """Return the contract specs of every active USDT perpetual."""
+        with self._op("fetch_markets"):
+            self.load_markets()
+            live = [m for m in self.client.markets.values() if self._is_usdt_perp(m) and m.get("active")]
+            extra = self._market_extras(live)
+            return {str(m["symbol"]): self._spec(m, extra.get(str(m["symbol"]), {})) for m in live}
+
+    def _market_extras(self, markets: list[dict]) -> dict[str, dict[str, Any]]:
+        """Return per-symbol figures the markets lack (``max_leverage``, ``mmr``); none by default."""
+        return {}
+
+    def _spec(self, market: dict, extra: Mapping[str, Any]) -> MarketSpec:
+        symbol = str(market["symbol"])
+        where = f"market {symbol}"
+        limits, precision = market.get("limits") or {}, market.get("precision") or {}
+        exchange_min = _num((limits.get("cost") or {}).get("min"), f"{where} limits.cost.min")
+        max_leverage = extra.get("max_leverage") or (limits.get("leverage") or {}).get("max")
+        fields: dict[str, Any] = {}
+        if extra.get("mmr") is not None:
+            fields["maintenance_margin_rate"] = extra["mmr"]
+        return MarketSpec(
+            symbol=symbol,
+            base=str(market["base"]),
+            quote=str(market["quote"]),
+            min_qty=_num((limits.get("amount") or {}).get("min"), f"{where} limits.amount.min"),
+            qty_step=_num(precision.get("amount"), f"{where} precision.amount"),
+            price_tick=_num(precision.get("price"), f"{where} precision.price"),
+            min_notional=max(exchange_min, MIN_NOTIONAL_FLOOR),
+            max_leverage=int(_num(max_leverage, f"{where} limits.leverage.max")),
+            contract_size=_num(market.get("contractSize"), f"{where} contractSize"),
+            **fields,
+        )
+
+    # -- shared reads and writes ---------------------------------------------------------------------
+    def fetch_candles(
+        self, symbol: str, timeframe: str, since: datetime | None = None, limit: int = 500
+    ) -> list[Candle]:
+        """Return candles oldest first."""
+        with self._op("fetch_candles"):
+            self._market(symbol)
+            since_ms = to_ms(since) if since is not None else None
+            bars = self.client.fetch_ohlcv(symbol, timeframe, since_ms, limit)
+            candles = [_candle(bar, f"{symbol} {timeframe} candle") for bar in bars]
+            return sorted(candles, key=lambda c: c.ts)
+
+    def set_leverage(self, symbol: str, leverage: int) -> None:
+        """Set the leverage used for new positions on ``symbol``."""
+        with self._op("set_leverage"):
+            if isinstance(leverage, bool) or not isinstance(leverage, int) or leverage < 1:
+                raise self._fail(InvalidOrderError, f"leverage: {leverage!r} must be a whole number >= 1")
+            self._market(symbol)
+            self.client.set_leverage(leverage, symbol)
+
+    def place_order(self, request: OrderRequest) -> Order:
+        """Place a market or limit order (reduce-only and client order id passed through)."""
+        with self._op("place_order"):
+            market = self._market(request.symbol)
+            kind = request.type.value
+            if kind not in ("market", "limit") or (kind == "limit") != (request.price is not None):
+                raise self._fail(InvalidOrderError, f"type: {kind} with price {request.price} is not placeable")
+            if request.qty <= 0:
+                raise self._fail(InvalidOrderError, f"qty: {request.qty} must be above zero")
+            if request.leverage is not None:
+                self.client.set_leverage(request.leverage, request.symbol)
+            params = self._order_params(request, market)
+            price = float(request.price) if request.price is not None else None
+            result = self.client.create_order(
+                request.symbol, kind, request.side.value, float(request.qty), price, params
+            )
+            return self._accepted_order(request, result)
+
+    @abstractmethod
+    def _order_params(self, request: OrderRequest, market: dict) -> dict[str, Any]:
+        """Return the ccxt params for a plain order (client id, reduce-only, margin mode, attached TP/SL)."""
+
+    @abstractmethod
+    def _accepted_order(self, request: OrderRequest, result: dict) -> Order:
+        """Return the Order for what create_order answered."""
+
+    def _sent_qty(self, symbol: str, qty: Decimal) -> Decimal:
+        """Return the quantity as ccxt sends it (truncated to the market's step)."""
+        return Decimal(str(self.client.amount_to_precision(symbol, float(qty))))
+
+    def fetch_open_orders(self) -> list[Order]:
+        """Return every open order, including trigger and TP/SL orders."""
+        with self._op("fetch_open_orders"):
+            return [o.order for o in self._open_orders(None)]
+
+    @abstractmethod
+    def _open_orders(self, symbol: str | None) -> list[OpenOrder]:
+        """Return the open orders (all symbols, or one) with the exchange's filing of each."""
+
+    def cancel_order(self, symbol: str, order_id: str) -> None:
+        """Cancel one order, plain or trigger (looked up first: each kind has its own endpoint)."""
+        with self._op("cancel_order"):
+            self._market(symbol)
+            found = next((o for o in self._open_orders(symbol) if o.order.id == str(order_id)), None)
+            if found is None:
+                raise self._fail(NotFoundError, f"no open order {order_id} on {symbol}")
+            self._cancel_one(found)
+
+    def cancel_all_orders(self, symbol: str | None = None, *, include_protective: bool = True) -> list[str]:
+        """Cancel open orders (optionally keeping stop-loss/take-profit orders); return the ids cancelled."""
+        with self._op("cancel_all_orders"):
+            if symbol is not None:
+                self._market(symbol)
+            listed = self._open_orders(symbol)
+            if not include_protective:
+                doomed = [o for o in listed if not o.order.is_protective]
+                for item in doomed:
+                    self._cancel_one(item)
+                return [o.order.id for o in doomed]
+            cancelled: list[str] = []
+            for sym in sorted({o.order.symbol for o in listed}):
+                cancelled += self._cancel_symbol(sym, [o for o in listed if o.order.symbol == sym])
+            return cancelled
+
+    @abstractmethod
+    def _cancel_one(self, item: OpenOrder) -> None:
+        """Cancel one listed order through the endpoint its kind needs."""
+
+    @abstractmethod
+    def _cancel_symbol(self, symbol: str, listed: list[OpenOrder]) -> list[str]:
+        """Cancel everything open on ``symbol`` in bulk; return the ids cancelled."""
+
+    @abstractmethod
+    def close_all_positions(self) -> list[Order]:
+        """Close every position at market; return the closing orders."""
+
+
+def _num(value: Any, where: str) -> Decimal:
+    """Return a ccxt numeric field as Decimal via its shortest repr (exact for the exchange's strings)."""
+    if value is None or isinstance(value, bool):
+        raise MalformedResponseError(f"{where} is missing")
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        raise MalformedResponseError(f"{where}={value!r} is not a number") from None
+    if not number.is_finite() or number <= 0:
+        raise MalformedResponseError(f"{where}={value!r} is not a positive number")
+    return number
+
+
+def _candle(bar: Sequence[Any], where: str) -> Candle:
+    if not isinstance(bar, (list, tuple)) or len(bar) < 6 or any(v is None for v in bar[:6]):
+        raise MalformedResponseError(f"{where}: expected [ts, open, high, low, close, volume], got {bar!r}")
+    return Candle(from_ms(int(bar[0])), float(bar[1]), float(bar[2]), float(bar[3]), float(bar[4]), float(bar[5]))

@@ -1,0 +1,52 @@
+"""Read-only views of the exchange adapters: everything but the order gateway gets these.
+
+Writes (orders, cancels, leverage) are reachable only through ``risk.gateway.OrderGateway``, which holds
+the adapters themselves; a reader has no method that changes anything on an exchange.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from riskmgr.domain import Balance, Candle, MarketSpec, Order, Position, Ticker
+from riskmgr.exchanges.base import ExchangeAdapter
+
+
+class AccountReader:
+    """The read side of one account's adapter."""
+
+    __slots__ = ("_adapter", "account", "exchange", "mode", "simulated")
+
+    def __init__(self, adapter: ExchangeAdapter):
+        self._adapter = adapter
+        self.account = adapter.account
+        self.exchange = adapter.exchange
+        self.mode = adapter.mode
+        self.simulated = adapter.simulated
+
+    def __repr__(self) -> str:
+        return f"<AccountReader {self._adapter!r}>"
+
+    def fetch_balance(self) -> Balance:
+        return self._adapter.fetch_balance()
+
+    def fetch_positions(self) -> list[Position]:
+        return self._adapter.fetch_positions()
+
+    def fetch_open_orders(self) -> list[Order]:
+        return self._adapter.fetch_open_orders()
+
+    def fetch_markets(self) -> dict[str, MarketSpec]:
+        return self._adapter.fetch_markets()
+
+    def fetch_tickers(self) -> dict[str, Ticker]:
+        return self._adapter.fetch_tickers()
+
+    def fetch_candles(self, symbol: str, timeframe: str, since: datetime | None = None, limit: int = 500) -> list[Candle]:
+        return self._adapter.fetch_candles(symbol, timeframe, since, limit)
+
+    def sync(self) -> None:
+        """Let a simulated venue match resting orders and triggers against the latest prices."""
+        sync = getattr(self._adapter, "sync", None)
+        if sync is not None:
+            sync()

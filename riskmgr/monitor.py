@@ -1,0 +1,171 @@
+"""The poll cycle: read every account in parallel into snapshots, then persist them and the equity history.
+
+A failed read never produces a figure: the account keeps its last real figures marked STALE (or ERROR for
+authentication failures and accounts never read), with the time of the last good read and the reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import replace
+from datetime import datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete
+from sqlalchemy.orm import Session
+
+from riskmgr.domain import AccountSnapshot, AccountStatus
+from riskmgr.errors import AuthError, ExchangeError
+from riskmgr.exchanges.reader import AccountReader
+from riskmgr.exchanges.retry import call_with_retry
+from riskmgr.models import AccountState, EquityPoint, PollRun
+from riskmgr.runtime import Runtime
+
+log = logging.getLogger(__name__)
+PollHook = Callable[[Runtime, list[AccountSnapshot]], None]
+
+
+def read_account(adapter: AccountReader, now: datetime, budget_seconds: float) -> AccountSnapshot:
+    """Read balance, positions and open orders of one account; raise ExchangeError on failure."""
+
+    def call(fn: Callable, what: str):  # type: ignore[no-untyped-def]
+        return call_with_retry(fn, budget_seconds=budget_seconds, what=f"{adapter.account} {what}")
+
+    balance = call(adapter.fetch_balance, "balance")
+    positions = call(adapter.fetch_positions, "positions")
+    orders = call(adapter.fetch_open_orders, "open orders")
+    return AccountSnapshot(
+        account=adapter.account,
+        exchange=adapter.exchange,
+        mode=adapter.mode,
+        status=AccountStatus.OK,
+        attempted_at=now,
+        fetched_at=now,
+        balance=balance,
+        positions=tuple(positions),
+        orders=tuple(orders),
+        simulated=adapter.simulated,
+    )
+
+
+def failed_snapshot(
+    adapter: AccountReader, previous: AccountSnapshot | None, now: datetime, reason: str, *, auth: bool
+) -> AccountSnapshot:
+    """Keep the last real figures (if any), marked stale or in error, with the reason."""
+    status = AccountStatus.ERROR if auth or previous is None or previous.balance is None else AccountStatus.STALE
+    if previous is None:
+        return AccountSnapshot(
+            account=adapter.account,
+            exchange=adapter.exchange,
+            mode=adapter.mode,
+            status=status,
+            attempted_at=now,
+            fetched_at=None,
+            error=reason,
+            simulated=adapter.simulated,
+        )
+    extra = dict(previous.extra)
+    extra["failed_polls"] = int(extra.get("failed_polls", 0)) + 1
+    return replace(previous, status=status, attempted_at=now, error=reason, extra=extra)
+
+
+def poll_cycle(runtime: Runtime, hooks: list[PollHook] | None = None) -> list[AccountSnapshot]:
+    """Read every account in parallel, persist what was learned, and run the hooks (risk engine, alerts)."""
+    started = runtime.clock.now()
+    previous = runtime.snapshots.latest()
+    snapshots = _read_all(runtime, previous, started)
+    runtime.snapshots.save(snapshots)
+    _record_history(runtime, snapshots)
+    for hook in hooks or []:
+        hook(runtime, snapshots)
+    _record_run(runtime, started, snapshots)
+    return snapshots
+
+
+def _read_all(runtime: Runtime, previous: dict[str, AccountSnapshot], now: datetime) -> list[AccountSnapshot]:
+    timeout = runtime.settings.fetch_timeout_seconds
+    adapters = list(runtime.accounts.values())
+    if not adapters:
+        return []
+    pool = ThreadPoolExecutor(max_workers=min(16, len(adapters)), thread_name_prefix="poll")
+    try:
+        futures = {a.account: pool.submit(read_account, a, now, timeout * 0.8) for a in adapters}
+        return [_outcome(a, futures[a.account], previous.get(a.account), now, timeout) for a in adapters]
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)  # a hung call must not hold up the next cycle
+
+
+def _outcome(adapter, future, previous, now: datetime, timeout: float) -> AccountSnapshot:  # type: ignore[no-untyped-def]
+    try:
+        snap = future.result(timeout=timeout)
+    except FutureTimeout:
+        reason = f"exchange did not answer within {timeout:g} s"
+        log.warning("account %s: %s", adapter.account, reason)
+        return failed_snapshot(adapter, previous, now, reason, auth=False)
+    except ExchangeError as exc:
+        log.warning("account %s: read failed: %s", adapter.account, exc.describe())
+        return failed_snapshot(adapter, previous, now, exc.describe(), auth=isinstance(exc, AuthError))
+    except Exception as exc:  # a bug in an adapter must not stop the other accounts' polling
+        log.exception("account %s: unexpected error while reading", adapter.account)
+        return failed_snapshot(adapter, previous, now, f"internal error: {type(exc).__name__}: {exc}", auth=False)
+    return snap
+
+
+def _risk_day(now: datetime, tz_name: str) -> str:
+    return now.astimezone(ZoneInfo(tz_name)).date().isoformat()
+
+
+def _record_history(runtime: Runtime, snapshots: list[AccountSnapshot]) -> None:
+    tz_name = runtime.settings.extra.get("risk_day_timezone", "UTC")
+    with Session(runtime.engine) as session, session.begin():
+        for snap in snapshots:
+            if snap.status is not AccountStatus.OK or snap.balance is None or snap.fetched_at is None:
+                continue
+            bal = snap.balance
+            session.add(
+                EquityPoint(
+                    account=snap.account,
+                    ts=snap.fetched_at,
+                    equity=bal.equity,
+                    wallet=bal.wallet,
+                    unrealized_pnl=bal.unrealized_pnl,
+                )
+            )
+            _update_account_state(session, snap.account, bal.equity, snap.fetched_at, _risk_day(snap.fetched_at, tz_name))
+
+
+def _update_account_state(session: Session, account: str, equity: Decimal, now: datetime, day: str) -> None:
+    state = session.get(AccountState, account)
+    if state is None:
+        session.add(
+            AccountState(account=account, peak_equity=equity, peak_at=now, day=day, day_start_equity=equity, updated_at=now)
+        )
+        return
+    if state.day != day:  # first good reading of a new risk day is the day's baseline
+        state.day = day
+        state.day_start_equity = equity
+    if equity > state.peak_equity:
+        state.peak_equity = equity
+        state.peak_at = now
+    state.updated_at = now
+
+
+def _record_run(runtime: Runtime, started: datetime, snapshots: list[AccountSnapshot]) -> None:
+    finished = runtime.clock.now()
+    ok = sum(1 for s in snapshots if s.status is AccountStatus.OK)
+    with Session(runtime.engine) as session, session.begin():
+        session.add(
+            PollRun(
+                started_at=started,
+                finished_at=finished,
+                pid=os.getpid(),
+                accounts_ok=ok,
+                accounts_failed=len(snapshots) - ok,
+            )
+        )
+        session.execute(delete(PollRun).where(PollRun.started_at < finished - timedelta(days=1)))

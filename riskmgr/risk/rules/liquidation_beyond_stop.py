@@ -1,0 +1,33 @@
+"""Liquidation beyond stop: the estimated liquidation price lies beyond the stop, so the stop fires first."""
+
+from __future__ import annotations
+
+from riskmgr.domain import Verdict
+from riskmgr.risk.context import RuleContext
+from riskmgr.risk.sizing import fmt_number, liquidation_beyond_stop, liquidation_price
+
+NAME = "liquidation_beyond_stop"
+
+
+def check(ctx: RuleContext) -> Verdict:
+    """Deny an entry whose isolated-margin liquidation estimate is at or inside its stop."""
+    if (skipped := ctx.skip_reduce_only(NAME)) is not None:
+        return skipped
+    intent = ctx.intent
+    if intent.stop_loss is None:
+        return Verdict.deny(NAME, "no stop-loss given: the liquidation cannot be compared with it")
+    mmr = ctx.spec.maintenance_margin_rate
+    # the isolated formula is the conservative one: cross margin liquidates later, never earlier, for one position
+    liquidation = liquidation_price(intent.side, intent.entry_price, intent.leverage, mmr)
+    beyond = liquidation_beyond_stop(intent.side, intent.stop_loss, liquidation)
+    head = (
+        f"estimated liquidation {fmt_number(round(liquidation, 8))} at {intent.leverage}x "
+        f"(maintenance margin {fmt_number(mmr * 100)} %)"
+    )
+    if beyond <= 0:
+        return Verdict.deny(
+            NAME, f"{head} is not beyond the stop {fmt_number(intent.stop_loss)}: the stop might never fire"
+        )
+    return Verdict.allow(
+        NAME, f"{head} lies {fmt_number(round(beyond, 8))} beyond the stop {fmt_number(intent.stop_loss)}"
+    )

@@ -1,0 +1,24 @@
+"""Max position notional: the position after the order (existing + new) stays within the limit."""
+
+from __future__ import annotations
+
+from riskmgr.domain import ZERO, Verdict
+from riskmgr.risk.context import RuleContext
+from riskmgr.risk.sizing import fmt_money, fmt_number
+
+NAME = "max_position_notional"
+
+
+def check(ctx: RuleContext) -> Verdict:
+    """Deny an order that takes one position's notional above the limit."""
+    if (skipped := ctx.skip_reduce_only(NAME)) is not None:
+        return skipped
+    if ctx.sizing is None:
+        return Verdict.deny(NAME, f"the position notional cannot be checked without a size: {ctx.sizing_error}")
+    existing = ctx.same_position.notional if ctx.same_position is not None else ZERO
+    new = ctx.sizing.notional
+    total, limit = existing + new, ctx.limits.max_position_notional
+    head = f"position notional {fmt_money(total)} USDT (existing {fmt_money(existing)} + new {fmt_money(new)})"
+    if total > limit:
+        return Verdict.deny(NAME, f"{head} is above the limit {fmt_number(limit)} USDT")
+    return Verdict.allow(NAME, f"{head} is within the limit {fmt_number(limit)} USDT")

@@ -1,0 +1,92 @@
+"""The runtime: long-lived objects built once by ``create_app`` (clock, market, accounts, stores).
+
+Views, CLI commands and jobs reach them through ``current_runtime()``; nothing is built at import time.
+Tests swap parts by passing them in ``Settings.extra`` (``clock``, ``market``, ``adapters``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask, current_app
+
+from riskmgr.audit import AuditLog
+from riskmgr.clock import Clock, SystemClock
+from riskmgr.config import Settings
+from riskmgr.exchanges.base import ExchangeAdapter
+from riskmgr.exchanges.reader import AccountReader
+from riskmgr.extensions import db
+from riskmgr.risk.gateway import OrderGateway
+from riskmgr.snapshots import SnapshotStore
+from riskmgr.trading_state import TradingStateStore
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    clock: Clock
+    market: Any  # MarketData & PricePath
+    accounts: dict[str, AccountReader]
+    gateway: OrderGateway
+    snapshots: SnapshotStore
+    engine: Any
+    audit: AuditLog
+    trading: TradingStateStore
+    background: dict[str, Any] = field(default_factory=dict)
+
+    def paper_accounts(self) -> list[str]:
+        """Return the names of the paper accounts."""
+        return [name for name, a in self.accounts.items() if a.mode == "paper"]
+
+
+def build_runtime(app: Flask, settings: Settings) -> Runtime:
+    """Build the runtime objects for ``app`` from its settings."""
+    clock: Clock = settings.extra.get("clock") or SystemClock()
+    market = settings.extra.get("market") or _default_market(settings, clock)
+    with app.app_context():
+        engine = db.engine
+    adapters = settings.extra.get("adapters") or _paper_adapters(settings, engine, market, clock)
+    audit = AuditLog(engine, clock)
+    trading = TradingStateStore(engine, clock, audit)
+    gateway = OrderGateway(adapters, engine, trading, audit, clock)
+    return Runtime(
+        settings=settings,
+        clock=clock,
+        market=market,
+        accounts={name: AccountReader(a) for name, a in adapters.items()},
+        gateway=gateway,
+        snapshots=SnapshotStore(engine),
+        engine=engine,
+        audit=audit,
+        trading=trading,
+    )
+
+
+def _default_market(settings: Settings, clock: Clock) -> Any:
+    from riskmgr.market.simulated import SimulatedMarket
+
+    return SimulatedMarket(seed=settings.market_seed, clock=clock)
+
+
+def _paper_adapters(settings: Settings, engine: Any, market: Any, clock: Clock) -> dict[str, ExchangeAdapter]:
+    from riskmgr.exchanges.paper import PaperExchange
+
+    return {
+        name: PaperExchange(
+            name,
+            engine,
+            market,
+            clock,
+            start_balance=settings.paper_start_balance,
+            taker_fee=settings.paper_taker_fee,
+            maker_fee=settings.paper_maker_fee,
+            slippage_bps=settings.paper_slippage_bps,
+        )
+        for name in settings.paper_accounts
+    }
+
+
+def current_runtime() -> Runtime:
+    """Return the runtime of the current app."""
+    return current_app.extensions["riskmgr"]

@@ -1,0 +1,180 @@
+"""Use-cases shared by the pages, the JSON API, the CLI and the jobs: a figure is computed in one place."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from riskmgr.domain import AccountSnapshot, AccountStatus, Order, Position
+from riskmgr.models import AccountState, EquityPoint
+from riskmgr.risk.protection import find_protection
+from riskmgr.runtime import Runtime
+
+MAX_EQUITY_POINTS = 2000
+
+
+def _s(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _pct(part: Decimal, whole: Decimal) -> Decimal | None:
+    if whole == 0:
+        return None
+    return (part / whole * 100).quantize(Decimal("0.01"))
+
+
+def position_view(position: Position, orders: tuple[Order, ...], runtime: Runtime) -> dict[str, Any]:
+    """Describe one position for the dashboard: figures, risk level and resting protection."""
+    from riskmgr.risk.levels import risk_level
+
+    protection = find_protection(position, orders)
+    return {
+        "symbol": position.symbol,
+        "side": position.side.value,
+        "size": _s(position.size),
+        "entry_price": _s(position.entry_price),
+        "mark_price": _s(position.mark_price),
+        "leverage": _s(position.leverage),
+        "margin_mode": position.margin_mode.value,
+        "liquidation_price": _s(position.liquidation_price),
+        "unrealized_pnl": _s(position.unrealized_pnl),
+        "pnl_pct": _s(position.pnl_pct.quantize(Decimal("0.01"))),
+        "notional": _s(position.notional.quantize(Decimal("0.01"))),
+        "risk_level": risk_level(position, runtime.limits()).value,
+        "stop_loss": {
+            "present": protection.stop_loss is not None,
+            "price": _s(protection.stop_loss),
+            "covers_full_size": protection.stop_covers_full_size,
+        },
+        "take_profit": {"present": protection.take_profit is not None, "price": _s(protection.take_profit)},
+    }
+
+
+def _order_view(order: Order) -> dict[str, Any]:
+    return {
+        "id": order.id,
+        "client_id": order.client_id,
+        "symbol": order.symbol,
+        "side": order.side.value,
+        "type": order.type.value,
+        "status": order.status.value,
+        "qty": _s(order.qty),
+        "price": _s(order.price),
+        "trigger_price": _s(order.trigger_price),
+        "reduce_only": order.reduce_only,
+        "close_position": order.close_position,
+    }
+
+
+def account_view(snap: AccountSnapshot, state: AccountState | None, runtime: Runtime) -> dict[str, Any]:
+    """Describe one account: real figures with their time, or none, plus status and reason."""
+    bal = snap.balance
+    view: dict[str, Any] = {
+        "name": snap.account,
+        "exchange": snap.exchange,
+        "mode": snap.mode,
+        "simulated": snap.simulated,
+        "status": snap.status.value,
+        "fetched_at": snap.fetched_at.isoformat() if snap.fetched_at else None,
+        "attempted_at": snap.attempted_at.isoformat(),
+        "stale_since": snap.stale_since.isoformat() if snap.stale_since else None,
+        "error": snap.error,
+        "equity": None, "wallet": None, "available": None, "margin_used": None, "unrealized_pnl": None,
+        "day_pnl": None, "day_pnl_pct": None, "day_start_equity": None, "peak_equity": None, "drawdown_pct": None,
+        "positions": [position_view(p, snap.orders, runtime) for p in snap.positions],
+        "orders": [_order_view(o) for o in snap.orders],
+    }
+    if bal is not None:
+        view.update(
+            equity=_s(bal.equity), wallet=_s(bal.wallet), available=_s(bal.available),
+            margin_used=_s(bal.margin_used), unrealized_pnl=_s(bal.unrealized_pnl),
+        )
+    if bal is not None and state is not None:
+        day_pnl = bal.equity - state.day_start_equity
+        view.update(
+            day_pnl=_s(day_pnl),
+            day_pnl_pct=_s(_pct(day_pnl, state.day_start_equity)),
+            day_start_equity=_s(state.day_start_equity),
+            peak_equity=_s(state.peak_equity),
+            drawdown_pct=_s(_pct(max(state.peak_equity - bal.equity, Decimal(0)), state.peak_equity)),
+        )
+    return view
+
+
+def _totals(accounts: list[dict[str, Any]]) -> dict[str, Any]:
+    with_figures = [a for a in accounts if a["equity"] is not None]
+    fields = ("equity", "available", "margin_used", "unrealized_pnl", "day_pnl")
+    totals: dict[str, Any] = {
+        f: _s(sum((Decimal(a[f]) for a in with_figures if a[f] is not None), Decimal(0))) if with_figures else None
+        for f in fields
+    }
+    totals.update(
+        accounts_included=len(with_figures),
+        accounts_without_figures=[a["name"] for a in accounts if a["equity"] is None],
+        stale_accounts=[a["name"] for a in with_figures if a["status"] != AccountStatus.OK.value],
+        open_positions=sum(len(a["positions"]) for a in accounts),
+    )
+    totals["complete"] = not totals["stale_accounts"] and not totals["accounts_without_figures"]
+    return totals
+
+
+def trading_status_view(runtime: Runtime) -> dict[str, Any]:
+    """Describe the trading state in force."""
+    status = runtime.trading.current()
+    return {
+        "state": status.state.value,
+        "reason": status.reason,
+        "changed_at": status.changed_at.isoformat() if status.changed_at else None,
+        "changed_by": status.changed_by,
+    }
+
+
+def snapshot_view(runtime: Runtime) -> dict[str, Any]:
+    """Return the dashboard's whole picture: trading state, every account, totals."""
+    snaps = runtime.snapshots.latest()
+    with Session(runtime.engine) as session:
+        states = {s.account: s for s in session.scalars(select(AccountState))}
+    accounts = [
+        account_view(snaps[name], states.get(name), runtime) if name in snaps else _never_polled(runtime, name)
+        for name in runtime.accounts
+    ]
+    return {
+        "generated_at": runtime.clock.now().isoformat(),
+        "trading_state": trading_status_view(runtime),
+        "market": {"source": getattr(runtime.market, "source", "?"), "simulated": bool(runtime.market.simulated)},
+        "accounts": accounts,
+        "totals": _totals(accounts),
+    }
+
+
+def _never_polled(runtime: Runtime, name: str) -> dict[str, Any]:
+    adapter = runtime.accounts[name]
+    snap = AccountSnapshot(
+        account=name, exchange=adapter.exchange, mode=adapter.mode, status=AccountStatus.ERROR,
+        attempted_at=runtime.clock.now(), fetched_at=None, error="not polled yet", simulated=adapter.simulated,
+    )
+    return account_view(snap, None, runtime)
+
+
+def equity_history(runtime: Runtime, account: str | None, since: datetime | None) -> dict[str, Any]:
+    """Return equity points per account since ``since`` (default 24 h), thinned to at most 2000 per account."""
+    since = since or runtime.clock.now() - timedelta(hours=24)
+    names = [account] if account else list(runtime.accounts)
+    series: dict[str, list[dict[str, str]]] = {}
+    with Session(runtime.engine) as session:
+        for name in names:
+            rows = session.execute(
+                select(EquityPoint.ts, EquityPoint.equity)
+                .where(EquityPoint.account == name, EquityPoint.ts >= since)
+                .order_by(EquityPoint.ts)
+            ).all()
+            step = max(1, len(rows) // MAX_EQUITY_POINTS + (1 if len(rows) % MAX_EQUITY_POINTS else 0))
+            thinned = rows[::step] if step > 1 else rows
+            if step > 1 and rows and thinned[-1] is not rows[-1]:
+                thinned.append(rows[-1])  # always end on the latest real reading
+            series[name] = [{"ts": ts.isoformat(), "equity": str(eq)} for ts, eq in thinned]
+    return {"since": since.isoformat(), "series": series}

@@ -1,0 +1,1 @@
+"""Web surfaces: HTML pages, the JSON API, authentication and error handling."""

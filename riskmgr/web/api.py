@@ -1,0 +1,79 @@
+"""The JSON API (see ARCHITECTURE.md): thin views over the services; errors are JSON with the field named."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import Blueprint, g, jsonify, request
+
+from riskmgr import services
+from riskmgr.domain import PositionSide
+from riskmgr.runtime import current_runtime
+from riskmgr.ticket import parse_ticket, result_view, submit_ticket
+from riskmgr.validation import json_body, opt_time, req_str
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+def _actor() -> str:
+    return getattr(g, "actor", "operator")
+
+
+@bp.get("/snapshot")
+def snapshot():  # type: ignore[no-untyped-def]
+    return jsonify(services.snapshot_view(current_runtime()))
+
+
+@bp.get("/equity")
+def equity():  # type: ignore[no-untyped-def]
+    runtime = current_runtime()
+    account = request.args.get("account") or None
+    if account is not None:
+        req_str({"account": account}, "account", list(runtime.accounts))
+    return jsonify(services.equity_history(runtime, account, opt_time(request.args, "since")))
+
+
+@bp.get("/markets")
+def markets():  # type: ignore[no-untyped-def]
+    runtime = current_runtime()
+    specs = runtime.market.specs()
+    tickers = runtime.market.tickers()
+    return jsonify(
+        source=runtime.market.source,
+        simulated=bool(runtime.market.simulated),
+        markets=[
+            {
+                "symbol": s.symbol, "min_qty": str(s.min_qty), "qty_step": str(s.qty_step),
+                "price_tick": str(s.price_tick), "min_notional": str(s.min_notional), "max_leverage": s.max_leverage,
+                "mark": str(tickers[s.symbol].mark), "ts": tickers[s.symbol].timestamp.isoformat(),
+            }
+            for s in sorted(specs.values(), key=lambda x: x.symbol)
+        ],
+    )
+
+
+@bp.post("/orders")
+def place_order():  # type: ignore[no-untyped-def]
+    runtime = current_runtime()
+    ticket = parse_ticket(json_body(request.get_json(silent=True)), runtime)
+    answer = submit_ticket(runtime, ticket, _actor())
+    entry = answer["entry"]
+    if entry["accepted"]:
+        return jsonify(answer), 201
+    status = 409 if any(not v["allowed"] for v in entry["verdicts"]) else 422
+    return jsonify(error="order not placed", detail=entry["message"], **answer), status
+
+
+@bp.post("/positions/close")
+def close_position():  # type: ignore[no-untyped-def]
+    runtime = current_runtime()
+    data = json_body(request.get_json(silent=True))
+    account = req_str(data, "account", list(runtime.accounts))
+    symbol = req_str(data, "symbol")
+    side = PositionSide(req_str(data, "side", ["long", "short"]))
+    intent = str(data.get("intent_id") or uuid.uuid4())
+    result = runtime.gateway.close_position(account, symbol, side, actor=_actor(), intent_id=intent)
+    view = result_view(result)
+    if result.accepted:
+        return jsonify(view), 201
+    return jsonify(error="position not closed", detail=result.message, **view), 422

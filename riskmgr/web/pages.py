@@ -1,0 +1,70 @@
+"""HTML pages: thin views that call services and render templates."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, current_app, jsonify, render_template
+from flask_login import current_user
+from sqlalchemy import text
+
+from riskmgr.extensions import db
+from riskmgr.runtime import current_runtime
+
+bp = Blueprint("pages", __name__)
+
+NAV_ITEMS = [
+    ("pages.dashboard", "Dashboard"),
+    ("pages.trade", "Trade"),
+]
+
+
+@bp.app_context_processor
+def _inject_common() -> dict:
+    settings = current_app.config["RISKMGR"]
+    runtime = current_runtime()
+    status = runtime.trading.current() if current_user.is_authenticated else None
+    return {
+        "nav_items": NAV_ITEMS,
+        "display_tz": settings.display_timezone,
+        "market_simulated": bool(getattr(runtime.market, "simulated", False)),
+        "trading_status": status,
+    }
+
+
+@bp.app_template_filter("fmt_time")
+def _fmt_time(value: datetime | None) -> str:
+    if value is None:
+        return "—"
+    tz = current_app.config["RISKMGR"].display_timezone
+    return value.astimezone(ZoneInfo(tz)).strftime(f"%Y-%m-%d %H:%M:%S {tz}")
+
+
+@bp.get("/health")
+def health():  # type: ignore[no-untyped-def]
+    """Answer whether the app and its database respond; no data, no auth."""
+    try:
+        db.session.execute(text("SELECT 1"))
+    except Exception:  # any database failure means "not healthy"; the detail goes to the log only
+        current_app.logger.exception("health check: database did not answer")
+        return jsonify(status="unavailable"), 503
+    return jsonify(status="ok")
+
+
+@bp.get("/")
+def dashboard():  # type: ignore[no-untyped-def]
+    return render_template("dashboard.html", poll_seconds=current_runtime().settings.poll_seconds)
+
+
+@bp.get("/trade")
+def trade():  # type: ignore[no-untyped-def]
+    runtime = current_runtime()
+    specs = runtime.market.specs()
+    return render_template(
+        "trade.html",
+        accounts=runtime.paper_accounts(),
+        symbols=sorted(specs),
+        specs=specs,
+    )
+

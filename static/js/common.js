@@ -1,0 +1,70 @@
+/* riskmgr shared helpers: API calls with the CSRF token, number and time formatting, the state banner. */
+"use strict";
+
+const RM = (() => {
+  const tz = document.body.dataset.displayTz || "UTC";
+  const csrf = document.querySelector('meta[name="csrf-token"]')?.content || "";
+
+  async function api(path, { method = "GET", body = undefined } = {}) {
+    const opts = { method, headers: { Accept: "application/json" }, credentials: "same-origin" };
+    if (body !== undefined) {
+      opts.headers["Content-Type"] = "application/json";
+      opts.body = JSON.stringify(body);
+    }
+    if (method !== "GET") opts.headers["X-CSRFToken"] = csrf;
+    const res = await fetch(path, opts);
+    let data = null;
+    try { data = await res.json(); } catch (e) { data = { error: `HTTP ${res.status}`, detail: res.statusText }; }
+    if (res.status === 401 && !path.startsWith("/login")) { window.location.href = "/login?next=" + encodeURIComponent(location.pathname); }
+    return { ok: res.ok, status: res.status, data };
+  }
+
+  function num(value, digits = 2) {
+    if (value === null || value === undefined || value === "") return "—";
+    const n = Number(value);
+    if (!Number.isFinite(n)) return "—";
+    return n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+  }
+
+  function price(value) {
+    if (value === null || value === undefined) return "—";
+    const n = Number(value);
+    const digits = n >= 1000 ? 2 : n >= 1 ? 4 : 6;
+    return num(n, digits);
+  }
+
+  function qty(value) {
+    if (value === null || value === undefined) return "—";
+    return String(Number(value));
+  }
+
+  function signed(value, digits = 2, suffix = "") {
+    if (value === null || value === undefined) return { text: "—", cls: "" };
+    const n = Number(value);
+    return { text: (n > 0 ? "+" : "") + num(n, digits) + suffix, cls: n > 0 ? "pos" : n < 0 ? "neg" : "" };
+  }
+
+  const timeFmt = new Intl.DateTimeFormat("en-GB", { timeZone: tz, hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
+  const dateTimeFmt = new Intl.DateTimeFormat("en-GB", { timeZone: tz, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
+
+  function time(iso) { return iso ? `${timeFmt.format(new Date(iso))} ${tz}` : "—"; }
+  function dateTime(iso) { return iso ? `${dateTimeFmt.format(new Date(iso))} ${tz}` : "—"; }
+
+  function esc(text) {
+    const div = document.createElement("div");
+    div.textContent = text === null || text === undefined ? "" : String(text);
+    return div.innerHTML;
+  }
+
+  function setBanner(status) {
+    const el = document.getElementById("state-banner");
+    if (!el || !status) return;
+    el.className = `state-banner state-${status.state.toLowerCase()}`;
+    el.dataset.state = status.state;
+    document.getElementById("state-banner-state").textContent = `Trading ${status.state}`;
+    document.getElementById("state-banner-reason").textContent =
+      status.state === "ACTIVE" ? "" : ` — ${status.reason} (since ${time(status.changed_at)} by ${status.changed_by})`;
+  }
+
+  return { api, num, price, qty, signed, time, dateTime, esc, setBanner, tz };
+})();

@@ -1,0 +1,163 @@
+/* Dashboard: refreshes from /api/snapshot every few seconds without reloading; equity chart from /api/equity. */
+"use strict";
+
+(() => {
+  const cards = document.getElementById("account-cards");
+  const pollMs = Math.max(2, Number(cards.dataset.pollSeconds || 5)) * 1000;
+  const status = document.getElementById("refresh-status");
+  let equityHours = 1;
+  let chart = null;
+
+  function figure(label, value, cls = "") {
+    return `<dt class="col-6">${label}</dt><dd class="col-6 text-end figure ${cls}">${value}</dd>`;
+  }
+
+  function accountCard(a) {
+    const stale = a.status !== "ok";
+    const badge = { ok: "success", stale: "warning", error: "danger" }[a.status] || "secondary";
+    const dayPnl = RM.signed(a.day_pnl);
+    const upnl = RM.signed(a.unrealized_pnl);
+    const figures = a.equity === null ? `<p class="text-body-secondary mb-0">No figures: the account has never been read successfully.</p>` : `
+      <dl class="row kv mb-0 ${stale ? "stale" : ""}">
+        ${figure("Equity", RM.num(a.equity) + " USDT", "fw-semibold")}
+        ${figure("Available", RM.num(a.available))}
+        ${figure("Margin used", RM.num(a.margin_used))}
+        ${figure("Unrealized P&L", upnl.text, upnl.cls)}
+        ${figure("Today's P&L", dayPnl.text + (a.day_pnl_pct !== null ? ` (${RM.signed(a.day_pnl_pct, 2, " %").text})` : ""), dayPnl.cls)}
+        ${figure("Drawdown from peak", a.drawdown_pct === null ? "—" : RM.num(a.drawdown_pct) + " %")}
+      </dl>`;
+    const age = stale
+      ? `<div class="small ${a.status === "error" ? "error-note" : "stale-note"}">${a.fetched_at ? "stale since " + RM.time(a.fetched_at) : "never read"} — ${RM.esc(a.error)}</div>`
+      : `<div class="small text-body-secondary">data from ${RM.time(a.fetched_at)}</div>`;
+    return `<div class="col-sm-6 col-xl-3"><div class="card h-100 account-card" data-account="${RM.esc(a.name)}" data-status="${a.status}">
+      <div class="card-header d-flex justify-content-between align-items-center">
+        <span><strong>${RM.esc(a.name)}</strong> <span class="text-body-secondary small">${RM.esc(a.exchange)} · ${a.mode}</span></span>
+        <span class="badge text-bg-${badge}">${a.status}</span></div>
+      <div class="card-body">${figures}${age}</div></div></div>`;
+  }
+
+  function totalsCard(t) {
+    if (!t || t.accounts_included === 0) return "";
+    const note = t.complete ? "" : `<div class="small stale-note">includes last known figures of: ${t.stale_accounts.map(RM.esc).join(", ")}</div>`;
+    const upnl = RM.signed(t.unrealized_pnl);
+    const day = RM.signed(t.day_pnl);
+    return `<div class="col-sm-6 col-xl-3"><div class="card h-100 border-info" id="totals-card">
+      <div class="card-header"><strong>All accounts</strong> <span class="small text-body-secondary">${t.accounts_included} account(s)</span></div>
+      <div class="card-body"><dl class="row kv mb-0">
+        ${figure("Equity", RM.num(t.equity) + " USDT", "fw-semibold")}
+        ${figure("Available", RM.num(t.available))}
+        ${figure("Margin used", RM.num(t.margin_used))}
+        ${figure("Unrealized P&L", upnl.text, upnl.cls)}
+        ${figure("Today's P&L", day.text, day.cls)}
+        ${figure("Open positions", t.open_positions)}
+      </dl>${note}</div></div></div>`;
+  }
+
+  function protectionCell(p) {
+    if (!p.present) return `<span class="badge text-bg-danger">NONE</span>`;
+    const partial = p.covers_full_size === false ? ` <span class="badge text-bg-warning" title="does not cover the full size">partial</span>` : "";
+    return `${RM.price(p.price)}${partial}`;
+  }
+
+  function positionRow(a, p) {
+    const upnl = RM.signed(p.unrealized_pnl);
+    const pct = RM.signed(p.pnl_pct, 2, " %");
+    const level = { LOW: "secondary", HIGH: "warning", CRITICAL: "danger", PROFITABLE: "success" }[p.risk_level] || "secondary";
+    const closeBtn = a.mode === "paper" && a.status === "ok"
+      ? `<button class="btn btn-sm btn-outline-danger close-pos" data-account="${RM.esc(a.name)}" data-symbol="${RM.esc(p.symbol)}" data-side="${p.side}">Close</button>` : "";
+    return `<tr class="${a.status !== "ok" ? "stale" : ""} ${p.stop_loss.present ? "" : "unprotected"}" data-symbol="${RM.esc(p.symbol)}">
+      <td>${RM.esc(a.name)}</td><td>${RM.esc(p.symbol)}</td>
+      <td><span class="badge text-bg-${p.side === "long" ? "success" : "danger"}">${p.side}</span></td>
+      <td class="text-end figure">${RM.qty(p.size)}</td><td class="text-end figure">${RM.price(p.entry_price)}</td>
+      <td class="text-end figure">${RM.price(p.mark_price)}</td><td class="text-end figure">${RM.num(p.leverage, 0)}x</td>
+      <td class="text-end figure">${RM.price(p.liquidation_price)}</td>
+      <td class="text-end figure ${upnl.cls}">${upnl.text}</td><td class="text-end figure ${pct.cls}">${pct.text}</td>
+      <td><span class="badge text-bg-${level}">${p.risk_level}</span></td>
+      <td>${protectionCell(p.stop_loss)}</td><td>${protectionCell(p.take_profit)}</td><td>${closeBtn}</td></tr>`;
+  }
+
+  function orderRow(a, o) {
+    const flags = [o.reduce_only ? "reduce-only" : "", o.close_position ? "close-position" : ""].filter(Boolean).join(", ");
+    return `<tr class="${a.status !== "ok" ? "stale" : ""}"><td>${RM.esc(a.name)}</td><td>${RM.esc(o.symbol)}</td><td>${o.type}</td><td>${o.side}</td>
+      <td class="text-end figure">${o.qty === null ? "all" : RM.qty(o.qty)}</td><td class="text-end figure">${RM.price(o.price)}</td>
+      <td class="text-end figure">${RM.price(o.trigger_price)}</td><td>${flags}</td><td class="small">${RM.esc(o.client_id || "")}</td></tr>`;
+  }
+
+  function render(snap) {
+    RM.setBanner(snap.trading_state);
+    cards.innerHTML = totalsCard(snap.totals) + snap.accounts.map(accountCard).join("") ||
+      `<div class="col-12 text-body-secondary">No accounts configured.</div>`;
+    const positions = snap.accounts.flatMap((a) => a.positions.map((p) => positionRow(a, p)));
+    document.querySelector("#positions-table tbody").innerHTML = positions.join("") ||
+      `<tr><td colspan="14" class="text-body-secondary">No open positions.</td></tr>`;
+    const orders = snap.accounts.flatMap((a) => a.orders.map((o) => orderRow(a, o)));
+    document.querySelector("#orders-table tbody").innerHTML = orders.join("") ||
+      `<tr><td colspan="9" class="text-body-secondary">No open orders.</td></tr>`;
+    const unprotected = snap.accounts.flatMap((a) => a.positions.filter((p) => !p.stop_loss.present)).length;
+    document.getElementById("unprotected-summary").innerHTML = unprotected
+      ? `<span class="badge text-bg-danger">${unprotected} without a stop-loss</span>` : "";
+  }
+
+  async function refresh() {
+    const res = await RM.api("/api/snapshot");
+    if (!res.ok) {
+      status.innerHTML = `<span class="error-note">refresh failed at ${RM.time(new Date().toISOString())}: ${RM.esc(res.data.error)}</span>`;
+      return;
+    }
+    render(res.data);
+    status.textContent = `refreshed ${RM.time(res.data.generated_at)} · every ${pollMs / 1000} s`;
+    status.dataset.generatedAt = res.data.generated_at;
+  }
+
+  const palette = ["#6ea8fe", "#75b798", "#ffda6a", "#ea868f", "#c29ffa", "#6edff6"];
+
+  async function refreshEquity() {
+    const since = new Date(Date.now() - equityHours * 3600 * 1000).toISOString();
+    const res = await RM.api(`/api/equity?since=${encodeURIComponent(since)}`);
+    if (!res.ok) return;
+    const datasets = Object.entries(res.data.series).map(([name, points], i) => ({
+      label: name, data: points.map((p) => ({ x: Date.parse(p.ts), y: Number(p.equity) })),
+      borderColor: palette[i % palette.length], pointRadius: 0, borderWidth: 1.5, tension: 0.1,
+    }));
+    if (!chart) {
+      chart = new Chart(document.getElementById("equity-chart"), {
+        type: "line", data: { datasets },
+        options: {
+          animation: false, maintainAspectRatio: false, parsing: false,
+          scales: {
+            x: { type: "linear", ticks: { callback: (v) => RM.time(new Date(v).toISOString()).replace(` ${RM.tz}`, ""), maxTicksLimit: 8 } },
+            y: { ticks: { callback: (v) => RM.num(v, 0) } },
+          },
+          plugins: { tooltip: { callbacks: { title: (items) => RM.dateTime(new Date(items[0].parsed.x).toISOString()) } } },
+        },
+      });
+    } else {
+      chart.data.datasets = datasets;
+      chart.update("none");
+    }
+  }
+
+  document.getElementById("equity-range").addEventListener("click", (ev) => {
+    const btn = ev.target.closest("button[data-hours]");
+    if (!btn) return;
+    equityHours = Number(btn.dataset.hours);
+    document.querySelectorAll("#equity-range button").forEach((b) => b.classList.toggle("active", b === btn));
+    refreshEquity();
+  });
+
+  document.getElementById("positions-table").addEventListener("click", async (ev) => {
+    const btn = ev.target.closest("button.close-pos");
+    if (!btn) return;
+    const { account, symbol, side } = btn.dataset;
+    if (!window.confirm(`Close the ${side} ${symbol} position on ${account} at market (reduce-only)?`)) return;
+    btn.disabled = true;
+    const res = await RM.api("/api/positions/close", { method: "POST", body: { account, symbol, side } });
+    if (!res.ok) window.alert(`Not closed: ${res.data.error} — ${JSON.stringify(res.data.detail)}`);
+    refresh();
+  });
+
+  refresh();
+  refreshEquity();
+  setInterval(refresh, pollMs);
+  setInterval(refreshEquity, Math.max(pollMs, 10000));
+})();

@@ -1,0 +1,53 @@
+from decimal import Decimal
+
+import pytest
+
+from riskmgr.domain import PositionSide
+from riskmgr.risk.rules import liquidation_beyond_stop
+from tests.risk.builders import context, intent
+
+D = Decimal
+LONG, SHORT = PositionSide.LONG, PositionSide.SHORT
+
+
+def check(side: PositionSide, stop: str):
+    # 10x, maintenance margin 0.5 %: long liquidates at 54300, short at 65700
+    target = D(70000) if side is LONG else D(50000)
+    return liquidation_beyond_stop.check(
+        context(intent=intent(side=side, stop_loss=D(stop), take_profit=target, leverage=10))
+    )
+
+
+@pytest.mark.parametrize(
+    ("side", "stop", "allowed"),
+    [
+        (LONG, "54300.1", True),
+        (LONG, "54300", False),
+        (LONG, "54299.9", False),
+        (SHORT, "65699.9", True),
+        (SHORT, "65700", False),
+        (SHORT, "65700.1", False),
+    ],
+)
+def test_the_liquidation_must_lie_strictly_beyond_the_stop(side, stop, allowed):
+    assert check(side, stop).allowed is allowed
+
+
+def test_the_reasons_carry_the_prices():
+    assert check(LONG, "59100").reason == (
+        "estimated liquidation 54300 at 10x (maintenance margin 0.5 %) lies 4800 beyond the stop 59100"
+    )
+    assert check(LONG, "54000").reason == (
+        "estimated liquidation 54300 at 10x (maintenance margin 0.5 %) is not beyond the stop 54000: "
+        "the stop might never fire"
+    )
+
+
+def test_an_entry_without_a_stop_is_denied():
+    assert not liquidation_beyond_stop.check(context(intent=intent(stop_loss=None))).allowed
+
+
+def test_reduce_only_orders_skip_the_rule():
+    ctx = context(intent=intent(stop_loss=D(54000), leverage=10, reduce_only=True))
+
+    assert liquidation_beyond_stop.check(ctx).allowed
