@@ -12,8 +12,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from riskmgr.clock import FixedClock  # noqa: E402
-from riskmgr.market.simulated import SimulatedMarket  # noqa: E402
+from riskmgr.clock import FixedClock
+from riskmgr.market.simulated import SimulatedMarket
 
 NOW = datetime(2026, 11, 21, 12, 0, 0, tzinfo=UTC)
 

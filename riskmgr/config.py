@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from riskmgr.errors import ConfigError
+from riskmgr.risk.config import RiskLimits
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_INSTANCE = PROJECT_ROOT / "instance"
@@ -131,6 +132,7 @@ class Settings:
     display_timezone: str = "UTC"
     log_level: str = "info"
     testing: bool = False
+    risk_limits: RiskLimits = field(default_factory=RiskLimits)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -157,6 +159,7 @@ class Settings:
             paper_slippage_bps=read_decimal(env, "PAPER_SLIPPAGE_BPS", "2", "0", "100"),
             display_timezone=_read_timezone(env),
             log_level=read_choice(env, "LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
+            risk_limits=RiskLimits.from_env(env),
         )
 
     def with_changes(self, **changes: Any) -> Settings:

@@ -23,10 +23,15 @@ MAX_PERIOD = 1000
 
 def _f64(values: np.ndarray) -> np.ndarray:
     # TA-Lib accepts float64 only; CandleArrays columns already are, so this is normally a no-op.
-    return values if isinstance(values, np.ndarray) and values.dtype == _F64 else np.asarray(values, dtype=_F64)
+    # Cheap identity checks first: the live scan calls this about ten times per symbol.
+    if type(values) is np.ndarray and values.dtype is _F64:
+        return values
+    return np.asarray(values, dtype=_F64)
 
 
 def _period(name: str, value: int, lo: int = 1, hi: int = MAX_PERIOD) -> int:
+    if type(value) is int and lo <= value <= hi:  # the common case, checked cheaply
+        return value
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or not lo <= value <= hi:
         raise ValidationError(name, f"must be a whole number in {lo}..{hi}, got {value!r}")
     return int(value)
@@ -44,8 +49,8 @@ def rsi(close: np.ndarray, period: int = 14) -> np.ndarray:
 
 def bollinger(close: np.ndarray, period: int = 20, std: float = 2.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return the Bollinger Bands (upper, middle, lower) around a simple moving average."""
-    if not 0.1 <= std <= 10:
-        raise ValidationError("bb_std", f"must be in 0.1..10, got {std!r}")
+    if isinstance(std, bool) or not isinstance(std, int | float) or not 0.1 <= std <= 10:
+        raise ValidationError("bb_std", f"must be a number in 0.1..10, got {std!r}")
     return talib.BBANDS(_f64(close), _period("bb_period", period, 2), float(std), float(std), talib.MA_Type.SMA)
 
 
@@ -176,8 +181,8 @@ class Indicators:
 def validate_candles(candles: CandleArrays, bar_ms: int) -> bool:
     """Raise ValidationError unless the bars are well formed; return True when they are evenly spaced.
 
-    Well formed: equal-length finite columns, prices above zero, bar times increasing in whole
-    multiples of ``bar_ms`` (gaps allowed, a finer or misaligned series is not).
+    Well formed: equal-length finite columns, prices above zero with high >= low, volume not negative,
+    bar times increasing in whole multiples of ``bar_ms`` (gaps allowed; a finer series is not).
     """
     n = len(candles)
     if n == 0:
@@ -198,6 +203,11 @@ def validate_candles(candles: CandleArrays, bar_ms: int) -> bool:
                 raise ValidationError(f"candles.{name}", f"not a finite number at bar {int(bad[0])}")
     if not candles.low.min() > 0:
         raise ValidationError("candles.low", f"prices must be above 0; bar {int(np.argmin(candles.low))} is not")
+    if not (candles.high >= candles.low).all():
+        bar = int(np.argmin(candles.high >= candles.low))
+        raise ValidationError("candles.high", f"must be at least the low; bar {bar} is not")
+    if candles.volume.min() < 0:
+        raise ValidationError("candles.volume", f"must be 0 or more; bar {int(np.argmin(candles.volume))} is not")
     return regular
 
 
@@ -215,7 +225,8 @@ def htf_closes(
     offset, misaligned = divmod((t0 // htf_ms + 1) * htf_ms - bar_ms - t0, bar_ms)
     if regular and not misaligned:
         last: np.ndarray | slice = slice(offset, len(ts), factor)  # the last bar of each complete group
-        return close[last], ts[last] + bar_ms
+        # One contiguous copy here instead of one inside each of the three EMA calls.
+        return np.ascontiguousarray(close[last]), ts[last] + bar_ms
     group = ts // htf_ms
     last = np.concatenate((np.flatnonzero(group[1:] != group[:-1]), [len(ts) - 1]))
     return close[last], (group[last] + 1) * htf_ms

@@ -124,3 +124,7 @@ class OrderIntent(db.Model):
     status: Mapped[str] = mapped_column(String(16))  # pending, accepted, denied, rejected, failed
     request: Mapped[dict] = mapped_column(JSON)
     result: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+
+
+# The paper exchange's tables live beside its code; import them so metadata (and migrations) see them.
+from riskmgr.exchanges import paper_models  # noqa: E402, F401

@@ -121,7 +121,7 @@ def _risk_day(now: datetime, tz_name: str) -> str:
 
 
 def _record_history(runtime: Runtime, snapshots: list[AccountSnapshot]) -> None:
-    tz_name = runtime.settings.extra.get("risk_day_timezone", "UTC")
+    tz_name = runtime.limits().risk_day_timezone
     with Session(runtime.engine) as session, session.begin():
         for snap in snapshots:
             if snap.status is not AccountStatus.OK or snap.balance is None or snap.fetched_at is None:
@@ -136,15 +136,16 @@ def _record_history(runtime: Runtime, snapshots: list[AccountSnapshot]) -> None:
                     unrealized_pnl=bal.unrealized_pnl,
                 )
             )
-            _update_account_state(session, snap.account, bal.equity, snap.fetched_at, _risk_day(snap.fetched_at, tz_name))
+            day = _risk_day(snap.fetched_at, tz_name)
+            _update_account_state(session, snap.account, bal.equity, snap.fetched_at, day)
 
 
 def _update_account_state(session: Session, account: str, equity: Decimal, now: datetime, day: str) -> None:
     state = session.get(AccountState, account)
     if state is None:
-        session.add(
-            AccountState(account=account, peak_equity=equity, peak_at=now, day=day, day_start_equity=equity, updated_at=now)
-        )
+        session.add(AccountState(
+            account=account, peak_equity=equity, peak_at=now, day=day, day_start_equity=equity, updated_at=now
+        ))
         return
     if state.day != day:  # first good reading of a new risk day is the day's baseline
         state.day = day

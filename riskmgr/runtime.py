@@ -17,7 +17,9 @@ from riskmgr.config import Settings
 from riskmgr.exchanges.base import ExchangeAdapter
 from riskmgr.exchanges.reader import AccountReader
 from riskmgr.extensions import db
+from riskmgr.risk.config import RiskLimits
 from riskmgr.risk.gateway import OrderGateway
+from riskmgr.risk.limits_store import LimitsStore
 from riskmgr.snapshots import SnapshotStore
 from riskmgr.trading_state import TradingStateStore
 
@@ -33,7 +35,12 @@ class Runtime:
     engine: Any
     audit: AuditLog
     trading: TradingStateStore
+    limits_store: LimitsStore
     background: dict[str, Any] = field(default_factory=dict)
+
+    def limits(self) -> RiskLimits:
+        """Return the risk limits in force."""
+        return self.limits_store.current()
 
     def paper_accounts(self) -> list[str]:
         """Return the names of the paper accounts."""
@@ -60,6 +67,7 @@ def build_runtime(app: Flask, settings: Settings) -> Runtime:
         engine=engine,
         audit=audit,
         trading=trading,
+        limits_store=LimitsStore(engine, audit, settings.risk_limits),
     )
 
 

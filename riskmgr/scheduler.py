@@ -60,7 +60,9 @@ def build_scheduler(app: Flask) -> BackgroundScheduler:
 
     scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
     for job_id, seconds, fn in job_table(app):
-        scheduler.add_job(_in_context(app, fn), "interval", seconds=seconds, id=job_id, name=job_id)
+        scheduler.add_job(
+            _in_context(app, fn), "interval", seconds=seconds, id=job_id, name=job_id, max_instances=1, coalesce=True
+        )
     return scheduler
 
 

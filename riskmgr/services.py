@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from riskmgr.domain import AccountSnapshot, AccountStatus, Order, Position
+from riskmgr.formatting import dec
 from riskmgr.models import AccountState, EquityPoint
 from riskmgr.risk.protection import find_protection
 from riskmgr.runtime import Runtime
@@ -17,8 +18,7 @@ from riskmgr.runtime import Runtime
 MAX_EQUITY_POINTS = 2000
 
 
-def _s(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
+_s = dec
 
 
 def _pct(part: Decimal, whole: Decimal) -> Decimal | None:
@@ -176,5 +176,5 @@ def equity_history(runtime: Runtime, account: str | None, since: datetime | None
             thinned = rows[::step] if step > 1 else rows
             if step > 1 and rows and thinned[-1] is not rows[-1]:
                 thinned.append(rows[-1])  # always end on the latest real reading
-            series[name] = [{"ts": ts.isoformat(), "equity": str(eq)} for ts, eq in thinned]
+            series[name] = [{"ts": ts.isoformat(), "equity": dec(eq)} for ts, eq in thinned]
     return {"since": since.isoformat(), "series": series}

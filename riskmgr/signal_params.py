@@ -89,10 +89,10 @@ class SignalParams:
                 f"target_atr / stop_atr = {self.target_atr / self.stop_atr:.2f} is below min_reward_risk "
                 f"{self.min_reward_risk:g}; need target_atr >= {self.stop_atr * self.min_reward_risk:g}",
             )
-        for name, value, hi in (("confidence_threshold", self.confidence_threshold, 100),
-                                ("valid_bars", self.valid_bars, 100)):
-            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= hi:
-                raise ValidationError(name, f"must be a whole number in 1..{hi}, got {value!r}")
+        for name, value, lo in (("confidence_threshold", self.confidence_threshold, 0),
+                                ("valid_bars", self.valid_bars, 1)):
+            if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= 100:
+                raise ValidationError(name, f"must be a whole number in {lo}..100, got {value!r}")
 
     @property
     def timeframe(self) -> str:

@@ -27,7 +27,7 @@ Confidence (0-100) is the sum of named components:
 
 - trend, up to 25: 15 for the higher-timeframe EMA stack, 10 more when the price is on the trade's
   side of the fast higher-timeframe EMA;
-- strength, up to 20: 10 at the minimum ADX (20), rising evenly to 20 at ADX 35;
+- strength, up to 20: 10 at the minimum ADX (20), rising evenly to 20 at ADX 35 (whole points);
 - momentum, up to 15: 15 when RSI is on the trade's side of 50, 8 when it is inside the band but not;
 - macd, up to 15: 10 when the MACD line (12/26) is on the trade's side of zero, 5 more when its
   histogram (signal 9) agrees;

@@ -1,7 +1,7 @@
 """The manual order ticket: parse and validate it, then send it through the gateway with its protection.
 
-An entry with a stop-loss gets its exchange-side stop right after the fill; if the stop cannot be placed the
-position is closed at once rather than left unprotected (and both facts are audited).
+The gateway places a filled entry's exchange-side stop right after the fill; if the stop cannot be placed
+the position is closed at once rather than left unprotected (and both facts are audited).
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from riskmgr.domain import MarginMode, OrderRequest, OrderSide, OrderStatus, OrderType, PositionSide
-from riskmgr.errors import ValidationError
+from riskmgr.domain import MarginMode, OrderRequest, OrderSide, OrderType, PositionSide
+from riskmgr.errors import InvalidOrderError, ValidationError
+from riskmgr.formatting import dec
 from riskmgr.risk.gateway import GatewayResult
 from riskmgr.runtime import Runtime
 from riskmgr.validation import opt_bool, opt_decimal, opt_int, req_decimal, req_str
@@ -92,27 +93,19 @@ def _check_sides(t: OrderTicket, ref: Decimal) -> None:
 
 
 def submit_ticket(runtime: Runtime, ticket: OrderTicket, actor: str) -> dict[str, Any]:
-    """Send the ticket through the gateway; protect a filled entry or unwind it if protection fails."""
+    """Send the ticket through the gateway (which protects a filled entry or unwinds it)."""
     gateway = runtime.gateway
     if ticket.leverage is not None and not ticket.reduce_only:
-        gateway.set_leverage(ticket.account, ticket.symbol, ticket.leverage, actor=actor)
+        try:
+            gateway.set_leverage(ticket.account, ticket.symbol, ticket.leverage, actor=actor)
+        except InvalidOrderError as exc:
+            raise ValidationError("leverage", str(exc)) from exc
     result = gateway.submit(ticket.account, ticket.request(), actor=actor, intent_id=ticket.intent_id)
-    answer: dict[str, Any] = {"entry": result_view(result)}
-    filled = result.order is not None and result.order.status is OrderStatus.FILLED
-    wants_protection = ticket.stop_loss is not None or ticket.take_profit is not None
-    if result.accepted and filled and wants_protection and not ticket.reduce_only:
-        protection = gateway.protect(
-            ticket.account, ticket.symbol, ticket.position_side, stop_loss=ticket.stop_loss,
-            take_profit=ticket.take_profit, actor=actor, intent_id=f"{ticket.intent_id}:protect",
-        )
-        answer["protection"] = result_view(protection)
-        if not protection.accepted and not protection.duplicate:
-            unwind = gateway.close_position(
-                ticket.account, ticket.symbol, ticket.position_side, actor=actor,
-                intent_id=f"{ticket.intent_id}:unwind", purpose="unwind-unprotected",
-            )
-            answer["unwind"] = result_view(unwind)
-    return answer
+    return {
+        "entry": result_view(result),
+        "protection": result_view(result.protection) if result.protection else None,
+        "unwind": result_view(result.unwind) if result.unwind else None,
+    }
 
 
 def result_view(result: GatewayResult) -> dict[str, Any]:
@@ -125,10 +118,8 @@ def result_view(result: GatewayResult) -> dict[str, Any]:
         "message": result.message,
         "order": None if order is None else {
             "id": order.id, "status": order.status.value, "symbol": order.symbol, "side": order.side.value,
-            "type": order.type.value, "qty": None if order.qty is None else str(order.qty),
-            "price": None if order.price is None else str(order.price),
-            "avg_fill_price": None if order.avg_fill_price is None else str(order.avg_fill_price),
-            "trigger_price": None if order.trigger_price is None else str(order.trigger_price),
+            "type": order.type.value, "qty": dec(order.qty), "price": dec(order.price),
+            "avg_fill_price": dec(order.avg_fill_price), "trigger_price": dec(order.trigger_price),
         },
         "verdicts": [{"allowed": v.allowed, "rule": v.rule, "reason": v.reason} for v in result.verdicts],
     }

@@ -1,9 +1,9 @@
-"""The persisted trading state (ACTIVE / REDUCING / HALTED) and its audited changes."""
+"""The persisted trading state (ACTIVE / REDUCING / HALTED) and its audited changes.
+
+The transition rules are the pure functions of ``risk.state``; this module stores their results.
+"""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -11,18 +11,11 @@ from sqlalchemy.orm import Session
 from riskmgr.audit import AuditLog
 from riskmgr.clock import Clock
 from riskmgr.domain import TradingState
-from riskmgr.errors import ValidationError
 from riskmgr.models import TradingStateRecord
+from riskmgr.risk import state as transitions
+from riskmgr.risk.state import TradingStatus
 
 _ROW_ID = 1
-
-
-@dataclass(frozen=True)
-class TradingStatus:
-    state: TradingState
-    reason: str
-    changed_at: datetime | None
-    changed_by: str
 
 
 class TradingStateStore:
@@ -34,41 +27,55 @@ class TradingStateStore:
         self._audit = audit
 
     def current(self) -> TradingStatus:
-        """Return the state in force (ACTIVE when never changed)."""
-        with Session(self._engine) as session:
-            row = session.get(TradingStateRecord, _ROW_ID)
-            if row is None:
-                return TradingStatus(TradingState.ACTIVE, "never changed", None, "system")
-            return TradingStatus(TradingState(row.state), row.reason, row.changed_at, row.changed_by)
+        """Return the state in force (recorded as ACTIVE the first time it is asked for)."""
+        with Session(self._engine) as session, session.begin():
+            return _status(self._row(session))
 
     def escalate(self, state: TradingState, reason: str, by: str) -> bool:
-        """Move down to ``state`` if it is more restrictive than the current one; return whether it moved."""
+        """Move down to ``state`` if it is stricter than the current one; return whether it moved."""
         with Session(self._engine) as session, session.begin():
-            row = session.get(TradingStateRecord, _ROW_ID, with_for_update=True)
-            current = TradingState(row.state) if row else TradingState.ACTIVE
-            if state.severity <= current.severity:
+            row = self._row(session)
+            current = _status(row)
+            new = transitions.escalate(current, state, reason, self._clock.now(), by)
+            if new is None:
                 return False
-            self._write(session, row, state, reason, by)
-        self._audit.record("state.change", by, f"{current} -> {state}: {reason}", data={"from": current, "to": state})
+            _write(row, new)
+        self._audit.record(
+            "state.change", by, f"{current.state} -> {new.state}: {reason}",
+            data={"from": current.state.value, "to": new.state.value, "reason": reason},
+        )
         return True
 
     def rearm(self, reason: str, by: str) -> TradingState:
         """Return to ACTIVE by the operator's deliberate action; the reason is required and audited."""
-        reason = (reason or "").strip()
-        if len(reason) < 3:
-            raise ValidationError("reason", "a re-arm needs a reason of at least 3 characters")
         with Session(self._engine) as session, session.begin():
-            row = session.get(TradingStateRecord, _ROW_ID, with_for_update=True)
-            previous = TradingState(row.state) if row else TradingState.ACTIVE
-            self._write(session, row, TradingState.ACTIVE, reason, by)
-        self._audit.record("state.rearm", by, f"{previous} -> ACTIVE: {reason}", data={"from": previous})
-        return previous
+            row = self._row(session)
+            current = _status(row)
+            new = transitions.rearm(current, reason, self._clock.now(), by)
+            _write(row, new)
+        self._audit.record(
+            "state.rearm", by, f"{current.state} -> ACTIVE: {new.reason}",
+            data={"from": current.state.value, "reason": new.reason},
+        )
+        return current.state
 
-    def _write(
-        self, session: Session, row: TradingStateRecord | None, state: TradingState, reason: str, by: str
-    ) -> None:
-        now = self._clock.now()
+    def _row(self, session: Session) -> TradingStateRecord:
+        row = session.get(TradingStateRecord, _ROW_ID, with_for_update=True)
         if row is None:
-            session.add(TradingStateRecord(id=_ROW_ID, state=state.value, reason=reason, changed_at=now, changed_by=by))
-        else:
-            row.state, row.reason, row.changed_at, row.changed_by = state.value, reason, now, by
+            row = TradingStateRecord(
+                id=_ROW_ID, state=TradingState.ACTIVE.value, reason="initial state", changed_at=self._clock.now(),
+                changed_by="system",
+            )
+            session.add(row)
+            session.flush()
+        return row
+
+
+def _status(row: TradingStateRecord) -> TradingStatus:
+    return TradingStatus(TradingState(row.state), row.reason, row.changed_at, row.changed_by)
+
+
+def _write(row: TradingStateRecord, status: TradingStatus) -> None:
+    row.state, row.reason, row.changed_at, row.changed_by = (
+        status.state.value, status.reason, status.changed_at, status.changed_by,
+    )

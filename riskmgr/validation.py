@@ -58,7 +58,7 @@ def opt_decimal(
         raise ValidationError(field, "must be a finite number")
     if positive and value <= 0:
         raise ValidationError(field, f"{value} must be greater than 0")
-    if lo is not None and value < lo or hi is not None and value > hi:
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
         raise ValidationError(field, f"{value} is out of range; allowed {lo}–{hi}")
     return value
 

@@ -54,7 +54,10 @@ def test_every_setting_read_is_documented_in_env_example():
 
     root = Path(__file__).resolve().parent.parent
     source = "\n".join(p.read_text() for p in (root / "riskmgr").rglob("*.py"))
-    read = set(re.findall(r'"((?:RISKMGR_|RISK_|PAPER_|POLL_|FETCH_|SCHEDULER_|MARKET_|DISPLAY_|LOG_|SESSION_|DATABASE_|'
-                          r'SECRET_|INSTANCE_)[A-Z_]+)"', source))
+    prefixes = "|".join(
+        ("RISKMGR_", "RISK_", "PAPER_", "POLL_", "FETCH_", "SCHEDULER_", "MARKET_", "DISPLAY_", "LOG_", "SESSION_",
+         "DATABASE_", "SECRET_", "INSTANCE_")
+    )
+    read = set(re.findall(rf'"((?:{prefixes})[A-Z_]+)"', source))
     documented = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", (root / ".env.example").read_text(), re.M))
     assert read - documented == set()

@@ -173,9 +173,11 @@ def _with(column: str, values: np.ndarray) -> CandleArrays:
         (_with("close", np.where(np.arange(N) == 7, np.nan, C.close)), "candles.close", "bar 7"),
         (_with("volume", np.where(np.arange(N) == 9, np.inf, C.volume)), "candles.volume", "bar 9"),
         (_with("low", np.where(np.arange(N) == 5, 0.0, C.low)), "candles.low", "bar 5"),
+        (_with("high", np.where(np.arange(N) == 4, C.low - 1, C.high)), "candles.high", "bar 4"),
+        (_with("volume", np.where(np.arange(N) == 6, -1.0, C.volume)), "candles.volume", "bar 6"),
         (CandleArrays(*(np.array([]) for _ in range(6))), "candles", "no bars"),
     ],
-    ids=["length", "order", "spacing", "nan", "inf", "zero-price", "empty"],
+    ids=["length", "order", "spacing", "nan", "inf", "zero-price", "high-below-low", "negative-volume", "empty"],
 )
 def test_malformed_candles_are_rejected_naming_the_column(candles, field, text):
     with pytest.raises(ValidationError) as err:

@@ -227,7 +227,7 @@ def test_latest_signal_refuses_a_naive_time_and_a_series_with_no_closed_bar():
         ({"adx_full": 10}, "adx_full"),
         ({"atr_pct_max": 0.05}, "atr_pct_max"),
         ({"target_atr": 2.0}, "target_atr"),  # 2 / 1.5 is below reward:risk 2
-        ({"confidence_threshold": 0}, "confidence_threshold"),
+        ({"confidence_threshold": 101}, "confidence_threshold"),
         ({"stop_atr": float("nan")}, "stop_atr"),
         ({"valid_bars": 1.5}, "valid_bars"),
     ],

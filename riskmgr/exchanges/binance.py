@@ -36,31 +36,26 @@ from riskmgr.domain import (
     Ticker,
 )
 from riskmgr.errors import InvalidOrderError, MalformedResponseError, NotFoundError, NotSupportedError
-from riskmgr.exchanges.ccxt_adapter import CcxtAdapter, OpenOrder, dec, open_status, opt_dec, opt_time, text
+from riskmgr.exchanges.ccxt_adapter import CcxtAdapter, OpenOrder, dec, open_status, opt_dec, opt_time, pick, text
 
 log = logging.getLogger(__name__)
 MARGIN_ASSET = "USDT"
 _TYPES = {
-    "LIMIT": OrderType.LIMIT,
-    "MARKET": OrderType.MARKET,
-    "STOP": OrderType.STOP_MARKET,  # stop-limit: a stop with a limit price (kept in Order.price)
-    "STOP_MARKET": OrderType.STOP_MARKET,
-    "TRAILING_STOP_MARKET": OrderType.STOP_MARKET,
-    "TAKE_PROFIT": OrderType.TAKE_PROFIT_MARKET,
-    "TAKE_PROFIT_MARKET": OrderType.TAKE_PROFIT_MARKET,
+    "limit": OrderType.LIMIT, "market": OrderType.MARKET,
+    "stop": OrderType.STOP_MARKET,  # stop-limit: a stop with a limit price (kept in Order.price)
+    "stop_market": OrderType.STOP_MARKET, "trailing_stop_market": OrderType.STOP_MARKET,
+    "take_profit": OrderType.TAKE_PROFIT_MARKET, "take_profit_market": OrderType.TAKE_PROFIT_MARKET,
 }
 _STATUS = {
-    "NEW": OrderStatus.NEW,
-    "PARTIALLY_FILLED": OrderStatus.PARTIALLY_FILLED,
-    "FILLED": OrderStatus.FILLED,
-    "CANCELED": OrderStatus.CANCELED,
-    "EXPIRED": OrderStatus.CANCELED,
-    "EXPIRED_IN_MATCH": OrderStatus.CANCELED,
-    "REJECTED": OrderStatus.REJECTED,
+    "new": OrderStatus.NEW, "partially_filled": OrderStatus.PARTIALLY_FILLED, "filled": OrderStatus.FILLED,
+    "canceled": OrderStatus.CANCELED, "expired": OrderStatus.CANCELED, "expired_in_match": OrderStatus.CANCELED,
+    "rejected": OrderStatus.REJECTED,
 }
+_SIDES = {"buy": OrderSide.BUY, "sell": OrderSide.SELL}
+_MARGIN_TYPES = {"cross": MarginMode.CROSS, "crossed": MarginMode.CROSS, "isolated": MarginMode.ISOLATED}
 
 
-class _UsdmClient(ccxt.binanceusdm):  # type: ignore[misc]
+class _UsdmClient(ccxt.binanceusdm):
     """binanceusdm that keeps the USDⓈ-M ("linear") error table whatever host it talks to."""
 
     def get_exceptions_by_url(self, url: str, exactOrBroad: str) -> dict:
@@ -73,20 +68,10 @@ class BinanceUsdmAdapter(CcxtAdapter):
     exchange = "binanceusdm"
     duplicate_codes = frozenset({"-4116"})
 
-    def __init__(
-        self,
-        account: str,
-        api_key: str,
-        secret: str,
-        *,
-        base_url: str | None = None,
-        timeout_s: float = 10,
-        markets: list[dict] | None = None,
-        demo: bool = False,
-    ):
+    def __init__(self, account: str, api_key: str, secret: str, *, base_url: str | None = None,
+                 timeout_s: float = 10, markets: list[dict] | None = None, demo: bool = False):
         client = _UsdmClient({
-            "apiKey": api_key,
-            "secret": secret,
+            "apiKey": api_key, "secret": secret,
             "options": {"fetchCurrencies": False, "warnOnFetchOpenOrdersWithoutSymbol": False},
         })
         if demo:
@@ -96,6 +81,7 @@ class BinanceUsdmAdapter(CcxtAdapter):
             for key in [k for k in api if k.startswith("fapi")]:
                 api[key] = base_url.rstrip("/") + urlsplit(api[key]).path
         self.demo = demo
+        self.mode = "demo" if demo else "live"
         self._extras: dict[str, dict[str, Any]] | None = None
         super().__init__(account, client, (api_key, secret), timeout_s=timeout_s, markets=markets)
 
@@ -134,25 +120,24 @@ class BinanceUsdmAdapter(CcxtAdapter):
         where = f"position {row.get('symbol')}"
         amount = dec(row, "positionAmt", where)
         liquidation = dec(row, "liquidationPrice", where)
-        isolated = text(row, "marginType", where).lower() == "isolated"
+        mode = pick(row, "marginType", where, _MARGIN_TYPES)
         return Position(
             symbol=str(self._symbol_of(text(row, "symbol", where), where)),
-            side=_position_side(row, amount, where),
-            size=abs(amount),
-            entry_price=dec(row, "entryPrice", where),
-            mark_price=dec(row, "markPrice", where),
-            leverage=dec(row, "leverage", where),
-            margin_mode=MarginMode.ISOLATED if isolated else MarginMode.CROSS,
-            liquidation_price=liquidation if liquidation > 0 else None,
+            side=_position_side(row, amount, where), size=abs(amount),
+            entry_price=dec(row, "entryPrice", where), mark_price=dec(row, "markPrice", where),
+            leverage=dec(row, "leverage", where), margin_mode=mode,
+            liquidation_price=liquidation if liquidation > 0 else None,  # Binance sends 0 when there is none
             unrealized_pnl=dec(row, "unRealizedProfit", where),
-            margin=dec(row, "isolatedMargin", where) if isolated else None,
+            margin=dec(row, "isolatedMargin", where) if mode is MarginMode.ISOLATED else None,
         )
 
     def fetch_tickers(self) -> dict[str, Ticker]:
         """Return last prices (/fapi/v1/ticker/24hr) joined with mark prices (/fapi/v1/premiumIndex)."""
         with self._op("fetch_tickers"):
-            stats = self.client.fapiPublicGetTicker24hr()
-            marks = {r.get("symbol"): r for r in self.client.fapiPublicGetPremiumIndex() if isinstance(r, dict)}
+            stats, premium = self.client.fapiPublicGetTicker24hr(), self.client.fapiPublicGetPremiumIndex()
+            if not isinstance(stats, list) or not isinstance(premium, list):
+                raise MalformedResponseError("fapi/v1/ticker/24hr, premiumIndex: expected lists")
+            marks = {r.get("symbol"): r for r in premium}
             self.load_markets()
             out: dict[str, Ticker] = {}
             for row in stats:
@@ -169,25 +154,30 @@ class BinanceUsdmAdapter(CcxtAdapter):
             return out
 
     def _market_extras(self, markets: list[dict]) -> dict[str, dict[str, Any]]:
-        if self._extras is None:
-            where = "fapi/v1/leverageBracket"
-            extras: dict[str, dict[str, Any]] = {}
-            for entry in self.client.fapiPrivateGetLeverageBracket():
-                brackets = entry.get("brackets") or []
-                if not brackets:
-                    raise MalformedResponseError(f"{where}: no brackets for {entry.get('symbol')}")
-                first = min(brackets, key=lambda b: dec(b, "notionalFloor", where))
-                extras[text(entry, "symbol", where)] = {
-                    "max_leverage": max(dec(b, "initialLeverage", where) for b in brackets),
-                    "mmr": dec(first, "maintMarginRatio", where),
-                }
-            self._extras = extras
-        found: dict[str, dict[str, Any]] = {}
-        for market in markets:
-            if market["id"] not in self._extras:
-                raise MalformedResponseError(f"fapi/v1/leverageBracket: no brackets for {market['id']}")
-            found[str(market["symbol"])] = self._extras[market["id"]]
-        return found
+        """Return max leverage and first-tier maintenance rate per symbol (brackets cached, refreshed on a gap)."""
+        if self._extras is None or any(m["id"] not in self._extras for m in markets):
+            self._extras = self._leverage_brackets()
+        unknown = [m["symbol"] for m in markets if m["id"] not in self._extras]
+        if unknown:  # without a leverage cap the market cannot be sized: leave it out rather than guess
+            log.warning("%s: no leverage brackets for %s; left out of the specs", self.account, unknown)
+        return {str(m["symbol"]): self._extras[m["id"]] for m in markets if m["id"] in self._extras}
+
+    def _leverage_brackets(self) -> dict[str, dict[str, Any]]:
+        where = "fapi/v1/leverageBracket"
+        reply = self.client.fapiPrivateGetLeverageBracket()
+        if not isinstance(reply, list):
+            raise MalformedResponseError(f"{where}: expected a list")
+        extras: dict[str, dict[str, Any]] = {}
+        for entry in reply:
+            brackets = entry.get("brackets") or []
+            if not brackets:
+                raise MalformedResponseError(f"{where}: no brackets for {entry.get('symbol')}")
+            first = min(brackets, key=lambda b: dec(b, "notionalFloor", where))
+            extras[text(entry, "symbol", where)] = {
+                "max_leverage": max(dec(b, "initialLeverage", where) for b in brackets),
+                "mmr": dec(first, "maintMarginRatio", where),
+            }
+        return extras
 
     def _open_orders(self, symbol: str | None) -> list[OpenOrder]:
         params = {"symbol": self._native(symbol)} if symbol is not None else {}
@@ -203,17 +193,15 @@ class BinanceUsdmAdapter(CcxtAdapter):
         where = f"order {row.get('orderId')}"
         kind, side, closing, position_side = self._kind_side(row, "type", row.get("closePosition") is True, where)
         average = opt_dec(row, "avgPrice", where)
-        status = open_status(row.get("status")) if open_only else _STATUS.get(text(row, "status", where))
-        if status is None:
-            raise MalformedResponseError(f"{where}: unknown status {row.get('status')!r}")
+        status = open_status(row.get("status")) if open_only else pick(row, "status", where, _STATUS)
         return Order(
             id=text(row, "orderId", where), symbol=str(self._symbol_of(text(row, "symbol", where), where)),
             side=side, type=kind, status=status, qty=dec(row, "origQty", where),
             price=opt_dec(row, "price", where) or None, trigger_price=opt_dec(row, "stopPrice", where) or None,
             reduce_only=closing, close_position=row.get("closePosition") is True,
             client_id=row.get("clientOrderId") or None, filled_qty=dec(row, "executedQty", where),
-            avg_fill_price=average or None, created_at=opt_time(row, "time", where) or opt_time(
-                row, "updateTime", where), position_side=position_side,
+            avg_fill_price=average or None, position_side=position_side,
+            created_at=opt_time(row, "time", where) or opt_time(row, "updateTime", where),
         )
 
     def _algo_order(self, row: dict) -> Order:
@@ -234,10 +222,7 @@ class BinanceUsdmAdapter(CcxtAdapter):
         row: dict, type_key: str, whole: bool, where: str
     ) -> tuple[OrderType, OrderSide, bool, PositionSide | None]:
         """Return type, side, reduces-only and the position side reduced (hedge: positionSide says it)."""
-        kind = _TYPES.get(text(row, type_key, where))
-        if kind is None:
-            raise MalformedResponseError(f"{where}: unsupported {type_key} {row.get(type_key)!r}")
-        side = OrderSide(text(row, "side", where).lower())
+        kind, side = pick(row, type_key, where, _TYPES), pick(row, "side", where, _SIDES)
         hedged = str(row.get("positionSide", "BOTH")).upper()
         if hedged in ("LONG", "SHORT"):
             held = PositionSide(hedged.lower())
@@ -254,10 +239,7 @@ class BinanceUsdmAdapter(CcxtAdapter):
                 "place the entry, then place_position_protection"
             )
         if request.margin_mode is not None:
-            try:
-                self.client.set_margin_mode(request.margin_mode.value, request.symbol)
-            except ccxt.MarginModeAlreadySet:  # -4046 is Binance's answer when nothing needs changing
-                log.debug("%s: %s already in %s margin mode", self.account, request.symbol, request.margin_mode)
+            self.set_margin_mode(request.symbol, request.margin_mode)
         params: dict[str, Any] = {}
         if request.client_id:
             params["clientOrderId"] = request.client_id
@@ -268,15 +250,8 @@ class BinanceUsdmAdapter(CcxtAdapter):
     def _accepted_order(self, request: OrderRequest, result: dict) -> Order:
         return self._order(result.get("info"), open_only=False)
 
-    def place_position_protection(
-        self,
-        symbol: str,
-        side: PositionSide,
-        *,
-        stop_loss: Decimal | None = None,
-        take_profit: Decimal | None = None,
-        client_id: str | None = None,
-    ) -> list[Order]:
+    def place_position_protection(self, symbol: str, side: PositionSide, *, stop_loss: Decimal | None = None,
+                                  take_profit: Decimal | None = None, client_id: str | None = None) -> list[Order]:
         """Place closePosition STOP_MARKET / TAKE_PROFIT_MARKET algo orders (mark-price triggered).
 
         Client ids get a ``-sl`` / ``-tp`` suffix so both legs stay unique (Binance allows 36 characters).
@@ -317,10 +292,11 @@ class BinanceUsdmAdapter(CcxtAdapter):
             result = self.client.create_order(symbol, "market", side.close_order_side.value, float(size), None, params)
             return self._order(result.get("info"), open_only=False)
 
-    def close_all_positions(self) -> list[str]:
-        """Close every position, one reduce-only market order each; return the closing order ids."""
+    def close_all_positions(self, symbol: str | None = None) -> list[Order]:
+        """Close every position (of one symbol, or all), one reduce-only market order each, failures last."""
         with self._op("close_all_positions"):
-            return [self.close_position(p.symbol, p.side).id for p in self.fetch_positions()]
+            held = [self._position(r) for r in self._position_rows(self._native(symbol) if symbol else None)]
+            return self._each(held, lambda p: self.close_position(p.symbol, p.side), lambda p: f"{p.symbol} {p.side}")
 
     def _held(self, native: str, side: PositionSide) -> dict:
         for row in self._position_rows(native):

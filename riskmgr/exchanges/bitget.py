@@ -33,23 +33,8 @@ from riskmgr.domain import (
     PositionSide,
     Ticker,
 )
-from riskmgr.errors import (
-    DuplicateClientIdError,
-    ExchangeError,
-    InvalidOrderError,
-    MalformedResponseError,
-    NotFoundError,
-)
-from riskmgr.exchanges.ccxt_adapter import (
-    CcxtAdapter,
-    OpenOrder,
-    dec,
-    open_status,
-    opt_dec,
-    opt_time,
-    rows,
-    text,
-)
+from riskmgr.errors import ExchangeError, InvalidOrderError, MalformedResponseError, NotFoundError
+from riskmgr.exchanges.ccxt_adapter import CcxtAdapter, OpenOrder, dec, open_status, opt_dec, opt_time, pick, rows, text
 
 log = logging.getLogger(__name__)
 PRODUCT_TYPE = "USDT-FUTURES"
@@ -58,8 +43,11 @@ PLAN_LISTS = ("normal_plan", "profit_loss", "track_plan")
 _STOP_PLANS = frozenset({"pos_loss", "loss_plan", "moving_plan", "track_plan"})
 _PROFIT_PLANS = frozenset({"pos_profit", "profit_plan"})
 _POSITION_PLANS = frozenset({"pos_loss", "pos_profit"})  # follow the whole position: no size of their own
-_PAGE = 100
-_MAX_PAGES = 20
+_PAGE, _MAX_PAGES = 100, 20
+_SIDES = {"buy": OrderSide.BUY, "sell": OrderSide.SELL}
+_HOLD_SIDES = {"long": PositionSide.LONG, "short": PositionSide.SHORT}
+_MARGIN_MODES = {"crossed": MarginMode.CROSS, "isolated": MarginMode.ISOLATED}
+_PLAIN_TYPES = {"limit": OrderType.LIMIT, "market": OrderType.MARKET}
 
 
 class BitgetAdapter(CcxtAdapter):
@@ -69,23 +57,10 @@ class BitgetAdapter(CcxtAdapter):
     duplicate_codes = frozenset({"40786", "43118"})  # ccxt files both under plain ExchangeError
     not_found_codes = frozenset({"22001", "22002", "40768", "43001", "43025"})  # no order / no position
 
-    def __init__(
-        self,
-        account: str,
-        api_key: str,
-        secret: str,
-        passphrase: str,
-        *,
-        base_url: str | None = None,
-        timeout_s: float = 10,
-        markets: list[dict] | None = None,
-        demo: bool = False,
-    ):
+    def __init__(self, account: str, api_key: str, secret: str, passphrase: str, *, base_url: str | None = None,
+                 timeout_s: float = 10, markets: list[dict] | None = None, demo: bool = False):
         client = ccxt.bitget({
-            "apiKey": api_key,
-            "secret": secret,
-            "password": passphrase,
-            "has": {"fetchCurrencies": False},
+            "apiKey": api_key, "secret": secret, "password": passphrase, "has": {"fetchCurrencies": False},
             "options": {"defaultType": "swap", "uta": False, "fetchMarkets": {"types": ["swap"]}},
         })
         if demo:
@@ -94,6 +69,7 @@ class BitgetAdapter(CcxtAdapter):
             # every Bitget API family shares one host; the paths carry /api/v2/...
             client.urls["api"] = {k: base_url.rstrip("/") for k in client.urls["api"]}
         self.demo = demo
+        self.mode = "demo" if demo else "live"
         super().__init__(account, client, (api_key, secret, passphrase), timeout_s=timeout_s, markets=markets)
 
     # -- reads ---------------------------------------------------------------------------------------
@@ -138,15 +114,11 @@ class BitgetAdapter(CcxtAdapter):
         liquidation = opt_dec(row, "liquidationPrice", where)
         return Position(
             symbol=str(self._symbol_of(text(row, "symbol", where), where)),
-            side=_enum(PositionSide, row, "holdSide", where),
-            size=dec(row, "total", where),
-            entry_price=dec(row, "openPriceAvg", where),
-            mark_price=dec(row, "markPrice", where),
-            leverage=dec(row, "leverage", where),
-            margin_mode=MarginMode.CROSS if text(row, "marginMode", where) == "crossed" else MarginMode.ISOLATED,
+            side=pick(row, "holdSide", where, _HOLD_SIDES), size=dec(row, "total", where),
+            entry_price=dec(row, "openPriceAvg", where), mark_price=dec(row, "markPrice", where),
+            leverage=dec(row, "leverage", where), margin_mode=pick(row, "marginMode", where, _MARGIN_MODES),
             liquidation_price=liquidation if liquidation is not None and liquidation > 0 else None,
-            unrealized_pnl=dec(row, "unrealizedPL", where),
-            margin=opt_dec(row, "marginSize", where),
+            unrealized_pnl=dec(row, "unrealizedPL", where), margin=opt_dec(row, "marginSize", where),
             opened_at=opt_time(row, "cTime", where),
         )
 
@@ -204,21 +176,14 @@ class BitgetAdapter(CcxtAdapter):
     def _plain_order(self, row: dict) -> Order:
         where = f"open order {row.get('orderId')}"
         side, closing = _trade_side(row, where)
-        kind = _enum(OrderType, row, "orderType", where)
-        if kind not in (OrderType.LIMIT, OrderType.MARKET):
-            raise MalformedResponseError(f"{where}: orderType {kind!r} is not a plain order")
+        kind = pick(row, "orderType", where, _PLAIN_TYPES)
         average = opt_dec(row, "priceAvg", where)
         return Order(
-            id=text(row, "orderId", where),
-            symbol=str(self._symbol_of(text(row, "symbol", where), where)),
-            side=side, type=kind, status=open_status(row.get("status")),
-            qty=dec(row, "size", where),
-            price=dec(row, "price", where) if kind is OrderType.LIMIT else None,
-            reduce_only=closing,
-            client_id=row.get("clientOid") or None,
-            filled_qty=opt_dec(row, "baseVolume", where) or ZERO,
-            avg_fill_price=average if average else None,
-            created_at=opt_time(row, "cTime", where),
+            id=text(row, "orderId", where), symbol=str(self._symbol_of(text(row, "symbol", where), where)),
+            side=side, type=kind, status=open_status(row.get("status")), qty=dec(row, "size", where),
+            price=dec(row, "price", where) if kind is OrderType.LIMIT else None, reduce_only=closing,
+            client_id=row.get("clientOid") or None, filled_qty=opt_dec(row, "baseVolume", where) or ZERO,
+            avg_fill_price=average or None, created_at=opt_time(row, "cTime", where),
             position_side=_closed_side(row, side) if closing else None,
         )
 
@@ -272,10 +237,10 @@ class BitgetAdapter(CcxtAdapter):
         account = self.client.privateMixGetV2MixAccountAccount(
             {"symbol": market["id"], "productType": PRODUCT_TYPE, "marginCoin": MARGIN_COIN}
         ).get("data")
-        current = MarginMode.CROSS if text(account, "marginMode", where) == "crossed" else MarginMode.ISOLATED
+        current = pick(account, "marginMode", where, _MARGIN_MODES)
         wanted = request.margin_mode or current
         if wanted is not current:
-            self.client.set_margin_mode(wanted.value, request.symbol)
+            self.set_margin_mode(request.symbol, wanted)
         # ccxt would otherwise send "crossed" whatever the symbol is set to, and one-way semantics
         params: dict[str, Any] = {"marginMode": wanted.value, "hedged": account.get("posMode") == "hedge_mode"}
         if request.client_id:
@@ -301,15 +266,8 @@ class BitgetAdapter(CcxtAdapter):
             position_side=_closed_side({}, request.side) if request.reduce_only else None,
         )
 
-    def place_position_protection(
-        self,
-        symbol: str,
-        side: PositionSide,
-        *,
-        stop_loss: Decimal | None = None,
-        take_profit: Decimal | None = None,
-        client_id: str | None = None,
-    ) -> list[Order]:
+    def place_position_protection(self, symbol: str, side: PositionSide, *, stop_loss: Decimal | None = None,
+                                  take_profit: Decimal | None = None, client_id: str | None = None) -> list[Order]:
         """Place pos_loss / pos_profit orders on the whole position (mark-price triggered, market exit).
 
         Client ids get a ``-sl`` / ``-tp`` suffix so both legs stay unique.
@@ -354,17 +312,27 @@ class BitgetAdapter(CcxtAdapter):
             done = self._outcome(reply, "mix/order/close-positions")
             if not done:
                 raise self._fail(NotFoundError, f"close-positions closed nothing for {symbol} {side.value}")
-            return Order(
-                id=text(done[0], "orderId", "close-positions"), symbol=symbol, side=side.close_order_side,
-                type=OrderType.MARKET, status=OrderStatus.NEW, qty=size, reduce_only=True,
-                client_id=done[0].get("clientOid") or None, position_side=side,
-            )
+            return _closing(text(done[0], "orderId", "close-positions"), symbol, side, size)
 
-    def close_all_positions(self) -> list[str]:
-        """Flash-close every USDT-M position in one call; return the closing order ids."""
+    def close_all_positions(self, symbol: str | None = None) -> list[Order]:
+        """Flash-close every position (of one symbol, or all) in one call; return one Order per position read."""
         with self._op("close_all_positions"):
-            reply = self.client.privateMixPostV2MixOrderClosePositions({"productType": PRODUCT_TYPE})
-            return [text(r, "orderId", "close-positions") for r in self._outcome(reply, "close-positions")]
+            native = self._native(symbol) if symbol else None
+            held = [self._position(r) for r in self._position_rows(native)]
+            if not held:
+                return []
+            body = {"productType": PRODUCT_TYPE, **({"symbol": native} if native else {})}
+            done = self._outcome(self.client.privateMixPostV2MixOrderClosePositions(body), "close-positions")
+            ids: dict[str, list[str]] = {}
+            for item in done:  # the reply names symbols, not sides: hand each position the next id for its symbol
+                ids.setdefault(text(item, "symbol", "close-positions"), []).append(text(item, "orderId", "close"))
+            orders = []
+            for p in held:
+                left = ids.get(self._native(p.symbol)) or []
+                if not left:
+                    raise self._fail(ExchangeError, f"close-positions did not report closing {p.symbol} {p.side}")
+                orders.append(_closing(left.pop(0), p.symbol, p.side, p.size))
+            return orders
 
     def _held(self, native: str, side: PositionSide) -> dict:
         found = [r for r in self._position_rows(native) if r.get("holdSide") == side.value]
@@ -374,15 +342,13 @@ class BitgetAdapter(CcxtAdapter):
 
     def _cancel_one(self, item: OpenOrder) -> None:
         native = self._native(item.order.symbol)
+        base = {"symbol": native, "productType": PRODUCT_TYPE}
         if item.kind == "normal":
-            self.client.privateMixPostV2MixOrderCancelOrder(
-                {"symbol": native, "productType": PRODUCT_TYPE, "orderId": item.order.id}
-            )
+            self.client.privateMixPostV2MixOrderCancelOrder({**base, "orderId": item.order.id})
             return
-        reply = self.client.privateMixPostV2MixOrderCancelPlanOrder({
-            "symbol": native, "productType": PRODUCT_TYPE, "planType": item.plan_type,
-            "orderIdList": [{"orderId": item.order.id}],
-        })
+        reply = self.client.privateMixPostV2MixOrderCancelPlanOrder(
+            {**base, "planType": item.plan_type, "orderIdList": [{"orderId": item.order.id}]}
+        )
         self._outcome(reply, "mix/order/cancel-plan-order")
 
     def _cancel_symbol(self, symbol: str, listed: list[OpenOrder]) -> list[str]:
@@ -397,7 +363,8 @@ class BitgetAdapter(CcxtAdapter):
         cancelled: list[str] = []
         for where, call in calls:
             try:
-                done = self._outcome(call(), where)
+                with self._op("cancel_all_orders"):
+                    done = self._outcome(call(), where)
             except NotFoundError as exc:  # filled or cancelled since we listed it: nothing left of this kind
                 log.info("%s %s: nothing left to cancel (%s)", self.account, where, exc)
                 continue
@@ -412,31 +379,24 @@ class BitgetAdapter(CcxtAdapter):
         failed = rows(data, "failureList", where, null_is_empty=True)
         if failed:
             code = str(failed[0].get("errorCode") or "") or None
-            kind: type[ExchangeError] = ExchangeError
-            if code in self.not_found_codes:
-                kind = NotFoundError
-            elif code in self.duplicate_codes:
-                kind = DuplicateClientIdError
             detail = "; ".join(f"{f.get('symbol') or ''} {f.get('orderId') or ''}: {f.get('errorMsg')}" for f in failed)
-            raise self._fail(kind, f"{where} failed for {len(failed)}: {detail}", code)
+            message = f"{where} failed for {len(failed)}: {detail}"
+            raise self._fail(self._kind_for_code(code, ExchangeError), message, code)
         return rows(data, "successList", where, null_is_empty=True)
 
 
 _HOLD = {"buy": "long", "sell": "short"}
 
 
-def _enum(kind: Any, row: dict, key: str, where: str) -> Any:
-    raw = text(row, key, where)
-    try:
-        return kind(raw.lower())
-    except ValueError:
-        allowed = [k.value for k in kind]
-        raise MalformedResponseError(f"{where}: field {key!r}={raw!r} is not one of {allowed}") from None
+def _closing(order_id: str, symbol: str, side: PositionSide, size: Decimal) -> Order:
+    """Return the market Order that flash-closes a whole position."""
+    return Order(id=order_id, symbol=symbol, side=side.close_order_side, type=OrderType.MARKET,
+                 status=OrderStatus.NEW, qty=size, reduce_only=True, close_position=True, position_side=side)
 
 
 def _trade_side(row: dict, where: str) -> tuple[OrderSide, bool]:
     """Return the order's trade direction and whether it only reduces (hedge-mode closes name the position)."""
-    side = _enum(OrderSide, row, "side", where)
+    side = pick(row, "side", where, _SIDES)
     hedge_close = row.get("posMode") == "hedge_mode" and str(row.get("tradeSide", "")).lower() == "close"
     closing = hedge_close or row.get("reduceOnly") == "YES"
     return (side.opposite if hedge_close else side), closing

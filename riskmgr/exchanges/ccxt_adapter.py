@@ -3,7 +3,8 @@
 Exchange quirks live in small subclasses (``bitget.py``, ``binance.py``); this module holds what both share:
 building the ccxt client (host override, timeout, injected markets), translating every ccxt exception into
 our tree at the boundary, scrubbing secrets from messages and wire logs, contract specs, candles, leverage,
-plain orders and the cancel-all flow. Money is read from the exchanges' raw strings, never from ccxt's floats.
+plain orders and the cancel-all flow. Balances, positions and orders are read from the exchanges' raw strings
+(ccxt's ``info``/implicit endpoints) into Decimal, never from ccxt's unified floats.
 """
 
 from __future__ import annotations
@@ -12,17 +13,17 @@ import logging
 import re
 import threading
 from abc import abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 
 import ccxt
 
 from riskmgr.clock import from_ms, to_ms
-from riskmgr.domain import Candle, MarketSpec, Order, OrderRequest, OrderStatus
+from riskmgr.domain import Candle, MarginMode, MarketSpec, Order, OrderRequest, OrderStatus
 from riskmgr.errors import (
     AuthError,
     DuplicateClientIdError,
@@ -34,28 +35,26 @@ from riskmgr.errors import (
     NotSupportedError,
     RateLimitError,
     TemporaryError,
+    ValidationError,
 )
 from riskmgr.exchanges.base import ExchangeAdapter
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 WIRE_LOGGER = "riskmgr.exchanges.ccxt.wire"
 MIN_NOTIONAL_FLOOR = Decimal(5)  # the product rule: never below 5 USDT whatever the exchange says
 _MAX_MESSAGE = 400
 
 # Most specific first: DuplicateOrderId is an InvalidOrder, RateLimitExceeded and DDoSProtection are siblings
 # under NetworkError, and BadResponse must win over the OperationFailed catch-all for temporary trouble.
+# Our own checks raise via _fail() inside _op(), which fills in the operation.
 _TRANSLATION: tuple[tuple[type[Exception], type[ExchangeError]], ...] = (
-    (ccxt.DuplicateOrderId, DuplicateClientIdError),
-    (ccxt.RateLimitExceeded, RateLimitError),
-    (ccxt.DDoSProtection, RateLimitError),
-    (ccxt.BadResponse, MalformedResponseError),
-    (ccxt.OperationFailed, TemporaryError),
-    (ccxt.AuthenticationError, AuthError),
-    (ccxt.InsufficientFunds, InsufficientFundsError),
-    (ccxt.OrderNotFound, NotFoundError),
-    (ccxt.InvalidOrder, InvalidOrderError),
-    (ccxt.BadRequest, InvalidOrderError),
-    (ccxt.NotSupported, NotSupportedError),
+    (ccxt.DuplicateOrderId, DuplicateClientIdError), (ccxt.RateLimitExceeded, RateLimitError),
+    (ccxt.DDoSProtection, RateLimitError), (ccxt.BadResponse, MalformedResponseError),
+    (ccxt.OperationFailed, TemporaryError),  # NetworkError, RequestTimeout, ExchangeNotAvailable, InvalidNonce
+    (ccxt.AuthenticationError, AuthError), (ccxt.InsufficientFunds, InsufficientFundsError),
+    (ccxt.OrderNotFound, NotFoundError), (ccxt.InvalidOrder, InvalidOrderError),
+    (ccxt.BadRequest, InvalidOrderError), (ccxt.NotSupported, NotSupportedError),
 )
 _CODE = re.compile(r'"code"\s*:\s*"?(-?\d+)')
 _SIGNATURE = re.compile(r"(signature=)[0-9a-fA-F]+")
@@ -124,6 +123,14 @@ def text(row: Mapping[str, Any], key: str, where: str) -> str:
     return str(raw)
 
 
+def pick(row: Mapping[str, Any], key: str, where: str, choices: Mapping[str, T]) -> T:
+    """Return the choice named by ``row[key]`` (case-insensitive) or raise MalformedResponseError listing them."""
+    raw = text(row, key, where)
+    if raw.lower() not in choices:
+        raise MalformedResponseError(f"{where}: field {key!r}={raw!r} is not one of {', '.join(choices)}")
+    return choices[raw.lower()]
+
+
 def opt_time(row: Mapping[str, Any], key: str, where: str) -> datetime | None:
     """Return the ms timestamp ``row[key]`` as an aware UTC datetime, None when absent."""
     value = opt_dec(row, key, where)
@@ -144,9 +151,8 @@ def rows(payload: Any, key: str, where: str, *, null_is_empty: bool = False) -> 
 
 def open_status(raw: str | None) -> OrderStatus:
     """Map an open order's status: a partial fill is told apart, every other open state is NEW."""
-    return OrderStatus.PARTIALLY_FILLED if (raw or "").lower() in ("partially_filled", "partial_filled") else (
-        OrderStatus.NEW
-    )
+    partial = (raw or "").lower() in ("partially_filled", "partial_filled")
+    return OrderStatus.PARTIALLY_FILLED if partial else OrderStatus.NEW
 
 
 @dataclass(frozen=True)
@@ -164,15 +170,8 @@ class CcxtAdapter(ExchangeAdapter):
     duplicate_codes: frozenset[str] = frozenset()  # exchange codes meaning "client order id already used"
     not_found_codes: frozenset[str] = frozenset()  # exchange codes meaning "no such order or position"
 
-    def __init__(
-        self,
-        account: str,
-        client: ccxt.Exchange,
-        secrets: Sequence[str],
-        *,
-        timeout_s: float = 10,
-        markets: list[dict] | None = None,
-    ):
+    def __init__(self, account: str, client: ccxt.Exchange, secrets: Sequence[str], *, timeout_s: float = 10,
+                 markets: list[dict] | None = None):
         super().__init__(account)
         self._secrets = tuple(s for s in secrets if s)
         self._markets_lock = threading.RLock()
@@ -204,16 +203,16 @@ class CcxtAdapter(ExchangeAdapter):
         message = sanitize(str(exc), self._secrets)
         exc.args = (message,)  # the chained cause is shown in tracebacks too: keep it clean
         code = exchange_code(message)
-        if code is not None and code in self.duplicate_codes:
-            kind: type[ExchangeError] = DuplicateClientIdError
-        elif code is not None and code in self.not_found_codes:
-            kind = NotFoundError
-        else:
-            kind = next((ours for theirs, ours in _TRANSLATION if isinstance(exc, theirs)), ExchangeError)
-        return kind(message, account=self.account, operation=operation, code=code)
+        by_class = next((ours for theirs, ours in _TRANSLATION if isinstance(exc, theirs)), ExchangeError)
+        return self._kind_for_code(code, by_class)(message, account=self.account, operation=operation, code=code)
+
+    def _kind_for_code(self, code: str | None, default: type[ExchangeError]) -> type[ExchangeError]:
+        """Return the error class an exchange code demands where ccxt's own class is too vague."""
+        if code in self.duplicate_codes:
+            return DuplicateClientIdError
+        return NotFoundError if code in self.not_found_codes else default
 
     def _fail(self, kind: type[ExchangeError], message: str, code: str | None = None) -> ExchangeError:
-        """Build one of our errors; the enclosing ``_op`` fills in the operation."""
         return kind(sanitize(message, self._secrets), account=self.account, code=code)
 
     # -- markets -------------------------------------------------------------------------------------
@@ -267,11 +266,13 @@ class CcxtAdapter(ExchangeAdapter):
             self.load_markets()
             live = [m for m in self.client.markets.values() if self._is_usdt_perp(m) and m.get("active")]
             extra = self._market_extras(live)
-            return {str(m["symbol"]): self._spec(m, extra.get(str(m["symbol"]), {})) for m in live}
+            if extra is not None:  # a market the extra figures miss cannot be sized: leave it out
+                live = [m for m in live if m["symbol"] in extra]
+            return {str(m["symbol"]): self._spec(m, (extra or {}).get(str(m["symbol"]), {})) for m in live}
 
-    def _market_extras(self, markets: list[dict]) -> dict[str, dict[str, Any]]:
-        """Return per-symbol figures the markets lack (``max_leverage``, ``mmr``); none by default."""
-        return {}
+    def _market_extras(self, markets: list[dict]) -> dict[str, dict[str, Any]] | None:
+        """Return per-symbol figures the markets lack (``max_leverage``, ``mmr``), or None when none are needed."""
+        return None
 
     def _spec(self, market: dict, extra: Mapping[str, Any]) -> MarketSpec:
         symbol = str(market["symbol"])
@@ -279,29 +280,27 @@ class CcxtAdapter(ExchangeAdapter):
         limits, precision = market.get("limits") or {}, market.get("precision") or {}
         exchange_min = _num((limits.get("cost") or {}).get("min"), f"{where} limits.cost.min")
         max_leverage = extra.get("max_leverage") or (limits.get("leverage") or {}).get("max")
-        fields: dict[str, Any] = {}
-        if extra.get("mmr") is not None:
-            fields["maintenance_margin_rate"] = extra["mmr"]
         return MarketSpec(
-            symbol=symbol,
-            base=str(market["base"]),
-            quote=str(market["quote"]),
+            symbol=symbol, base=str(market["base"]), quote=str(market["quote"]),
             min_qty=_num((limits.get("amount") or {}).get("min"), f"{where} limits.amount.min"),
             qty_step=_num(precision.get("amount"), f"{where} precision.amount"),
             price_tick=_num(precision.get("price"), f"{where} precision.price"),
             min_notional=max(exchange_min, MIN_NOTIONAL_FLOOR),
             max_leverage=int(_num(max_leverage, f"{where} limits.leverage.max")),
             contract_size=_num(market.get("contractSize"), f"{where} contractSize"),
-            **fields,
+            maintenance_margin_rate=extra.get("mmr", MarketSpec.maintenance_margin_rate),  # Bitget lists none
         )
 
     # -- shared reads and writes ---------------------------------------------------------------------
-    def fetch_candles(
-        self, symbol: str, timeframe: str, since: datetime | None = None, limit: int = 500
-    ) -> list[Candle]:
+    def fetch_candles(self, symbol: str, timeframe: str, since: datetime | None = None,
+                      limit: int = 500) -> list[Candle]:
         """Return candles oldest first."""
         with self._op("fetch_candles"):
             self._market(symbol)
+            if timeframe not in (self.client.timeframes or {}):
+                raise ValidationError("timeframe", f"{timeframe!r} is not one of {', '.join(self.client.timeframes)}")
+            if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
+                raise ValidationError("limit", f"{limit!r} must be a whole number from 1 to 1000")
             since_ms = to_ms(since) if since is not None else None
             bars = self.client.fetch_ohlcv(symbol, timeframe, since_ms, limit)
             candles = [_candle(bar, f"{symbol} {timeframe} candle") for bar in bars]
@@ -328,9 +327,8 @@ class CcxtAdapter(ExchangeAdapter):
                 self.client.set_leverage(request.leverage, request.symbol)
             params = self._order_params(request, market)
             price = float(request.price) if request.price is not None else None
-            result = self.client.create_order(
-                request.symbol, kind, request.side.value, float(request.qty), price, params
-            )
+            side, qty = request.side.value, float(request.qty)
+            result = self.client.create_order(request.symbol, kind, side, qty, price, params)
             return self._accepted_order(request, result)
 
     @abstractmethod
@@ -371,13 +369,33 @@ class CcxtAdapter(ExchangeAdapter):
             listed = self._open_orders(symbol)
             if not include_protective:
                 doomed = [o for o in listed if not o.order.is_protective]
-                for item in doomed:
-                    self._cancel_one(item)
-                return [o.order.id for o in doomed]
+                return [i for i in self._each(doomed, self._cancel_if_open, lambda o: f"order {o.order.id}") if i]
             cancelled: list[str] = []
             for sym in sorted({o.order.symbol for o in listed}):
                 cancelled += self._cancel_symbol(sym, [o for o in listed if o.order.symbol == sym])
             return cancelled
+
+    def _cancel_if_open(self, item: OpenOrder) -> str | None:
+        try:
+            with self._op("cancel_order"):
+                self._cancel_one(item)
+        except NotFoundError as exc:  # filled or cancelled since it was listed: nothing left to do
+            log.info("%s: order %s already gone (%s)", self.account, item.order.id, exc)
+            return None
+        return item.order.id
+
+    def _each(self, items: Sequence[Any], action: Callable[[Any], Any], label: Callable[[Any], str]) -> list[Any]:
+        """Run ``action`` on every item even when some fail: a flattening must not stop at the first error."""
+        done, failures = [], []
+        for item in items:
+            try:
+                done.append(action(item))
+            except ExchangeError as exc:
+                failures.append((label(item), exc))
+        if failures:
+            first, detail = failures[0][1], "; ".join(f"{name}: {exc}" for name, exc in failures)
+            raise self._fail(type(first), f"{len(failures)} of {len(items)} failed: {detail}", first.code)
+        return done
 
     @abstractmethod
     def _cancel_one(self, item: OpenOrder) -> None:
@@ -388,8 +406,17 @@ class CcxtAdapter(ExchangeAdapter):
         """Cancel everything open on ``symbol`` in bulk; return the ids cancelled."""
 
     @abstractmethod
-    def close_all_positions(self) -> list[Order]:
-        """Close every position at market; return the closing orders."""
+    def close_all_positions(self, symbol: str | None = None) -> list[Order]:
+        """Close every position (of one symbol, or all) at market; return one closing Order per position."""
+
+    def set_margin_mode(self, symbol: str, margin_mode: MarginMode) -> None:
+        """Set cross or isolated margin for ``symbol``; already being in that mode is not an error."""
+        with self._op("set_margin_mode"):
+            self._market(symbol)
+            try:
+                self.client.set_margin_mode(MarginMode(margin_mode).value, symbol)
+            except ccxt.MarginModeAlreadySet:  # Binance answers -4046 when nothing needs changing
+                log.debug("%s: %s already in %s margin mode", self.account, symbol, margin_mode)
 
 
 def _num(value: Any, where: str) -> Decimal:

@@ -42,15 +42,24 @@ from riskmgr.domain import (
     PositionSide,
     Ticker,
 )
-from riskmgr.errors import ConfigError, ExchangeError, NotFoundError, NotSupportedError, TemporaryError
+from riskmgr.errors import (
+    ConfigError,
+    ExchangeError,
+    NotFoundError,
+    NotSupportedError,
+    TemporaryError,
+    ValidationError,
+)
 from riskmgr.exchanges import paper_orders
 from riskmgr.exchanges.base import ExchangeAdapter
 from riskmgr.exchanges.fills import FillModel, FillRecord
-from riskmgr.exchanges.paper_ledger import OPEN_STATUSES, Ledger, money
+from riskmgr.exchanges.paper_ledger import OPEN_STATUSES, Ledger, mark_of
 from riskmgr.exchanges.paper_matching import replay
-from riskmgr.exchanges.paper_models import PaperAccount
-from riskmgr.exchanges.paper_views import order_from_row
+from riskmgr.exchanges.paper_models import PaperAccount, money
+from riskmgr.exchanges.paper_views import order_from_row, position_from_row
 from riskmgr.market.base import TIMEFRAME_SECONDS, CandleArrays
+
+MAX_FILLS = 10000
 
 
 class PaperMarket(Protocol):
@@ -112,6 +121,8 @@ class PaperExchange(ExchangeAdapter):
 
     def fills(self, symbol: str | None = None, limit: int = 500) -> list[FillRecord]:
         """Return the trade history, newest first."""
+        if not 1 <= limit <= MAX_FILLS:
+            raise ValidationError("limit", f"{limit} is out of range; allowed 1–{MAX_FILLS}")
         with self._ledger("fills") as ledger:
             return ledger.fill_history(symbol, limit)
 
@@ -128,7 +139,10 @@ class PaperExchange(ExchangeAdapter):
     def fetch_positions(self) -> list[Position]:
         with self._ledger("fetch_positions") as ledger:
             marks = self._marks(ledger)
-            return [ledger.to_position(row, marks) for row in ledger.positions()]
+            return [
+                position_from_row(row, mark_of(marks, row.symbol), ledger.liquidation_price(row, marks))
+                for row in ledger.positions()
+            ]
 
     def fetch_open_orders(self) -> list[Order]:
         with self._ledger("fetch_open_orders") as ledger:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -22,23 +22,23 @@ from riskmgr.domain import (
     OrderSide,
     OrderStatus,
     OrderType,
-    Position,
     PositionSide,
 )
 from riskmgr.errors import InvalidOrderError, MalformedResponseError
 from riskmgr.exchanges import fills as fm
-from riskmgr.exchanges.paper_models import PaperAccount, PaperFill, PaperOrder, PaperPosition, PaperSymbolSetting
+from riskmgr.exchanges.paper_models import (
+    PaperAccount,
+    PaperFill,
+    PaperOrder,
+    PaperPosition,
+    PaperSymbolSetting,
+    money,
+)
 from riskmgr.exchanges.paper_views import fill_from_row
 
-MONEY_QUANTUM = Decimal("1e-10")
 OPEN_STATUSES = (OrderStatus.NEW.value, OrderStatus.PARTIALLY_FILLED.value)
 DEFAULT_LEVERAGE = 1
 DEFAULT_MARGIN_MODE = MarginMode.ISOLATED
-
-
-def money(value: Decimal) -> Decimal:
-    """Quantize a figure to the stored scale (10 decimal places)."""
-    return value.quantize(MONEY_QUANTUM, rounding=ROUND_HALF_EVEN)
 
 
 def fmt(value: Decimal) -> str:
@@ -144,16 +144,18 @@ class Ledger:
     def balance(self, marks: Mapping[str, Decimal]) -> Balance:
         """Return wallet, equity (wallet + unrealized), available and margin used at ``marks``."""
         positions = self.positions()
-        unrealized = sum((_unrealized(p, _mark(marks, p.symbol)) for p in positions), ZERO)
+        unrealized = sum((_unrealized(p, mark_of(marks, p.symbol)) for p in positions), ZERO)
         cross_unrealized = sum(
-            (_unrealized(p, _mark(marks, p.symbol)) for p in positions if p.margin_mode == MarginMode.CROSS.value),
+            (_unrealized(p, mark_of(marks, p.symbol)) for p in positions if p.margin_mode == MarginMode.CROSS.value),
             ZERO,
         )
         margin_used = sum((p.margin for p in positions), ZERO) + self.reserved_margin()
         wallet = self.account.wallet_balance
         # unrealized gains never free margin; cross losses use it up (isolated losses stay inside their margin)
         available = max(ZERO, wallet - margin_used + min(ZERO, cross_unrealized))
-        return Balance("USDT", wallet, wallet + unrealized, available, margin_used, unrealized)
+        return Balance(
+            "USDT", wallet, money(wallet + unrealized), money(available), money(margin_used), money(unrealized)
+        )
 
     def available(self, marks: Mapping[str, Decimal]) -> Decimal:
         """Return the margin free for new orders at ``marks``."""
@@ -175,34 +177,17 @@ class Ledger:
                 position.size,
                 cross_balance=self.account.wallet_balance - self.isolated_margin(),
                 other_unrealized=sum(
-                    (_unrealized(p, _mark(marks, p.symbol)) for p in cross if p.id != position.id), ZERO
+                    (_unrealized(p, mark_of(marks, p.symbol)) for p in cross if p.id != position.id), ZERO
                 ),
-                maintenance=sum((self._maintenance(p) for p in cross), ZERO),
+                maintenance=sum((self.maintenance(p) for p in cross), ZERO),
             )
         if raw is None:
             return None
         rounded = fm.round_to_tick(raw, spec.price_tick, ROUND_CEILING if side is PositionSide.LONG else ROUND_FLOOR)
         return rounded if rounded > 0 else None
 
-    def to_position(self, row: PaperPosition, marks: Mapping[str, Decimal]) -> Position:
-        """Return the domain view of a position at ``marks``."""
-        mark = _mark(marks, row.symbol)
-        return Position(
-            symbol=row.symbol,
-            side=PositionSide(row.side),
-            size=row.size,
-            entry_price=row.entry_price,
-            mark_price=mark,
-            leverage=Decimal(row.leverage),
-            margin_mode=MarginMode(row.margin_mode),
-            liquidation_price=self.liquidation_price(row, marks),
-            unrealized_pnl=_unrealized(row, mark),
-            margin=row.margin,
-            opened_at=row.opened_at,
-            position_id=str(row.id),
-        )
-
-    def _maintenance(self, position: PaperPosition) -> Decimal:
+    def maintenance(self, position: PaperPosition) -> Decimal:
+        """Return the position's maintenance margin."""
         mmr = self.spec(position.symbol).maintenance_margin_rate
         return fm.maintenance_margin(position.entry_price, position.size, mmr)
 
@@ -273,10 +258,10 @@ class Ledger:
         fee = ZERO
         if position is not None and PositionSide(position.side).close_order_side is side:
             closing = min(qty, position.size)
-            fee += self._reduce(position, closing, price, rate, _Fill(order, maker, reason, ts))
+            fee += self._reduce(position, closing, price, rate, FillContext(order, maker, reason, ts))
             qty -= closing
         if qty > 0:
-            fee += self._open(symbol, side, qty, price, rate, _Fill(order, maker, reason, ts))
+            fee += self._open(symbol, side, qty, price, rate, FillContext(order, maker, reason, ts))
         return fee
 
     def record_order_fill(self, order: PaperOrder, qty: Decimal, price: Decimal, fee: Decimal) -> None:
@@ -289,15 +274,17 @@ class Ledger:
         order.fee = money(order.fee + fee)
         order.updated_at = self.now
 
-    def _reduce(self, position: PaperPosition, qty: Decimal, price: Decimal, rate: Decimal, how: _Fill) -> Decimal:
+    def _reduce(
+        self, position: PaperPosition, qty: Decimal, price: Decimal, rate: Decimal, how: FillContext
+    ) -> Decimal:
         side = PositionSide(position.side)
         share = money(position.entry_fees * qty / position.size)
         realized = money(fm.pnl(side, position.entry_price, qty, price))
         fee = money(fm.fee_for(price, qty, rate))
         self.account.wallet_balance = money(self.account.wallet_balance + realized - fee)
-        self._add_fill(position.symbol, side.close_order_side, qty, price, fee, how, realized, realized - fee - share)
+        self.add_fill(position.symbol, side.close_order_side, qty, price, fee, how, realized, realized - fee - share)
         if qty == position.size:
-            self._remove(position, keep_orders=True)
+            self.remove_position(position, keep_orders=True)
         else:
             position.margin = money(position.margin - position.margin * qty / position.size)
             position.entry_fees = money(position.entry_fees - share)
@@ -305,7 +292,9 @@ class Ledger:
             position.updated_at = how.ts
         return fee
 
-    def _open(self, symbol: str, side: OrderSide, qty: Decimal, price: Decimal, rate: Decimal, how: _Fill) -> Decimal:
+    def _open(
+        self, symbol: str, side: OrderSide, qty: Decimal, price: Decimal, rate: Decimal, how: FillContext
+    ) -> Decimal:
         position = self.position(symbol)
         fee = money(fm.fee_for(price, qty, rate))
         self.account.wallet_balance = money(self.account.wallet_balance - fee)
@@ -329,41 +318,10 @@ class Ledger:
         position.entry_fees = money(position.entry_fees + fee)
         position.size = position.size + qty
         position.updated_at = how.ts
-        self._add_fill(symbol, side, qty, price, fee, how, ZERO, None)
+        self.add_fill(symbol, side, qty, price, fee, how, ZERO, None)
         return fee
 
-    def liquidate(self, position: PaperPosition, price: Decimal, marks: Mapping[str, Decimal], ts: datetime) -> None:
-        """Liquidate at ``price``: an isolated position loses exactly its margin, cross loses the cross part."""
-        how = _Fill(None, False, fm.FillReason.LIQUIDATION, ts)
-        if position.margin_mode == MarginMode.ISOLATED.value:
-            maintenance = money(self._maintenance(position))
-            self._close_by_liquidation(position, price, maintenance - position.margin, maintenance, how)
-            return
-        cross = [p for p in self.positions() if p.margin_mode == MarginMode.CROSS.value]
-        legs = []
-        for p in cross:
-            leg_price = price if p.id == position.id else _mark(marks, p.symbol)
-            legs.append(
-                (p, leg_price, money(fm.pnl(PositionSide(p.side), p.entry_price, p.size, leg_price)),
-                 money(self._maintenance(p)))
-            )
-        cross_balance = self.account.wallet_balance - self.isolated_margin()
-        left = cross_balance + sum((leg[2] - leg[3] for leg in legs), ZERO)
-        for p, leg_price, realized, maintenance in legs:
-            # the cross part ends at zero: a gap past the price is the insurance fund's, a rounding crumb is forfeit
-            adjusted = realized - left if p.id == position.id else realized
-            self._close_by_liquidation(p, leg_price, adjusted, maintenance, how)
-
-    def _close_by_liquidation(
-        self, position: PaperPosition, price: Decimal, realized: Decimal, fee: Decimal, how: _Fill
-    ) -> None:
-        side = PositionSide(position.side)
-        self.account.wallet_balance = money(self.account.wallet_balance + realized - fee)
-        net = realized - fee - position.entry_fees
-        self._add_fill(position.symbol, side.close_order_side, position.size, price, fee, how, realized, net)
-        self._remove(position, keep_orders=False)
-
-    def _remove(self, position: PaperPosition, *, keep_orders: bool) -> None:
+    def remove_position(self, position: PaperPosition, *, keep_orders: bool) -> None:
         """Delete a closed position and cancel its triggers and reduce-only orders (all orders if liquidated)."""
         for order in self.open_orders(position.symbol):
             if not keep_orders or order.close_position or order.reduce_only:
@@ -372,17 +330,18 @@ class Ledger:
         # flush now: a flip inserts the new position on the same (account, symbol) right after
         self.session.flush()
 
-    def _add_fill(
+    def add_fill(
         self,
         symbol: str,
         side: OrderSide,
         qty: Decimal,
         price: Decimal,
         fee: Decimal,
-        how: _Fill,
+        how: FillContext,
         realized: Decimal,
         net: Decimal | None,
     ) -> None:
+        """Record one fill in the trade history; ``net`` is given for fills that close (part of) a position."""
         self.session.add(
             PaperFill(
                 account_id=self.account.id,
@@ -411,7 +370,7 @@ class Ledger:
 
 
 @dataclass(frozen=True, slots=True)
-class _Fill:
+class FillContext:
     """How a fill came about: the order (if any), maker or taker, why, and when."""
 
     order: PaperOrder | None
@@ -424,7 +383,8 @@ def _unrealized(position: PaperPosition, mark: Decimal) -> Decimal:
     return fm.pnl(PositionSide(position.side), position.entry_price, position.size, mark)
 
 
-def _mark(marks: Mapping[str, Decimal], symbol: str) -> Decimal:
+def mark_of(marks: Mapping[str, Decimal], symbol: str) -> Decimal:
+    """Return the mark of ``symbol``; a missing one means the price was never read, so no figure is made up."""
     try:
         return marks[symbol]
     except KeyError:

@@ -19,6 +19,7 @@ from riskmgr.domain import ZERO, MarginMode, MarketSpec, OrderSide, OrderStatus,
 from riskmgr.errors import MalformedResponseError
 from riskmgr.exchanges import fills as fm
 from riskmgr.exchanges.paper_ledger import OPEN_STATUSES, Ledger
+from riskmgr.exchanges.paper_liquidation import liquidate
 from riskmgr.exchanges.paper_models import PaperOrder
 from riskmgr.market.base import CandleArrays
 
@@ -53,7 +54,8 @@ def replay(ledger: Ledger, market: PathMarket, start: datetime, end: datetime) -
     if not symbols:
         return
     paths = {symbol: path_bars(symbol, market.path(symbol, start, end)) for symbol in symbols}
-    marks = {s: bars[0].open if bars else market.ticker(s, at=end).mark for s, bars in paths.items()}
+    # every symbol starts at its price when the last replay ended: no bar of one symbol sees another's future
+    marks = {symbol: market.ticker(symbol, at=start).mark for symbol in symbols}
     gates: dict[str, _Gate] = {}
     for symbol, bar in _in_time_order(paths):
         gate = gates.get(symbol)
@@ -126,7 +128,7 @@ def _stop_or_liquidation(ledger: Ledger, symbol: str, bar: fm.Bar, marks: Mappin
     if exit_ is None:
         return False
     if exit_.kind is fm.ExitKind.LIQUIDATION or stop is None:
-        ledger.liquidate(position, exit_.price, marks, bar.ts)
+        liquidate(ledger, position, exit_.price, marks, bar.ts)
     else:
         fire_trigger(ledger, stop, exit_, bar.ts)
     return True

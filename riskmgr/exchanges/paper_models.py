@@ -7,7 +7,7 @@ are ``MONEY`` (Numeric 28, 10) and come back as Decimal.
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -15,6 +15,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 from riskmgr.domain import ZERO
 from riskmgr.extensions import db
 from riskmgr.models import MONEY, UTCDateTime
+
+MONEY_QUANTUM = Decimal("1e-10")  # the scale of MONEY
+
+
+def money(value: Decimal) -> Decimal:
+    """Quantize a figure to the stored scale, so what is computed and what is read back agree."""
+    return value.quantize(MONEY_QUANTUM, rounding=ROUND_HALF_EVEN)
 
 
 class PaperAccount(db.Model):

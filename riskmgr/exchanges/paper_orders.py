@@ -23,9 +23,9 @@ from riskmgr.domain import (
 )
 from riskmgr.errors import DuplicateClientIdError, InsufficientFundsError, InvalidOrderError, NotFoundError
 from riskmgr.exchanges import fills as fm
-from riskmgr.exchanges.paper_ledger import Ledger, fmt, money
+from riskmgr.exchanges.paper_ledger import Ledger, fmt
 from riskmgr.exchanges.paper_matching import attach_protection
-from riskmgr.exchanges.paper_models import PaperOrder
+from riskmgr.exchanges.paper_models import PaperOrder, money
 
 MAX_CLIENT_ID = 60  # leaves room for the "-sl" / "-tp" suffix of attached triggers in a 64-character column
 
@@ -40,7 +40,8 @@ def place(ledger: Ledger, request: OrderRequest, ticker: Ticker, marks: Mapping[
         )
     check_client_id(ledger, request.client_id)
     check_spec(request, spec, ticker.last)
-    if request.leverage is not None or request.margin_mode is not None:
+    # a reduce-only order opens nothing, so a leverage it carries must not block the close
+    if not request.reduce_only and (request.leverage is not None or request.margin_mode is not None):
         change_settings(ledger, request.symbol, request.leverage, request.margin_mode)
     qty = _reduce_only_qty(ledger, request) if request.reduce_only else request.qty
     reference = request.price if request.type is OrderType.LIMIT and request.price is not None else ticker.last

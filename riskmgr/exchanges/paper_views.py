@@ -1,10 +1,12 @@
-"""Domain views of paper-exchange rows: orders and trade-history fills."""
+"""Domain views of paper-exchange rows: positions, orders and trade-history fills."""
 
 from __future__ import annotations
 
-from riskmgr.domain import Order, OrderSide, OrderStatus, OrderType, PositionSide
-from riskmgr.exchanges.fills import FillReason, FillRecord
-from riskmgr.exchanges.paper_models import PaperFill, PaperOrder
+from decimal import Decimal
+
+from riskmgr.domain import MarginMode, Order, OrderSide, OrderStatus, OrderType, Position, PositionSide
+from riskmgr.exchanges.fills import FillReason, FillRecord, pnl
+from riskmgr.exchanges.paper_models import PaperFill, PaperOrder, PaperPosition, money
 
 
 def order_from_row(row: PaperOrder) -> Order:
@@ -45,4 +47,23 @@ def fill_from_row(row: PaperFill) -> FillRecord:
         reason=FillReason(row.reason),
         maker=row.maker,
         order_id=str(row.order_id) if row.order_id is not None else None,
+    )
+
+
+def position_from_row(row: PaperPosition, mark: Decimal, liquidation_price: Decimal | None) -> Position:
+    """Return the domain view of a position row at ``mark``."""
+    side = PositionSide(row.side)
+    return Position(
+        symbol=row.symbol,
+        side=side,
+        size=row.size,
+        entry_price=row.entry_price,
+        mark_price=mark,
+        leverage=Decimal(row.leverage),
+        margin_mode=MarginMode(row.margin_mode),
+        liquidation_price=liquidation_price,
+        unrealized_pnl=money(pnl(side, row.entry_price, row.size, mark)),
+        margin=row.margin,
+        opened_at=row.opened_at,
+        position_id=str(row.id),
     )

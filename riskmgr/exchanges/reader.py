@@ -42,7 +42,9 @@ class AccountReader:
     def fetch_tickers(self) -> dict[str, Ticker]:
         return self._adapter.fetch_tickers()
 
-    def fetch_candles(self, symbol: str, timeframe: str, since: datetime | None = None, limit: int = 500) -> list[Candle]:
+    def fetch_candles(
+        self, symbol: str, timeframe: str, since: datetime | None = None, limit: int = 500
+    ) -> list[Candle]:
         return self._adapter.fetch_candles(symbol, timeframe, since, limit)
 
     def sync(self) -> None:

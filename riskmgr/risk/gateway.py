@@ -14,7 +14,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Engine
@@ -23,10 +23,12 @@ from sqlalchemy.orm import Session
 
 from riskmgr.audit import AuditLog
 from riskmgr.clock import Clock
-from riskmgr.domain import MarketSpec, Order, OrderRequest, OrderSide, OrderType, PositionSide, TradingState, Verdict
+from riskmgr.domain import MarketSpec, Order, OrderRequest, OrderSide, OrderType, PositionSide, Verdict
 from riskmgr.errors import DuplicateClientIdError, ExchangeError, ValidationError
 from riskmgr.exchanges.base import ExchangeAdapter
 from riskmgr.models import OrderIntent
+from riskmgr.risk.sizing import round_down_to_step, round_to_tick
+from riskmgr.risk.state import admits
 from riskmgr.trading_state import TradingStateStore
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,8 @@ class GatewayResult:
     verdicts: tuple[Verdict, ...] = ()
     message: str = ""
     duplicate: bool = False
+    protection: GatewayResult | None = None  # the stop-loss / take-profit placed after a market entry
+    unwind: GatewayResult | None = None  # the close sent because that protection could not be placed
 
     @property
     def denials(self) -> list[Verdict]:
@@ -51,24 +55,6 @@ def client_id_for(account: str, intent_id: str) -> str:
     """Return the deterministic client order id of one intent (the same intent always gets the same id)."""
     digest = hashlib.sha256(f"{account}|{intent_id}".encode()).hexdigest()[:28]
     return f"rm{digest}"
-
-
-def round_qty(qty: Decimal, spec: MarketSpec) -> Decimal:
-    """Round a quantity down to the market's step (never more than asked)."""
-    return (qty / spec.qty_step).to_integral_value(rounding=ROUND_DOWN) * spec.qty_step
-
-
-def round_price(price: Decimal, spec: MarketSpec, *, up: bool) -> Decimal:
-    """Round a price to the market's tick, up or down as the caller's conservative direction demands."""
-    steps = (price / spec.price_tick).to_integral_value(rounding=ROUND_CEILING if up else ROUND_FLOOR)
-    return steps * spec.price_tick
-
-
-def admits(state: TradingState, request: OrderRequest) -> Verdict:
-    """Return whether the trading state lets this order through (HALTED/REDUCING: reduce-only only)."""
-    if state is TradingState.ACTIVE or request.reduce_only:
-        return Verdict.allow("trading_state", f"{state}: order admitted")
-    return Verdict.deny("trading_state", f"trading is {state}: only orders that reduce exposure are admitted")
 
 
 class OrderGateway:
@@ -96,18 +82,46 @@ class OrderGateway:
     def submit(
         self, account: str, request: OrderRequest, *, actor: str, intent_id: str, purpose: str = "manual"
     ) -> GatewayResult:
-        """Send one order if the state and the rules allow it; return what happened."""
+        """Send one order if the state and the rules allow it; return what happened.
+
+        A market entry's stop-loss / take-profit are placed on the exchange right after the fill, and the
+        position is closed at once if they cannot be; a limit entry carries them attached for the venue to
+        place on fill (the protection watchdog covers venues that do not).
+        """
         adapter = self._adapter(account)
         client_id = client_id_for(account, intent_id)
         request = self.rounded(account, replace(request, client_id=client_id))
         verdicts = self.verdicts(account, request)
         if any(not v.allowed for v in verdicts):
             return self._deny(account, request, verdicts, actor=actor, purpose=purpose)
-        return self._send(account, request, purpose, actor, verdicts, lambda: adapter.place_order(request))
+        protect_after = request.type is OrderType.MARKET and not request.reduce_only and (
+            request.stop_loss is not None or request.take_profit is not None
+        )
+        to_send = replace(request, stop_loss=None, take_profit=None) if protect_after else request
+        result = self._send(account, to_send, purpose, actor, verdicts, lambda: adapter.place_order(to_send))
+        if not protect_after or not result.accepted or result.order is None:
+            return result
+        return self._protect_entry(account, request, result, actor=actor, intent_id=intent_id)
+
+    def _protect_entry(
+        self, account: str, request: OrderRequest, entry: GatewayResult, *, actor: str, intent_id: str
+    ) -> GatewayResult:
+        side = PositionSide.LONG if request.side is OrderSide.BUY else PositionSide.SHORT
+        protection = self.protect(
+            account, request.symbol, side, stop_loss=request.stop_loss, take_profit=request.take_profit,
+            actor=actor, intent_id=f"{intent_id}:protect",
+        )
+        if protection.accepted:
+            return replace(entry, protection=protection)
+        log.error("entry %s on %s left unprotected (%s): closing it", entry.client_id, account, protection.message)
+        unwind = self.close_position(
+            account, request.symbol, side, actor=actor, intent_id=f"{intent_id}:unwind", purpose="unwind-unprotected"
+        )
+        return replace(entry, protection=protection, unwind=unwind)
 
     def verdicts(self, account: str, request: OrderRequest) -> list[Verdict]:
         """Return the trading-state verdict and, for new risk, every rule's verdict."""
-        state_verdict = admits(self._trading.current().state, request)
+        state_verdict = admits(self._trading.current().state, reduces_exposure=request.reduce_only, is_cancel=False)
         if request.reduce_only or self._risk_check is None:
             return [state_verdict]
         return [state_verdict, *self._risk_check(account, request)]
@@ -128,8 +142,8 @@ class OrderGateway:
         adapter = self._adapter(account)
         spec = self.spec(account, symbol)
         long = side is PositionSide.LONG
-        sl = round_price(stop_loss, spec, up=long) if stop_loss is not None else None
-        tp = round_price(take_profit, spec, up=not long) if take_profit is not None else None
+        sl = round_to_tick(stop_loss, spec.price_tick, up=long) if stop_loss is not None else None
+        tp = round_to_tick(take_profit, spec.price_tick, up=not long) if take_profit is not None else None
         client_id = client_id_for(account, intent_id)
         request = OrderRequest(
             symbol, side.close_order_side, OrderType.STOP_MARKET, Decimal(0), reduce_only=True, client_id=client_id,
@@ -191,15 +205,19 @@ class OrderGateway:
 
     def rounded(self, account: str, request: OrderRequest) -> OrderRequest:
         """Round quantity down to the step and prices to the tick in the conservative direction."""
-        spec = self.spec(account, request.symbol)
+        tick = self.spec(account, request.symbol).price_tick
         buy = request.side is OrderSide.BUY
+
+        def to_tick(price: Decimal | None, up: bool) -> Decimal | None:
+            return None if price is None else round_to_tick(price, tick, up=up)
+
         return replace(
             request,
-            qty=round_qty(request.qty, spec),
-            price=round_price(request.price, spec, up=not buy) if request.price is not None else None,
+            qty=round_down_to_step(request.qty, self.spec(account, request.symbol).qty_step),
+            price=to_tick(request.price, not buy),
             # a buy opens a long: its stop sits below, rounded up (closer); its target rounded down (nearer)
-            stop_loss=round_price(request.stop_loss, spec, up=buy) if request.stop_loss is not None else None,
-            take_profit=round_price(request.take_profit, spec, up=not buy) if request.take_profit is not None else None,
+            stop_loss=to_tick(request.stop_loss, buy),
+            take_profit=to_tick(request.take_profit, not buy),
         )
 
     # -- internals ---------------------------------------------------------------------------------

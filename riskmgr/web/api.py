@@ -8,6 +8,7 @@ from flask import Blueprint, g, jsonify, request
 
 from riskmgr import services
 from riskmgr.domain import PositionSide
+from riskmgr.formatting import dec
 from riskmgr.runtime import current_runtime
 from riskmgr.ticket import parse_ticket, result_view, submit_ticket
 from riskmgr.validation import json_body, opt_time, req_str
@@ -43,9 +44,9 @@ def markets():  # type: ignore[no-untyped-def]
         simulated=bool(runtime.market.simulated),
         markets=[
             {
-                "symbol": s.symbol, "min_qty": str(s.min_qty), "qty_step": str(s.qty_step),
-                "price_tick": str(s.price_tick), "min_notional": str(s.min_notional), "max_leverage": s.max_leverage,
-                "mark": str(tickers[s.symbol].mark), "ts": tickers[s.symbol].timestamp.isoformat(),
+                "symbol": s.symbol, "min_qty": dec(s.min_qty), "qty_step": dec(s.qty_step),
+                "price_tick": dec(s.price_tick), "min_notional": dec(s.min_notional), "max_leverage": s.max_leverage,
+                "mark": dec(tickers[s.symbol].mark), "ts": tickers[s.symbol].timestamp.isoformat(),
             }
             for s in sorted(specs.values(), key=lambda x: x.symbol)
         ],

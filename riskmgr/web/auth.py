@@ -68,7 +68,8 @@ class _Throttle:
         return q
 
 
-_throttle = _Throttle()
+def _throttle() -> _Throttle:
+    return current_app.extensions["login_throttle"]
 
 
 @login_manager.user_loader
@@ -96,7 +97,7 @@ def ensure_admin_credentials(app: Flask) -> None:
             db.session.rollback()
             return
     # Printed to the console only (not the log file), once, so the operator can log in the first time.
-    print(  # noqa: T201
+    print(
         f"\n*** riskmgr generated the admin password: {password}\n"
         "*** It is shown only now; only its hash is stored. Set RISKMGR_ADMIN_PASSWORD to choose your own.\n",
         file=sys.stderr,
@@ -124,14 +125,14 @@ def login():  # type: ignore[no-untyped-def]
     who = request.remote_addr or "?"
     if request.method == "POST":
         csrf.protect()
-        if _throttle.blocked(who):
+        if _throttle().blocked(who):
             flash("Too many failed attempts; wait five minutes and try again.", "danger")
         elif form.validate() and _password_ok(form.password.data or ""):
             login_user(Operator(), remember=False)
             log.info("operator logged in from %s", who)
             return redirect(_safe_next(request.args.get("next")))
         else:
-            _throttle.fail(who)
+            _throttle().fail(who)
             log.warning("failed login from %s", who)
             flash("Wrong password.", "danger")
     return render_template("login.html", form=form)
@@ -185,6 +186,7 @@ def _csrf_error(exc: CSRFError):  # type: ignore[no-untyped-def]
 
 def init_app(app: Flask) -> None:
     """Install the authentication guard and the login view settings."""
+    app.extensions["login_throttle"] = _Throttle()
     login_manager.login_view = "auth.login"
     login_manager.session_protection = "strong"
     app.before_request(require_auth)

@@ -129,7 +129,8 @@ def test_reduce_only_may_leave_less_than_the_minimum(paper):
 
 @pytest.mark.parametrize("leverage", [0, 101])
 def test_leverage_outside_one_to_the_maximum_is_refused(paper, leverage):
-    with pytest.raises(InvalidOrderError, match=f"leverage {leverage} is out of range for BTC/USDT:USDT; allowed 1–100"):
+    message = f"leverage {leverage} is out of range for BTC/USDT:USDT; allowed 1–100"
+    with pytest.raises(InvalidOrderError, match=message):
         paper.set_leverage(BTC, leverage)
 
 
@@ -202,7 +203,8 @@ def test_protection_rests_as_close_position_triggers(paper):
         BTC, PositionSide.LONG, stop_loss=D(49000), take_profit=D(52000), client_id="p1"
     )
 
-    assert (stop.type, stop.trigger_price, stop.side, stop.qty) == (OrderType.STOP_MARKET, D(49000), OrderSide.SELL, None)
+    assert (stop.type, stop.trigger_price, stop.side) == (OrderType.STOP_MARKET, D(49000), OrderSide.SELL)
+    assert stop.qty is None
     assert (stop.close_position, stop.is_stop_loss, stop.client_id) == (True, True, "p1-sl")
     assert (target.type, target.is_take_profit, target.client_id) == (OrderType.TAKE_PROFIT_MARKET, True, "p1-tp")
     assert paper.fetch_open_orders() == [stop, target]

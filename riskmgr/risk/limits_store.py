@@ -1,0 +1,69 @@
+"""The risk limits in force: the environment's values plus the operator's audited changes, persisted."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from riskmgr.audit import AuditLog
+from riskmgr.errors import ConfigError, ValidationError
+from riskmgr.models import AppSetting
+from riskmgr.risk.config import FIELDS, RiskLimits
+
+KEY = "risk_limits_overrides"
+_NAMES = {f.name for f in FIELDS}
+
+
+class LimitsStore:
+    """Read the limits in force and change them (validated, audited, kept across restarts)."""
+
+    def __init__(self, engine: Engine, audit: AuditLog, base: RiskLimits):
+        self._engine = engine
+        self._audit = audit
+        self._base = base
+        self._lock = threading.Lock()
+
+    def overrides(self) -> dict[str, Any]:
+        """Return the operator's stored changes (field -> JSON value)."""
+        with Session(self._engine) as session:
+            row = session.get(AppSetting, KEY)
+            return json.loads(row.value) if row else {}
+
+    def current(self) -> RiskLimits:
+        """Return the limits in force."""
+        overrides = self.overrides()
+        try:
+            return self._base.with_changes(**overrides)
+        except ValidationError as exc:
+            raise ConfigError(
+                f"stored risk limit change {exc.field} no longer fits the environment's limits: {exc.message}; "
+                "fix it on the Risk page or with PUT /api/risk/limits"
+            ) from None
+
+    def update(self, changes: Mapping[str, Any], by: str) -> RiskLimits:
+        """Apply ``changes`` (validated together), persist them and audit old and new values."""
+        unknown = sorted(set(changes) - _NAMES)
+        if unknown:
+            raise ValidationError(unknown[0], f"is not a risk limit; known: {', '.join(sorted(_NAMES))}")
+        if not changes:
+            raise ValidationError("limits", "no change given")
+        with self._lock:
+            old = self.current()
+            new = old.with_changes(**dict(changes))
+            diff = old.diff(new)
+            if not diff:
+                return old
+            stored = self.overrides()
+            stored.update({name: new.to_dict()[name] for name in diff})
+            with Session(self._engine) as session, session.begin():
+                session.merge(AppSetting(key=KEY, value=json.dumps(stored)))
+        self._audit.record(
+            "limits.change", by, ", ".join(f"{k}: {a} -> {b}" for k, (a, b) in diff.items()),
+            data={"changes": {k: {"old": a, "new": b} for k, (a, b) in diff.items()}},
+        )
+        return new
