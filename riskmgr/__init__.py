@@ -97,6 +97,7 @@ def _enable_sqlite_wal(engine: Engine) -> None:
 
 
 def _register_web(app: Flask) -> None:
+    from riskmgr import features
     from riskmgr.cli import register_cli
     from riskmgr.web import api, auth, errors, pages
 
@@ -105,4 +106,12 @@ def _register_web(app: Flask) -> None:
     app.register_blueprint(auth.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
+    runtime = app.extensions["riskmgr"]
+    for _, install in features.collect("install"):
+        install(runtime)
+    for _, bp in features.collect("bp"):
+        app.register_blueprint(bp)
     register_cli(app)
+    for _, commands in features.collect("CLI"):
+        for command in commands:
+            app.cli.add_command(command)

@@ -133,11 +133,14 @@ class Settings:
     log_level: str = "info"
     testing: bool = False
     risk_limits: RiskLimits = field(default_factory=RiskLimits)
+    live_accounts: tuple[Any, ...] = ()  # riskmgr.accounts.AccountConfig, read from ACCOUNT_* variables
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Read and validate every setting; raise ConfigError on the first bad one."""
+        from riskmgr.accounts import parse_accounts
+
         env = os.environ if env is None else env
         instance = Path(_raw(env, "INSTANCE_PATH") or DEFAULT_INSTANCE)
         db_default = f"sqlite:///{instance / 'riskmgr.db'}"
@@ -160,6 +163,7 @@ class Settings:
             display_timezone=_read_timezone(env),
             log_level=read_choice(env, "LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
             risk_limits=RiskLimits.from_env(env),
+            live_accounts=parse_accounts(env),
         )
 
     def with_changes(self, **changes: Any) -> Settings:

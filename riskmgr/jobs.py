@@ -6,13 +6,14 @@ from collections.abc import Callable
 
 from flask import Flask
 
+from riskmgr import features
 from riskmgr.monitor import poll_cycle
 from riskmgr.runtime import current_runtime
 
 
 def poll_job() -> None:
-    """Run one poll cycle over every account."""
-    poll_cycle(current_runtime())
+    """Run one poll cycle over every account, then the features' hooks (risk engine first)."""
+    poll_cycle(current_runtime(), features.poll_hooks())
 
 
 def paper_tick_job() -> None:
@@ -24,8 +25,11 @@ def paper_tick_job() -> None:
 
 def job_table(app: Flask) -> list[tuple[str, float, Callable[[], None]]]:
     """Return (id, interval seconds, function) for every background job."""
-    settings = app.extensions["riskmgr"].settings
-    return [
-        ("poll", settings.poll_seconds, poll_job),
+    runtime = app.extensions["riskmgr"]
+    table: list[tuple[str, float, Callable[[], None]]] = [
+        ("poll", runtime.settings.poll_seconds, poll_job),
         ("paper-tick", 1, paper_tick_job),
     ]
+    for _, jobs in features.collect("jobs"):
+        table.extend(jobs(runtime))
+    return table

@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Flask, current_app
 
+from riskmgr.accounts import build_adapters
 from riskmgr.audit import AuditLog
 from riskmgr.clock import Clock, SystemClock
 from riskmgr.config import Settings
@@ -37,6 +38,7 @@ class Runtime:
     trading: TradingStateStore
     limits_store: LimitsStore
     background: dict[str, Any] = field(default_factory=dict)
+    features: dict[str, Any] = field(default_factory=dict)  # objects installed by riskmgr.features modules
 
     def limits(self) -> RiskLimits:
         """Return the risk limits in force."""
@@ -53,7 +55,7 @@ def build_runtime(app: Flask, settings: Settings) -> Runtime:
     market = settings.extra.get("market") or _default_market(settings, clock)
     with app.app_context():
         engine = db.engine
-    adapters = settings.extra.get("adapters") or _paper_adapters(settings, engine, market, clock)
+    adapters = settings.extra.get("adapters") or build_adapters(settings, engine, market, clock)
     audit = AuditLog(engine, clock)
     trading = TradingStateStore(engine, clock, audit)
     gateway = OrderGateway(adapters, engine, trading, audit, clock)
@@ -75,24 +77,6 @@ def _default_market(settings: Settings, clock: Clock) -> Any:
     from riskmgr.market.simulated import SimulatedMarket
 
     return SimulatedMarket(seed=settings.market_seed, clock=clock)
-
-
-def _paper_adapters(settings: Settings, engine: Any, market: Any, clock: Clock) -> dict[str, ExchangeAdapter]:
-    from riskmgr.exchanges.paper import PaperExchange
-
-    return {
-        name: PaperExchange(
-            name,
-            engine,
-            market,
-            clock,
-            start_balance=settings.paper_start_balance,
-            taker_fee=settings.paper_taker_fee,
-            maker_fee=settings.paper_maker_fee,
-            slippage_bps=settings.paper_slippage_bps,
-        )
-        for name in settings.paper_accounts
-    }
 
 
 def current_runtime() -> Runtime:

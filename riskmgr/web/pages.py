@@ -9,6 +9,7 @@ from flask import Blueprint, current_app, jsonify, render_template
 from flask_login import current_user
 from sqlalchemy import text
 
+from riskmgr import features
 from riskmgr.extensions import db
 from riskmgr.runtime import current_runtime
 
@@ -26,7 +27,7 @@ def _inject_common() -> dict:
     runtime = current_runtime()
     status = runtime.trading.current() if current_user.is_authenticated else None
     return {
-        "nav_items": NAV_ITEMS,
+        "nav_items": NAV_ITEMS + [item for _, nav in features.collect("NAV") for item in nav],
         "display_tz": settings.display_timezone,
         "market_simulated": bool(getattr(runtime.market, "simulated", False)),
         "trading_status": status,

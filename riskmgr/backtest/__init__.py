@@ -1,0 +1,1 @@
+"""Backtesting: the engine, statistics and presets."""

@@ -1,0 +1,44 @@
+"""The features the app is assembled from, wired by ``create_app`` in the order listed.
+
+Each module may define any of:
+- ``install(runtime)``: build its long-lived objects and attach them to ``runtime.features[name]``;
+- ``bp``: a Flask blueprint (pages and /api routes of the feature);
+- ``NAV``: ``[(endpoint, label)]`` entries for the navigation bar;
+- ``jobs(runtime)``: ``[(job_id, interval_seconds, fn)]`` background jobs (fn takes no arguments and runs
+  inside the app context);
+- ``poll_hook(runtime, snapshots)``: called after every poll cycle, in feature order (risk first);
+- ``CLI``: a list of click groups/commands for the ``flask`` command.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+FEATURES: tuple[str, ...] = (
+    "riskmgr.risk.engine",  # account tiers, trading state, position monitor (issue: risk engine)
+    "riskmgr.risk.emergency",  # the emergency stop sequence, its page panel, API and CLI
+    "riskmgr.risk.views",  # Risk page, limits API, pre-trade receipt, audit page and API, re-arm
+    "riskmgr.protection_watchdog",  # exchange-side stop-loss watchdog, accounts page, self-test
+    "riskmgr.scanner",  # candle store, signal scanner, Signals page, auto-trading
+    "riskmgr.backtest.service",  # backtests: engine service, page, API, CLI
+    "riskmgr.alerts",  # Telegram / e-mail alerts and the Alerts page
+    "riskmgr.metrics",  # Prometheus /metrics
+)
+
+
+def modules() -> list[ModuleType]:
+    """Import and return every feature module."""
+    return [importlib.import_module(name) for name in FEATURES]
+
+
+def collect(attr: str) -> list[tuple[ModuleType, Any]]:
+    """Return (module, value) for every feature module that defines ``attr``."""
+    return [(m, getattr(m, attr)) for m in modules() if hasattr(m, attr)]
+
+
+def poll_hooks() -> list[Callable[..., None]]:
+    """Return the features' poll hooks in order."""
+    return [hook for _, hook in collect("poll_hook")]
