@@ -15,7 +15,6 @@ from riskmgr.accounts import build_adapters
 from riskmgr.audit import AuditLog
 from riskmgr.clock import Clock, SystemClock
 from riskmgr.config import Settings
-from riskmgr.exchanges.base import ExchangeAdapter
 from riskmgr.exchanges.reader import AccountReader
 from riskmgr.extensions import db
 from riskmgr.risk.config import RiskLimits
