@@ -15,6 +15,7 @@ from riskmgr.accounts import build_adapters
 from riskmgr.audit import AuditLog
 from riskmgr.clock import Clock, SystemClock
 from riskmgr.config import Settings
+from riskmgr.events import EventBus
 from riskmgr.exchanges.reader import AccountReader
 from riskmgr.extensions import db
 from riskmgr.risk.config import RiskLimits
@@ -36,6 +37,7 @@ class Runtime:
     audit: AuditLog
     trading: TradingStateStore
     limits_store: LimitsStore
+    events: EventBus
     background: dict[str, Any] = field(default_factory=dict)
     features: dict[str, Any] = field(default_factory=dict)  # objects installed by riskmgr.features modules
 
@@ -56,7 +58,8 @@ def build_runtime(app: Flask, settings: Settings) -> Runtime:
         engine = db.engine
     adapters = settings.extra.get("adapters") or build_adapters(settings, engine, market, clock)
     audit = AuditLog(engine, clock)
-    trading = TradingStateStore(engine, clock, audit)
+    events = EventBus(clock.now)
+    trading = TradingStateStore(engine, clock, audit, events)
     gateway = OrderGateway(adapters, engine, trading, audit, clock)
     return Runtime(
         settings=settings,
@@ -69,6 +72,7 @@ def build_runtime(app: Flask, settings: Settings) -> Runtime:
         audit=audit,
         trading=trading,
         limits_store=LimitsStore(engine, audit, settings.risk_limits),
+        events=events,
     )
 
 

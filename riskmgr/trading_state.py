@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from riskmgr.audit import AuditLog
 from riskmgr.clock import Clock
 from riskmgr.domain import TradingState
+from riskmgr.events import EventBus
 from riskmgr.models import TradingStateRecord
 from riskmgr.risk import state as transitions
 from riskmgr.risk.state import TradingStatus
@@ -21,10 +22,11 @@ _ROW_ID = 1
 class TradingStateStore:
     """Read and change the trading state. Automatic changes only go down; going up is a re-arm."""
 
-    def __init__(self, engine: Engine, clock: Clock, audit: AuditLog):
+    def __init__(self, engine: Engine, clock: Clock, audit: AuditLog, events: EventBus | None = None):
         self._engine = engine
         self._clock = clock
         self._audit = audit
+        self._events = events
 
     def current(self) -> TradingStatus:
         """Return the state in force (recorded as ACTIVE the first time it is asked for)."""
@@ -44,6 +46,7 @@ class TradingStateStore:
             "state.change", by, f"{current.state} -> {new.state}: {reason}",
             data={"from": current.state.value, "to": new.state.value, "reason": reason},
         )
+        self._announce(current.state, new)
         return True
 
     def rearm(self, reason: str, by: str) -> TradingState:
@@ -57,7 +60,15 @@ class TradingStateStore:
             "state.rearm", by, f"{current.state} -> ACTIVE: {new.reason}",
             data={"from": current.state.value, "reason": new.reason},
         )
+        self._announce(current.state, new)
         return current.state
+
+    def _announce(self, previous: TradingState, new: TradingStatus) -> None:
+        if self._events is not None:
+            self._events.emit(
+                "state.changed", f"trading {previous} -> {new.state}: {new.reason} (by {new.changed_by})",
+                data={"from": previous.value, "to": new.state.value, "reason": new.reason, "by": new.changed_by},
+            )
 
     def _row(self, session: Session) -> TradingStateRecord:
         row = session.get(TradingStateRecord, _ROW_ID, with_for_update=True)

@@ -78,6 +78,10 @@ class OrderGateway:
         self._specs: dict[str, dict[str, MarketSpec]] = {}
         self._lock = threading.Lock()
 
+    def set_risk_check(self, risk_check: RiskCheck) -> None:
+        """Install the function that runs every risk rule for a new-risk order (done once at start)."""
+        self._risk_check = risk_check
+
     # -- orders ------------------------------------------------------------------------------------
     def submit(
         self, account: str, request: OrderRequest, *, actor: str, intent_id: str, purpose: str = "manual"
