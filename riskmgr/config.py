@@ -134,11 +134,13 @@ class Settings:
     testing: bool = False
     risk_limits: RiskLimits = field(default_factory=RiskLimits)
     live_accounts: tuple[Any, ...] = ()  # riskmgr.accounts.AccountConfig, read from ACCOUNT_* variables
+    feature_settings: dict[str, Any] = field(default_factory=dict)  # feature module name -> its own settings
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Read and validate every setting; raise ConfigError on the first bad one."""
+        from riskmgr import features
         from riskmgr.accounts import parse_accounts
 
         env = os.environ if env is None else env
@@ -164,7 +166,16 @@ class Settings:
             log_level=read_choice(env, "LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
             risk_limits=RiskLimits.from_env(env),
             live_accounts=parse_accounts(env),
+            feature_settings={mod.__name__: read(env) for mod, read in features.collect("settings_from_env")},
         )
+
+    def feature(self, module_name: str) -> Any:
+        """Return a feature's own settings (read from the environment at start; defaults in tests)."""
+        if module_name not in self.feature_settings:
+            import importlib
+
+            return importlib.import_module(module_name).settings_from_env({})
+        return self.feature_settings[module_name]
 
     def with_changes(self, **changes: Any) -> Settings:
         """Return a copy with some fields replaced (tests use this)."""

@@ -7,7 +7,10 @@ Each module may define any of:
 - ``jobs(runtime)``: ``[(job_id, interval_seconds, fn)]`` background jobs (fn takes no arguments and runs
   inside the app context);
 - ``poll_hook(runtime, snapshots)``: called after every poll cycle, in feature order (risk first);
-- ``CLI``: a list of click groups/commands for the ``flask`` command.
+- ``CLI``: a list of click groups/commands for the ``flask`` command;
+- ``settings_from_env(env) -> object``: read and validate the feature's own environment variables (raise
+  ``ConfigError`` naming the variable, value and range); called once by ``Settings.from_env``, and with ``{}``
+  for defaults. The feature reads it back with ``runtime.settings.feature(__name__)``.
 """
 
 from __future__ import annotations
