@@ -54,7 +54,13 @@ def read_account(adapter: AccountReader, now: datetime, budget_seconds: float) -
 
 
 def failed_snapshot(
-    adapter: AccountReader, previous: AccountSnapshot | None, now: datetime, reason: str, *, auth: bool
+    adapter: AccountReader,
+    previous: AccountSnapshot | None,
+    now: datetime,
+    reason: str,
+    *,
+    auth: bool,
+    error_class: str = "TemporaryError",
 ) -> AccountSnapshot:
     """Keep the last real figures (if any), marked stale or in error, with the reason."""
     status = AccountStatus.ERROR if auth or previous is None or previous.balance is None else AccountStatus.STALE
@@ -68,9 +74,11 @@ def failed_snapshot(
             fetched_at=None,
             error=reason,
             simulated=adapter.simulated,
+            extra={"failed_polls": 1, "error_class": error_class},
         )
     extra = dict(previous.extra)
     extra["failed_polls"] = int(extra.get("failed_polls", 0)) + 1
+    extra["error_class"] = error_class
     return replace(previous, status=status, attempted_at=now, error=reason, extra=extra)
 
 
@@ -82,9 +90,31 @@ def poll_cycle(runtime: Runtime, hooks: list[PollHook] | None = None) -> list[Ac
     runtime.snapshots.save(snapshots)
     _record_history(runtime, snapshots)
     for hook in hooks or []:
-        hook(runtime, snapshots)
+        _run_hook(hook, runtime, snapshots)
     _record_run(runtime, started, snapshots)
+    _announce(runtime, started, snapshots)
     return snapshots
+
+
+def _run_hook(hook: PollHook, runtime: Runtime, snapshots: list[AccountSnapshot]) -> None:
+    try:
+        hook(runtime, snapshots)
+    except Exception:  # one failing feature (alerts, say) must not keep the next one (the watchdog) from running
+        log.exception("poll hook %s failed", getattr(hook, "__module__", hook))
+
+
+def _announce(runtime: Runtime, started: datetime, snapshots: list[AccountSnapshot]) -> None:
+    for snap in snapshots:
+        if snap.attempted_at == started and snap.status is not AccountStatus.OK:
+            runtime.events.emit(
+                "exchange.error", f"{snap.account}: {snap.error}", account=snap.account,
+                data={"error_class": snap.extra.get("error_class", "unknown"), "status": snap.status.value},
+            )
+    duration = (runtime.clock.now() - started).total_seconds()
+    runtime.events.emit(
+        "poll.cycle", f"poll cycle over {len(snapshots)} account(s) took {duration:.3f} s",
+        data={"duration_s": duration, "accounts": len(snapshots)},
+    )
 
 
 def _read_all(runtime: Runtime, previous: dict[str, AccountSnapshot], now: datetime) -> list[AccountSnapshot]:
@@ -106,13 +136,17 @@ def _outcome(adapter, future, previous, now: datetime, timeout: float) -> Accoun
     except FutureTimeout:
         reason = f"exchange did not answer within {timeout:g} s"
         log.warning("account %s: %s", adapter.account, reason)
-        return failed_snapshot(adapter, previous, now, reason, auth=False)
+        return failed_snapshot(adapter, previous, now, reason, auth=False, error_class="timeout")
     except ExchangeError as exc:
         log.warning("account %s: read failed: %s", adapter.account, exc.describe())
-        return failed_snapshot(adapter, previous, now, exc.describe(), auth=isinstance(exc, AuthError))
+        return failed_snapshot(
+            adapter, previous, now, exc.describe(), auth=isinstance(exc, AuthError), error_class=type(exc).__name__
+        )
     except Exception as exc:  # a bug in an adapter must not stop the other accounts' polling
         log.exception("account %s: unexpected error while reading", adapter.account)
-        return failed_snapshot(adapter, previous, now, f"internal error: {type(exc).__name__}: {exc}", auth=False)
+        return failed_snapshot(
+            adapter, previous, now, f"internal error: {type(exc).__name__}: {exc}", auth=False, error_class="internal"
+        )
     return snap
 
 

@@ -132,3 +132,38 @@ def test_new_risk_day_starts_a_new_baseline(rt, fakes, clock):
     with Session(rt.engine) as session:
         state = session.get(AccountState, "a")
     assert state.day_start_equity == Decimal(950)
+
+
+def test_poll_announces_the_cycle_and_each_failed_read(rt, fakes):
+    seen = []
+    rt.events.subscribe(seen.append)
+    fakes["b"].fail_with = TemporaryError("reset by peer")
+    poll_cycle(rt)
+    kinds = [(e.kind, e.account) for e in seen]
+    assert ("exchange.error", "b") in kinds
+    assert kinds[-1] == ("poll.cycle", None)
+    error = next(e for e in seen if e.kind == "exchange.error")
+    assert error.data["error_class"] == "TemporaryError"
+
+
+def test_consecutive_failed_polls_are_counted_and_reset_on_success(rt, fakes, clock):
+    poll_cycle(rt)
+    fakes["a"].fail_with = TemporaryError("down")
+    for _ in range(3):
+        clock.advance(5)
+        poll_cycle(rt)
+    assert rt.snapshots.latest()["a"].extra["failed_polls"] == 3
+    fakes["a"].fail_with = None
+    clock.advance(5)
+    poll_cycle(rt)
+    assert rt.snapshots.latest()["a"].extra.get("failed_polls", 0) == 0
+
+
+def test_a_failing_poll_hook_does_not_stop_the_next_one(rt):
+    calls = []
+
+    def broken(runtime, snaps):
+        raise RuntimeError("boom")
+
+    poll_cycle(rt, [broken, lambda runtime, snaps: calls.append(len(snaps))])
+    assert calls == [3]
