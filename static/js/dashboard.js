@@ -9,7 +9,7 @@
   let chart = null;
 
   function figure(label, value, cls = "") {
-    return `<dt class="col-6">${label}</dt><dd class="col-6 text-end figure ${cls}">${value}</dd>`;
+    return `<dt class="col-6">${label}</dt><dd class="col-6 text-end num ${cls}">${value}</dd>`;
   }
 
   function accountCard(a) {
@@ -68,10 +68,10 @@
     return `<tr class="${a.status !== "ok" ? "stale" : ""} ${p.stop_loss.present ? "" : "unprotected"}" data-symbol="${RM.esc(p.symbol)}">
       <td>${RM.esc(a.name)}</td><td>${RM.esc(p.symbol)}</td>
       <td><span class="badge text-bg-${p.side === "long" ? "success" : "danger"}">${p.side}</span></td>
-      <td class="text-end figure">${RM.qty(p.size)}</td><td class="text-end figure">${RM.price(p.entry_price)}</td>
-      <td class="text-end figure">${RM.price(p.mark_price)}</td><td class="text-end figure">${RM.num(p.leverage, 0)}x</td>
-      <td class="text-end figure">${RM.price(p.liquidation_price)}</td>
-      <td class="text-end figure ${upnl.cls}">${upnl.text}</td><td class="text-end figure ${pct.cls}">${pct.text}</td>
+      <td class="text-end num">${RM.qty(p.size)}</td><td class="text-end num">${RM.price(p.entry_price)}</td>
+      <td class="text-end num">${RM.price(p.mark_price)}</td><td class="text-end num">${RM.num(p.leverage, 0)}x</td>
+      <td class="text-end num">${RM.price(p.liquidation_price)}</td>
+      <td class="text-end num ${upnl.cls}">${upnl.text}</td><td class="text-end num ${pct.cls}">${pct.text}</td>
       <td><span class="badge text-bg-${level}">${p.risk_level}</span></td>
       <td>${protectionCell(p.stop_loss)}</td><td>${protectionCell(p.take_profit)}</td><td>${closeBtn}</td></tr>`;
   }
@@ -79,8 +79,8 @@
   function orderRow(a, o) {
     const flags = [o.reduce_only ? "reduce-only" : "", o.close_position ? "close-position" : ""].filter(Boolean).join(", ");
     return `<tr class="${a.status !== "ok" ? "stale" : ""}"><td>${RM.esc(a.name)}</td><td>${RM.esc(o.symbol)}</td><td>${o.type}</td><td>${o.side}</td>
-      <td class="text-end figure">${o.qty === null ? "all" : RM.qty(o.qty)}</td><td class="text-end figure">${RM.price(o.price)}</td>
-      <td class="text-end figure">${RM.price(o.trigger_price)}</td><td>${flags}</td><td class="small">${RM.esc(o.client_id || "")}</td></tr>`;
+      <td class="text-end num">${o.qty === null ? "all" : RM.qty(o.qty)}</td><td class="text-end num">${RM.price(o.price)}</td>
+      <td class="text-end num">${RM.price(o.trigger_price)}</td><td>${flags}</td><td class="small">${RM.esc(o.client_id || "")}</td></tr>`;
   }
 
   function render(snap) {
@@ -126,7 +126,7 @@
           animation: false, maintainAspectRatio: false, parsing: false,
           scales: {
             x: { type: "linear", ticks: { callback: (v) => RM.time(new Date(v).toISOString()).replace(` ${RM.tz}`, ""), maxTicksLimit: 8 } },
-            y: { ticks: { callback: (v) => RM.num(v, 0) } },
+            y: { ticks: { callback: (v) => RM.num(v, Math.abs(v) >= 100000 ? 0 : 2) } },
           },
           plugins: { tooltip: { callbacks: { title: (items) => RM.dateTime(new Date(items[0].parsed.x).toISOString()) } } },
         },
