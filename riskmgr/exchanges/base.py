@@ -16,6 +16,9 @@ Contract (every adapter, every method):
 | cancel_all_orders(symbol?, include_protective) | list of cancelled order ids | same |
 | close_position(symbol, side, client_id) | the reduce-only market Order | + NotFoundError |
 | set_leverage(symbol, leverage) | None | + InvalidOrderError |
+| set_margin_mode(symbol, margin_mode) | None | + InvalidOrderError, NotSupportedError |
+| close_all_positions(symbol?) | one closing Order per position | + the first failure, after trying every one |
+| fetch_closed_trades(since) | list[ClosedTrade] newest first | + NotSupportedError (venue cannot say) |
 
 Rules: symbols are ccxt-unified (``BTC/USDT:USDT``); quantities are base-coin Decimals; no method ever
 returns an invented figure (a failed read raises); vendor exceptions are translated with ``raise ... from``.
@@ -31,6 +34,7 @@ from decimal import Decimal
 from riskmgr.domain import (
     Balance,
     Candle,
+    MarginMode,
     MarketSpec,
     Order,
     OrderRequest,
@@ -38,6 +42,8 @@ from riskmgr.domain import (
     PositionSide,
     Ticker,
 )
+from riskmgr.errors import ExchangeError, NotSupportedError
+from riskmgr.risk.context import ClosedTrade
 
 
 class ExchangeAdapter(ABC):
@@ -112,3 +118,39 @@ class ExchangeAdapter(ABC):
     @abstractmethod
     def set_leverage(self, symbol: str, leverage: int) -> None:
         """Set the leverage used for new positions on ``symbol``."""
+
+    # -- defaults every adapter may refine ----------------------------------------------------------
+    def fetch_closed_trades(self, since: datetime) -> list[ClosedTrade]:
+        """Return the closes (full or partial) since ``since``, newest first, with their P&L after fees."""
+        raise NotSupportedError(
+            f"the {self.exchange} adapter cannot report closed trades", account=self.account,
+            operation="fetch_closed_trades",
+        )
+
+    def set_margin_mode(self, symbol: str, margin_mode: MarginMode) -> None:
+        """Set cross or isolated margin for new positions on ``symbol``."""
+        raise NotSupportedError(
+            f"the {self.exchange} adapter cannot change the margin mode", account=self.account,
+            operation="set_margin_mode",
+        )
+
+    def close_all_positions(self, symbol: str | None = None) -> list[Order]:
+        """Close every position (of one symbol, or all) one by one; raise the first failure after trying all."""
+        positions = [p for p in self.fetch_positions() if symbol is None or p.symbol == symbol]
+        closed: list[Order] = []
+        failures: list[tuple[Position, ExchangeError]] = []
+        for position in positions:
+            try:
+                closed.append(self.close_position(position.symbol, position.side))
+            except ExchangeError as exc:  # keep going: a flattening must not stop at the first refusal
+                failures.append((position, exc))
+        if failures:
+            first = failures[0][1]
+            detail = "; ".join(f"{p.symbol} {p.side.value}: {exc.describe()}" for p, exc in failures)
+            # keep the first failure's class (a caller decides by it) unless it needs other arguments
+            kind = type(first) if type(first).__init__ is ExchangeError.__init__ else ExchangeError
+            raise kind(
+                f"{len(failures)} of {len(positions)} position(s) not closed: {detail}", account=self.account,
+                operation="close_all_positions", code=first.code,
+            )
+        return closed

@@ -45,6 +45,7 @@ from riskmgr.domain import (
 from riskmgr.errors import (
     ConfigError,
     ExchangeError,
+    MalformedResponseError,
     NotFoundError,
     NotSupportedError,
     TemporaryError,
@@ -55,9 +56,10 @@ from riskmgr.exchanges.base import ExchangeAdapter
 from riskmgr.exchanges.fills import FillModel, FillRecord
 from riskmgr.exchanges.paper_ledger import OPEN_STATUSES, Ledger, mark_of
 from riskmgr.exchanges.paper_matching import replay
-from riskmgr.exchanges.paper_models import PaperAccount, money
+from riskmgr.exchanges.paper_models import PaperAccount, PaperFill, money
 from riskmgr.exchanges.paper_views import order_from_row, position_from_row
 from riskmgr.market.base import TIMEFRAME_SECONDS, CandleArrays
+from riskmgr.risk.context import ClosedTrade
 
 MAX_FILLS = 10000
 
@@ -125,6 +127,21 @@ class PaperExchange(ExchangeAdapter):
             raise ValidationError("limit", f"{limit} is out of range; allowed 1–{MAX_FILLS}")
         with self._ledger("fills") as ledger:
             return ledger.fill_history(symbol, limit)
+
+    def fetch_closed_trades(self, since: datetime) -> list[ClosedTrade]:
+        """Return every close (full or partial) since ``since``, newest first, with its P&L after fees."""
+        with self._ledger("fetch_closed_trades") as ledger:
+            query = (
+                select(PaperFill)
+                .where(PaperFill.account_id == ledger.account.id, PaperFill.closes.is_(True), PaperFill.ts >= since)
+                .order_by(PaperFill.ts.desc(), PaperFill.id.desc())
+            )
+            trades = []
+            for row in ledger.session.scalars(query):
+                if row.net_pnl is None:  # a close always carries its net P&L; a row without one is corrupt
+                    raise MalformedResponseError(f"paper fill {row.id} closes a position but has no net P&L")
+                trades.append(ClosedTrade(closed_at=row.ts, realized_pnl=row.net_pnl))
+            return trades
 
     def set_margin_mode(self, symbol: str, margin_mode: MarginMode) -> None:
         """Set the margin mode used for new positions on ``symbol``."""

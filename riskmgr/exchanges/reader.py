@@ -9,7 +9,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from riskmgr.domain import Balance, Candle, MarketSpec, Order, Position, Ticker
+from riskmgr.errors import NotSupportedError
 from riskmgr.exchanges.base import ExchangeAdapter
+from riskmgr.risk.context import ClosedTrade
 
 
 class AccountReader:
@@ -46,6 +48,16 @@ class AccountReader:
         self, symbol: str, timeframe: str, since: datetime | None = None, limit: int = 500
     ) -> list[Candle]:
         return self._adapter.fetch_candles(symbol, timeframe, since, limit)
+
+    def fetch_closed_trades(self, since: datetime) -> list[ClosedTrade]:
+        """Return the closes (full or partial) since ``since``, newest first; raise when the venue cannot say."""
+        fetch = getattr(self._adapter, "fetch_closed_trades", None)
+        if fetch is None:
+            raise NotSupportedError(
+                f"the {self.exchange} adapter cannot report closed trades",
+                account=self.account, operation="fetch_closed_trades",
+            )
+        return fetch(since)
 
     def sync(self) -> None:
         """Let a simulated venue match resting orders and triggers against the latest prices."""

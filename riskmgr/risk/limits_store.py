@@ -45,6 +45,10 @@ class LimitsStore:
                 "fix it on the Risk page or with PUT /api/risk/limits"
             ) from None
 
+    def base(self) -> RiskLimits:
+        """Return the limits the environment sets, before the operator's changes."""
+        return self._base
+
     def update(self, changes: Mapping[str, Any], by: str) -> RiskLimits:
         """Apply ``changes`` (validated together), persist them and audit old and new values."""
         unknown = sorted(set(changes) - _NAMES)
@@ -53,17 +57,23 @@ class LimitsStore:
         if not changes:
             raise ValidationError("limits", "no change given")
         with self._lock:
-            old = self.current()
-            new = old.with_changes(**dict(changes))
-            diff = old.diff(new)
-            if not diff:
-                return old
             stored = self.overrides()
-            stored.update({name: new.to_dict()[name] for name in diff})
+            try:
+                old, repair = self._base.with_changes(**stored), False
+            except ValidationError:
+                # the stored changes no longer fit the environment (current() refuses them): this update repairs them
+                old, repair = self._base, True
+            # applied over the stored changes, so a repair keeps every stored change that still fits
+            new = self._base.with_changes(**{**stored, **dict(changes)})
+            diff = old.diff(new)
+            if not diff and not repair:
+                return old
+            stored.update({name: new.to_dict()[name] for name in (changes if repair else diff)})
             with Session(self._engine) as session, session.begin():
                 session.merge(AppSetting(key=KEY, value=json.dumps(stored)))
+        summary = ", ".join(f"{k}: {a} -> {b}" for k, (a, b) in diff.items())
         self._audit.record(
-            "limits.change", by, ", ".join(f"{k}: {a} -> {b}" for k, (a, b) in diff.items()),
+            "limits.change", by, summary or "stored limit changes repaired to fit the environment",
             data={"changes": {k: {"old": a, "new": b} for k, (a, b) in diff.items()}},
         )
         return new

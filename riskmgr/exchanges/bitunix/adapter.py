@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -33,9 +33,13 @@ from riskmgr.exchanges.base import ExchangeAdapter
 from riskmgr.exchanges.bitunix import constants as C
 from riskmgr.exchanges.bitunix import parse as P
 from riskmgr.exchanges.bitunix.client import BatchResult, BitunixClient
+from riskmgr.risk.context import ClosedTrade
 
 log = logging.getLogger(__name__)
 MAX_CANDLES = 5000
+HISTORY_POSITIONS = "/api/v1/futures/position/get_history_positions"
+# get_history_positions filters by the position's *creation* time: ask this far back, then filter by mtime
+HISTORY_LOOKBACK = timedelta(days=30)
 
 
 class PartialCancelError(ExchangeError):
@@ -157,6 +161,28 @@ class BitunixAdapter(ExchangeAdapter):
                     bars[candle.ts] = candle
         ordered = [bars[ts] for ts in sorted(bars)]  # the docs do not promise an order
         return ordered[:limit] if since is not None else ordered[-limit:]
+
+    def fetch_closed_trades(self, since: datetime) -> list[ClosedTrade]:
+        """Return the positions closed since ``since``, newest first, realized P&L net of trading fees.
+
+        Funding is left out: the docs do not say which sign a paid funding fee carries.
+        """
+        if since.tzinfo is None:
+            raise ValidationError("since", "must be a timezone-aware UTC datetime")
+        found: list[P.Row] = []
+        with self._context():
+            for _page in range(C.MAX_PAGES):
+                query = {"startTime": to_ms(since - HISTORY_LOOKBACK), "skip": len(found), "limit": C.PAGE_LIMIT}
+                data = P.Row(self._client.get(HISTORY_POSITIONS, query), HISTORY_POSITIONS, "reply")
+                page = P.rows(data.raw.get("positionList"), HISTORY_POSITIONS, "position")
+                found.extend(page)
+                if len(page) < C.PAGE_LIMIT or len(found) >= data.integer("total"):
+                    break
+            else:
+                raise P.malformed(HISTORY_POSITIONS, f"more than {C.MAX_PAGES} pages of closed positions")
+            trades = [ClosedTrade(row.time_ms("mtime"), row.decimal("realizedPNL") - row.decimal("fee"))
+                      for row in found]
+        return sorted((t for t in trades if t.closed_at >= since), key=lambda t: t.closed_at, reverse=True)
 
     # -- writes -----------------------------------------------------------------------------------------
     def place_order(self, request: OrderRequest) -> Order:
