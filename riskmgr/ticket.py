@@ -1,7 +1,9 @@
-"""The manual order ticket: parse and validate it, then send it through the gateway with its protection.
+"""The manual order ticket: parse and validate it, preview it (the pre-trade receipt), then send it through the
+gateway with its protection.
 
-The gateway places a filled entry's exchange-side stop right after the fill; if the stop cannot be placed
-the position is closed at once rather than left unprotected (and both facts are audited).
+Without a quantity the ticket is sized from the stop distance by the risk per trade ("size for me"). The gateway
+places a filled entry's exchange-side stop right after the fill; if the stop cannot be placed the position is
+closed at once rather than left unprotected (and both facts are audited).
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from riskmgr.domain import MarginMode, OrderRequest, OrderSide, OrderType, PositionSide
-from riskmgr.errors import InvalidOrderError, ValidationError
+from riskmgr.domain import ZERO, MarginMode, OrderRequest, OrderSide, OrderType, PositionSide
+from riskmgr.errors import ValidationError
 from riskmgr.formatting import dec
-from riskmgr.risk.gateway import GatewayResult
+from riskmgr.risk.gateway import GatewayResult, client_id_for
+from riskmgr.risk.pretrade import PreTrade
 from riskmgr.runtime import Runtime
-from riskmgr.validation import opt_bool, opt_decimal, opt_int, req_decimal, req_str
+from riskmgr.validation import opt_bool, opt_decimal, opt_int, req_str
 
 
 @dataclass(frozen=True)
@@ -26,7 +29,7 @@ class OrderTicket:
     symbol: str
     side: OrderSide
     type: OrderType
-    qty: Decimal
+    qty: Decimal | None  # None: size it from the stop distance by the risk per trade
     price: Decimal | None
     leverage: int | None
     margin_mode: MarginMode | None
@@ -43,9 +46,11 @@ class OrderTicket:
             opens_long = not opens_long
         return PositionSide.LONG if opens_long else PositionSide.SHORT
 
-    def request(self) -> OrderRequest:
+    def request(self, qty: Decimal | None = None) -> OrderRequest:
+        """Return the order request (``qty`` replaces the ticket's; an unsized ticket carries 0 until sized)."""
         return OrderRequest(
-            symbol=self.symbol, side=self.side, type=self.type, qty=self.qty, price=self.price,
+            symbol=self.symbol, side=self.side, type=self.type, qty=qty if qty is not None else self.qty or ZERO,
+            price=self.price,
             reduce_only=self.reduce_only, leverage=self.leverage, margin_mode=self.margin_mode,
             stop_loss=self.stop_loss, take_profit=self.take_profit,
         )
@@ -67,7 +72,7 @@ def parse_ticket(data: Mapping[str, Any], runtime: Runtime) -> OrderTicket:
         symbol=symbol,
         side=OrderSide(req_str(data, "side", ["buy", "sell"])),
         type=order_type,
-        qty=req_decimal(data, "qty", positive=True),
+        qty=opt_decimal(data, "qty", positive=True),
         price=price if order_type is OrderType.LIMIT else None,
         leverage=opt_int(data, "leverage", 1, spec.max_leverage),
         margin_mode=MarginMode(req_str(data, "margin_mode", ["isolated", "cross"])) if mode else None,
@@ -76,6 +81,9 @@ def parse_ticket(data: Mapping[str, Any], runtime: Runtime) -> OrderTicket:
         reduce_only=opt_bool(data, "reduce_only"),
         intent_id=str(data.get("intent_id") or uuid.uuid4()),
     )
+    if ticket.qty is None and (ticket.reduce_only or ticket.stop_loss is None):
+        why = "a reduce-only order" if ticket.reduce_only else "an order without a stop-loss to size it from"
+        raise ValidationError("qty", f"is required for {why} (size for me needs a stop-loss)")
     _check_sides(ticket, price or runtime.market.ticker(symbol).mark)
     return ticket
 
@@ -92,20 +100,47 @@ def _check_sides(t: OrderTicket, ref: Decimal) -> None:
         raise ValidationError("take_profit", f"{t.take_profit} must be {where} the entry price {ref} for a {t.side}")
 
 
+def preview_ticket(runtime: Runtime, ticket: OrderTicket) -> dict[str, Any]:
+    """Return the pre-trade receipt of a ticket; nothing is sent."""
+    return PreTrade(runtime).receipt(ticket.account, ticket.request(), size=ticket.qty is None)
+
+
 def submit_ticket(runtime: Runtime, ticket: OrderTicket, actor: str) -> dict[str, Any]:
-    """Send the ticket through the gateway (which protects a filled entry or unwinds it)."""
-    gateway = runtime.gateway
-    if ticket.leverage is not None and not ticket.reduce_only:
-        try:
-            gateway.set_leverage(ticket.account, ticket.symbol, ticket.leverage, actor=actor)
-        except InvalidOrderError as exc:
-            raise ValidationError("leverage", str(exc)) from exc
-    result = gateway.submit(ticket.account, ticket.request(), actor=actor, intent_id=ticket.intent_id)
+    """Send the ticket through the gateway (which protects a filled entry or unwinds it).
+
+    The leverage travels with the order, so a denied order changes nothing on the exchange. An unsized ticket is
+    sized first; if no quantity comes out, nothing is sent and the receipt's denials are the answer (audited).
+    """
+    qty, receipt = ticket.qty, None
+    if qty is None:
+        receipt = preview_ticket(runtime, ticket)
+        if receipt["qty"] is None or Decimal(receipt["qty"]) <= 0:
+            return _unsized(runtime, ticket, receipt, actor)
+        qty = Decimal(receipt["qty"])
+    result = runtime.gateway.submit(ticket.account, ticket.request(qty), actor=actor, intent_id=ticket.intent_id)
     return {
         "entry": result_view(result),
         "protection": result_view(result.protection) if result.protection else None,
         "unwind": result_view(result.unwind) if result.unwind else None,
+        "receipt": receipt,
     }
+
+
+def _unsized(runtime: Runtime, ticket: OrderTicket, receipt: dict[str, Any], actor: str) -> dict[str, Any]:
+    denials = receipt["denials"] or [{"allowed": False, "rule": "risk_per_trade", "reason": "no quantity came out"}]
+    message = "; ".join(f"{v['rule']}: {v['reason']}" for v in denials)
+    runtime.audit.record(
+        "order.denied", actor, f"manual {ticket.side} {ticket.symbol} {ticket.type} (size for me) denied — {message}",
+        account=ticket.account, data={"receipt": receipt},
+    )
+    entry = {
+        "accepted": False, "client_id": client_id_for(ticket.account, ticket.intent_id), "duplicate": False,
+        "message": message, "order": None,
+        "verdicts": [{"allowed": v["allowed"], "rule": v["rule"], "reason": v["reason"]} for v in receipt["verdicts"]],
+    }
+    if all(v["allowed"] for v in entry["verdicts"]):
+        entry["verdicts"].append({"allowed": False, "rule": "risk_per_trade", "reason": message})
+    return {"entry": entry, "protection": None, "unwind": None, "receipt": receipt}
 
 
 def result_view(result: GatewayResult) -> dict[str, Any]:

@@ -16,13 +16,14 @@ Quirks handled here (docs/exchanges.md §3, §4):
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
 import ccxt
 
-from riskmgr.clock import from_ms
+from riskmgr.clock import from_ms, to_ms
 from riskmgr.domain import (
     Balance,
     MarginMode,
@@ -35,11 +36,19 @@ from riskmgr.domain import (
     PositionSide,
     Ticker,
 )
-from riskmgr.errors import InvalidOrderError, MalformedResponseError, NotFoundError, NotSupportedError
+from riskmgr.errors import (
+    InvalidOrderError,
+    MalformedResponseError,
+    NotFoundError,
+    NotSupportedError,
+    ValidationError,
+)
 from riskmgr.exchanges.ccxt_adapter import CcxtAdapter, OpenOrder, dec, open_status, opt_dec, opt_time, pick, text
+from riskmgr.risk.context import ClosedTrade
 
 log = logging.getLogger(__name__)
 MARGIN_ASSET = "USDT"
+INCOME_PAGE, INCOME_MAX_PAGES = 1000, 20  # /fapi/v1/income answers at most 1000 rows per call
 _TYPES = {
     "limit": OrderType.LIMIT, "market": OrderType.MARKET,
     "stop": OrderType.STOP_MARKET,  # stop-limit: a stop with a limit price (kept in Order.price)
@@ -152,6 +161,51 @@ class BinanceUsdmAdapter(CcxtAdapter):
                     volume_quote_24h=opt_dec(row, "quoteVolume", where),
                 )
             return out
+
+    def fetch_closed_trades(self, since: datetime) -> list[ClosedTrade]:
+        """Return the closes since ``since``, newest first: REALIZED_PNL income less the closing fills' commission.
+
+        Income comes per fill; the fills of one closing order share symbol and time, so they add up to one close.
+        Commission rows are matched by tradeId, so only the closing fee is deducted (the income history does not
+        tie the opening fee to its close).
+        """
+        if since.tzinfo is None:
+            raise ValidationError("since", "must be a timezone-aware UTC datetime")
+        with self._op("fetch_closed_trades"):
+            realized = self._income("REALIZED_PNL", since)
+            fees: dict[str, Decimal] = {}
+            for row in self._income("COMMISSION", since) if realized else []:
+                trade = str(row.get("tradeId") or "")
+                fees[trade] = fees.get(trade, Decimal(0)) + dec(row, "income", "fapi/v1/income COMMISSION")
+            closes: dict[tuple[str, int], Decimal] = {}
+            for row in realized:
+                where = f"fapi/v1/income REALIZED_PNL {row.get('tranId')}"
+                if row.get("asset") != MARGIN_ASSET:  # a USDC-margined contract is not one riskmgr trades
+                    continue
+                key = (text(row, "symbol", where), int(dec(row, "time", where)))
+                fee = fees.get(str(row.get("tradeId") or ""), Decimal(0)) if row.get("tradeId") else Decimal(0)
+                closes[key] = closes.get(key, Decimal(0)) + dec(row, "income", where) + fee
+            trades = [ClosedTrade(from_ms(ms), pnl) for (_, ms), pnl in closes.items()]
+            return sorted(trades, key=lambda t: t.closed_at, reverse=True)
+
+    def _income(self, kind: str, since: datetime) -> list[dict]:
+        """Return every income row of ``kind`` since ``since`` (pages follow the time; tranId removes repeats)."""
+        where = f"fapi/v1/income {kind}"
+        found: dict[str, dict] = {}
+        start = to_ms(since)
+        for _ in range(INCOME_MAX_PAGES):
+            reply = self.client.fapiPrivateGetIncome({"incomeType": kind, "startTime": start, "limit": INCOME_PAGE})
+            if not isinstance(reply, list):
+                raise MalformedResponseError(f"{where}: expected a list")
+            for row in reply:
+                found[text(row, "tranId", where)] = row
+            if len(reply) < INCOME_PAGE:
+                return list(found.values())
+            last = int(dec(reply[-1], "time", where))
+            if last <= start:
+                raise MalformedResponseError(f"{where}: a full page within one millisecond; cannot page on")
+            start = last  # inclusive: rows of that millisecond come again and are deduplicated
+        raise MalformedResponseError(f"{where}: more than {INCOME_PAGE * INCOME_MAX_PAGES} rows; refusing a part")
 
     def _market_extras(self, markets: list[dict]) -> dict[str, dict[str, Any]]:
         """Return max leverage and first-tier maintenance rate per symbol (brackets cached, refreshed on a gap)."""

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import ccxt
 
-from riskmgr.clock import from_ms
+from riskmgr.clock import from_ms, to_ms
 from riskmgr.domain import (
     ZERO,
     Balance,
@@ -33,8 +34,9 @@ from riskmgr.domain import (
     PositionSide,
     Ticker,
 )
-from riskmgr.errors import ExchangeError, InvalidOrderError, MalformedResponseError, NotFoundError
+from riskmgr.errors import ExchangeError, InvalidOrderError, MalformedResponseError, NotFoundError, ValidationError
 from riskmgr.exchanges.ccxt_adapter import CcxtAdapter, OpenOrder, dec, open_status, opt_dec, opt_time, pick, rows, text
+from riskmgr.risk.context import ClosedTrade
 
 log = logging.getLogger(__name__)
 PRODUCT_TYPE = "USDT-FUTURES"
@@ -44,6 +46,8 @@ _STOP_PLANS = frozenset({"pos_loss", "loss_plan", "moving_plan", "track_plan"})
 _PROFIT_PLANS = frozenset({"pos_profit", "profit_plan"})
 _POSITION_PLANS = frozenset({"pos_loss", "pos_profit"})  # follow the whole position: no size of their own
 _PAGE, _MAX_PAGES = 100, 20
+# history-position's startTime is not documented as open or close time: ask this far back, filter by uTime
+_HISTORY_LOOKBACK = timedelta(days=30)
 _SIDES = {"buy": OrderSide.BUY, "sell": OrderSide.SELL}
 _HOLD_SIDES = {"long": PositionSide.LONG, "short": PositionSide.SHORT}
 _MARGIN_MODES = {"crossed": MarginMode.CROSS, "isolated": MarginMode.ISOLATED}
@@ -138,6 +142,29 @@ class BitgetAdapter(CcxtAdapter):
                         opt_dec(row, "askPr", where), opt_dec(row, "quoteVolume", where),
                     )
             return out
+
+    def fetch_closed_trades(self, since: datetime) -> list[ClosedTrade]:
+        """Return the positions closed since ``since``, newest first, with Bitget's netProfit (after fees, funding)."""
+        if since.tzinfo is None:
+            raise ValidationError("since", "must be a timezone-aware UTC datetime")
+        with self._op("fetch_closed_trades"):
+            where = "mix/position/history-position"
+            found: list[dict] = []
+            cursor = None
+            for _ in range(_MAX_PAGES):
+                query = {"productType": PRODUCT_TYPE, "startTime": str(to_ms(since - _HISTORY_LOOKBACK)),
+                         "limit": str(_PAGE), **({"idLessThan": cursor} if cursor else {})}
+                data = self.client.privateMixGetV2MixPositionHistoryPosition(query).get("data")
+                batch = rows(data, "list", where, null_is_empty=True)
+                found += batch
+                cursor = data.get("endId")
+                if len(batch) < _PAGE or not cursor:
+                    break
+            else:
+                raise MalformedResponseError(f"{where}: more than {_PAGE * _MAX_PAGES} rows; refusing a partial list")
+            trades = [ClosedTrade(from_ms(int(dec(r, "uTime", where))), dec(r, "netProfit", where))
+                      for r in found if r.get("marginCoin", MARGIN_COIN) == MARGIN_COIN]
+            return sorted((t for t in trades if t.closed_at >= since), key=lambda t: t.closed_at, reverse=True)
 
     # -- open orders ---------------------------------------------------------------------------------
     def _open_orders(self, symbol: str | None) -> list[OpenOrder]:

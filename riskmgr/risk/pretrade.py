@@ -1,10 +1,10 @@
-"""The pre-trade picture: one order's rule context built from real data, every verdict, the receipt, the headroom.
+"""The pre-trade picture: one order's rule context built from real data, every verdict, and the receipt.
 
-The gateway runs ``PreTrade.verdicts`` on every new-risk order; ``POST /api/orders/preview`` and the ticket show
-``PreTrade.receipt``; the Risk page and ``flask risk status`` show ``PreTrade.headroom``. Everything is read
-fresh: the latest snapshot (its status and time decide data freshness), the account's day baseline and peak, the
-limits in force, the venue's closed trades and the mark price. A figure that cannot be read is never replaced by
-a guess: the rules that need it deny, naming what is missing (when unsure, deny).
+The gateway runs ``PreTrade.verdicts`` on every new-risk order, and ``POST /api/orders/preview`` and the ticket
+show ``PreTrade.receipt``: the same context, so the receipt says exactly what the gate will decide. Everything is
+read fresh: the latest snapshot (its status and time decide data freshness), the account's day baseline and peak
+equity, the limits in force, the venue's closed trades and the mark price. A figure that cannot be read is never
+replaced by a guess: the rules that need it deny, naming what is missing (when unsure, deny).
 """
 
 from __future__ import annotations
@@ -18,15 +18,271 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import Session
 
 from riskmgr.domain import ZERO, AccountSnapshot, OrderRequest, OrderSide, Position, PositionSide, Verdict
-from riskmgr.errors import ExchangeError, NotSupportedError, ValidationError
+from riskmgr.errors import ExchangeError, ValidationError
 from riskmgr.formatting import dec
 from riskmgr.models import AccountState
-from riskmgr.risk import headroom as _unused  # noqa: F401
 from riskmgr.risk.config import RiskLimits
 from riskmgr.risk.context import ClosedTrade, OrderIntent, RuleContext, build_context
 from riskmgr.risk.rules import ALL_RULES, evaluate
-from riskmgr.risk.sizing import HUNDRED, fmt_number, pct_of
+from riskmgr.risk.sizing import HUNDRED, SizingResult, fmt_number, pct_of
 from riskmgr.risk.state import admits, daily_loss_pct, risk_day
 
 if TYPE_CHECKING:
     from riskmgr.runtime import Runtime
+
+# closed trades read for the losing streak; a streak older than this is not counted
+TRADES_LOOKBACK = timedelta(days=30)
+_PCT = Decimal("0.0001")
+_PRICE = Decimal("1e-8")
+
+
+@dataclass(frozen=True)
+class AccountPicture:
+    """What is known about one account now. A None figure is unknown, and ``*_problem`` says why."""
+
+    snapshot: AccountSnapshot | None
+    day_start_equity: Decimal | None
+    peak_equity: Decimal | None
+    baseline_problem: str | None
+    trades: tuple[ClosedTrade, ...] | None
+    trades_problem: str | None
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """One order judged: every rule's verdict (ALL_RULES order) and the context they read (None: not built)."""
+
+    verdicts: tuple[Verdict, ...]
+    context: RuleContext | None
+    entry_source: str
+
+
+class PreTrade:
+    """Build rule contexts from the runtime's real data; judge orders and describe them before they are sent."""
+
+    def __init__(self, runtime: Runtime):
+        self._rt = runtime
+
+    def verdicts(self, account: str, request: OrderRequest) -> list[Verdict]:
+        """Return every rule's verdict on a new-risk order (the gateway's risk check)."""
+        return list(self.assess(account, request).verdicts)
+
+    def assess(self, account: str, request: OrderRequest, *, size: bool = False) -> Assessment:
+        """Judge ``request`` (already rounded) on ``account``; with ``size`` its quantity comes from the risk budget."""
+        now, limits = self._rt.clock.now(), self._rt.limits()
+        spec = self._rt.gateway.spec(account, request.symbol)
+        picture = self.picture(account, now, limits)
+        snap = picture.snapshot
+        if snap is None or snap.balance is None:
+            reason = "the account has never been read" if snap is None else f"no account figures: {snap.error}"
+            return _unchecked("data_fresh", reason, "—")
+        entry, source = self._entry_price(account, request, now, limits)
+        if entry is None:
+            return _unchecked("data_fresh", source, "—")
+        intent = _intent(request, entry, snap.positions, size, spec.base)
+        if isinstance(intent, Verdict):
+            return _unchecked(intent.rule, intent.reason, source)
+        ctx = build_context(
+            now=now, limits=limits, intent=intent, spec=spec, equity=snap.balance.equity,
+            available=snap.balance.available,
+            # an unknown baseline or peak is passed as 0, which those rules deny; the reason is replaced below
+            day_start_equity=picture.day_start_equity or ZERO, peak_equity=picture.peak_equity or ZERO,
+            positions=snap.positions, account_status=snap.status, fetched_at=snap.fetched_at,
+            recent_trades=picture.trades or (), trading_state=self._rt.trading.current().state,
+        )
+        overrides = _overrides(picture)
+        return Assessment(tuple(overrides.get(v.rule, v) for v in evaluate(ctx)), ctx, source)
+
+    def picture(self, account: str, now: datetime, limits: RiskLimits) -> AccountPicture:
+        """Read the account's latest snapshot, its day baseline and peak, and its recent closed trades."""
+        snap = self._rt.snapshots.latest().get(account)
+        with Session(self._rt.engine) as session:
+            row = session.get(AccountState, account)
+            day, day_start, peak = (row.day, row.day_start_equity, row.peak_equity) if row else (None, None, None)
+        today = risk_day(now, limits.zone()).isoformat()
+        problem = None
+        if day is None:
+            problem = "no good read has set the day's opening equity yet: the day's loss is unknown"
+        elif day != today:
+            problem = f"the opening equity on record is for {day}; the first good read of {today} sets today's"
+            day_start = None
+        trades, trades_problem = self._closed_trades(account, now)
+        return AccountPicture(snap, day_start, peak, problem, trades, trades_problem)
+
+    def receipt(self, account: str, request: OrderRequest, *, size: bool) -> dict[str, Any]:
+        """Describe an order before it is sent: its size, risk, prices, headroom and every verdict."""
+        rounded = self._rt.gateway.rounded(account, request)
+        state = admits(self._rt.trading.current().state, reduces_exposure=rounded.reduce_only, is_cancel=False)
+        head = {
+            "account": account, "symbol": rounded.symbol, "side": rounded.side.value, "type": rounded.type.value,
+            "reduce_only": rounded.reduce_only, "price": dec(rounded.price), "stop_loss": dec(rounded.stop_loss),
+            "take_profit": dec(rounded.take_profit), "leverage": rounded.leverage,
+        }
+        if rounded.reduce_only:
+            # the gateway admits a reduce-only order on the trading state alone: the rules guard new risk
+            return head | _verdicts_view([state]) | {
+                "qty": dec(rounded.qty), "entry_price": None, "entry_source": "reduce-only: new-risk rules skipped",
+                "figures": None, "sizing_error": None,
+            }
+        assessment = self.assess(account, rounded, size=size)
+        ctx = assessment.context
+        figures = _figures(ctx, ctx.sizing) if ctx is not None and ctx.sizing is not None else None
+        return head | _verdicts_view([state, *assessment.verdicts]) | {
+            "qty": figures["size"]["qty"] if figures else (None if size else dec(rounded.qty)),
+            "entry_price": dec(ctx.intent.entry_price) if ctx else None,
+            "entry_source": assessment.entry_source,
+            "figures": figures,
+            "sizing_error": ctx.sizing_error if ctx is not None else None,
+        }
+
+    # -- reads -------------------------------------------------------------------------------------------
+    def _entry_price(
+        self, account: str, request: OrderRequest, now: datetime, limits: RiskLimits
+    ) -> tuple[Decimal | None, str]:
+        """Return the entry price and where it came from, or None and why it is unknown."""
+        if request.price is not None:
+            return request.price, f"limit price {fmt_number(request.price)}"
+        try:
+            ticker = self._rt.accounts[account].fetch_tickers().get(request.symbol)
+        except ExchangeError as exc:
+            return None, f"the mark price of {request.symbol} cannot be read: {exc.describe()}"
+        if ticker is None:
+            return None, f"account {account} reports no mark price for {request.symbol}"
+        age = (now - ticker.timestamp).total_seconds()
+        if age > limits.stale_after_seconds:
+            return None, f"the mark price of {request.symbol} is {age:g} s old, older than the limit " \
+                         f"{limits.stale_after_seconds} s"
+        return ticker.mark, f"mark {fmt_number(ticker.mark)} at {ticker.timestamp.isoformat()}"
+
+    def _closed_trades(self, account: str, now: datetime) -> tuple[tuple[ClosedTrade, ...] | None, str | None]:
+        try:
+            trades = self._rt.accounts[account].fetch_closed_trades(now - TRADES_LOOKBACK)
+        except ExchangeError as exc:
+            return None, f"closed trades cannot be read ({exc.describe()}): the losing streak is unknown"
+        return tuple(sorted(trades, key=lambda t: t.closed_at, reverse=True)), None
+
+
+def _overrides(picture: AccountPicture) -> dict[str, Verdict]:
+    """Return denials for the rules whose input is unknown (their own reason would show a placeholder 0)."""
+    out: dict[str, Verdict] = {}
+    if picture.trades is None:
+        out["consecutive_losses"] = Verdict.deny("consecutive_losses", f"{picture.trades_problem}: no new risk")
+    if picture.day_start_equity is None:
+        out["daily_loss"] = Verdict.deny("daily_loss", f"{picture.baseline_problem}: no new risk")
+    if picture.peak_equity is None:
+        out["drawdown"] = Verdict.deny("drawdown", "no good read has set the peak equity yet: the drawdown is unknown")
+    return out
+
+
+def _intent(
+    request: OrderRequest, entry: Decimal, positions: tuple[Position, ...], size: bool, base: str
+) -> OrderIntent | Verdict:
+    """Return the rules' view of ``request``, or the denial saying why it cannot be judged."""
+    side = PositionSide.LONG if request.side is OrderSide.BUY else PositionSide.SHORT
+    leverage = request.leverage or _position_leverage(positions, request.symbol, side)
+    if leverage is None:
+        return Verdict.deny(
+            "max_leverage",
+            f"no leverage given and no open {request.symbol} {side.value} to take it from: the venue's setting is "
+            "unknown; give the leverage",
+        )
+    if not size and request.qty <= 0:
+        return Verdict.deny(
+            "risk_per_trade",
+            f"quantity {fmt_number(request.qty)} {base} after rounding down to the step is not above 0",
+        )
+    try:
+        return OrderIntent(
+            symbol=request.symbol, side=side, entry_price=entry, stop_loss=request.stop_loss,
+            take_profit=request.take_profit, qty=None if size else request.qty, leverage=leverage,
+            reduce_only=request.reduce_only,
+        )
+    except ValidationError as exc:
+        return Verdict.deny("risk_per_trade", f"{exc.field} {exc.message}")
+
+
+def _position_leverage(positions: tuple[Position, ...], symbol: str, side: PositionSide) -> int | None:
+    for p in positions:
+        if p.symbol == symbol and p.side is side:
+            return max(1, math.ceil(p.leverage))  # a fractional setting rounds up: liquidation is then nearer
+    return None
+
+
+def _unchecked(rule: str, reason: str, entry_source: str) -> Assessment:
+    """Deny with ``rule``'s reason; every other rule denies as not checked (no context could be built)."""
+    verdicts = tuple(
+        Verdict.deny(r.name, reason if r.name == rule else f"not checked: {reason}") for r in ALL_RULES
+    )
+    return Assessment(verdicts, None, entry_source)
+
+
+def _verdicts_view(verdicts: list[Verdict]) -> dict[str, Any]:
+    rows = [verdict_dict(v) for v in verdicts]
+    denials = [r for r in rows if not r["allowed"]]
+    return {"allowed": not denials, "verdicts": rows, "denials": denials}
+
+
+def verdict_dict(v: Verdict) -> dict[str, Any]:
+    """Return a verdict JSON-safe."""
+    return {"allowed": v.allowed, "rule": v.rule, "reason": v.reason, "until": v.until.isoformat() if v.until else None}
+
+
+def _q(value: Decimal | None, step: Decimal) -> str | None:
+    return None if value is None else dec(value.quantize(step, rounding=ROUND_HALF_EVEN))
+
+
+def _figures(ctx: RuleContext, s: SizingResult) -> dict[str, Any]:
+    """Return the receipt's numbers for a sized context."""
+    limits, spec = ctx.limits, ctx.spec
+    existing = ctx.same_position.notional if ctx.same_position is not None else ZERO
+    after_open = ctx.open_notional + s.notional
+    new_position = ctx.same_position is None
+    return {
+        "size": {
+            "qty": dec(s.qty), "base": spec.base, "sized": s.sized, "raw_qty": _q(s.raw_qty, _PRICE),
+            "notional": dec(s.notional), "margin": _q(s.margin, _PRICE),
+            "caps": [{"limit": c.name, "max_notional": _q(c.max_notional, _PRICE), "reason": c.reason} for c in s.caps],
+        },
+        "risk": {
+            "usdt": dec(s.risk_usdt), "pct_of_equity": _q(s.risk_pct, _PCT),
+            "limit_pct": dec(limits.risk_per_trade_pct),
+            "budget_usdt": _q(s.risk_budget, _PRICE), "equity": dec(ctx.equity), "stop_distance": dec(s.stop_distance),
+        },
+        "leverage": {
+            "setting": s.leverage, "limit": limits.max_leverage, "exchange_max": spec.max_leverage,
+            "account_after": _q(after_open / ctx.equity, _PCT) if ctx.equity > 0 else None,
+            "notional_after": dec(after_open), "notional_cap": dec(ctx.equity * limits.max_leverage),
+        },
+        "liquidation": {
+            "price": _q(s.liquidation_price, _PRICE), "stop_loss": dec(s.stop_loss),
+            "beyond_stop": _q(s.liquidation_beyond_stop, _PRICE),
+            "beyond_stop_pct_of_entry": _q(pct_of(s.liquidation_beyond_stop, s.entry_price), _PCT),
+            "maintenance_margin_rate": dec(spec.maintenance_margin_rate),
+        },
+        "daily_loss": _daily_loss(ctx, s.risk_usdt),
+        "open_positions": {
+            "count": len(ctx.positions), "limit": limits.max_open_positions, "new_position": new_position,
+            "after": len(ctx.positions) + (1 if new_position else 0),
+        },
+        "notional": {
+            "existing": dec(existing), "new": dec(s.notional), "after": dec(existing + s.notional),
+            "limit": dec(limits.max_position_notional),
+        },
+        "reward_risk": {
+            "ratio": _q(s.reward_risk, _PCT), "min": dec(limits.min_reward_risk), "take_profit": dec(s.take_profit),
+        },
+    }
+
+
+def _daily_loss(ctx: RuleContext, risk: Decimal) -> dict[str, Any] | None:
+    """Return the day's loss against the limit and what is left before it, or None when the baseline is unknown."""
+    if ctx.day_start_equity <= 0:
+        return None
+    limit = ctx.limits.daily_loss_limit_pct
+    floor = ctx.day_start_equity * (1 - limit / HUNDRED)  # equity at which the limit is reached
+    headroom = ctx.equity - floor
+    return {
+        "day_start_equity": dec(ctx.day_start_equity), "equity": dec(ctx.equity),
+        "loss_pct": _q(daily_loss_pct(ctx.equity, ctx.day_start_equity), _PCT), "limit_pct": dec(limit),
+        "headroom_usdt": _q(headroom, _PRICE), "headroom_after_stop_usdt": _q(headroom - risk, _PRICE),
+    }
