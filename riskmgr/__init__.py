@@ -29,9 +29,10 @@ def create_app(config: Settings | None = None) -> Flask:
     )
     _configure_flask(app, config)
 
-    from riskmgr.logging_setup import configure_logging
+    from riskmgr.logging_setup import configure_logging, init_request_ids
 
     configure_logging(config)
+    init_request_ids(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
     login_manager.init_app(app)

@@ -79,7 +79,9 @@ def read_events(env: Mapping[str, str]) -> tuple[str, ...]:
     kinds = _list(env, "ALERT_EVENTS")
     for kind in kinds:
         if kind not in ALERTABLE:
-            raise ConfigError(f"ALERT_EVENTS: {kind!r} is not an event kind; allowed all, none or {', '.join(ALERTABLE)}")
+            raise ConfigError(
+                f"ALERT_EVENTS: {kind!r} is not an event kind; allowed all, none or {', '.join(ALERTABLE)}"
+            )
     return kinds
 
 

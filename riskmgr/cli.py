@@ -25,12 +25,16 @@ def fail(message: str) -> None:
 
 
 @risk_cli.command("status")
-@click.option("--json", "as_json", is_flag=True, help="Print the full snapshot as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print the full snapshot and risk view as JSON.")
 def risk_status(as_json: bool) -> None:
-    """Show the trading state and each account's status and equity."""
-    view = services.snapshot_view(current_runtime())
+    """Show the trading state, each account's status and equity, the limits in force and each rule's headroom."""
+    from riskmgr.risk.views import risk_view
+
+    runtime = current_runtime()
+    view = services.snapshot_view(runtime)
+    risk = risk_view(runtime)
     if as_json:
-        click.echo(json.dumps(view, indent=2))
+        click.echo(json.dumps(view | {"risk": risk}, indent=2))
         return
     ts = view["trading_state"]
     click.echo(f"trading state: {ts['state']} ({ts['reason']})")
@@ -39,6 +43,24 @@ def risk_status(as_json: bool) -> None:
         stale = f" — stale since {a['stale_since']}: {a['error']}" if a["status"] != "ok" else ""
         click.echo(f"{a['name']:<16} {a['exchange']:<10} {a['status']:<6} {figures}, "
                    f"{len(a['positions'])} position(s){stale}")
+    _echo_limits(risk)
+    for account in risk["accounts"]:
+        click.echo(f"rules on {account['account']}:")
+        for row in account["rules"]:
+            used = f"{row['used']} of {row['limit']}{' ' + row['unit'] if row['unit'] else ''}" if row["used"] else ""
+            room = f", headroom {row['headroom']} {row['headroom_unit']}" if row["headroom"] is not None else ""
+            click.echo(f"  {row['label']:<20} {row['status']:<9} {used}{room} — {row['detail']}")
+
+
+def _echo_limits(risk: dict) -> None:
+    if risk["limits_error"]:
+        click.echo(f"limits: {risk['limits_error']}")
+        return
+    click.echo("limits in force:")
+    for row in risk["fields"]:
+        unit = f" {row['unit']}" if row["unit"] and row["type"] in ("decimal", "int") else ""
+        changed = f" (changed; environment {row['environment']})" if row["changed"] else ""
+        click.echo(f"  {row['name']:<30} {row['value']}{unit}{changed}")
 
 
 @risk_cli.command("rearm")

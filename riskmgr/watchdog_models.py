@@ -1,1 +1,253 @@
-"""Database models of this feature (being built)."""
+"""Tables of the stop-loss watchdog and the store that reads and writes them.
+
+What the watchdog knows about each position (since when it is unprotected, how many attempts failed) and
+its counters live in the database, so the state survives a restart and every web worker shows the poller's
+view. Each store method is one short transaction: none is held open while an exchange is called.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Boolean, Engine, Integer, String, Text, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from riskmgr.domain import PositionSide
+from riskmgr.extensions import db
+from riskmgr.models import OrderIntent, UTCDateTime
+
+COUNTERS = ("detected", "placed", "restored", "failed", "escalated", "wrong_side", "deferred")
+
+
+class WatchedPosition(db.Model):
+    """One (account, symbol, side) the watchdog has seen: the open position there and its protection episode.
+
+    ``unprotected_since`` is set while the position lacks a stop-loss (or a wanted take-profit); ``attempts``,
+    ``failures`` and ``escalations`` count within that episode. ``flat_since`` remembers when the key was last
+    seen without a position, so a plan recorded at entry is only taken from an order sent after it.
+    """
+
+    __tablename__ = "watchdog_position"
+    account: Mapped[str] = mapped_column(String(64), primary_key=True)
+    symbol: Mapped[str] = mapped_column(String(64), primary_key=True)
+    side: Mapped[str] = mapped_column(String(8), primary_key=True)
+    open: Mapped[bool] = mapped_column(Boolean)
+    identity: Mapped[str] = mapped_column(String(160))
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+    flat_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    unprotected_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    missing: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_result: Mapped[str | None] = mapped_column(Text, nullable=True)
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    escalation: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    escalations: Mapped[int] = mapped_column(Integer, default=0)
+
+    def start_episode(self, since: datetime | None, missing: str | None) -> None:
+        """Mark the position unprotected from ``since`` (None: protected)."""
+        self.unprotected_since, self.missing = since, missing
+        self.attempts = self.failures = self.escalations = 0
+        self.last_attempt_at = self.last_result = self.escalated_at = self.escalation = None
+
+
+class WatchdogCounter(db.Model):
+    """One of the watchdog's running totals (see ``COUNTERS``)."""
+
+    __tablename__ = "watchdog_counter"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer)
+
+
+@dataclass(frozen=True)
+class Episode:
+    """One stretch of time a position has been unprotected, as read at the start of a check."""
+
+    account: str
+    symbol: str
+    side: PositionSide
+    identity: str
+    since: datetime
+    missing: str
+    attempts: int
+    failures: int
+    escalation: str | None
+    escalations: int
+    flat_since: datetime | None
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return self.account, self.symbol, self.side.value
+
+    def intent_id(self, what: str, number: int) -> str:
+        """Return the deterministic intent id of one action in this episode."""
+        return (f"watchdog:{what}:{self.account}:{self.symbol}:{self.side.value}:{self.identity}:"
+                f"{self.since.isoformat()}:{number}")
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What one look at a position changed: the open episode, and whether one started or ended now."""
+
+    episode: Episode | None
+    started: bool
+    ended_since: datetime | None
+    ended_missing: str | None
+
+
+def bump(session: Session, *names: str) -> None:
+    """Add one to each named counter."""
+    for name in names:
+        if name not in COUNTERS:
+            raise ValueError(f"unknown watchdog counter {name!r}")
+        row = session.get(WatchdogCounter, name, with_for_update=True)
+        if row is None:
+            session.add(WatchdogCounter(name=name, value=1))
+        else:
+            row.value += 1
+
+
+class WatchStore:
+    """Read and change the watchdog's rows, one short transaction per call."""
+
+    def __init__(self, engine: Engine):
+        self._engine = engine
+
+    def _session(self) -> Session:
+        return Session(self._engine, expire_on_commit=False)
+
+    def count(self, *names: str) -> None:
+        """Add one to each named counter."""
+        with self._session() as session, session.begin():
+            bump(session, *names)
+
+    def counts(self) -> dict[str, int]:
+        """Return every counter (zero for those never bumped: a count, not a measurement)."""
+        with self._session() as session:
+            found = {row.name: row.value for row in session.scalars(select(WatchdogCounter))}
+        return {name: found.get(name, 0) for name in COUNTERS}
+
+    def forget_closed(self, account: str, held: set[tuple[str, str]], now: datetime) -> list[WatchedPosition]:
+        """Mark this account's keys without a position flat; return those that went while unprotected."""
+        cleared: list[WatchedPosition] = []
+        with self._session() as session, session.begin():
+            stmt = select(WatchedPosition).where(WatchedPosition.account == account, WatchedPosition.open)
+            for row in session.scalars(stmt):
+                if (row.symbol, row.side) not in held:
+                    if row.unprotected_since is not None:
+                        cleared.append(_copy(row))
+                    row.open, row.flat_since = False, now
+                    row.start_episode(None, None)
+        return cleared
+
+    def observe(self, key: tuple[str, str, str], identity: str, now: datetime, missing: str | None) -> Observation:
+        """Record the position as seen now; start or end its unprotected episode."""
+        try:
+            return self._observe(key, identity, now, missing)
+        except IntegrityError:  # a racing check inserted the row first: it exists now, so update it
+            return self._observe(key, identity, now, missing)
+
+    def _observe(self, key: tuple[str, str, str], identity: str, now: datetime, missing: str | None) -> Observation:
+        started, ended = False, (None, None)
+        with self._session() as session, session.begin():
+            row = session.get(WatchedPosition, key, with_for_update=True)
+            if row is None:
+                row = WatchedPosition(account=key[0], symbol=key[1], side=key[2], open=False, identity=identity,
+                                      first_seen=now, last_seen=now)
+                session.add(row)
+            if not row.open:
+                row.open, row.first_seen = True, now
+                row.start_episode(None, None)
+            row.identity, row.last_seen = identity, now
+            if missing and row.unprotected_since is None:
+                row.start_episode(now, missing)
+                bump(session, "detected")
+                started = True
+            elif missing:
+                row.missing = missing
+            elif row.unprotected_since is not None:
+                ended = (row.unprotected_since, row.missing)
+                row.start_episode(None, None)
+                bump(session, "restored")
+            episode = _episode(row) if row.unprotected_since is not None else None
+        return Observation(episode, started, *ended)
+
+    def record_attempt(self, episode: Episode, now: datetime, accepted: bool, message: str) -> int | None:
+        """Store one placement's outcome; return the episode's failures (None: the episode ended meanwhile)."""
+        with self._session() as session, session.begin():
+            row = session.get(WatchedPosition, episode.key, with_for_update=True)
+            if row is None or row.unprotected_since != episode.since:
+                return None
+            row.attempts, row.last_attempt_at, row.last_result = row.attempts + 1, now, message
+            row.failures += 0 if accepted else 1
+            bump(session, "placed" if accepted else "failed")
+            return row.failures
+
+    def record_escalation(self, episode: Episode, now: datetime, escalation: str, message: str) -> None:
+        """Store that the episode was escalated and how."""
+        with self._session() as session, session.begin():
+            row = session.get(WatchedPosition, episode.key, with_for_update=True)
+            if row is not None and row.unprotected_since == episode.since:
+                row.escalated_at, row.escalation, row.last_result = now, escalation, message
+                row.escalations += 1
+            bump(session, "escalated")
+
+    def unprotected(self, accounts: set[str], now: datetime) -> list[dict[str, Any]]:
+        """Return the open positions without their protection, longest first, with how long."""
+        stmt = (select(WatchedPosition).where(WatchedPosition.open, WatchedPosition.unprotected_since.is_not(None))
+                .order_by(WatchedPosition.unprotected_since))
+        with self._session() as session:
+            rows = [r for r in session.scalars(stmt) if r.account in accounts and r.unprotected_since is not None]
+        return [{
+            "account": r.account, "symbol": r.symbol, "side": r.side, "missing": r.missing,
+            "since": r.unprotected_since.isoformat(),  # type: ignore[union-attr]
+            "seconds": round((now - r.unprotected_since).total_seconds()),  # type: ignore[operator]
+            "attempts": r.attempts, "failures": r.failures, "last_result": r.last_result,
+            "escalation": r.escalation, "last_seen": r.last_seen.isoformat(),
+        } for r in rows]
+
+    def in_flight(self, account: str, symbol: str, after: datetime) -> bool:
+        """Whether an order on ``symbol`` was sent or settled at or after ``after`` (a read may predate it)."""
+        stmt = select(OrderIntent.request).where(
+            OrderIntent.account == account, or_(OrderIntent.created_at >= after, OrderIntent.updated_at >= after)
+        )
+        with self._session() as session:
+            return any((r or {}).get("symbol") == symbol for r in session.scalars(stmt))
+
+    def plan(self, account: str, symbol: str, side: PositionSide, flat_since: datetime | None
+             ) -> tuple[Decimal | None, Decimal | None, str]:
+        """Return the stop and target last sent through the gate for this position, or (None, None, why).
+
+        An entry carrying a stop, or a protective order placed after one, counts; the self-test's order does not.
+        """
+        stmt = (select(OrderIntent).where(OrderIntent.account == account, OrderIntent.status == "accepted",
+                                          OrderIntent.purpose != "selftest")
+                .order_by(OrderIntent.created_at.desc()).limit(200))
+        if flat_since is not None:  # an order sent before the key was last flat belongs to an earlier position
+            stmt = stmt.where(OrderIntent.created_at >= flat_since)
+        wanted = {True: side.close_order_side.value, False: side.entry_order_side.value}
+        with self._session() as session:
+            for intent in session.scalars(stmt):
+                r = intent.request or {}
+                if r.get("symbol") == symbol and r.get("side") == wanted[bool(r.get("reduce_only"))] \
+                        and r.get("stop_loss"):
+                    target = Decimal(r["take_profit"]) if r.get("take_profit") else None
+                    return Decimal(r["stop_loss"]), target, f"plan of {intent.purpose} order {intent.client_id}"
+        return None, None, "default distance from entry"
+
+
+def _episode(row: WatchedPosition) -> Episode:
+    return Episode(row.account, row.symbol, PositionSide(row.side), row.identity,
+                   row.unprotected_since,  # type: ignore[arg-type]
+                   row.missing or "", row.attempts, row.failures, row.escalation, row.escalations, row.flat_since)
+
+
+def _copy(row: WatchedPosition) -> WatchedPosition:
+    return WatchedPosition(account=row.account, symbol=row.symbol, side=row.side, missing=row.missing,
+                           unprotected_since=row.unprotected_since)

@@ -1,1 +1,111 @@
-"""(being built)"""
+"""The backtests feature: the run service (a thread pool of jobs), the Backtests page, its JSON API and CLI.
+
+``install`` puts a ``BacktestService`` at ``runtime.features["backtest"]``. A run is validated when it is asked
+for (a bad setting is a 400 naming the field, before anything is queued), recorded as queued, then executed by
+``runs.execute_run(runtime, run_id)`` on a one-thread pool, inside an app context.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from flask import Flask, current_app, has_app_context
+
+from riskmgr.backtest import data as data_mod
+from riskmgr.backtest.commands import backtest_cli
+from riskmgr.backtest.params import BacktestParams, merge, parse_params
+from riskmgr.backtest.presets import BUILTIN, builtin_presets, defaults
+from riskmgr.backtest.runs import PresetStore, RunStore, execute_run
+from riskmgr.backtest.views import bp
+from riskmgr.errors import ValidationError
+from riskmgr.runtime import Runtime
+
+__all__ = ["CLI", "NAV", "BacktestService", "bp", "install"]
+
+NAV = [("backtest.page", "Backtests")]
+CLI = [backtest_cli]
+MAX_WAITING = 8  # runs queued or running in one process at most
+
+
+def install(runtime: Runtime) -> None:
+    """Build the backtest service."""
+    runtime.features["backtest"] = BacktestService(runtime)
+
+
+class BacktestService:
+    """Validate, queue, run and wait for backtests; resolve presets."""
+
+    def __init__(self, runtime: Runtime):
+        self.runtime = runtime
+        self.runs = RunStore(runtime)
+        self.presets = PresetStore(runtime)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="backtest")
+        self._futures: dict[int, Future[None]] = {}
+        self._lock = threading.Lock()
+
+    # -- settings --------------------------------------------------------------------------------------
+    def preset_params(self, name: str) -> dict[str, Any]:
+        """Return the settings of a built-in or saved preset; an unknown name is a ValidationError."""
+        for preset in builtin_presets(self.runtime):
+            if preset.name == name:
+                return preset.params
+        saved = self.presets.get(name)
+        if saved is None:
+            known = [p.name for p in builtin_presets(self.runtime)] + [p.name for p in self.presets.all()]
+            raise ValidationError("preset", f"{name!r} is not a preset; one of {', '.join(known)}")
+        return dict(saved.params)
+
+    def resolve(self, data: Mapping[str, Any]) -> tuple[BacktestParams, str | None]:
+        """Merge defaults, the preset and the request's settings; validate them and the data source."""
+        preset = data.get("preset") or None
+        if preset is not None and not isinstance(preset, str):
+            raise ValidationError("preset", "must be a preset name")
+        base = defaults(self.runtime)
+        if preset is not None:
+            base = merge(base, self.preset_params(preset))
+        params = parse_params(merge(base, {k: v for k, v in data.items() if k != "preset"}), self.runtime.clock.now())
+        data_mod.check_source(self.runtime, params)
+        return params, preset
+
+    def is_builtin(self, name: str) -> bool:
+        return name in BUILTIN or name in {p.name for p in builtin_presets(self.runtime)}
+
+    # -- runs ------------------------------------------------------------------------------------------
+    def submit(self, data: Mapping[str, Any], actor: str) -> int:
+        """Validate and queue a run; return its id (it runs in the background)."""
+        params, preset = self.resolve(data)
+        with self._lock:
+            waiting = sum(1 for f in self._futures.values() if not f.done())
+            if waiting >= MAX_WAITING:
+                raise ValidationError("preset", f"{waiting} backtests are already waiting; start this one when "
+                                                "one has finished")
+            run_id = self.runs.create(params, preset, actor)
+            app = current_app._get_current_object() if has_app_context() else None  # type: ignore[attr-defined]
+            self._futures[run_id] = self._pool.submit(self._job(app), run_id)
+        return run_id
+
+    def run_now(self, data: Mapping[str, Any], actor: str) -> int:
+        """Validate and run a backtest in this thread (the CLI); return its id."""
+        params, preset = self.resolve(data)
+        run_id = self.runs.create(params, preset, actor)
+        execute_run(self.runtime, run_id)
+        return run_id
+
+    def wait(self, run_id: int, timeout: float | None = None) -> None:
+        """Block until a run queued by this process has finished."""
+        future = self._futures.get(run_id)
+        if future is not None:
+            future.result(timeout)
+
+    def _job(self, app: Flask | None) -> Callable[[int], None]:
+        def job(run_id: int) -> None:
+            if app is None:
+                execute_run(self.runtime, run_id)
+                return
+            with app.app_context():
+                execute_run(self.runtime, run_id)
+
+        return job

@@ -166,34 +166,45 @@ class EmergencyStore:
         with Session(self._engine) as session, session.begin():
             session.execute(update(EmergencySequence).where(EmergencySequence.id == seq_id).values(**values))
 
-    def finish(self, seq_id: int, status: str, summary: str, now: datetime) -> None:
-        """Close the sequence: free the running slot so the next trigger can start a new one."""
+    def finish(self, seq_id: int, status: str, summary: str, now: datetime, *, left_open: list[dict] | None,
+               step_detail: str, step_ok: bool = True) -> None:
+        """Close the sequence and its last step together, freeing the running slot for the next trigger."""
         with Session(self._engine) as session, session.begin():
             session.execute(
-                update(EmergencySequence)
-                .where(EmergencySequence.id == seq_id)
-                .values(status=status, summary=summary, finished_at=now, running_slot=None)
+                update(EmergencyStep)
+                .where(EmergencyStep.sequence_id == seq_id, EmergencyStep.number == len(STEPS))
+                .values(status="done" if step_ok else "failed", finished_at=now, detail=step_detail)
             )
+            values: dict[str, Any] = {"status": status, "summary": summary, "finished_at": now, "running_slot": None,
+                                      "steps_done": len(STEPS)}
+            if left_open is not None:
+                values["left_open"] = left_open
+            session.execute(update(EmergencySequence).where(EmergencySequence.id == seq_id).values(**values))
 
-    def add_order(self, seq_id: int, record: OrderRecord, now: datetime) -> None:
-        """Append one exchange action and its result."""
+    def add_orders(self, seq_id: int, records: list[OrderRecord], now: datetime) -> None:
+        """Append exchange actions and their results (one transaction: fewer writers queue on the database)."""
+        if not records:
+            return
         with Session(self._engine) as session, session.begin():
-            session.add(EmergencyOrder(
-                sequence_id=seq_id, step=record.step, at=now, account=record.account, action=record.action,
-                symbol=record.symbol, side=record.side, attempt=record.attempt, client_id=record.client_id,
-                order_id=record.order_id, ok=record.ok, message=record.message[:2000],
-            ))
-
-    def next_attempt(self, seq_id: int, account: str, symbol: str, side: str) -> int:
-        """Return the next attempt number of closing one position in this sequence."""
-        with Session(self._engine) as session:
-            count = session.scalar(
-                select(func.count(EmergencyOrder.id)).where(
-                    EmergencyOrder.sequence_id == seq_id, EmergencyOrder.account == account,
-                    EmergencyOrder.symbol == symbol, EmergencyOrder.side == side, EmergencyOrder.action == "close",
+            session.add_all([
+                EmergencyOrder(
+                    sequence_id=seq_id, step=r.step, at=now, account=r.account, action=r.action, symbol=r.symbol,
+                    side=r.side, attempt=r.attempt, client_id=r.client_id, order_id=r.order_id, ok=r.ok,
+                    message=r.message[:2000],
                 )
-            )
-            return int(count or 0) + 1
+                for r in records
+            ])
+
+    def close_attempts(self, seq_id: int) -> dict[tuple[str, str, str], int]:
+        """Return how many close attempts each (account, symbol, side) had in this sequence so far."""
+        with Session(self._engine) as session:
+            o = EmergencyOrder
+            rows = session.execute(
+                select(o.account, o.symbol, o.side, func.count(o.id))
+                .where(EmergencyOrder.sequence_id == seq_id, EmergencyOrder.action == "close")
+                .group_by(EmergencyOrder.account, EmergencyOrder.symbol, EmergencyOrder.side)
+            ).all()
+            return {(account, symbol or "", side or ""): int(n) for account, symbol, side, n in rows}
 
     # -- views ---------------------------------------------------------------------------------------------
     def latest_id(self) -> int | None:
@@ -288,6 +299,6 @@ def _sequence_view(
             for o in orders
         ],
         open_positions=row.open_positions or [],
-        left_open=row.left_open or [] if row.finished_at else None,
+        left_open=(row.left_open or []) if row.finished_at else None,
     )
     return view

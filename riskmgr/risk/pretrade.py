@@ -2,9 +2,10 @@
 
 The gateway runs ``PreTrade.verdicts`` on every new-risk order, and ``POST /api/orders/preview`` and the ticket
 show ``PreTrade.receipt``: the same context, so the receipt says exactly what the gate will decide. Everything is
-read fresh: the latest snapshot (its status and time decide data freshness), the account's day baseline and peak
-equity, the limits in force, the venue's closed trades and the mark price. A figure that cannot be read is never
-replaced by a guess: the rules that need it deny, naming what is missing (when unsure, deny).
+read fresh: the latest snapshot (equity; its status and time decide data freshness), the account's day baseline
+and peak equity, the limits in force, and from the venue the open positions, closed trades and mark price. A
+figure that cannot be read is never replaced by a guess: the rules that need it deny, naming what is missing
+(when unsure, deny).
 """
 
 from __future__ import annotations
@@ -79,7 +80,10 @@ class PreTrade:
         entry, source = self._entry_price(account, request, now, limits)
         if entry is None:
             return _unchecked("data_fresh", source, "—")
-        intent = _intent(request, entry, snap.positions, size, spec.base)
+        positions = self._positions(account)
+        if isinstance(positions, str):
+            return _unchecked("data_fresh", positions, source)
+        intent = _intent(request, entry, positions, size, spec.base)
         if isinstance(intent, Verdict):
             return _unchecked(intent.rule, intent.reason, source)
         ctx = build_context(
@@ -87,7 +91,7 @@ class PreTrade:
             available=snap.balance.available,
             # an unknown baseline or peak is passed as 0, which those rules deny; the reason is replaced below
             day_start_equity=picture.day_start_equity or ZERO, peak_equity=picture.peak_equity or ZERO,
-            positions=snap.positions, account_status=snap.status, fetched_at=snap.fetched_at,
+            positions=positions, account_status=snap.status, fetched_at=snap.fetched_at,
             recent_trades=picture.trades or (), trading_state=self._rt.trading.current().state,
         )
         overrides = _overrides(picture)
@@ -153,6 +157,17 @@ class PreTrade:
             return None, f"the mark price of {request.symbol} is {age:g} s old, older than the limit " \
                          f"{limits.stale_after_seconds} s"
         return ticker.mark, f"mark {fmt_number(ticker.mark)} at {ticker.timestamp.isoformat()}"
+
+    def _positions(self, account: str) -> tuple[Position, ...] | str:
+        """Return the open positions read now, or why they cannot be read.
+
+        Read live rather than from the snapshot: a position opened since the last poll must count against the
+        caps, or two quick entries could pass a limit that either alone respects.
+        """
+        try:
+            return tuple(self._rt.accounts[account].fetch_positions())
+        except ExchangeError as exc:
+            return f"the open positions cannot be read: {exc.describe()}"
 
     def _closed_trades(self, account: str, now: datetime) -> tuple[tuple[ClosedTrade, ...] | None, str | None]:
         try:

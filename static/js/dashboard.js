@@ -98,6 +98,16 @@
       ? `<span class="badge text-bg-danger">${unprotected} without a stop-loss</span>` : "";
   }
 
+  async function alertHealth() {
+    const res = await RM.api("/api/alerts/status");
+    const box = document.getElementById("alerts-health-banner");
+    if (!box || !res.ok) return;
+    const f = res.data.last_failure;
+    if (res.data.healthy || !f) { box.classList.add("d-none"); return; }
+    box.innerHTML = `Alert delivery failed at ${RM.dateTime(f.handled_at)} (${RM.esc(f.kind)}): ${RM.esc(f.error)} — <a href="/alerts">Alerts</a>`;
+    box.classList.remove("d-none");
+  }
+
   async function refresh() {
     const res = await RM.api("/api/snapshot");
     if (!res.ok) {
@@ -107,6 +117,7 @@
     render(res.data);
     status.textContent = `refreshed ${RM.time(res.data.generated_at)} · every ${pollMs / 1000} s`;
     status.dataset.generatedAt = res.data.generated_at;
+    alertHealth();
   }
 
   const palette = ["#6ea8fe", "#75b798", "#ffda6a", "#ea868f", "#c29ffa", "#6edff6"];

@@ -1,11 +1,21 @@
-/* Order ticket: market info, default protection, submit through /api/orders, show the gateway's answer. */
+/* Order ticket: market info, default protection, the live pre-trade receipt (/api/orders/preview, debounced),
+   submit through /api/orders (only while every verdict allows), show the gateway's answer. */
 "use strict";
 
 (() => {
   const form = document.getElementById("ticket");
   if (!form) return;  // no paper account configured
   const result = document.getElementById("ticket-result");
+  const receiptBox = document.getElementById("receipt");
+  const receiptStatus = document.getElementById("receipt-status");
+  const submitButton = document.getElementById("submit-order");
+  const submitWhy = document.getElementById("submit-why");
+  const PREVIEW_DEBOUNCE_MS = 350;
   let markets = {};
+  let previewSeq = 0;       // only the answer to the latest preview request is shown
+  let previewTimer = null;
+  let lastReceipt = null;   // the receipt of the form as it was at lastKey
+  let lastKey = null;
   let intentId = crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random();
 
   const field = (name) => form.elements[name];
@@ -27,19 +37,24 @@
     document.getElementById("qty-help").textContent = `step ${m.qty_step}, minimum ${m.min_qty}`;
   }
 
-  function roundTick(value, tick) {
+  function roundTick(value, tick, up) {
     const t = Number(tick);
     const decimals = Math.max(0, -Math.floor(Math.log10(t)));
-    return (Math.round(value / t) * t).toFixed(decimals);
+    const steps = value / t;
+    return ((up ? Math.ceil(steps - 1e-9) : Math.floor(steps + 1e-9)) * t).toFixed(decimals);
   }
 
+  // Stop 1.5 % and target 3 % from the entry (limit price or mark). The stop rounds towards the entry and the
+  // target away from it, so rounding never lowers reward:risk. Until the trader edits either field they follow
+  // the mark (autoProtection), because a market order is judged at the mark of the moment it is checked.
+  let autoProtection = true;
   function defaultProtection() {
     const m = markets[field("symbol").value];
     if (!m) return;
     const ref = field("type").value === "limit" && field("price").value ? Number(field("price").value) : Number(m.mark);
     const long = side() === "buy";
-    field("stop_loss").value = roundTick(ref * (long ? 0.985 : 1.015), m.price_tick);
-    field("take_profit").value = roundTick(ref * (long ? 1.03 : 0.97), m.price_tick);
+    field("stop_loss").value = roundTick(ref * (long ? 0.985 : 1.015), m.price_tick, long);
+    field("take_profit").value = roundTick(ref * (long ? 1.03 : 0.97), m.price_tick, long);
   }
 
   function ticket() {
@@ -65,15 +80,108 @@
       <div class="small">${RM.esc(r.message || "")}</div>${verdictList(r.verdicts)}</div>`;
   }
 
+  // -- the pre-trade receipt ----------------------------------------------------------------------------------
+  function formKey() {
+    const data = ticket();
+    delete data.intent_id;
+    return JSON.stringify(data);
+  }
+
+  function setSubmit(allowed, why, cls = "text-danger") {
+    submitButton.disabled = !allowed;
+    submitWhy.className = `small mt-1 ${allowed ? "text-body-secondary" : cls}`;
+    submitWhy.innerHTML = why;
+  }
+
+  function line(label, value) {
+    return `<dt class="col-5">${label}</dt><dd class="col-7 num">${value}</dd>`;
+  }
+
+  function renderFigures(r) {
+    const f = r.figures;
+    if (!f) {
+      return r.reduce_only ? `<p class="small mb-1">Reduce-only: only the trading state is checked; the new-risk rules do not apply.</p>`
+        : `<p class="small text-warning mb-1">No size: ${RM.esc(r.sizing_error || "the order cannot be sized (see the verdicts)")}</p>`;
+    }
+    const s = f.size;
+    const caps = s.caps.length ? `<div class="small text-warning">${s.caps.map((c) => RM.esc(c.reason)).join("<br>")}</div>` : "";
+    const d = f.daily_loss;
+    const daily = d ? `${RM.num(d.headroom_usdt)} USDT left (${RM.num(d.headroom_after_stop_usdt)} if this stop is hit) · day ${RM.num(d.loss_pct)} % of ${d.limit_pct} %`
+      : "unknown (no opening equity on record)";
+    return `<dl class="row kv small mb-1">
+      ${line("Size", `${RM.esc(s.qty)} ${RM.esc(s.base)} ${s.sized ? "(sized from the stop by risk per trade)" : "(as entered, rounded to the step)"}${caps}`)}
+      ${line("Entry", `${RM.price(r.entry_price)} <span class="text-body-secondary">(${RM.esc(r.entry_source)})</span>`)}
+      ${line("Notional / margin", `${RM.num(s.notional)} / ${RM.num(s.margin)} USDT`)}
+      ${line("Risk if stopped", `${RM.num(f.risk.usdt)} USDT = ${RM.num(f.risk.pct_of_equity)} % of equity ${RM.num(f.risk.equity)} (limit ${f.risk.limit_pct} %)`)}
+      ${line("Leverage", `${f.leverage.setting}x (cap ${f.leverage.limit}x, exchange ${f.leverage.exchange_max}x) · account ${f.leverage.account_after ?? "—"}x after`)}
+      ${line("Liquidation", `${RM.price(f.liquidation.price)} · ${RM.price(f.liquidation.beyond_stop)} beyond the stop (${RM.num(f.liquidation.beyond_stop_pct_of_entry)} % of entry)`)}
+      ${line("Daily-loss headroom", daily)}
+      ${line("Open positions", `${f.open_positions.count} → ${f.open_positions.after} of ${f.open_positions.limit}${f.open_positions.new_position ? "" : " (adds to an open one)"}`)}
+      ${line("Position notional", `${RM.num(f.notional.after)} of ${RM.num(f.notional.limit)} USDT`)}
+      ${line("Reward : risk", f.reward_risk.ratio !== null ? `${RM.num(f.reward_risk.ratio)} : 1 (min ${f.reward_risk.min} : 1)` : "no take-profit")}
+    </dl>`;
+  }
+
+  function renderReceipt(r) {
+    receiptBox.innerHTML = renderFigures(r) + verdictList(r.verdicts);
+    receiptStatus.textContent = `as of ${RM.time(new Date().toISOString())}`;
+    if (r.allowed) {
+      setSubmit(true, `Every rule allows this order${r.qty ? ` (${RM.esc(r.qty)} ${RM.esc(r.symbol.split("/")[0])})` : ""}.`);
+    } else {
+      setSubmit(false, `<strong>Blocked</strong> — ${r.denials.map((v) => `${RM.esc(v.rule)}: ${RM.esc(v.reason)}`).join("; ")}`);
+    }
+  }
+
+  function schedulePreview() {
+    clearTimeout(previewTimer);
+    // a changed ticket may not be placed on its old receipt; an unchanged one keeps it while it is refreshed
+    // (a blur "change" event on mousedown must not disable the button the trader is clicking)
+    if (formKey() !== lastKey) setSubmit(false, "updating the receipt…", "text-body-secondary");
+    previewTimer = setTimeout(preview, PREVIEW_DEBOUNCE_MS);
+  }
+
+  async function preview() {
+    const key = formKey();
+    const seq = ++previewSeq;
+    const res = await RM.api("/api/orders/preview", { method: "POST", body: ticket() });
+    if (seq !== previewSeq) return false;  // the form changed meanwhile; a newer answer is on its way
+    lastKey = key;
+    lastReceipt = null;
+    if (res.status === 400) {
+      const d = res.data.detail || {};
+      receiptBox.innerHTML = `<div class="text-warning small">Check <strong>${RM.esc(d.field || "the form")}</strong>: ${RM.esc(d.message || res.data.error)}</div>`;
+      setSubmit(false, `Check ${RM.esc(d.field || "the form")}: ${RM.esc(d.message || res.data.error)}`, "text-warning");
+      return false;
+    }
+    if (!res.ok) {
+      receiptBox.innerHTML = `<div class="text-danger small">No receipt: ${RM.esc(res.data.error)} — ${RM.esc(JSON.stringify(res.data.detail))}</div>`;
+      setSubmit(false, "No receipt, so no order: the figures could not be read.");
+      return false;
+    }
+    lastReceipt = res.data;
+    renderReceipt(res.data);
+    return res.data.allowed;
+  }
+
+  form.addEventListener("input", schedulePreview);
+  form.addEventListener("change", schedulePreview);
+
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
-    const button = document.getElementById("submit-order");
-    button.disabled = true;
-    const res = await RM.api("/api/orders", { method: "POST", body: ticket() });
-    button.disabled = false;
+    clearTimeout(previewTimer);
+    // place exactly what the receipt on screen describes: re-preview if the form changed since
+    if (!lastReceipt || lastKey !== formKey()) {
+      if (!(await preview())) return;
+    }
+    if (!lastReceipt.allowed) return;
+    submitButton.disabled = true;
+    const body = ticket();
+    if (!body.qty && lastReceipt.qty) body.qty = lastReceipt.qty;  // the size the receipt showed
+    const res = await RM.api("/api/orders", { method: "POST", body });
     if (res.status === 400) {
       const d = res.data.detail || {};
       result.innerHTML = `<div class="alert alert-warning">Check <strong>${RM.esc(d.field || "the form")}</strong>: ${RM.esc(d.message || res.data.error)}</div>`;
+      schedulePreview();
       return;  // same intent id: fixing the form and resubmitting is the same order
     }
     const d = res.data;
@@ -81,6 +189,7 @@
       || `<div class="alert alert-danger">${RM.esc(d.error)}: ${RM.esc(JSON.stringify(d.detail))}</div>`;
     intentId = crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random();  // next order is a new intent
     refreshPositions();
+    schedulePreview();
   });
 
   async function refreshPositions() {
@@ -97,11 +206,16 @@
     document.querySelector("#trade-positions tbody").innerHTML = rows.join("") || `<tr><td colspan="9" class="text-body-secondary">No open paper positions.</td></tr>`;
   }
 
-  field("type").addEventListener("change", () => { field("price").disabled = field("type").value !== "limit"; });
-  field("symbol").addEventListener("change", () => { showMarket(); field("stop_loss").value = ""; field("take_profit").value = ""; });
-  document.getElementById("default-protection").addEventListener("click", defaultProtection);
-  loadMarkets().then(defaultProtection);
+  function followMark() { if (autoProtection) defaultProtection(); }
+  field("type").addEventListener("change", () => { field("price").disabled = field("type").value !== "limit"; followMark(); });
+  field("symbol").addEventListener("change", () => { showMarket(); field("stop_loss").value = ""; field("take_profit").value = ""; followMark(); });
+  field("price").addEventListener("input", followMark);
+  form.querySelectorAll('input[name="side"]').forEach((el) => el.addEventListener("change", followMark));
+  for (const name of ["stop_loss", "take_profit"]) field(name).addEventListener("input", () => { autoProtection = false; });
+  document.getElementById("default-protection").addEventListener("click", () => { autoProtection = true; defaultProtection(); schedulePreview(); });
+  loadMarkets().then(() => { defaultProtection(); schedulePreview(); });
   refreshPositions();
   setInterval(refreshPositions, 5000);
-  setInterval(loadMarkets, 5000);
+  setInterval(() => loadMarkets().then(() => { if (autoProtection && field("type").value === "market") { defaultProtection(); schedulePreview(); } }), 5000);
+  setInterval(() => { if (document.activeElement === document.body || !form.contains(document.activeElement)) schedulePreview(); }, 10000);
 })();

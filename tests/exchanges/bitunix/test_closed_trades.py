@@ -74,4 +74,4 @@ def test_a_row_without_realized_pnl_is_malformed_not_zero(api, adapter):
 
 def test_a_naive_since_is_refused(adapter):
     with pytest.raises(ValidationError, match="since"):
-        adapter.fetch_closed_trades(datetime(2024, 1, 1))  # noqa: DTZ001 (the point of the test)
+        adapter.fetch_closed_trades(datetime(2024, 1, 1))  # naive on purpose

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -28,8 +29,6 @@ def _income(kind: str, income: str, when: datetime, tran: int, trade: str, symbo
 def _binance_income(http, realized: list[dict], commission: list[dict]) -> None:
     def answer(request):
         rows = realized if query(request)["incomeType"] == "REALIZED_PNL" else commission
-        import json
-
         return 200, {}, json.dumps(rows)
 
     http.add_callback("GET", INCOME, callback=answer)
@@ -69,8 +68,6 @@ def test_binance_full_pages_continue_from_the_last_time_without_repeats(http, bi
     page = [_income("REALIZED_PNL", "1", SINCE + timedelta(seconds=i), i, str(i)) for i in range(1000)]
     second = [page[-1], _income("REALIZED_PNL", "-7", T2, 5000, "5000")]  # the last row comes again
     pages = iter([page, second, [], []])
-    import json
-
     http.add_callback("GET", INCOME, callback=lambda request: (200, {}, json.dumps(next(pages))))
 
     trades = binance_adapter.fetch_closed_trades(SINCE)

@@ -1,0 +1,350 @@
+"""The simulated account of a backtest: one symbol, isolated margin, each bar processed exactly in Decimal.
+
+``polling.step(account, j)`` is everything that happens in bar ``j`` (funding, the pending entry at the open,
+the stop / target / liquidation inside the bar, then the risk engine's poll at the close); ``decisions.decide``
+is the entry decision at the close. The event-driven engine calls them only at bars where something can
+happen; the plain bar-by-bar loop of the tests calls them at every bar, and both must agree exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+import numpy as np
+
+from riskmgr.backtest.outcome import AccountEvent, Outcome, RuleCount, TradeTable
+from riskmgr.clock import from_ms
+from riskmgr.domain import ZERO, MarketSpec, PositionSide, TradingState
+from riskmgr.exchanges import fills as fm
+from riskmgr.risk.config import RiskLimits
+from riskmgr.risk.context import ClosedTrade
+from riskmgr.risk.state import TradingStatus
+
+RECENT_TRADES = 64  # closes remembered for the loss-streak rule; a longer streak is still a streak of this many
+
+
+def price_of(value: float) -> Decimal:
+    """Return a float price as the Decimal of its shortest repr (no binary noise digits)."""
+    return Decimal(repr(float(value)))
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """The account and execution settings of a run (validated upstream by ``BacktestParams``)."""
+
+    symbol: str
+    timeframe: str
+    limits: RiskLimits
+    fill: fm.FillModel
+    capital: Decimal
+    leverage: int
+    funding_rate: Decimal = ZERO  # fraction of notional per 8 h funding instant; longs pay when positive
+    limit_entries: bool = False  # False: market entries at the next open; True: a limit at the signal's close
+    validity_bars: int = 1  # bars a limit entry rests before it is cancelled
+    rearm_next_day: bool = False  # simulate an operator who re-arms at the start of the next risk day
+
+
+@dataclass(frozen=True)
+class Series:
+    """The replayed bars as float64 columns; ``day`` is each bar's risk-day number at its close."""
+
+    ts: np.ndarray
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    bar_ms: int
+    day: np.ndarray
+    funding: np.ndarray | None = None  # funding instants falling at each bar's open (None: no funding)
+
+    def __len__(self) -> int:
+        return int(self.ts.shape[0])
+
+    def close_ms(self, j: int) -> int:
+        return int(self.ts[j]) + self.bar_ms
+
+    def bar(self, j: int) -> fm.Bar:
+        return fm.Bar(
+            from_ms(int(self.ts[j])), price_of(self.open[j]), price_of(self.high[j]), price_of(self.low[j]),
+            price_of(self.close[j]),
+        )
+
+
+@dataclass
+class Holding:
+    """The open position."""
+
+    side: PositionSide
+    qty: Decimal
+    opened_qty: Decimal
+    entry: Decimal
+    entry_bar: int
+    entry_ms: int
+    stop: Decimal | None
+    target: Decimal | None
+    liquidation: Decimal | None
+    margin: Decimal
+    leverage: int
+    entry_fee: Decimal
+    target_from: int  # first bar in which the target may fill (a limit filled mid-bar: from the next bar)
+    fees: Decimal = ZERO
+    funding: Decimal = ZERO
+    realized: Decimal = ZERO
+    exit_value: Decimal = ZERO
+    partial_done: bool = False
+    alerted: bool = False
+
+
+@dataclass(frozen=True)
+class PendingEntry:
+    """An entry decided at a bar's close, to fill from the next bar on."""
+
+    side: PositionSide
+    qty: Decimal
+    stop: Decimal
+    target: Decimal | None
+    limit: Decimal | None  # None: a market order at the next open
+    expires_bar: int
+
+
+@dataclass(frozen=True)
+class Block:
+    """Account-level gates that turned a signal down and stay shut until ``until_ms`` (None: until a re-arm)."""
+
+    until_ms: int | None
+    end_bar: int
+    rules: tuple[str, ...]
+
+
+class SimAccount:
+    """Wallet, position, trading state and the risk engine's memory of one backtest."""
+
+    def __init__(self, series: Series, spec: MarketSpec, cfg: EngineConfig, first_bar: int):
+        self.s, self.spec, self.cfg, self.limits = series, spec, cfg, cfg.limits
+        self.first_bar = first_bar
+        self.wallet = self.peak = self.day_start = cfg.capital
+        self.day: int | None = None
+        self.status = TradingStatus(TradingState.ACTIVE, "start of the backtest", from_ms(int(series.ts[first_bar])),
+                                    "backtest")
+        self.holding: Holding | None = None
+        self.pending: PendingEntry | None = None
+        self.recent: list[ClosedTrade] = []
+        self.last_taken: datetime | None = None
+        self.entries_day: int | None = None
+        self.entries_today = 0
+        self.daily_hit_day: int | None = None
+        self.halted_day: int | None = None
+        self.block: Block | None = None
+        self.bust = False
+        self.trades = TradeTable()
+        self.denials: dict[str, RuleCount] = {}
+        self.events: list[AccountEvent] = []
+        self.funding_total = ZERO
+        self.signals = 0
+        self.exposure_bars = 0
+        self.curve = np.full(len(series), float(cfg.capital))
+        self.tier_key: tuple[object, ...] | None = None
+
+    # -- figures ---------------------------------------------------------------------------------------
+    @property
+    def idle(self) -> bool:
+        """Tell whether the account is flat with no entry pending (so a signal is decided)."""
+        return self.holding is None and self.pending is None and not self.bust
+
+    def held(self) -> Holding:
+        """Return the open position (a caller that asks without one has a bug)."""
+        if self.holding is None:
+            raise RuntimeError("no open position")
+        return self.holding
+
+    def equity(self, mark: Decimal) -> Decimal:
+        """Return wallet plus the open position's unrealized P&L at ``mark``."""
+        h = self.holding
+        return self.wallet if h is None else self.wallet + fm.pnl(h.side, h.entry, h.qty, mark)
+
+    def mark_range(self, a: int, b: int) -> None:
+        """Write the equity at the closes of bars a..b-1, the account unchanged over them."""
+        h = self.holding
+        if h is None:
+            self.curve[a:b] = float(self.wallet)
+        else:
+            self.curve[a:b] = float(self.wallet) + h.side.sign * float(h.qty) * (self.s.close[a:b] - float(h.entry))
+
+    def catch_up(self, a: int, b: int) -> None:
+        """Account for quiet bars a..b-1: only the peak equity can move, at the most favourable close."""
+        h = self.holding
+        if h is None or b <= a:
+            return
+        closes = self.s.close[a:b]
+        k = int(np.argmax(closes) if h.side is PositionSide.LONG else np.argmin(closes))
+        self.peak = max(self.peak, self.equity(price_of(closes[k])))
+
+    # -- records ---------------------------------------------------------------------------------------
+    def deny(self, rule: str, reason: str, ms: int, count: int = 1) -> None:
+        """Count ``count`` signals turned down by ``rule`` (the first reason is kept)."""
+        found = self.denials.get(rule)
+        if found is None:
+            self.denials[rule] = RuleCount(count, reason, ms)
+        else:
+            found.count += count
+
+    def event(self, ms: int, kind: str, message: str) -> None:
+        """Record something the risk engine did or saw."""
+        self.events.append(AccountEvent(ms, kind, message))
+
+    # -- one bar ---------------------------------------------------------------------------------------
+    def bar_start(self, j: int) -> None:
+        """Process bar ``j`` up to its close: funding at the open, the pending entry, exits inside the bar."""
+        if self.holding is not None and self.s.funding is not None and self.s.funding[j]:
+            self._pay_funding(j)
+        bar = self.s.bar(j) if self.pending is not None or self.holding is not None else None
+        if self.pending is not None and bar is not None:
+            self._fill_pending(j, bar)
+        if self.holding is not None and bar is not None:
+            self._exits(j, bar)
+
+    def _pay_funding(self, j: int) -> None:
+        h = self.held()
+        amount = h.qty * price_of(self.s.open[j]) * self.cfg.funding_rate * int(self.s.funding[j])  # type: ignore[index]
+        delta = -amount if h.side is PositionSide.LONG else amount
+        self.wallet += delta
+        h.funding += delta
+        self.funding_total += delta
+
+    def _fill_pending(self, j: int, bar: fm.Bar) -> None:
+        p = self.pending
+        if p is None:
+            return
+        order_side = p.side.entry_order_side
+        if p.limit is None:
+            price = fm.slipped_price(bar.open, order_side, self.cfg.fill.slippage_bps, self.spec.price_tick)
+            rate, target_from = self.cfg.fill.taker_fee, j
+        else:
+            filled = fm.resting_limit_fill_price(order_side, p.limit, bar)
+            if filled is None:
+                if j >= p.expires_bar:
+                    self.pending = None
+                    self.event(self.s.close_ms(j), "entry_expired", f"limit entry at {p.limit} expired unfilled")
+                return
+            # a limit filled inside the bar may have come after the bar's high (or low): no target in that bar
+            price, rate, target_from = filled, self.cfg.fill.maker_fee, j if filled == bar.open else j + 1
+        self.pending = None
+        self._open(j, p, price, fm.fee_for(price, p.qty, rate), target_from)
+
+    def _open(self, j: int, p: PendingEntry, price: Decimal, fee: Decimal, target_from: int) -> None:
+        leverage = self.cfg.leverage
+        margin = fm.initial_margin(price, p.qty, leverage)
+        ms = int(self.s.ts[j])
+        if margin + fee > self.wallet:
+            self.deny("insufficient_margin", f"margin {margin:.2f} + fee {fee:.2f} USDT exceeds the wallet "
+                      f"{self.wallet:.2f} USDT", ms)
+            return
+        self.wallet -= fee
+        liquidation = fm.isolated_liquidation_price(p.side, price, leverage, self.spec.maintenance_margin_rate)
+        self.holding = Holding(
+            side=p.side, qty=p.qty, opened_qty=p.qty, entry=price, entry_bar=j, entry_ms=ms, stop=p.stop,
+            target=p.target, liquidation=liquidation if liquidation > 0 else None, margin=margin, leverage=leverage,
+            entry_fee=fee, target_from=target_from, fees=fee,
+        )
+
+    def _exits(self, j: int, bar: fm.Bar) -> None:
+        h = self.held()
+        ms = int(self.s.ts[j])
+        found = fm.adverse_exit(h.side, bar, stop=h.stop, liquidation=h.liquidation)
+        if found is not None:
+            if found.kind is fm.ExitKind.LIQUIDATION:
+                self._liquidate(j, found.price, ms)
+            else:
+                self.close(j, h.qty, self._exit_price(found, h), "stop_loss", ms)
+            return
+        if j >= h.target_from:
+            target = fm.take_profit_exit(h.side, bar, h.target)
+            if target is not None:
+                self.close(j, h.qty, self._exit_price(target, h), "take_profit", ms)
+
+    def _exit_price(self, found: fm.Exit, h: Holding) -> Decimal:
+        return fm.exit_fill_price(found, h.side, self.cfg.fill.slippage_bps, self.spec.price_tick)
+
+    # -- closing ---------------------------------------------------------------------------------------
+    def market_close(self, j: int, qty: Decimal, reason: str) -> None:
+        """Close ``qty`` at bar ``j``'s close with a reduce-only market order (slippage and taker fee)."""
+        h = self.held()
+        price = fm.slipped_price(price_of(self.s.close[j]), h.side.close_order_side, self.cfg.fill.slippage_bps,
+                                 self.spec.price_tick)
+        self.close(j, qty, price, reason, self.s.close_ms(j))
+
+    def close(self, j: int, qty: Decimal, price: Decimal, reason: str, ms: int,
+              fee: Decimal | None = None, gross: Decimal | None = None) -> None:
+        """Close ``qty`` of the position at ``price`` (taker fee unless given) and book the result."""
+        h = self.held()
+        gross = fm.pnl(h.side, h.entry, qty, price) if gross is None else gross
+        fee = fm.fee_for(price, qty, self.cfg.fill.taker_fee) if fee is None else fee
+        entry_share = h.entry_fee * qty / h.opened_qty
+        self.wallet += gross - fee
+        h.margin -= h.margin * qty / h.qty
+        h.qty -= qty
+        h.realized += gross
+        h.fees += fee
+        h.exit_value += qty * price
+        # the loss-streak cooldown counts from the bar's close: a fill inside the bar may have come that late
+        self.recent.insert(0, ClosedTrade(from_ms(self.s.close_ms(j)), gross - fee - entry_share))
+        del self.recent[RECENT_TRADES:]
+        if h.qty == 0:
+            self._finish(j, reason, ms)
+
+    def _liquidate(self, j: int, price: Decimal, ms: int) -> None:
+        h = self.held()
+        maintenance = fm.maintenance_margin(h.entry, h.qty, self.spec.maintenance_margin_rate)
+        # as on the paper exchange: an isolated liquidation costs exactly the position's margin
+        self.close(j, h.qty, price, "liquidation", ms, fee=maintenance, gross=maintenance - h.margin)
+
+    def _finish(self, j: int, reason: str, ms: int) -> None:
+        h = self.held()
+        t = self.trades
+        t.entry_bar.append(h.entry_bar)
+        t.exit_bar.append(j)
+        t.entry_ms.append(h.entry_ms)
+        t.exit_ms.append(ms)
+        t.side.append(h.side.sign)
+        t.qty.append(h.opened_qty)
+        t.entry_price.append(h.entry)
+        t.exit_price.append(h.exit_value / h.opened_qty)
+        t.gross_pnl.append(h.realized)
+        t.fees.append(h.fees)
+        t.funding.append(h.funding)
+        t.net_pnl.append(h.realized - h.fees + h.funding)
+        t.reason.append(reason)
+        t.stop.append(h.stop)
+        t.target.append(h.target)
+        self.exposure_bars += j - h.entry_bar + 1
+        self.holding = None
+
+    # -- the result ------------------------------------------------------------------------------------
+    def outcome(self) -> Outcome:
+        """Return the run's outcome (call once, after the last bar)."""
+        n = len(self.s)
+        h = self.holding
+        last = price_of(self.s.close[n - 1])
+        open_view = None
+        if h is not None:
+            self.exposure_bars += n - h.entry_bar
+            open_view = _open_view(h, last, self.equity(last) - self.wallet)
+        return Outcome(
+            ts=self.s.ts, close=self.s.close, bar_ms=self.s.bar_ms, first_bar=self.first_bar, equity=self.curve,
+            capital=self.cfg.capital, final_equity=self.equity(last), trades=self.trades, open_position=open_view,
+            open_fees=h.fees if h is not None else ZERO, funding=self.funding_total, denials=self.denials,
+            events=self.events, signals=self.signals, exposure_bars=self.exposure_bars,
+        )
+
+
+def _open_view(h: Holding, mark: Decimal, unrealized: Decimal) -> dict[str, object]:
+    from riskmgr.formatting import dec
+
+    return {
+        "side": h.side.value, "qty": dec(h.qty), "entry_price": dec(h.entry),
+        "entry_time": from_ms(h.entry_ms).isoformat(),
+        "mark_price": dec(mark), "unrealized_pnl": dec(unrealized), "stop_loss": dec(h.stop),
+        "take_profit": dec(h.target), "fees": dec(h.fees), "funding": dec(h.funding),
+    }

@@ -1,0 +1,156 @@
+"""The entry decision at the close of a signal bar, through the same filters and rules as live auto-trading.
+
+In order: the live signal filter (``signal_filters.filter_signals``: the per-symbol cooldown after an entry), the
+trading state (``risk.state.admits``, as the gateway checks it), the daily cap of automatic entries, then every
+pre-trade rule of ``risk.rules`` on a ``RuleContext`` built like the gateway's (stop and target rounded to the
+tick in the cautious direction, the quantity sized from the risk budget by ``size_position``).
+
+Account-level gates (cooldown, trading state, daily cap, data, daily loss, drawdown, loss streak) are judged
+first: while one is shut, a signal is counted against those gates only. Such a gate depends on time and on the
+account, never on the signal, and a flat account does not change, so it stays shut until the time its verdict
+names (or, for the trading state and the drawdown, until a re-arm): the engine counts the signals in between
+without deciding each one, and the plain bar-by-bar loop of the tests, which decides every one, agrees.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import numpy as np
+
+from riskmgr.backtest.account import Block, PendingEntry, SimAccount, price_of
+from riskmgr.clock import from_ms, to_ms
+from riskmgr.domain import ZERO, AccountStatus, PositionSide, Verdict
+from riskmgr.errors import ValidationError
+from riskmgr.risk.context import OrderIntent, build_context
+from riskmgr.risk.rules import evaluate
+from riskmgr.risk.sizing import round_to_tick
+from riskmgr.risk.state import admits, next_day_start
+from riskmgr.signal_filters import filter_signals
+from riskmgr.signal_params import Reason
+from riskmgr.signal_rules import SignalArrays
+from riskmgr.signals import Signal
+
+COOLDOWN_RULE = "signal_cooldown"
+CAP_RULE = "auto_trade_daily_cap"
+ACCOUNT_GATES = frozenset(
+    {COOLDOWN_RULE, "trading_state", CAP_RULE, "data_fresh", "daily_loss", "drawdown", "consecutive_losses"}
+)
+
+
+@dataclass(frozen=True)
+class EntrySignals:
+    """Per-bar entry signals: side (+1 long, -1 short, 0 none), stop and target prices, confidence."""
+
+    side: np.ndarray
+    stop: np.ndarray
+    target: np.ndarray
+    confidence: np.ndarray
+
+    @classmethod
+    def from_arrays(cls, arrays: SignalArrays, min_confidence: int) -> EntrySignals:
+        """Keep the actionable bars of the signal engine whose confidence reaches the limits' minimum."""
+        ok = (arrays.reason == Reason.OK) & (arrays.confidence >= min_confidence)
+        return cls(np.where(ok, arrays.direction, 0).astype(np.int8), arrays.stop, arrays.target, arrays.confidence)
+
+
+def decide(acct: SimAccount, j: int, sig: EntrySignals) -> None:
+    """Decide the signal of bar ``j`` on an idle account: place the entry or count who turned it down."""
+    acct.signals += 1
+    ms = acct.s.close_ms(j)
+    now = from_ms(ms)
+    side = PositionSide.LONG if sig.side[j] > 0 else PositionSide.SHORT
+    cooldown = _cooldown(acct, now, side, j, sig)
+    if cooldown is not None:
+        _shut(acct, [cooldown], ms)
+        return
+    try:
+        intent = _intent(acct, side, j, sig)
+    except ValidationError as exc:  # a stop or target the tick rounds to nothing: the signal cannot be traded
+        acct.deny("invalid_signal", str(exc), ms)
+        return
+    ctx = build_context(
+        now=now, limits=acct.limits, intent=intent, spec=acct.spec, equity=acct.wallet, available=acct.wallet,
+        day_start_equity=acct.day_start, peak_equity=acct.peak, positions=(), account_status=AccountStatus.OK,
+        fetched_at=now, recent_trades=tuple(acct.recent), trading_state=acct.status.state,
+    )
+    verdicts = [admits(acct.status.state, reduces_exposure=False, is_cancel=False), _daily_cap(acct, now),
+                *evaluate(ctx)]
+    gates = [v for v in verdicts if not v.allowed and v.rule in ACCOUNT_GATES]
+    if gates:
+        _shut(acct, gates, ms)
+        return
+    denied = [v for v in verdicts if not v.allowed]
+    for verdict in denied:
+        acct.deny(verdict.rule, verdict.reason, ms)
+    if not denied and ctx.sizing is not None:
+        _place(acct, j, now, intent, ctx.sizing.qty)
+
+
+def _intent(acct: SimAccount, side: PositionSide, j: int, sig: EntrySignals) -> OrderIntent:
+    """Return the order intent of the signal, stop and target rounded to the tick as the gateway rounds them."""
+    tick, long = acct.spec.price_tick, side is PositionSide.LONG
+    stop = round_to_tick(price_of(sig.stop[j]), tick, up=long)
+    target = round_to_tick(price_of(sig.target[j]), tick, up=not long)
+    return OrderIntent(
+        symbol=acct.cfg.symbol, side=side, entry_price=price_of(acct.s.close[j]), stop_loss=stop,
+        take_profit=target, qty=None, leverage=acct.cfg.leverage,
+    )
+
+
+def _cooldown(acct: SimAccount, now: datetime, side: PositionSide, j: int, sig: EntrySignals) -> Verdict | None:
+    """Run the live signal filter; return the cooldown as a denial when it drops the signal."""
+    if acct.last_taken is None:
+        return None
+    window = timedelta(minutes=acct.limits.signal_cooldown_minutes)
+    entry = price_of(acct.s.close[j])
+    # only the fields the filter reads carry figures; the rest of the live signal is not needed to filter it
+    signal = Signal(
+        symbol=acct.cfg.symbol, timeframe=acct.cfg.timeframe, side=side, entry=entry, stop=price_of(sig.stop[j]),
+        target=price_of(sig.target[j]), reward_risk=ZERO, confidence=int(sig.confidence[j]), components={},
+        created_at=now, valid_until=now + timedelta(milliseconds=acct.s.bar_ms), reasons=(), market_condition=0,
+        atr=ZERO,
+    )
+    result = filter_signals([signal], now, (), {acct.cfg.symbol: acct.last_taken}, window)
+    if not result.dropped:
+        return None
+    return Verdict.deny(COOLDOWN_RULE, result.dropped[0].reason, until=acct.last_taken + window)
+
+
+def _daily_cap(acct: SimAccount, now: datetime) -> Verdict:
+    cap = acct.limits.auto_trade_daily_cap
+    count = acct.entries_today if acct.entries_day == acct.day else 0
+    if count < cap:
+        return Verdict.allow(CAP_RULE, f"{count} automatic entries this risk day; the cap is {cap}")
+    resumes = next_day_start(now, acct.limits.zone())
+    return Verdict.deny(CAP_RULE, f"{count} automatic entries this risk day reached the cap of {cap}", until=resumes)
+
+
+def _shut(acct: SimAccount, gates: list[Verdict], ms: int) -> None:
+    """Count the gates' denials and remember until when they stay shut."""
+    for verdict in gates:
+        acct.deny(verdict.rule, verdict.reason, ms)
+    untils = [to_ms(v.until) for v in gates if v.until is not None]
+    until_ms = min(untils) if untils else None
+    if until_ms is None:
+        end_bar = len(acct.s)
+    else:
+        # the gate is open again at the first bar whose close (the decision time) is at or after until_ms
+        end_bar = int(np.searchsorted(acct.s.ts, until_ms - acct.s.bar_ms, side="left"))
+    acct.block = Block(until_ms, end_bar, tuple(v.rule for v in gates))
+
+
+def _place(acct: SimAccount, j: int, now: datetime, intent: OrderIntent, qty: Decimal) -> None:
+    long = intent.side is PositionSide.LONG
+    limit = round_to_tick(intent.entry_price, acct.spec.price_tick, up=not long) if acct.cfg.limit_entries else None
+    if intent.stop_loss is None:
+        raise RuntimeError("an allowed entry always carries a stop")  # stop_required would have denied it
+    expires = j + acct.cfg.validity_bars
+    acct.pending = PendingEntry(intent.side, qty, intent.stop_loss, intent.take_profit, limit, expires)
+    acct.last_taken = now
+    if acct.entries_day != acct.day:
+        acct.entries_day, acct.entries_today = acct.day, 0
+    acct.entries_today += 1
+    acct.block = None

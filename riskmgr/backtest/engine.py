@@ -1,0 +1,172 @@
+"""The backtest engine: replay bars through the live signal rules, risk rules, sizing and the paper exchange's fills.
+
+How a backtest fills and what it checks
+---------------------------------------
+* **Signals** come from the live signal rules, computed for the whole series at once
+  (``signals.evaluate_series``; every bar sees only the bars up to itself). A signal is decided at its bar's
+  close, and only while the account is flat with no order pending (as live, a held symbol takes no new signal).
+* **The entry decision** runs the live signal filter (the per-symbol cooldown), the trading state, the daily
+  cap of automatic entries and every pre-trade rule, on the same context the order gateway builds. The
+  quantity comes from the risk budget (``size_position``); stop and target come from the signal, rounded to the
+  tick in the cautious direction. Account-level gates (trading state, cooldowns, daily cap, daily loss,
+  drawdown, loss streak) are judged first; while one is shut a signal is counted against it alone.
+* **Market entries** fill at the next bar's open, moved against us by the slippage (and rounded to the tick
+  against us), paying the taker fee. **Limit entries** (an option) rest at the signal bar's close for the
+  signal's validity and fill when a bar's range reaches them (at the open when the bar opens through the
+  price), paying the maker fee and no slippage.
+* **Stop-loss and take-profit** fire when a bar's range reaches them and fill as market orders at the trigger
+  (at the open when the bar gapped through it), with slippage and the taker fee; they may fire in the entry bar.
+  **When one bar could have filled both, the stop fills**: the bar does not tell which came first, so the
+  worse is assumed. A limit entry filled inside a bar can be stopped in that bar but takes no profit before the
+  next one.
+* **Leverage and liquidation**: isolated margin at the run's leverage; liquidation at
+  entry x (1 - 1/leverage + mmr) for a long and entry x (1 + 1/leverage - mmr) for a short, checked together
+  with the stop: whichever the price meets first on its way from the open wins, and a bar that opens past both
+  liquidates. A liquidation costs exactly the position's margin. An entry whose margin and fee exceed the
+  wallet is refused (counted as ``insufficient_margin``).
+* **Funding** (optional, a rate per 8 hours): charged at 00:00, 08:00 and 16:00 UTC on the notional at that
+  bar's open; a long pays a positive rate and a short receives it. An instant inside a longer bar is charged
+  at the next bar's open.
+* **The risk engine's poll** runs at every bar's close, as it runs live every few seconds: the first close of
+  a risk day sets the day's opening equity; the peak equity follows the closes; the drawdown tiers set REDUCING
+  and HALTED, and flatten the position at that close (market order, slippage, taker fee) when the limits ask for
+  the emergency stop; reaching the daily loss limit blocks new entries until the next risk day; the position
+  monitor closes a position at CRITICAL or at the emergency move and takes the optional partial profit once.
+  A halt lasts, as live, until an operator re-arms: never within a run by default, or, with the run's re-arm
+  option, at the first close of the next risk day, with the peak equity reset to the equity then.
+* **The loss-streak breaker**: N losing closes in a row (net of fees) pause new entries for the cooldown,
+  counted from the close of the bar of the last loss (a fill inside a bar may have come as late as that).
+* **Time**: every decision uses its bar's close time as "now" (a fixed clock per bar, never the wall clock);
+  risk days follow the limits' time zone. A fill at an open or inside a bar is stamped with the bar's open
+  time, a fill at a close with the close time. Equity is marked at every bar's close. A position still open at the
+  end counts in the final equity at the last close, not among the trades.
+
+Speed: indicators and signals are computed once for all bars; the engine then jumps from event to event
+(``screening.next_event``: array searches over highs, lows and closes) and steps exactly, in Decimal, only
+there, with the same rule objects at each decision. A quiet bar is never visited one by one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC
+
+import numpy as np
+
+from riskmgr.backtest.account import EngineConfig, Series, SimAccount
+from riskmgr.backtest.decisions import EntrySignals, decide
+from riskmgr.backtest.outcome import Outcome
+from riskmgr.backtest.polling import step
+from riskmgr.backtest.screening import next_event
+from riskmgr.clock import from_ms, to_ms
+from riskmgr.domain import MarketSpec
+from riskmgr.market.base import TIMEFRAME_SECONDS, CandleArrays
+from riskmgr.risk.state import next_day_start
+from riskmgr.signal_params import SignalParams
+from riskmgr.signal_rules import evaluate_series
+
+DAY_MS = 86_400_000
+FUNDING_MS = 8 * 3_600_000
+Progress = Callable[[float], None]
+
+
+@dataclass(frozen=True)
+class EngineInput:
+    """The bars to replay (warm-up included), the contract, the settings and the first bar that counts."""
+
+    candles: CandleArrays
+    spec: MarketSpec
+    config: EngineConfig
+    first_bar: int = 0
+
+    @property
+    def bar_ms(self) -> int:
+        return TIMEFRAME_SECONDS[self.config.timeframe] * 1000
+
+
+def run_signal_backtest(inp: EngineInput, params: SignalParams, progress: Progress | None = None) -> Outcome:
+    """Compute every bar's signal at once, then replay the series through the risk rules and fills."""
+    arrays = evaluate_series(inp.candles, params)
+    return run_events(inp, EntrySignals.from_arrays(arrays, inp.config.limits.min_signal_confidence), progress)
+
+
+def build_series(inp: EngineInput) -> Series:
+    """Return the float columns, each bar's risk day and its funding instants."""
+    c, bar_ms = inp.candles, inp.bar_ms
+    funding = None
+    if inp.config.funding_rate != 0:
+        slot = c.ts // FUNDING_MS
+        funding = np.zeros(len(c), dtype=np.int64)
+        funding[1:] = slot[1:] - slot[:-1]
+    return Series(c.ts, c.open, c.high, c.low, c.close, bar_ms, risk_days(c.ts + bar_ms, inp.config.limits.zone()),
+                  funding)
+
+
+def risk_days(close_ms: np.ndarray, zone: object) -> np.ndarray:
+    """Return a number per bar close that changes exactly when the risk day (in ``zone``) changes."""
+    if getattr(zone, "key", None) == "UTC" or zone is UTC:
+        return close_ms // DAY_MS
+    bounds: list[int] = []
+    edge = next_day_start(from_ms(int(close_ms[0])), zone)  # type: ignore[arg-type]
+    last = int(close_ms[-1])
+    while True:
+        bounds.append(to_ms(edge))
+        if bounds[-1] > last:
+            break
+        edge = next_day_start(edge, zone)  # type: ignore[arg-type]
+    return np.searchsorted(np.array(bounds, dtype=np.int64), close_ms, side="right")
+
+
+def run_events(inp: EngineInput, signals: EntrySignals, progress: Progress | None = None) -> Outcome:
+    """Replay the series event by event: exact steps at the bars that may act, quiet bars skipped in bulk."""
+    series = build_series(inp)
+    acct = SimAccount(series, inp.spec, inp.config, inp.first_bar)
+    sides = signals.side.copy()
+    sides[: inp.first_bar] = 0  # warm-up bars only feed the indicators
+    signal_bars = np.flatnonzero(sides)
+    funding_bars = None if series.funding is None else np.flatnonzero(series.funding)
+    n, i = len(series), inp.first_bar
+    report = _Reporter(progress, inp.first_bar, n)
+    while i < n:
+        c = min(next_event(acct, i, signal_bars, funding_bars), n)
+        skip(acct, i, c, signal_bars)
+        if c >= n:
+            break
+        step(acct, c)
+        if acct.idle and sides[c] != 0:
+            decide(acct, c, signals)
+        acct.mark_range(c, c + 1)
+        i = c + 1
+        report.at(i)
+    report.at(n)
+    return acct.outcome()
+
+
+def skip(acct: SimAccount, a: int, b: int, signal_bars: np.ndarray) -> None:
+    """Pass over the quiet bars a..b-1 in bulk: the peak equity, the equity curve, the signals a shut gate denied."""
+    if b <= a:
+        return
+    acct.catch_up(a, b)
+    if acct.idle and acct.block is not None:
+        count = int(np.searchsorted(signal_bars, b) - np.searchsorted(signal_bars, a))
+        if count:
+            acct.signals += count
+            for rule in acct.block.rules:
+                first = acct.denials[rule]
+                acct.deny(rule, first.first_reason, first.first_ms, count)
+    acct.mark_range(a, b)
+
+
+class _Reporter:
+    """Call ``progress`` with the fraction of bars done, at most once per percent."""
+
+    def __init__(self, progress: Progress | None, first: int, n: int):
+        self._progress, self._first, self._span = progress, first, max(n - first, 1)
+        self._next = first
+
+    def at(self, i: int) -> None:
+        if self._progress is None or i < self._next:
+            return
+        self._progress(min((i - self._first) / self._span, 1.0))
+        self._next = i + max(self._span // 100, 1)

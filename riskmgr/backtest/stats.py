@@ -1,0 +1,209 @@
+"""Statistics of a backtest, from its equity curve (marked at every bar's close) and its closed trades.
+
+Definitions (each figure is None, with a note saying why, when it cannot be computed):
+
+* **Total return**: final equity / starting capital - 1.
+* **CAGR**: (final / capital) ^ (1 / years) - 1, years = the run's span / 365.25 days; -100 % once equity is gone.
+* **Max drawdown**: the largest fall of equity from its running peak, in percent of that peak, over the closes
+  (the capital counts as the first point). Its **duration** runs from that peak to the close where equity first
+  got back to it (or to the end, marked not recovered). **Longest drawdown** is the longest such spell of any
+  depth.
+* **Sharpe** and **Sortino**: from daily returns (equity at each UTC day's last close, the capital before the
+  first), annualised with the square root of 365 (crypto trades every day), no risk-free rate. Sharpe divides
+  the mean by the sample standard deviation; Sortino by the downside deviation, the root mean square of the
+  negative returns (zero counting for the others). They need at least two daily returns.
+* **Calmar**: CAGR / max drawdown.
+* **Win rate**: closed trades with a positive net P&L (after fees and funding) / closed trades. **Profit
+  factor**: the sum of winning trades' net P&L / the absolute sum of losing ones. **Expectancy**: the mean net
+  P&L per closed trade. **Longest losing streak**: the most closed trades in a row with a negative net P&L.
+* **Exposure**: the share of bars during which a position was open.
+* **Fees paid** include those of a position still open at the end; **funding** is what was received (negative:
+  paid).
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+
+from riskmgr.backtest.outcome import Outcome
+from riskmgr.clock import from_ms
+from riskmgr.formatting import dec
+
+DAY_MS = 86_400_000
+YEAR_DAYS = 365.25
+ANNUAL = math.sqrt(365)
+HUNDRED = Decimal(100)
+CENTS = Decimal("0.00000001")  # averages of money are shown to 8 decimals (no exchange counts finer)
+
+
+def _money(value: Decimal) -> str | None:
+    return dec(value.quantize(CENTS))
+
+
+def compute_stats(o: Outcome) -> dict[str, Any]:
+    """Return every statistic of the run, JSON-safe (money as strings, ratios as floats), plus ``notes``."""
+    notes: dict[str, str] = dict(o.notes)
+    closes = o.ts[o.first_bar:] + o.bar_ms
+    equity = np.concatenate(([float(o.capital)], o.equity[o.first_bar:]))
+    times = np.concatenate(([int(o.ts[o.first_bar])], closes))
+    start_ms, end_ms = int(times[0]), int(times[-1])
+    years = (end_ms - start_ms) / DAY_MS / YEAR_DAYS
+    ratio = o.final_equity / o.capital
+    out: dict[str, Any] = {
+        "start": from_ms(start_ms).isoformat(),
+        "end": from_ms(end_ms).isoformat(),
+        "bars": len(closes),
+        "capital": dec(o.capital),
+        "final_equity": dec(o.final_equity),
+        "net_profit": dec(o.final_equity - o.capital),
+        "total_return_pct": _round(float((ratio - 1) * HUNDRED)),
+        "cagr_pct": _cagr(ratio, years, notes),
+    }
+    out.update(drawdowns(times, equity))
+    out.update(_ratios(times, equity, notes))
+    max_dd = out["max_drawdown_pct"]
+    out["calmar"] = _round(out["cagr_pct"] / max_dd) if out["cagr_pct"] is not None and max_dd else None
+    if out["calmar"] is None:
+        notes.setdefault("calmar", "needs a CAGR and a drawdown above zero")
+    out.update(trade_stats(o, notes))
+    out["exposure_pct"] = _round(100.0 * o.exposure_bars / max(len(closes), 1))
+    out["fees_paid"] = dec(o.fees_paid())
+    out["funding"] = dec(o.funding)
+    out["signals"] = o.signals
+    out["notes"] = notes
+    return out
+
+
+def _round(value: float | None, places: int = 4) -> float | None:
+    if value is None or not math.isfinite(value):
+        return None
+    return round(value, places)
+
+
+def _cagr(ratio: Decimal, years: float, notes: dict[str, str]) -> float | None:
+    if years <= 0:
+        notes["cagr_pct"] = "the run spans no time"
+        return None
+    if ratio <= 0:
+        return -100.0
+    if years < 30 / YEAR_DAYS:
+        notes["cagr_pct"] = f"annualised from {years * YEAR_DAYS:.1f} days: read it with care"
+    try:
+        return _round((float(ratio) ** (1 / years) - 1) * 100)
+    except OverflowError:
+        notes["cagr_pct"] = f"too large to show (annualised from {years * YEAR_DAYS:.1f} days)"
+        return None
+
+
+def drawdowns(times: np.ndarray, equity: np.ndarray) -> dict[str, Any]:
+    """Return the max drawdown (percent, its peak, trough, recovery and duration) and the longest drawdown."""
+    peak = np.maximum.accumulate(equity)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fall = np.where(peak > 0, (peak - equity) / peak, 0.0)
+    trough = int(np.argmax(fall))
+    top = trough - int(np.argmax(equity[: trough + 1][::-1] == peak[trough]))
+    back = np.flatnonzero(equity[trough:] >= peak[trough])
+    recovered = bool(back.size) and fall[trough] > 0
+    until = trough + int(back[0]) if back.size else len(equity) - 1
+    below = fall > 0
+    longest_ms = _longest_spell(times, below)
+    return {
+        "max_drawdown_pct": _round(float(fall[trough]) * 100),
+        "max_drawdown_peak_at": from_ms(int(times[top])).isoformat(),
+        "max_drawdown_trough_at": from_ms(int(times[trough])).isoformat(),
+        "max_drawdown_recovered_at": from_ms(int(times[until])).isoformat() if recovered else None,
+        "max_drawdown_duration_s": int((times[until] - times[top]) // 1000) if fall[trough] > 0 else 0,
+        "longest_drawdown_s": longest_ms // 1000,
+    }
+
+
+def _longest_spell(times: np.ndarray, below: np.ndarray) -> int:
+    """Return the longest time from a peak to the recovery (or the end) over the spells below the peak."""
+    if not below.any():
+        return 0
+    edges = np.diff(np.concatenate(([0], below.astype(np.int8), [0])))
+    starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    last = len(times) - 1
+    # a spell starts at the peak just before its first point under water and ends where equity is back
+    spans = times[np.minimum(stops, last)] - times[np.maximum(starts - 1, 0)]
+    return int(spans.max())
+
+
+def _ratios(times: np.ndarray, equity: np.ndarray, notes: dict[str, str]) -> dict[str, Any]:
+    # a close at midnight ends the day before it, hence the millisecond taken off
+    days = (times[1:] - 1) // DAY_MS
+    last_of_day = np.append(np.flatnonzero(np.diff(days)), days.size - 1)
+    daily = np.concatenate(([equity[0]], equity[1:][last_of_day]))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        returns = daily[1:] / daily[:-1] - 1
+    returns = returns[np.isfinite(returns)]
+    if returns.size < 2:
+        notes["sharpe"] = notes["sortino"] = "needs at least two daily returns"
+        return {"sharpe": None, "sortino": None, "daily_returns": int(returns.size)}
+    mean, sd = float(returns.mean()), float(returns.std(ddof=1))
+    downside = float(np.sqrt(np.mean(np.minimum(returns, 0.0) ** 2)))
+    if sd == 0:
+        notes["sharpe"] = "daily returns do not vary"
+    if downside == 0:
+        notes["sortino"] = "no losing day"
+    return {
+        "sharpe": _round(mean / sd * ANNUAL) if sd > 0 else None,
+        "sortino": _round(mean / downside * ANNUAL) if downside > 0 else None,
+        "daily_returns": int(returns.size),
+    }
+
+
+def trade_stats(o: Outcome, notes: dict[str, str]) -> dict[str, Any]:
+    """Return the closed trades' count, win rate, profit factor, expectancy and longest losing streak."""
+    t = o.trades
+    count = len(t)
+    if count == 0:
+        notes["trades"] = "no closed trade"
+        return {"trades": 0, "win_rate_pct": None, "profit_factor": None, "expectancy": None,
+                "average_win": None, "average_loss": None, "best_trade": None, "worst_trade": None,
+                "longest_losing_streak": 0}
+    net = t.net_array()
+    wins, losses = net > 0, net < 0
+    won = sum((t.net_pnl[k] for k in np.flatnonzero(wins).tolist()), Decimal(0))
+    lost = sum((t.net_pnl[k] for k in np.flatnonzero(losses).tolist()), Decimal(0))
+    if not losses.any():
+        notes["profit_factor"] = "no losing trade"
+    best, worst = int(np.argmax(net)), int(np.argmin(net))
+    return {
+        "trades": count,
+        "win_rate_pct": _round(100.0 * int(wins.sum()) / count),
+        "profit_factor": _round(float(won / -lost)) if lost < 0 else None,
+        "expectancy": _money(sum(t.net_pnl, Decimal(0)) / count),
+        "average_win": _money(won / int(wins.sum())) if wins.any() else None,
+        "average_loss": _money(lost / int(losses.sum())) if losses.any() else None,
+        "best_trade": dec(t.net_pnl[best]),
+        "worst_trade": dec(t.net_pnl[worst]),
+        "longest_losing_streak": longest_run(losses),
+    }
+
+
+def longest_run(flags: np.ndarray) -> int:
+    """Return the length of the longest run of True."""
+    if not flags.any():
+        return 0
+    edges = np.diff(np.concatenate(([0], flags.astype(np.int8), [0])))
+    return int((np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)).max())
+
+
+def duration_text(seconds: int | None) -> str:
+    """Describe a duration in days, hours and minutes ("3 d 4 h 10 min")."""
+    if seconds is None:
+        return "—"
+    delta = timedelta(seconds=seconds)
+    days, rest = delta.days, delta.seconds
+    parts = [f"{days} d"] if days else []
+    if rest // 3600:
+        parts.append(f"{rest // 3600} h")
+    if rest % 3600 // 60 or not parts:
+        parts.append(f"{rest % 3600 // 60} min")
+    return " ".join(parts)

@@ -1,0 +1,260 @@
+"""Auto-trading: act on actionable signals through the order gateway, and learn how each trade ended.
+
+Who trades: paper accounts when AUTO_TRADE_PAPER is on (default), live accounts only when AUTO_TRADE_LIVE is on
+(default off); AUTO_TRADE_ACCOUNTS, when given, narrows that to the accounts listed. An account only acts on
+signals computed from the market it trades on (a paper account on the simulated market; a live account on its
+own exchange's data), since a stop computed on other prices means nothing there.
+
+Each decision, once per signal and account: the daily cap (RiskLimits.auto_trade_daily_cap automatic entries
+per risk day), a real balance from the latest snapshot, the current price still between the signal's stop and
+target, the size from ``risk.sizing.size_position`` (risk per trade over the stop distance, capped), then
+``gateway.submit`` with the stop-loss and take-profit, so trading state, every risk rule, rounding and exchange-
+side protection apply exactly as to a manual order. Every decision — taken, denied (with the gateway's
+verdicts), rejected by the exchange, or skipped and why — is audited.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from riskmgr.domain import ZERO, AccountStatus, OrderRequest, OrderType, PositionSide
+from riskmgr.errors import ExchangeError, NotSupportedError, ValidationError
+from riskmgr.exchanges.paper_models import PaperAccount, PaperFill
+from riskmgr.formatting import dec
+from riskmgr.risk.config import RiskLimits
+from riskmgr.risk.gateway import GatewayResult
+from riskmgr.risk.sizing import SizingInput, size_position
+from riskmgr.runtime import Runtime
+from riskmgr.scanner_history import Outcome, Recorded, SignalHistory, day_start
+from riskmgr.signal_quality import Quality
+from riskmgr.signals import Signal
+
+log = logging.getLogger(__name__)
+ACTOR = "auto-trader"
+
+
+@dataclass(frozen=True)
+class AccountPolicy:
+    """Whether auto-trading acts for one account, and why (or why not)."""
+
+    account: str
+    mode: str
+    market: str  # the market whose prices the account trades at
+    enabled: bool
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"account": self.account, "mode": self.mode, "market": self.market, "enabled": self.enabled,
+                "reason": self.reason}
+
+
+def policies(runtime: Runtime, settings: Any) -> list[AccountPolicy]:
+    """Return the auto-trading policy of every account."""
+    out: list[AccountPolicy] = []
+    for name, reader in runtime.accounts.items():
+        paper = reader.mode == "paper"
+        market = runtime.market.source if paper else (reader.exchange if reader.mode == "live"
+                                                      else f"{reader.exchange} ({reader.mode})")
+        if settings.auto_trade_accounts and name not in settings.auto_trade_accounts:
+            enabled, reason = False, "not listed in AUTO_TRADE_ACCOUNTS"
+        elif paper and not settings.auto_trade_paper:
+            enabled, reason = False, "off for paper accounts (AUTO_TRADE_PAPER=false)"
+        elif not paper and not settings.auto_trade_live:
+            enabled, reason = False, "off for live accounts (AUTO_TRADE_LIVE=false)"
+        elif market != settings.source:
+            enabled, reason = False, f"signals come from {settings.source} prices; this account trades on {market}"
+        else:
+            enabled, reason = True, "on"
+        out.append(AccountPolicy(name, reader.mode, market, enabled, reason))
+    return out
+
+
+class AutoTrader:
+    """Decide, once per signal and account, whether to enter; send entries through the gateway."""
+
+    def __init__(self, runtime: Runtime, history: SignalHistory, settings: Any):
+        self._runtime = runtime
+        self._history = history
+        self._settings = settings
+
+    def policies(self) -> list[AccountPolicy]:
+        return policies(self._runtime, self._settings)
+
+    def trade(self, items: list[tuple[Signal, Recorded, Quality]], limits: RiskLimits, now: datetime) -> int:
+        """Decide every active signal (best ranked first) for every enabled account; return entries taken."""
+        taken = 0
+        enabled = [p for p in self.policies() if p.enabled]
+        for signal, record, quality in items:
+            if record.status != "active":
+                continue
+            for policy in enabled:
+                if not self._history.claim(record.id, policy.account):
+                    continue  # decided before (or right now, by another process)
+                outcome = self._decide_recorded(policy, signal, record, limits, now)
+                self._announce(policy.account, signal, record, quality, outcome)
+                taken += outcome.result == "taken"
+        return taken
+
+    def _decide_recorded(self, policy: AccountPolicy, signal: Signal, record: Recorded, limits: RiskLimits,
+                         now: datetime) -> Outcome:
+        try:
+            outcome = self._decide(policy, signal, record, limits, now)
+        except (ValidationError, ExchangeError) as exc:
+            text = exc.describe() if isinstance(exc, ExchangeError) else str(exc)
+            outcome = Outcome("skipped", f"could not prepare the order: {text}")
+        except Exception as exc:
+            # the claim must not stay "pending" for ever; record the fault, then let the job log it
+            self._history.finish(record.id, policy.account,
+                                 Outcome("skipped", f"internal error: {type(exc).__name__}: {exc}"))
+            raise
+        self._history.finish(record.id, policy.account, outcome)
+        return outcome
+
+    def _decide(self, policy: AccountPolicy, signal: Signal, record: Recorded, limits: RiskLimits,
+                now: datetime) -> Outcome:
+        account = policy.account
+        taken = self._history.taken_since(account, day_start(now, limits.zone()))
+        if taken >= limits.auto_trade_daily_cap:
+            return Outcome("skipped", f"daily cap reached: {taken} of {limits.auto_trade_daily_cap} automatic "
+                                      f"entries this risk day ({limits.risk_day_timezone})")
+        snap = self._runtime.snapshots.latest().get(account)
+        if snap is None or snap.balance is None:
+            return Outcome("skipped", "no balance has been read from the account yet")
+        if snap.status is not AccountStatus.OK:
+            since = snap.fetched_at.isoformat() if snap.fetched_at else "never"
+            return Outcome("skipped", f"account data stale since {since} — {snap.error}")
+        spec = self._runtime.gateway.spec(account, signal.symbol)
+        price = self._price(policy, signal.symbol)
+        moved = _moved_past(signal, price)
+        if moved:
+            return Outcome("skipped", moved)
+        leverage = min(limits.max_leverage, spec.max_leverage)
+        sizing = size_position(SizingInput(
+            side=signal.side, entry_price=price, stop_loss=signal.stop, take_profit=signal.target, leverage=leverage,
+            equity=snap.balance.equity, open_notional=sum((p.notional for p in snap.positions), ZERO),
+            position_notional=sum((p.notional for p in snap.positions
+                                   if p.symbol == signal.symbol and p.side is signal.side), ZERO),
+        ), spec, limits)
+        if sizing.qty <= 0:
+            return Outcome("skipped", f"the risk budget {dec(sizing.risk_budget)} USDT sizes less than one step "
+                                      f"({dec(spec.qty_step)} {spec.base}) of {signal.symbol}")
+        request = OrderRequest(signal.symbol, signal.side.entry_order_side, OrderType.MARKET, sizing.qty,
+                               leverage=leverage, stop_loss=signal.stop, take_profit=signal.target)
+        gateway = self._runtime.gateway
+        result = gateway.submit(account, request, actor=ACTOR, intent_id=f"signal:{record.key}", purpose="signal")
+        return _from_result(result, sizing.qty, gateway.rounded(account, request))
+
+    def _price(self, policy: AccountPolicy, symbol: str) -> Decimal:
+        """Return the mark price the account would trade at now."""
+        if policy.mode == "paper":
+            return self._runtime.market.ticker(symbol).mark
+        ticker = self._runtime.accounts[policy.account].fetch_tickers().get(symbol)
+        if ticker is None:
+            raise ValidationError("symbol", f"{policy.account} reports no price for {symbol}")
+        return ticker.mark
+
+    def _announce(self, account: str, signal: Signal, record: Recorded, quality: Quality, outcome: Outcome) -> None:
+        what = f"{signal.side.value} {signal.symbol} signal (confidence {signal.confidence}, quality {quality.score})"
+        self._runtime.audit.record(
+            f"signal.{outcome.result}", ACTOR, f"{outcome.result} {what}: {outcome.reason}", account=account,
+            data={"signal": record.key, "symbol": signal.symbol, "side": signal.side.value,
+                  "entry": dec(signal.entry), "stop": dec(signal.stop), "target": dec(signal.target),
+                  "qty": dec(outcome.qty), "order_id": outcome.order_id, "verdicts": outcome.verdicts or []},
+        )
+        if outcome.result == "taken":
+            self._runtime.events.emit(
+                "signal.executed", f"auto-trading entered {what} on {account}: {outcome.reason}", account=account,
+                data={"signal": record.key, "symbol": signal.symbol, "side": signal.side.value,
+                      "qty": dec(outcome.qty), "order_id": outcome.order_id},
+            )
+
+    # -- outcomes ------------------------------------------------------------------------------------
+    def resolve_outcomes(self) -> int:
+        """Record the closed P&L of taken trades whose position is gone; return how many were resolved."""
+        snaps = self._runtime.snapshots.latest()
+        resolved = 0
+        for ident, account, symbol, taken_at, until in self._history.open_trades():
+            snap = snaps.get(account)
+            fresh = snap is not None and snap.status is AccountStatus.OK and snap.fetched_at is not None
+            if not fresh or snap.fetched_at <= taken_at or any(p.symbol == symbol for p in snap.positions):
+                continue  # still open, or not known to be closed yet
+            try:
+                outcome, pnl, at, note = self._closed_pnl(account, symbol, taken_at, until)
+            except ExchangeError as exc:
+                log.warning("outcome of %s on %s not read yet: %s", symbol, account, exc.describe())
+                continue
+            self._history.set_outcome(ident, outcome, pnl, at, note)
+            resolved += 1
+        return resolved
+
+    def _closed_pnl(self, account: str, symbol: str, since: datetime, until: datetime | None
+                    ) -> tuple[str, Decimal | None, datetime | None, str]:
+        reader = self._runtime.accounts.get(account)
+        if reader is None:
+            return "unknown", None, None, f"account {account} is no longer configured"
+        if reader.mode == "paper":
+            pnl, at = paper_closed_pnl(self._runtime.engine, account, symbol, since, until)
+        else:
+            try:
+                trades = [t for t in reader.fetch_closed_trades(since) if until is None or t.closed_at < until]
+            except NotSupportedError as exc:
+                return "unknown", None, None, f"closed trades cannot be read from {reader.exchange}: {exc}"
+            if any(not hasattr(t, "symbol") for t in trades):
+                return "unknown", None, None, f"{reader.exchange} reports closed P&L without the symbol"
+            mine = [t for t in trades if t.symbol == symbol]
+            pnl = sum((t.realized_pnl for t in mine), ZERO) if mine else None
+            at = max((t.closed_at for t in mine), default=None)
+        if pnl is None:
+            return "unknown", None, None, "the position is gone but no closing trade was found after the entry"
+        outcome = "win" if pnl > 0 else "loss" if pnl < 0 else "flat"
+        return outcome, pnl, at, "closed P&L after fees" if reader.mode == "paper" else "realized P&L"
+
+
+def paper_closed_pnl(engine: Any, account: str, symbol: str, since: datetime, until: datetime | None
+                     ) -> tuple[Decimal | None, datetime | None]:
+    """Return the net P&L of a paper account's closing fills on ``symbol`` in [since, until), and the last fill."""
+    stmt = (select(func.sum(PaperFill.net_pnl), func.max(PaperFill.ts))
+            .join(PaperAccount, PaperFill.account_id == PaperAccount.id)
+            .where(PaperAccount.name == account, PaperFill.symbol == symbol, PaperFill.closes.is_(True),
+                   PaperFill.ts >= since))
+    if until is not None:
+        stmt = stmt.where(PaperFill.ts < until)
+    with Session(engine) as session:
+        total, last = session.execute(stmt).one()
+    return (None, None) if last is None else (Decimal(total), last)
+
+
+def _moved_past(signal: Signal, price: Decimal) -> str | None:
+    """Return why the entry is no longer sensible at ``price`` (beyond the stop or the target), or None."""
+    long = signal.side is PositionSide.LONG
+    if (price <= signal.stop) if long else (price >= signal.stop):
+        return f"price {dec(price)} is already past the stop {dec(signal.stop)}"
+    if (price >= signal.target) if long else (price <= signal.target):
+        return f"price {dec(price)} is already past the target {dec(signal.target)}"
+    return None
+
+
+def _from_result(result: GatewayResult, qty: Decimal, sent: OrderRequest) -> Outcome:
+    """Describe what the gateway did with an entry (``sent``: the request as rounded for the exchange)."""
+    verdicts = [{"allowed": v.allowed, "rule": v.rule, "reason": v.reason} for v in result.verdicts]
+    if result.accepted:
+        order_id = result.order.id if result.order is not None else None
+        reason = f"order {order_id} accepted" if order_id else f"already placed earlier ({result.message})"
+        if result.unwind is not None:
+            reason += f"; the stop could not be placed ({result.protection.message if result.protection else '?'}), "
+            reason += "so the position was closed at once"
+        elif result.protection is not None and result.protection.accepted:
+            reason += f", stop-loss {dec(sent.stop_loss)} and take-profit {dec(sent.take_profit)} on the exchange"
+        return Outcome("taken", reason, order_id, result.client_id, qty, verdicts)
+    if result.denials:
+        reason = "; ".join(f"{v.rule}: {v.reason}" for v in result.denials)
+        return Outcome("denied", reason, None, result.client_id, qty, verdicts)
+    return Outcome("rejected", result.message or "the exchange refused the order", None, result.client_id, qty,
+                   verdicts)

@@ -1,0 +1,140 @@
+/* Alerts page: channel health, per-kind switches (switching off asks first), test alert, history. */
+"use strict";
+
+(() => {
+  const REFRESH_MS = 15000;
+  const badges = { sent: "success", logged: "secondary", partial: "warning", failed: "danger", rate_limited: "info", dropped: "danger" };
+  const el = (id) => document.getElementById(id);
+  const offModal = new bootstrap.Modal(el("alerts-off-modal"));
+  let pendingOff = null;
+
+  function channelLine(ch, external) {
+    const icon = ch.name === "log" ? "bi-journal-text" : ch.name === "telegram" ? "bi-telegram" : "bi-envelope";
+    return `<li><i class="bi ${icon}"></i> <strong>${RM.esc(ch.name)}</strong> <span class="text-body-secondary">${RM.esc(ch.detail)}</span></li>` +
+      (external.length === 0 && ch.name === "log" ? `<li class="small stale-note">No Telegram or e-mail channel configured: alerts reach the log only.</li>` : "");
+  }
+
+  function renderStatus(s) {
+    el("alerts-channels").innerHTML = s.channels.map((c) => channelLine(c, s.external_channels)).join("");
+    const health = el("alerts-health");
+    health.className = `badge text-bg-${s.healthy ? "success" : "danger"}`;
+    health.textContent = s.healthy ? "healthy" : "failing";
+    const box = el("alerts-failure");
+    if (s.last_failure && !s.healthy) {
+      const f = s.last_failure;
+      box.innerHTML = `<strong>Alert delivery failed</strong> at ${RM.dateTime(f.handled_at)} (${RM.esc(f.kind)}): ${RM.esc(f.error)}`;
+      box.classList.remove("d-none");
+    } else {
+      box.classList.add("d-none");
+    }
+    el("alerts-last-delivered").textContent = s.last_delivered ? RM.dateTime(s.last_delivered.handled_at) : "never";
+    const c = s.last_24h;
+    el("alerts-counts").textContent = `${c.sent + c.logged} delivered, ${c.failed + c.partial} failed, ${c.rate_limited} held back`;
+  }
+
+  function toggleRow(t) {
+    const crit = t.critical ? ` <span class="badge text-bg-danger" title="never held back by the rate limit">critical</span>` : "";
+    const changed = t.overridden ? `<div class="small text-body-secondary">set by ${RM.esc(t.changed_by)} ${RM.dateTime(t.changed_at)}</div>` : "";
+    return `<tr><td><code>${RM.esc(t.kind)}</code>${crit}</td><td class="small">${RM.esc(t.description)}${changed}</td>
+      <td class="small">${t.default ? "on" : "off"}</td>
+      <td class="text-end"><div class="form-check form-switch d-inline-block mb-0">
+        <input class="form-check-input alert-toggle" type="checkbox" role="switch" data-kind="${RM.esc(t.kind)}"
+          data-description="${RM.esc(t.description)}" aria-label="Alerts for ${RM.esc(t.kind)}" ${t.enabled ? "checked" : ""}></div></td></tr>`;
+  }
+
+  function renderToggles(list) {
+    el("alerts-toggles").querySelector("tbody").innerHTML = list.map(toggleRow).join("");
+  }
+
+  function channelsCell(channels) {
+    const parts = Object.entries(channels || {}).map(([name, o]) =>
+      o.ok ? `<span class="badge text-bg-success">${RM.esc(name)}</span>` :
+        `<span class="badge text-bg-danger" title="${RM.esc(o.error)}">${RM.esc(name)}</span> <span class="small">${RM.esc(o.error)}</span>`);
+    return parts.join(" ") || "—";
+  }
+
+  function historyRow(a) {
+    const repeats = a.repeats ? ` <span class="small text-body-secondary">(+${a.repeats} identical held back)</span>` : "";
+    const error = a.error && !Object.keys(a.channels || {}).length ? `<div class="small">${RM.esc(a.error)}</div>` : "";
+    return `<tr><td class="text-nowrap">${RM.dateTime(a.ts)}</td><td><code>${RM.esc(a.kind)}</code></td>
+      <td>${RM.esc(a.account || "—")}</td><td>${RM.esc(a.message)}${repeats}</td>
+      <td><span class="badge text-bg-${badges[a.status] || "secondary"}">${RM.esc(a.status)}</span>${error}</td>
+      <td>${channelsCell(a.channels)}</td></tr>`;
+  }
+
+  function renderHistory(list) {
+    el("alerts-history").querySelector("tbody").innerHTML = list.length
+      ? list.map(historyRow).join("") : `<tr><td colspan="6" class="text-body-secondary">No alerts recorded.</td></tr>`;
+  }
+
+  async function refresh() {
+    const filter = el("alerts-status-filter").value;
+    const [status, history] = await Promise.all([
+      RM.api("/api/alerts/status"), RM.api("/api/alerts?limit=200" + (filter ? `&status=${encodeURIComponent(filter)}` : "")),
+    ]);
+    if (!status.ok || !history.ok) {
+      el("alerts-refresh").textContent = `could not refresh: ${(status.ok ? history : status).data.detail || "error"}`;
+      return;
+    }
+    renderStatus(status.data);
+    renderHistory(history.data.alerts);
+    el("alerts-refresh").textContent = `updated ${RM.time(new Date().toISOString())}`;
+  }
+
+  async function loadToggles() {
+    const res = await RM.api("/api/alerts/toggles");
+    if (res.ok) renderToggles(res.data.toggles);
+  }
+
+  async function setToggle(kind, enabled, input) {
+    input.disabled = true;
+    const res = await RM.api("/api/alerts/toggles", { method: "PUT", body: { kind, enabled } });
+    if (res.ok) {
+      renderToggles(res.data.toggles);
+    } else {
+      input.checked = !enabled;
+      input.disabled = false;
+      el("alerts-refresh").textContent = `not changed: ${res.data.detail?.message || res.data.detail || res.data.error}`;
+    }
+  }
+
+  el("alerts-toggles").addEventListener("change", (ev) => {
+    const input = ev.target.closest(".alert-toggle");
+    if (!input) return;
+    if (input.checked) { setToggle(input.dataset.kind, true, input); return; }
+    input.checked = true; // stays on until the operator confirms
+    pendingOff = input;
+    el("alerts-off-body").innerHTML = `You will no longer be alerted on any channel when: <strong>${RM.esc(input.dataset.description)}</strong>
+      (<code>${RM.esc(input.dataset.kind)}</code>). The change applies to every worker and is recorded in the audit log.`;
+    offModal.show();
+  });
+
+  el("alerts-off-confirm").addEventListener("click", () => {
+    offModal.hide();
+    if (!pendingOff) return;
+    pendingOff.checked = false;
+    setToggle(pendingOff.dataset.kind, false, pendingOff);
+    pendingOff = null;
+  });
+
+  el("alerts-test-btn").addEventListener("click", async () => {
+    const btn = el("alerts-test-btn");
+    const out = el("alerts-test-result");
+    btn.disabled = true;
+    el("alerts-test-spinner").classList.remove("d-none");
+    out.textContent = "sending through every channel…";
+    const res = await RM.api("/api/alerts/test", { method: "POST", body: {} });
+    btn.disabled = false;
+    el("alerts-test-spinner").classList.add("d-none");
+    if (!res.ok) { out.innerHTML = `<span class="text-danger">${RM.esc(res.data.detail || res.data.error)}</span>`; return; }
+    const lines = Object.entries(res.data.channels).map(([name, o]) =>
+      `<div>${RM.esc(name)}: ${o.ok ? '<span class="text-success">delivered</span>' : `<span class="text-danger">failed — ${RM.esc(o.error)}</span>`}</div>`);
+    out.innerHTML = lines.join("") + (res.data.status === "logged" ? `<div class="stale-note">Only the log is configured.</div>` : "");
+    refresh();
+  });
+
+  el("alerts-status-filter").addEventListener("change", refresh);
+  loadToggles();
+  refresh();
+  setInterval(refresh, REFRESH_MS);
+})();

@@ -1,0 +1,278 @@
+/* Signals page: ranked signals with their score parts, dropped ones with reasons, a chart per signal,
+   the history of every signal, and the auto-trading policy. Data from /api/signals*. */
+"use strict";
+
+(() => {
+  const root = document.getElementById("signals-root");
+  const refreshMs = Math.max(15, Number(root.dataset.signalSeconds || 60) / 2) * 1000;
+  const status = document.getElementById("scan-status");
+  const scanButton = document.getElementById("scan-now");
+  const progress = document.getElementById("scan-progress");
+  const errorBox = document.getElementById("scan-error");
+  let priceChart = null;
+  let rsiChart = null;
+  let chartSymbol = null;
+  let autoScanTried = false;
+  let scanning = false;
+
+  const annotation = window["chartjs-plugin-annotation"];
+  if (window.Chart && annotation) Chart.register(annotation);
+
+  const SIDE_BADGE = { long: "success", short: "danger" };
+  const STATUS_BADGE = { active: "primary", taken: "success", denied: "warning", rejected: "danger", expired: "secondary", dropped: "secondary" };
+
+  function badge(text, kind, title = "") {
+    return `<span class="badge text-bg-${kind}"${title ? ` title="${RM.esc(title)}"` : ""}>${RM.esc(text)}</span>`;
+  }
+
+  function componentsCell(parts, max) {
+    return Object.entries(parts).map(([name, points]) =>
+      `<span class="text-nowrap me-1">${RM.esc(name)} <span class="num">${points}/${max[name] ?? "?"}</span></span>`).join(" ");
+  }
+
+  function qualityCell(q) {
+    const parts = Object.entries(q.components).map(([name, points]) =>
+      `<span class="text-nowrap me-1">${RM.esc(name.replace("_", " "))} <span class="num">${RM.num(points)}</span></span>`).join(" ");
+    const notes = q.notes.length ? `<div class="text-body-secondary">${q.notes.map(RM.esc).join("; ")}</div>` : "";
+    return `<div class="fw-semibold num">${RM.num(q.score)}</div><div class="small">${parts}</div><div class="small">${notes}</div>`;
+  }
+
+  function decisionsText(decisions) {
+    if (!decisions || !decisions.length) return "";
+    return decisions.map((d) => {
+      const order = d.order_id ? ` (order ${RM.esc(d.order_id)})` : "";
+      return `<div><strong>${RM.esc(d.account)}</strong>: ${RM.esc(d.decision)}${order} — ${RM.esc(d.reason)}</div>`;
+    }).join("");
+  }
+
+  function statusCell(s) {
+    const reason = s.status_reason || s.drop_reason || "";
+    return `${badge(s.status, STATUS_BADGE[s.status] || "secondary", reason)}<div class="small text-body-secondary">${decisionsText(s.decisions)}</div>`;
+  }
+
+  function tradeButton(s) {
+    if (s.status !== "active") {
+      return `<button class="btn btn-sm btn-outline-secondary" type="button" disabled title="This signal is ${RM.esc(s.status)}; nothing to trade">Trade</button>`;
+    }
+    return `<a class="btn btn-sm btn-primary" href="${RM.esc(s.trade_url)}" title="Open the order ticket pre-filled with this signal (the receipt shows size and every rule before anything is sent)">Trade</a>`;
+  }
+
+  function levelsCell(s) {
+    return `<div class="num text-nowrap">entry ${RM.price(s.entry)}</div>
+      <div class="num text-nowrap neg">stop ${RM.price(s.stop)}</div>
+      <div class="num text-nowrap pos">target ${RM.price(s.target)}</div>
+      <div class="small text-body-secondary">reward:risk ${RM.num(s.reward_risk)}:1</div>`;
+  }
+
+  function signalRow(s, max) {
+    return `<tr data-symbol="${RM.esc(s.symbol)}">
+      <td class="num">${s.rank}</td>
+      <td><div class="fw-semibold text-nowrap">${RM.esc(s.symbol)}</div>${badge(s.side, SIDE_BADGE[s.side] || "secondary")}</td>
+      <td>${qualityCell(s.quality)}</td>
+      <td><div class="fw-semibold num">${s.confidence}</div><div class="small">${componentsCell(s.components, max)}</div></td>
+      <td>${levelsCell(s)}</td>
+      <td class="small">${RM.dateTime(s.created_at)}<br><span class="text-body-secondary">valid until ${RM.time(s.valid_until)}</span></td>
+      <td>${statusCell(s)}</td>
+      <td><div class="d-grid gap-1"><button class="btn btn-sm btn-outline-info chart-btn" type="button" data-symbol="${RM.esc(s.symbol)}">Chart</button>${tradeButton(s)}</div></td>
+    </tr>
+    <tr class="small text-body-secondary"><td></td><td colspan="7">${s.reasons.map(RM.esc).join(" · ")}</td></tr>`;
+  }
+
+  function renderSignals(data) {
+    const body = document.querySelector("#signals-table tbody");
+    if (!data.scan) {
+      body.innerHTML = `<tr><td colspan="8" class="text-body-secondary">No scan has run yet.</td></tr>`;
+      return;
+    }
+    body.innerHTML = data.signals.length
+      ? data.signals.map((s) => signalRow(s, data.component_max)).join("")
+      : `<tr><td colspan="8" class="text-body-secondary">No actionable signal in the last scan (${data.scan.symbols} symbols). Conservative rules mostly say no; see why below.</td></tr>`;
+    const t = data.thresholds;
+    document.getElementById("thresholds").textContent =
+      `confidence ≥ ${t.min_confidence} · reward:risk ≥ ${t.min_reward_risk}:1 · cooldown ${t.cooldown_minutes} min per symbol`;
+  }
+
+  function renderDropped(data) {
+    const body = document.querySelector("#dropped-table tbody");
+    body.innerHTML = data.dropped.length ? data.dropped.map((s) => `<tr>
+        <td class="fw-semibold">${RM.esc(s.symbol)}</td><td>${badge(s.side, SIDE_BADGE[s.side] || "secondary")}</td>
+        <td class="num">${RM.num(s.quality.score)}</td><td class="num">${s.confidence}</td>
+        <td>${RM.esc(s.drop_reason)}</td><td>${badge(s.status, STATUS_BADGE[s.status] || "secondary", s.status_reason)}</td></tr>`).join("")
+      : `<tr><td colspan="6" class="text-body-secondary">None.</td></tr>`;
+  }
+
+  function renderRejected(data) {
+    document.querySelector("#rejected-table tbody").innerHTML = data.rejected.map((r) =>
+      `<tr><td>${RM.esc(r.symbol)}</td><td>${RM.esc(r.text)}</td></tr>`).join("");
+    const counts = {};
+    data.rejected.forEach((r) => { counts[r.text] = (counts[r.text] || 0) + 1; });
+    const parts = Object.entries(counts).sort((a, b) => b[1] - a[1]).map(([text, n]) => `${n} × ${RM.esc(text)}`);
+    document.getElementById("rejected-summary").innerHTML = parts.length ? parts.join("<br>") : "Every symbol evaluated had a signal or none was evaluated.";
+    const errorsCard = document.getElementById("errors-card");
+    errorsCard.classList.toggle("d-none", !data.errors.length);
+    document.querySelector("#errors-table tbody").innerHTML = data.errors.map((e) =>
+      `<tr><td>${RM.esc(e.symbol)}</td><td class="stale-note">${RM.esc(e.error)}</td></tr>`).join("");
+  }
+
+  function renderAuto(data) {
+    const a = data.auto_trading;
+    const rows = a.accounts.map((p) => `<div class="d-flex justify-content-between border-bottom py-1">
+        <span><strong>${RM.esc(p.account)}</strong> <span class="text-body-secondary">${RM.esc(p.mode)} · ${RM.esc(p.market)}</span></span>
+        <span>${p.enabled ? badge("ON", "success") : badge("off", "secondary", p.reason)}</span></div>
+        ${p.enabled ? "" : `<div class="text-body-secondary">${RM.esc(p.reason)}</div>`}`).join("");
+    document.getElementById("auto-trading").innerHTML =
+      `${rows || "No accounts configured."}<div class="mt-2">Daily cap: <strong>${a.daily_cap}</strong> automatic entries per account per risk day.</div>`;
+  }
+
+  function renderStatus(data) {
+    errorBox.classList.toggle("d-none", !(data.scan && data.scan.error));
+    if (data.scan && data.scan.error) errorBox.textContent = `Last scan failed at ${RM.dateTime(data.scan.finished_at)}: ${data.scan.error}`;
+    if (!data.scan) { status.textContent = "no scan yet"; return; }
+    const held = data.held.length ? ` · held: ${data.held.join(", ")}` : "";
+    status.textContent = `last scan ${RM.dateTime(data.scan.finished_at)} (${data.scan.trigger}, ${data.scan.symbols} symbols, ${data.scan.duration_ms} ms)${held}`;
+  }
+
+  function outcomeText(d) {
+    if (d.decision !== "taken") return "";
+    if (!d.outcome) return "open";
+    if (d.outcome === "unknown") return `unknown — ${RM.esc(d.outcome_note)}`;
+    const pnl = RM.signed(d.outcome_pnl);
+    return `<span class="${pnl.cls}">${d.outcome} ${pnl.text} USDT</span>`;
+  }
+
+  function renderHistory(rows) {
+    const body = document.querySelector("#history-table tbody");
+    body.innerHTML = rows.length ? rows.map((r) => `<tr>
+        <td class="small">${RM.dateTime(r.first_seen_at)}</td><td>${RM.esc(r.symbol)}</td>
+        <td>${badge(r.side, SIDE_BADGE[r.side] || "secondary")}</td><td class="num">${r.confidence}</td>
+        <td class="num">${RM.num(r.quality)}</td>
+        <td>${badge(r.status, STATUS_BADGE[r.status] || "secondary")}<div class="small text-body-secondary">${RM.esc(r.status_reason)}</div></td>
+        <td class="small">${decisionsText(r.decisions)}</td>
+        <td class="small">${r.decisions.map(outcomeText).filter(Boolean).join("<br>")}</td></tr>`).join("")
+      : `<tr><td colspan="8" class="text-body-secondary">No signal yet.</td></tr>`;
+  }
+
+  function render(data) {
+    renderStatus(data);
+    renderSignals(data);
+    renderDropped(data);
+    renderRejected(data);
+    renderAuto(data);
+  }
+
+  async function load() {
+    const res = await RM.api("/api/signals");
+    if (!res.ok) { status.textContent = `could not load signals: ${res.data.error} ${res.data.detail || ""}`; return; }
+    render(res.data);
+    const hist = await RM.api("/api/signals/history?limit=50");
+    if (hist.ok) renderHistory(hist.data.signals);
+    if (!res.data.scan && !autoScanTried) { autoScanTried = true; scanNow(); }
+  }
+
+  async function scanNow() {
+    if (scanning) return;
+    scanning = true;
+    scanButton.disabled = true;
+    progress.classList.remove("d-none");
+    try {
+      const res = await RM.api("/api/signals/scan", { method: "POST", body: {} });
+      if (!res.ok) { errorBox.classList.remove("d-none"); errorBox.textContent = `Scan failed: ${res.data.error} — ${JSON.stringify(res.data.detail)}`; return; }
+      render(res.data);
+      const hist = await RM.api("/api/signals/history?limit=50");
+      if (hist.ok) renderHistory(hist.data.signals);
+    } finally {
+      scanning = false;
+      scanButton.disabled = false;
+      progress.classList.add("d-none");
+    }
+  }
+
+  function label(ms) {
+    const d = new Date(ms);
+    return RM.dateTime(d.toISOString()).replace(/:\d\d (\S+)$/, "");
+  }
+
+  function line(labelText, data, color, extra = {}) {
+    return { label: labelText, data, borderColor: color, backgroundColor: color, borderWidth: 1.5, pointRadius: 0, spanGaps: false, ...extra };
+  }
+
+  function levels(signal) {
+    if (!signal) return {};
+    const mk = (value, color, text) => ({ type: "line", yMin: Number(value), yMax: Number(value), borderColor: color, borderWidth: 1.5, borderDash: [6, 4],
+      label: { display: true, content: `${text} ${RM.price(value)}`, position: "end", backgroundColor: "rgba(0,0,0,.6)", color, font: { size: 11 } } });
+    return { entry: mk(signal.entry, "#9ec5fe", "entry"), stop: mk(signal.stop, "#ea868f", "stop"), target: mk(signal.target, "#75b798", "target") };
+  }
+
+  function drawCharts(c) {
+    const labels = c.t.map(label);
+    const [fast, mid, slow] = c.ema_periods;
+    const price = {
+      type: "line",
+      data: { labels, datasets: [
+        line("high", c.high, "rgba(173,181,189,.35)", { borderWidth: 0 }),
+        line("low (high–low band)", c.low, "rgba(173,181,189,.35)", { borderWidth: 0, fill: "-1", backgroundColor: "rgba(173,181,189,.15)" }),
+        line("close", c.close, "#f8f9fa", { borderWidth: 1.8 }),
+        line("BB upper", c.bb_upper, "#6f42c1", { borderDash: [4, 3], borderWidth: 1 }),
+        line("BB middle", c.bb_middle, "#6f42c1", { borderWidth: 1 }),
+        line("BB lower", c.bb_lower, "#6f42c1", { borderDash: [4, 3], borderWidth: 1 }),
+        line(`EMA ${fast} (${c.trend_timeframe})`, c.ema_fast, "#ffc107", { stepped: true }),
+        line(`EMA ${mid} (${c.trend_timeframe})`, c.ema_mid, "#fd7e14", { stepped: true }),
+        line(`EMA ${slow} (${c.trend_timeframe})`, c.ema_slow, "#dc3545", { stepped: true }),
+      ] },
+      options: { animation: false, maintainAspectRatio: false, interaction: { mode: "index", intersect: false },
+        scales: { x: { ticks: { maxTicksLimit: 8 } }, y: { ticks: { callback: (v) => RM.price(v) } } },
+        plugins: { legend: { labels: { boxWidth: 12 } }, annotation: { annotations: levels(c.signal) } } },
+    };
+    const band = c.signal ? c.rsi_band[c.signal.side] : null;
+    const rsiAnn = {
+      hi: { type: "line", yMin: 70, yMax: 70, borderColor: "rgba(234,134,143,.6)", borderWidth: 1 },
+      lo: { type: "line", yMin: 30, yMax: 30, borderColor: "rgba(117,183,152,.6)", borderWidth: 1 },
+    };
+    if (band) rsiAnn.band = { type: "box", yMin: band[0], yMax: band[1], backgroundColor: "rgba(13,110,253,.12)", borderWidth: 0 };
+    const rsi = {
+      type: "line",
+      data: { labels, datasets: [line("RSI 14", c.rsi, "#0dcaf0")] },
+      options: { animation: false, maintainAspectRatio: false, scales: { x: { display: false }, y: { min: 0, max: 100, ticks: { stepSize: 25 } } },
+        plugins: { legend: { labels: { boxWidth: 12 } }, annotation: { annotations: rsiAnn } } },
+    };
+    if (priceChart) priceChart.destroy();
+    if (rsiChart) rsiChart.destroy();
+    priceChart = new Chart(document.getElementById("price-chart"), price);
+    rsiChart = new Chart(document.getElementById("rsi-chart"), rsi);
+  }
+
+  async function showChart(symbol) {
+    chartSymbol = symbol;
+    const card = document.getElementById("chart-card");
+    card.classList.remove("d-none");
+    document.getElementById("chart-title").textContent = `${symbol} · loading…`;
+    const res = await RM.api(`/api/signals/${encodeURIComponent(symbol)}/chart`);
+    if (chartSymbol !== symbol) return;
+    if (!res.ok) {
+      document.getElementById("chart-title").textContent = `${symbol}`;
+      document.getElementById("chart-note").textContent = `No chart: ${res.data.error} — ${typeof res.data.detail === "string" ? res.data.detail : JSON.stringify(res.data.detail)}`;
+      return;
+    }
+    const c = res.data;
+    const demo = c.simulated ? " · DEMO / SIMULATED" : ` · ${c.source}`;
+    document.getElementById("chart-title").textContent = `${symbol} · ${c.timeframe}${demo}`;
+    document.getElementById("chart-note").textContent = c.signal
+      ? `${c.signal.side} signal: entry ${RM.price(c.signal.entry)}, stop ${RM.price(c.signal.stop)}, target ${RM.price(c.signal.target)} (confidence ${c.signal.confidence}); bars closed up to ${label(c.t[c.t.length - 1])}, times ${RM.tz}`
+      : `No signal on this symbol in the last scan; times ${RM.tz}`;
+    drawCharts(c);
+    card.scrollIntoView({ behavior: "smooth", block: "nearest" });
+  }
+
+  document.getElementById("signals-table").addEventListener("click", (ev) => {
+    const btn = ev.target.closest(".chart-btn");
+    if (btn) showChart(btn.dataset.symbol);
+  });
+  document.getElementById("chart-close").addEventListener("click", () => {
+    chartSymbol = null;
+    document.getElementById("chart-card").classList.add("d-none");
+  });
+  scanButton.addEventListener("click", scanNow);
+
+  load();
+  setInterval(() => { if (!scanning) load(); }, refreshMs);
+})();
