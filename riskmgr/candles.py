@@ -180,7 +180,8 @@ class CandleStore:
         parts.reverse()
         if not parts:
             raise CandleDataError(f"the simulated market has no {timeframe} bars of {symbol} in the range asked for")
-        return CandleArrays(*(np.concatenate(cols) for cols in zip(*(p._columns() for p in parts), strict=True)))
+        columns = ("ts", "open", "high", "low", "close", "volume")
+        return CandleArrays(*(np.concatenate([getattr(p, name) for p in parts]) for name in columns))
 
     def _exchange(self, source: str, symbol: str, timeframe: str, first: int, last: int, bar_ms: int
                   ) -> CandleArrays:

@@ -24,7 +24,6 @@ from riskmgr.signal_quality import Quality
 from riskmgr.signals import Signal
 
 KEEP_RUNS = 200
-FINAL_STATUSES = ("taken", "denied", "rejected", "expired", "dropped")
 
 
 @dataclass(frozen=True)
@@ -177,7 +176,10 @@ class SignalHistory:
             row.order_id, row.client_id, row.qty, row.verdicts = (
                 outcome.order_id, outcome.client_id, outcome.qty, outcome.verdicts)
             record = session.get(SignalRecord, signal_id)
-            if record is not None and record.status == "active" and outcome.result != "skipped":
+            # one account's entry outweighs another's denial: "taken" is what became of the signal
+            moves = outcome.result != "skipped" and record is not None and (
+                record.status == "active" or (outcome.result == "taken" and record.status in ("denied", "rejected")))
+            if moves:
                 record.status = outcome.result
                 record.status_reason = f"{outcome.result} on {account}: {outcome.reason}"
 

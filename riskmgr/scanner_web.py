@@ -9,10 +9,11 @@ from flask import Blueprint, jsonify, render_template, request
 
 from riskmgr import signal_quality, signals
 from riskmgr.candles import CandleDataError
+from riskmgr.errors import ValidationError
 from riskmgr.runtime import current_runtime
 from riskmgr.scanner_core import Scanner
 from riskmgr.scanner_views import api_view, chart_view
-from riskmgr.validation import opt_int, req_str
+from riskmgr.validation import opt_int
 
 bp = Blueprint("scanner", __name__)
 HISTORY_DEFAULT, HISTORY_MAX = 50, 500
@@ -57,6 +58,14 @@ def normalize_symbol(raw: str) -> str:
     return text
 
 
+def scanned_symbol(s: Scanner, raw: str) -> str:
+    """Return the unified symbol if the scanner's source lists it; otherwise fail naming the field."""
+    symbol = normalize_symbol(raw)
+    if symbol not in s.store.symbols(s.settings.source):
+        raise ValidationError("symbol", f"{raw!r} is not a USDT perpetual of {s.settings.source}, e.g. BTC/USDT:USDT")
+    return symbol
+
+
 @bp.get("/signals")
 def signals_page():  # type: ignore[no-untyped-def]
     s = scanner()
@@ -87,16 +96,13 @@ def history_api():  # type: ignore[no-untyped-def]
     s = scanner()
     limit = opt_int(request.args, "limit", 1, HISTORY_MAX) or HISTORY_DEFAULT
     symbol = request.args.get("symbol")
-    if symbol:
-        symbol = req_str({"symbol": normalize_symbol(symbol)}, "symbol", s.store.symbols(s.settings.source))
-    return jsonify(signals=s.history.history(limit, symbol))
+    return jsonify(signals=s.history.history(limit, scanned_symbol(s, symbol) if symbol else None))
 
 
 @bp.get("/api/signals/<path:symbol>/chart")
 def chart_api(symbol: str):  # type: ignore[no-untyped-def]
     s = scanner()
-    unified = req_str({"symbol": normalize_symbol(symbol)}, "symbol", s.store.symbols(s.settings.source))
     try:
-        return jsonify(chart_view(s, unified))
+        return jsonify(chart_view(s, scanned_symbol(s, symbol)))
     except CandleDataError as exc:
         return jsonify(error="market data unavailable", detail=str(exc)), 503

@@ -327,3 +327,18 @@ def test_candle_arrays_handed_to_the_rules_are_evenly_spaced(runtime):
     bars: CandleArrays = runtime.features["candles"].candles("simulated", "BTC/USDT:USDT", "15m", limit=500)
 
     assert set(np.diff(bars.ts).tolist()) == {900_000}
+
+
+def test_an_entry_on_one_account_outweighs_a_denial_on_another(scanner, clock):
+    signal = _signal(scanner, clock, minutes=0)
+    record = scanner.history.record("conservative", "simulated", signal, quality_score(signal, None), "active", "ok")
+    for account in ("paper", "paper2"):
+        scanner.history.claim(record.id, account)
+
+    scanner.history.finish(record.id, "paper", Outcome("denied", "max_open_positions: 5 of 5 open"))
+    scanner.history.finish(record.id, "paper2", Outcome("taken", "order 3 accepted", "3"))
+
+    row = scanner.history.history(1)[0]
+    assert (row["status"], row["status_reason"]) == ("taken", "taken on paper2: order 3 accepted")
+    assert [d["decision"] for d in row["decisions"]] == ["denied", "taken"]
+    assert scanner.history.claim(record.id, "paper") is False

@@ -318,7 +318,7 @@ def _contract(raw: Any) -> dict[str, Decimal]:
             raise ValidationError(f"contract.{key}", f"is not a contract figure; one of {', '.join(CONTRACT_FIELDS)}")
         if value in (None, ""):
             continue
-        number = _number({key: value}, f"contract.{key}")
+        number = _number({f"contract.{key}": value}, f"contract.{key}")
         lo, hi = bounds.get(key, (ZERO, Decimal(10) ** 9))
         positive = key in ("qty_step", "price_tick")
         if number < lo or number > hi or (positive and number <= 0):
