@@ -20,9 +20,14 @@ def _app(tmp_path, clock):
 
 
 def test_a_paper_position_survives_a_restart(tmp_path, clock):
+    from riskmgr.monitor import poll_cycle
+
     first = _app(tmp_path, clock)
+    poll_cycle(first.extensions["riskmgr"])  # the gate denies new risk until the account has been read
+    mark = first.extensions["riskmgr"].market.ticker("ETH/USDT:USDT").mark
     order = {"account": "paper", "symbol": "ETH/USDT:USDT", "type": "market", "side": "buy", "qty": "0.05",
-             "leverage": 2, "stop_loss": "100", "take_profit": "100000"}
+             "leverage": 2, "stop_loss": str(round(mark * Decimal("0.98"), 2)),
+             "take_profit": str(round(mark * Decimal("1.05"), 2))}
     response = first.test_client().post("/api/orders", json=order, headers=AUTH)
     assert response.status_code == 201, response.get_json()
     before = first.extensions["riskmgr"].accounts["paper"].fetch_positions()
