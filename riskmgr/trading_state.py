@@ -5,12 +5,15 @@ The transition rules are the pure functions of ``risk.state``; this module store
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from riskmgr.audit import AuditLog
 from riskmgr.clock import Clock
 from riskmgr.domain import TradingState
+from riskmgr.errors import ValidationError
 from riskmgr.events import EventBus
 from riskmgr.models import TradingStateRecord
 from riskmgr.risk import state as transitions
@@ -27,6 +30,11 @@ class TradingStateStore:
         self._clock = clock
         self._audit = audit
         self._events = events
+        self._rearm_guards: list[Callable[[], str | None]] = []
+
+    def add_rearm_guard(self, guard: Callable[[], str | None]) -> None:
+        """Refuse re-arming while ``guard()`` returns a reason (e.g. an emergency stop still running)."""
+        self._rearm_guards.append(guard)
 
     def current(self) -> TradingStatus:
         """Return the state in force (recorded as ACTIVE the first time it is asked for)."""
@@ -51,6 +59,10 @@ class TradingStateStore:
 
     def rearm(self, reason: str, by: str) -> TradingState:
         """Return to ACTIVE by the operator's deliberate action; the reason is required and audited."""
+        for guard in self._rearm_guards:
+            refusal = guard()
+            if refusal:
+                raise ValidationError("state", f"cannot re-arm: {refusal}")
         with Session(self._engine) as session, session.begin():
             row = self._row(session)
             current = _status(row)

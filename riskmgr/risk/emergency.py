@@ -41,11 +41,17 @@ def install(runtime: Runtime) -> None:
     settings: EmergencySettings = runtime.settings.feature(__name__)
     svc = EmergencyService(runtime, settings)
     runtime.features[FEATURE_KEY] = svc
+    runtime.trading.add_rearm_guard(lambda: _still_running(svc))
     if not svc.has_tables():  # before the first migration there is nothing to resume
         return
     if svc.store.running_id() is not None:
         log.warning("an emergency stop sequence is unfinished: resuming it")
         threading.Thread(target=svc.watch_for_orphans, name="emergency-resume", daemon=True).start()
+
+
+def _still_running(svc: EmergencyService) -> str | None:
+    running = svc.store.running_id() if svc.has_tables() else None
+    return f"emergency stop sequence #{running} is still running; wait until it finishes" if running else None
 
 
 def jobs(runtime: Runtime) -> list[tuple[str, float, Any]]:

@@ -92,10 +92,17 @@ def sma_reference_loop(
                 cash += side * units * (price - entry) - commission * units * (entry + price)
             units = (cash / (price * (1 + commission))).to_integral_value(rounding="ROUND_FLOOR")
             side, entry, entry_bar, pending = pending, price, t, 0
-        fast_sum += c - (closes[t - fast] if t >= fast else 0.0)
-        slow_sum += c - (closes[t - slow] if t >= slow else 0.0)
+        # running sums in TA-Lib's order (add the new close, read, drop the oldest), so the averages agree bit for bit
+        fast_sum += c
+        slow_sum += c
+        if t >= fast - 1:
+            f = fast_sum / fast
+            fast_sum -= closes[t - fast + 1]
         if t >= slow - 1:
-            f, s = (fast_sum / fast, slow_sum / slow) if smas is None else (float(smas[0][t]), float(smas[1][t]))
+            s = slow_sum / slow
+            slow_sum -= closes[t - slow + 1]
+            if smas is not None:
+                f, s = float(smas[0][t]), float(smas[1][t])
             state = (f > s) - (f < s)
             if state and last and state != last:
                 pending = state

@@ -393,3 +393,13 @@ def test_a_new_trigger_after_a_finished_sequence_starts_a_new_one(world):
 
     assert second.id != first.id and not second.already_running
     assert svc.wait(second.id, timeout=60)["status"] == "flat"
+
+
+def test_rearm_is_refused_while_a_sequence_is_still_running(runtime):
+    from riskmgr.errors import ValidationError
+    from riskmgr.risk.emergency import service
+
+    svc = service(runtime)
+    svc.store.running_id = lambda: 7  # a sequence still holds the running slot
+    with pytest.raises(ValidationError, match="#7 is still running"):
+        runtime.trading.rearm("looked at it, all fine", "operator")
