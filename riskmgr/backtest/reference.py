@@ -10,7 +10,7 @@ The rules, exactly:
 * Orders are market orders filled at the **next bar's open** (a cross on the last bar is never filled), with
   no slippage.
 * Each entry uses **all the cash in whole units**: ``units = floor(cash / (price x (1 + commission)))``, where
-  cash is what the account holds after closing the previous position.
+  cash is what the account holds after closing the previous position (none once the cash is gone).
 * **Commission** is a fraction of the traded value, paid on entry and on exit (default 0).
 * No risk rules, no leverage, no funding. A position still open at the end counts in the final equity at the
   last close but not in the trade count.
@@ -27,7 +27,7 @@ is a gather of per-trade coefficients.
 
 from __future__ import annotations
 
-from decimal import ROUND_FLOOR, Decimal
+from decimal import Decimal
 
 import numpy as np
 
@@ -100,18 +100,18 @@ def _size_trades(
     if commission == 0:
         cash = capital
         for p, q, side in zip(prices, prices[1:], sides, strict=False):
-            u = (cash / p).to_integral_value(rounding=ROUND_FLOOR)
+            u = cash // p if cash > 0 else ZERO  # // is the exact whole part: floor for positive numbers
             g = u * (q - p) if side > 0 else u * (p - q)
             units.append(u)
             gross.append(g)
             cash += g
         if prices:
-            units.append((cash / prices[-1]).to_integral_value(rounding=ROUND_FLOOR))
+            units.append(cash // prices[-1] if cash > 0 else ZERO)
         return units, gross, None, cash
     fees: list[Decimal] = []
     cash, buy_factor = capital, ONE + commission
     for p, q, side in zip(prices, prices[1:], sides, strict=False):
-        u = (cash / (p * buy_factor)).to_integral_value(rounding=ROUND_FLOOR)
+        u = cash // (p * buy_factor) if cash > 0 else ZERO
         g = u * (q - p) if side > 0 else u * (p - q)
         f = commission * u * (p + q)
         units.append(u)
@@ -119,7 +119,7 @@ def _size_trades(
         fees.append(f)
         cash += g - f
     if prices:
-        units.append((cash / (prices[-1] * buy_factor)).to_integral_value(rounding=ROUND_FLOOR))
+        units.append(cash // (prices[-1] * buy_factor) if cash > 0 else ZERO)
     return units, gross, fees, cash
 
 

@@ -135,9 +135,11 @@ def _longest_spell(times: np.ndarray, below: np.ndarray) -> int:
 
 
 def _ratios(times: np.ndarray, equity: np.ndarray, notes: dict[str, str]) -> dict[str, Any]:
-    # a close at midnight ends the day before it, hence the millisecond taken off
-    days = (times[1:] - 1) // DAY_MS
-    last_of_day = np.append(np.flatnonzero(np.diff(days)), days.size - 1)
+    # a close at midnight ends the day before it, hence the millisecond taken off; each UTC day's last close
+    closes = times[1:] - 1
+    edges = np.arange(closes[0] // DAY_MS + 1, closes[-1] // DAY_MS + 1) * DAY_MS
+    last_of_day = np.unique(np.append(np.searchsorted(closes, edges, side="left") - 1, closes.size - 1))
+    last_of_day = last_of_day[last_of_day >= 0]
     daily = np.concatenate(([equity[0]], equity[1:][last_of_day]))
     with np.errstate(divide="ignore", invalid="ignore"):
         returns = daily[1:] / daily[:-1] - 1

@@ -90,7 +90,7 @@ def sma_reference_loop(
                 trades.append((entry_bar, t, side, units, entry, price, gross - commission * units * (entry + price)))
             if side:
                 cash += side * units * (price - entry) - commission * units * (entry + price)
-            units = (cash / (price * (1 + commission))).to_integral_value(rounding="ROUND_FLOOR")
+            units = cash // (price * (1 + commission)) if cash > 0 else Decimal(0)
             side, entry, entry_bar, pending = pending, price, t, 0
         # running sums in TA-Lib's order (add the new close, read, drop the oldest), so the averages agree bit for bit
         fast_sum += c

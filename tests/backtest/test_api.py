@@ -160,7 +160,8 @@ def test_a_csv_upload_is_checked_stored_and_can_be_backtested(api, runtime):
     result = api.get(f"/api/backtests/{run_id}").get_json()["result"]
 
     assert res.status_code == 201 and dataset["bars"] == 297 and dataset["name"] == "bars.csv"
-    assert dataset["gaps"]["count"] == 1 and dataset["gaps"]["missing_bars"] == 3 and dataset["gaps"]["first"][0]["line"] == 102
+    gaps = dataset["gaps"]
+    assert gaps["count"] == 1 and gaps["missing_bars"] == 3 and gaps["first"][0]["line"] == 102
     assert result["data"]["note"] == "uploaded CSV" and result["data"]["gaps"]["count"] == 1
 
 
@@ -181,7 +182,8 @@ def test_options_list_presets_sources_and_every_risk_field_without_touching_an_e
     assert names[:5] == ["conservative", "balanced", "aggressive", "sma_reference", "live_limits"]
     assert opts["sources"][:2] == ["simulated", "csv"]
     assert "BTC/USDT:USDT" in opts["symbols"]["simulated"] and "binanceusdm" not in opts["symbols"]
-    assert {f["name"] for f in opts["limit_fields"]} >= {"risk_per_trade_pct", "max_drawdown_pct", "daily_loss_limit_pct"}
+    fields = {f["name"] for f in opts["limit_fields"]}
+    assert fields >= {"risk_per_trade_pct", "max_drawdown_pct", "daily_loss_limit_pct"}
 
 
 def test_the_page_needs_a_login_and_shows_the_form(client):

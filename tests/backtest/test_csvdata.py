@@ -31,7 +31,8 @@ def test_good_file_in_epoch_milliseconds_parses_into_columns():
 
 
 def test_iso_times_epoch_seconds_any_column_order_and_extra_columns_are_accepted():
-    raw = b"Close,Volume,Date,Open,High,Low,Note\n1.5,10,2025-01-01T00:00:00Z,1,2,0.5,x\n1.8,12,2025-01-01T01:00,1.5,2,1,y\n"
+    raw = (b"Close,Volume,Date,Open,High,Low,Note\n"
+           b"1.5,10,2025-01-01T00:00:00Z,1,2,0.5,x\n1.8,12,2025-01-01T01:00,1.5,2,1,y\n")
     seconds = lines("1735689600,1,2,0.5,1.5,10", "1735693200,1.5,2,1,1.8,12")
 
     assert parse_csv(raw, "1h").candles.ts.tolist() == [1735689600000, 1735693200000]

@@ -106,3 +106,16 @@ def test_vectorized_reference_equals_the_per_bar_loop_on_random_walks():
         assert booked == trades and len(trades) > 50
         assert o.final_equity == final
         assert np.allclose(o.equity, equity, rtol=1e-12, atol=1e-6)
+
+
+def test_once_the_cash_is_gone_no_unit_is_bought():
+    closes = [10, 11, 12, 11, 10, 9, 30, 31, 32]
+    opens = [10, *closes[:-1]]
+    series = candles([(o, max(o, c), min(o, c), c) for o, c in zip(opens, closes, strict=True)])
+
+    o = run_sma_reference(series, HOUR_MS, fast=2, slow=3, commission=D(0), capital=D(100))
+
+    # short 10 from 10 (bar 5), bought back at 30 (bar 7): -200 leaves -100 of cash, which buys nothing
+    assert [t["net_pnl"] for t in o.trades.rows()] == ["-200"]
+    assert o.open_position is None and o.final_equity == D(-100)
+    assert o.equity.tolist()[-2:] == [-100.0, -100.0]

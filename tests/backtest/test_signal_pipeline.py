@@ -8,7 +8,7 @@ from decimal import Decimal
 import numpy as np
 
 from riskmgr.backtest.decisions import EntrySignals
-from riskmgr.backtest.engine import EngineInput, run_events, run_signal_backtest
+from riskmgr.backtest.engine import EngineInput, run_signal_backtest
 from riskmgr.clock import FixedClock
 from riskmgr.exchanges.fills import FillModel
 from riskmgr.market.simulated import SimulatedMarket

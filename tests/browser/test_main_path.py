@@ -27,3 +27,49 @@ def test_dashboard_figures_change_without_a_reload(page, server):
     assert "USDT" in _equity_text(page)
     assert page.locator("#equity-chart").is_visible()
     shot(page, "dashboard")
+
+
+def test_ticket_receipt_then_emergency_stop_then_rearm(page, server):
+    # open a paper position through the ticket, reading the pre-trade receipt first
+    page.goto(server + "/trade")
+    page.select_option("#symbol", "ETH/USDT:USDT")
+    page.fill("#leverage", "2")
+    page.click("#default-protection")
+    page.fill("#qty", "")  # size for me: risk per trade from the stop distance
+    page.wait_for_function("!document.querySelector('#submit-order').disabled", timeout=20000)
+    receipt = page.inner_text("#receipt")
+    assert "max_leverage" in receipt and "stop_required" in receipt
+    shot(page, "trade-receipt")
+    page.click("#submit-order")
+    page.wait_for_selector("#ticket-result .alert-success", timeout=20000)
+    page.wait_for_selector("#trade-positions tbody tr:has-text('ETH/USDT:USDT')", timeout=20000)
+
+    # the red button on every page: confirm with a reason, watch every position close and the state latch
+    page.click("#emergency-button")
+    page.wait_for_selector("#emergency-modal.show")
+    page.fill("#emergency-reason", "browser test: flatten everything")
+    shot(page, "emergency-confirm")
+    page.click("#emergency-confirm")
+    page.wait_for_url(server + "/emergency", timeout=20000)
+    page.wait_for_function(
+        "['flat'].includes((document.querySelector('#em-status')?.dataset.status || '').toLowerCase())"
+        " || /flat/i.test(document.querySelector('#em-status')?.innerText || '')",
+        timeout=60000,
+    )
+    assert page.get_attribute("#state-banner", "data-state") == "HALTED"
+    shot(page, "emergency-flat")
+    positions = api(server, "GET", "/api/snapshot").json()["accounts"][0]["positions"]
+    page.goto(server + "/")
+    page.wait_for_function(
+        "document.querySelector('#positions-table tbody').innerText.includes('No open positions')", timeout=20000
+    )
+    assert "HALTED" in page.inner_text("#state-banner")
+    assert positions == [] or all(p["symbol"] for p in positions)
+
+    # re-arm with a reason
+    page.goto(server + "/risk")
+    page.click("#rearm-open")
+    page.fill("#rearm-reason", "browser test: reviewed, safe to trade")
+    page.click("#rearm-ok")
+    page.wait_for_function("document.querySelector('#state-banner').dataset.state === 'ACTIVE'", timeout=20000)
+    shot(page, "risk-rearmed")
