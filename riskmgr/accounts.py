@@ -25,7 +25,7 @@ from riskmgr.errors import ConfigError, ExchangeError, ValidationError
 from riskmgr.exchanges.base import ExchangeAdapter
 from riskmgr.exchanges.bitunix.auth import Secret
 from riskmgr.logging_setup import register_secret
-from riskmgr.risk.sizing import round_to_tick
+from riskmgr.risk.sizing import fmt_number, round_to_tick
 
 if TYPE_CHECKING:
     from riskmgr.runtime import Runtime
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 EXCHANGES = ("bitunix", "bitget", "binanceusdm")
 DEMO_EXCHANGES = ("bitget", "binanceusdm")  # Bitunix offers no demo trading through its API
+_ENV_ROOT = "ACCOUNT"  # every account variable is ACCOUNT_<NAME>_<SUFFIX>
 _SUFFIXES = ("EXCHANGE", "API_KEY", "API_SECRET", "PASSPHRASE", "BASE_URL", "DEMO")
 _LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 
@@ -57,7 +58,7 @@ class AccountConfig:
 
 def env_prefix(name: str) -> str:
     """Return the variable prefix of an account, e.g. ``ACCOUNT_MY_HEDGE_`` for ``my-hedge``."""
-    return f"ACCOUNT_{name.upper().replace('-', '_')}_"
+    return f"{_ENV_ROOT}_{name.upper().replace('-', '_')}_"
 
 
 def parse_accounts(env: Mapping[str, str]) -> tuple[AccountConfig, ...]:
@@ -81,7 +82,7 @@ def _refuse_strays(env: Mapping[str, str], prefixes: Mapping[str, str]) -> None:
     """Refuse ACCOUNT_* variables no declared account reads: a misspelt one would leave an account unwatched."""
     known = {prefix + suffix for prefix in prefixes for suffix in _SUFFIXES}
     for key in sorted(env):
-        if key.startswith("ACCOUNT_") and key not in known:
+        if key.startswith(f"{_ENV_ROOT}_") and key not in known:
             declared = ", ".join(prefixes.values()) or "none"
             raise ConfigError(
                 f"{key} is not read: ACCOUNTS declares {declared}; per account the variables are "
@@ -336,7 +337,8 @@ class _SelfTest:
         if found is None:
             return False, f"order {self.order_id} is not among the open orders (filled or dropped by the venue?)"
         self.seen_open = True
-        return True, f"open: {found.side.value} {found.qty} @ {found.price}, status {found.status.value}"
+        qty, price = (fmt_number(v) if v is not None else "?" for v in (found.qty, found.price))
+        return True, f"open: {found.side.value} {qty} @ {price}, status {found.status.value}"
 
     def _cancel(self) -> tuple[bool, str]:
         self.runtime.gateway.cancel(self.account, self.report.symbol, str(self.order_id), actor=self.actor)

@@ -23,6 +23,7 @@ from riskmgr.domain import AccountSnapshot, AccountStatus
 from riskmgr.errors import AuthError, ExchangeError
 from riskmgr.exchanges.reader import AccountReader
 from riskmgr.exchanges.retry import call_with_retry
+from riskmgr.logging_setup import mask
 from riskmgr.models import AccountState, EquityPoint, PollRun
 from riskmgr.runtime import Runtime
 
@@ -138,10 +139,9 @@ def _outcome(adapter, future, previous, now: datetime, timeout: float) -> Accoun
         log.warning("account %s: %s", adapter.account, reason)
         return failed_snapshot(adapter, previous, now, reason, auth=False, error_class="timeout")
     except ExchangeError as exc:
-        log.warning("account %s: read failed: %s", adapter.account, exc.describe())
-        return failed_snapshot(
-            adapter, previous, now, exc.describe(), auth=isinstance(exc, AuthError), error_class=type(exc).__name__
-        )
+        log.warning("account %s: read failed: %s", adapter.account, mask(exc.describe()))
+        reason, auth = mask(exc.describe()), isinstance(exc, AuthError)
+        return failed_snapshot(adapter, previous, now, reason, auth=auth, error_class=type(exc).__name__)
     except Exception as exc:  # a bug in an adapter must not stop the other accounts' polling
         log.exception("account %s: unexpected error while reading", adapter.account)
         return failed_snapshot(

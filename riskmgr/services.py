@@ -148,7 +148,13 @@ def snapshot_view(runtime: Runtime) -> dict[str, Any]:
         "market": {"source": getattr(runtime.market, "source", "?"), "simulated": bool(runtime.market.simulated)},
         "accounts": accounts,
         "totals": _totals(accounts),
+        "unprotected": _unprotected(runtime),
     }
+
+
+def _unprotected(runtime: Runtime) -> list[dict[str, Any]]:
+    watchdog = runtime.features.get("riskmgr.protection_watchdog")
+    return watchdog.unprotected() if watchdog is not None else []
 
 
 def _never_polled(runtime: Runtime, name: str) -> dict[str, Any]:

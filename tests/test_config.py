@@ -57,7 +57,7 @@ def test_every_setting_read_is_documented_in_env_example():
     prefixes = "|".join(
         ("RISKMGR_", "RISK_", "PAPER_", "POLL_", "FETCH_", "SCHEDULER_", "MARKET_", "DISPLAY_", "LOG_", "SESSION_",
          "DATABASE_", "SECRET_", "INSTANCE_", "ALERT_", "TELEGRAM_", "SMTP_", "ACCOUNT", "SIGNAL_", "AUTO_TRADE",
-         "WATCHDOG_", "BACKTEST_", "EMERGENCY_")
+         "WATCHDOG_", "BACKTEST_", "EMERGENCY_", "SELFTEST_")
     )
     read = set(re.findall(rf'"((?:{prefixes})[A-Z_]+)"', source))
     documented = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", (root / ".env.example").read_text(), re.M))

@@ -45,6 +45,14 @@ class LoadedData:
     note: str
     gaps: GapReport
     simulated: bool
+    warmup_wanted: int = 0
+
+    def warning(self) -> str | None:
+        """Say so when less warm-up history existed than the indicators want."""
+        if self.first_bar >= self.warmup_wanted:
+            return None
+        return (f"only {self.first_bar} of the {self.warmup_wanted} warm-up bars exist before the start: the "
+                "indicators settle inside the range, so the first signals may come later than live")
 
 
 def warmup_bars(params: BacktestParams) -> int:
@@ -139,7 +147,7 @@ def load(runtime: Runtime, params: BacktestParams, progress: Progress) -> Loaded
                                        f"{params.start.isoformat()} and {params.end.isoformat()}")
     spec, spec_source = contract_spec(runtime, params) if params.strategy == "signals" else (None, "not needed")
     gaps = gap_report(candles.ts[first:], params.bar_ms)
-    return LoadedData(candles, first, spec, spec_source, note, gaps, simulated)
+    return LoadedData(candles, first, spec, spec_source, note, gaps, simulated, warm)
 
 
 def _in_range(candles: CandleArrays, params: BacktestParams, warm: int) -> CandleArrays:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -23,6 +23,7 @@ from riskmgr.indicators import IndicatorParams
 from riskmgr.market.base import TIMEFRAME_SECONDS
 from riskmgr.risk.config import RiskLimits
 from riskmgr.signal_params import SignalParams
+from riskmgr.validation import opt_int, req_decimal, req_str
 
 STRATEGIES = ("signals", "sma_cross")
 ENTRY_ORDERS = ("market", "limit")
@@ -33,6 +34,7 @@ FEE_MAX_PCT = Decimal(10)  # any fee above this is a typo, whatever the strategy
 FILL_MODEL_MAX_PCT = Decimal(1)  # the paper exchange's fill model allows 0-1 %
 CONTRACT_FIELDS = ("qty_step", "price_tick", "min_qty", "min_notional", "maintenance_margin_rate", "max_leverage")
 HUNDRED = Decimal(100)
+MAX_CAPITAL = Decimal(10) ** 9
 
 
 @dataclass(frozen=True)
@@ -155,56 +157,35 @@ def parse_params(data: Mapping[str, Any], now: datetime) -> BacktestParams:
 
 
 def _text(data: Mapping[str, Any], name: str) -> str:
-    raw = data.get(name)
-    if not isinstance(raw, str) or not raw.strip():
-        raise ValidationError(name, "is required")
-    return raw.strip()
+    return req_str(data, name)
 
 
 def _choice(data: Mapping[str, Any], name: str, choices: tuple[str, ...]) -> str:
-    value = _text(data, name)
-    if value not in choices:
-        raise ValidationError(name, f"{value!r} is not allowed; one of {', '.join(choices)}")
-    return value
-
-
-def _number(data: Mapping[str, Any], name: str) -> Decimal:
-    raw = data.get(name)
-    if raw is None or raw == "":
-        raise ValidationError(name, "is required")
-    if isinstance(raw, bool) or not isinstance(raw, int | float | str | Decimal):
-        raise ValidationError(name, f"{raw!r} is not a number")
-    try:
-        value = Decimal(str(raw).strip())
-    except InvalidOperation:
-        raise ValidationError(name, f"{raw!r} is not a number") from None
-    if not value.is_finite():
-        raise ValidationError(name, f"{raw!r} is not a finite number")
-    return value
+    return req_str(data, name, list(choices))
 
 
 def _decimal(data: Mapping[str, Any], name: str, lo: Decimal, hi: Decimal) -> Decimal:
-    value = _number(data, name)
-    if not lo <= value <= hi:
-        raise ValidationError(name, f"{value} is out of range; allowed {lo}–{hi}")
-    return value
+    if isinstance(data.get(name), bool):
+        raise ValidationError(name, "must be a number")
+    return req_decimal(data, name, lo=lo, hi=hi)
 
 
 def _int(data: Mapping[str, Any], name: str, lo: int, hi: int) -> int:
-    value = _number(data, name)
-    if value != value.to_integral_value():
-        raise ValidationError(name, f"{value} is not a whole number; allowed {lo}–{hi}")
-    if not lo <= value <= hi:
-        raise ValidationError(name, f"{value} is out of range; allowed {lo}–{hi}")
-    return int(value)
+    raw = data.get(name)
+    if isinstance(raw, bool):
+        raise ValidationError(name, f"{raw!r} is not a whole number; allowed {lo}–{hi}")
+    value = opt_int(data, name, lo, hi)
+    if value is None:
+        raise ValidationError(name, "is required")
+    return value
 
 
 def _capital(data: Mapping[str, Any]) -> Decimal:
-    value = _number(data, "capital")
+    value = req_decimal(data, "capital")
     if value <= 0:
         raise ValidationError("capital", f"{value} USDT must be above 0")
-    if value > Decimal(10) ** 9:
-        raise ValidationError("capital", f"{value} USDT is above the 1000000000 USDT a backtest allows")
+    if value > MAX_CAPITAL:
+        raise ValidationError("capital", f"{value} USDT is above the {MAX_CAPITAL} USDT a backtest allows")
     return value
 
 
@@ -272,7 +253,7 @@ def _limits(raw: Any) -> RiskLimits:
 
 def _coerce(name: str, default: Any, raw: Any) -> Any:
     """Turn JSON or form text into the type of the setting's default (int or float)."""
-    number = _number({name: raw}, name)
+    number = _decimal({name: raw}, name, -MAX_CAPITAL, MAX_CAPITAL)
     if isinstance(default, int):
         if number != number.to_integral_value():
             raise ValidationError(name, f"{raw!r} is not a whole number")
@@ -318,8 +299,8 @@ def _contract(raw: Any) -> dict[str, Decimal]:
             raise ValidationError(f"contract.{key}", f"is not a contract figure; one of {', '.join(CONTRACT_FIELDS)}")
         if value in (None, ""):
             continue
-        number = _number({f"contract.{key}": value}, f"contract.{key}")
-        lo, hi = bounds.get(key, (ZERO, Decimal(10) ** 9))
+        number = _decimal({f"contract.{key}": value}, f"contract.{key}", -MAX_CAPITAL, MAX_CAPITAL)
+        lo, hi = bounds.get(key, (ZERO, MAX_CAPITAL))
         positive = key in ("qty_step", "price_tick")
         if number < lo or number > hi or (positive and number <= 0):
             raise ValidationError(f"contract.{key}", f"{number} is out of range; allowed {'above ' if positive else ''}"

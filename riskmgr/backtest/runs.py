@@ -8,8 +8,10 @@ stopped answering (the app restarted mid-run) is reported failed, never left "ru
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -28,7 +30,8 @@ from riskmgr.runtime import Runtime
 
 log = logging.getLogger(__name__)
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
-STALE_RUNNING = timedelta(minutes=3)  # no progress for this long: the worker is gone
+HEARTBEAT_S = 20.0
+STALE_RUNNING = timedelta(minutes=3)  # no heartbeat for this long: the worker is gone
 STALE_QUEUED = timedelta(hours=2)
 LOAD_SHARE, ENGINE_SHARE = 0.5, 0.45  # progress: loading bars, then the engine, then statistics
 
@@ -59,6 +62,13 @@ class RunStore:
                 if row.status == QUEUED:
                     row.status, row.started_at = RUNNING, row.heartbeat_at
 
+    def touch(self, run_id: int) -> None:
+        """Record that the run's worker is alive (its heartbeat), whatever stage it is in."""
+        with Session(self._rt.engine) as session, session.begin():
+            row = session.get(BacktestRun, run_id)
+            if row is not None and row.status in (QUEUED, RUNNING):
+                row.heartbeat_at = self._rt.clock.now()
+
     def finish(self, run_id: int, result: dict[str, Any]) -> None:
         with Session(self._rt.engine) as session, session.begin():
             row = self._row(session, run_id)
@@ -82,7 +92,8 @@ class RunStore:
     def recent(self, limit: int = 100) -> list[BacktestRun]:
         """Return the latest runs without their results, newest first."""
         with Session(self._rt.engine, expire_on_commit=False) as session, session.begin():
-            rows = list(session.scalars(select(BacktestRun).order_by(BacktestRun.id.desc()).limit(limit)))
+            stmt = select(BacktestRun).options(defer(BacktestRun.result)).order_by(BacktestRun.id.desc()).limit(limit)
+            rows = list(session.scalars(stmt))
             for row in rows:
                 self._expire(row)
             return rows
@@ -109,13 +120,32 @@ class RunStore:
                          "restarted); start the run again")
 
 
+@contextmanager
+def _heartbeat(store: RunStore, run_id: int) -> Iterator[None]:
+    """Touch the run's heartbeat every HEARTBEAT_S while the block runs (a long download reports no progress)."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(HEARTBEAT_S):
+            store.touch(run_id)
+
+    thread = threading.Thread(target=beat, name=f"backtest-{run_id}-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
 def execute_run(runtime: Runtime, run_id: int) -> None:
     """Run one queued backtest to the end; a failure is stored as the run's reason, never raised."""
     store = RunStore(runtime)
     try:
         row = store.get(run_id)
         params = parse_params(row.params, runtime.clock.now())
-        result = run_backtest(runtime, params, lambda f, stage: store.progress(run_id, f, stage))
+        with _heartbeat(store, run_id):
+            result = run_backtest(runtime, params, lambda f, stage: store.progress(run_id, f, stage))
     except (RiskmgrError, ValueError) as exc:
         store.fail(run_id, str(exc))
         _announce(runtime, run_id, FAILED, f"backtest #{run_id} failed: {exc}", {})
@@ -157,7 +187,7 @@ def run_backtest(runtime: Runtime, params: BacktestParams, progress: Callable[[f
     info = {
         "source": params.source, "note": loaded.note, "simulated": loaded.simulated, "symbol": params.symbol,
         "timeframe": params.timeframe, "bars": len(loaded.candles) - loaded.first_bar, "warmup_bars": loaded.first_bar,
-        "gaps": loaded.gaps.as_dict(), "spec_source": loaded.spec_source,
+        "gaps": loaded.gaps.as_dict(), "spec_source": loaded.spec_source, "warning": loaded.warning(),
         "spec": None if loaded.spec is None else {k: dec(v) if not isinstance(v, str | int) else v
                                                   for k, v in vars(loaded.spec).items()},
         "seconds": round(time.perf_counter() - started, 3),

@@ -71,10 +71,11 @@
       `<tr><td colspan="8" class="text-body-secondary">Every open position has its exchange-side stop-loss.</td></tr>`;
     document.getElementById("unprotected-count").innerHTML = view.unprotected.length
       ? `<span class="badge text-bg-danger">${view.unprotected.length}</span>` : "";
-    const labels = { detected: "Found unprotected", placed: "Protection placed", restored: "Protected again",
-      failed: "Placements rejected", escalated: "Escalations", wrong_side: "Stop already crossed", deferred: "Deferred checks" };
-    document.getElementById("watchdog-counts").innerHTML = Object.entries(view.watchdog.counts)
-      .map(([k, v]) => `<dt class="col-8">${labels[k] || RM.esc(k)}</dt><dd class="col-4 text-end">${v}</dd>`).join("");
+    const labels = [["detected", "Found unprotected"], ["placed", "Protection placed"], ["restored", "Protected again"],
+      ["failed", "Placements rejected"], ["escalated", "Escalations"], ["wrong_side", "Stop already crossed"],
+      ["deferred", "Checks deferred (order in flight)"]];
+    document.getElementById("watchdog-counts").innerHTML = labels
+      .map(([k, label]) => `<dt class="col-8">${label}</dt><dd class="col-4 text-end num">${view.watchdog.counts[k] ?? "—"}</dd>`).join("");
     const w = view.watchdog;
     document.getElementById("watchdog-policy").textContent =
       `After ${w.escalate_after} failed placement(s): ${w.policy}. Take-profit ${w.require_take_profit ? "required" : "not required"}.`;

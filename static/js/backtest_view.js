@@ -151,7 +151,7 @@ window.BTView = (() => {
     const gaps = d.gaps.count ? ` · ${d.gaps.count} gap(s), ${d.gaps.missing_bars} bar(s) missing (first after ${RM.dateTime(d.gaps.first[0].after)})` : " · no gaps";
     document.getElementById("bt-result-data").innerHTML = `${d.simulated ? '<span class="badge text-bg-warning">DEMO data</span> ' : ""}
       ${RM.esc(d.note)} · ${RM.dateTime(r.stats.start)} – ${RM.dateTime(r.stats.end)} · ${d.bars} bars (+${d.warmup_bars} warm-up)${gaps}
-      · contract: ${RM.esc(d.spec_source)} · ran in ${d.seconds} s`;
+      · contract: ${RM.esc(d.spec_source)} · ran in ${d.seconds} s${d.warning ? `<div class="stale-note">${RM.esc(d.warning)}</div>` : ""}`;
     for (const [id, path] of [["bt-export-trades", "export.csv?what=trades"], ["bt-export-equity", "export.csv?what=equity"], ["bt-export-json", "export.json"]]) {
       document.getElementById(id).href = `/api/backtests/${run.id}/${path}`;
     }

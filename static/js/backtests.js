@@ -117,6 +117,7 @@
   async function updateSymbols() {
     const source = $("bt-source").value;
     $("bt-csv-box").classList.toggle("d-none", source !== "csv");
+    if (source === "csv") useDataset($("bt-dataset").value);
     if (!(source in opts.symbols)) {
       // an exchange's symbol list is fetched on demand (the candle store caches it)
       $("bt-symbols").innerHTML = "";
@@ -327,7 +328,20 @@
     report.innerHTML = `<span class="pos">Stored as dataset #${data.id}</span>: ${data.bars} bars, ${RM.dateTime(data.first)} – ${RM.dateTime(data.last_close)}; ${RM.esc(gapText)}.`;
     opts.datasets.unshift(data);
     fillDatasets(data.id);
+    useDataset(data.id);
   });
+
+  // a dataset brings its own symbol, timeframe and span: start from them (times in UTC, as the file's)
+  function useDataset(id) {
+    const d = opts.datasets.find((x) => String(x.id) === String(id));
+    if (!d) return;
+    $("bt-symbol").value = d.symbol;
+    $("bt-timeframe").value = d.timeframe;
+    $("bt-timezone").value = "UTC";
+    $("bt-start").value = d.first.slice(0, 16);
+    $("bt-end").value = d.last_close.slice(0, 16);
+  }
+  $("bt-dataset").addEventListener("change", () => useDataset($("bt-dataset").value));
 
   async function reloadOptions(select) {
     const res = await RM.api("/api/backtests/options");

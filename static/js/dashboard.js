@@ -53,8 +53,20 @@
       </dl>${note}</div></div></div>`;
   }
 
-  function protectionCell(p) {
-    if (!p.present) return `<span class="badge text-bg-danger">NONE</span>`;
+  let unprotectedSince = {};
+
+  function duration(seconds) {
+    if (seconds < 90) return `${seconds} s`;
+    if (seconds < 5400) return `${Math.round(seconds / 60)} min`;
+    return `${(seconds / 3600).toFixed(1)} h`;
+  }
+
+  function protectionCell(p, key) {
+    if (!p.present) {
+      const u = key && unprotectedSince[key];
+      const since = u ? ` <span class="small text-danger" title="since ${RM.dateTime(u.since)}">for ${duration(u.seconds)}</span>` : "";
+      return `<span class="badge text-bg-danger">NONE</span>${since}`;
+    }
     const partial = p.covers_full_size === false ? ` <span class="badge text-bg-warning" title="does not cover the full size">partial</span>` : "";
     return `${RM.price(p.price)}${partial}`;
   }
@@ -73,7 +85,7 @@
       <td class="text-end num">${RM.price(p.liquidation_price)}</td>
       <td class="text-end num ${upnl.cls}">${upnl.text}</td><td class="text-end num ${pct.cls}">${pct.text}</td>
       <td><span class="badge text-bg-${level}">${p.risk_level}</span></td>
-      <td>${protectionCell(p.stop_loss)}</td><td>${protectionCell(p.take_profit)}</td><td>${closeBtn}</td></tr>`;
+      <td>${protectionCell(p.stop_loss, `${a.name}|${p.symbol}|${p.side}`)}</td><td>${protectionCell(p.take_profit)}</td><td>${closeBtn}</td></tr>`;
   }
 
   function orderRow(a, o) {
@@ -85,6 +97,8 @@
 
   function render(snap) {
     RM.setBanner(snap.trading_state);
+    unprotectedSince = Object.fromEntries((snap.unprotected || []).filter((u) => u.missing !== "take-profit")
+      .map((u) => [`${u.account}|${u.symbol}|${u.side}`, u]));
     cards.innerHTML = totalsCard(snap.totals) + snap.accounts.map(accountCard).join("") ||
       `<div class="col-12 text-body-secondary">No accounts configured.</div>`;
     const positions = snap.accounts.flatMap((a) => a.positions.map((p) => positionRow(a, p)));

@@ -154,3 +154,10 @@ def test_a_range_without_bars_is_an_error_naming_the_dates(runtime):
                   lambda f: None)
 
     assert err.value.field == "start" and "no 1h bars of BTC/USDT:USDT between 2026-11-01" in err.value.message
+
+
+def test_missing_warm_up_history_is_reported(runtime):
+    loaded = data.load(runtime, params(start="2024-01-02T00:00", end="2024-01-03T00:00"), lambda f: None)
+
+    assert loaded.first_bar == 24 and loaded.warmup_wanted == 1604
+    assert loaded.warning().startswith("only 24 of the 1604 warm-up bars exist before the start")

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 634289f2a5d3
+Revision ID: ab8a596d079a
 Revises: 
-Create Date: 2026-11-21 20:22:10.715868
+Create Date: 2026-11-21 20:26:47.696561
 
 """
 from alembic import op
@@ -11,7 +11,7 @@ import riskmgr.models
 
 
 # revision identifiers, used by Alembic.
-revision = '634289f2a5d3'
+revision = 'ab8a596d079a'
 down_revision = None
 branch_labels = None
 depends_on = None
