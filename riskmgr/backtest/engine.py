@@ -30,16 +30,17 @@ How a backtest fills and what it checks
 * **The risk engine's poll** runs at every bar's close, as it runs live every few seconds: the first close of
   a risk day sets the day's opening equity; the peak equity follows the closes; the drawdown tiers set REDUCING
   and HALTED, and flatten the position at that close (market order, slippage, taker fee) when the limits ask for
-  the emergency stop; reaching the daily loss limit blocks new entries until the next risk day; the position
-  monitor closes a position at CRITICAL or at the emergency move and takes the optional partial profit once.
-  A halt lasts, as live, until an operator re-arms: never within a run by default, or, with the run's re-arm
-  option, at the first close of the next risk day, with the peak equity reset to the equity then.
+  the emergency stop; reaching the daily loss limit blocks new entries until the next risk day (and halts and
+  flattens when the limits ask for the emergency stop on the daily loss); the position monitor closes a
+  position at CRITICAL or at the emergency move and takes the optional partial profit once. A halt lasts, as
+  live, until an operator re-arms: never within a run by default, or, with the run's re-arm option, at the
+  first close of the next risk day, with the peak equity reset to the equity then.
 * **The loss-streak breaker**: N losing closes in a row (net of fees) pause new entries for the cooldown,
   counted from the close of the bar of the last loss (a fill inside a bar may have come as late as that).
 * **Time**: every decision uses its bar's close time as "now" (a fixed clock per bar, never the wall clock);
   risk days follow the limits' time zone. A fill at an open or inside a bar is stamped with the bar's open
-  time, a fill at a close with the close time. Equity is marked at every bar's close. A position still open at the
-  end counts in the final equity at the last close, not among the trades.
+  time, a fill at a close with the close time. Equity is marked at every bar's close. A position still open
+  at the end counts in the final equity at the last close, not among the trades.
 
 Speed: indicators and signals are computed once for all bars; the engine then jumps from event to event
 (``screening.next_event``: array searches over highs, lows and closes) and steps exactly, in Decimal, only

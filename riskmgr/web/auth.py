@@ -84,8 +84,7 @@ def ensure_admin_credentials(app: Flask) -> None:
         row = db.session.get(AppSetting, HASH_KEY)
         if settings.admin_password:
             if row is None or not check_password_hash(row.value, settings.admin_password):
-                db.session.merge(AppSetting(key=HASH_KEY, value=generate_password_hash(settings.admin_password)))
-                db.session.commit()
+                _store_hash(row, generate_password_hash(settings.admin_password))
             return
         if row is not None:
             return
@@ -103,6 +102,18 @@ def ensure_admin_credentials(app: Flask) -> None:
         file=sys.stderr,
         flush=True,
     )
+
+
+def _store_hash(row: AppSetting | None, value: str) -> None:
+    """Store the hash; when another worker inserted it at the same moment, theirs (same password) stands."""
+    if row is not None:
+        row.value = value
+    else:
+        db.session.add(AppSetting(key=HASH_KEY, value=value))
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
 
 
 def _password_ok(password: str) -> bool:

@@ -122,3 +122,33 @@ def test_generated_password_is_printed_once_and_only_its_hash_stored(tmp_path, c
         stored = db.session.get(AppSetting, HASH_KEY).value
     assert password not in stored
     assert login(app.test_client(), password).status_code == 302
+
+
+def test_two_workers_storing_the_configured_password_at_once_both_start(tmp_path):
+    import threading
+
+    from riskmgr import create_app
+    from riskmgr.extensions import db
+    from riskmgr.web.auth import ensure_admin_credentials
+    from tests.conftest import make_settings
+
+    apps = [create_app(make_settings(tmp_path)) for _ in range(4)]
+    with apps[0].app_context():
+        db.create_all()
+    barrier = threading.Barrier(len(apps))
+    failures = []
+
+    def boot(app):
+        barrier.wait()
+        try:
+            ensure_admin_credentials(app)
+        except Exception as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=boot, args=(a,)) for a in apps]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+    assert login(apps[0].test_client()).status_code == 302

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import ROUND_DOWN, Decimal
+
 from riskmgr.domain import Verdict
 from riskmgr.risk.context import RuleContext
 from riskmgr.risk.sizing import fmt_number, reward_risk
@@ -29,7 +31,8 @@ def check(ctx: RuleContext) -> Verdict:
             f"take-profit {fmt_number(intent.take_profit)} is not on the profit side of the entry "
             f"{fmt_number(intent.entry_price)}",
         )
-    shown = fmt_number(round(ratio, 4))
+    # truncate, never round up: 1.99995 must not read as "2:1 is below the minimum 2:1"
+    shown = fmt_number(ratio.quantize(Decimal("0.0001"), rounding=ROUND_DOWN))
     if ratio < minimum:
         return Verdict.deny(NAME, f"reward:risk {shown}:1 is below the minimum {fmt_number(minimum)}:1")
     return Verdict.allow(NAME, f"reward:risk {shown}:1 meets the minimum {fmt_number(minimum)}:1")

@@ -53,3 +53,15 @@ def test_a_stop_on_the_wrong_side_is_denied_without_a_fault():
 
 def test_reduce_only_orders_skip_the_rule():
     assert reward_risk.check(context(intent=intent(take_profit=None, reduce_only=True))).allowed
+
+
+def test_a_ratio_just_below_the_minimum_never_reads_as_the_minimum():
+    from decimal import Decimal
+
+    from riskmgr.risk.rules import reward_risk
+    from tests.risk.builders import context, intent
+
+    ctx = context(intent=intent(entry_price=Decimal(100), stop_loss=Decimal(99), take_profit=Decimal("101.99995")))
+    verdict = reward_risk.check(ctx)
+    assert not verdict.allowed
+    assert "1.9999:1 is below the minimum 2:1" in verdict.reason
