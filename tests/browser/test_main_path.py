@@ -35,13 +35,19 @@ def test_ticket_receipt_then_emergency_stop_then_rearm(page, server):
     page.select_option("#symbol", "ETH/USDT:USDT")
     page.fill("#leverage", "2")
     page.click("#default-protection")
+    # a target a little wider than the default 2:1, so the mark moving between the receipt and the click
+    # cannot push reward:risk under the minimum (the gate would rightly deny it)
+    target = float(page.input_value("#take_profit")) * 1.01
+    page.fill("#take_profit", f"{target:.2f}")
     page.fill("#qty", "")  # size for me: risk per trade from the stop distance
     page.wait_for_function("!document.querySelector('#submit-order').disabled", timeout=20000)
     receipt = page.inner_text("#receipt")
     assert "max_leverage" in receipt and "stop_required" in receipt
     shot(page, "trade-receipt")
     page.click("#submit-order")
-    page.wait_for_selector("#ticket-result .alert-success", timeout=20000)
+    page.wait_for_selector("#ticket-result .alert", timeout=20000)
+    shot(page, "trade-result")
+    assert page.locator("#ticket-result .alert-success").count() >= 1, page.inner_text("#ticket-result")
     page.wait_for_selector("#trade-positions tbody tr:has-text('ETH/USDT:USDT')", timeout=20000)
 
     # the red button on every page: confirm with a reason, watch every position close and the state latch
@@ -73,3 +79,26 @@ def test_ticket_receipt_then_emergency_stop_then_rearm(page, server):
     page.click("#rearm-ok")
     page.wait_for_function("document.querySelector('#state-banner').dataset.state === 'ACTIVE'", timeout=20000)
     shot(page, "risk-rearmed")
+
+
+def test_backtest_preset_shows_progress_then_an_equity_chart(page, server):
+    page.goto(server + "/backtests")
+    page.wait_for_function("document.querySelector('#bt-preset').options.length > 0", timeout=20000)
+    page.select_option("#bt-preset", label="Conservative")
+    page.click("#bt-run")
+    page.wait_for_selector("#bt-progress-card:not(.d-none)", timeout=20000)
+    shot(page, "backtest-progress")
+    page.wait_for_selector("#bt-result-card:not(.d-none)", timeout=120000)
+    page.wait_for_timeout(500)  # let Chart.js draw
+    drawn = page.evaluate(
+        """() => {
+            const c = document.querySelector('#bt-equity-chart');
+            const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+            let painted = 0;
+            for (let i = 3; i < px.length; i += 4) if (px[i] !== 0) painted++;
+            return painted;
+        }"""
+    )
+    assert drawn > 500, "the equity chart canvas is blank"
+    assert page.inner_text("#bt-stats").strip() != ""
+    shot(page, "backtest-result")
