@@ -213,7 +213,27 @@
   form.querySelectorAll('input[name="side"]').forEach((el) => el.addEventListener("change", followMark));
   for (const name of ["stop_loss", "take_profit"]) field(name).addEventListener("input", () => { autoProtection = false; });
   document.getElementById("default-protection").addEventListener("click", () => { autoProtection = true; defaultProtection(); schedulePreview(); });
-  loadMarkets().then(() => { defaultProtection(); schedulePreview(); });
+  // The Signals page's Trade button opens /trade?symbol=&side=&stop_loss=&take_profit= (and optionally account):
+  // the ticket starts from the signal's plan, and the receipt shows what the gate would say about it.
+  function fromQuery() {
+    const q = new URLSearchParams(window.location.search);
+    const pick = (name) => { const v = q.get(name); return v === null || v === "" ? null : v; };
+    const symbol = pick("symbol");
+    if (symbol && [...field("symbol").options].some((o) => o.value === symbol)) field("symbol").value = symbol;
+    const account = pick("account");
+    if (account && [...field("account").options].some((o) => o.value === account)) field("account").value = account;
+    const side = pick("side");
+    if (side === "buy" || side === "sell") form.querySelector(`input[name="side"][value="${side}"]`).checked = true;
+    const stop = pick("stop_loss");
+    const target = pick("take_profit");
+    if (stop !== null) field("stop_loss").value = stop;
+    if (target !== null) field("take_profit").value = target;
+    return stop !== null || target !== null;  // a signal's levels are kept, not replaced by the defaults
+  }
+
+  const planned = fromQuery();
+  if (planned) autoProtection = false;
+  loadMarkets().then(() => { showMarket(); if (!planned) defaultProtection(); schedulePreview(); });
   refreshPositions();
   setInterval(refreshPositions, 5000);
   setInterval(() => loadMarkets().then(() => { if (autoProtection && field("type").value === "market") { defaultProtection(); schedulePreview(); } }), 5000);

@@ -102,3 +102,23 @@ def test_backtest_preset_shows_progress_then_an_equity_chart(page, server):
     assert drawn > 500, "the equity chart canvas is blank"
     assert page.inner_text("#bt-stats").strip() != ""
     shot(page, "backtest-result")
+
+
+def test_every_page_renders_without_console_errors(page, server):
+    links = page.eval_on_selector_all("nav .nav-link", "els => els.map(e => e.getAttribute('href'))")
+    expected = {"/", "/trade", "/risk", "/audit", "/emergency", "/accounts", "/signals", "/backtests", "/alerts"}
+    assert expected <= set(links)
+    for href in links:
+        page.goto(server + href)
+        page.wait_for_load_state("networkidle")
+        assert page.locator("#state-banner").count() == 1, href
+        shot(page, "page-" + (href.strip("/") or "dashboard"))
+
+
+def test_trade_ticket_opens_prefilled_from_a_signal_link(page, server):
+    page.goto(server + "/trade?symbol=SOL%2FUSDT%3AUSDT&side=sell&stop_loss=999&take_profit=1")
+    page.wait_for_selector("#receipt-card", timeout=20000)
+    assert page.input_value("#symbol") == "SOL/USDT:USDT"
+    assert page.is_checked("#side-sell")
+    page.wait_for_timeout(1500)  # the mark refresh must not replace the signal's levels
+    assert (page.input_value("#stop_loss"), page.input_value("#take_profit")) == ("999", "1")
