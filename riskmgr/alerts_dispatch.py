@@ -273,7 +273,9 @@ class StaleTracker:
             # The last good read is when the figures went stale; an account never read fails from now.
             episode = self._bad[snap.account] = _Bad(snap.fetched_at or snap.attempted_at)
         seconds = (snap.attempted_at - episode.since).total_seconds()
-        if episode.alerted or seconds < self.stale_seconds:
+        # rejected keys never heal on their own: say so at once instead of after the stale delay
+        urgent = snap.extra.get("error_class") == "AuthError"
+        if episode.alerted or (seconds < self.stale_seconds and not urgent):
             return
         episode.alerted = True
         since = episode.since.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")

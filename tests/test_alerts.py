@@ -547,3 +547,18 @@ def test_secrets_never_appear_in_the_settings_repr(tmp_path):
     settings = make_settings(tmp_path, feature_settings={"riskmgr.alerts": s})
     for text in (repr(s), repr(settings)):
         assert TOKEN not in text and "smtp-pass-9876" not in text
+
+
+def test_rejected_keys_alert_at_once_without_waiting_for_the_stale_delay(build, clock):
+    from riskmgr.errors import AuthError
+
+    fake = ReadOnlyFake("acct")
+    app = build(AlertSettings(stale_seconds=300), adapters={"acct": fake})
+    runtime = app.extensions["riskmgr"]
+    poll_cycle(runtime, [alerts.poll_hook])
+    fake.fail_with = AuthError("signature rejected", code="10007")
+    clock.advance(5)
+    poll_cycle(runtime, [alerts.poll_hook])
+    history = [h for h in delivered(app) if h["kind"] == "account.stale"]
+    assert len(history) == 1
+    assert "acct is error since" in history[0]["message"] and "signature rejected" in history[0]["message"]
