@@ -93,7 +93,12 @@ class RiskLevel(StrEnum):
 
 @dataclass(frozen=True)
 class MarketSpec:
-    """Contract specification of one USDT-margined linear perpetual (quantities in base coin)."""
+    """Contract specification of one USDT-margined linear perpetual (quantities in base coin).
+
+    ``maintenance_margin_rate`` is the first tier's rate, or None when it is unknown: some venues publish it
+    only per symbol (position tiers), read when a rule needs it. It has no default, so every source states
+    what it knows; unknown is never replaced by a typical figure, and the liquidation rule denies instead.
+    """
 
     symbol: str
     base: str
@@ -104,7 +109,7 @@ class MarketSpec:
     min_notional: Decimal
     max_leverage: int
     contract_size: Decimal = Decimal(1)
-    maintenance_margin_rate: Decimal = Decimal("0.005")
+    maintenance_margin_rate: Decimal | None = field(kw_only=True)
 
 
 @dataclass(frozen=True)

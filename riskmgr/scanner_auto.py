@@ -16,7 +16,7 @@ verdicts), rejected by the exchange, or skipped and why — is audited.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -131,6 +131,9 @@ class AutoTrader:
             since = snap.fetched_at.isoformat() if snap.fetched_at else "never"
             return Outcome("skipped", f"account data stale since {since} — {snap.error}")
         spec = self._runtime.gateway.spec(account, signal.symbol)
+        if spec.maintenance_margin_rate is None:  # Bitget, Bitunix: published per symbol, read once by the adapter
+            rate = self._runtime.gateway.maintenance_margin_rate(account, signal.symbol)
+            spec = replace(spec, maintenance_margin_rate=rate)
         price = self._price(policy, signal.symbol)
         moved = _moved_past(signal, price)
         if moved:

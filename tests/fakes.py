@@ -73,7 +73,8 @@ class ReadOnlyFake(ExchangeAdapter):
         return list(self.orders)
 
     def fetch_markets(self) -> dict[str, MarketSpec]:
-        spec = MarketSpec(BTC, "BTC", "USDT", Decimal("0.001"), Decimal("0.001"), Decimal("0.1"), Decimal(5), 125)
+        spec = MarketSpec(BTC, "BTC", "USDT", Decimal("0.001"), Decimal("0.001"), Decimal("0.1"), Decimal(5), 125,
+                          maintenance_margin_rate=Decimal("0.005"))
         return {BTC: spec}
 
     def fetch_tickers(self) -> dict[str, Ticker]:

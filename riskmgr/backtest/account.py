@@ -20,6 +20,7 @@ from riskmgr.domain import ZERO, MarketSpec, PositionSide, TradingState
 from riskmgr.exchanges import fills as fm
 from riskmgr.risk.config import RiskLimits
 from riskmgr.risk.context import ClosedTrade
+from riskmgr.risk.sizing import known_maintenance_rate
 from riskmgr.risk.state import TradingStatus
 
 RECENT_TRADES = 64  # closes remembered for the loss-streak rule; a longer streak is still a streak of this many
@@ -123,6 +124,7 @@ class SimAccount:
 
     def __init__(self, series: Series, spec: MarketSpec, cfg: EngineConfig, first_bar: int):
         self.s, self.spec, self.cfg, self.limits = series, spec, cfg, cfg.limits
+        self.mmr = known_maintenance_rate(spec)  # liquidations need the real rate: refuse to start without it
         self.first_bar = first_bar
         self.wallet = self.peak = self.day_start = cfg.capital
         self.day: int | None = None
@@ -242,7 +244,7 @@ class SimAccount:
                       f"{self.wallet:.2f} USDT", ms)
             return
         self.wallet -= fee
-        liquidation = fm.isolated_liquidation_price(p.side, price, leverage, self.spec.maintenance_margin_rate)
+        liquidation = fm.isolated_liquidation_price(p.side, price, leverage, self.mmr)
         self.holding = Holding(
             side=p.side, qty=p.qty, opened_qty=p.qty, entry=price, entry_bar=j, entry_ms=ms, stop=p.stop,
             target=p.target, liquidation=liquidation if liquidation > 0 else None, margin=margin, leverage=leverage,
@@ -296,7 +298,7 @@ class SimAccount:
 
     def _liquidate(self, j: int, price: Decimal, ms: int) -> None:
         h = self.held()
-        maintenance = fm.maintenance_margin(h.entry, h.qty, self.spec.maintenance_margin_rate)
+        maintenance = fm.maintenance_margin(h.entry, h.qty, self.mmr)
         # as on the paper exchange: an isolated liquidation costs exactly the position's margin
         self.close(j, h.qty, price, "liquidation", ms, fee=maintenance, gross=maintenance - h.margin)
 

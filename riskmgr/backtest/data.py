@@ -123,11 +123,15 @@ def contract_spec(runtime: Runtime, params: BacktestParams) -> tuple[MarketSpec,
         base = params.symbol.split("/")[0] if "/" in params.symbol else params.symbol
         known = MarketSpec(params.symbol, base, "USDT", given["min_qty"], given["qty_step"], given["price_tick"],
                            given["min_notional"], int(given["max_leverage"]), Decimal(1),
-                           given["maintenance_margin_rate"])
+                           maintenance_margin_rate=given["maintenance_margin_rate"])
         return known, "the run's contract settings"
     changes: dict[str, Any] = {k: (int(v) if k == "max_leverage" else v) for k, v in given.items()}
+    spec = replace(known, **changes)
+    if spec.maintenance_margin_rate is None:  # liquidations are simulated by it: ask rather than assume one
+        raise ValidationError("contract.maintenance_margin_rate",
+                              f"the market lists no maintenance margin rate for {params.symbol}; give one")
     where = "the simulated market's contract table (Binance USDⓈ-M figures)"
-    return (replace(known, **changes), where + (" with the run's overrides" if changes else ""))
+    return spec, where + (" with the run's overrides" if changes else "")
 
 
 def load(runtime: Runtime, params: BacktestParams, progress: Progress) -> LoadedData:

@@ -7,7 +7,8 @@ Contract (every adapter, every method):
 | fetch_balance() | Balance (USDT) | TemporaryError, RateLimitError, AuthError, MalformedResponseError |
 | fetch_positions() | list[Position], mark price filled in | same |
 | fetch_open_orders() | list[Order] incl. trigger, stop-loss and take-profit orders | same |
-| fetch_markets() | dict[symbol, MarketSpec] | same |
+| fetch_markets() | dict[symbol, MarketSpec]; maintenance rate None where the list has none | same |
+| fetch_maintenance_margin_rate(symbol) | Decimal: first tier's rate, read once per symbol | + InvalidOrderError |
 | fetch_tickers() | dict[symbol, Ticker] | same |
 | fetch_candles(symbol, tf, since, limit) | list[Candle], oldest first | same |
 | place_order(OrderRequest) | Order as accepted (client_id echoed) | + InsufficientFundsError, InvalidOrderError |
@@ -42,7 +43,7 @@ from riskmgr.domain import (
     PositionSide,
     Ticker,
 )
-from riskmgr.errors import ExchangeError, NotSupportedError
+from riskmgr.errors import ExchangeError, InvalidOrderError, NotSupportedError
 from riskmgr.risk.context import ClosedTrade
 
 
@@ -120,6 +121,19 @@ class ExchangeAdapter(ABC):
         """Set the leverage used for new positions on ``symbol``."""
 
     # -- defaults every adapter may refine ----------------------------------------------------------
+    def fetch_maintenance_margin_rate(self, symbol: str) -> Decimal:
+        """Return the first-tier maintenance margin rate of ``symbol`` (this default: the one in its spec)."""
+        spec = self.fetch_markets().get(symbol)
+        if spec is None:
+            raise InvalidOrderError(f"{symbol!r} is not a USDT perpetual on {self.exchange}", account=self.account,
+                                    operation="fetch_maintenance_margin_rate")
+        if spec.maintenance_margin_rate is None:
+            raise NotSupportedError(
+                f"the {self.exchange} adapter cannot read the maintenance margin rate of {symbol}",
+                account=self.account, operation="fetch_maintenance_margin_rate",
+            )
+        return spec.maintenance_margin_rate
+
     def fetch_closed_trades(self, since: datetime) -> list[ClosedTrade]:
         """Return the closes (full or partial) since ``since``, newest first, with their P&L after fees."""
         raise NotSupportedError(

@@ -43,7 +43,8 @@ from riskmgr.errors import (
     NotSupportedError,
     ValidationError,
 )
-from riskmgr.exchanges.ccxt_adapter import CcxtAdapter, OpenOrder, dec, open_status, opt_dec, opt_time, pick, text
+from riskmgr.exchanges.ccxt_adapter import CcxtAdapter, OpenOrder
+from riskmgr.exchanges.ccxt_fields import dec, open_status, opt_dec, opt_time, pick, text
 from riskmgr.risk.context import ClosedTrade
 
 log = logging.getLogger(__name__)

@@ -4,8 +4,9 @@ Quirks handled here (docs/exchanges.md §2, §4):
 - ccxt must be told ``uta: False`` or, with keys set, it probes /api/v3 and switches to the UTA endpoints;
   ``fetchMarkets.types ['swap']`` keeps spot out, and currencies (a spot endpoint) are not loaded at all.
 - Open orders live in four lists: orders-pending plus orders-plan-pending once per planType (normal_plan,
-  profit_loss — every TP/SL kind — and track_plan). Each is paged by ``endId``.
-- In hedge mode ``side`` names the position's direction, not the trade's (close long = buy + tradeSide close).
+  profit_loss — every TP/SL kind — and track_plan). Each is paged by ``endId``; bitget_orders.py reads the rows.
+- The contract list has no maintenance margin rate: it comes from the position tier table
+  (query-position-lever, ``keepMarginRate``), read per symbol when first asked for and then kept.
 - Demo trading uses the same host with the ``paptrading: 1`` header: ``demo=True`` turns on ccxt's sandbox
   mode, which adds that header to every request except for the simulated S*-FUTURES product types.
 """
@@ -27,7 +28,6 @@ from riskmgr.domain import (
     MarginMode,
     Order,
     OrderRequest,
-    OrderSide,
     OrderStatus,
     OrderType,
     Position,
@@ -35,23 +35,20 @@ from riskmgr.domain import (
     Ticker,
 )
 from riskmgr.errors import ExchangeError, InvalidOrderError, MalformedResponseError, NotFoundError, ValidationError
-from riskmgr.exchanges.ccxt_adapter import CcxtAdapter, OpenOrder, dec, open_status, opt_dec, opt_time, pick, rows, text
+from riskmgr.exchanges.bitget_orders import PLAN_LISTS, closed_side, closing_order, plain_order, plan_order
+from riskmgr.exchanges.ccxt_adapter import CcxtAdapter, OpenOrder
+from riskmgr.exchanges.ccxt_fields import dec, opt_dec, opt_time, pick, rows, text
+from riskmgr.exchanges.tiers import RateCache, first_tier_rate
 from riskmgr.risk.context import ClosedTrade
 
 log = logging.getLogger(__name__)
 PRODUCT_TYPE = "USDT-FUTURES"
 MARGIN_COIN = "USDT"
-PLAN_LISTS = ("normal_plan", "profit_loss", "track_plan")
-_STOP_PLANS = frozenset({"pos_loss", "loss_plan", "moving_plan", "track_plan"})
-_PROFIT_PLANS = frozenset({"pos_profit", "profit_plan"})
-_POSITION_PLANS = frozenset({"pos_loss", "pos_profit"})  # follow the whole position: no size of their own
 _PAGE, _MAX_PAGES = 100, 20
 # history-position's startTime is not documented as open or close time: ask this far back, filter by uTime
 _HISTORY_LOOKBACK = timedelta(days=30)
-_SIDES = {"buy": OrderSide.BUY, "sell": OrderSide.SELL}
 _HOLD_SIDES = {"long": PositionSide.LONG, "short": PositionSide.SHORT}
 _MARGIN_MODES = {"crossed": MarginMode.CROSS, "isolated": MarginMode.ISOLATED}
-_PLAIN_TYPES = {"limit": OrderType.LIMIT, "market": OrderType.MARKET}
 
 
 class BitgetAdapter(CcxtAdapter):
@@ -74,6 +71,7 @@ class BitgetAdapter(CcxtAdapter):
             client.urls["api"] = {k: base_url.rstrip("/") for k in client.urls["api"]}
         self.demo = demo
         self.mode = "demo" if demo else "live"
+        self._rates = RateCache()
         super().__init__(account, client, (api_key, secret, passphrase), timeout_s=timeout_s, markets=markets)
 
     # -- reads ---------------------------------------------------------------------------------------
@@ -143,6 +141,21 @@ class BitgetAdapter(CcxtAdapter):
                     )
             return out
 
+    def fetch_maintenance_margin_rate(self, symbol: str) -> Decimal:
+        """Return the first-tier maintenance margin rate of ``symbol`` (query-position-lever, once per symbol)."""
+        with self._op("fetch_maintenance_margin_rate"):
+            native = self._native(symbol)
+            return self._rates.get(native, lambda: self._tier_rate(native))
+
+    def _tier_rate(self, native: str) -> Decimal:
+        where = f"mix/market/query-position-lever {native}"
+        reply = self.client.publicMixGetV2MixMarketQueryPositionLever({"symbol": native, "productType": PRODUCT_TYPE})
+        tiers = rows(reply, "data", where)
+        strays = {text(t, "symbol", where) for t in tiers} - {native}
+        if strays:  # another contract's table would give another contract's rate
+            raise MalformedResponseError(f"{where}: the reply lists tiers of {', '.join(sorted(strays))}")
+        return first_tier_rate([(dec(t, "startUnit", where), dec(t, "keepMarginRate", where)) for t in tiers], where)
+
     def fetch_closed_trades(self, since: datetime) -> list[ClosedTrade]:
         """Return the positions closed since ``since``, newest first, with Bitget's netProfit (after fees, funding)."""
         if since.tzinfo is None:
@@ -172,17 +185,26 @@ class BitgetAdapter(CcxtAdapter):
         if symbol is not None:
             base["symbol"] = self._native(symbol)
         listed = [
-            OpenOrder(self._plain_order(r), "normal")
+            OpenOrder(plain_order(r, self._unified), "normal")
             for r in self._pages(self.client.privateMixGetV2MixOrderOrdersPending, base, "orders-pending")
         ]
         marks: dict[str, Decimal] = {}
+
+        def mark_of(native: str) -> Decimal:  # read once per listing, only when a closing trigger needs it
+            if native not in marks:
+                marks[native] = self._mark_price(native)
+            return marks[native]
+
         for plan_list in PLAN_LISTS:
             found = self._pages(
                 self.client.privateMixGetV2MixOrderOrdersPlanPending, {**base, "planType": plan_list},
                 f"orders-plan-pending {plan_list}",
             )
-            listed += [self._plan_order(r, plan_list, marks) for r in found]
+            listed += [plan_order(r, plan_list, self._unified, mark_of) for r in found]
         return listed
+
+    def _unified(self, native: str, where: str) -> str:
+        return str(self._symbol_of(native, where))
 
     def _pages(self, endpoint: Callable[[dict], Any], params: dict, where: str) -> list[dict]:
         """Return every row of a list endpoint, following ``endId`` so a full page never hides the rest."""
@@ -199,57 +221,6 @@ class BitgetAdapter(CcxtAdapter):
             if len(batch) < _PAGE or not cursor:
                 return found
         raise MalformedResponseError(f"{where}: more than {_PAGE * _MAX_PAGES} rows; refusing a partial list")
-
-    def _plain_order(self, row: dict) -> Order:
-        where = f"open order {row.get('orderId')}"
-        side, closing = _trade_side(row, where)
-        kind = pick(row, "orderType", where, _PLAIN_TYPES)
-        average = opt_dec(row, "priceAvg", where)
-        return Order(
-            id=text(row, "orderId", where), symbol=str(self._symbol_of(text(row, "symbol", where), where)),
-            side=side, type=kind, status=open_status(row.get("status")), qty=dec(row, "size", where),
-            price=dec(row, "price", where) if kind is OrderType.LIMIT else None, reduce_only=closing,
-            client_id=row.get("clientOid") or None, filled_qty=opt_dec(row, "baseVolume", where) or ZERO,
-            avg_fill_price=average or None, created_at=opt_time(row, "cTime", where),
-            position_side=_closed_side(row, side) if closing else None,
-        )
-
-    def _plan_order(self, row: dict, plan_list: str, marks: dict[str, Decimal]) -> OpenOrder:
-        where = f"plan order {row.get('orderId')}"
-        plan = text(row, "planType", where)
-        native = text(row, "symbol", where)
-        trigger = dec(row, "triggerPrice", where)
-        if plan_list == "profit_loss":
-            # TP/SL orders always close; their side follows place-tpsl-order's holdSide (the position's side)
-            held = _closed_side(row, None)
-            if held is None:
-                hold = _HOLD.get(str(row.get("side")).lower())
-                if hold is None:
-                    raise MalformedResponseError(f"{where}: neither posSide nor side names the position")
-                held = PositionSide(hold)
-            side, closing = held.close_order_side, True
-        else:
-            side, closing = _trade_side(row, where)
-            held = _closed_side(row, side) if closing else None
-        if plan in _PROFIT_PLANS:
-            kind = OrderType.TAKE_PROFIT_MARKET
-        elif plan in _STOP_PLANS or (plan == "normal_plan" and not closing):
-            kind = OrderType.STOP_MARKET
-        elif plan == "normal_plan":
-            if native not in marks:
-                marks[native] = self._mark_price(native)
-            kind = _trigger_kind(side, trigger, marks[native])
-        else:
-            raise MalformedResponseError(f"{where}: unknown planType {plan!r}")
-        whole = plan in _POSITION_PLANS
-        price = opt_dec(row, "executePrice", where) or opt_dec(row, "price", where)
-        order = Order(
-            id=text(row, "orderId", where), symbol=str(self._symbol_of(native, where)), side=side, type=kind,
-            status=open_status(row.get("planStatus")), qty=None if whole else dec(row, "size", where),
-            price=price or None, trigger_price=trigger, reduce_only=closing, close_position=whole,
-            client_id=row.get("clientOid") or None, created_at=opt_time(row, "cTime", where), position_side=held,
-        )
-        return OpenOrder(order, plan_list, plan)
 
     def _mark_price(self, native: str) -> Decimal:
         reply = self.client.publicMixGetV2MixMarketTicker({"symbol": native, "productType": PRODUCT_TYPE})
@@ -290,7 +261,7 @@ class BitgetAdapter(CcxtAdapter):
             id=text(info, "orderId", where), symbol=request.symbol, side=request.side, type=request.type,
             status=OrderStatus.NEW, qty=self._sent_qty(request.symbol, request.qty), price=price,
             reduce_only=request.reduce_only, client_id=info.get("clientOid") or request.client_id,
-            position_side=_closed_side({}, request.side) if request.reduce_only else None,
+            position_side=closed_side({}, request.side) if request.reduce_only else None,
         )
 
     def place_position_protection(self, symbol: str, side: PositionSide, *, stop_loss: Decimal | None = None,
@@ -339,7 +310,7 @@ class BitgetAdapter(CcxtAdapter):
             done = self._outcome(reply, "mix/order/close-positions")
             if not done:
                 raise self._fail(NotFoundError, f"close-positions closed nothing for {symbol} {side.value}")
-            return _closing(text(done[0], "orderId", "close-positions"), symbol, side, size)
+            return closing_order(text(done[0], "orderId", "close-positions"), symbol, side, size)
 
     def close_all_positions(self, symbol: str | None = None) -> list[Order]:
         """Flash-close every position (of one symbol, or all) in one call; return one Order per position read."""
@@ -358,7 +329,7 @@ class BitgetAdapter(CcxtAdapter):
                 left = ids.get(self._native(p.symbol)) or []
                 if not left:
                     raise self._fail(ExchangeError, f"close-positions did not report closing {p.symbol} {p.side}")
-                orders.append(_closing(left.pop(0), p.symbol, p.side, p.size))
+                orders.append(closing_order(left.pop(0), p.symbol, p.side, p.size))
             return orders
 
     def _held(self, native: str, side: PositionSide) -> dict:
@@ -410,36 +381,3 @@ class BitgetAdapter(CcxtAdapter):
             message = f"{where} failed for {len(failed)}: {detail}"
             raise self._fail(self._kind_for_code(code, ExchangeError), message, code)
         return rows(data, "successList", where, null_is_empty=True)
-
-
-_HOLD = {"buy": "long", "sell": "short"}
-
-
-def _closing(order_id: str, symbol: str, side: PositionSide, size: Decimal) -> Order:
-    """Return the market Order that flash-closes a whole position."""
-    return Order(id=order_id, symbol=symbol, side=side.close_order_side, type=OrderType.MARKET,
-                 status=OrderStatus.NEW, qty=size, reduce_only=True, close_position=True, position_side=side)
-
-
-def _trade_side(row: dict, where: str) -> tuple[OrderSide, bool]:
-    """Return the order's trade direction and whether it only reduces (hedge-mode closes name the position)."""
-    side = pick(row, "side", where, _SIDES)
-    hedge_close = row.get("posMode") == "hedge_mode" and str(row.get("tradeSide", "")).lower() == "close"
-    closing = hedge_close or row.get("reduceOnly") == "YES"
-    return (side.opposite if hedge_close else side), closing
-
-
-def _closed_side(row: dict, side: OrderSide | None) -> PositionSide | None:
-    """Return the position side a closing order reduces: posSide when explicit, else the trade's opposite."""
-    pos_side = str(row.get("posSide", "")).lower()
-    if pos_side in ("long", "short"):
-        return PositionSide(pos_side)
-    if side is None:
-        return None
-    return PositionSide.LONG if side is OrderSide.SELL else PositionSide.SHORT
-
-
-def _trigger_kind(side: OrderSide, trigger: Decimal, mark: Decimal) -> OrderType:
-    """Classify a closing trigger: a sell below the mark (or a buy above it) is a stop, otherwise a target."""
-    adverse = trigger <= mark if side is OrderSide.SELL else trigger >= mark
-    return OrderType.STOP_MARKET if adverse else OrderType.TAKE_PROFIT_MARKET

@@ -4,7 +4,8 @@ Exchange quirks live in small subclasses (``bitget.py``, ``binance.py``); this m
 building the ccxt client (host override, timeout, injected markets), translating every ccxt exception into
 our tree at the boundary, scrubbing secrets from messages and wire logs, contract specs, candles, leverage,
 plain orders and the cancel-all flow. Balances, positions and orders are read from the exchanges' raw strings
-(ccxt's ``info``/implicit endpoints) into Decimal, never from ccxt's unified floats.
+(ccxt's ``info``/implicit endpoints) into Decimal, never from ccxt's unified floats, by the readers in
+``ccxt_fields.py``.
 """
 
 from __future__ import annotations
@@ -17,13 +18,13 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
-from typing import Any, TypeVar
+from decimal import Decimal
+from typing import Any
 
 import ccxt
 
-from riskmgr.clock import from_ms, to_ms
-from riskmgr.domain import Candle, MarginMode, MarketSpec, Order, OrderRequest, OrderStatus
+from riskmgr.clock import to_ms
+from riskmgr.domain import Candle, MarginMode, MarketSpec, Order, OrderRequest
 from riskmgr.errors import (
     AuthError,
     DuplicateClientIdError,
@@ -38,9 +39,9 @@ from riskmgr.errors import (
     ValidationError,
 )
 from riskmgr.exchanges.base import ExchangeAdapter
+from riskmgr.exchanges.ccxt_fields import candle, positive
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 WIRE_LOGGER = "riskmgr.exchanges.ccxt.wire"
 MIN_NOTIONAL_FLOOR = Decimal(5)  # the product rule: never below 5 USDT whatever the exchange says
 _MAX_MESSAGE = 400
@@ -88,71 +89,6 @@ class _RedactingLogger(logging.LoggerAdapter):
             return
         text = str(msg) % args if args else str(msg)
         self.logger.log(level, "%s", sanitize(text, self._secrets))
-
-
-# -- raw-field readers: every missing or unreadable field is a MalformedResponseError naming it ------------
-def dec(row: Mapping[str, Any], key: str, where: str) -> Decimal:
-    """Return ``row[key]`` as a finite Decimal or raise MalformedResponseError naming the field."""
-    value = opt_dec(row, key, where)
-    if value is None:
-        raise MalformedResponseError(f"{where}: field {key!r} is missing or empty")
-    return value
-
-
-def opt_dec(row: Mapping[str, Any], key: str, where: str) -> Decimal | None:
-    """Return ``row[key]`` as a Decimal, None when absent or empty; raise when present but not a number."""
-    if not isinstance(row, Mapping):
-        raise MalformedResponseError(f"{where}: expected an object, got {type(row).__name__}")
-    raw = row.get(key)
-    if raw is None or (isinstance(raw, str) and raw.strip() == ""):
-        return None
-    try:
-        value = Decimal(str(raw))
-    except InvalidOperation:
-        value = Decimal("NaN")
-    if isinstance(raw, bool) or not value.is_finite():
-        raise MalformedResponseError(f"{where}: field {key!r}={raw!r} is not a number")
-    return value
-
-
-def text(row: Mapping[str, Any], key: str, where: str) -> str:
-    """Return ``row[key]`` as a non-empty string or raise MalformedResponseError naming the field."""
-    raw = row.get(key) if isinstance(row, Mapping) else None
-    if raw is None or str(raw).strip() == "":
-        raise MalformedResponseError(f"{where}: field {key!r} is missing or empty")
-    return str(raw)
-
-
-def pick(row: Mapping[str, Any], key: str, where: str, choices: Mapping[str, T]) -> T:
-    """Return the choice named by ``row[key]`` (case-insensitive) or raise MalformedResponseError listing them."""
-    raw = text(row, key, where)
-    if raw.lower() not in choices:
-        raise MalformedResponseError(f"{where}: field {key!r}={raw!r} is not one of {', '.join(choices)}")
-    return choices[raw.lower()]
-
-
-def opt_time(row: Mapping[str, Any], key: str, where: str) -> datetime | None:
-    """Return the ms timestamp ``row[key]`` as an aware UTC datetime, None when absent."""
-    value = opt_dec(row, key, where)
-    return from_ms(int(value)) if value is not None and value > 0 else None
-
-
-def rows(payload: Any, key: str, where: str, *, null_is_empty: bool = False) -> list[dict]:
-    """Return the list ``payload[key]``; a missing key is malformed, null only where the exchange documents it."""
-    if not isinstance(payload, Mapping) or key not in payload:
-        raise MalformedResponseError(f"{where}: field {key!r} is missing")
-    value = payload[key]
-    if value is None and null_is_empty:
-        return []
-    if not isinstance(value, list) or not all(isinstance(r, Mapping) for r in value):
-        raise MalformedResponseError(f"{where}: field {key!r} is not a list of objects")
-    return list(value)
-
-
-def open_status(raw: str | None) -> OrderStatus:
-    """Map an open order's status: a partial fill is told apart, every other open state is NEW."""
-    partial = (raw or "").lower() in ("partially_filled", "partial_filled")
-    return OrderStatus.PARTIALLY_FILLED if partial else OrderStatus.NEW
 
 
 @dataclass(frozen=True)
@@ -278,17 +214,18 @@ class CcxtAdapter(ExchangeAdapter):
         symbol = str(market["symbol"])
         where = f"market {symbol}"
         limits, precision = market.get("limits") or {}, market.get("precision") or {}
-        exchange_min = _num((limits.get("cost") or {}).get("min"), f"{where} limits.cost.min")
+        exchange_min = positive((limits.get("cost") or {}).get("min"), f"{where} limits.cost.min")
         max_leverage = extra.get("max_leverage") or (limits.get("leverage") or {}).get("max")
         return MarketSpec(
             symbol=symbol, base=str(market["base"]), quote=str(market["quote"]),
-            min_qty=_num((limits.get("amount") or {}).get("min"), f"{where} limits.amount.min"),
-            qty_step=_num(precision.get("amount"), f"{where} precision.amount"),
-            price_tick=_num(precision.get("price"), f"{where} precision.price"),
+            min_qty=positive((limits.get("amount") or {}).get("min"), f"{where} limits.amount.min"),
+            qty_step=positive(precision.get("amount"), f"{where} precision.amount"),
+            price_tick=positive(precision.get("price"), f"{where} precision.price"),
             min_notional=max(exchange_min, MIN_NOTIONAL_FLOOR),
-            max_leverage=int(_num(max_leverage, f"{where} limits.leverage.max")),
-            contract_size=_num(market.get("contractSize"), f"{where} contractSize"),
-            maintenance_margin_rate=extra.get("mmr", MarketSpec.maintenance_margin_rate),  # Bitget lists none
+            max_leverage=int(positive(max_leverage, f"{where} limits.leverage.max")),
+            contract_size=positive(market.get("contractSize"), f"{where} contractSize"),
+            # None where the markets carry no rate (Bitget): fetch_maintenance_margin_rate reads it per symbol
+            maintenance_margin_rate=extra.get("mmr"),
         )
 
     # -- shared reads and writes ---------------------------------------------------------------------
@@ -303,7 +240,7 @@ class CcxtAdapter(ExchangeAdapter):
                 raise ValidationError("limit", f"{limit!r} must be a whole number from 1 to 1000")
             since_ms = to_ms(since) if since is not None else None
             bars = self.client.fetch_ohlcv(symbol, timeframe, since_ms, limit)
-            candles = [_candle(bar, f"{symbol} {timeframe} candle") for bar in bars]
+            candles = [candle(bar, f"{symbol} {timeframe} candle") for bar in bars]
             return sorted(candles, key=lambda c: c.ts)
 
     def set_leverage(self, symbol: str, leverage: int) -> None:
@@ -417,22 +354,3 @@ class CcxtAdapter(ExchangeAdapter):
                 self.client.set_margin_mode(MarginMode(margin_mode).value, symbol)
             except ccxt.MarginModeAlreadySet:  # Binance answers -4046 when nothing needs changing
                 log.debug("%s: %s already in %s margin mode", self.account, symbol, margin_mode)
-
-
-def _num(value: Any, where: str) -> Decimal:
-    """Return a ccxt numeric field as Decimal via its shortest repr (exact for the exchange's strings)."""
-    if value is None or isinstance(value, bool):
-        raise MalformedResponseError(f"{where} is missing")
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        raise MalformedResponseError(f"{where}={value!r} is not a number") from None
-    if not number.is_finite() or number <= 0:
-        raise MalformedResponseError(f"{where}={value!r} is not a positive number")
-    return number
-
-
-def _candle(bar: Sequence[Any], where: str) -> Candle:
-    if not isinstance(bar, (list, tuple)) or len(bar) < 6 or any(v is None for v in bar[:6]):
-        raise MalformedResponseError(f"{where}: expected [ts, open, high, low, close, volume], got {bar!r}")
-    return Candle(from_ms(int(bar[0])), float(bar[1]), float(bar[2]), float(bar[3]), float(bar[4]), float(bar[5]))

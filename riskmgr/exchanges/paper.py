@@ -195,7 +195,9 @@ class PaperExchange(ExchangeAdapter):
     # -- writes -------------------------------------------------------------------------------------
     def place_order(self, request: OrderRequest) -> Order:
         with self._ledger("place_order") as ledger:
-            ledger.spec(request.symbol)  # an unknown symbol is an invalid order, before the market is asked
+            # before the market is asked: an unknown symbol is an invalid order, and a market without a maintenance
+            # rate cannot be simulated (the position it opens could not be margined or liquidated)
+            ledger.maintenance_rate(request.symbol)
             ticker = self._market.ticker(request.symbol, at=ledger.now)
             order = paper_orders.place(ledger, request, ticker, self._marks(ledger))
             return order_from_row(order)

@@ -24,7 +24,7 @@ from riskmgr.domain import (
     OrderType,
     PositionSide,
 )
-from riskmgr.errors import InvalidOrderError, MalformedResponseError
+from riskmgr.errors import InvalidOrderError, MalformedResponseError, NotSupportedError
 from riskmgr.exchanges import fills as fm
 from riskmgr.exchanges.paper_models import (
     PaperAccount,
@@ -70,6 +70,13 @@ class Ledger:
             return self.specs[symbol]
         except KeyError:
             raise InvalidOrderError(f"unknown symbol {symbol!r}: the market lists no such USDT perpetual") from None
+
+    def maintenance_rate(self, symbol: str) -> Decimal:
+        """Return the maintenance margin rate of ``symbol``; a market without one cannot be simulated."""
+        rate = self.spec(symbol).maintenance_margin_rate
+        if rate is None:  # the books liquidate by this rate: without it the simulation would have to guess one
+            raise NotSupportedError(f"the market lists no maintenance margin rate for {symbol}: it cannot be simulated")
+        return rate
 
     def positions(self) -> list[PaperPosition]:
         """Return every open position, by symbol."""
@@ -167,7 +174,7 @@ class Ledger:
         side = PositionSide(position.side)
         if position.margin_mode == MarginMode.ISOLATED.value:
             raw = fm.isolated_liquidation_price_for_margin(
-                side, position.entry_price, position.size, position.margin, spec.maintenance_margin_rate
+                side, position.entry_price, position.size, position.margin, self.maintenance_rate(position.symbol)
             )
         else:
             cross = [p for p in self.positions() if p.margin_mode == MarginMode.CROSS.value]
@@ -188,8 +195,7 @@ class Ledger:
 
     def maintenance(self, position: PaperPosition) -> Decimal:
         """Return the position's maintenance margin."""
-        mmr = self.spec(position.symbol).maintenance_margin_rate
-        return fm.maintenance_margin(position.entry_price, position.size, mmr)
+        return fm.maintenance_margin(position.entry_price, position.size, self.maintenance_rate(position.symbol))
 
     # -- changes -------------------------------------------------------------------------------------
     def save_setting(self, symbol: str, leverage: int, margin_mode: MarginMode) -> None:

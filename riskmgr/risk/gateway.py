@@ -207,6 +207,10 @@ class OrderGateway:
             raise ValidationError("symbol", f"{symbol!r} is not traded on account {account!r}")
         return specs[symbol]
 
+    def maintenance_margin_rate(self, account: str, symbol: str) -> Decimal:
+        """Return the first-tier maintenance margin rate of ``symbol`` (its adapter reads it once, then keeps it)."""
+        return self._adapter(account).fetch_maintenance_margin_rate(symbol)
+
     def rounded(self, account: str, request: OrderRequest) -> OrderRequest:
         """Round quantity down to the step and prices to the tick in the conservative direction."""
         tick = self.spec(account, request.symbol).price_tick

@@ -11,7 +11,7 @@ figure that cannot be read is never replaced by a guess: the rules that need it 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TYPE_CHECKING, Any
@@ -83,6 +83,15 @@ class PreTrade:
         positions = self._positions(account)
         if isinstance(positions, str):
             return _unchecked("data_fresh", positions, source)
+        if spec.maintenance_margin_rate is None:
+            # Bitget and Bitunix publish it only per symbol (position tiers): read where a rule needs it, never
+            # on the protective paths, which only need the tick
+            try:
+                rate = self._rt.gateway.maintenance_margin_rate(account, request.symbol)
+            except ExchangeError as exc:
+                reason = f"the maintenance margin rate of {request.symbol} cannot be read: {exc.describe()}"
+                return _unchecked("liquidation_beyond_stop", reason, source)
+            spec = replace(spec, maintenance_margin_rate=rate)
         intent = _intent(request, entry, positions, size, spec.base)
         if isinstance(intent, Verdict):
             return _unchecked(intent.rule, intent.reason, source)

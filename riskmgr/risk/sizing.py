@@ -2,7 +2,8 @@
 
 Quantities are base-coin amounts, prices and money USDT, percentages plain percent figures. Invalid
 input (a stop on the entry, a non-positive equity or price, leverage below 1) raises ``ValidationError``
-naming the field; nothing here returns a made-up figure.
+naming the field, and so does an unknown maintenance margin rate (the result's liquidation figures need it);
+nothing here returns a made-up figure.
 """
 
 from __future__ import annotations
@@ -151,6 +152,16 @@ def liquidation_beyond_stop(side: PositionSide, stop: Decimal, liquidation: Deci
     return (stop - liquidation) * side.sign
 
 
+def known_maintenance_rate(spec: MarketSpec) -> Decimal:
+    """Return the spec's maintenance margin rate; raise ValidationError naming it when it is unknown."""
+    if spec.maintenance_margin_rate is None:
+        raise ValidationError(
+            "maintenance_margin_rate",
+            f"is unknown for {spec.symbol}: the liquidation price cannot be estimated",
+        )
+    return spec.maintenance_margin_rate
+
+
 def _require_positive(name: str, value: Decimal) -> None:
     if not value.is_finite() or value <= 0:
         raise ValidationError(name, f"must be above 0, got {value}")
@@ -290,7 +301,7 @@ def _result(
 ) -> SizingResult:
     entry, stop = order.entry_price, order.stop_loss
     risk = risk_usdt(qty, entry, stop)
-    liquidation = liquidation_price(order.side, entry, order.leverage, spec.maintenance_margin_rate)
+    liquidation = liquidation_price(order.side, entry, order.leverage, known_maintenance_rate(spec))
     target = order.take_profit
     return SizingResult(
         side=order.side,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -130,6 +131,20 @@ def test_known_contract_figures_take_the_run_s_overrides(runtime):
 
     assert spec.maintenance_margin_rate == Decimal("0.02") and spec.qty_step == Decimal("0.001")
     assert where.endswith("with the run's overrides")
+
+
+def test_a_market_spec_without_a_maintenance_rate_needs_one_given(runtime, monkeypatch):
+    listed = runtime.market.specs()
+    unrated = {s: replace(spec, maintenance_margin_rate=None) for s, spec in listed.items()}
+    monkeypatch.setattr(runtime.market, "specs", lambda: unrated)
+
+    with pytest.raises(ValidationError) as err:
+        data.contract_spec(runtime, params())
+    spec, _ = data.contract_spec(runtime, params(contract={"maintenance_margin_rate": "0.004"}))
+
+    assert err.value.field == "contract.maintenance_margin_rate"
+    assert err.value.message == "the market lists no maintenance margin rate for BTC/USDT:USDT; give one"
+    assert spec.maintenance_margin_rate == Decimal("0.004")
 
 
 def test_an_uploaded_dataset_is_loaded_for_its_symbol_and_timeframe(runtime):

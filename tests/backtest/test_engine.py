@@ -6,9 +6,11 @@ from dataclasses import replace
 from decimal import Decimal
 
 import numpy as np
+import pytest
 
 from riskmgr.backtest.engine import EngineInput, run_events
 from riskmgr.backtest.outcome import Outcome
+from riskmgr.errors import ValidationError
 from riskmgr.exchanges.fills import FillModel
 from riskmgr.risk.config import RiskLimits
 from tests.backtest.helpers import SPEC, bar_by_bar, candles, config, signals
@@ -91,6 +93,15 @@ def test_gap_past_stop_and_liquidation_liquidates_and_costs_exactly_the_margin()
     assert o.final_equity == D(10000) - entry_fee - margin
     # a 38 % loss: past the daily loss limit, and the max drawdown tier halts trading
     assert [e.kind for e in o.events] == ["daily_loss", "halted"]
+
+
+def test_a_contract_without_a_maintenance_rate_is_refused_before_the_first_bar():
+    inp = EngineInput(candles([FLAT, FLAT]), replace(SPEC, maintenance_margin_rate=None), config())
+
+    with pytest.raises(ValidationError) as caught:
+        run_events(inp, signals(2, {}))
+
+    assert caught.value.field == "maintenance_margin_rate"
 
 
 def test_daily_loss_limit_blocks_entries_for_the_rest_of_the_day_then_trading_resumes():

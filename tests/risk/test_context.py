@@ -1,3 +1,4 @@
+from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -70,6 +71,16 @@ def test_a_sizing_failure_becomes_the_sizing_error():
     assert ctx.sizing is None
     assert ctx.sizing_error is not None
     assert ctx.sizing_error.startswith("cannot size the order: stop_loss stop 60100 must be below the entry 60000")
+
+
+def test_an_unknown_maintenance_rate_leaves_the_entry_unsized_and_says_why():
+    ctx = context(spec=replace(BTC, maintenance_margin_rate=None))
+
+    assert ctx.sizing is None
+    assert ctx.sizing_error == (
+        "cannot size the order: maintenance_margin_rate is unknown for BTC/USDT:USDT: "
+        "the liquidation price cannot be estimated"
+    )
 
 
 def test_a_reduce_only_intent_is_never_sized_and_skips_new_risk_rules():

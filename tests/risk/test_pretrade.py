@@ -319,3 +319,44 @@ def test_three_losing_paper_closes_start_the_cooldown_and_it_ends(paper_rt, cloc
     # the last close was at 12:05; the 60 min cooldown ends at 13:05
     assert not denied.allowed and denied.until == datetime(2026, 11, 20, 13, 5, tzinfo=UTC)
     assert allowed.allowed and "cooldown ended" in allowed.reason
+
+
+# -- a venue that lists no maintenance margin rate (Bitget, Bitunix): read per symbol where the rule needs it ----
+class TieredFake(FakeWithTrades):
+    def __init__(self, account: str):
+        super().__init__(account)
+        self.rate_reads = 0
+        self.rate_error: Exception | None = None
+
+    def fetch_markets(self):  # type: ignore[no-untyped-def]
+        return {s: replace(spec, maintenance_margin_rate=None) for s, spec in super().fetch_markets().items()}
+
+    def fetch_maintenance_margin_rate(self, symbol):  # type: ignore[no-untyped-def]
+        self.rate_reads += 1
+        if self.rate_error is not None:
+            raise self.rate_error
+        return D("0.004")
+
+
+def test_an_unlisted_maintenance_rate_is_read_for_the_receipt(tmp_path, clock):
+    fake = TieredFake("a")
+    rt = fake_runtime(tmp_path, clock, fake)
+
+    receipt = PreTrade(rt).receipt("a", limit(qty="0.01"), size=False)
+
+    assert receipt["figures"]["liquidation"]["maintenance_margin_rate"] == "0.004"
+    assert {v["rule"]: v["allowed"] for v in receipt["verdicts"]}["liquidation_beyond_stop"] is True
+    assert fake.rate_reads == 1
+
+
+def test_an_unreadable_maintenance_rate_denies_new_risk_naming_the_failure(tmp_path, clock):
+    fake = TieredFake("a")
+    rt = fake_runtime(tmp_path, clock, fake)
+    fake.rate_error = TemporaryError("timeout", account="a", operation="fetch_maintenance_margin_rate")
+
+    verdicts = by_rule(PreTrade(rt).verdicts("a", limit(qty="0.01")))
+
+    assert verdicts["liquidation_beyond_stop"].reason == (
+        "the maintenance margin rate of BTC/USDT:USDT cannot be read: fetch_maintenance_margin_rate: timeout"
+    )
+    assert not any(v.allowed for v in verdicts.values())

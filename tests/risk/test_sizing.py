@@ -1,4 +1,5 @@
 import json
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -206,6 +207,19 @@ def test_the_sizing_result_carries_liquidation_figures_and_is_json_safe():
     data = json.loads(json.dumps(result.as_dict()))
     assert data["qty"] == "0.166"
     assert data["side"] == "long"
+
+
+@pytest.mark.parametrize("size", [lambda spec: size_position(order(), spec, ROOMY),
+                                  lambda spec: assess_position(order(), D("0.01"), spec, ROOMY)])
+def test_an_unknown_maintenance_rate_leaves_no_liquidation_figure_to_show(size):
+    unknown = replace(BTC, maintenance_margin_rate=None)
+
+    with pytest.raises(ValidationError) as caught:
+        size(unknown)
+
+    assert (caught.value.field, caught.value.message) == (
+        "maintenance_margin_rate", "is unknown for BTC/USDT:USDT: the liquidation price cannot be estimated"
+    )
 
 
 def test_formatting_keeps_digits_that_matter_at_a_limit():

@@ -2,6 +2,8 @@
 
 Symbols are unified (``BTC/USDT:USDT``) everywhere outside this module; they become Bitunix ids only here.
 Every reply is validated field by field (parse.py); a failed or odd read raises, it never yields a figure.
+Order bodies and the Orders standing for TP/SL legs and closes are built in orders.py. trading_pairs lists no
+maintenance margin rate: it is read from the symbol's position tiers when first asked for, then kept.
 """
 
 from __future__ import annotations
@@ -21,9 +23,7 @@ from riskmgr.domain import (
     MarketSpec,
     Order,
     OrderRequest,
-    OrderSide,
     OrderStatus,
-    OrderType,
     Position,
     PositionSide,
     Ticker,
@@ -31,8 +31,10 @@ from riskmgr.domain import (
 from riskmgr.errors import ExchangeError, NotFoundError, NotSupportedError, ValidationError
 from riskmgr.exchanges.base import ExchangeAdapter
 from riskmgr.exchanges.bitunix import constants as C
+from riskmgr.exchanges.bitunix import orders as O
 from riskmgr.exchanges.bitunix import parse as P
 from riskmgr.exchanges.bitunix.client import BatchResult, BitunixClient
+from riskmgr.exchanges.tiers import RateCache
 from riskmgr.risk.context import ClosedTrade
 
 log = logging.getLogger(__name__)
@@ -53,11 +55,6 @@ class PartialCancelError(ExchangeError):
         self.failures = failures
 
 
-def decimal_text(value: Decimal) -> str:
-    """Return a plain decimal string (never exponent notation) for a request body."""
-    return format(value.normalize(), "f")
-
-
 class BitunixAdapter(ExchangeAdapter):
     """One Bitunix futures account (live)."""
 
@@ -68,6 +65,7 @@ class BitunixAdapter(ExchangeAdapter):
         super().__init__(account)
         self._client = client
         self._clock = clock or SystemClock()
+        self._rates = RateCache()
 
     @classmethod
     def from_credentials(
@@ -123,6 +121,15 @@ class BitunixAdapter(ExchangeAdapter):
             pairs = self._client.get_trading_pairs()
             specs = [P.parse_market(row) for row in pairs if row.text("quote").upper() in C.QUOTE_CURRENCIES]
             return {spec.symbol: spec for spec in specs}
+
+    def fetch_maintenance_margin_rate(self, symbol: str) -> Decimal:
+        """Return the first-tier maintenance margin rate of ``symbol`` (get_position_tiers, once per symbol)."""
+        native = P.to_native(symbol)
+        with self._context():
+            return self._rates.get(native, lambda: self._tier_rate(native))
+
+    def _tier_rate(self, native: str) -> Decimal:
+        return P.parse_first_tier_rate(self._client.get_position_tiers(native), native)
 
     def fetch_tickers(self) -> dict[str, Ticker]:
         """Return last and mark prices of every USDT-margined perpetual."""
@@ -187,7 +194,7 @@ class BitunixAdapter(ExchangeAdapter):
     # -- writes -----------------------------------------------------------------------------------------
     def place_order(self, request: OrderRequest) -> Order:
         """Place a market or limit order, applying the request's leverage and margin mode first."""
-        _validate_request(request)
+        O.validate_request(request)
         native = P.to_native(request.symbol)
         with self._context():
             if request.leverage is not None:
@@ -209,29 +216,10 @@ class BitunixAdapter(ExchangeAdapter):
             )
 
     def _order_body(self, request: OrderRequest, native: str) -> dict[str, Any]:
-        body: dict[str, Any] = {"symbol": native, "side": request.side.value.upper(),
-                                "orderType": request.type.value.upper(), "qty": decimal_text(request.qty)}
-        if request.type is OrderType.LIMIT and request.price is not None:
-            body.update(price=decimal_text(request.price), effect="GTC")
         if request.reduce_only:
-            # The order must shrink an existing position; in hedge mode Bitunix wants the position's own
-            # direction as ``side`` plus tradeSide=CLOSE and its positionId (place_order docs).
-            position = self._position_row(native, _side_reduced_by(request.side))
-            if position.choice("positionMode", {m: m for m in C.POSITION_MODES}) == "HEDGE":
-                held = position.choice("side", C.POSITION_SIDES)
-                body.update(side=held.entry_order_side.value.upper(), tradeSide="CLOSE",
-                            positionId=position.text("positionId"))
-            else:
-                body["reduceOnly"] = True
-        elif P.parse_position_mode(self._client.get_account()) == "HEDGE":
-            body["tradeSide"] = "OPEN"
-        if request.client_id:
-            body["clientId"] = request.client_id
-        for leg, price in (("sl", request.stop_loss), ("tp", request.take_profit)):
-            if price is not None:
-                body.update({f"{leg}Price": decimal_text(price), f"{leg}StopType": C.STOP_TRIGGER_TYPE,
-                             f"{leg}OrderType": "MARKET"})
-        return body
+            closing = self._position_row(native, O.side_reduced_by(request.side))
+            return O.order_body(request, native, closing=closing)
+        return O.order_body(request, native, hedge=P.parse_position_mode(self._client.get_account()) == "HEDGE")
 
     def place_position_protection(
         self,
@@ -261,19 +249,12 @@ class BitunixAdapter(ExchangeAdapter):
                 raise P.malformed(C.TPSL_PENDING, f"position {position_id} has {len(existing)} position TP/SLs")
             body: dict[str, Any] = {"symbol": native, "positionId": position_id}
             for leg, price in (("sl", stop_loss), ("tp", take_profit)):
-                _merge_leg(body, leg, price, existing[0] if existing else None)
+                O.merge_leg(body, leg, price, existing[0] if existing else None)
             if existing:
                 reply = P.Row(self._client.modify_position_tpsl(body), C.TPSL_POSITION_MODIFY, "reply")
             else:
                 reply = P.Row(self._client.place_position_tpsl(body), C.TPSL_POSITION_PLACE, "reply")
-            order_id = reply.text("orderId")
-            now = self._clock.now()
-            return [
-                Order(id=P.tpsl_leg_id(order_id, leg), symbol=symbol, side=side.close_order_side,
-                      type=C.TPSL_FIELDS[leg][4], status=OrderStatus.NEW, qty=None, trigger_price=price,
-                      close_position=True, created_at=now, position_side=side)
-                for leg, price in (("sl", stop_loss), ("tp", take_profit)) if price is not None
-            ]
+            return O.protection_orders(reply.text("orderId"), symbol, side, stop_loss, take_profit, self._clock.now())
 
     def cancel_order(self, symbol: str, order_id: str) -> None:
         """Cancel one plain order, or one TP/SL order (cancelling a leg cancels its whole Bitunix row)."""
@@ -333,7 +314,7 @@ class BitunixAdapter(ExchangeAdapter):
             echoed = P.Row(reply, C.FLASH_CLOSE_POSITION, "reply").opt_text("positionId") if reply else None
             if echoed is not None and echoed != position_id:
                 raise P.malformed(C.FLASH_CLOSE_POSITION, f"closed position {echoed}, asked for {position_id}")
-            return self._closing_order(position, "flash_close")
+            return O.closing_order(position, "flash_close", self._clock.now())
 
     def close_all_positions(self, symbol: str | None = None) -> list[Order]:
         """Close every position (of one symbol, or all) at market; return one closing Order per position read.
@@ -347,15 +328,8 @@ class BitunixAdapter(ExchangeAdapter):
             if not positions:
                 return []
             self._client.close_all_positions(native)
-            return [self._closing_order(row, "close_all") for row in positions]
-
-    def _closing_order(self, position: P.Row, how: str) -> Order:
-        """Return the reduce-only market Order that stands for closing ``position`` (ids say how it was closed)."""
-        side: PositionSide = position.choice("side", C.POSITION_SIDES)
-        return Order(id=f"{how}{C.TPSL_LEG_SEPARATOR}{position.text('positionId')}",
-                     symbol=P.to_unified(position.text("symbol"), position.endpoint), side=side.close_order_side,
-                     type=OrderType.MARKET, status=OrderStatus.NEW, qty=position.positive("qty"), reduce_only=True,
-                     close_position=True, created_at=self._clock.now(), position_side=side)
+            now = self._clock.now()
+            return [O.closing_order(row, "close_all", now) for row in positions]
 
     def set_leverage(self, symbol: str, leverage: int) -> None:
         """Set the leverage used for new positions on ``symbol``."""
@@ -384,29 +358,3 @@ class BitunixAdapter(ExchangeAdapter):
         if len(matches) > 1:
             raise P.malformed(C.PENDING_POSITIONS, f"{len(matches)} {side.value} positions on {native}")
         return matches[0]
-
-
-def _side_reduced_by(order_side: OrderSide) -> PositionSide:
-    """Return the position side an order of ``order_side`` shrinks (a sell reduces a long)."""
-    return PositionSide.LONG if order_side is OrderSide.SELL else PositionSide.SHORT
-
-
-def _validate_request(request: OrderRequest) -> None:
-    if request.type not in (OrderType.MARKET, OrderType.LIMIT):
-        raise ValidationError("type", f"{request.type.value} orders go through place_position_protection")
-    if not (request.qty.is_finite() and request.qty > 0):
-        raise ValidationError("qty", f"{request.qty} must be greater than zero")
-    if request.type is OrderType.LIMIT and (request.price is None or not request.price > 0):
-        raise ValidationError("price", "a limit order needs a price greater than zero")
-    if request.reduce_only and (request.stop_loss is not None or request.take_profit is not None):
-        raise ValidationError("stop_loss", "a reduce-only order cannot carry its own stop-loss or take-profit")
-
-
-def _merge_leg(body: dict[str, Any], leg: str, price: Decimal | None, existing: P.Row | None) -> None:
-    """Put one leg into a position TP/SL body: the new price, else the existing leg's, else nothing."""
-    price_field, stop_field = f"{leg}Price", f"{leg}StopType"
-    if price is not None:
-        body.update({price_field: decimal_text(price), stop_field: C.STOP_TRIGGER_TYPE})
-    elif existing is not None and existing.present(price_field):
-        body.update({price_field: decimal_text(existing.positive(price_field)),
-                     stop_field: existing.opt_text(stop_field) or C.STOP_TRIGGER_TYPE})

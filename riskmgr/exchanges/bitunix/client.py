@@ -153,6 +153,11 @@ class BitunixClient:
         """Return the open positions, optionally of one native symbol."""
         return self.get(C.PENDING_POSITIONS, {"symbol": symbol})
 
+    def get_position_tiers(self, symbol: str) -> list[Row]:
+        """Return the position tiers (leverage and maintenance margin rate by position value) of one symbol."""
+        # signed like the other /position/ endpoints: a signature is harmless should the endpoint be public
+        return rows(self.get(C.POSITION_TIERS, {"symbol": symbol}), C.POSITION_TIERS, "position tier")
+
     def change_leverage(self, symbol: str, leverage: int) -> Any:
         """Set the leverage of one native symbol."""
         return self.post(C.CHANGE_LEVERAGE, {"symbol": symbol, "marginCoin": C.MARGIN_COIN, "leverage": leverage})

@@ -30,6 +30,7 @@ ACCOUNT = "/api/v1/futures/account"
 CHANGE_LEVERAGE = "/api/v1/futures/account/change_leverage"
 CHANGE_MARGIN_MODE = "/api/v1/futures/account/change_margin_mode"
 PENDING_POSITIONS = "/api/v1/futures/position/get_pending_positions"
+POSITION_TIERS = "/api/v1/futures/position/get_position_tiers"  # official SDK: FuturesPath.GET_POSITION_TIERS
 PLACE_ORDER = "/api/v1/futures/trade/place_order"
 CANCEL_ORDERS = "/api/v1/futures/trade/cancel_orders"
 CANCEL_ALL_ORDERS = "/api/v1/futures/trade/cancel_all_orders"

@@ -28,6 +28,7 @@ from riskmgr.domain import (
 )
 from riskmgr.errors import MalformedResponseError, TemporaryError, ValidationError
 from riskmgr.exchanges.bitunix import constants as C
+from riskmgr.exchanges.tiers import first_tier_rate
 
 _UNIFIED = re.compile(r"^([A-Z0-9]+)/([A-Z0-9]+):([A-Z0-9]+)$")
 _NATIVE = re.compile(r"^[A-Z0-9]+$")
@@ -357,7 +358,17 @@ def parse_market(row: Row) -> MarketSpec:
         price_tick=Decimal(1).scaleb(-_precision(row, "quotePrecision")),
         min_notional=C.DEFAULT_MIN_NOTIONAL,  # trading_pairs has no min-notional field
         max_leverage=row.integer("maxLeverage"),
+        maintenance_margin_rate=None,  # trading_pairs has none: fetch_maintenance_margin_rate reads the tiers
     )
+
+
+def parse_first_tier_rate(tiers: list[Row], native: str) -> Decimal:
+    """Return the maintenance margin rate of ``native``'s lowest position tier (official SDK: PositionTiersResp)."""
+    strays = {row.text("symbol").upper() for row in tiers} - {native}
+    if strays:  # another contract's table would give another contract's rate
+        raise malformed(C.POSITION_TIERS, f"the reply for {native} lists tiers of {', '.join(sorted(strays))}")
+    pairs = [(row.decimal("startValue"), row.decimal("maintenanceMarginRate")) for row in tiers]
+    return first_tier_rate(pairs, f"{C.POSITION_TIERS} {native}")
 
 
 def _precision(row: Row, name: str) -> int:

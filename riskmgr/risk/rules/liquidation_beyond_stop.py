@@ -17,6 +17,11 @@ def check(ctx: RuleContext) -> Verdict:
     if intent.stop_loss is None:
         return Verdict.deny(NAME, "no stop-loss given: the liquidation cannot be compared with it")
     mmr = ctx.spec.maintenance_margin_rate
+    if mmr is None:  # when unsure, deny: a typical rate could put the liquidation inside the stop
+        return Verdict.deny(
+            NAME, f"the maintenance margin rate of {ctx.spec.symbol} is unknown: the liquidation price cannot be "
+            "estimated, so the stop cannot be shown to fire first"
+        )
     # the isolated formula is the conservative one: cross margin liquidates later, never earlier, for one position
     liquidation = liquidation_price(intent.side, intent.entry_price, intent.leverage, mmr)
     beyond = liquidation_beyond_stop(intent.side, intent.stop_loss, liquidation)

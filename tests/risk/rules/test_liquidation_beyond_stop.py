@@ -1,10 +1,11 @@
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
 
 from riskmgr.domain import PositionSide
 from riskmgr.risk.rules import liquidation_beyond_stop
-from tests.risk.builders import context, intent
+from tests.risk.builders import BTC, context, intent
 
 D = Decimal
 LONG, SHORT = PositionSide.LONG, PositionSide.SHORT
@@ -41,6 +42,24 @@ def test_the_reasons_carry_the_prices():
         "estimated liquidation 54300 at 10x (maintenance margin 0.5 %) is not beyond the stop 54000: "
         "the stop might never fire"
     )
+
+
+def test_an_unknown_maintenance_rate_is_denied_rather_than_assumed():
+    unknown = replace(BTC, maintenance_margin_rate=None)
+
+    verdict = liquidation_beyond_stop.check(context(spec=unknown, intent=intent(stop_loss=D(59100), leverage=10)))
+
+    assert not verdict.allowed
+    assert verdict.reason == (
+        "the maintenance margin rate of BTC/USDT:USDT is unknown: the liquidation price cannot be estimated, "
+        "so the stop cannot be shown to fire first"
+    )
+
+
+def test_a_reduce_only_order_skips_the_rule_even_with_an_unknown_rate():
+    ctx = context(spec=replace(BTC, maintenance_margin_rate=None), intent=intent(reduce_only=True))
+
+    assert liquidation_beyond_stop.check(ctx).allowed
 
 
 def test_an_entry_without_a_stop_is_denied():
