@@ -62,3 +62,18 @@ def test_every_setting_read_is_documented_in_env_example():
     read = set(re.findall(rf'"((?:{prefixes})[A-Z_]+)"', source))
     documented = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", (root / ".env.example").read_text(), re.M))
     assert read - documented == set()
+
+
+def test_every_risk_limit_is_documented_in_env_example_with_its_default():
+    import re
+    from pathlib import Path
+
+    from riskmgr.risk.config import RiskLimits, field_table
+
+    text = (Path(__file__).resolve().parent.parent / ".env.example").read_text()
+    documented = dict(re.findall(r"^(RISK_[A-Z0-9_]+)=(.*)$", text, re.M))
+    def shown(value):
+        return str(value).lower() if isinstance(value, bool) else str(value)
+
+    assert documented == {f"RISK_{r['name'].upper()}": shown(r["default"]) for r in field_table()}
+    assert RiskLimits.from_env(documented) == RiskLimits()  # the example's values are the defaults
