@@ -11,13 +11,18 @@ target, the size from ``risk.sizing.size_position`` (risk per trade over the sto
 ``gateway.submit`` with the stop-loss and take-profit, so trading state, every risk rule, rounding and exchange-
 side protection apply exactly as to a manual order. Every decision — taken, denied (with the gateway's
 verdicts), rejected by the exchange, or skipped and why — is audited.
+
+Outcomes: once a taken trade's position is gone, its closed P&L comes from the paper fills, or from the live
+venue's closed trades on the same symbol (and side, where the venue reports it) between the entry and the next
+entry on that symbol. A close the venue has not listed yet is waited for LIVE_CLOSE_GRACE before the outcome is
+recorded as unknown, with the reason; a venue that cannot report closed trades is recorded as unknown at once.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -29,15 +34,19 @@ from riskmgr.errors import ExchangeError, NotSupportedError, ValidationError
 from riskmgr.exchanges.paper_models import PaperAccount, PaperFill
 from riskmgr.formatting import dec
 from riskmgr.risk.config import RiskLimits
+from riskmgr.risk.context import ClosedTrade
 from riskmgr.risk.gateway import GatewayResult
 from riskmgr.risk.sizing import SizingInput, size_position
 from riskmgr.runtime import Runtime
-from riskmgr.scanner_history import Outcome, Recorded, SignalHistory, day_start
+from riskmgr.scanner_history import OpenTrade, Outcome, Recorded, SignalHistory, day_start
 from riskmgr.signal_quality import Quality
 from riskmgr.signals import Signal
 
 log = logging.getLogger(__name__)
 ACTOR = "auto-trader"
+LIVE_CLOSE_GRACE = timedelta(minutes=5)
+NO_CLOSE = "the position is gone but no closing trade was found after the entry"
+Resolved = tuple[str, Decimal | None, datetime | None, str]  # outcome, closed P&L, closed at, note
 
 
 @dataclass(frozen=True)
@@ -83,6 +92,7 @@ class AutoTrader:
         self._runtime = runtime
         self._history = history
         self._settings = settings
+        self._missing_since: dict[int, datetime] = {}  # decision id -> when its close was first looked for in vain
 
     def policies(self) -> list[AccountPolicy]:
         return policies(self._runtime, self._settings)
@@ -183,41 +193,70 @@ class AutoTrader:
         """Record the closed P&L of taken trades whose position is gone; return how many were resolved."""
         snaps = self._runtime.snapshots.latest()
         resolved = 0
-        for ident, account, symbol, taken_at, until in self._history.open_trades():
-            snap = snaps.get(account)
+        for trade in self._history.open_trades():
+            snap = snaps.get(trade.account)
             fresh = snap is not None and snap.status is AccountStatus.OK and snap.fetched_at is not None
-            if not fresh or snap.fetched_at <= taken_at or any(p.symbol == symbol for p in snap.positions):
+            if not fresh or snap.fetched_at <= trade.taken_at or any(p.symbol == trade.symbol for p in snap.positions):
                 continue  # still open, or not known to be closed yet
             try:
-                outcome, pnl, at, note = self._closed_pnl(account, symbol, taken_at, until)
+                found = self._closed_pnl(trade)
             except ExchangeError as exc:
-                log.warning("outcome of %s on %s not read yet: %s", symbol, account, exc.describe())
+                log.warning("outcome of %s on %s not read yet: %s", trade.symbol, trade.account, exc.describe())
                 continue
-            self._history.set_outcome(ident, outcome, pnl, at, note)
+            if found is None:
+                continue  # the venue has not reported the close yet
+            self._history.set_outcome(trade.decision_id, *found)
             resolved += 1
         return resolved
 
-    def _closed_pnl(self, account: str, symbol: str, since: datetime, until: datetime | None
-                    ) -> tuple[str, Decimal | None, datetime | None, str]:
-        reader = self._runtime.accounts.get(account)
+    def _closed_pnl(self, trade: OpenTrade) -> Resolved | None:
+        reader = self._runtime.accounts.get(trade.account)
         if reader is None:
-            return "unknown", None, None, f"account {account} is no longer configured"
-        if reader.mode == "paper":
-            pnl, at = paper_closed_pnl(self._runtime.engine, account, symbol, since, until)
-        else:
-            try:
-                trades = [t for t in reader.fetch_closed_trades(since) if until is None or t.closed_at < until]
-            except NotSupportedError as exc:
-                return "unknown", None, None, f"closed trades cannot be read from {reader.exchange}: {exc}"
-            if any(not hasattr(t, "symbol") for t in trades):
-                return "unknown", None, None, f"{reader.exchange} reports closed P&L without the symbol"
-            mine = [t for t in trades if t.symbol == symbol]
-            pnl = sum((t.realized_pnl for t in mine), ZERO) if mine else None
-            at = max((t.closed_at for t in mine), default=None)
+            return "unknown", None, None, f"account {trade.account} is no longer configured"
+        if reader.mode != "paper":
+            return self._live_closed_pnl(reader, trade)
+        pnl, at = paper_closed_pnl(self._runtime.engine, trade.account, trade.symbol, trade.taken_at, trade.until)
         if pnl is None:
-            return "unknown", None, None, "the position is gone but no closing trade was found after the entry"
-        outcome = "win" if pnl > 0 else "loss" if pnl < 0 else "flat"
-        return outcome, pnl, at, "closed P&L after fees" if reader.mode == "paper" else "realized P&L"
+            return "unknown", None, None, NO_CLOSE
+        return _result(pnl), pnl, at, "closed P&L after fees"
+
+    def _live_closed_pnl(self, reader: Any, trade: OpenTrade) -> Resolved | None:
+        """Resolve from the venue's closed trades; None while a missing close may still be on its way."""
+        try:
+            reported = reader.fetch_closed_trades(trade.taken_at)
+        except NotSupportedError as exc:
+            return "unknown", None, None, f"closed trades cannot be read from {reader.exchange}: {exc}"
+        mine = closes_of(trade, reported)
+        if mine:
+            self._missing_since.pop(trade.decision_id, None)
+            pnl = sum((t.realized_pnl for t in mine), ZERO)
+            note = f"realized P&L reported by {reader.exchange} ({len(mine)} close{'s' if len(mine) > 1 else ''})"
+            return _result(pnl), pnl, max(t.closed_at for t in mine), note
+        # a venue's close history can lag its position list; give it a moment before calling the outcome unknown
+        now = self._runtime.clock.now()
+        if now - self._missing_since.setdefault(trade.decision_id, now) < LIVE_CLOSE_GRACE:
+            return None
+        self._missing_since.pop(trade.decision_id, None)
+        nameless = sum(1 for t in reported if t.symbol is None and _within(t, trade))
+        if nameless:
+            note = f"{NO_CLOSE}; {reader.exchange} reported {nameless} close(s) on contracts outside its markets"
+            return "unknown", None, None, note
+        return "unknown", None, None, NO_CLOSE
+
+
+def closes_of(trade: OpenTrade, reported: list[ClosedTrade]) -> list[ClosedTrade]:
+    """Return the reported closes of ``trade``: same symbol, same side where the venue says it, in its window."""
+    return [t for t in reported
+            if t.symbol == trade.symbol and (t.side is None or t.side is trade.side) and _within(t, trade)]
+
+
+def _within(closed: ClosedTrade, trade: OpenTrade) -> bool:
+    """Return True when a close falls after the entry and before the next entry on the symbol."""
+    return closed.closed_at >= trade.taken_at and (trade.until is None or closed.closed_at < trade.until)
+
+
+def _result(pnl: Decimal) -> str:
+    return "win" if pnl > 0 else "loss" if pnl < 0 else "flat"
 
 
 def paper_closed_pnl(engine: Any, account: str, symbol: str, since: datetime, until: datetime | None

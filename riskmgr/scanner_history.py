@@ -11,13 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from riskmgr.clock import Clock, to_ms
+from riskmgr.domain import PositionSide
 from riskmgr.formatting import dec
 from riskmgr.scanner_models import ScanRun, SignalDecision, SignalRecord
 from riskmgr.signal_quality import Quality
@@ -46,6 +47,17 @@ class Outcome:
     client_id: str | None = None
     qty: Decimal | None = None
     verdicts: list[dict[str, Any]] | None = None
+
+
+class OpenTrade(NamedTuple):
+    """A taken trade whose outcome is not known yet; ``until``: the next entry on the same symbol, if any."""
+
+    decision_id: int
+    account: str
+    symbol: str
+    side: PositionSide
+    taken_at: datetime
+    until: datetime | None
 
 
 def signal_key(rule: str, source: str, signal: Signal) -> str:
@@ -214,20 +226,20 @@ class SignalHistory:
             counts = dict(session.execute(stmt).all())
         return sum(counts.values()), counts.get("win", 0)
 
-    def open_trades(self) -> list[tuple[int, str, str, datetime, datetime | None]]:
-        """Return (decision id, account, symbol, taken at, next entry on that symbol or None) of open trades."""
+    def open_trades(self) -> list[OpenTrade]:
+        """Return the taken trades without an outcome yet, oldest first."""
         with Session(self._engine) as session:
             taken = session.execute(
-                select(SignalDecision.id, SignalDecision.account, SignalRecord.symbol, SignalDecision.decided_at,
-                       SignalDecision.outcome)
+                select(SignalDecision.id, SignalDecision.account, SignalRecord.symbol, SignalRecord.side,
+                       SignalDecision.decided_at, SignalDecision.outcome)
                 .join(SignalRecord, SignalDecision.signal_id == SignalRecord.id)
                 .where(SignalDecision.decision == "taken").order_by(SignalDecision.decided_at)).all()
         out = []
-        for k, (ident, account, symbol, at, outcome) in enumerate(taken):
+        for k, (ident, account, symbol, side, at, outcome) in enumerate(taken):
             if outcome is not None:
                 continue
-            later = [t[3] for t in taken[k + 1:] if t[1] == account and t[2] == symbol]
-            out.append((ident, account, symbol, at, later[0] if later else None))
+            later = [t[4] for t in taken[k + 1:] if t[1] == account and t[2] == symbol]
+            out.append(OpenTrade(ident, account, symbol, PositionSide(side), at, later[0] if later else None))
         return out
 
     def set_outcome(self, decision_id: int, outcome: str, pnl: Decimal | None, at: datetime | None, note: str

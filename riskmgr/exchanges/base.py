@@ -19,7 +19,7 @@ Contract (every adapter, every method):
 | set_leverage(symbol, leverage) | None | + InvalidOrderError |
 | set_margin_mode(symbol, margin_mode) | None | + InvalidOrderError, NotSupportedError |
 | close_all_positions(symbol?) | one closing Order per position | + the first failure, after trying every one |
-| fetch_closed_trades(since) | list[ClosedTrade] newest first | + NotSupportedError (venue cannot say) |
+| fetch_closed_trades(since) | list[ClosedTrade] newest first, symbol and side set where known | + NotSupportedError |
 
 Rules: symbols are ccxt-unified (``BTC/USDT:USDT``); quantities are base-coin Decimals; no method ever
 returns an invented figure (a failed read raises); vendor exceptions are translated with ``raise ... from``.

@@ -166,6 +166,9 @@ class BinanceUsdmAdapter(CcxtAdapter):
     def fetch_closed_trades(self, since: datetime) -> list[ClosedTrade]:
         """Return the closes since ``since``, newest first: REALIZED_PNL income less the closing fills' commission.
 
+        The symbol is the income row's contract as the loaded markets name it (None for one outside them); the
+        side stays None because income rows do not say which position side a fill closed.
+
         Income comes per fill; the fills of one closing order share symbol and time, so they add up to one close.
         Commission rows are matched by tradeId, so only the closing fee is deducted (the income history does not
         tie the opening fee to its close).
@@ -186,7 +189,11 @@ class BinanceUsdmAdapter(CcxtAdapter):
                 key = (text(row, "symbol", where), int(dec(row, "time", where)))
                 fee = fees.get(str(row.get("tradeId") or ""), Decimal(0)) if row.get("tradeId") else Decimal(0)
                 closes[key] = closes.get(key, Decimal(0)) + dec(row, "income", where) + fee
-            trades = [ClosedTrade(from_ms(ms), pnl) for (_, ms), pnl in closes.items()]
+            self.load_markets()
+            # no reload for an unknown id: a delisted contract stays in the history and would cost a markets
+            # download per read; its P&L still counts, without a symbol (income rows carry no position side)
+            trades = [ClosedTrade(from_ms(ms), pnl, self._symbol_of(native, "fapi/v1/income", reload=False))
+                      for (native, ms), pnl in closes.items()]
             return sorted(trades, key=lambda t: t.closed_at, reverse=True)
 
     def _income(self, kind: str, since: datetime) -> list[dict]:

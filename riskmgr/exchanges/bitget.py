@@ -157,7 +157,7 @@ class BitgetAdapter(CcxtAdapter):
         return first_tier_rate([(dec(t, "startUnit", where), dec(t, "keepMarginRate", where)) for t in tiers], where)
 
     def fetch_closed_trades(self, since: datetime) -> list[ClosedTrade]:
-        """Return the positions closed since ``since``, newest first, with Bitget's netProfit (after fees, funding)."""
+        """Return the positions closed since ``since``, newest first: symbol, side, netProfit (after fees, funding)."""
         if since.tzinfo is None:
             raise ValidationError("since", "must be a timezone-aware UTC datetime")
         with self._op("fetch_closed_trades"):
@@ -175,9 +175,18 @@ class BitgetAdapter(CcxtAdapter):
                     break
             else:
                 raise MalformedResponseError(f"{where}: more than {_PAGE * _MAX_PAGES} rows; refusing a partial list")
-            trades = [ClosedTrade(from_ms(int(dec(r, "uTime", where))), dec(r, "netProfit", where))
-                      for r in found if r.get("marginCoin", MARGIN_COIN) == MARGIN_COIN]
+            self.load_markets()
+            trades = [self._closed_trade(r, where) for r in found if r.get("marginCoin", MARGIN_COIN) == MARGIN_COIN]
             return sorted((t for t in trades if t.closed_at >= since), key=lambda t: t.closed_at, reverse=True)
+
+    def _closed_trade(self, row: dict, where: str) -> ClosedTrade:
+        # no markets reload for an unknown id: a delisted contract stays in the history and would cost a reload
+        # per read; its P&L still counts, without a symbol
+        return ClosedTrade(
+            from_ms(int(dec(row, "uTime", where))), dec(row, "netProfit", where),
+            symbol=self._symbol_of(text(row, "symbol", where), where, reload=False),
+            side=pick(row, "holdSide", where, _HOLD_SIDES) if row.get("holdSide") else None,
+        )
 
     # -- open orders ---------------------------------------------------------------------------------
     def _open_orders(self, symbol: str | None) -> list[OpenOrder]:

@@ -37,6 +37,7 @@ from riskmgr.domain import (
     MarketSpec,
     Order,
     OrderRequest,
+    OrderSide,
     OrderType,
     Position,
     PositionSide,
@@ -140,7 +141,8 @@ class PaperExchange(ExchangeAdapter):
             for row in ledger.session.scalars(query):
                 if row.net_pnl is None:  # a close always carries its net P&L; a row without one is corrupt
                     raise MalformedResponseError(f"paper fill {row.id} closes a position but has no net P&L")
-                trades.append(ClosedTrade(closed_at=row.ts, realized_pnl=row.net_pnl))
+                trades.append(ClosedTrade(closed_at=row.ts, realized_pnl=row.net_pnl, symbol=row.symbol,
+                                          side=_closed_side(row)))
             return trades
 
     def set_margin_mode(self, symbol: str, margin_mode: MarginMode) -> None:
@@ -309,3 +311,10 @@ def _begin_immediate(connection: Connection, name: str) -> None:
     # the engine already began the transaction itself (e.g. the SQLAlchemy "begin" event recipe); a write before
     # any read takes the same lock that BEGIN IMMEDIATE would
     connection.execute(update(PaperAccount).where(PaperAccount.name == name).values(name=PaperAccount.name))
+
+
+def _closed_side(fill: PaperFill) -> PositionSide:
+    """Return the side of the position a closing fill reduced (the book is one-way: a closing sell closed a long)."""
+    if fill.side not in (OrderSide.BUY.value, OrderSide.SELL.value):
+        raise MalformedResponseError(f"paper fill {fill.id} has side {fill.side!r}, neither buy nor sell")
+    return PositionSide.LONG if fill.side == OrderSide.SELL.value else PositionSide.SHORT

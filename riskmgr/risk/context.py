@@ -53,10 +53,17 @@ class OrderIntent:
 
 @dataclass(frozen=True)
 class ClosedTrade:
-    """One closed position (or partial close): when, and what it realized after fees."""
+    """One closed position (or partial close): when, and what it realized after fees.
+
+    ``symbol`` is ccxt-unified; None when the venue's contract is not one of the loaded perpetuals (it cannot be
+    named without guessing). ``side`` is the side of the position that was closed; None where the venue does not
+    report it (Binance income rows).
+    """
 
     closed_at: datetime
     realized_pnl: Decimal
+    symbol: str | None = None
+    side: PositionSide | None = None
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 import sqlite3
 import threading
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -9,6 +10,7 @@ from riskmgr.domain import MarginMode, OrderRequest, OrderSide, OrderStatus, Ord
 from riskmgr.errors import TemporaryError
 from riskmgr.exchanges.fills import FillReason
 from riskmgr.exchanges.paper import PaperExchange
+from riskmgr.risk.context import ClosedTrade
 from tests.exchanges.conftest import BTC, ETH, START
 
 D = Decimal
@@ -211,3 +213,22 @@ def test_operation_waits_for_the_write_lock_and_reports_a_busy_database(paper, m
         holder.close()
 
     assert (caught.value.account, caught.value.operation) == ("paper", "fetch_balance")
+
+
+def test_closed_trades_name_the_symbol_and_the_side_of_each_closed_position(paper, fake_market, paper_clock):
+    paper.place_order(market_order(BTC, OrderSide.BUY, "0.1"))
+    paper.place_order(market_order(ETH, OrderSide.SELL, "1"))
+    paper_clock.advance(1)
+    fake_market.price(BTC, "51000")
+    paper.place_order(market_order(BTC, OrderSide.SELL, "0.04", reduce_only=True))
+    paper_clock.advance(1)
+    fake_market.price(ETH, "2900")
+    paper.close_position(ETH, PositionSide.SHORT)
+
+    trades = paper.fetch_closed_trades(START)
+
+    # BTC: 0.04 x 1000 - fee 1.02 - 40 % of the 2.5 opening fee = 37.98; ETH: 100 - 1.45 - 1.5 = 97.05
+    assert trades == [
+        ClosedTrade(START + timedelta(seconds=2), D("97.05"), ETH, PositionSide.SHORT),
+        ClosedTrade(START + timedelta(seconds=1), D("37.98"), BTC, PositionSide.LONG),
+    ]

@@ -170,7 +170,7 @@ class BitunixAdapter(ExchangeAdapter):
         return ordered[:limit] if since is not None else ordered[-limit:]
 
     def fetch_closed_trades(self, since: datetime) -> list[ClosedTrade]:
-        """Return the positions closed since ``since``, newest first, realized P&L net of trading fees.
+        """Return the positions closed since ``since``, newest first: symbol, side, realized P&L net of trading fees.
 
         Funding is left out: the docs do not say which sign a paid funding fee carries.
         """
@@ -187,8 +187,7 @@ class BitunixAdapter(ExchangeAdapter):
                     break
             else:
                 raise P.malformed(HISTORY_POSITIONS, f"more than {C.MAX_PAGES} pages of closed positions")
-            trades = [ClosedTrade(row.time_ms("mtime"), row.decimal("realizedPNL") - row.decimal("fee"))
-                      for row in found]
+            trades = [P.parse_closed_position(row) for row in found]
         return sorted((t for t in trades if t.closed_at >= since), key=lambda t: t.closed_at, reverse=True)
 
     # -- writes -----------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from riskmgr.domain import (
 from riskmgr.errors import MalformedResponseError, TemporaryError, ValidationError
 from riskmgr.exchanges.bitunix import constants as C
 from riskmgr.exchanges.tiers import first_tier_rate
+from riskmgr.risk.context import ClosedTrade
 
 _UNIFIED = re.compile(r"^([A-Z0-9]+)/([A-Z0-9]+):([A-Z0-9]+)$")
 _NATIVE = re.compile(r"^[A-Z0-9]+$")
@@ -233,6 +234,21 @@ def parse_position(row: Row, mark_price: Decimal) -> Position:
         margin=row.opt_decimal("margin"),
         opened_at=row.opt_time_ms("ctime"),
         position_id=row.text("positionId"),
+    )
+
+
+def parse_closed_position(row: Row) -> ClosedTrade:
+    """Return one closed position of the history: close time, realized P&L net of fees, symbol and side.
+
+    A contract outside riskmgr's quote currencies keeps its P&L (it still counts for the loss streak) but no
+    symbol; the side is None only when the row does not carry one.
+    """
+    native = row.text("symbol")
+    return ClosedTrade(
+        closed_at=row.time_ms("mtime"),
+        realized_pnl=row.decimal("realizedPNL") - row.decimal("fee"),
+        symbol=to_unified(native, row.endpoint) if is_supported_native(native) else None,
+        side=row.choice("side", C.POSITION_SIDES) if row.present("side") else None,
     )
 
 

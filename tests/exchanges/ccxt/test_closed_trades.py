@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 
 from riskmgr.clock import to_ms
+from riskmgr.domain import PositionSide
 from riskmgr.errors import AuthError, MalformedResponseError
 from riskmgr.risk.context import ClosedTrade
 from tests.exchanges.ccxt.helpers import BINANCE, BITGET, calls_to, query, route
@@ -17,6 +18,7 @@ SINCE = datetime(2024, 3, 1, tzinfo=UTC)
 T1, T2 = SINCE + timedelta(hours=1), SINCE + timedelta(hours=5)
 INCOME = f"{BINANCE}/fapi/v1/income"
 HISTORY = f"{BITGET}/api/v2/mix/position/history-position"
+BTC, ETH, DOGE = "BTC/USDT:USDT", "ETH/USDT:USDT", "DOGE/USDT:USDT"
 
 
 def _income(kind: str, income: str, when: datetime, tran: int, trade: str, symbol: str = "BTCUSDT",
@@ -50,11 +52,28 @@ def test_binance_fills_of_one_close_add_up_and_pay_their_commission(http, binanc
 
     trades = binance_adapter.fetch_closed_trades(SINCE)
 
-    assert trades == [ClosedTrade(T2, Decimal("29.40")), ClosedTrade(T1, Decimal("-15.50"))]
+    assert trades == [ClosedTrade(T2, Decimal("29.40"), BTC), ClosedTrade(T1, Decimal("-15.50"), BTC)]
     sent = [query(r) for r in calls_to(http, "/fapi/v1/income")]
     assert [(q["incomeType"], q["startTime"], q["limit"]) for q in sent] == [
         ("REALIZED_PNL", str(to_ms(SINCE)), "1000"), ("COMMISSION", str(to_ms(SINCE)), "1000"),
     ]
+
+
+def test_binance_closes_are_named_by_the_markets_and_unknown_contracts_stay_unnamed(http, binance_adapter):
+    realized = [
+        _income("REALIZED_PNL", "4", T1, 1, "901", symbol="ETHUSDT"),
+        _income("REALIZED_PNL", "-6", T1, 2, "902", symbol="DOGEUSDT"),  # same time, another contract: its own close
+        _income("REALIZED_PNL", "-1", T2, 3, "903", symbol="DOTUSDT"),  # delisted or never loaded: no name guessed
+    ]
+    _binance_income(http, realized, [])
+
+    trades = binance_adapter.fetch_closed_trades(SINCE)
+
+    assert sorted(trades, key=lambda t: (t.closed_at, t.realized_pnl)) == [
+        ClosedTrade(T1, Decimal(-6), DOGE), ClosedTrade(T1, Decimal(4), ETH), ClosedTrade(T2, Decimal(-1), None),
+    ]
+    assert all(t.side is None for t in trades)  # income rows do not say which position side closed
+    assert calls_to(http, "/fapi/v1/exchangeInfo") == []  # an unknown id does not reload the markets
 
 
 def test_binance_without_realized_pnl_asks_for_no_commissions(http, binance_adapter):
@@ -72,7 +91,7 @@ def test_binance_full_pages_continue_from_the_last_time_without_repeats(http, bi
 
     trades = binance_adapter.fetch_closed_trades(SINCE)
 
-    assert len(trades) == 1001 and trades[0] == ClosedTrade(T2, Decimal(-7))
+    assert len(trades) == 1001 and trades[0] == ClosedTrade(T2, Decimal(-7), BTC)
     starts = [query(r)["startTime"] for r in calls_to(http, "/fapi/v1/income")][:2]
     assert starts == [str(to_ms(SINCE)), str(to_ms(SINCE + timedelta(seconds=999)))]
 
@@ -85,9 +104,10 @@ def test_binance_rejected_keys_are_an_auth_error(http, binance_adapter):
 
 
 # -- Bitget -----------------------------------------------------------------------------------------------
-def _position(pid: str, closed: datetime, net: str, coin: str = "USDT") -> dict:
+def _position(pid: str, closed: datetime, net: str, coin: str = "USDT", symbol: str = "BTCUSDT",
+              side: str = "long") -> dict:
     """One history-position row in the documented shape (strings everywhere)."""
-    return {"positionId": pid, "marginCoin": coin, "symbol": "BTCUSDT", "holdSide": "long",
+    return {"positionId": pid, "marginCoin": coin, "symbol": symbol, "holdSide": side,
             "openAvgPrice": "32000", "closeAvgPrice": "32500", "marginMode": "isolated", "openTotalPos": "0.01",
             "closeTotalPos": "0.01", "pnl": "14.1", "netProfit": net, "totalFunding": "0.1", "openFee": "0.01",
             "closeFee": "0.01", "cTime": str(to_ms(closed - timedelta(hours=1))), "uTime": str(to_ms(closed))}
@@ -97,13 +117,15 @@ def _envelope(rows: list[dict], end_id: str | None) -> dict:
     return {"code": "00000", "msg": "success", "requestTime": 1, "data": {"list": rows, "endId": end_id}}
 
 
-def test_bitget_net_profit_newest_first_since_only(http, bitget_adapter):
-    rows = [_position("1", T1, "12.1"), _position("2", T2, "-3.5"), _position("3", SINCE - timedelta(hours=1), "9")]
+def test_bitget_net_profit_newest_first_since_only_with_symbol_and_side(http, bitget_adapter):
+    rows = [_position("1", T1, "12.1"), _position("2", T2, "-3.5", symbol="ETHUSDT", side="short"),
+            _position("3", SINCE - timedelta(hours=1), "9")]
     route(http, "GET", HISTORY, _envelope(rows, "3"))
 
     trades = bitget_adapter.fetch_closed_trades(SINCE)
 
-    assert trades == [ClosedTrade(T2, Decimal("-3.5")), ClosedTrade(T1, Decimal("12.1"))]
+    assert trades == [ClosedTrade(T2, Decimal("-3.5"), ETH, PositionSide.SHORT),
+                      ClosedTrade(T1, Decimal("12.1"), BTC, PositionSide.LONG)]
     sent = query(calls_to(http, "/api/v2/mix/position/history-position")[0])
     assert sent == {"productType": "USDT-FUTURES", "startTime": str(to_ms(SINCE - timedelta(days=30))),
                     "limit": "100"}
@@ -116,7 +138,7 @@ def test_bitget_pages_follow_end_id(http, bitget_adapter):
 
     trades = bitget_adapter.fetch_closed_trades(SINCE)
 
-    assert len(trades) == 101 and trades[0] == ClosedTrade(T2, Decimal(-2))
+    assert len(trades) == 101 and trades[0] == ClosedTrade(T2, Decimal(-2), BTC, PositionSide.LONG)
     assert query(calls_to(http, "/api/v2/mix/position/history-position")[1])["idLessThan"] == "99"
 
 
@@ -127,3 +149,36 @@ def test_bitget_row_without_net_profit_is_malformed(http, bitget_adapter):
 
     with pytest.raises(MalformedResponseError, match="netProfit"):
         bitget_adapter.fetch_closed_trades(SINCE)
+
+
+def test_bitget_unknown_contract_keeps_its_pnl_without_a_symbol_and_no_markets_reload(http, bitget_adapter):
+    route(http, "GET", HISTORY, _envelope([_position("1", T1, "-4", symbol="DOTUSDT")], None))
+
+    trades = bitget_adapter.fetch_closed_trades(SINCE)
+
+    assert trades == [ClosedTrade(T1, Decimal(-4), None, PositionSide.LONG)]
+    assert calls_to(http, "/api/v2/mix/market/contracts") == []
+
+
+def test_bitget_row_with_an_unknown_hold_side_is_malformed(http, bitget_adapter):
+    route(http, "GET", HISTORY, _envelope([_position("1", T1, "1", side="net")], None))
+
+    with pytest.raises(MalformedResponseError, match="holdSide"):
+        bitget_adapter.fetch_closed_trades(SINCE)
+
+
+def test_bitget_row_without_a_symbol_is_malformed(http, bitget_adapter):
+    row = _position("1", T1, "1")
+    del row["symbol"]
+    route(http, "GET", HISTORY, _envelope([row], None))
+
+    with pytest.raises(MalformedResponseError, match="symbol"):
+        bitget_adapter.fetch_closed_trades(SINCE)
+
+
+def test_bitget_row_without_a_hold_side_leaves_the_side_unknown(http, bitget_adapter):
+    row = _position("1", T1, "2.5")
+    del row["holdSide"]
+    route(http, "GET", HISTORY, _envelope([row], None))
+
+    assert bitget_adapter.fetch_closed_trades(SINCE) == [ClosedTrade(T1, Decimal("2.5"), BTC, None)]
