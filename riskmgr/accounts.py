@@ -13,18 +13,19 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from riskmgr.clock import Clock
 from riskmgr.config import read_bool, read_choice, read_names
-from riskmgr.domain import OrderRequest, OrderSide, OrderType
+from riskmgr.domain import AccountSnapshot, AccountStatus, MarketSpec, OrderRequest, OrderSide, OrderType, PositionSide
 from riskmgr.errors import ConfigError, ExchangeError, ValidationError
 from riskmgr.exchanges.base import ExchangeAdapter
 from riskmgr.exchanges.bitunix.auth import Secret
 from riskmgr.logging_setup import register_secret
+from riskmgr.risk.config import RiskLimits
 from riskmgr.risk.sizing import fmt_number, round_to_tick
 
 if TYPE_CHECKING:
@@ -154,6 +155,7 @@ def build_adapters(settings: Any, engine: Any, market: Any, clock: Clock) -> dic
             taker_fee=settings.paper_taker_fee,
             maker_fee=settings.paper_maker_fee,
             slippage_bps=settings.paper_slippage_bps,
+            funding_rate=settings.paper_funding_pct_8h / 100,
         )
         for name in settings.paper_accounts
     }
@@ -242,14 +244,38 @@ def smallest_qty(min_qty: Decimal, step: Decimal, min_notional: Decimal, price: 
     return max(up(min_qty), up(min_notional / price))
 
 
+def selftest_levels(price: Decimal, spec: MarketSpec, limits: RiskLimits) -> tuple[Decimal, Decimal]:
+    """Return the test buy's stop and target: the default stop, and twice the least target reward:risk allows."""
+    # twice the least target: fees and slippage, which the reward:risk rule counts, never bring it under the minimum
+    target_pct = 2 * max(limits.default_target_pct, limits.default_stop_pct * limits.min_reward_risk)
+    stop = round_to_tick(price * (1 - limits.default_stop_pct / 100), spec.price_tick, up=False)
+    target = round_to_tick(price * (1 + target_pct / 100), spec.price_tick, up=True)
+    return stop, target
+
+
+def _read_within(snapshot: AccountSnapshot | None, now: datetime, seconds: float) -> bool:
+    if snapshot is None or snapshot.status is not AccountStatus.OK or snapshot.fetched_at is None:
+        return False
+    return timedelta(0) <= now - snapshot.fetched_at <= timedelta(seconds=seconds)
+
+
+def _age(snapshot: AccountSnapshot | None, now: datetime) -> str:
+    if snapshot is None or snapshot.fetched_at is None:
+        return "?"
+    return f"{(now - snapshot.fetched_at).total_seconds():g}"
+
+
 def run_selftest(
     runtime: Runtime, account: str, *, actor: str, symbol: str, distance_pct: Decimal
 ) -> SelfTestReport:
     """Place a far-away limit order of the smallest size through the gate, read it back, cancel it, report each step.
 
-    No venue accepts a position-level stop without a position, so the test order is a buy limit
-    ``distance_pct`` below the mark (with the stop-loss and take-profit attached where the adapter attaches
-    them). Whatever happens, the order is cancelled before the test returns, or named in ``left_behind``.
+    The order goes through the real risk rules, so it is a complete entry: a buy limit ``distance_pct`` below the
+    mark with a leverage within the limits, a stop-loss and a take-profit the rules accept (placed on a fill by the
+    venue, or by the watchdog where it cannot attach them; the order never fills). The rules judge on the account's
+    last poll, so a missing or ageing one is refreshed
+    first by a full poll cycle. Whatever happens, the order is cancelled before the test returns, or named in
+    ``left_behind``.
     """
     if account not in runtime.accounts:
         known = ", ".join(runtime.accounts)
@@ -303,6 +329,7 @@ class _SelfTest:
             box["mark"] = ticker.mark
             return True, f"mark {ticker.mark} at {ticker.timestamp.isoformat()}"
 
+        self._step("account read", self._fresh_read)
         self._step("contract spec", read_spec)
         self._step("market price", read_mark)
         self._step("place order", lambda: self._place(box["spec"], box["mark"], symbol, distance_pct))
@@ -310,24 +337,49 @@ class _SelfTest:
         self._step("cancel", self._cancel)
         self._step("confirm cancelled", lambda: self._read_back(present=False))
 
-    def _place(self, spec: Any, mark: Decimal, symbol: str, distance_pct: Decimal) -> tuple[bool, str]:
+    def _fresh_read(self) -> tuple[bool, str]:
+        """Poll when the account's last read is missing, failed or past half the staleness limit."""
+        now, limit = self.runtime.clock.now(), self.runtime.limits().stale_after_seconds
+        last = self.runtime.snapshots.latest().get(self.account)
+        if _read_within(last, now, limit / 2):
+            return True, f"last read {_age(last, now)} s ago (limit {limit} s)"
+        # imported here: the monitor and the feature modules import the runtime, which imports this module
+        from riskmgr import features
+        from riskmgr.monitor import poll_cycle
+
+        # a whole poll cycle, hooks included, as the scheduler runs it: nothing it watches misses this read
+        fresh = {s.account: s for s in poll_cycle(self.runtime, features.poll_hooks())}.get(self.account)
+        if fresh is None:
+            return False, "the poll returned no snapshot of the account"
+        if not _read_within(fresh, self.runtime.clock.now(), limit):
+            return False, f"the account could not be read: {fresh.error or fresh.status.value}"
+        return True, f"polled now: status {fresh.status.value}"
+
+    def _place(self, spec: MarketSpec, mark: Decimal, symbol: str, distance_pct: Decimal) -> tuple[bool, str]:
         limits = self.runtime.limits()
         price = round_to_tick(mark * (1 - distance_pct / 100), spec.price_tick, up=False)
         floor = max(spec.min_notional, limits.min_notional_floor)
         qty = smallest_qty(spec.min_qty, spec.qty_step, floor, price)
-        stop = price * (1 - limits.default_stop_pct / 100)
-        target = price * (1 + max(limits.default_target_pct, limits.default_stop_pct * limits.min_reward_risk) / 100)
-        # Binance's adapter cannot attach TP/SL to an order (Algo API only): its test order goes bare
-        attach = self.reader.exchange != "binanceusdm"
-        request = OrderRequest(symbol, OrderSide.BUY, OrderType.LIMIT, qty, price=price,
-                               stop_loss=stop if attach else None, take_profit=target if attach else None)
+        stop, target = selftest_levels(price, spec, limits)
+        leverage = self._leverage(spec, symbol, limits)
+        request = OrderRequest(symbol, OrderSide.BUY, OrderType.LIMIT, qty, price=price, leverage=leverage,
+                               stop_loss=stop, take_profit=target)
         result = self.runtime.gateway.submit(self.account, request, actor=self.actor,
                                              intent_id=f"selftest:{uuid.uuid4().hex}", purpose="selftest")
         if not result.accepted or result.order is None:
             return False, f"not placed: {result.message}"
         self.order_id = result.order.id
-        return True, (f"buy {qty} {symbol} limit {price} ({distance_pct} % below the mark {mark})"
-                      f"{' with stop and target attached' if attach else ''}: order {self.order_id}")
+        setting = f"{leverage}x" if leverage is not None else "the open position's leverage"
+        return True, (f"buy {qty} {symbol} limit {price} ({distance_pct} % below the mark {mark}) at {setting}, "
+                      f"stop {stop}, target {target}: order {self.order_id}")
+
+    def _leverage(self, spec: MarketSpec, symbol: str, limits: RiskLimits) -> int | None:
+        """Return the test order's leverage: None (the rules take the position's) when a long on it is open."""
+        last = self.runtime.snapshots.latest().get(self.account)
+        if last is not None and any(p.symbol == symbol and p.side is PositionSide.LONG for p in last.positions):
+            # setting a leverage would change the open position's: leave the venue's setting alone
+            return None
+        return max(1, min(limits.max_leverage, spec.max_leverage))
 
     def _read_back(self, *, present: bool) -> tuple[bool, str]:
         found = next((o for o in self.reader.fetch_open_orders() if o.id == self.order_id), None)

@@ -16,7 +16,7 @@ ALERTABLE: tuple[str, ...] = tuple(k for k in KINDS if k != "poll.cycle")
 DEFAULT_ON: tuple[str, ...] = (
     "emergency.started", "emergency.finished", "emergency.left_open", "state.changed",
     "protection.missing", "protection.restored", "protection.failed", "risk.daily_loss", "risk.drawdown",
-    "account.stale", "account.recovered", "position.closed_by_monitor", "signal.executed",
+    "account.stale", "account.recovered", "position.closed_by_monitor", "paper.liquidation", "signal.executed",
 )
 # Never held back by the rate limit (still de-duplicated): losing one of these costs money.
 CRITICAL: frozenset[str] = frozenset(

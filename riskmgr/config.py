@@ -129,6 +129,7 @@ class Settings:
     paper_taker_fee: Decimal = Decimal("0.0005")
     paper_maker_fee: Decimal = Decimal("0.0002")
     paper_slippage_bps: Decimal = Decimal(2)
+    paper_funding_pct_8h: Decimal = Decimal("0.01")  # percent of notional per 8 h funding instant
     display_timezone: str = "UTC"
     log_level: str = "info"
     testing: bool = False
@@ -162,6 +163,7 @@ class Settings:
             paper_taker_fee=read_decimal(env, "PAPER_TAKER_FEE", "0.0005", "0", "0.01"),
             paper_maker_fee=read_decimal(env, "PAPER_MAKER_FEE", "0.0002", "0", "0.01"),
             paper_slippage_bps=read_decimal(env, "PAPER_SLIPPAGE_BPS", "2", "0", "100"),
+            paper_funding_pct_8h=read_decimal(env, "PAPER_FUNDING_PCT_8H", "0.01", "-1", "1"),
             display_timezone=_read_timezone(env),
             log_level=read_choice(env, "LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
             risk_limits=RiskLimits.from_env(env),

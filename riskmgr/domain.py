@@ -160,7 +160,23 @@ class Position:
     unrealized_pnl: Decimal
     margin: Decimal | None = None
     opened_at: datetime | None = None
-    position_id: str | None = None  # exchange's own id where it has one (Bitunix)
+    position_id: str | None = None  # the venue's own id where it has one (Bitunix; the paper venue's is never reused)
+
+    @property
+    def identity(self) -> str:
+        """Return a key that tells this position apart from every earlier or later one on the same account.
+
+        A venue may reuse its own position id once a position closes, so the open time is part of the key when
+        the venue reports one; the entry price stands in only where there is neither id nor open time.
+        """
+        parts = [self.symbol, self.side.value]
+        if self.position_id:
+            parts.append(f"id={self.position_id}")
+        if self.opened_at is not None:
+            parts.append(f"opened={self.opened_at.isoformat()}")
+        if len(parts) == 2:
+            parts.append(f"entry={self.entry_price.normalize():f}")
+        return "|".join(parts)
 
     @property
     def notional(self) -> Decimal:

@@ -46,7 +46,12 @@ class TemporaryError(ExchangeError):
 
 
 class RateLimitError(TemporaryError):
-    """The exchange asked us to slow down. Back off longer than for a plain temporary error."""
+    """The exchange asked us to slow down. Back off longer, and at least ``retry_after`` seconds when it is set.
+
+    ``retry_after`` is the venue's ``Retry-After`` header in seconds (None: the venue named no wait).
+    """
+
+    retry_after: float | None = None
 
 
 class AuthError(ExchangeError):

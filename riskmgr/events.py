@@ -29,6 +29,7 @@ KINDS: dict[str, str] = {
     "account.recovered": "a stale or failing account reads normally again",
     "exchange.error": "an exchange call failed (class and account in data)",
     "position.closed_by_monitor": "the position monitor closed or reduced a position",
+    "paper.liquidation": "the paper exchange liquidated a position (a real loss on the paper account)",
     "signal.produced": "the scanner produced an actionable signal",
     "signal.executed": "auto-trading placed an order for a signal",
     "backtest.finished": "a backtest run finished",

@@ -124,6 +124,16 @@ class OrderIntent(db.Model):
     status: Mapped[str] = mapped_column(String(16))  # pending, accepted, denied, rejected, failed
     request: Mapped[dict] = mapped_column(JSON)
     result: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    # the account's gate sequence number when a new-risk intent was claimed (None: reduce-only / protective)
+    gate_seq: Mapped[int | None] = mapped_column(nullable=True)
+
+
+class AccountGate(db.Model):
+    """One row per account: how many new-risk intents the gate has let through (the in-flight watermark)."""
+
+    __tablename__ = "account_gate"
+    account: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seq: Mapped[int] = mapped_column(default=0)
 
 
 # Each feature's tables live beside its code; import them so metadata (and migrations) see them.

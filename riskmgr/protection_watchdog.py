@@ -4,7 +4,9 @@ Every poll cycle, for every position on every account read successfully (positio
 the watchdog checks that an exchange-side stop-loss rests for the full size, and a take-profit when
 ``WATCHDOG_REQUIRE_TAKE_PROFIT`` is on. A missing one is placed through the order gate at the plan recorded
 at entry, else at the default distance from the entry price. Its intent id is derived from the position, the
-unprotected episode and the attempt number, so two racing cycles send it once. A stop the mark has already
+unprotected episode and the levels, so two racing cycles send it once. An accepted placement the venue does not
+list yet is *pending*: no cycle sends it again until it is confirmed missing for ``WATCHDOG_PENDING_GRACE_SECONDS``
+(looked up by its client id among the open orders read), and then it is re-placed once. A stop the mark has already
 crossed is never placed: that is escalated. A rejection is retried next cycle, alerted, and after
 ``WATCHDOG_ESCALATE_AFTER`` failures escalated per ``RiskLimits.unprotected_policy`` (alert, REDUCING, close).
 """
@@ -14,8 +16,8 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -27,7 +29,7 @@ from flask.cli import AppGroup
 from riskmgr import services
 from riskmgr.accounts import run_selftest
 from riskmgr.config import read_bool, read_decimal, read_int
-from riskmgr.domain import AccountSnapshot, AccountStatus, Position, PositionSide, Protection, TradingState
+from riskmgr.domain import AccountSnapshot, AccountStatus, Order, Position, PositionSide, Protection, TradingState
 from riskmgr.errors import ConfigError, ExchangeError, ValidationError
 from riskmgr.risk.gateway import GatewayResult
 from riskmgr.risk.protection import find_protection
@@ -49,6 +51,7 @@ class WatchdogSettings:
     escalate_after: int = 3
     selftest_symbol: str = DEFAULT_SELFTEST_SYMBOL
     selftest_distance_pct: Decimal = Decimal(4)
+    pending_grace_seconds: int = 30
 
 
 def settings_from_env(env: Mapping[str, str]) -> WatchdogSettings:
@@ -61,16 +64,13 @@ def settings_from_env(env: Mapping[str, str]) -> WatchdogSettings:
         escalate_after=read_int(env, "WATCHDOG_ESCALATE_AFTER", 3, 1, 100),
         selftest_symbol=symbol,
         selftest_distance_pct=read_decimal(env, "SELFTEST_DISTANCE_PCT", "4", "0.5", "50"),
+        pending_grace_seconds=read_int(env, "WATCHDOG_PENDING_GRACE_SECONDS", 30, 5, 3600),
     )
 
 
 def position_identity(position: Position) -> str:
-    """Return what tells this position apart from a later one on the same key (id, open time or entry)."""
-    if position.position_id:
-        return f"id={position.position_id}"
-    if position.opened_at is not None:
-        return f"opened={position.opened_at.isoformat()}"
-    return f"entry={format(position.entry_price.normalize(), 'f')}"
+    """Return what tells this position apart from a later one on the same key (``Position.identity``)."""
+    return position.identity
 
 
 def missing_legs(protection: Protection, require_take_profit: bool) -> tuple[bool, bool, str]:
@@ -83,6 +83,19 @@ def missing_legs(protection: Protection, require_take_profit: bool) -> tuple[boo
     if target:
         parts.append("take-profit")
     return stop, target, " and ".join(parts)
+
+
+def pending_levels(stop: Decimal | None, target: Decimal | None) -> str:
+    """Return how a placement's legs are remembered while pending (``sl=49250 tp=-``)."""
+    return " ".join(f"{leg}={'-' if price is None else format(price.normalize(), 'f')}"
+                    for leg, price in (("sl", stop), ("tp", target)))
+
+
+def _listed(client_id: str, legs: str, orders: Iterable[Order]) -> bool:
+    """Return whether every leg placed under ``client_id`` is among the open orders (legs may carry -sl / -tp)."""
+    ids = {o.client_id for o in orders if o.client_id and o.status.is_open}
+    wanted = [leg for leg in ("sl", "tp") if f"{leg}=" in legs and f"{leg}=-" not in legs]
+    return bool(wanted) and all(client_id in ids or f"{client_id}-{leg}" in ids for leg in wanted)
 
 
 def _offset(position: Position, pct: Decimal) -> Decimal:
@@ -124,8 +137,11 @@ class ProtectionWatchdog:
                          snap.account, position.symbol)
                 self.store.count("deferred")
                 continue
+            episode = self._unless_pending(snap, position, seen.episode)
+            if episode is None:
+                continue
             try:
-                self._restore(snap, position, seen.episode, stop, target)
+                self._restore(snap, position, episode, stop, target)
             except (ExchangeError, ValidationError) as exc:  # e.g. the contract spec could not be read
                 detail = exc.describe() if isinstance(exc, ExchangeError) else str(exc)
                 self._record(snap, position, seen.episode, None, f"could not prepare the {missing}: {detail}")
@@ -142,6 +158,37 @@ class ProtectionWatchdog:
             seconds = round((now - seen.ended_since).total_seconds())
             self.runtime.audit.record("watchdog.protected", ACTOR, f"the {what} is protected again after "
                                       f"{seconds} s without its {seen.ended_missing}", account=snap.account)
+
+    # -- a placement awaiting its listing ------------------------------------------------------------
+    def _unless_pending(self, snap: AccountSnapshot, position: Position, episode: Episode) -> Episode | None:
+        """Return the episode to place for, or None while its accepted placement may still be listed.
+
+        Within the grace period nothing is sent. Past it, a placement listed under its client id is on the venue
+        (it is not sent again: escalated, since it still does not protect the position); one not listed is given
+        up as lost and placed once more under a new intent.
+        """
+        cid = episode.pending_client_id
+        if cid is None or episode.pending_at is None:
+            return episode
+        waited = (snap.attempted_at - episode.pending_at).total_seconds()  # the read began this long after
+        listed = _listed(cid, episode.pending_levels or "", snap.orders)
+        if waited < self.settings.pending_grace_seconds:
+            log.info("%s %s: %s placed as %s %.0f s ago is %s; not sent again", snap.account, position.symbol,
+                     episode.pending_levels, cid, waited, "listed" if listed else "not listed yet")
+            return None
+        what = f"{position.side.value} {position.symbol}"
+        if listed:
+            self._escalate(snap, position, episode, f"the {episode.missing} placed as {cid} is listed but the "
+                                                   f"{what} still lacks it after {waited:.0f} s")
+            return None
+        message = (f"{episode.pending_levels} accepted as {cid} was still not listed after {waited:.0f} s "
+                   f"(grace {self.settings.pending_grace_seconds} s); placing it again")
+        resends = self.store.drop_pending(episode, message)
+        if resends is None:  # another process gave it up first and re-places it
+            return None
+        self.runtime.audit.record("watchdog.lost", ACTOR, f"{what}: {message}", account=snap.account,
+                                  data={"symbol": position.symbol, "side": position.side.value, "client_id": cid})
+        return replace(episode, pending_client_id=None, pending_at=None, pending_levels=None, resends=resends)
 
     # -- placing -----------------------------------------------------------------------------------
     def _restore(self, snap: AccountSnapshot, position: Position, episode: Episode, need_stop: bool,
@@ -167,20 +214,26 @@ class ProtectionWatchdog:
             return
         result = self.runtime.gateway.protect(
             snap.account, position.symbol, position.side, stop_loss=stop, take_profit=target, actor=ACTOR,
-            intent_id=episode.intent_id("protect", episode.attempts), purpose="watchdog",
+            intent_id=episode.protect_intent_id(stop, target), purpose="watchdog",
+            # a stop that covers part of the position is replaced, so one stop covers it all
+            replace_existing="full-size" in (episode.missing or ""),
         )
         levels = ", ".join(f"{name} {fmt(price)}" for name, price in (("stop", stop), ("target", target)) if price)
         if result.duplicate:  # a racing cycle sent this very intent; its outcome is recorded there
             log.info("%s %s: %s already sent (%s)", snap.account, position.symbol, levels, result.message)
             return
-        self._record(snap, position, episode, result, f"{levels} ({source})")
+        self._record(snap, position, episode, result, f"{levels} ({source})", pending_levels(stop, target))
 
     def _record(self, snap: AccountSnapshot, position: Position, episode: Episode, result: GatewayResult | None,
-                what: str) -> None:
-        """Store one placement's outcome (None: it could not be tried), audit it, alert, escalate if due."""
+                what: str, legs: str = "") -> None:
+        """Store one placement's outcome (None: it could not be tried), audit it, alert, escalate if due.
+
+        An accepted placement is remembered as pending (``legs`` placed under its client id) until it is listed.
+        """
         accepted = result is not None and result.accepted
         message = f"placed {what}" if accepted else (f"{what} rejected: {result.message}" if result else what)
-        failures = self.store.record_attempt(episode, self.runtime.clock.now(), accepted, message)
+        pending = (result.client_id, legs) if result is not None and accepted else None
+        failures = self.store.record_attempt(episode, self.runtime.clock.now(), accepted, message, pending)
         if failures is None:
             return  # the episode ended meanwhile (another cycle saw the stop)
         data = {"symbol": position.symbol, "side": position.side.value, "failures": failures}

@@ -19,8 +19,12 @@ from riskmgr.events import EventBus
 from riskmgr.exchanges.reader import AccountReader
 from riskmgr.extensions import db
 from riskmgr.risk.config import RiskLimits
+from riskmgr.risk.entry_guard import EntryGuard
+from riskmgr.risk.gate_lock import GateLock
 from riskmgr.risk.gateway import OrderGateway
 from riskmgr.risk.limits_store import LimitsStore
+from riskmgr.risk.pretrade import PreTrade, PreTradeSources
+from riskmgr.risk.specs import SpecCache
 from riskmgr.snapshots import SnapshotStore
 from riskmgr.trading_state import TradingStateStore
 
@@ -38,6 +42,9 @@ class Runtime:
     trading: TradingStateStore
     limits_store: LimitsStore
     events: EventBus
+    specs: SpecCache
+    pretrade: PreTrade
+    entry_guard: EntryGuard | None = None  # set right after the runtime is built (it reads the runtime)
     background: dict[str, Any] = field(default_factory=dict)
     features: dict[str, Any] = field(default_factory=dict)  # objects installed by riskmgr.features modules
 
@@ -60,20 +67,32 @@ def build_runtime(app: Flask, settings: Settings) -> Runtime:
     audit = AuditLog(engine, clock)
     events = EventBus(clock.now)
     trading = TradingStateStore(engine, clock, audit, events)
-    gateway = OrderGateway(adapters, engine, trading, audit, clock)
-    return Runtime(
+    readers = {name: AccountReader(a) for name, a in adapters.items()}
+    snapshots = SnapshotStore(engine)
+    limits_store = LimitsStore(engine, audit, settings.risk_limits)
+    specs = SpecCache(adapters)
+    # the rules are built here, with the gateway, never installed later: a gateway without them denies new risk
+    pretrade = PreTrade(PreTradeSources(clock, limits_store, snapshots, engine, readers, trading, specs))
+    gateway = OrderGateway(adapters, engine, trading, audit, clock, risk_check=pretrade, specs=specs,
+                           gate=GateLock(engine))
+    runtime = Runtime(
         settings=settings,
         clock=clock,
         market=market,
-        accounts={name: AccountReader(a) for name, a in adapters.items()},
+        accounts=readers,
         gateway=gateway,
-        snapshots=SnapshotStore(engine),
+        snapshots=snapshots,
         engine=engine,
         audit=audit,
         trading=trading,
-        limits_store=LimitsStore(engine, audit, settings.risk_limits),
+        limits_store=limits_store,
         events=events,
+        specs=specs,
+        pretrade=pretrade,
     )
+    runtime.entry_guard = EntryGuard(runtime)
+    events.subscribe(runtime.entry_guard.on_event)  # resting entries are cancelled when new risk stops
+    return runtime
 
 
 def _default_market(settings: Settings, clock: Clock) -> Any:

@@ -7,7 +7,8 @@ own exchange's data), since a stop computed on other prices means nothing there.
 
 Each decision, once per signal and account: the daily cap (RiskLimits.auto_trade_daily_cap automatic entries
 per risk day), a real balance from the latest snapshot, the current price still between the signal's stop and
-target, the size from ``risk.sizing.size_position`` (risk per trade over the stop distance, capped), then
+target, stop and target re-centred on the current mark at the signal's distances (recorded in the decision), the
+size from ``risk.sizing.size_position`` (risk per trade over the loss at the stop incl. costs, capped), then
 ``gateway.submit`` with the stop-loss and take-profit, so trading state, every risk rule, rounding and exchange-
 side protection apply exactly as to a manual order. Every decision — taken, denied (with the gateway's
 verdicts), rejected by the exchange, or skipped and why — is audited.
@@ -35,7 +36,9 @@ from riskmgr.exchanges.paper_models import PaperAccount, PaperFill
 from riskmgr.formatting import dec
 from riskmgr.risk.config import RiskLimits
 from riskmgr.risk.context import ClosedTrade
+from riskmgr.risk.costs import trading_costs
 from riskmgr.risk.gateway import GatewayResult
+from riskmgr.risk.recentre import recentre
 from riskmgr.risk.sizing import SizingInput, size_position
 from riskmgr.runtime import Runtime
 from riskmgr.scanner_history import OpenTrade, Outcome, Recorded, SignalHistory, day_start
@@ -148,21 +151,26 @@ class AutoTrader:
         moved = _moved_past(signal, price)
         if moved:
             return Outcome("skipped", moved)
+        # the order is judged and filled at the mark, not the signal's bar close: keep the signal's distances
+        levels = recentre(signal.side, signal.entry, signal.stop, signal.target, price, spec.price_tick)
         leverage = min(limits.max_leverage, spec.max_leverage)
+        same = tuple(p for p in snap.positions if p.symbol == signal.symbol and p.side is signal.side)
         sizing = size_position(SizingInput(
-            side=signal.side, entry_price=price, stop_loss=signal.stop, take_profit=signal.target, leverage=leverage,
-            equity=snap.balance.equity, open_notional=sum((p.notional for p in snap.positions), ZERO),
-            position_notional=sum((p.notional for p in snap.positions
-                                   if p.symbol == signal.symbol and p.side is signal.side), ZERO),
+            side=signal.side, entry_price=price, stop_loss=levels.stop, take_profit=levels.target, leverage=leverage,
+            equity=snap.balance.equity, costs=trading_costs(self._runtime.accounts[account], spec, limits),
+            open_notional=sum((p.notional for p in snap.positions), ZERO),
+            position_notional=sum((p.notional for p in same), ZERO), existing=same,
         ), spec, limits)
         if sizing.qty <= 0:
             return Outcome("skipped", f"the risk budget {dec(sizing.risk_budget)} USDT sizes less than one step "
-                                      f"({dec(spec.qty_step)} {spec.base}) of {signal.symbol}")
+                                      f"({dec(spec.qty_step)} {spec.base}) of {signal.symbol} "
+                                      f"({levels.describe()})")
         request = OrderRequest(signal.symbol, signal.side.entry_order_side, OrderType.MARKET, sizing.qty,
-                               leverage=leverage, stop_loss=signal.stop, take_profit=signal.target)
+                               leverage=leverage, stop_loss=levels.stop, take_profit=levels.target)
         gateway = self._runtime.gateway
         result = gateway.submit(account, request, actor=ACTOR, intent_id=f"signal:{record.key}", purpose="signal")
-        return _from_result(result, sizing.qty, gateway.rounded(account, request))
+        outcome = _from_result(result, sizing.qty, gateway.rounded(account, request))
+        return replace(outcome, reason=f"{outcome.reason} ({levels.describe()})")
 
     def _price(self, policy: AccountPolicy, symbol: str) -> Decimal:
         """Return the mark price the account would trade at now."""

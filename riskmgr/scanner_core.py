@@ -28,6 +28,7 @@ from riskmgr.scanner_auto import AutoTrader
 from riskmgr.scanner_history import Recorded, SignalHistory
 from riskmgr.scanner_views import failed_view, scan_view
 from riskmgr.signal_filters import filter_signals
+from riskmgr.signal_params import TARGET_HEADROOM
 from riskmgr.signal_quality import Quality, quality_score
 from riskmgr.signals import Signal, SignalParams, scan_latest
 
@@ -49,8 +50,9 @@ def signal_params(limits: RiskLimits, timeframe: str) -> SignalParams:
     base = SignalParams(indicators=IndicatorParams(timeframe=timeframe))
     wanted = float(limits.min_reward_risk)
     # the stop stays where the ATR puts it; a stricter reward:risk moves the target out, never the stop in (up to
-    # the rules' own bounds: target 20 ATR, minimum 10:1; beyond them the gateway's reward:risk rule denies)
-    target = min(max(base.target_atr, base.stop_atr * wanted), 20.0)
+    # the rules' own bounds: target 20 ATR, minimum 10:1; beyond them the gateway's reward:risk rule denies). The
+    # target keeps TARGET_HEADROOM above the minimum, so a small move of the mark before the fill does not deny it
+    target = min(max(base.target_atr, base.stop_atr * wanted * TARGET_HEADROOM), 20.0)
     return replace(base, confidence_threshold=limits.min_signal_confidence, target_atr=target,
                    min_reward_risk=min(max(base.min_reward_risk, wanted), target / base.stop_atr, 10.0))
 

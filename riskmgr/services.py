@@ -149,7 +149,20 @@ def snapshot_view(runtime: Runtime) -> dict[str, Any]:
         "accounts": accounts,
         "totals": _totals(accounts),
         "unprotected": _unprotected(runtime),
+        "entry_cancellations": entry_cancellations(runtime),
     }
+
+
+ENTRY_CANCELLATIONS_SHOWN = timedelta(hours=24)
+
+
+def entry_cancellations(runtime: Runtime) -> list[dict[str, Any]]:
+    """Return the last day's cancellations of resting entries (new risk stopped), newest first, at most 5."""
+    since = runtime.clock.now() - ENTRY_CANCELLATIONS_SHOWN
+    return [
+        {"ts": e["ts"], "account": e["account"], "message": e["message"], "failed": e["kind"].endswith("_failed")}
+        for e in runtime.audit.query(since=since, kind="order.entries_cancel", limit=5)
+    ]
 
 
 def _unprotected(runtime: Runtime) -> list[dict[str, Any]]:

@@ -44,6 +44,10 @@ def _number(name: str, value: float, lo: float, hi: float) -> float:
     return float(value)
 
 
+# targets sit this factor beyond the minimum reward:risk (3.75 ATR for a 1.5 ATR stop at 2:1 gives 2.5:1)
+TARGET_HEADROOM = 1.25
+
+
 @dataclass(frozen=True)
 class SignalParams:
     """Rule settings. Every default is the conservative one described in ``riskmgr.signals``.
@@ -52,7 +56,8 @@ class SignalParams:
     rsi_long_min / rsi_long_max: RSI band for longs, 45..68; shorts use the mirror image (32..55).
     adx_min: minimum ADX for a trade, 20; adx_full: ADX at which trend strength earns full points, 35.
     atr_pct_min / atr_pct_max: allowed ATR as a percentage of price, 0.1..2.5 %.
-    stop_atr / target_atr: stop-loss and take-profit distances in ATRs, 1.5 and 3.0.
+    stop_atr / target_atr: stop-loss and take-profit distances in ATRs, 1.5 and 3.75 (2.5:1, headroom above
+        the minimum so a signal is not denied the moment the mark moves).
     min_reward_risk: target distance over stop distance must reach this, 2.0.
     confidence_threshold: minimum confidence (0..100) for an actionable signal, 75.
     valid_bars: how many bars a signal stays valid after its bar closed, 1.
@@ -66,7 +71,7 @@ class SignalParams:
     atr_pct_min: float = 0.1
     atr_pct_max: float = 2.5
     stop_atr: float = 1.5
-    target_atr: float = 3.0
+    target_atr: float = 3.75
     min_reward_risk: float = 2.0
     confidence_threshold: int = 75
     valid_bars: int = 1

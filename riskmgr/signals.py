@@ -20,8 +20,8 @@ bars of 15 minutes) there is no signal. Otherwise the first check that fails is 
 market has no signal.
 
 Stop-loss and take-profit come from the ATR: the stop 1.5 ATR away from the entry (the close of the
-last finished bar), the target 3 ATR away, so reward:risk is 2:1; settings that would make it lower
-than 2:1 are refused.
+last finished bar), the target 3.75 ATR away, so reward:risk is 2.5:1, headroom above the 2:1 minimum;
+settings that would make it lower than 2:1 are refused.
 
 Confidence (0-100) is the sum of named components:
 

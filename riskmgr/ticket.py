@@ -4,21 +4,28 @@ gateway with its protection.
 Without a quantity the ticket is sized from the stop distance by the risk per trade ("size for me"). The gateway
 places a filled entry's exchange-side stop right after the fill; if the stop cannot be placed the position is
 closed at once rather than left unprotected (and both facts are audited).
+
+A market order is judged at the mark of the moment it is sent, which may differ from the preview's. When the submit
+is denied by a rule the mark decides (reward:risk, stop distance, liquidation, risk) the answer names the rule and
+offers the stop and target re-centred on the current mark at the distances they had from ``reference_price`` (the
+mark they were set against: the receipt's entry price); ``"recentre": true`` applies that before sending, and the
+answer says so. Nothing is ever re-centred silently.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
 from riskmgr.domain import ZERO, MarginMode, OrderRequest, OrderSide, OrderType, PositionSide
-from riskmgr.errors import ValidationError
+from riskmgr.errors import ExchangeError, ValidationError
 from riskmgr.formatting import dec
 from riskmgr.risk.gateway import GatewayResult, client_id_for
 from riskmgr.risk.pretrade import PreTrade
+from riskmgr.risk.recentre import Recentred, recentre
 from riskmgr.runtime import Runtime
 from riskmgr.validation import opt_bool, opt_decimal, opt_int, req_str
 
@@ -37,6 +44,8 @@ class OrderTicket:
     take_profit: Decimal | None
     reduce_only: bool
     intent_id: str
+    recentre: bool = False  # move stop and target to the current mark before sending (market orders)
+    reference_price: Decimal | None = None  # the mark stop and target were set against (the preview's entry price)
 
     @property
     def position_side(self) -> PositionSide:
@@ -80,12 +89,36 @@ def parse_ticket(data: Mapping[str, Any], runtime: Runtime) -> OrderTicket:
         take_profit=opt_decimal(data, "take_profit", positive=True),
         reduce_only=opt_bool(data, "reduce_only"),
         intent_id=str(data.get("intent_id") or uuid.uuid4()),
+        recentre=_strict_bool(data, "recentre"),
+        reference_price=opt_decimal(data, "reference_price", positive=True),
     )
     if ticket.qty is None and (ticket.reduce_only or ticket.stop_loss is None):
         why = "a reduce-only order" if ticket.reduce_only else "an order without a stop-loss to size it from"
         raise ValidationError("qty", f"is required for {why} (size for me needs a stop-loss)")
-    _check_sides(ticket, price or runtime.market.ticker(symbol).mark)
+    _check_recentre(ticket)
+    # re-centred levels are judged against the mark they were set at; they move with the mark before sending
+    reference = ticket.reference_price if ticket.recentre else None
+    _check_sides(ticket, price or reference or runtime.market.ticker(symbol).mark)
     return ticket
+
+
+def _strict_bool(data: Mapping[str, Any], field: str) -> bool:
+    raw = data.get(field, False)
+    if not isinstance(raw, bool):
+        raise ValidationError(field, f"must be true or false (a JSON boolean), got {raw!r}")
+    return raw
+
+
+def _check_recentre(t: OrderTicket) -> None:
+    if not t.recentre:
+        return
+    if t.type is not OrderType.MARKET or t.reduce_only:
+        raise ValidationError("recentre", "applies to market entries only: a limit order is judged at its own price")
+    if t.stop_loss is None:
+        raise ValidationError("recentre", "needs a stop-loss to re-centre")
+    if t.reference_price is None:
+        raise ValidationError("reference_price", "is required to re-centre: the mark the stop and target were set "
+                                                 "against (the receipt's entry_price)")
 
 
 def _check_sides(t: OrderTicket, ref: Decimal) -> None:
@@ -111,19 +144,73 @@ def submit_ticket(runtime: Runtime, ticket: OrderTicket, actor: str) -> dict[str
     The leverage travels with the order, so a denied order changes nothing on the exchange. An unsized ticket is
     sized first; if no quantity comes out, nothing is sent and the receipt's denials are the answer (audited).
     """
+    applied = None
+    if ticket.recentre:
+        applied = _recentred(runtime, ticket)
+        ticket = replace(ticket, stop_loss=applied.stop, take_profit=applied.target)
     qty, receipt = ticket.qty, None
     if qty is None:
         receipt = preview_ticket(runtime, ticket)
         if receipt["qty"] is None or Decimal(receipt["qty"]) <= 0:
-            return _unsized(runtime, ticket, receipt, actor)
+            return _unsized(runtime, ticket, receipt, actor) | _recentring(runtime, ticket, receipt["denials"], applied)
         qty = Decimal(receipt["qty"])
     result = runtime.gateway.submit(ticket.account, ticket.request(qty), actor=actor, intent_id=ticket.intent_id)
-    return {
+    answer = {
         "entry": result_view(result),
         "protection": result_view(result.protection) if result.protection else None,
         "unwind": result_view(result.unwind) if result.unwind else None,
         "receipt": receipt,
     }
+    denials = [] if result.accepted else [{"rule": v.rule, "reason": v.reason} for v in result.denials]
+    return answer | _recentring(runtime, ticket, denials, applied)
+
+
+# rules whose verdict on a market order depends on the mark it is judged at
+MARK_RULES = ("stop_required", "min_stop_distance", "risk_per_trade", "liquidation_beyond_stop", "reward_risk")
+
+
+def _recentring(runtime: Runtime, ticket: OrderTicket, denials: list[dict[str, Any]],
+                applied: Recentred | None) -> dict[str, Any]:
+    """Return what was re-centred, or for a market entry the mark denied, the rules and the re-centred offer."""
+    out: dict[str, Any] = {
+        "denied_by": [d["rule"] for d in denials],
+        "recentred": None if applied is None else applied.as_dict() | {"applied": True},
+    }
+    marked = [d["rule"] for d in denials if d["rule"] in MARK_RULES]
+    if not marked or ticket.type is not OrderType.MARKET or ticket.reduce_only or ticket.stop_loss is None:
+        return out
+    if ticket.reference_price is None:
+        out["recentre_hint"] = ("send reference_price (the mark your stop and target were set against) to be "
+                                "offered them re-centred on the current mark")
+        return out
+    try:
+        reference = applied.mark if applied is not None else ticket.reference_price
+        offer = _recentred(runtime, replace(ticket, reference_price=reference))
+    except (ExchangeError, ValidationError) as exc:
+        out["recentre_hint"] = f"no re-centred levels: {exc.describe() if isinstance(exc, ExchangeError) else exc}"
+        return out
+    if not offer.moved and applied is not None:
+        return out  # already at the current mark: moving again would change nothing
+    check = preview_ticket(runtime, replace(ticket, stop_loss=offer.stop, take_profit=offer.target))
+    out["recentred"] = offer.as_dict() | {
+        "applied": False, "denied_by": marked, "allowed": check["allowed"], "denials": check["denials"],
+        "offer": f"denied by {', '.join(marked)} at the current mark; {offer.describe()} "
+                 f"({'every rule allows it' if check['allowed'] else 'still denied'}); send the ticket again with "
+                 '"recentre": true to re-centre on the mark of that moment',
+    }
+    return out
+
+
+def _recentred(runtime: Runtime, ticket: OrderTicket) -> Recentred:
+    """Return the ticket's stop and target re-centred from its reference price on the account's current mark."""
+    if ticket.stop_loss is None or ticket.reference_price is None:
+        raise ValidationError("recentre", "needs a stop-loss and a reference_price")
+    ticker = runtime.accounts[ticket.account].fetch_tickers().get(ticket.symbol)
+    if ticker is None:
+        raise ValidationError("symbol", f"account {ticket.account} reports no mark price for {ticket.symbol}")
+    spec = runtime.accounts[ticket.account].fetch_markets()[ticket.symbol]
+    return recentre(ticket.position_side, ticket.reference_price, ticket.stop_loss, ticket.take_profit, ticker.mark,
+                    spec.price_tick)
 
 
 def _unsized(runtime: Runtime, ticket: OrderTicket, receipt: dict[str, Any], actor: str) -> dict[str, Any]:

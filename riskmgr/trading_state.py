@@ -6,14 +6,16 @@ The transition rules are the pure functions of ``risk.state``; this module store
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, Insert
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from riskmgr.audit import AuditLog
 from riskmgr.clock import Clock
 from riskmgr.domain import TradingState
-from riskmgr.errors import ValidationError
+from riskmgr.errors import ConfigError, ValidationError
 from riskmgr.events import EventBus
 from riskmgr.models import TradingStateRecord
 from riskmgr.risk import state as transitions
@@ -37,14 +39,14 @@ class TradingStateStore:
         self._rearm_guards.append(guard)
 
     def current(self) -> TradingStatus:
-        """Return the state in force (recorded as ACTIVE the first time it is asked for)."""
+        """Return the state in force; a plain read, without the row lock a change takes."""
         with Session(self._engine) as session, session.begin():
-            return _status(self._row(session))
+            return _status(self._row(session, lock=False))
 
     def escalate(self, state: TradingState, reason: str, by: str) -> bool:
         """Move down to ``state`` if it is stricter than the current one; return whether it moved."""
         with Session(self._engine) as session, session.begin():
-            row = self._row(session)
+            row = self._row(session, lock=True)
             current = _status(row)
             new = transitions.escalate(current, state, reason, self._clock.now(), by)
             if new is None:
@@ -64,7 +66,7 @@ class TradingStateStore:
             if refusal:
                 raise ValidationError("state", f"cannot re-arm: {refusal}")
         with Session(self._engine) as session, session.begin():
-            row = self._row(session)
+            row = self._row(session, lock=True)
             current = _status(row)
             new = transitions.rearm(current, reason, self._clock.now(), by)
             _write(row, new)
@@ -82,16 +84,28 @@ class TradingStateStore:
                 data={"from": previous.value, "to": new.state.value, "reason": new.reason, "by": new.changed_by},
             )
 
-    def _row(self, session: Session) -> TradingStateRecord:
-        row = session.get(TradingStateRecord, _ROW_ID, with_for_update=True)
+    def _row(self, session: Session, *, lock: bool) -> TradingStateRecord:
+        row = session.get(TradingStateRecord, _ROW_ID, with_for_update=lock)
+        if row is not None:
+            return row
+        # the migration inserts the row; a schema built by create_all (tests) has none yet. Two first requests
+        # may both get here: the insert that loses the race does nothing, and both read the one row
+        session.execute(_insert_initial_row(session, self._clock.now()))
+        row = session.get(TradingStateRecord, _ROW_ID, with_for_update=lock, populate_existing=True)
         if row is None:
-            row = TradingStateRecord(
-                id=_ROW_ID, state=TradingState.ACTIVE.value, reason="initial state", changed_at=self._clock.now(),
-                changed_by="system",
-            )
-            session.add(row)
-            session.flush()
+            raise AssertionError("the trading-state row is missing right after inserting it")
         return row
+
+
+def _insert_initial_row(session: Session, now: datetime) -> Insert:
+    """Return an insert of the ACTIVE row that does nothing when another session inserted it first."""
+    dialect = session.get_bind().dialect.name
+    dialects = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+    if dialect not in dialects:
+        raise ConfigError(f"the trading-state row cannot be created race-free on {dialect} (SQLite or PostgreSQL only)")
+    values = {"id": _ROW_ID, "state": TradingState.ACTIVE.value, "reason": "initial state", "changed_at": now,
+              "changed_by": "system"}
+    return dialects[dialect](TradingStateRecord).values(**values).on_conflict_do_nothing(index_elements=["id"])
 
 
 def _status(row: TradingStateRecord) -> TradingStatus:

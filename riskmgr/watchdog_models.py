@@ -3,6 +3,9 @@
 What the watchdog knows about each position (since when it is unprotected, how many attempts failed) and
 its counters live in the database, so the state survives a restart and every web worker shows the poller's
 view. Each store method is one short transaction: none is held open while an exchange is called.
+
+A placement the venue accepted is remembered as *pending* (its client id, when, at what levels) until the
+venue lists it: a lagging stop list must not make the watchdog send the same stop again.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Boolean, Engine, Integer, String, Text, or_, select
+from sqlalchemy import Boolean, Engine, Integer, String, Text, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -29,6 +32,8 @@ class WatchedPosition(db.Model):
     ``unprotected_since`` is set while the position lacks a stop-loss (or a wanted take-profit); ``attempts``,
     ``failures`` and ``escalations`` count within that episode. ``flat_since`` remembers when the key was last
     seen without a position, so a plan recorded at entry is only taken from an order sent after it.
+    ``pending_*`` describe the last accepted placement the venue has not listed yet; ``resends`` counts the
+    placements given up as lost (past the grace period) in this episode, so a re-placement gets a new intent.
     """
 
     __tablename__ = "watchdog_position"
@@ -49,12 +54,21 @@ class WatchedPosition(db.Model):
     escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     escalation: Mapped[str | None] = mapped_column(String(32), nullable=True)
     escalations: Mapped[int] = mapped_column(Integer, default=0)
+    pending_client_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    pending_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    pending_levels: Mapped[str | None] = mapped_column(String(160), nullable=True)
+    resends: Mapped[int] = mapped_column(Integer, default=0)
 
     def start_episode(self, since: datetime | None, missing: str | None) -> None:
         """Mark the position unprotected from ``since`` (None: protected)."""
         self.unprotected_since, self.missing = since, missing
-        self.attempts = self.failures = self.escalations = 0
+        self.attempts = self.failures = self.escalations = self.resends = 0
         self.last_attempt_at = self.last_result = self.escalated_at = self.escalation = None
+        self.clear_pending()
+
+    def clear_pending(self) -> None:
+        """Forget the placement awaiting its listing."""
+        self.pending_client_id = self.pending_at = self.pending_levels = None
 
 
 class WatchdogCounter(db.Model):
@@ -80,6 +94,10 @@ class Episode:
     escalation: str | None
     escalations: int
     flat_since: datetime | None
+    pending_client_id: str | None = None
+    pending_at: datetime | None = None
+    pending_levels: str | None = None
+    resends: int = 0
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -89,6 +107,15 @@ class Episode:
         """Return the deterministic intent id of one action in this episode."""
         return (f"watchdog:{what}:{self.account}:{self.symbol}:{self.side.value}:{self.identity}:"
                 f"{self.since.isoformat()}:{number}")
+
+    def protect_intent_id(self, stop: Decimal | None, target: Decimal | None) -> str:
+        """Return the intent id of placing these levels: the same for every cycle until one is refused or lost.
+
+        It names the position (identity), the episode and the levels; the number counts refusals and lost
+        placements only, so a cycle that sees the accepted stop not yet listed would ask for the very same intent.
+        """
+        levels = f"sl={_text(stop)}:tp={_text(target)}"
+        return self.intent_id(f"protect:{levels}", self.failures + self.resends)
 
 
 @dataclass(frozen=True)
@@ -164,6 +191,8 @@ class WatchStore:
             if not row.open:
                 row.open, row.first_seen = True, now
                 row.start_episode(None, None)
+            if row.identity != identity:  # another position on the key: a stop placed for the old one is moot
+                row.clear_pending()
             row.identity, row.last_seen = identity, now
             if missing and row.unprotected_since is None:
                 row.start_episode(now, missing)
@@ -178,16 +207,38 @@ class WatchStore:
             episode = _episode(row) if row.unprotected_since is not None else None
         return Observation(episode, started, *ended)
 
-    def record_attempt(self, episode: Episode, now: datetime, accepted: bool, message: str) -> int | None:
-        """Store one placement's outcome; return the episode's failures (None: the episode ended meanwhile)."""
+    def record_attempt(self, episode: Episode, now: datetime, accepted: bool, message: str,
+                       pending: tuple[str, str] | None = None) -> int | None:
+        """Store one placement's outcome; return the episode's failures (None: the episode ended meanwhile).
+
+        ``pending`` (client id, levels) marks an accepted placement as awaiting its listing from ``now`` on.
+        """
         with self._session() as session, session.begin():
             row = session.get(WatchedPosition, episode.key, with_for_update=True)
             if row is None or row.unprotected_since != episode.since:
                 return None
             row.attempts, row.last_attempt_at, row.last_result = row.attempts + 1, now, message
             row.failures += 0 if accepted else 1
+            if accepted and pending is not None:
+                row.pending_client_id, row.pending_levels = pending
+                row.pending_at = now
             bump(session, "placed" if accepted else "failed")
             return row.failures
+
+    def drop_pending(self, episode: Episode, message: str) -> int | None:
+        """Give up the episode's pending placement as lost; return the new resends count (None: another did)."""
+        stmt = (update(WatchedPosition)
+                .where(WatchedPosition.account == episode.account, WatchedPosition.symbol == episode.symbol,
+                       WatchedPosition.side == episode.side.value,
+                       WatchedPosition.unprotected_since == episode.since,
+                       WatchedPosition.pending_client_id == episode.pending_client_id)
+                .values(pending_client_id=None, pending_at=None, pending_levels=None,
+                        resends=WatchedPosition.resends + 1, last_result=message))
+        with self._session() as session, session.begin():
+            # one conditional UPDATE: of two processes giving up the same placement, exactly one wins
+            if session.execute(stmt).rowcount != 1:  # type: ignore[attr-defined]
+                return None
+            return episode.resends + 1
 
     def record_escalation(self, episode: Episode, now: datetime, escalation: str, message: str) -> None:
         """Store that the episode was escalated and how."""
@@ -210,6 +261,9 @@ class WatchStore:
             "seconds": round((now - r.unprotected_since).total_seconds()),  # type: ignore[operator]
             "attempts": r.attempts, "failures": r.failures, "last_result": r.last_result,
             "escalation": r.escalation, "last_seen": r.last_seen.isoformat(),
+            "pending": None if r.pending_client_id is None else {
+                "client_id": r.pending_client_id, "levels": r.pending_levels,
+                "since": r.pending_at.isoformat() if r.pending_at else None},
         } for r in rows]
 
     def in_flight(self, account: str, symbol: str, after: datetime) -> bool:
@@ -245,7 +299,12 @@ class WatchStore:
 def _episode(row: WatchedPosition) -> Episode:
     return Episode(row.account, row.symbol, PositionSide(row.side), row.identity,
                    row.unprotected_since,  # type: ignore[arg-type]
-                   row.missing or "", row.attempts, row.failures, row.escalation, row.escalations, row.flat_since)
+                   row.missing or "", row.attempts, row.failures, row.escalation, row.escalations, row.flat_since,
+                   row.pending_client_id, row.pending_at, row.pending_levels, row.resends or 0)
+
+
+def _text(price: Decimal | None) -> str:
+    return "-" if price is None else format(price.normalize(), "f")
 
 
 def _copy(row: WatchedPosition) -> WatchedPosition:

@@ -138,40 +138,35 @@ def test_smallest_quantity_meets_minimum_quantity_and_notional_on_the_step(min_q
     assert smallest_qty(Decimal(min_qty), Decimal(step), Decimal(notional), Decimal(price)) == Decimal(expected)
 
 
-@pytest.fixture
-def permissive(runtime):
-    """Let the risk rules admit the test order (the rules are the risk engine's own tests' business)."""
-    runtime.gateway.set_risk_check(lambda account, request: [])
-    return runtime
+STEPS = ["account read", "contract spec", "market price", "place order", "read back", "cancel", "confirm cancelled"]
 
 
-def test_selftest_on_paper_places_reads_back_and_cancels(permissive, clock):
-    runtime = permissive
+def test_selftest_on_paper_places_reads_back_and_cancels_with_every_rule_on(runtime, clock):
     mark = runtime.market.ticker(BTC).mark
 
     report = run_selftest(runtime, "paper", actor="tester", symbol=BTC, distance_pct=Decimal(4))
 
     assert report.ok, report.as_dict()
-    assert [s.name for s in report.steps] == ["contract spec", "market price", "place order", "read back", "cancel",
-                                              "confirm cancelled"]
+    assert [s.name for s in report.steps] == STEPS
+    assert report.steps[0].detail == "polled now: status ok"  # a fresh app: the rules need a read first
     assert report.left_behind == []
     price = (mark * Decimal("0.96") / Decimal("0.1")).to_integral_value(rounding="ROUND_FLOOR") * Decimal("0.1")
-    assert f"limit {price} (4 % below the mark {mark})" in report.steps[2].detail
+    assert f"limit {price} (4 % below the mark {mark}) at 5x" in report.steps[3].detail
     assert runtime.accounts["paper"].fetch_open_orders() == []
     [audit] = runtime.audit.query(kind="selftest")
     assert (audit["kind"], audit["actor"], audit["data"]["ok"]) == ("selftest.passed", "tester", True)
 
 
-def test_selftest_when_halted_stops_at_the_gate_and_leaves_nothing(permissive):
-    permissive.trading.escalate(TradingState.HALTED, "test", "tester")
+def test_selftest_when_halted_stops_at_the_gate_and_leaves_nothing(runtime):
+    runtime.trading.escalate(TradingState.HALTED, "test", "tester")
 
-    report = run_selftest(permissive, "paper", actor="tester", symbol=BTC, distance_pct=Decimal(4))
+    report = run_selftest(runtime, "paper", actor="tester", symbol=BTC, distance_pct=Decimal(4))
 
     assert not report.ok
     assert [(s.name, s.ok) for s in report.steps][-1] == ("place order", False)
     assert "trading_state" in report.steps[-1].detail
     assert report.left_behind == []
-    assert permissive.audit.query(kind="selftest")[0]["kind"] == "selftest.failed"
+    assert runtime.audit.query(kind="selftest")[0]["kind"] == "selftest.failed"
 
 
 class StuckOrders(ReadOnlyFake):
@@ -189,6 +184,9 @@ class StuckOrders(ReadOnlyFake):
     def cancel_order(self, symbol, order_id):  # type: ignore[no-untyped-def]
         raise NotFoundError("cancel refused by the venue", operation="cancel_order")
 
+    def fetch_closed_trades(self, since):  # type: ignore[no-untyped-def]
+        return []  # no losing streak: the consecutive-losses rule reads this
+
 
 def test_selftest_names_what_it_could_not_cancel(tmp_path, clock):
     from riskmgr import create_app
@@ -199,7 +197,6 @@ def test_selftest_names_what_it_could_not_cancel(tmp_path, clock):
     with app.app_context():
         db.create_all()
     runtime = app.extensions["riskmgr"]
-    runtime.gateway.set_risk_check(lambda account, request: [])
 
     report = run_selftest(runtime, "stuck", actor="tester", symbol=BTC, distance_pct=Decimal(4))
 
@@ -213,13 +210,13 @@ def test_selftest_against_mocked_bitunix(tmp_path, clock):
     from riskmgr.extensions import db
     from tests.conftest import make_settings
     from tests.exchanges.bitunix.conftest import ok, reply
+    from tests.exchanges.bitunix.test_tiers import BTC_TIERS
     from tests.test_protection_watchdog import BX, bitunix_adapter
 
     app = create_app(make_settings(tmp_path, extra={"clock": clock, "adapters": {"bx": bitunix_adapter(clock)}}))
     with app.app_context():
         db.create_all()
     runtime = app.extensions["riskmgr"]
-    runtime.gateway.set_risk_check(lambda account, request: [])
     resting = {"orderId": "777", "symbol": "BTCUSDT", "qty": "0.0001", "tradeQty": "0", "price": "55576.4",
                "side": "BUY", "orderType": "LIMIT", "clientId": "x", "reduceOnly": False, "status": "NEW",
                "ctime": 1700000000000, "mtime": 1700000000000}
@@ -227,31 +224,51 @@ def test_selftest_against_mocked_bitunix(tmp_path, clock):
         http.get(f"{BX}/market/trading_pairs", json=reply("trading_pairs"))
         http.get(f"{BX}/market/tickers", json=reply("tickers"))
         http.get(f"{BX}/account", json=reply("account_object"))
-        http.post(f"{BX}/trade/place_order", json=ok({"orderId": "777", "clientId": "x"}))
-        http.get(f"{BX}/trade/get_pending_orders", json=ok({"orderList": [resting], "total": 1}))
-        http.get(f"{BX}/trade/get_pending_orders", json=ok({"orderList": [], "total": 0}))
+        # what the rules read: no position, no closed trade (no losing streak), BTC's maintenance tiers
+        http.get(f"{BX}/position/get_pending_positions", json=ok([]))
+        http.get(f"{BX}/position/get_history_positions", json=ok({"positionList": [], "total": 0}))
+        http.get(f"{BX}/position/get_position_tiers", json=BTC_TIERS)
+        http.post(f"{BX}/account/change_leverage", json=ok({"symbol": "BTCUSDT", "leverage": 5}))
+        venue = {"open": []}  # the venue lists the order from its placement to its cancel
+
+        def place(request):  # type: ignore[no-untyped-def]
+            venue["open"] = [resting]
+            return 200, {}, json.dumps(ok({"orderId": "777", "clientId": "x"}))
+
+        def cancel(request):  # type: ignore[no-untyped-def]
+            venue["open"] = []
+            return 200, {}, json.dumps(ok({"successList": [{"orderId": "777"}], "failureList": []}))
+
+        def pending(request):  # type: ignore[no-untyped-def]
+            return 200, {}, json.dumps(ok({"orderList": venue["open"], "total": len(venue["open"])}))
+
+        http.add_callback(responses.POST, f"{BX}/trade/place_order", callback=place)
+        http.add_callback(responses.POST, f"{BX}/trade/cancel_orders", callback=cancel)
+        http.add_callback(responses.GET, f"{BX}/trade/get_pending_orders", callback=pending)
         http.get(f"{BX}/tpsl/get_pending_orders", json=ok([]))
-        http.post(f"{BX}/trade/cancel_orders", json=ok({"successList": [{"orderId": "777"}], "failureList": []}))
 
         report = run_selftest(runtime, "bx", actor="tester", symbol=BTC, distance_pct=Decimal(4))
 
         sent = json.loads(next(c for c in http.calls if c.request.url.endswith("/place_order")).request.body)
         cancelled = json.loads(next(c for c in http.calls if c.request.url.endswith("/cancel_orders")).request.body)
+        levered = json.loads(next(c for c in http.calls if c.request.url.endswith("/change_leverage")).request.body)
 
     assert report.ok, report.as_dict()
     assert {k: sent[k] for k in ("symbol", "side", "orderType", "qty", "price", "effect")} == {
         "symbol": "BTCUSDT", "side": "BUY", "orderType": "LIMIT", "qty": "0.0001", "price": "55576.4", "effect": "GTC"}
     assert sent["clientId"].startswith("rm") and "slPrice" in sent and "tpPrice" in sent
     assert cancelled == {"symbol": "BTCUSDT", "orderList": [{"orderId": "777"}]}
+    assert levered["leverage"] == 5  # the limits' max leverage, below the exchange's
 
 
 # -- page, API, CLI ---------------------------------------------------------------------------------------
-def test_selftest_api_runs_the_test_and_answers_each_step(permissive, api):
+def test_selftest_api_on_a_fresh_app_passes_every_rule_and_answers_each_step(api):
     res = api.post("/api/accounts/paper/selftest")
 
     assert res.status_code == 200
     body = res.get_json()
-    assert body["ok"] is True and len(body["steps"]) == 6 and all("ms" in s for s in body["steps"])
+    assert body["ok"] is True, body
+    assert [s["name"] for s in body["steps"]] == STEPS and all("ms" in s for s in body["steps"])
 
 
 @pytest.mark.parametrize(("path", "body", "field"), [
@@ -286,7 +303,7 @@ def test_accounts_page_is_in_the_navigation_and_loads_its_script(client):
     assert "Run the self-test?" in page and "buy limit order" in page
 
 
-def test_cli_selftest_prints_each_step_and_exits_zero(permissive, runner):
+def test_cli_selftest_on_a_fresh_app_passes_every_rule_and_exits_zero(runner):
     result = runner.invoke(args=["exchanges", "selftest", "paper"])
 
     assert result.exit_code == 0, result.output

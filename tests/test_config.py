@@ -22,6 +22,7 @@ def test_defaults_are_the_documented_ones():
         ("POLL_SECONDS", "five", ["POLL_SECONDS", "whole number", "1–300"]),
         ("PAPER_START_BALANCE", "-5", ["PAPER_START_BALANCE", "'-5'", "100–10000000"]),
         ("PAPER_TAKER_FEE", "0.5", ["PAPER_TAKER_FEE", "0–0.01"]),
+        ("PAPER_FUNDING_PCT_8H", "2", ["PAPER_FUNDING_PCT_8H", "'2'", "-1–1"]),
         ("SCHEDULER_ENABLED", "maybe", ["SCHEDULER_ENABLED", "true/false"]),
         ("LOG_LEVEL", "loud", ["LOG_LEVEL", "debug, info, warning, error"]),
         ("DISPLAY_TIMEZONE", "Mars/Base", ["DISPLAY_TIMEZONE", "Mars/Base"]),

@@ -230,7 +230,8 @@ def test_take_profit_is_placed_too_when_the_policy_wants_one(make_rt, clock):
     cycle(rt, clock)
 
     [target] = [o for o in hand.fetch_open_orders() if o.is_take_profit]
-    assert target.trigger_price == round_to_tick(position.entry_price * Decimal("1.03"), Decimal("0.1"), up=False)
+    distance = 1 + rt.limits().default_target_pct / 100  # the default target distance, whatever it is set to
+    assert target.trigger_price == round_to_tick(position.entry_price * distance, Decimal("0.1"), up=False)
     assert len(stops(hand)) == 1
 
 

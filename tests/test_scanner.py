@@ -156,11 +156,12 @@ def test_the_confidence_threshold_comes_from_the_risk_limits(runtime, scanner):
     assert view["thresholds"]["min_confidence"] == 95
 
 
-def test_a_stricter_reward_risk_moves_the_target_out_and_keeps_the_stop():
+def test_a_stricter_reward_risk_moves_the_target_out_with_headroom_and_keeps_the_stop():
     params = signal_params(RiskLimits(min_reward_risk=Decimal(3), default_target_pct=Decimal("4.5")), "15m")
 
-    assert (params.stop_atr, params.target_atr, params.min_reward_risk) == (1.5, 4.5, 3.0)
-    assert signal_params(RiskLimits(), "1h").target_atr == 3.0
+    # 1.5 ATR * 3 * 1.25 headroom = 5.625 ATR (3.75:1), so a small move of the mark does not deny it at 3:1
+    assert (params.stop_atr, params.target_atr, params.min_reward_risk) == (1.5, 5.625, 3.0)
+    assert signal_params(RiskLimits(), "1h").target_atr == 3.75  # 2.5:1 against the 2:1 minimum
     extreme = signal_params(RiskLimits(min_reward_risk=Decimal(20), default_target_pct=Decimal(30)), "15m")
     assert (extreme.target_atr, extreme.min_reward_risk) == (20.0, 10.0)
     assert signal_params(RiskLimits(), "1h").indicators.timeframe == "1h"

@@ -14,6 +14,8 @@ from riskmgr.domain import PositionSide, TradingState
 from riskmgr.exchanges.paper_models import PaperFill
 from riskmgr.models import OrderIntent
 from riskmgr.monitor import poll_cycle
+from riskmgr.risk.costs import trading_costs
+from riskmgr.risk.recentre import recentre
 from riskmgr.risk.sizing import SizingInput, size_position
 from riskmgr.scanner import ScannerSettings
 from riskmgr.scanner_auto import policies
@@ -45,10 +47,15 @@ def test_a_paper_signal_is_sized_from_its_stop_and_sent_through_the_gateway_with
     signal = view["signals"][0]
     spec = runtime.gateway.spec("paper", DOGE)
     limits = runtime.limits()
+    # stop and target move with the mark at the signal's distances; the size pays for the paper fees and slippage
+    mark = runtime.market.ticker(DOGE).mark
+    levels = recentre(PositionSide.LONG, Decimal(signal["entry"]), Decimal(signal["stop"]), Decimal(signal["target"]),
+                      mark, spec.price_tick)
     expected = size_position(SizingInput(
-        PositionSide.LONG, runtime.market.ticker(DOGE).mark, Decimal(signal["stop"]), Decimal(signal["target"]),
-        min(limits.max_leverage, spec.max_leverage), Decimal(10000)), spec, limits)
+        PositionSide.LONG, mark, levels.stop, levels.target, min(limits.max_leverage, spec.max_leverage),
+        Decimal(10000), trading_costs(runtime.accounts["paper"], spec, limits)), spec, limits)
     assert decision.qty == expected.qty > 0
+    assert decision.reason.endswith(f"({levels.describe()})")
     with Session(runtime.engine) as session:
         entry = session.scalars(select(OrderIntent).where(OrderIntent.purpose == "signal")).one()
     assert entry.actor == "auto-trader" and entry.status == "accepted"

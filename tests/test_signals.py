@@ -73,8 +73,8 @@ def test_clean_uptrend_yields_a_long_with_atr_stop_and_target():
     assert signal.side is PositionSide.LONG
     assert signal.entry == Decimal("600.0")
     assert signal.stop == Decimal("594.0")  # 600 - 1.5 x ATR 4
-    assert signal.target == Decimal("612.0")  # 600 + 3 x ATR 4
-    assert signal.reward_risk == Decimal("2.00")
+    assert signal.target == Decimal("615.0")  # 600 + 3.75 x ATR 4: 2.5:1, headroom above the 2:1 minimum
+    assert signal.reward_risk == Decimal("2.50")
     assert signal.atr == Decimal("4.0")
     assert signal.created_at == _closed_at(candles)
     assert signal.valid_until == signal.created_at + timedelta(minutes=15)
@@ -100,8 +100,8 @@ def test_clean_downtrend_yields_a_short_with_the_stop_above():
     assert signal.side is PositionSide.SHORT
     assert signal.entry == Decimal("400.0")
     assert signal.stop == Decimal("406.0")
-    assert signal.target == Decimal("388.0")
-    assert signal.reward_risk == Decimal("2.00")
+    assert signal.target == Decimal("385.0")  # 400 - 3.75 x ATR 4
+    assert signal.reward_risk == Decimal("2.50")
     assert signal.confidence == 95
 
 
@@ -109,7 +109,7 @@ def test_series_arrays_carry_direction_stop_and_target_for_every_bar():
     arrays = evaluate_series(_trend(), PARAMS)
 
     assert arrays.direction[-1] == 1 and arrays.reason[-1] == Reason.OK
-    assert arrays.stop[-1] == 594.0 and arrays.target[-1] == 612.0
+    assert arrays.stop[-1] == 594.0 and arrays.target[-1] == 615.0
     assert (arrays.reason[:700] == Reason.WARMUP).all()  # EMA 200 on 1h bars needs 800 15m bars
     assert (arrays.direction[:700] == 0).all() and np.isnan(arrays.stop[:700]).all()
 

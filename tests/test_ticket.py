@@ -65,9 +65,10 @@ def test_preview_answers_the_receipt_and_sends_nothing(polled_api, runtime):
     response = polled_api.post("/api/orders/preview", json=ticket())
 
     body = response.get_json()
-    # budget 150 USDT over a 1000 stop = 0.15 BTC; the 1000 USDT notional cap at 30000 allows 0.033 BTC
+    # the 1000 USDT notional cap at 30000 allows 0.033 BTC; if stopped it loses 0.033 * (1000 + slippage 59000 *
+    # 0.0002 + 2 * 0.1 = 12 + fees 59012 * 0.0005 = 29.506) = 34.369698 USDT, fees and slippage included
     assert response.status_code == 200
-    assert (body["qty"], body["figures"]["risk"]["usdt"], body["allowed"]) == ("0.033", "33", True)
+    assert (body["qty"], body["figures"]["risk"]["usdt"], body["allowed"]) == ("0.033", "34.369698", True)
     assert runtime.accounts["paper"].fetch_open_orders() == [] and intents(runtime) == 0
 
 
@@ -130,3 +131,68 @@ def test_same_intent_id_posted_twice_places_one_order(polled_api, runtime):
     assert (first.status_code, second.status_code) == (201, 201)
     assert second.get_json()["entry"]["duplicate"] is True
     assert len(runtime.accounts["paper"].fetch_open_orders()) == 1
+
+
+# -- the mark moved between preview and submit: say which rule, offer re-centred levels ----------------------------
+# The preview saw the mark at 31700 and set stop 1.5 % below (31224.5) and target 3.75 % above (32888.7, tick
+# down). At submit the mark is 32019.1: the stop is 794.6 below it and the target only 869.6 above, 1.09:1.
+def moved(**changes):
+    fields = {"type": "market", "price": None, "qty": "0.01", "stop_loss": "31224.5", "take_profit": "32888.7",
+              "reference_price": "31700"}
+    return ticket(**(fields | changes))
+
+
+def test_a_market_order_the_mark_moved_under_is_a_409_naming_the_rule_and_offering_recentred_levels(
+    polled_api, runtime
+):
+    response = polled_api.post("/api/orders", json=moved())
+
+    body = response.get_json()
+    assert response.status_code == 409
+    assert body["denied_by"] == ["reward_risk"]
+    offer = body["recentred"]
+    # same distances from the mark 32019.1: stop 475.5 below, target 1188.7 above (2.5:1)
+    assert (offer["entry"], offer["stop_loss"], offer["take_profit"]) == ("32019.1", "31543.6", "33207.8")
+    assert (offer["applied"], offer["denied_by"], offer["allowed"], offer["denials"]) == (
+        False, ["reward_risk"], True, [])
+    assert offer["message"] == "re-centred on mark 32019.1: stop 31224.5 → 31543.6, target 32888.7 → 33207.8"
+    assert runtime.accounts["paper"].fetch_positions() == []
+
+
+def test_recentre_true_moves_stop_and_target_to_the_mark_before_sending_and_says_so(polled_api, runtime):
+    response = polled_api.post("/api/orders", json=moved(recentre=True))
+
+    body = response.get_json()
+    assert response.status_code == 201, body
+    assert body["recentred"]["applied"] is True
+    assert body["recentred"]["message"] == (
+        "re-centred on mark 32019.1: stop 31224.5 → 31543.6, target 32888.7 → 33207.8")
+    (stop,) = [o for o in runtime.accounts["paper"].fetch_open_orders() if o.is_stop_loss]
+    assert stop.trigger_price == D("31543.6")
+
+
+def test_an_unsized_market_order_is_sized_on_the_recentred_stop(polled_api, runtime):
+    response = polled_api.post("/api/orders", json=moved(qty=None, recentre=True))
+
+    body = response.get_json()
+    assert response.status_code == 201, body
+    assert (body["receipt"]["stop_loss"], body["receipt"]["take_profit"]) == ("31543.6", "33207.8")
+    assert body["receipt"]["allowed"] is True
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"recentre": "yes"}, "recentre"),
+        ({"recentre": 1}, "recentre"),
+        ({"recentre": True, "reference_price": None}, "reference_price"),
+        ({"recentre": True, "type": "limit", "price": "30000"}, "recentre"),
+        ({"reference_price": "-5"}, "reference_price"),
+    ],
+)
+def test_bad_recentring_input_is_a_400_naming_the_field(polled_api, runtime, changes, field):
+    response = polled_api.post("/api/orders", json={**moved(), **changes})
+
+    assert response.status_code == 400
+    assert response.get_json()["detail"]["field"] == field
+    assert intents(runtime) == 0

@@ -209,8 +209,8 @@ class SimAccount:
 
     def _pay_funding(self, j: int) -> None:
         h = self.held()
-        amount = h.qty * price_of(self.s.open[j]) * self.cfg.funding_rate * int(self.s.funding[j])  # type: ignore[index]
-        delta = -amount if h.side is PositionSide.LONG else amount
+        instants = int(self.s.funding[j])  # type: ignore[index]
+        delta = fm.funding_payment(h.side, h.qty, price_of(self.s.open[j]), self.cfg.funding_rate) * instants
         self.wallet += delta
         h.funding += delta
         self.funding_total += delta

@@ -3,7 +3,8 @@
 In order: the live signal filter (``signal_filters.filter_signals``: the per-symbol cooldown after an entry), the
 trading state (``risk.state.admits``, as the gateway checks it), the daily cap of automatic entries, then every
 pre-trade rule of ``risk.rules`` on a ``RuleContext`` built like the gateway's (stop and target rounded to the
-tick in the cautious direction, the quantity sized from the risk budget by ``size_position``).
+tick in the cautious direction, the quantity sized from the risk budget by ``size_position``, the run's taker
+fee and slippage included in the loss at the stop as ``TradingCosts``).
 
 Account-level gates (cooldown, trading state, daily cap, data, daily loss, drawdown, loss streak) are judged
 first: while one is shut, a signal is counted against those gates only. Such a gate depends on time and on the
@@ -25,6 +26,7 @@ from riskmgr.clock import from_ms, to_ms
 from riskmgr.domain import ZERO, AccountStatus, PositionSide, Verdict
 from riskmgr.errors import ValidationError
 from riskmgr.risk.context import OrderIntent, build_context
+from riskmgr.risk.costs import backtest_costs
 from riskmgr.risk.rules import evaluate
 from riskmgr.risk.sizing import round_to_tick
 from riskmgr.risk.state import admits, next_day_start
@@ -75,6 +77,8 @@ def decide(acct: SimAccount, j: int, sig: EntrySignals) -> None:
         now=now, limits=acct.limits, intent=intent, spec=acct.spec, equity=acct.wallet, available=acct.wallet,
         day_start_equity=acct.day_start, peak_equity=acct.peak, positions=(), account_status=AccountStatus.OK,
         fetched_at=now, recent_trades=tuple(acct.recent), trading_state=acct.status.state,
+        # the run's own taker fee and slippage, so the loss at the stop stays within the budget as it does live
+        costs=backtest_costs(acct.cfg.fill.taker_fee, acct.cfg.fill.slippage_bps, acct.spec.price_tick),
     )
     verdicts = [admits(acct.status.state, reduces_exposure=False, is_cancel=False), _daily_cap(acct, now),
                 *evaluate(ctx)]

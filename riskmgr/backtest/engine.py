@@ -62,13 +62,13 @@ from riskmgr.backtest.polling import step
 from riskmgr.backtest.screening import next_event
 from riskmgr.clock import from_ms, to_ms
 from riskmgr.domain import MarketSpec
+from riskmgr.exchanges.fills import FUNDING_INTERVAL_MS
 from riskmgr.market.base import TIMEFRAME_SECONDS, CandleArrays
 from riskmgr.risk.state import next_day_start
 from riskmgr.signal_params import SignalParams
 from riskmgr.signal_rules import evaluate_series
 
 DAY_MS = 86_400_000
-FUNDING_MS = 8 * 3_600_000
 Progress = Callable[[float], None]
 
 
@@ -97,7 +97,7 @@ def build_series(inp: EngineInput) -> Series:
     c, bar_ms = inp.candles, inp.bar_ms
     funding = None
     if inp.config.funding_rate != 0:
-        slot = c.ts // FUNDING_MS
+        slot = c.ts // FUNDING_INTERVAL_MS  # the funding instants of fills.funding_instants
         funding = np.zeros(len(c), dtype=np.int64)
         funding[1:] = slot[1:] - slot[:-1]
     return Series(c.ts, c.open, c.high, c.low, c.close, bar_ms, risk_days(c.ts + bar_ms, inp.config.limits.zone()),

@@ -2,7 +2,7 @@
 
 * **Conservative** — the app's defaults: ``RiskLimits()`` (1.5 % risk per trade, 5x leverage cap, 3 % daily
   loss limit, drawdown tiers 3 / 4 / 5 %, 1000 USDT per position, three losses in a row pause an hour) and the
-  default ``SignalParams`` (confidence 75, ADX 20, stop 1.5 ATR, target 3 ATR), entries at 3x leverage. As
+  default ``SignalParams`` (confidence 75, ADX 20, stop 1.5 ATR, target 3.75 ATR), entries at 3x leverage. As
   live, a halt lasts until an operator re-arms, which never happens inside a run.
 * **Balanced** — 2 % risk per trade, 10x cap, 5 % daily loss limit, drawdown tiers 6 / 8 / 10 %, 5000 USDT per
   position, four losses in a row pause an hour, up to 20 automatic entries a day; signals from confidence 70
@@ -85,13 +85,14 @@ LIVE_PRESET = "live_limits"
 
 
 def defaults(runtime: Runtime) -> dict[str, Any]:
-    """Return the settings every run starts from (the paper exchange's fees, the display time zone)."""
+    """Return the settings every run starts from (the paper exchange's fees and funding, the display time zone)."""
     s = runtime.settings
     return {
         "strategy": "signals", "source": "simulated", "symbol": "BTC/USDT:USDT", "timeframe": "15m",
         "timezone": s.display_timezone, "capital": "10000",
         "taker_fee_pct": dec(s.paper_taker_fee * 100), "maker_fee_pct": dec(s.paper_maker_fee * 100),
-        "slippage_bps": dec(s.paper_slippage_bps), "funding_pct_8h": "0", "leverage": 3, "entry_order": "market",
+        "slippage_bps": dec(s.paper_slippage_bps), "funding_pct_8h": dec(s.paper_funding_pct_8h), "leverage": 3,
+        "entry_order": "market",
         "rearm": "never", "limits": {}, "signal": {}, "sma_fast": 10, "sma_slow": 20, "commission_pct": "0",
         "contract": {},
     }

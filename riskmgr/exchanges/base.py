@@ -13,6 +13,7 @@ Contract (every adapter, every method):
 | fetch_candles(symbol, tf, since, limit) | list[Candle], oldest first | same |
 | place_order(OrderRequest) | Order as accepted (client_id echoed) | + InsufficientFundsError, InvalidOrderError |
 | place_position_protection(...) | list[Order] placed (stop and/or target) | + InvalidOrderError, NotFoundError |
+| replace_position_protection(...) | list[Order] protecting the whole position | + InvalidOrderError, NotFoundError |
 | cancel_order(symbol, order_id) | None | + NotFoundError |
 | cancel_all_orders(symbol?, include_protective) | list of cancelled order ids | same |
 | close_position(symbol, side, client_id) | the reduce-only market Order | + NotFoundError |
@@ -53,6 +54,7 @@ class ExchangeAdapter(ABC):
     exchange: str = "abstract"
     mode: str = "live"  # "paper" or "live"
     simulated: bool = False
+    attaches_protection: bool = True  # False: an entry order cannot carry its stop-loss / take-profit
 
     def __init__(self, account: str):
         self.account = account
@@ -133,6 +135,33 @@ class ExchangeAdapter(ABC):
                 account=self.account, operation="fetch_maintenance_margin_rate",
             )
         return spec.maintenance_margin_rate
+
+    def taker_fee_rate(self, symbol: str) -> Decimal | None:
+        """Return the taker fee of ``symbol`` as a fraction (0.0005 = 0.05 %), or None where the adapter cannot say."""
+        return None
+
+    def slippage_rate(self, symbol: str) -> Decimal | None:
+        """Return the slippage per fill of ``symbol`` as a fraction where it is a setting (paper), else None."""
+        return None
+
+    def replace_position_protection(
+        self,
+        symbol: str,
+        side: PositionSide,
+        *,
+        stop_loss: Decimal | None,
+        take_profit: Decimal | None,
+        client_id: str | None = None,
+    ) -> list[Order]:
+        """Make one stop-loss (and take-profit, when given) cover the whole current position, replacing any before.
+
+        Never closes the position. A venue that must cancel before it places restores the old level when the new
+        one is refused and raises; the error's message says whether the old protection is back.
+        """
+        raise NotSupportedError(
+            f"the {self.exchange} adapter cannot replace a position's protection", account=self.account,
+            operation="replace_position_protection",
+        )
 
     def fetch_closed_trades(self, since: datetime) -> list[ClosedTrade]:
         """Return the closes (full or partial) since ``since``, newest first, with their P&L after fees."""

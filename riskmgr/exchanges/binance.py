@@ -77,6 +77,7 @@ class BinanceUsdmAdapter(CcxtAdapter):
 
     exchange = "binanceusdm"
     duplicate_codes = frozenset({"-4116"})
+    attaches_protection = False  # TP/SL are separate Algo orders, placed once there is a position
 
     def __init__(self, account: str, api_key: str, secret: str, *, base_url: str | None = None,
                  timeout_s: float = 10, markets: list[dict] | None = None, demo: bool = False):

@@ -23,8 +23,8 @@ from typing import Any
 
 import ccxt
 
-from riskmgr.clock import to_ms
-from riskmgr.domain import Candle, MarginMode, MarketSpec, Order, OrderRequest
+from riskmgr.clock import SystemClock, to_ms
+from riskmgr.domain import Candle, MarginMode, MarketSpec, Order, OrderRequest, PositionSide
 from riskmgr.errors import (
     AuthError,
     DuplicateClientIdError,
@@ -40,6 +40,8 @@ from riskmgr.errors import (
 )
 from riskmgr.exchanges.base import ExchangeAdapter
 from riskmgr.exchanges.ccxt_fields import candle, positive
+from riskmgr.exchanges.ccxt_protection import replace_protection
+from riskmgr.exchanges.retry import retry_after_from
 
 log = logging.getLogger(__name__)
 WIRE_LOGGER = "riskmgr.exchanges.ccxt.wire"
@@ -140,7 +142,16 @@ class CcxtAdapter(ExchangeAdapter):
         exc.args = (message,)  # the chained cause is shown in tracebacks too: keep it clean
         code = exchange_code(message)
         by_class = next((ours for theirs, ours in _TRANSLATION if isinstance(exc, theirs)), ExchangeError)
-        return self._kind_for_code(code, by_class)(message, account=self.account, operation=operation, code=code)
+        error = self._kind_for_code(code, by_class)(message, account=self.account, operation=operation, code=code)
+        if isinstance(error, RateLimitError):  # the throttled reply's headers may name the wait (Binance 418/429)
+            error.retry_after = retry_after_from(self._reply_headers(exc), SystemClock().now())
+        return error
+
+    def _reply_headers(self, exc: ccxt.BaseError) -> Mapping[str, str] | None:
+        """Return the headers of the reply that raised ``exc`` (its HTTP error first: another thread may call)."""
+        http_error = exc.__cause__ or exc.__context__
+        headers = getattr(getattr(http_error, "response", None), "headers", None)
+        return headers if headers is not None else getattr(self.client, "last_response_headers", None)
 
     def _kind_for_code(self, code: str | None, default: type[ExchangeError]) -> type[ExchangeError]:
         """Return the error class an exchange code demands where ccxt's own class is too vague."""
@@ -206,6 +217,16 @@ class CcxtAdapter(ExchangeAdapter):
                 live = [m for m in live if m["symbol"] in extra]
             return {str(m["symbol"]): self._spec(m, (extra or {}).get(str(m["symbol"]), {})) for m in live}
 
+    def taker_fee_rate(self, symbol: str) -> Decimal | None:
+        """Return the taker fee ccxt's market of ``symbol`` carries (the venue's base tier), or None without one."""
+        with self._op("taker_fee_rate"):
+            taker = self._market(symbol).get("taker")
+            if taker is None:
+                return None  # the caller falls back to the limits' estimate, labelled as one
+            if not isinstance(taker, bool) and taker == 0:
+                return Decimal(0)  # a promotion can waive the fee
+            return positive(taker, f"market {symbol} taker")
+
     def _market_extras(self, markets: list[dict]) -> dict[str, dict[str, Any]] | None:
         """Return per-symbol figures the markets lack (``max_leverage``, ``mmr``), or None when none are needed."""
         return None
@@ -240,6 +261,9 @@ class CcxtAdapter(ExchangeAdapter):
                 raise ValidationError("limit", f"{limit!r} must be a whole number from 1 to 1000")
             since_ms = to_ms(since) if since is not None else None
             bars = self.client.fetch_ohlcv(symbol, timeframe, since_ms, limit)
+            if not isinstance(bars, list):  # None is no answer, not "no candles"
+                raise MalformedResponseError(f"ohlcv {symbol} {timeframe}: expected a list of bars, got "
+                                             f"{type(bars).__name__}")
             candles = [candle(bar, f"{symbol} {timeframe} candle") for bar in bars]
             return sorted(candles, key=lambda c: c.ts)
 
@@ -341,6 +365,29 @@ class CcxtAdapter(ExchangeAdapter):
     @abstractmethod
     def _cancel_symbol(self, symbol: str, listed: list[OpenOrder]) -> list[str]:
         """Cancel everything open on ``symbol`` in bulk; return the ids cancelled."""
+
+    # -- replacing a position's protection (ccxt_protection.py) ----------------------------------------
+    def replace_position_protection(self, symbol: str, side: PositionSide, *, stop_loss: Decimal | None,
+                                    take_profit: Decimal | None, client_id: str | None = None) -> list[Order]:
+        """Cancel the side's stop (and target, when given) and place position-level ones; restore on refusal."""
+        with self._op("replace_position_protection"):
+            return replace_protection(self, symbol, side, stop_loss, take_profit, client_id)
+
+    def held(self, symbol: str, side: PositionSide) -> dict:
+        """Return the venue's row of the open ``side`` position on ``symbol``; NotFoundError when there is none."""
+        return self._held(self._native(symbol), side)
+
+    def open_orders_of(self, symbol: str) -> list[OpenOrder]:
+        """Return the open orders of one symbol with how the venue files each."""
+        return self._open_orders(symbol)
+
+    def cancel_listed(self, item: OpenOrder) -> str | None:
+        """Cancel one listed order; None when it was already gone."""
+        return self._cancel_if_open(item)
+
+    @abstractmethod
+    def _held(self, native: str, side: PositionSide) -> dict:
+        """Return the venue's row of the open ``side`` position on ``native``; NotFoundError when there is none."""
 
     @abstractmethod
     def close_all_positions(self, symbol: str | None = None) -> list[Order]:

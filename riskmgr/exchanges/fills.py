@@ -40,6 +40,13 @@ Margin and P&L
   cross part of the account ends at zero.
 * Fees are not included in either liquidation price. The paper exchange rounds liquidation prices to the tick in
   the cautious direction (a long's up, a short's down). A price at or below zero means no liquidation price.
+
+Funding
+-------
+* At every funding instant (every 8 hours from 00:00 UTC: 00:00, 08:00, 16:00) a position open at that instant
+  pays ``quantity * price * rate`` at the price then, when the rate (a fraction per 8 hours) is positive and it is
+  a long; a short receives it (the other way round for a negative rate). Funding moves the wallet balance, not
+  the position's margin, and counts in the net P&L of the position's closes.
 """
 
 from __future__ import annotations
@@ -49,11 +56,13 @@ from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 
+from riskmgr.clock import from_ms, to_ms
 from riskmgr.domain import ZERO, OrderSide, PositionSide
 from riskmgr.errors import ConfigError
 
 BPS = Decimal(10000)
 ONE = Decimal(1)
+FUNDING_INTERVAL_MS = 8 * 3_600_000  # funding instants are the multiples of 8 h since the epoch (00:00 UTC)
 
 
 @dataclass(frozen=True)
@@ -248,6 +257,18 @@ def exit_fill_price(exit_: Exit, side: PositionSide, slippage_bps: Decimal, tick
 def pnl(side: PositionSide, entry: Decimal, qty: Decimal, price: Decimal) -> Decimal:
     """Return the P&L of ``qty`` held from ``entry`` to ``price`` (unrealized at the mark, realized at a fill)."""
     return (price - entry) * qty * side.sign
+
+
+def funding_payment(side: PositionSide, qty: Decimal, price: Decimal, rate: Decimal) -> Decimal:
+    """Return what a position receives at one funding instant (negative: pays); a long pays a positive rate."""
+    return -(qty * price * rate) * side.sign
+
+
+def funding_instants(start: datetime, end: datetime) -> list[datetime]:
+    """Return the funding instants in (start, end], oldest first."""
+    first = to_ms(start) // FUNDING_INTERVAL_MS + 1
+    last = to_ms(end) // FUNDING_INTERVAL_MS
+    return [from_ms(k * FUNDING_INTERVAL_MS) for k in range(first, last + 1)]
 
 
 def initial_margin(price: Decimal, qty: Decimal, leverage: int | Decimal) -> Decimal:

@@ -1,6 +1,6 @@
 """The paper exchange: a simulated USDT-margined futures account kept in the database.
 
-Fills, fees, slippage, triggers and liquidations follow the model in ``fills.py``. Between calls the market's
+Fills, fees, slippage, triggers, liquidations and funding follow the model in ``fills.py``. Between calls the market's
 tick path is replayed (``sync``), so resting limits, stop-losses, take-profits and liquidations fire at the
 prices the market really went through, in time order. ``sync`` runs at the start of every public method and from
 a one-second tick job.
@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from riskmgr.clock import Clock, from_ms
 from riskmgr.domain import (
+    ZERO,
     Balance,
     Candle,
     MarginMode,
@@ -54,7 +55,7 @@ from riskmgr.errors import (
 )
 from riskmgr.exchanges import paper_orders
 from riskmgr.exchanges.base import ExchangeAdapter
-from riskmgr.exchanges.fills import FillModel, FillRecord
+from riskmgr.exchanges.fills import BPS, FillModel, FillRecord
 from riskmgr.exchanges.paper_ledger import OPEN_STATUSES, Ledger, mark_of
 from riskmgr.exchanges.paper_matching import replay
 from riskmgr.exchanges.paper_models import PaperAccount, PaperFill, money
@@ -63,6 +64,7 @@ from riskmgr.market.base import TIMEFRAME_SECONDS, CandleArrays
 from riskmgr.risk.context import ClosedTrade
 
 MAX_FILLS = 10000
+MAX_FUNDING = Decimal("0.01")  # a fraction per 8 hours: 1 %, as the backtester's funding_pct_8h allows
 
 
 class PaperMarket(Protocol):
@@ -82,7 +84,7 @@ class PaperMarket(Protocol):
 
 
 class PaperExchange(ExchangeAdapter):
-    """A simulated account on ``market``, persisted through ``engine``."""
+    """A simulated account on ``market``, persisted through ``engine``; ``funding_rate`` is a fraction per 8 h."""
 
     exchange = "paper"
     mode = "paper"
@@ -99,6 +101,7 @@ class PaperExchange(ExchangeAdapter):
         taker_fee: Decimal,
         maker_fee: Decimal,
         slippage_bps: Decimal,
+        funding_rate: Decimal = ZERO,
     ):
         super().__init__(account)
         if not account or len(account) > 64:
@@ -110,6 +113,9 @@ class PaperExchange(ExchangeAdapter):
         self._clock = clock
         self._start_balance = start_balance
         self._model = FillModel(taker_fee=taker_fee, maker_fee=maker_fee, slippage_bps=slippage_bps)
+        if not isinstance(funding_rate, Decimal) or not funding_rate.is_finite() or abs(funding_rate) > MAX_FUNDING:
+            raise ConfigError(f"funding_rate={funding_rate!r} is out of range; allowed -{MAX_FUNDING}–{MAX_FUNDING}")
+        self._funding_rate = funding_rate
 
     # -- matching and housekeeping ------------------------------------------------------------------
     def sync(self) -> None:
@@ -144,6 +150,14 @@ class PaperExchange(ExchangeAdapter):
                 trades.append(ClosedTrade(closed_at=row.ts, realized_pnl=row.net_pnl, symbol=row.symbol,
                                           side=_closed_side(row)))
             return trades
+
+    def taker_fee_rate(self, symbol: str) -> Decimal | None:
+        """Return the taker fee every paper fill pays (the venue's setting)."""
+        return self._model.taker_fee
+
+    def slippage_rate(self, symbol: str) -> Decimal | None:
+        """Return the slippage every paper taker fill suffers, as a fraction (the venue's setting)."""
+        return self._model.slippage_bps / BPS
 
     def set_margin_mode(self, symbol: str, margin_mode: MarginMode) -> None:
         """Set the margin mode used for new positions on ``symbol``."""
@@ -221,6 +235,15 @@ class PaperExchange(ExchangeAdapter):
             rows = paper_orders.place_protection(ledger, symbol, side, levels, client_id, mark)
             return [order_from_row(row) for row in rows]
 
+    def replace_position_protection(self, symbol: str, side: PositionSide, *, stop_loss: Decimal | None,
+                                    take_profit: Decimal | None, client_id: str | None = None) -> list[Order]:
+        """Swap the position's stop (and target, when given) triggers in one transaction: a refusal changes nothing."""
+        with self._ledger("replace_position_protection") as ledger:
+            mark = self._market.ticker(symbol, at=ledger.now).mark
+            levels = {OrderType.STOP_MARKET: stop_loss, OrderType.TAKE_PROFIT_MARKET: take_profit}
+            rows = paper_orders.replace_protection(ledger, symbol, side, levels, client_id, mark)
+            return [order_from_row(row) for row in rows]
+
     def cancel_order(self, symbol: str, order_id: str) -> None:
         with self._ledger("cancel_order") as ledger:
             order = ledger.order(order_id)
@@ -258,7 +281,7 @@ class PaperExchange(ExchangeAdapter):
                 account = _lock_account(session, self.account, self._start_balance, now)
                 ledger = Ledger(session, account, self._model, self._market.specs(), now)
                 if replay_path and now > account.last_matched_at:
-                    replay(ledger, self._market, account.last_matched_at, now)
+                    replay(ledger, self._market, account.last_matched_at, now, self._funding_rate)
                     account.last_matched_at = now
                 yield ledger
                 session.commit()

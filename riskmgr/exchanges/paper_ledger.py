@@ -29,10 +29,13 @@ from riskmgr.exchanges import fills as fm
 from riskmgr.exchanges.paper_models import (
     PaperAccount,
     PaperFill,
+    PaperFunding,
+    PaperLiquidation,
     PaperOrder,
     PaperPosition,
     PaperSymbolSetting,
     money,
+    new_uid,
 )
 from riskmgr.exchanges.paper_views import fill_from_row
 
@@ -285,15 +288,18 @@ class Ledger:
     ) -> Decimal:
         side = PositionSide(position.side)
         share = money(position.entry_fees * qty / position.size)
+        funding = money(position.funding * qty / position.size)  # already in the wallet; counted in the net P&L
         realized = money(fm.pnl(side, position.entry_price, qty, price))
         fee = money(fm.fee_for(price, qty, rate))
         self.account.wallet_balance = money(self.account.wallet_balance + realized - fee)
-        self.add_fill(position.symbol, side.close_order_side, qty, price, fee, how, realized, realized - fee - share)
+        net = realized - fee - share + funding
+        self.add_fill(position.symbol, side.close_order_side, qty, price, fee, how, realized, net)
         if qty == position.size:
             self.remove_position(position, keep_orders=True)
         else:
             position.margin = money(position.margin - position.margin * qty / position.size)
             position.entry_fees = money(position.entry_fees - share)
+            position.funding = money(position.funding - funding)
             position.size = position.size - qty
             position.updated_at = how.ts
         return fee
@@ -308,6 +314,7 @@ class Ledger:
             leverage, mode = self.setting(symbol)
             position = PaperPosition(
                 account_id=self.account.id,
+                uid=new_uid(),
                 symbol=symbol,
                 side=PositionSide.LONG.value if side is OrderSide.BUY else PositionSide.SHORT.value,
                 size=ZERO,
@@ -316,6 +323,7 @@ class Ledger:
                 margin_mode=mode.value,
                 margin=ZERO,
                 entry_fees=ZERO,
+                funding=ZERO,
                 opened_at=how.ts,
             )
             self.session.add(position)
@@ -367,9 +375,12 @@ class Ledger:
         )
 
     def wipe(self, start_balance: Decimal) -> None:
-        """Delete every fill, order, position and setting and restart the wallet at ``start_balance``."""
-        for model in (PaperFill, PaperOrder, PaperPosition, PaperSymbolSetting):
+        """Delete the account's history, orders, positions and settings; restart the wallet at ``start_balance``."""
+        for model in (PaperFill, PaperFunding, PaperOrder, PaperPosition, PaperSymbolSetting):
             self.session.execute(delete(model).where(model.account_id == self.account.id))
+        # a liquidation not yet announced stays until it is: a reset must not swallow the alert of a real loss
+        self.session.execute(delete(PaperLiquidation).where(PaperLiquidation.account_id == self.account.id,
+                                                            PaperLiquidation.announced_at.is_not(None)))
         self.account.wallet_balance = money(start_balance)
         self.account.start_balance = money(start_balance)
         self.account.last_matched_at = self.now

@@ -4,6 +4,9 @@ An isolated liquidation costs exactly the position's margin: realized P&L at the
 the margin (the maintenance margin) forfeited as the liquidation fee. A cross liquidation closes every cross
 position (the one that crossed at its liquidation price, the others at their marks) and leaves the cross part of
 the account (wallet minus isolated margins) at zero. Liquidated symbols lose all their open orders.
+
+Every liquidated position is also written to ``paper_liquidation``, from which ``paper_notices`` makes one audit
+event and one alert each (the paper books are locked here, so they cannot be written from inside this transaction).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from decimal import Decimal
 from riskmgr.domain import ZERO, MarginMode, PositionSide
 from riskmgr.exchanges import fills as fm
 from riskmgr.exchanges.paper_ledger import FillContext, Ledger, mark_of
-from riskmgr.exchanges.paper_models import PaperPosition, money
+from riskmgr.exchanges.paper_models import PaperLiquidation, PaperPosition, money
 
 
 def liquidate(
@@ -47,7 +50,12 @@ def _close(
 ) -> None:
     side = PositionSide(position.side)
     ledger.account.wallet_balance = money(ledger.account.wallet_balance + realized - fee)
-    net = realized - fee - position.entry_fees
+    net = money(realized - fee - position.entry_fees + position.funding)
     ledger.add_fill(position.symbol, side.close_order_side, position.size, price, fee, how, realized, net)
+    ledger.session.add(PaperLiquidation(
+        account_id=ledger.account.id, ts=how.ts, symbol=position.symbol, side=position.side,
+        position_uid=position.uid, margin_mode=position.margin_mode, qty=position.size, price=money(price),
+        realized_pnl=money(realized), fee=money(fee), net_pnl=net, announced_at=None,
+    ))
     ledger.remove_position(position, keep_orders=False)
 

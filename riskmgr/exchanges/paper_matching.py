@@ -3,7 +3,8 @@
 Bars of every symbol with a position or an open order are merged by time. Within one bar of one symbol the order
 is the conservative one of ``fills.py``: liquidation or stop-loss, then resting limits, then take-profit. A bar
 that cannot reach any level (stop, target, limit, liquidation) is skipped without touching the books; the levels
-are worked out again after every fill, since a fill moves the wallet and so the cross liquidation price.
+are worked out again after every fill, since a fill moves the wallet and so the cross liquidation price. Funding
+is charged at each funding instant on the path, before the bars that open at or after it (``paper_funding``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from riskmgr.clock import from_ms
 from riskmgr.domain import ZERO, MarginMode, MarketSpec, OrderSide, OrderStatus, OrderType, PositionSide, Ticker
 from riskmgr.errors import MalformedResponseError
 from riskmgr.exchanges import fills as fm
+from riskmgr.exchanges import paper_funding
 from riskmgr.exchanges.paper_ledger import OPEN_STATUSES, Ledger
 from riskmgr.exchanges.paper_liquidation import liquidate
 from riskmgr.exchanges.paper_models import PaperOrder
@@ -48,22 +50,31 @@ class _Gate:
         return (self.low is not None and bar.low <= self.low) or (self.high is not None and bar.high >= self.high)
 
 
-def replay(ledger: Ledger, market: PathMarket, start: datetime, end: datetime) -> None:
-    """Fire everything the market's path over (start, end] reaches, in time order."""
+def replay(
+    ledger: Ledger, market: PathMarket, start: datetime, end: datetime, funding_rate: Decimal = ZERO
+) -> None:
+    """Fire everything the market's path over (start, end] reaches, funding included, in time order."""
     symbols = sorted({p.symbol for p in ledger.positions()} | {o.symbol for o in ledger.open_orders()})
     if not symbols:
         return
     paths = {symbol: path_bars(symbol, market.path(symbol, start, end)) for symbol in symbols}
     # every symbol starts at its price when the last replay ended: no bar of one symbol sees another's future
     marks = {symbol: market.ticker(symbol, at=start).mark for symbol in symbols}
+    instants = fm.funding_instants(start, end) if funding_rate != ZERO else []
     gates: dict[str, _Gate] = {}
     for symbol, bar in _in_time_order(paths):
+        while instants and instants[0] <= bar.ts:
+            # funding moves the wallet, and so the cross liquidation prices
+            if paper_funding.charge(ledger, marks, instants.pop(0), funding_rate):
+                gates.clear()
         gate = gates.get(symbol)
         if gate is None:
             gate = gates[symbol] = _gate(ledger, symbol, marks)
         if gate.may_act(bar) and match_bar(ledger, symbol, bar, marks):
             gates.clear()
         marks[symbol] = bar.close
+    for instant in instants:
+        paper_funding.charge(ledger, marks, instant, funding_rate)
 
 
 def path_bars(symbol: str, arrays: CandleArrays) -> list[fm.Bar]:
@@ -196,7 +207,11 @@ def fill_resting_limit(ledger: Ledger, order: PaperOrder, price: Decimal, ts: da
 
 
 def attach_protection(ledger: Ledger, order: PaperOrder) -> None:
-    """Place the stop-loss / take-profit an entry order carried, unless the position already has one."""
+    """Place the stop-loss / take-profit an entry order carried; after an add they replace the position's ones.
+
+    One stop (and target) covers the whole position at the latest entry's levels, which is what the gate judged
+    the add at (the whole position's loss at the new stop), as the market-entry path does with a replacement.
+    """
     if order.attached_stop_loss is None and order.attached_take_profit is None:
         return
     position = ledger.position(order.symbol)
@@ -206,8 +221,11 @@ def attach_protection(ledger: Ledger, order: PaperOrder) -> None:
     legs = ((OrderType.STOP_MARKET, order.attached_stop_loss, "sl"),
             (OrderType.TAKE_PROFIT_MARKET, order.attached_take_profit, "tp"))
     for kind, level, suffix in legs:
-        if level is None or ledger.trigger(order.symbol, kind) is not None:
+        if level is None:
             continue
+        existing = ledger.trigger(order.symbol, kind)
+        if existing is not None:
+            ledger.cancel(existing)
         client_id = f"{order.client_id}-{suffix}" if order.client_id else None
         if client_id is not None and ledger.order_by_client_id(client_id) is not None:
             client_id = None

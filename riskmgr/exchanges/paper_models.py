@@ -6,6 +6,7 @@ are ``MONEY`` (Numeric 28, 10) and come back as Decimal.
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 
@@ -22,6 +23,11 @@ MONEY_QUANTUM = Decimal("1e-10")  # the scale of MONEY
 def money(value: Decimal) -> Decimal:
     """Quantize a figure to the stored scale, so what is computed and what is read back agree."""
     return value.quantize(MONEY_QUANTUM, rounding=ROUND_HALF_EVEN)
+
+
+def new_uid() -> str:
+    """Return a fresh position identity (random, so no counter can go back after a reset or a restore)."""
+    return uuid.uuid4().hex
 
 
 class PaperAccount(db.Model):
@@ -47,12 +53,17 @@ class PaperSymbolSetting(db.Model):
 
 
 class PaperPosition(db.Model):
-    """An open position (one-way mode: at most one per symbol). ``margin`` is its initial margin,
-    ``entry_fees`` the opening fees not yet matched by a close (for each close's net P&L)."""
+    """An open position (one-way mode: at most one per symbol). ``uid`` is its identity, never reused (SQLite
+    reuses a deleted highest row id); ``margin`` is its initial margin, ``entry_fees`` the opening fees and
+    ``funding`` the funding received (negative: paid) not yet matched by a close (for each close's net P&L)."""
 
     __tablename__ = "paper_position"
-    __table_args__ = (UniqueConstraint("account_id", "symbol", name="uq_paper_position_account_symbol"),)
+    __table_args__ = (
+        UniqueConstraint("account_id", "symbol", name="uq_paper_position_account_symbol"),
+        UniqueConstraint("uid", name="uq_paper_position_uid"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
+    uid: Mapped[str] = mapped_column(String(32), default=new_uid)
     account_id: Mapped[int] = mapped_column(ForeignKey("paper_account.id"))
     symbol: Mapped[str] = mapped_column(String(64))
     side: Mapped[str] = mapped_column(String(8))
@@ -62,6 +73,7 @@ class PaperPosition(db.Model):
     margin_mode: Mapped[str] = mapped_column(String(16))
     margin: Mapped[Decimal] = mapped_column(MONEY)
     entry_fees: Mapped[Decimal] = mapped_column(MONEY, default=ZERO)
+    funding: Mapped[Decimal] = mapped_column(MONEY, default=ZERO)
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -118,3 +130,43 @@ class PaperFill(db.Model):
     closes: Mapped[bool] = mapped_column()
     reason: Mapped[str] = mapped_column(String(16))
     maker: Mapped[bool] = mapped_column(default=False)
+
+
+class PaperFunding(db.Model):
+    """One funding payment on one position at one funding instant: ``amount`` received (negative: paid)."""
+
+    __tablename__ = "paper_funding"
+    __table_args__ = (Index("ix_paper_funding_account_ts", "account_id", "ts"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("paper_account.id"))
+    ts: Mapped[datetime] = mapped_column(UTCDateTime)
+    symbol: Mapped[str] = mapped_column(String(64))
+    side: Mapped[str] = mapped_column(String(8))  # the position's side
+    position_uid: Mapped[str] = mapped_column(String(32))
+    qty: Mapped[Decimal] = mapped_column(MONEY)
+    price: Mapped[Decimal] = mapped_column(MONEY)
+    rate: Mapped[Decimal] = mapped_column(MONEY)
+    amount: Mapped[Decimal] = mapped_column(MONEY)
+
+
+class PaperLiquidation(db.Model):
+    """One liquidated position, kept for the audit log and the alert; ``announced_at`` is set once they are made.
+
+    ``side`` is the position's side; ``net_pnl`` the loss after the liquidation fee, the opening fees and funding.
+    """
+
+    __tablename__ = "paper_liquidation"
+    __table_args__ = (Index("ix_paper_liquidation_announced", "announced_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("paper_account.id"))
+    ts: Mapped[datetime] = mapped_column(UTCDateTime)
+    symbol: Mapped[str] = mapped_column(String(64))
+    side: Mapped[str] = mapped_column(String(8))
+    position_uid: Mapped[str] = mapped_column(String(32))
+    margin_mode: Mapped[str] = mapped_column(String(16))
+    qty: Mapped[Decimal] = mapped_column(MONEY)
+    price: Mapped[Decimal] = mapped_column(MONEY)
+    realized_pnl: Mapped[Decimal] = mapped_column(MONEY)
+    fee: Mapped[Decimal] = mapped_column(MONEY)
+    net_pnl: Mapped[Decimal] = mapped_column(MONEY)
+    announced_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

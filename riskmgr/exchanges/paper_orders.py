@@ -244,6 +244,32 @@ def place_protection(
     return [ledger.new_trigger(symbol, side, kind, level, ids[kind]) for kind, level in wanted]
 
 
+def replace_protection(
+    ledger: Ledger,
+    symbol: str,
+    side: PositionSide,
+    levels: Mapping[OrderType, Decimal | None],
+    client_id: str | None,
+    mark: Decimal,
+) -> list[PaperOrder]:
+    """Swap the position's stop (and target, when given) triggers for new ones, in the caller's one transaction."""
+    spec = ledger.spec(symbol)
+    wanted = [(kind, level) for kind, level in levels.items() if level is not None]
+    if not wanted:
+        raise InvalidOrderError(f"give a stop-loss, a take-profit or both for the {side.value} on {symbol}")
+    position = ledger.position(symbol)
+    if position is None or position.side != side.value:
+        raise NotFoundError(f"there is no {side.value} position on {symbol} to protect")
+    for kind, level in wanted:  # every check before any change: a refusal leaves the old triggers resting
+        check_trigger_side(kind, side, level, mark, spec, "mark price")
+        check_client_id(ledger, f"{client_id}-{'sl' if kind is OrderType.STOP_MARKET else 'tp'}" if client_id else None)
+    for kind, _level in wanted:
+        existing = ledger.trigger(symbol, kind)
+        if existing is not None:
+            ledger.cancel(existing)
+    return place_protection(ledger, symbol, side, levels, client_id, mark)
+
+
 def close(ledger: Ledger, symbol: str, side: PositionSide, client_id: str | None, ticker: Ticker) -> PaperOrder:
     """Close a whole position with a reduce-only market order."""
     spec = ledger.spec(symbol)

@@ -65,5 +65,5 @@ def position_from_row(row: PaperPosition, mark: Decimal, liquidation_price: Deci
         unrealized_pnl=money(pnl(side, row.entry_price, row.size, mark)),
         margin=row.margin,
         opened_at=row.opened_at,
-        position_id=str(row.id),
+        position_id=row.uid,
     )

@@ -7,6 +7,7 @@ the adapters themselves; a reader has no method that changes anything on an exch
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 from riskmgr.domain import Balance, Candle, MarketSpec, Order, Position, Ticker
 from riskmgr.errors import NotSupportedError
@@ -48,6 +49,12 @@ class AccountReader:
         self, symbol: str, timeframe: str, since: datetime | None = None, limit: int = 500
     ) -> list[Candle]:
         return self._adapter.fetch_candles(symbol, timeframe, since, limit)
+
+    def taker_fee_rate(self, symbol: str) -> Decimal | None:
+        return self._adapter.taker_fee_rate(symbol)
+
+    def slippage_rate(self, symbol: str) -> Decimal | None:
+        return self._adapter.slippage_rate(symbol)
 
     def fetch_closed_trades(self, since: datetime) -> list[ClosedTrade]:
         """Return the closes (full or partial) since ``since``, newest first; raise when the venue cannot say."""

@@ -73,7 +73,7 @@ class RiskLimits:
     max_position_notional: Decimal = Decimal(1000)
     min_notional_floor: Decimal = Decimal(5)
     default_stop_pct: Decimal = Decimal("1.5")
-    default_target_pct: Decimal = Decimal(3)
+    default_target_pct: Decimal = Decimal("3.75")
     emergency_close_pct: Decimal = Decimal(5)
     level_high_pct: Decimal = Decimal("2.5")
     level_critical_pct: Decimal = Decimal(5)
@@ -84,6 +84,9 @@ class RiskLimits:
     max_consecutive_losses: int = 3
     loss_cooldown_minutes: int = 60
     min_reward_risk: Decimal = Decimal(2)
+    min_stop_cost_multiple: Decimal = Decimal(3)
+    taker_fee_estimate_pct: Decimal = Decimal("0.06")
+    slippage_estimate_pct: Decimal = Decimal("0.05")
     min_signal_confidence: int = 75
     signal_cooldown_minutes: int = 5
     stale_after_seconds: int = 30
@@ -170,6 +173,9 @@ FIELDS: tuple[LimitField, ...] = (
     _row("max_consecutive_losses", "int", "", "1", "20", "Losing closes in a row that start a cooldown."),
     _row("loss_cooldown_minutes", "int", "min", "1", "10080", "Pause in new entries after the losing streak."),
     _row("min_reward_risk", "decimal", ":1", "0.5", "20", "Least reward:risk of an entry."),
+    _row("min_stop_cost_multiple", "decimal", "x", "1", "50", "Least stop distance, in round-trip costs."),
+    _row("taker_fee_estimate_pct", "decimal", "%", "0", "1", "Taker fee assumed where the venue's is unknown."),
+    _row("slippage_estimate_pct", "decimal", "%", "0", "2", "Slippage per fill assumed on live venues."),
     _row("min_signal_confidence", "int", "%", "0", "100", "Least signal confidence to act on."),
     _row("signal_cooldown_minutes", "int", "min", "0", "1440", "Pause between signals on one symbol."),
     _row("stale_after_seconds", "int", "s", "5", "3600", "Account data older than this blocks new risk."),

@@ -13,6 +13,9 @@ from decimal import Decimal
 from riskmgr.domain import ZERO, AccountStatus, MarketSpec, Position, PositionSide, TradingState, Verdict
 from riskmgr.errors import ValidationError
 from riskmgr.risk.config import RiskLimits
+from riskmgr.risk.costs import TradingCosts
+from riskmgr.risk.exposure import PendingEntry, UnpricedOrder
+from riskmgr.risk.exposure import slots as exposure_slots
 from riskmgr.risk.sizing import SizingInput, SizingResult, assess_position, size_position
 
 
@@ -90,6 +93,11 @@ class RuleContext:
     trading_state: TradingState
     sizing: SizingResult | None
     sizing_error: str | None = None
+    # entries that may still fill (resting orders, intents in flight) and resting entries without a price
+    pending: tuple[PendingEntry, ...] = ()
+    unpriced: tuple[UnpricedOrder, ...] = ()
+    # taker fees and slippage of a round trip on this symbol (None: unknown, the rules that need them deny)
+    costs: TradingCosts | None = None
 
     def __post_init__(self) -> None:
         if self.now.tzinfo is None:
@@ -109,6 +117,38 @@ class RuleContext:
     def open_notional(self) -> Decimal:
         """Return the notional of every open position at mark."""
         return sum((p.notional for p in self.positions), ZERO)
+
+    @property
+    def pending_notional(self) -> Decimal:
+        """Return the notional of every entry that may still fill, at its limit price."""
+        return sum((e.notional for e in self.pending), ZERO)
+
+    @property
+    def exposure_notional(self) -> Decimal:
+        """Return open notional plus everything that may still fill (the caps count both)."""
+        return self.open_notional + self.pending_notional
+
+    @property
+    def pending_same(self) -> tuple[PendingEntry, ...]:
+        """Return the pending entries on this intent's symbol and side."""
+        return tuple(e for e in self.pending if e.slot == (self.intent.symbol, self.intent.side))
+
+    @property
+    def same_exposure(self) -> Decimal:
+        """Return the notional of this intent's position plus its pending entries (before the intent)."""
+        held = self.same_position.notional if self.same_position is not None else ZERO
+        return held + sum((e.notional for e in self.pending_same), ZERO)
+
+    @property
+    def slots(self) -> set[tuple[str, PositionSide]]:
+        """Return the distinct positions there are or would be if every pending entry filled."""
+        return exposure_slots(self.positions, self.pending)
+
+    def exposure_split(self) -> str:
+        """Describe the position count: "3 open + 2 resting/in flight" (pending ones on new symbol-sides only)."""
+        held = {(p.symbol, p.side) for p in self.positions}
+        extra = len({e.slot for e in self.pending} - held)
+        return f"{len(held)} open" + (f" + {extra} resting or in flight" if extra else "")
 
     @property
     def min_notional(self) -> Decimal:
@@ -137,13 +177,19 @@ def build_context(
     fetched_at: datetime | None,
     recent_trades: tuple[ClosedTrade, ...],
     trading_state: TradingState,
+    pending: tuple[PendingEntry, ...] = (),
+    unpriced: tuple[UnpricedOrder, ...] = (),
+    costs: TradingCosts,
 ) -> RuleContext:
-    """Size the intent (a failure becomes ``sizing_error``) and assemble the context the rules read."""
+    """Size the intent (a failure becomes ``sizing_error``) and assemble the context the rules read.
+
+    ``pending`` are entries that may still fill; sizing caps and the rules count them as filled at their price.
+    """
     for name, when in (("now", now), ("fetched_at", fetched_at)):
         if when is not None and when.tzinfo is None:
             raise ValidationError(name, "must be a timezone-aware datetime")
     data_age = None if fetched_at is None else now - fetched_at
-    sizing, error = _size(intent, spec, limits, equity, positions)
+    sizing, error = _size(intent, spec, limits, equity, positions, tuple(pending), costs)
     return RuleContext(
         now=now,
         limits=limits,
@@ -160,16 +206,22 @@ def build_context(
         trading_state=trading_state,
         sizing=sizing,
         sizing_error=error,
+        pending=tuple(pending),
+        unpriced=tuple(unpriced),
+        costs=costs,
     )
 
 
 def _size(
-    intent: OrderIntent, spec: MarketSpec, limits: RiskLimits, equity: Decimal, positions: tuple[Position, ...]
+    intent: OrderIntent, spec: MarketSpec, limits: RiskLimits, equity: Decimal, positions: tuple[Position, ...],
+    pending: tuple[PendingEntry, ...] = (), costs: TradingCosts | None = None,
 ) -> tuple[SizingResult | None, str | None]:
     if intent.reduce_only:
         return None, None
     if intent.stop_loss is None:
         return None, "no stop-loss given: an entry cannot be sized without one"
+    if costs is None:
+        return None, "the trading costs (taker fee, slippage) are unknown: the loss at the stop cannot be sized"
     same = [p for p in positions if p.symbol == intent.symbol and p.side is intent.side]
     order = SizingInput(
         side=intent.side,
@@ -178,8 +230,13 @@ def _size(
         take_profit=intent.take_profit,
         leverage=intent.leverage,
         equity=equity,
-        open_notional=sum((p.notional for p in positions), ZERO),
-        position_notional=sum((p.notional for p in same), ZERO),
+        costs=costs,
+        # after an add one stop covers the whole position: its loss at the new stop counts against the budget
+        existing=tuple(same),
+        # what may still fill counts as filled: the caps leave room only for the rest
+        open_notional=sum((p.notional for p in positions), ZERO) + sum((e.notional for e in pending), ZERO),
+        position_notional=sum((p.notional for p in same), ZERO)
+        + sum((e.notional for e in pending if e.slot == (intent.symbol, intent.side)), ZERO),
     )
     try:
         if intent.qty is None:

@@ -24,6 +24,7 @@ from riskmgr.exchanges.retry import call_with_retry
 from riskmgr.formatting import dec
 from riskmgr.risk.emergency_config import EmergencySettings
 from riskmgr.risk.emergency_store import EmergencyStore, OrderRecord
+from riskmgr.risk.gate_lock import GateBusyError
 from riskmgr.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -151,6 +152,8 @@ def cancel_entry_orders(ctx: RunContext) -> tuple[bool, str]:
     gateway = ctx.runtime.gateway
 
     def cancel(account: str) -> list[str]:
+        # HALTED is set: once the fence returns, every entry sent before it has returned and none can follow
+        gateway.fence([account])
         call = partial(gateway.cancel_all, account, actor=ctx.actor, include_protective=False)
         return ctx.with_retry(call, f"{account} cancel non-protective orders")
 
@@ -231,6 +234,11 @@ def verify_flat(ctx: RunContext, sleep: Callable[[float], None] = time.sleep) ->
     """Step 4: re-read until every account is flat, re-closing what is left with backoff; bounded in rounds and time."""
     settings = ctx.settings
     accounts = list(ctx.runtime.accounts)
+    try:  # "flat" only once every send that started before the HALT has returned (its position is then visible)
+        ctx.runtime.gateway.fence(accounts)
+    except GateBusyError as exc:
+        ctx.store.set_positions(ctx.seq_id, left_open=unreadable_rows({a: str(exc) for a in accounts}))
+        return False, f"NOT verified flat: an order send started before the HALT has not returned ({exc})"
     deadline = time.monotonic() + settings.budget_seconds
     known: dict[str, list[Position]] = {}
     delay = settings.backoff

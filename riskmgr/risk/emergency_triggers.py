@@ -75,15 +75,6 @@ class Notices:
             session.execute(delete(RiskNotice).where(RiskNotice.key == key[:255]))
 
 
-def position_identity(position: Position) -> str:
-    """Return what tells this position apart from a later one on the same symbol and side."""
-    if position.position_id:
-        return f"id={position.position_id}"
-    if position.opened_at is not None:
-        return f"opened={position.opened_at.isoformat()}"
-    return f"entry={dec(position.entry_price)}"
-
-
 def has_working_stop(position: Position, orders: Iterable[Order]) -> bool:
     """Say whether a stop-loss rests for the whole position on the safe side of the mark (not already crossed)."""
     protection = find_protection(position, orders)
@@ -135,8 +126,7 @@ def critical_unprotected(
             continue
         reason = (f"{snap.account}: {position.symbol} {position.side.value} is CRITICAL "
                   f"({dec(-move_pct(position).quantize(_CENT))} % against entry) without a working stop-loss")
-        identity = position_identity(position)
-        key = f"trigger|critical_unprotected|{snap.account}|{position.symbol}|{position.side.value}|{identity}"
+        key = f"trigger|critical_unprotected|{snap.account}|{position.identity}"
         fired += _once(notices, key, "critical_unprotected", snap.account, reason)
     return fired
 

@@ -33,7 +33,7 @@ from riskmgr.risk.emergency_models import MonitorAction
 from riskmgr.risk.gateway import GatewayResult
 from riskmgr.risk.levels import PositionAction, PositionActionKind, position_actions
 from riskmgr.risk.sizing import round_down_to_step
-from riskmgr.risk.state import AccountTiers, DrawdownTier, evaluate_account_tiers
+from riskmgr.risk.state import AccountTiers, DrawdownTier, evaluate_account_tiers, risk_day
 from riskmgr.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -85,8 +85,23 @@ class RiskEngine:
         emergency = self._rt.features.get(EMERGENCY_FEATURE)
         if emergency is not None and emergency.store.running_id() is not None:
             return  # the emergency stop is flattening everything; the monitor would only race it
+        self._sweep_entries(real, states)
         for snap in real:
             self._monitor(snap)
+
+    def _sweep_entries(self, real: list[AccountSnapshot], states: dict[str, AccountState]) -> None:
+        """Cancel resting entries on accounts where new risk is not allowed now (state, daily loss, cooldown)."""
+        guard = self._rt.entry_guard
+        if guard is None:
+            return
+        today = risk_day(self._now, self._limits.zone()).isoformat()
+        for snap in real:
+            row = states.get(snap.account)
+            day_start = row.day_start_equity if row is not None and row.day == today else None
+            try:
+                guard.sweep(snap, self._limits, self._now, day_start)
+            except ExchangeError as exc:  # the open orders could not be read: the next poll tries again
+                log.error("%s: resting entries not swept: %s", snap.account, exc.describe())
 
     # -- tiers -------------------------------------------------------------------------------------------------
     def _account_states(self) -> dict[str, AccountState]:
@@ -185,8 +200,7 @@ class RiskEngine:
                 self._act(snap.account, position, action)
 
     def _act(self, account: str, position: Position, action: PositionAction) -> None:
-        key = "|".join((account, position.symbol, position.side.value, triggers.position_identity(position),
-                        action.kind.value))
+        key = "|".join((account, position.identity, action.kind.value))
         row = _monitor_row(self._rt, key, account, position, action, self._now)
         if row.status in FINAL:
             return

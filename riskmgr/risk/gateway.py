@@ -5,17 +5,22 @@ Signals, manual tickets, the stop-loss watchdog, the emergency stop and backtest
 quantity and prices to the market's step and tick; assigns a deterministic client order id so a retried
 intent never becomes a second order; records the intent and its result in the audit log; and only then calls
 the exchange adapter. Denials come back as values (``GatewayResult.verdicts``), never as exceptions.
+
+For a new-risk order, "read exposure → run the rules → send" is atomic per account: the venue reads happen first
+(outside), then under the account's gate lock (``GateLock``: across threads and processes) the trading state and
+the intents in flight are re-read, every rule judges, and only then is the order sent. Setting HALTED fences the
+gate (``fence``): once it returns, every send that started before has returned, and none can start after.
+The risk check is a required constructor argument: without one, new risk is denied.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
@@ -23,16 +28,59 @@ from sqlalchemy.orm import Session
 
 from riskmgr.audit import AuditLog
 from riskmgr.clock import Clock
-from riskmgr.domain import MarketSpec, Order, OrderRequest, OrderSide, OrderType, PositionSide, Verdict
-from riskmgr.errors import DuplicateClientIdError, ExchangeError, ValidationError
+from riskmgr.domain import MarketSpec, Order, OrderRequest, OrderSide, OrderType, PositionSide, TradingState, Verdict
+from riskmgr.errors import DuplicateClientIdError, ExchangeError, NotFoundError, NotSupportedError
 from riskmgr.exchanges.base import ExchangeAdapter
 from riskmgr.models import OrderIntent
-from riskmgr.risk.sizing import round_down_to_step, round_to_tick
+from riskmgr.risk.exposure import PendingEntry
+from riskmgr.risk.gate_lock import GateBusyError, GateLock
+from riskmgr.risk.intent_ledger import IntentLedger
+from riskmgr.risk.pretrade import Prepared
+from riskmgr.risk.sizing import round_to_tick
+from riskmgr.risk.specs import SpecCache
 from riskmgr.risk.state import admits
 from riskmgr.trading_state import TradingStateStore
 
 log = logging.getLogger(__name__)
-RiskCheck = Callable[[str, OrderRequest], list[Verdict]]
+GATE_RULE = "order_gate"
+
+
+class RiskCheck(Protocol):
+    """What the gateway needs of the risk rules (``risk.pretrade.PreTrade``)."""
+
+    def prepare(self, account: str, request: OrderRequest, *, size: bool = False) -> Prepared:
+        """Make the reads the rules need (outside the gate lock)."""
+
+    def in_flight(self, account: str, prepared: Prepared) -> list[PendingEntry]:
+        """Return the intents in flight that ``prepared``'s reads cannot show (inside the gate lock)."""
+
+
+_NO_RULES = Verdict.deny("risk_rules", "no risk check is installed in this gateway: new risk is denied")
+
+
+@dataclass(frozen=True)
+class EntryCancellation:
+    """What cancelling one account's resting entry orders did, and why it was done."""
+
+    account: str
+    cancelled: tuple[Order, ...]
+    failed: tuple[tuple[Order, str], ...]
+    reason: str
+
+    def describe(self) -> str:
+        """Return one line for the audit log and the dashboard."""
+        done = ", ".join(f"{o.side} {o.qty} {o.symbol} @ {o.price} ({o.id})" for o in self.cancelled) or "none"
+        text = f"cancelled {len(self.cancelled)} resting entry order(s) ({done}) because {self.reason}"
+        if self.failed:
+            text += "; NOT cancelled: " + "; ".join(f"{o.id} {o.symbol}: {why}" for o, why in self.failed)
+        return text
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the outcome JSON-safe."""
+        return {
+            "reason": self.reason, "cancelled": [{"id": o.id, "symbol": o.symbol} for o in self.cancelled],
+            "failed": [{"id": o.id, "symbol": o.symbol, "error": why} for o, why in self.failed],
+        }
 
 
 @dataclass(frozen=True)
@@ -67,7 +115,10 @@ class OrderGateway:
         trading: TradingStateStore,
         audit: AuditLog,
         clock: Clock,
-        risk_check: RiskCheck | None = None,
+        *,
+        risk_check: RiskCheck | None,
+        specs: SpecCache | None = None,
+        gate: GateLock | None = None,
     ):
         self._adapters = adapters
         self._engine = engine
@@ -75,12 +126,9 @@ class OrderGateway:
         self._audit = audit
         self._clock = clock
         self._risk_check = risk_check
-        self._specs: dict[str, dict[str, MarketSpec]] = {}
-        self._lock = threading.Lock()
-
-    def set_risk_check(self, risk_check: RiskCheck) -> None:
-        """Install the function that runs every risk rule for a new-risk order (done once at start)."""
-        self._risk_check = risk_check
+        self._specs = specs or SpecCache(adapters)
+        self._gate = gate or GateLock(engine)
+        self._ledger = IntentLedger(engine)
 
     # -- orders ------------------------------------------------------------------------------------
     def submit(
@@ -95,25 +143,85 @@ class OrderGateway:
         adapter = self._adapter(account)
         client_id = client_id_for(account, intent_id)
         request = self.rounded(account, replace(request, client_id=client_id))
-        verdicts = self.verdicts(account, request)
+        if request.reduce_only:
+            verdicts = [self._state_verdict(request)]
+            if not verdicts[0].allowed:
+                return self._deny(account, request, verdicts, actor=actor, purpose=purpose)
+            return self._send(account, request, purpose, actor, verdicts, lambda: adapter.place_order(request))
+        state_verdict = self._state_verdict(request)
+        if not state_verdict.allowed or self._risk_check is None:  # nothing to read: the answer is no
+            verdicts = [state_verdict] if not state_verdict.allowed else [state_verdict, _NO_RULES]
+            return self._deny(account, request, verdicts, actor=actor, purpose=purpose)
+        prepared = self._risk_check.prepare(account, request)  # venue reads: outside the lock
+        try:
+            with self._gate.hold(account):
+                return self._submit_locked(account, request, prepared, actor=actor, intent_id=intent_id,
+                                           purpose=purpose)
+        except GateBusyError as exc:
+            verdicts = [Verdict.deny(GATE_RULE, f"{exc}; try again")]
+            return self._deny(account, request, verdicts, actor=actor, purpose=purpose)
+
+    def _submit_locked(
+        self, account: str, request: OrderRequest, prepared: Prepared, *, actor: str, intent_id: str, purpose: str
+    ) -> GatewayResult:
+        """Re-read the state and the intents in flight, judge, and send: the caller holds the account's gate."""
+        assert self._risk_check is not None  # noqa: S101 (submit checked it; narrows the type)
+        state = self._trading.current().state
+        in_flight = self._risk_check.in_flight(account, prepared)
+        verdicts = [self._state_verdict(request, state), *prepared.judge(in_flight, state).verdicts]
         if any(not v.allowed for v in verdicts):
             return self._deny(account, request, verdicts, actor=actor, purpose=purpose)
-        protect_after = request.type is OrderType.MARKET and not request.reduce_only and (
+        adapter = self._adapter(account)
+        protect_after = request.type is OrderType.MARKET and (
             request.stop_loss is not None or request.take_profit is not None
         )
-        to_send = replace(request, stop_loss=None, take_profit=None) if protect_after else request
-        result = self._send(account, to_send, purpose, actor, verdicts, lambda: adapter.place_order(to_send))
+        # a venue that cannot carry a stop on an order (Binance) gets the entry bare: the watchdog protects the fill
+        bare = protect_after or not adapter.attaches_protection
+        to_send = replace(request, stop_loss=None, take_profit=None) if bare else request
+        result = self._send(account, to_send, purpose, actor, verdicts, lambda: adapter.place_order(to_send),
+                            exposure=prepared.exposure_price, recorded=request)
         if not protect_after or not result.accepted or result.order is None:
             return result
+        # still under the lock: a fence (an emergency stop) waits until the new position is protected or unwound
         return self._protect_entry(account, request, result, actor=actor, intent_id=intent_id)
+
+    def fence(self, accounts: list[str] | None = None) -> None:
+        """Return once every send that started before now has returned (on ``accounts``; default all)."""
+        self._gate.fence(list(self._adapters) if accounts is None else accounts)
+
+    def cancel_entries(self, account: str, *, actor: str, reason: str) -> EntryCancellation:
+        """Cancel every resting non-protective entry order of ``account`` (stops and targets stay); audited."""
+        adapter = self._adapter(account)
+        orders = adapter.fetch_open_orders()
+        entries = [o for o in orders if o.status.is_open and not o.reduce_only and not o.close_position
+                   and not o.is_protective]
+        cancelled: list[Order] = []
+        failed: list[tuple[Order, str]] = []
+        for order in entries:
+            try:
+                adapter.cancel_order(order.symbol, order.id)
+                cancelled.append(order)
+            except NotFoundError:
+                log.info("entry %s on %s was gone before its cancel", order.id, account)
+            except ExchangeError as exc:
+                failed.append((order, exc.describe()))
+        outcome = EntryCancellation(account, tuple(cancelled), tuple(failed), reason)
+        if entries:
+            self._audit.record(
+                "order.entries_cancelled" if not failed else "order.entries_cancel_failed", actor,
+                outcome.describe(), account=account, data=outcome.as_dict(),
+            )
+        return outcome
 
     def _protect_entry(
         self, account: str, request: OrderRequest, entry: GatewayResult, *, actor: str, intent_id: str
     ) -> GatewayResult:
         side = PositionSide.LONG if request.side is OrderSide.BUY else PositionSide.SHORT
+        # replace, not add: after an add one stop (and target) must cover the whole position, and a venue that
+        # keeps one position-level stop would refuse a second one
         protection = self.protect(
             account, request.symbol, side, stop_loss=request.stop_loss, take_profit=request.take_profit,
-            actor=actor, intent_id=f"{intent_id}:protect",
+            actor=actor, intent_id=f"{intent_id}:protect", replace_existing=True,
         )
         if protection.accepted:
             return replace(entry, protection=protection)
@@ -123,12 +231,9 @@ class OrderGateway:
         )
         return replace(entry, protection=protection, unwind=unwind)
 
-    def verdicts(self, account: str, request: OrderRequest) -> list[Verdict]:
-        """Return the trading-state verdict and, for new risk, every rule's verdict."""
-        state_verdict = admits(self._trading.current().state, reduces_exposure=request.reduce_only, is_cancel=False)
-        if request.reduce_only or self._risk_check is None:
-            return [state_verdict]
-        return [state_verdict, *self._risk_check(account, request)]
+    def _state_verdict(self, request: OrderRequest, state: TradingState | None = None) -> Verdict:
+        current = state if state is not None else self._trading.current().state
+        return admits(current, reduces_exposure=request.reduce_only, is_cancel=False)
 
     def protect(
         self,
@@ -141,8 +246,13 @@ class OrderGateway:
         actor: str,
         intent_id: str,
         purpose: str = "protection",
+        replace_existing: bool = False,
     ) -> GatewayResult:
-        """Place position-level stop-loss / take-profit orders (allowed in every state: they reduce risk)."""
+        """Place position-level stop-loss / take-profit orders (allowed in every state: they reduce risk).
+
+        With ``replace_existing`` any resting position-level protection of that position is replaced (amended where
+        the venue can), so exactly one stop covers the whole position.
+        """
         adapter = self._adapter(account)
         spec = self.spec(account, symbol)
         long = side is PositionSide.LONG
@@ -156,8 +266,14 @@ class OrderGateway:
         verdict = Verdict.allow("trading_state", "protective orders are always admitted")
 
         def place() -> Order:
-            orders = adapter.place_position_protection(symbol, side, stop_loss=sl, take_profit=tp, client_id=client_id)
-            return orders[0]
+            if replace_existing:
+                try:
+                    return adapter.replace_position_protection(symbol, side, stop_loss=sl, take_profit=tp,
+                                                               client_id=client_id)[0]
+                except NotSupportedError:  # an adapter without replacement keeps no position-level protection
+                    log.info("%s cannot replace protection; placing it", adapter)
+            return adapter.place_position_protection(symbol, side, stop_loss=sl, take_profit=tp,
+                                                     client_id=client_id)[0]
 
         return self._send(account, request, purpose, actor, [verdict], place)
 
@@ -197,43 +313,19 @@ class OrderGateway:
     # -- specs and rounding ------------------------------------------------------------------------
     def spec(self, account: str, symbol: str) -> MarketSpec:
         """Return the contract spec of ``symbol`` on ``account``'s exchange (cached)."""
-        with self._lock:
-            specs = self._specs.get(account)
-        if specs is None or symbol not in specs:
-            specs = self._adapter(account).fetch_markets()
-            with self._lock:
-                self._specs[account] = specs
-        if symbol not in specs:
-            raise ValidationError("symbol", f"{symbol!r} is not traded on account {account!r}")
-        return specs[symbol]
+        return self._specs.spec(account, symbol)
 
     def maintenance_margin_rate(self, account: str, symbol: str) -> Decimal:
         """Return the first-tier maintenance margin rate of ``symbol`` (its adapter reads it once, then keeps it)."""
-        return self._adapter(account).fetch_maintenance_margin_rate(symbol)
+        return self._specs.maintenance_margin_rate(account, symbol)
 
     def rounded(self, account: str, request: OrderRequest) -> OrderRequest:
         """Round quantity down to the step and prices to the tick in the conservative direction."""
-        tick = self.spec(account, request.symbol).price_tick
-        buy = request.side is OrderSide.BUY
-
-        def to_tick(price: Decimal | None, up: bool) -> Decimal | None:
-            return None if price is None else round_to_tick(price, tick, up=up)
-
-        return replace(
-            request,
-            qty=round_down_to_step(request.qty, self.spec(account, request.symbol).qty_step),
-            price=to_tick(request.price, not buy),
-            # a buy opens a long: its stop sits below, rounded up (closer); its target rounded down (nearer)
-            stop_loss=to_tick(request.stop_loss, buy),
-            take_profit=to_tick(request.take_profit, not buy),
-        )
+        return self._specs.rounded(account, request)
 
     # -- internals ---------------------------------------------------------------------------------
     def _adapter(self, account: str) -> ExchangeAdapter:
-        try:
-            return self._adapters[account]
-        except KeyError:
-            raise ValidationError("account", f"{account!r} is not a configured account") from None
+        return self._specs.adapter(account)
 
     def _deny(
         self, account: str, request: OrderRequest, verdicts: list[Verdict], *, actor: str, purpose: str
@@ -254,40 +346,67 @@ class OrderGateway:
         actor: str,
         verdicts: list[Verdict],
         call: Callable[[], Order],
+        *,
+        exposure: Decimal | None = None,
+        recorded: OrderRequest | None = None,
     ) -> GatewayResult:
+        """Claim the intent, call the venue, record the outcome.
+
+        ``exposure`` marks a new-risk entry: the price it counts at while in flight (``recorded`` is the request as
+        judged, with its stop, when what is sent differs).
+        """
         client_id = request.client_id or ""
-        previous = self._claim(account, request, purpose, actor)
+        previous = self._claim(account, recorded or request, purpose, actor, exposure)
         if previous is not None:
             return previous
         try:
             order = call()
-        except DuplicateClientIdError:
-            # Another process sent this very intent first: the exchange holds exactly one such order.
-            self._finish(client_id, "accepted", {"message": "already on the exchange (duplicate client id)"})
-            return GatewayResult(True, client_id, None, tuple(verdicts), "already placed", duplicate=True)
-        except ExchangeError as exc:
-            self._finish(client_id, "rejected", {"error": exc.describe()})
-            self._audit.record(
-                "order.rejected", actor, f"{purpose} {_describe(request)} rejected by the exchange: {exc.describe()}",
-                account=account, data={"request": _request_dict(request), "error": exc.describe()},
-            )
-            return GatewayResult(False, client_id, None, tuple(verdicts), exc.describe())
-        self._finish(client_id, "accepted", {"order_id": order.id, "status": order.status.value})
+        except BaseException as exc:
+            return self._failed_send(account, request, purpose, actor, verdicts, exc)
+        self._finish(client_id, "accepted", {"order_id": order.id, "status": order.status.value},
+                     seq=self._ledger.next_seq(account) if exposure is not None else None)
         self._audit.record(
             "order.sent", actor, f"{purpose} {_describe(request)} accepted as {order.id} ({order.status})",
             account=account, data={"request": _request_dict(request), "order_id": order.id, "status": order.status},
         )
         return GatewayResult(True, client_id, order, tuple(verdicts), "accepted")
 
-    def _claim(self, account: str, request: OrderRequest, purpose: str, actor: str) -> GatewayResult | None:
+    def _failed_send(
+        self, account: str, request: OrderRequest, purpose: str, actor: str, verdicts: list[Verdict],
+        exc: BaseException,
+    ) -> GatewayResult:
+        """Record a send that raised: a duplicate id is the same order placed already; others are rejections."""
+        client_id = request.client_id or ""
+        if isinstance(exc, DuplicateClientIdError):
+            # Another process sent this very intent first: the exchange holds exactly one such order.
+            self._finish(client_id, "accepted", {"message": "already on the exchange (duplicate client id)"})
+            return GatewayResult(True, client_id, None, tuple(verdicts), "already placed", duplicate=True)
+        if isinstance(exc, ExchangeError):
+            self._finish(client_id, "rejected", {"error": exc.describe()})
+            self._audit.record(
+                "order.rejected", actor, f"{purpose} {_describe(request)} rejected by the exchange: {exc.describe()}",
+                account=account, data={"request": _request_dict(request), "error": exc.describe()},
+            )
+            return GatewayResult(False, client_id, None, tuple(verdicts), exc.describe())
+        # not an answer from the venue (a bug, an interrupt): the order may or may not be out; the intent is marked
+        # failed, not left pending forever, and it counts as in flight until it expires (when unsure, deny)
+        self._finish(client_id, "failed", {"error": f"{type(exc).__name__}: {exc}"})
+        raise exc
+
+    def _claim(
+        self, account: str, request: OrderRequest, purpose: str, actor: str, exposure: Decimal | None = None
+    ) -> GatewayResult | None:
         """Record the intent as pending; if it was seen before, return its earlier outcome instead."""
         now = self._clock.now()
         client_id = request.client_id or ""
         try:
             with Session(self._engine) as session, session.begin():
+                recorded = _request_dict(request)
+                if exposure is not None:
+                    recorded["exposure_price"] = str(exposure)
                 session.add(OrderIntent(
                     client_id=client_id, account=account, created_at=now, updated_at=now, purpose=purpose,
-                    actor=actor, status="pending", request=_request_dict(request),
+                    actor=actor, status="pending", request=recorded, gate_seq=0 if exposure is not None else None,
                 ))
             return None
         except IntegrityError:
@@ -299,11 +418,13 @@ class OrderGateway:
                 status == "accepted", client_id, None, (), f"intent already {status}: {result}", duplicate=True
             )
 
-    def _finish(self, client_id: str, status: str, result: dict[str, Any]) -> None:
+    def _finish(self, client_id: str, status: str, result: dict[str, Any], seq: int | None = None) -> None:
         with Session(self._engine) as session, session.begin():
             row = session.get(OrderIntent, client_id)
             if row is not None:
                 row.status, row.result, row.updated_at = status, result, self._clock.now()
+                if seq is not None:
+                    row.gate_seq = seq
 
 
 def _describe(r: OrderRequest) -> str:

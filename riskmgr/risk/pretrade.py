@@ -11,25 +11,37 @@ figure that cannot be read is never replaced by a guess: the rules that need it 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.orm import Session
 
-from riskmgr.domain import ZERO, AccountSnapshot, OrderRequest, OrderSide, Position, PositionSide, Verdict
+from riskmgr.domain import (
+    ZERO,
+    AccountSnapshot,
+    MarketSpec,
+    OrderRequest,
+    OrderSide,
+    Position,
+    PositionSide,
+    TradingState,
+    Verdict,
+)
 from riskmgr.errors import ExchangeError, ValidationError
 from riskmgr.formatting import dec
 from riskmgr.models import AccountState
 from riskmgr.risk.config import RiskLimits
 from riskmgr.risk.context import ClosedTrade, OrderIntent, RuleContext, build_context
+from riskmgr.risk.costs import TradingCosts, trading_costs
+from riskmgr.risk.exposure import PendingEntry, UnpricedOrder, merge, resting_entries
+from riskmgr.risk.intent_ledger import IntentLedger
 from riskmgr.risk.rules import ALL_RULES, evaluate
 from riskmgr.risk.sizing import HUNDRED, SizingResult, fmt_number, pct_of
+from riskmgr.risk.specs import SpecCache
 from riskmgr.risk.state import admits, daily_loss_pct, risk_day
-
-if TYPE_CHECKING:
-    from riskmgr.runtime import Runtime
 
 # closed trades read for the losing streak; a streak older than this is not counted
 TRADES_LOOKBACK = timedelta(days=30)
@@ -58,53 +70,135 @@ class Assessment:
     entry_source: str
 
 
-class PreTrade:
-    """Build rule contexts from the runtime's real data; judge orders and describe them before they are sent."""
+@dataclass(frozen=True)
+class Prepared:
+    """One order's reads, made outside the account's gate lock; ``judge`` runs the rules on them inside it.
 
-    def __init__(self, runtime: Runtime):
-        self._rt = runtime
+    ``early`` is set when the order cannot be judged at all (a read failed): every rule then denies.
+    ``watermark`` is the account's gate sequence number read before the venue reads.
+    """
+
+    account: str
+    now: datetime
+    limits: RiskLimits
+    watermark: int
+    entry_source: str
+    early: Assessment | None = None
+    picture: AccountPicture | None = None
+    intent: OrderIntent | None = None
+    spec: MarketSpec | None = None
+    positions: tuple[Position, ...] = ()
+    resting: tuple[PendingEntry, ...] = ()
+    unpriced: tuple[UnpricedOrder, ...] = ()
+    exposure_price: Decimal | None = None
+    costs: TradingCosts | None = None
+
+    def judge(self, in_flight: list[PendingEntry], trading_state: TradingState) -> Assessment:
+        """Return every rule's verdict, counting the resting entries and ``in_flight`` as filled."""
+        if self.early is not None:
+            return self.early
+        picture, snap = self.picture, self.picture.snapshot if self.picture else None
+        if (picture is None or snap is None or snap.balance is None or self.intent is None or self.spec is None
+                or self.costs is None):
+            raise ValueError("a Prepared without an early answer carries its reads")  # programming error
+        ctx = build_context(
+            now=self.now, limits=self.limits, intent=self.intent, spec=self.spec, equity=snap.balance.equity,
+            available=snap.balance.available,
+            # an unknown baseline or peak is passed as 0, which those rules deny; the reason is replaced below
+            day_start_equity=picture.day_start_equity or ZERO, peak_equity=picture.peak_equity or ZERO,
+            positions=self.positions, account_status=snap.status, fetched_at=snap.fetched_at,
+            recent_trades=picture.trades or (), trading_state=trading_state,
+            pending=merge(list(self.resting), in_flight), unpriced=self.unpriced, costs=self.costs,
+        )
+        overrides = _overrides(picture)
+        return Assessment(tuple(overrides.get(v.rule, v) for v in evaluate(ctx)), ctx, self.entry_source)
+
+
+@dataclass(frozen=True)
+class PreTradeSources:
+    """What the pre-trade check reads, as the composition root has it before the runtime exists."""
+
+    clock: Any
+    limits_store: Any
+    snapshots: Any
+    engine: Any
+    accounts: Mapping[str, Any]
+    trading: Any
+    specs: SpecCache
+
+    def limits(self) -> RiskLimits:
+        """Return the risk limits in force."""
+        return self.limits_store.current()
+
+
+class PreTrade:
+    """Build rule contexts from the runtime's real data; judge orders and describe them before they are sent.
+
+    ``sources`` is anything with the runtime's ``clock``, ``limits()``, ``snapshots``, ``engine``, ``accounts``,
+    ``trading`` and ``specs`` (the runtime itself, or the composition root's parts before the runtime exists).
+    """
+
+    def __init__(self, sources: Any):
+        self._rt = sources
+        self._ledger = IntentLedger(sources.engine)
 
     def verdicts(self, account: str, request: OrderRequest) -> list[Verdict]:
-        """Return every rule's verdict on a new-risk order (the gateway's risk check)."""
+        """Return every rule's verdict on a new-risk order (outside the gate: in-flight intents as of now)."""
         return list(self.assess(account, request).verdicts)
 
     def assess(self, account: str, request: OrderRequest, *, size: bool = False) -> Assessment:
         """Judge ``request`` (already rounded) on ``account``; with ``size`` its quantity comes from the risk budget."""
+        prepared = self.prepare(account, request, size=size)
+        in_flight = self._ledger.in_flight(account, prepared.watermark, prepared.now)
+        return prepared.judge(in_flight, self._rt.trading.current().state)
+
+    def in_flight(self, account: str, prepared: Prepared) -> list[PendingEntry]:
+        """Return the intents in flight that ``prepared``'s venue reads cannot show (read inside the gate lock)."""
+        return self._ledger.in_flight(account, prepared.watermark, prepared.now)
+
+    def prepare(self, account: str, request: OrderRequest, *, size: bool = False) -> Prepared:
+        """Read everything the rules need for ``request`` on ``account`` (venue reads: outside the gate lock)."""
         now, limits = self._rt.clock.now(), self._rt.limits()
-        spec = self._rt.gateway.spec(account, request.symbol)
+        watermark = self._ledger.watermark(account)
+        spec = self._rt.specs.spec(account, request.symbol)
         picture = self.picture(account, now, limits)
         snap = picture.snapshot
+
+        def early(rule: str, reason: str, source: str = "—") -> Prepared:
+            return Prepared(account, now, limits, watermark, source, early=_unchecked(rule, reason, source))
+
         if snap is None or snap.balance is None:
-            reason = "the account has never been read" if snap is None else f"no account figures: {snap.error}"
-            return _unchecked("data_fresh", reason, "—")
+            return early("data_fresh", "the account has never been read" if snap is None
+                         else f"no account figures: {snap.error}")
         entry, source = self._entry_price(account, request, now, limits)
         if entry is None:
-            return _unchecked("data_fresh", source, "—")
+            return early("data_fresh", source)
         positions = self._positions(account)
         if isinstance(positions, str):
-            return _unchecked("data_fresh", positions, source)
+            return early("data_fresh", positions, source)
+        resting = self._resting(account)
+        if isinstance(resting, str):
+            return early("data_fresh", resting, source)
         if spec.maintenance_margin_rate is None:
             # Bitget and Bitunix publish it only per symbol (position tiers): read where a rule needs it, never
             # on the protective paths, which only need the tick
             try:
-                rate = self._rt.gateway.maintenance_margin_rate(account, request.symbol)
+                rate = self._rt.specs.maintenance_margin_rate(account, request.symbol)
             except ExchangeError as exc:
-                reason = f"the maintenance margin rate of {request.symbol} cannot be read: {exc.describe()}"
-                return _unchecked("liquidation_beyond_stop", reason, source)
+                why = f"the maintenance margin rate of {request.symbol} cannot be read: {exc.describe()}"
+                return early("liquidation_beyond_stop", why, source)
             spec = replace(spec, maintenance_margin_rate=rate)
         intent = _intent(request, entry, positions, size, spec.base)
         if isinstance(intent, Verdict):
-            return _unchecked(intent.rule, intent.reason, source)
-        ctx = build_context(
-            now=now, limits=limits, intent=intent, spec=spec, equity=snap.balance.equity,
-            available=snap.balance.available,
-            # an unknown baseline or peak is passed as 0, which those rules deny; the reason is replaced below
-            day_start_equity=picture.day_start_equity or ZERO, peak_equity=picture.peak_equity or ZERO,
-            positions=positions, account_status=snap.status, fetched_at=snap.fetched_at,
-            recent_trades=picture.trades or (), trading_state=self._rt.trading.current().state,
-        )
-        overrides = _overrides(picture)
-        return Assessment(tuple(overrides.get(v.rule, v) for v in evaluate(ctx)), ctx, source)
+            return early(intent.rule, intent.reason, source)
+        try:
+            costs = trading_costs(self._rt.accounts[account], spec, limits)
+        except ExchangeError as exc:
+            why = f"the taker fee of {request.symbol} cannot be read: {exc.describe()}"
+            return early("min_stop_distance", why, source)
+        return Prepared(account, now, limits, watermark, source, picture=picture, intent=intent, spec=spec,
+                        positions=positions, resting=resting[0], unpriced=resting[1], exposure_price=entry,
+                        costs=costs)
 
     def picture(self, account: str, now: datetime, limits: RiskLimits) -> AccountPicture:
         """Read the account's latest snapshot, its day baseline and peak, and its recent closed trades."""
@@ -124,7 +218,7 @@ class PreTrade:
 
     def receipt(self, account: str, request: OrderRequest, *, size: bool) -> dict[str, Any]:
         """Describe an order before it is sent: its size, risk, prices, headroom and every verdict."""
-        rounded = self._rt.gateway.rounded(account, request)
+        rounded = self._rt.specs.rounded(account, request)
         state = admits(self._rt.trading.current().state, reduces_exposure=rounded.reduce_only, is_cancel=False)
         head = {
             "account": account, "symbol": rounded.symbol, "side": rounded.side.value, "type": rounded.type.value,
@@ -178,6 +272,20 @@ class PreTrade:
         except ExchangeError as exc:
             return f"the open positions cannot be read: {exc.describe()}"
 
+    def _resting(self, account: str) -> tuple[tuple[PendingEntry, ...], tuple[UnpricedOrder, ...]] | str:
+        """Return the resting entry orders read now (with the stops the gate sent them with), or why not.
+
+        Read live like the positions: a limit entry placed since the last poll must count against the caps.
+        """
+        try:
+            orders = self._rt.accounts[account].fetch_open_orders()
+        except ExchangeError as exc:
+            return f"the open orders cannot be read: {exc.describe()}"
+        entries, unpriced = resting_entries(orders)
+        stops = self._ledger.stops(account, [e.client_id for e in entries if e.client_id])
+        entries = [replace(e, stop_loss=stops.get(e.client_id or "")) for e in entries]
+        return tuple(entries), tuple(unpriced)
+
     def _closed_trades(self, account: str, now: datetime) -> tuple[tuple[ClosedTrade, ...] | None, str | None]:
         try:
             trades = self._rt.accounts[account].fetch_closed_trades(now - TRADES_LOOKBACK)
@@ -193,6 +301,7 @@ def _overrides(picture: AccountPicture) -> dict[str, Verdict]:
         out["consecutive_losses"] = Verdict.deny("consecutive_losses", f"{picture.trades_problem}: no new risk")
     if picture.day_start_equity is None:
         out["daily_loss"] = Verdict.deny("daily_loss", f"{picture.baseline_problem}: no new risk")
+        out["daily_headroom"] = Verdict.deny("daily_headroom", f"{picture.baseline_problem}: no new risk")
     if picture.peak_equity is None:
         out["drawdown"] = Verdict.deny("drawdown", "no good read has set the peak equity yet: the drawdown is unknown")
     return out
@@ -259,23 +368,22 @@ def _figures(ctx: RuleContext, s: SizingResult) -> dict[str, Any]:
     """Return the receipt's numbers for a sized context."""
     limits, spec = ctx.limits, ctx.spec
     existing = ctx.same_position.notional if ctx.same_position is not None else ZERO
-    after_open = ctx.open_notional + s.notional
-    new_position = ctx.same_position is None
+    pending_same = ctx.same_exposure - existing
+    after_open = ctx.exposure_notional + s.notional
+    taken = ctx.slots
+    new_position = (ctx.intent.symbol, ctx.intent.side) not in taken
     return {
         "size": {
             "qty": dec(s.qty), "base": spec.base, "sized": s.sized, "raw_qty": _q(s.raw_qty, _PRICE),
             "notional": dec(s.notional), "margin": _q(s.margin, _PRICE),
             "caps": [{"limit": c.name, "max_notional": _q(c.max_notional, _PRICE), "reason": c.reason} for c in s.caps],
         },
-        "risk": {
-            "usdt": dec(s.risk_usdt), "pct_of_equity": _q(s.risk_pct, _PCT),
-            "limit_pct": dec(limits.risk_per_trade_pct),
-            "budget_usdt": _q(s.risk_budget, _PRICE), "equity": dec(ctx.equity), "stop_distance": dec(s.stop_distance),
-        },
+        "risk": _risk(ctx, s),
         "leverage": {
             "setting": s.leverage, "limit": limits.max_leverage, "exchange_max": spec.max_leverage,
             "account_after": _q(after_open / ctx.equity, _PCT) if ctx.equity > 0 else None,
             "notional_after": dec(after_open), "notional_cap": dec(ctx.equity * limits.max_leverage),
+            "pending_notional": dec(ctx.pending_notional),
         },
         "liquidation": {
             "price": _q(s.liquidation_price, _PRICE), "stop_loss": dec(s.stop_loss),
@@ -285,16 +393,33 @@ def _figures(ctx: RuleContext, s: SizingResult) -> dict[str, Any]:
         },
         "daily_loss": _daily_loss(ctx, s.risk_usdt),
         "open_positions": {
-            "count": len(ctx.positions), "limit": limits.max_open_positions, "new_position": new_position,
-            "after": len(ctx.positions) + (1 if new_position else 0),
+            "count": len(ctx.positions), "pending": len(taken) - len({(p.symbol, p.side) for p in ctx.positions}),
+            "split": ctx.exposure_split(), "limit": limits.max_open_positions, "new_position": new_position,
+            "after": len(taken) + (1 if new_position else 0),
         },
         "notional": {
-            "existing": dec(existing), "new": dec(s.notional), "after": dec(existing + s.notional),
-            "limit": dec(limits.max_position_notional),
+            "existing": dec(existing), "pending": dec(pending_same), "new": dec(s.notional),
+            "after": dec(existing + pending_same + s.notional), "limit": dec(limits.max_position_notional),
         },
         "reward_risk": {
             "ratio": _q(s.reward_risk, _PCT), "min": dec(limits.min_reward_risk), "take_profit": dec(s.take_profit),
         },
+    }
+
+
+def _risk(ctx: RuleContext, s: SizingResult) -> dict[str, Any]:
+    """Return the loss if stopped, fees and slippage included, with its split and where the costs came from."""
+    return {
+        "usdt": _q(s.risk_usdt, _PRICE), "pct_of_equity": _q(s.risk_pct, _PCT),
+        "limit_pct": dec(ctx.limits.risk_per_trade_pct),
+        "budget_usdt": _q(s.risk_budget, _PRICE), "equity": dec(ctx.equity), "stop_distance": dec(s.stop_distance),
+        "label": "risk if stopped, incl. fees and slippage",
+        "split": {"price_move": _q(s.price_risk_usdt, _PRICE), "fees": _q(s.fees_usdt, _PRICE),
+                  "slippage": _q(s.slippage_usdt, _PRICE)},
+        "round_trip_per_unit": _q(s.round_trip_per_unit, _PRICE),
+        "costs": ctx.costs.as_dict() if ctx.costs is not None else None,
+        "existing_qty": dec(s.existing_qty), "existing_usdt": _q(s.existing_risk_usdt, _PRICE),
+        "min_stop_distance": _q(ctx.limits.min_stop_cost_multiple * s.round_trip_per_unit, _PRICE),
     }
 
 

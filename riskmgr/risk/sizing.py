@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from riskmgr.domain import ZERO, MarketSpec, PositionSide
+from riskmgr.domain import ZERO, MarketSpec, Position, PositionSide
 from riskmgr.errors import ValidationError
 from riskmgr.risk.config import RiskLimits
+from riskmgr.risk.costs import TradingCosts, existing_loss, loss_at_stop
 
 HUNDRED = Decimal(100)
 
@@ -79,7 +80,7 @@ def qty_for_risk(equity: Decimal, risk_pct: Decimal, entry: Decimal, stop: Decim
 
 
 def risk_usdt(qty: Decimal, entry: Decimal, stop: Decimal) -> Decimal:
-    """Return what the position loses if the stop is hit (fees and slippage not included)."""
+    """Return the price move ``qty`` loses if the stop is hit (fees and slippage not included: see TradingCosts)."""
     return qty * stop_distance(entry, stop)
 
 
@@ -138,13 +139,56 @@ def reward_risk(side: PositionSide, entry: Decimal, stop: Decimal, target: Decim
     return (target - entry) * side.sign / risk
 
 
+# The venues' documented isolated-margin liquidation formulas for one position opened with margin entry*qty/lev and
+# no margin added later. Each takes (side, entry, 1/leverage, maintenance margin rate). A venue's maintenance amount
+# (Binance "cum", Bitget's "pre-calculated offset") is left out: it is >= 0 and only moves the venue's liquidation
+# further from the entry, so leaving it out keeps the estimate cautious.
+
+# Bitget adds its taker fee rate to the maintenance rate; 0.06 % is its standard taker fee and the liquidation fee
+# rate its 2024-07-24 announcement sets. A lower (VIP) fee only moves the liquidation further away.
+BITGET_LIQUIDATION_FEE_RATE = Decimal("0.0006")
+
+
+def _linear_liquidation(side: PositionSide, entry: Decimal, inverse: Decimal, mmr: Decimal) -> Decimal:
+    """Return where margin entry/lev plus the loss meets mmr of the entry notional (Bitunix, the paper venue)."""
+    # Bitunix publishes no closed formula, only its definitions: maintenance margin = open price * size * mmr,
+    # liquidation when the position's margin (initial margin + P&L) falls below it. Solved for the price.
+    return entry * (1 - side.sign * (inverse - mmr))
+
+
+def _binance_liquidation(side: PositionSide, entry: Decimal, inverse: Decimal, mmr: Decimal) -> Decimal:
+    """Return Binance's isolated formula: long entry*(1-1/lev)/(1-mmr), short entry*(1+1/lev)/(1+mmr)."""
+    return entry * (1 - side.sign * inverse) / (1 - side.sign * mmr)
+
+
+def _bitget_liquidation(side: PositionSide, entry: Decimal, inverse: Decimal, mmr: Decimal) -> Decimal:
+    """Return Bitget's isolated formula: (margin - qty*entry*dir) / (qty*(mmr + taker fee - dir)), per unit of qty."""
+    return (entry * inverse - entry * side.sign) / (mmr + BITGET_LIQUIDATION_FEE_RATE - side.sign)
+
+
+ISOLATED_LIQUIDATION_FORMULAS = {
+    "binance": _binance_liquidation,
+    "bitget": _bitget_liquidation,
+    "bitunix": _linear_liquidation,
+    "paper": _linear_liquidation,
+}
+
+
 def liquidation_price(side: PositionSide, entry: Decimal, leverage: Decimal | int, mmr: Decimal) -> Decimal:
-    """Return the isolated-margin liquidation estimate: long entry*(1-1/lev+mmr), short entry*(1+1/lev-mmr)."""
+    """Return the most cautious isolated liquidation of the venues' formulas: highest for a long, lowest for a short."""
     _require_positive("entry_price", entry)
     if leverage < 1:
         raise ValidationError("leverage", f"must be at least 1, got {leverage}")
-    factor = Decimal(1) / Decimal(leverage) - mmr
-    return entry * (1 - factor) if side is PositionSide.LONG else entry * (1 + factor)
+    inverse = Decimal(1) / Decimal(leverage)
+    estimates = [formula(side, entry, inverse, mmr) for formula in ISOLATED_LIQUIDATION_FORMULAS.values()]
+    return max(estimates) if side is PositionSide.LONG else min(estimates)
+
+
+def liquidation_price_on_tick(
+    side: PositionSide, entry: Decimal, leverage: Decimal | int, mmr: Decimal, tick: Decimal
+) -> Decimal:
+    """Return ``liquidation_price`` rounded to the tick towards the entry, as the paper venue rounds its own."""
+    return round_to_tick(liquidation_price(side, entry, leverage, mmr), tick, up=side is PositionSide.LONG)
 
 
 def liquidation_beyond_stop(side: PositionSide, stop: Decimal, liquidation: Decimal) -> Decimal:
@@ -191,10 +235,17 @@ class SizingResult:
     qty: Decimal
     notional: Decimal
     margin: Decimal
-    risk_usdt: Decimal
+    risk_usdt: Decimal  # loss if stopped: price move + fees + slippage, of the whole position after an add
     risk_pct: Decimal
-    stop_distance: Decimal
+    stop_distance: Decimal  # price only: |entry - stop|
     risk_budget: Decimal  # equity * risk per trade
+    price_risk_usdt: Decimal  # the price-move part of risk_usdt
+    fees_usdt: Decimal  # the taker fees part of risk_usdt
+    slippage_usdt: Decimal  # the slippage part of risk_usdt
+    round_trip_per_unit: Decimal  # fees + slippage of one unit entered at the entry and stopped at the stop
+    costs_source: str
+    existing_qty: Decimal  # the open position this order adds to (0: a new position); one stop then covers both
+    existing_risk_usdt: Decimal  # what that position loses at this order's stop, costs included
     raw_qty: Decimal  # what the risk budget alone gives, before caps and rounding (the caller's qty if given)
     caps: tuple[SizingCap, ...]
     reward_risk: Decimal | None
@@ -223,15 +274,23 @@ class SizingInput:
     take_profit: Decimal | None
     leverage: int
     equity: Decimal
+    costs: TradingCosts
     open_notional: Decimal = ZERO  # notional of every open position on the account
     position_notional: Decimal = ZERO  # notional of the position this order adds to, if any
+    existing: tuple[Position, ...] = ()  # the open position(s) this order adds to: the new stop covers them too
 
 
 def size_position(order: SizingInput, spec: MarketSpec, limits: RiskLimits) -> SizingResult:
-    """Size an entry from the risk budget, capped by max position notional and the leverage cap, step-rounded."""
+    """Size an entry from the risk budget, capped by max position notional and the leverage cap, step-rounded.
+
+    The budget pays for the loss at the stop including fees and slippage; for an add it first pays for what the
+    open position loses at the new stop (one stop covers both), and only the rest is sized.
+    """
     _check_order(order)
     budget = order.equity * limits.risk_per_trade_pct / HUNDRED
-    raw_qty = budget / stop_distance(order.entry_price, order.stop_loss)
+    left = budget - existing_loss(order.existing, order.stop_loss, order.costs).total
+    per_unit = order.costs.loss_per_unit(order.entry_price, order.stop_loss)
+    raw_qty = left / per_unit if left > 0 else ZERO
     qty = raw_qty
     caps: list[SizingCap] = []
     for name, room, why in _cap_rooms(order, limits):
@@ -300,7 +359,9 @@ def _result(
     sized: bool,
 ) -> SizingResult:
     entry, stop = order.entry_price, order.stop_loss
-    risk = risk_usdt(qty, entry, stop)
+    new = loss_at_stop(order.side, qty, entry, stop, order.costs)
+    held = existing_loss(order.existing, stop, order.costs)
+    risk = new.total + held.total
     liquidation = liquidation_price(order.side, entry, order.leverage, known_maintenance_rate(spec))
     target = order.take_profit
     return SizingResult(
@@ -316,6 +377,13 @@ def _result(
         risk_pct=pct_of(risk, order.equity),
         stop_distance=stop_distance(entry, stop),
         risk_budget=order.equity * limits.risk_per_trade_pct / HUNDRED,
+        price_risk_usdt=new.price + held.price,
+        fees_usdt=new.fees + held.fees,
+        slippage_usdt=new.slippage + held.slippage,
+        round_trip_per_unit=order.costs.round_trip_per_unit(entry, stop),
+        costs_source=order.costs.source,
+        existing_qty=held.qty,
+        existing_risk_usdt=held.total,
         raw_qty=raw_qty,
         caps=caps,
         reward_risk=None if target is None else reward_risk(order.side, entry, stop, target),

@@ -1,8 +1,8 @@
 """The risk feature: the rules wired into the order gate, the Risk page and API, the pre-trade receipt, re-arm,
 and the audit log page and API.
 
-``install`` gives the gateway its risk check (``PreTrade.verdicts``), so every new-risk order, from any caller,
-is judged by every rule on real data. The audit log is only ever read here: nothing is deleted by the app.
+The gateway's risk check (``PreTrade``) is built with it in the composition root, so every new-risk order, from any
+caller, is judged by every rule on real data. The audit log is only ever read here: nothing is deleted by the app.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from riskmgr.errors import ConfigError, ValidationError
 from riskmgr.formatting import dec
 from riskmgr.models import AuditEvent
 from riskmgr.risk.config import FIELDS, RiskLimits, field_table
-from riskmgr.risk.pretrade import AccountPicture, PreTrade
+from riskmgr.risk.pretrade import AccountPicture
 from riskmgr.risk.sizing import HUNDRED
 from riskmgr.risk.state import DrawdownTier, daily_loss_pct, drawdown_pct, drawdown_tier, next_day_start
 from riskmgr.runtime import Runtime, current_runtime
@@ -35,10 +35,8 @@ _PCT = Decimal("0.01")
 
 
 def install(runtime: Runtime) -> None:
-    """Wire every risk rule into the order gateway."""
-    pretrade = PreTrade(runtime)
-    runtime.features[__name__] = pretrade
-    runtime.gateway.set_risk_check(pretrade.verdicts)
+    """Expose the pre-trade check (built with the gateway in the composition root) to this feature's pages."""
+    runtime.features[__name__] = runtime.pretrade
 
 
 def _actor() -> str:
@@ -123,7 +121,7 @@ def _limits_in_force(runtime: Runtime) -> tuple[RiskLimits | None, str | None]:
 # -- headroom per account ----------------------------------------------------------------------------------------
 def account_headroom(runtime: Runtime, limits: RiskLimits) -> list[dict[str, Any]]:
     """Return, per account, where it stands against each account-level rule and how much room is left."""
-    pretrade = PreTrade(runtime)
+    pretrade = runtime.pretrade
     now = runtime.clock.now()
     out = []
     for name in runtime.accounts:

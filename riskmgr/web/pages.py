@@ -67,5 +67,6 @@ def trade():  # type: ignore[no-untyped-def]
         accounts=runtime.paper_accounts(),
         symbols=sorted(specs),
         specs=specs,
+        limits=runtime.limits(),
     )
 

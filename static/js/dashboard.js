@@ -107,6 +107,11 @@
     const orders = snap.accounts.flatMap((a) => a.orders.map((o) => orderRow(a, o)));
     document.querySelector("#orders-table tbody").innerHTML = orders.join("") ||
       `<tr><td colspan="9" class="text-body-secondary">No open orders.</td></tr>`;
+    const cancelled = snap.entry_cancellations || [];
+    const box = document.getElementById("entry-cancellations");
+    box.innerHTML = cancelled.length ? `<strong>Resting entry orders cancelled (new risk stopped):</strong><ul class="mb-0">${
+      cancelled.map((c) => `<li class="${c.failed ? "text-danger" : ""}">${RM.dateTime(c.ts)} · ${RM.esc(c.account)}: ${RM.esc(c.message)}</li>`).join("")}</ul>` : "";
+    box.classList.toggle("d-none", !cancelled.length);
     const unprotected = snap.accounts.flatMap((a) => a.positions.filter((p) => !p.stop_loss.present)).length;
     document.getElementById("unprotected-summary").innerHTML = unprotected
       ? `<span class="badge text-bg-danger">${unprotected} without a stop-loss</span>` : "";

@@ -44,17 +44,21 @@
     return ((up ? Math.ceil(steps - 1e-9) : Math.floor(steps + 1e-9)) * t).toFixed(decimals);
   }
 
-  // Stop 1.5 % and target 3 % from the entry (limit price or mark). The stop rounds towards the entry and the
-  // target away from it, so rounding never lowers reward:risk. Until the trader edits either field they follow
-  // the mark (autoProtection), because a market order is judged at the mark of the moment it is checked.
+  // The limits' default stop and target (1.5 % / 3.75 %: 2.5:1, headroom above the 2:1 minimum) from the entry
+  // (limit price or mark). The stop rounds towards the entry and the target away from it, so rounding never lowers
+  // reward:risk. Until the trader edits either field they follow the mark (autoProtection), because a market order
+  // is judged at the mark of the moment it is checked.
   let autoProtection = true;
+  const defaults = document.getElementById("default-protection").dataset;
   function defaultProtection() {
     const m = markets[field("symbol").value];
     if (!m) return;
     const ref = field("type").value === "limit" && field("price").value ? Number(field("price").value) : Number(m.mark);
     const long = side() === "buy";
-    field("stop_loss").value = roundTick(ref * (long ? 0.985 : 1.015), m.price_tick, long);
-    field("take_profit").value = roundTick(ref * (long ? 1.03 : 0.97), m.price_tick, long);
+    const stop = Number(defaults.stopPct) / 100;
+    const target = Number(defaults.targetPct) / 100;
+    field("stop_loss").value = roundTick(ref * (long ? 1 - stop : 1 + stop), m.price_tick, long);
+    field("take_profit").value = roundTick(ref * (long ? 1 + target : 1 - target), m.price_tick, long);
   }
 
   function ticket() {
@@ -112,14 +116,22 @@
       ${line("Size", `${RM.esc(s.qty)} ${RM.esc(s.base)} ${s.sized ? "(sized from the stop by risk per trade)" : "(as entered, rounded to the step)"}${caps}`)}
       ${line("Entry", `${RM.price(r.entry_price)} <span class="text-body-secondary">(${RM.esc(r.entry_source)})</span>`)}
       ${line("Notional / margin", `${RM.num(s.notional)} / ${RM.num(s.margin)} USDT`)}
-      ${line("Risk if stopped", `${RM.num(f.risk.usdt)} USDT = ${RM.num(f.risk.pct_of_equity)} % of equity ${RM.num(f.risk.equity)} (limit ${f.risk.limit_pct} %)`)}
+      ${line("Risk if stopped, incl. fees and slippage", riskLine(f.risk, s.base))}
       ${line("Leverage", `${f.leverage.setting}x (cap ${f.leverage.limit}x, exchange ${f.leverage.exchange_max}x) · account ${f.leverage.account_after ?? "—"}x after`)}
       ${line("Liquidation", `${RM.price(f.liquidation.price)} · ${RM.price(f.liquidation.beyond_stop)} beyond the stop (${RM.num(f.liquidation.beyond_stop_pct_of_entry)} % of entry)`)}
       ${line("Daily-loss headroom", daily)}
-      ${line("Open positions", `${f.open_positions.count} → ${f.open_positions.after} of ${f.open_positions.limit}${f.open_positions.new_position ? "" : " (adds to an open one)"}`)}
-      ${line("Position notional", `${RM.num(f.notional.after)} of ${RM.num(f.notional.limit)} USDT`)}
+      ${line("Open positions", `${f.open_positions.split} → ${f.open_positions.after} of ${f.open_positions.limit}${f.open_positions.new_position ? "" : " (adds to an open or resting one)"}`)}
+      ${line("Position notional", `${RM.num(f.notional.after)} of ${RM.num(f.notional.limit)} USDT${Number(f.notional.pending) ? ` (incl. ${RM.num(f.notional.pending)} USDT resting or in flight)` : ""}`)}
       ${line("Reward : risk", f.reward_risk.ratio !== null ? `${RM.num(f.reward_risk.ratio)} : 1 (min ${f.reward_risk.min} : 1)` : "no take-profit")}
     </dl>`;
+  }
+
+  // the loss at the stop with its split; after an add, of the whole position under its one stop
+  function riskLine(k, base) {
+    const split = k.split ? `<div class="small text-body-secondary">price move ${RM.num(k.split.price_move)} + fees ${RM.num(k.split.fees)} + slippage ${RM.num(k.split.slippage)} USDT`
+      + `${Number(k.existing_qty) ? ` · whole position: ${RM.esc(k.existing_qty)} ${RM.esc(base)} open loses ${RM.num(k.existing_usdt)} of it` : ""}`
+      + `${k.costs ? ` · ${RM.esc(k.costs.source)}` : ""}</div>` : "";
+    return `${RM.num(k.usdt)} USDT = ${RM.num(k.pct_of_equity)} % of equity ${RM.num(k.equity)} (limit ${k.limit_pct} %)${split}`;
   }
 
   function renderReceipt(r) {
@@ -177,6 +189,22 @@
     submitButton.disabled = true;
     const body = ticket();
     if (!body.qty && lastReceipt.qty) body.qty = lastReceipt.qty;  // the size the receipt showed
+    // the mark the stop and target were judged against: if it moves, the answer offers them re-centred
+    if (body.type === "market" && lastReceipt.entry_price) body.reference_price = lastReceipt.entry_price;
+    await send(body);
+  });
+
+  // The mark moved between the receipt and the gate: the 409 names the rule and offers the levels re-centred
+  // on the mark of that moment; one click sends the same ticket with "recentre": true (a new intent).
+  function recentreOffer(d) {
+    const o = d.recentred;
+    if (!o || o.applied) return "";
+    return `<div class="alert alert-warning small">Denied by ${RM.esc((o.denied_by || []).join(", "))} because the mark moved: ${RM.esc(o.message)}
+      (${o.allowed ? "every rule allows these levels" : "still denied: " + RM.esc(o.denials.map((v) => v.rule).join(", "))}).
+      <button type="button" class="btn btn-sm btn-warning ms-2" id="use-recentred">Re-centre on the mark and place</button></div>`;
+  }
+
+  async function send(body) {
     const res = await RM.api("/api/orders", { method: "POST", body });
     if (res.status === 400) {
       const d = res.data.detail || {};
@@ -185,12 +213,21 @@
       return;  // same intent id: fixing the form and resubmitting is the same order
     }
     const d = res.data;
-    result.innerHTML = describe("Entry", d.entry) + describe("Stop-loss / take-profit", d.protection) + describe("Unwind (protection failed)", d.unwind)
-      || `<div class="alert alert-danger">${RM.esc(d.error)}: ${RM.esc(JSON.stringify(d.detail))}</div>`;
+    const applied = d.recentred && d.recentred.applied
+      ? `<div class="alert alert-info small">${RM.esc(d.recentred.message)}</div>` : "";
+    if (d.recentred && d.recentred.applied) {
+      autoProtection = false;
+      field("stop_loss").value = d.recentred.stop_loss;
+      if (d.recentred.take_profit) field("take_profit").value = d.recentred.take_profit;
+    }
+    result.innerHTML = applied + recentreOffer(d) + (describe("Entry", d.entry) + describe("Stop-loss / take-profit", d.protection) + describe("Unwind (protection failed)", d.unwind)
+      || `<div class="alert alert-danger">${RM.esc(d.error)}: ${RM.esc(JSON.stringify(d.detail))}</div>`);
     intentId = crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random();  // next order is a new intent
+    const again = document.getElementById("use-recentred");
+    if (again) again.addEventListener("click", () => { again.disabled = true; send({ ...body, intent_id: intentId, recentre: true }); });
     refreshPositions();
     schedulePreview();
-  });
+  }
 
   async function refreshPositions() {
     const res = await RM.api("/api/snapshot");

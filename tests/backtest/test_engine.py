@@ -35,30 +35,34 @@ def run(rows, entries, **changes) -> Outcome:
 
 def test_long_trade_with_fees_fills_at_next_open_and_takes_profit_at_the_target():
     rows = [(100, 101, 99, 100), (101, 102, 100.5, 101.5), (101.5, 104.5, 101, 104), FLAT]
-    # signal at bar 0's close 100: stop 98, target 104 -> 150 USDT risk budget / 2 = 75 units
+    # signal at bar 0's close 100: stop 98, target 104; the loss per unit at the stop is 2 + fees (100 + 98) x 0.001
+    # = 2.198, so the 150 USDT risk budget buys 68.2439 -> 68.24 units
     o = run(rows, {0: (1, 98.0, 104.0)}, fill=FillModel(D("0.001"), D(0), D(0)))
 
     [trade] = o.trades.rows()
-    assert trade["entry_price"] == "101" and trade["qty"] == "75"
+    assert trade["entry_price"] == "101" and trade["qty"] == "68.24"
     assert trade["exit_price"] == "104" and trade["exit_reason"] == "take_profit"
-    assert trade["gross_pnl"] == "225"  # (104 - 101) x 75
-    assert trade["fees"] == "15.375"  # 101 x 75 x 0.001 + 104 x 75 x 0.001
-    assert trade["net_pnl"] == "209.625"
-    assert o.final_equity == D("10209.625")
-    assert o.fees_paid() == D("15.375")
+    assert trade["gross_pnl"] == "204.72"  # (104 - 101) x 68.24
+    assert trade["fees"] == "13.9892"  # 101 x 68.24 x 0.001 + 104 x 68.24 x 0.001
+    assert trade["net_pnl"] == "190.7308"
+    assert o.final_equity == D("10190.7308")
+    assert o.fees_paid() == D("13.9892")
 
 
 def test_stop_hit_fills_at_the_stop_with_slippage_against_us_and_ticks_rounded_against_us():
     rows = [(100, 101, 99, 100), (101, 102, 100.5, 101.5), (101, 101.5, 97.5, 98), FLAT]
     o = run(rows, {0: (1, 98.0, 104.0)}, fill=FillModel(D("0.001"), D(0), D(10)))
 
+    # per unit at the stop: 2 + slippage 198 x 0.001 + 2 ticks = 0.218 + fees 198.218 x 0.001 = 0.198218 -> 2.416218;
+    # 150 / 2.416218 = 62.08 units
     [trade] = o.trades.rows()
+    assert trade["qty"] == "62.08"
     assert trade["entry_price"] == "101.11"  # 101 x 1.001 = 101.101, rounded up to the 0.01 tick
     assert trade["exit_price"] == "97.9"  # 98 x 0.999 = 97.902, rounded down
     assert trade["exit_reason"] == "stop_loss"
-    assert trade["gross_pnl"] == "-240.75"  # (97.90 - 101.11) x 75
-    assert trade["net_pnl"] == "-255.67575"  # minus 7.58325 and 7.3425 of fees
-    assert o.final_equity == D("9744.32425")
+    assert trade["gross_pnl"] == "-199.2768"  # (97.90 - 101.11) x 62.08
+    assert trade["net_pnl"] == "-211.6313408"  # minus 6.2769088 and 6.077632 of fees
+    assert o.final_equity == D("9788.3686592")
 
 
 def test_bar_reaching_both_stop_and_target_fills_the_stop():
@@ -87,7 +91,8 @@ def test_gap_past_stop_and_liquidation_liquidates_and_costs_exactly_the_margin()
     [trade] = o.trades.rows()
     assert trade["exit_reason"] == "liquidation"
     assert trade["exit_price"] == "45"  # the open of the bar that gapped through
-    margin, maintenance, entry_fee = D("3787.5"), D("37.875"), D("7.575")  # 101 x 75 / 2; x 0.005; x 0.001
+    # 68.24 units (fees in the sizing, see above): 101 x 68.24 / 2; 101 x 68.24 x 0.005; x 0.001
+    margin, maintenance, entry_fee = D("3446.12"), D("34.4612"), D("6.89224")
     assert trade["gross_pnl"] == str(maintenance - margin)
     assert D(trade["net_pnl"]) == maintenance - margin - maintenance - entry_fee
     assert o.final_equity == D(10000) - entry_fee - margin
@@ -170,7 +175,8 @@ def test_limit_entry_rests_at_the_signal_close_and_fills_as_maker_when_the_range
     [trade] = o.trades.rows()
     assert trade["entry_time"] == "2025-03-03T02:00:00+00:00"  # bar 2's low 99.8 reaches the limit 100
     assert trade["entry_price"] == "100"
-    assert D(trade["fees"]) == D(100) * 75 * D("0.0002") + D(104) * 75 * D("0.001")  # maker in, taker out
+    # sized on the taker fee both ways (a resting limit may end up a taker): 150 / 2.198 -> 68.24 units
+    assert D(trade["fees"]) == D(100) * D("68.24") * D("0.0002") + D(104) * D("68.24") * D("0.001")  # maker in
 
 
 def test_limit_filled_inside_a_bar_takes_no_profit_in_that_bar():

@@ -164,6 +164,24 @@ def test_filled_limit_gets_its_attached_stop(paper, fake_market, paper_clock):
     )
 
 
+def test_a_filled_limit_add_replaces_the_positions_stop_and_target_so_one_pair_covers_it_all(
+    paper, fake_market, paper_clock
+):
+    buy(paper, "0.1")
+    protect_long(paper, stop=48000, target=53000)
+    paper.place_order(OrderRequest(BTC, OrderSide.BUY, OrderType.LIMIT, D("0.1"), price=D(49500),
+                                   stop_loss=D(48500), take_profit=D(52500), client_id="add"))
+    then(paper_clock, fake_market, "49490")
+
+    [position] = paper.fetch_positions()
+    triggers = sorted(paper.fetch_open_orders(), key=lambda o: o.type)
+
+    assert position.size == D("0.2")  # added, never closed to make room
+    assert [(o.type, o.trigger_price, o.close_position) for o in triggers] == [
+        (OrderType.STOP_MARKET, D(48500), True), (OrderType.TAKE_PROFIT_MARKET, D(52500), True),
+    ]
+
+
 def test_resting_reduce_only_is_cancelled_when_the_position_is_gone(paper, fake_market, paper_clock):
     buy(paper, "0.1")
     paper.place_order(OrderRequest(BTC, OrderSide.SELL, OrderType.LIMIT, D("0.1"), price=D(52000), reduce_only=True))

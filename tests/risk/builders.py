@@ -9,6 +9,7 @@ from typing import Any
 from riskmgr.domain import AccountStatus, MarginMode, MarketSpec, Position, PositionSide, TradingState
 from riskmgr.risk.config import RiskLimits
 from riskmgr.risk.context import OrderIntent, RuleContext, build_context
+from riskmgr.risk.costs import TradingCosts
 
 D = Decimal
 NOW = datetime(2024, 3, 10, 12, 0, tzinfo=UTC)
@@ -24,6 +25,11 @@ BTC = MarketSpec(
     max_leverage=100,
     maintenance_margin_rate=D("0.005"),
 )
+
+# no fees and no slippage: rule tests read plain price arithmetic unless they pass costs (see test_costs.py)
+NO_COSTS = TradingCosts(D(0), D(0), "none (test)", "none (test)")
+# the paper venue's defaults: taker fee 0.05 %, slippage 2 bps, fills rounded to the 0.1 tick
+PAPER_COSTS = TradingCosts(D("0.0005"), D("0.0002"), "paper venue setting", "paper venue setting", D("0.1"))
 
 
 def position(
@@ -79,6 +85,7 @@ def context(**changes: Any) -> RuleContext:
         "fetched_at": NOW - timedelta(seconds=2),
         "recent_trades": (),
         "trading_state": TradingState.ACTIVE,
+        "costs": NO_COSTS,
     }
     fields.update(changes)
     return build_context(**fields)

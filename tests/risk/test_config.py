@@ -20,13 +20,16 @@ def test_defaults_follow_the_architecture_table():
     assert limits.max_open_positions == 5
     assert limits.max_position_notional == D(1000)
     assert limits.min_notional_floor == D(5)
-    assert (limits.default_stop_pct, limits.default_target_pct) == (D("1.5"), D(3))
+    # 3.75 % over 1.5 % is 2.5:1, headroom above the 2:1 minimum so a small move of the mark does not deny it
+    assert (limits.default_stop_pct, limits.default_target_pct) == (D("1.5"), D("3.75"))
     assert limits.emergency_close_pct == D(5)
     assert (limits.level_high_pct, limits.level_critical_pct, limits.level_profitable_pct) == (D("2.5"), D(5), D(3))
     assert limits.partial_tp_enabled is False
     assert (limits.partial_tp_fraction_pct, limits.partial_tp_trigger_pct) == (D(50), D(3))
     assert (limits.max_consecutive_losses, limits.loss_cooldown_minutes) == (3, 60)
     assert limits.min_reward_risk == D(2)
+    assert limits.min_stop_cost_multiple == D(3)
+    assert (limits.taker_fee_estimate_pct, limits.slippage_estimate_pct) == (D("0.06"), D("0.05"))
     assert (limits.min_signal_confidence, limits.signal_cooldown_minutes) == (75, 5)
     assert limits.stale_after_seconds == 30
     assert limits.risk_day_timezone == "UTC"

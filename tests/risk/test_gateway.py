@@ -10,14 +10,15 @@ import pytest
 from sqlalchemy.orm import Session
 
 from riskmgr import create_app
-from riskmgr.domain import Order, OrderRequest, OrderSide, OrderStatus, OrderType, PositionSide, TradingState
+from riskmgr.domain import Order, OrderRequest, OrderSide, OrderStatus, OrderType, PositionSide, Ticker, TradingState
 from riskmgr.errors import DuplicateClientIdError, InsufficientFundsError
 from riskmgr.exchanges.reader import AccountReader
 from riskmgr.extensions import db
 from riskmgr.models import OrderIntent
 from riskmgr.monitor import poll_cycle
 from riskmgr.risk.gateway import OrderGateway, client_id_for
-from tests.conftest import make_settings
+from riskmgr.risk.rules import ALL_RULES
+from tests.conftest import T0, make_settings
 from tests.fakes import BTC, ReadOnlyFake
 
 D = Decimal
@@ -30,14 +31,18 @@ WRITE_METHODS = {
 class RecordingAdapter(ReadOnlyFake):
     """A fake venue that accepts writes and records them; ``fail_next`` makes the next write raise."""
 
-    def __init__(self, account: str, equity: str = "10000"):
+    def __init__(self, account: str, equity: str = "10000", now=lambda: T0):  # type: ignore[no-untyped-def]
         super().__init__(account, equity)
+        self.now = now
         self.sent: list[tuple[str, object]] = []
         self.fail_next: Exception | None = None
         self.closed: list = []
 
     def fetch_closed_trades(self, since):  # type: ignore[no-untyped-def]
         return list(self.closed)
+
+    def fetch_tickers(self):  # type: ignore[no-untyped-def]
+        return {BTC: Ticker(BTC, D(50000), D(50000), self.now())}
 
     def _record(self, what: str, payload: object) -> None:
         if self.fail_next is not None:
@@ -82,13 +87,17 @@ def rt(tmp_path, clock, venue):
 
 
 @pytest.fixture
-def gateway(rt, venue, clock) -> OrderGateway:
-    """A gateway on the recording venue without risk rules: the trading state, ids, rounding and audit alone."""
-    return OrderGateway({"acct": venue}, rt.engine, rt.trading, rt.audit, clock)
+def gateway(rt) -> OrderGateway:
+    """The app's own gateway, every rule wired, on the recording venue after one good poll."""
+    poll_cycle(rt)
+    return rt.gateway
 
 
 def buy(qty: str = "0.01", **extra) -> OrderRequest:
-    return OrderRequest(BTC, OrderSide.BUY, OrderType.LIMIT, D(qty), price=D(50000), **extra)
+    """A limit buy every rule allows: 0.01 BTC at 50000, 3x, stop 49000 (0.1 % of equity), target 53000 (3:1)."""
+    fields = {"price": D(50000), "leverage": 3, "stop_loss": D(49000), "take_profit": D(53000)}
+    fields.update(extra)
+    return OrderRequest(BTC, OrderSide.BUY, OrderType.LIMIT, D(qty), **fields)
 
 
 def audit_kinds(rt) -> list[str]:
@@ -176,24 +185,24 @@ def test_different_intents_get_different_client_ids_and_both_are_sent(gateway, v
 # -- rounding ----------------------------------------------------------------------------------------------------
 def test_buy_rounds_qty_down_price_down_stop_up_and_target_down(gateway, venue):
     request = OrderRequest(BTC, OrderSide.BUY, OrderType.LIMIT, D("0.0129"), price=D("50000.07"),
-                           stop_loss=D("49000.01"), take_profit=D("52000.09"))
+                           stop_loss=D("49000.01"), take_profit=D("52500.09"), leverage=3)
 
     gateway.submit("acct", request, actor="t", intent_id="i-1")
 
     sent = venue.sent[0][1]
     assert (sent.qty, sent.price, sent.stop_loss, sent.take_profit) == (D("0.012"), D("50000.0"), D("49000.1"),
-                                                                         D("52000.0"))
+                                                                         D("52500.0"))
 
 
 def test_sell_rounds_qty_down_price_up_stop_down_and_target_up(gateway, venue):
     request = OrderRequest(BTC, OrderSide.SELL, OrderType.LIMIT, D("0.0129"), price=D("50000.01"),
-                           stop_loss=D("51000.09"), take_profit=D("48000.01"))
+                           stop_loss=D("51000.09"), take_profit=D("47500.01"), leverage=3)
 
     gateway.submit("acct", request, actor="t", intent_id="i-1")
 
     sent = venue.sent[0][1]
     assert (sent.qty, sent.price, sent.stop_loss, sent.take_profit) == (D("0.012"), D("50000.1"), D("51000.0"),
-                                                                         D("48000.1"))
+                                                                         D("47500.1"))
 
 
 # -- audit -------------------------------------------------------------------------------------------------------
@@ -205,7 +214,7 @@ def test_sent_order_is_audited_with_its_request_and_result(gateway, rt):
     assert event["data"]["order_id"] == result.order.id and event["data"]["status"] == "filled"
     assert event["data"]["request"] == {
         "symbol": BTC, "side": "buy", "type": "limit", "qty": "0.01", "price": "50000", "reduce_only": False,
-        "client_id": result.client_id, "leverage": None, "stop_loss": None, "take_profit": None,
+        "client_id": result.client_id, "leverage": 3, "stop_loss": "49000", "take_profit": "53000",
     }
 
 
@@ -230,17 +239,19 @@ def test_denied_order_is_audited_with_every_verdict(gateway, rt):
 
 
 def test_market_entry_gets_its_stop_after_the_fill(gateway, venue):
-    request = OrderRequest(BTC, OrderSide.BUY, OrderType.MARKET, D("0.01"), stop_loss=D(49000), take_profit=D(52000))
+    request = OrderRequest(BTC, OrderSide.BUY, OrderType.MARKET, D("0.01"), stop_loss=D(49000), take_profit=D(53000),
+                           leverage=3)
 
     result = gateway.submit("acct", request, actor="t", intent_id="i-1")
 
-    assert result.accepted and result.protection is not None and result.protection.accepted
+    assert result.accepted and result.protection is not None and result.protection.accepted, result.message
     assert venue.sent[0][1].stop_loss is None  # the entry goes out bare; its protection follows
-    assert venue.sent[1] == ("place_position_protection", (BTC, PositionSide.LONG, D(49000), D(52000)))
+    assert venue.sent[1] == ("place_position_protection", (BTC, PositionSide.LONG, D(49000), D(53000)))
 
 
 def test_market_entry_whose_stop_fails_is_closed_at_once(gateway, rt, venue):
-    request = OrderRequest(BTC, OrderSide.BUY, OrderType.MARKET, D("0.01"), stop_loss=D(49000))
+    request = OrderRequest(BTC, OrderSide.BUY, OrderType.MARKET, D("0.01"), stop_loss=D(49000), take_profit=D(53000),
+                           leverage=3)
     original = venue.place_position_protection
 
     def failing(*args, **kwargs):  # type: ignore[no-untyped-def]
@@ -268,7 +279,7 @@ def test_wired_gateway_sends_an_entry_every_rule_allows(rt, venue):
 
     assert result.accepted, result.message
     assert [v.rule for v in result.verdicts][:3] == ["trading_state", "data_fresh", "stop_required"]
-    assert len(result.verdicts) == 12 and all(v.allowed for v in result.verdicts)
+    assert len(result.verdicts) == 1 + len(ALL_RULES) and all(v.allowed for v in result.verdicts)
 
 
 def test_wired_gateway_denies_leverage_above_the_limit(rt, venue):
@@ -343,7 +354,7 @@ def test_account_reader_has_no_write_method():
     assert public & WRITE_METHODS == set()
     assert {n for n in public if callable(getattr(AccountReader, n))} <= {
         "fetch_balance", "fetch_positions", "fetch_open_orders", "fetch_markets", "fetch_tickers", "fetch_candles",
-        "fetch_closed_trades", "sync",
+        "fetch_closed_trades", "sync", "taker_fee_rate", "slippage_rate",
     }
 
 

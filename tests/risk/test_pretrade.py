@@ -44,27 +44,38 @@ def polled(runtime):
     return runtime
 
 
-# -- the receipt against hand-computed Decimal cases (simulated BTC: step 0.001, mmr 0.4 %) ----------------------
+# -- the receipt against hand-computed Decimal cases (simulated BTC: step 0.001, tick 0.1, mmr 0.4 %) -------------
+# Paper costs: taker fee 0.05 %, slippage 2 bps per fill, fills rounded a tick against us. Entry 50000, stop 49000:
+# slippage (50000 + 49000) * 0.0002 + 2 * 0.1 = 20; fees (99000 + 20) * 0.0005 = 49.51; loss per BTC 1069.51.
 def test_receipt_sizes_a_long_from_the_stop_and_caps_it_at_the_max_position_notional(polled):
     receipt = PreTrade(polled).receipt("paper", limit(), size=True)
 
     f = receipt["figures"]
-    # budget 10000 * 1.5 % = 150 over a 1000 stop distance = 0.15 BTC; 1000 USDT / 50000 caps it at 0.02 BTC
-    assert (receipt["qty"], f["size"]["raw_qty"], f["size"]["sized"]) == ("0.02", "0.15", True)
+    # budget 10000 * 1.5 % = 150 over a loss of 1069.51 per BTC = 0.14025114 BTC; 1000 USDT / 50000 caps it at 0.02
+    assert (receipt["qty"], f["size"]["raw_qty"], f["size"]["sized"]) == ("0.02", "0.14025114", True)
     assert [c["limit"] for c in f["size"]["caps"]] == ["max_position_notional"]
     assert f["size"]["notional"] == "1000" and f["size"]["margin"] == "333.33333333"
-    assert f["risk"] == {"usdt": "20", "pct_of_equity": "0.2", "limit_pct": "1.5", "budget_usdt": "150",
-                         "equity": "10000", "stop_distance": "1000"}
+    # 0.02 BTC: price 20 + fees 0.9902 + slippage 0.4 = 21.3902 USDT if stopped
+    assert f["risk"] == {
+        "usdt": "21.3902", "pct_of_equity": "0.2139", "limit_pct": "1.5", "budget_usdt": "150", "equity": "10000",
+        "stop_distance": "1000", "label": "risk if stopped, incl. fees and slippage",
+        "split": {"price_move": "20", "fees": "0.9902", "slippage": "0.4"}, "round_trip_per_unit": "69.51",
+        "costs": {"taker_fee_rate": "0.0005", "slippage_rate": "0.0002", "price_tick": "0.1",
+                  "fee_source": "paper venue setting", "slippage_source": "paper venue setting",
+                  "source": "taker fee 0.05 % (paper venue setting), slippage 0.02 % per fill (paper venue setting)"},
+        "existing_qty": "0", "existing_usdt": "0", "min_stop_distance": "208.53",
+    }
     # liquidation 50000 * (1 - (1/3 - 0.004)) = 33533.333...; 15466.666... beyond the stop = 30.9333 % of entry
     assert f["liquidation"] == {"price": "33533.33333333", "stop_loss": "49000", "beyond_stop": "15466.66666667",
                                 "beyond_stop_pct_of_entry": "30.9333", "maintenance_margin_rate": "0.004"}
     assert f["leverage"] == {"setting": 3, "limit": 5, "exchange_max": 125, "account_after": "0.1",
-                             "notional_after": "1000", "notional_cap": "50000"}
-    # the day may lose 3 % of 10000 = 300; a stop-out of this order would leave 280
+                             "notional_after": "1000", "notional_cap": "50000", "pending_notional": "0"}
+    # the day may lose 3 % of 10000 = 300; a stop-out of this order would leave 278.6098
     assert f["daily_loss"] == {"day_start_equity": "10000", "equity": "10000", "loss_pct": "0", "limit_pct": "3",
-                               "headroom_usdt": "300", "headroom_after_stop_usdt": "280"}
-    assert f["open_positions"] == {"count": 0, "limit": 5, "new_position": True, "after": 1}
-    assert f["notional"] == {"existing": "0", "new": "1000", "after": "1000", "limit": "1000"}
+                               "headroom_usdt": "300", "headroom_after_stop_usdt": "278.6098"}
+    assert f["open_positions"] == {"count": 0, "pending": 0, "split": "0 open", "limit": 5, "new_position": True,
+                                   "after": 1}
+    assert f["notional"] == {"existing": "0", "pending": "0", "new": "1000", "after": "1000", "limit": "1000"}
     assert f["reward_risk"] == {"ratio": "2", "min": "2", "take_profit": "52000"}
     assert receipt["allowed"] is True and receipt["denials"] == []
     assert [v["rule"] for v in receipt["verdicts"]] == ["trading_state", *(r.name for r in ALL_RULES)]
@@ -76,19 +87,23 @@ def test_receipt_of_a_given_quantity_rounds_it_down_to_the_step(polled):
     f = receipt["figures"]
     assert (receipt["qty"], f["size"]["sized"], f["size"]["notional"], f["size"]["margin"]) == (
         "0.015", False, "750", "250")
+    # 0.015 * 1069.51 = 16.04265 if stopped, costs included
     assert (f["risk"]["usdt"], f["risk"]["pct_of_equity"], f["daily_loss"]["headroom_after_stop_usdt"]) == (
-        "15", "0.15", "285")
+        "16.04265", "0.1604", "283.95735")
 
 
-def test_receipt_sized_without_a_cap_risks_exactly_the_budget(polled):
+def test_receipt_sized_without_a_cap_risks_at_most_the_budget_costs_included(polled):
     polled.limits_store.update({"max_position_notional": "10000"}, "test")
 
     receipt = PreTrade(polled).receipt("paper", limit(leverage=5), size=True)
 
     f = receipt["figures"]
-    assert (receipt["qty"], f["size"]["caps"]) == ("0.15", [])
-    assert (f["size"]["notional"], f["size"]["margin"]) == ("7500", "1500")
-    assert (f["risk"]["usdt"], f["risk"]["pct_of_equity"], f["leverage"]["account_after"]) == ("150", "1.5", "0.75")
+    # 150 / 1069.51 = 0.14025 -> 0.14 BTC; if stopped: price 140 + fees 6.9314 + slippage 2.8 = 149.7314 USDT
+    assert (receipt["qty"], f["size"]["caps"]) == ("0.14", [])
+    assert (f["size"]["notional"], f["size"]["margin"]) == ("7000", "1400")
+    assert (f["risk"]["usdt"], f["risk"]["pct_of_equity"], f["leverage"]["account_after"]) == (
+        "149.7314", "1.4973", "0.7")
+    assert f["risk"]["split"] == {"price_move": "140", "fees": "6.9314", "slippage": "2.8"}
     # 50000 * (1 - (1/5 - 0.004)) = 40200, 8800 below the stop = 17.6 % of entry
     assert (f["liquidation"]["price"], f["liquidation"]["beyond_stop"]) == ("40200", "8800")
     assert f["liquidation"]["beyond_stop_pct_of_entry"] == "17.6"
@@ -100,9 +115,12 @@ def test_receipt_of_a_short_puts_the_liquidation_above_the_stop(polled):
 
     f = PreTrade(polled).receipt("paper", order, size=True)["figures"]
 
-    # 50000 * (1 + (1/2 - 0.004)) = 74800, 23800 above the stop at 51000
-    assert (f["size"]["qty"], f["liquidation"]["price"], f["liquidation"]["beyond_stop"]) == ("0.02", "74800", "23800")
-    assert (f["risk"]["usdt"], f["reward_risk"]["ratio"]) == ("20", "2")
+    # Bitget's formula is the most cautious here: 50000 * 1.5 / (1 + 0.004 + 0.0006) = 74656.58, 23656.58 above 51000
+    assert (f["size"]["qty"], f["liquidation"]["price"], f["liquidation"]["beyond_stop"]) == (
+        "0.02", "74656.57973323", "23656.57973323"
+    )
+    # per BTC: 1000 + slippage 101000 * 0.0002 + 0.2 = 20.4 + fees 101020.4 * 0.0005 = 50.5102 -> 1070.9102
+    assert (f["risk"]["usdt"], f["reward_risk"]["ratio"]) == ("21.418204", "2")
 
 
 def test_size_below_the_minimum_is_denied_naming_both_numbers(polled):
@@ -110,11 +128,13 @@ def test_size_below_the_minimum_is_denied_naming_both_numbers(polled):
 
     receipt = PreTrade(polled).receipt("paper", limit(stop="45000", target="60000"), size=True)
 
-    # budget 10000 * 0.01 % = 1 USDT over a 5000 stop distance = 0.0002 BTC, rounded down to 0
+    # budget 10000 * 0.01 % = 1 USDT over 5000 + costs 66.7096 (slippage 95000 * 0.0002 + 0.2 = 19.2, fees
+    # 95019.2 * 0.0005 = 47.5096) = 0.0002 BTC, rounded down to 0
     assert receipt["qty"] == "0" and receipt["allowed"] is False
     assert receipt["denials"] == [{
         "allowed": False, "rule": "risk_per_trade", "until": None,
-        "reason": "quantity 0 BTC is below the minimum 0.001 BTC (risk budget 1.00 USDT over a stop distance of 5000)",
+        "reason": "quantity 0 BTC is below the minimum 0.001 BTC (risk budget 1.00 USDT over a stop distance of 5000 "
+                  "plus round-trip costs of 66.7096 per BTC)",
     }]
 
 
@@ -232,7 +252,8 @@ def test_leverage_is_taken_from_the_open_position_when_not_given(tmp_path, clock
     verdicts = by_rule(PreTrade(rt).verdicts("a", limit(qty="0.001", leverage=None)))
 
     assert verdicts["max_leverage"].allowed and verdicts["max_leverage"].reason.endswith("leverage setting 5x")
-    assert verdicts["max_open_positions"].reason == "adds to the open BTC/USDT:USDT long; not a new position"
+    assert verdicts["max_open_positions"].reason == (
+        "adds to the open BTC/USDT:USDT long; not a new position (1 open of at most 5)")
 
 
 def test_a_position_opened_since_the_last_poll_counts_against_the_cap(tmp_path, clock):
@@ -243,7 +264,7 @@ def test_a_position_opened_since_the_last_poll_counts_against_the_cap(tmp_path, 
 
     verdict = by_rule(PreTrade(rt).verdicts("a", limit(qty="0.001")))["max_open_positions"]
 
-    assert not verdict.allowed and verdict.reason == "1 positions are open; the limit is 1"
+    assert not verdict.allowed and verdict.reason == "1 open → 2 of at most 1 positions"
 
 
 def test_positions_that_cannot_be_read_deny_new_risk(tmp_path, clock):

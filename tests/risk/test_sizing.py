@@ -23,7 +23,7 @@ from riskmgr.risk.sizing import (
     stop_target_from_atr,
     stop_target_from_pct,
 )
-from tests.risk.builders import BTC
+from tests.risk.builders import BTC, NO_COSTS
 
 D = Decimal
 LONG, SHORT = PositionSide.LONG, PositionSide.SHORT
@@ -38,6 +38,7 @@ def order(**changes) -> SizingInput:
         "take_profit": D(61800),
         "leverage": 5,
         "equity": D(10000),
+        "costs": NO_COSTS,  # plain price arithmetic here; costs and adds: test_costs.py
     }
     fields.update(changes)
     return SizingInput(**fields)
@@ -187,10 +188,10 @@ def test_reward_risk_is_reward_over_risk_and_negative_for_a_target_on_the_wrong_
     assert reward_risk(LONG, D(100), D(98), D(99)) == D("-0.5")
 
 
-def test_liquidation_price_uses_the_isolated_formula():
-    # long 60000 * (1 - 1/10 + 0.005) = 54300; short 60000 * (1 + 1/10 - 0.005) = 65700
-    assert liquidation_price(LONG, D(60000), 10, D("0.005")) == D(54300)
-    assert liquidation_price(SHORT, D(60000), 10, D("0.005")) == D(65700)
+def test_liquidation_price_takes_the_most_cautious_isolated_formula():
+    # Bitget's (taker fee 0.06 % added to the rate): long 60000 * 0.9 / 0.9944, short 60000 * 1.1 / 1.0056
+    assert round(liquidation_price(LONG, D(60000), 10, D("0.005")), 2) == D("54304.10")
+    assert round(liquidation_price(SHORT, D(60000), 10, D("0.005")), 2) == D("65632.46")
 
 
 def test_liquidation_distance_beyond_the_stop_is_positive_when_the_stop_fires_first():
@@ -202,8 +203,8 @@ def test_liquidation_distance_beyond_the_stop_is_positive_when_the_stop_fires_fi
 def test_the_sizing_result_carries_liquidation_figures_and_is_json_safe():
     result = size_position(order(leverage=10), BTC, ROOMY)
 
-    assert result.liquidation_price == D(54300)
-    assert result.liquidation_beyond_stop == D(4800)
+    assert round(result.liquidation_price, 2) == D("54304.10")
+    assert round(result.liquidation_beyond_stop, 2) == D("4795.90")
     data = json.loads(json.dumps(result.as_dict()))
     assert data["qty"] == "0.166"
     assert data["side"] == "long"

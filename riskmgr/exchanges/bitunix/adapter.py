@@ -255,6 +255,24 @@ class BitunixAdapter(ExchangeAdapter):
                 reply = P.Row(self._client.place_position_tpsl(body), C.TPSL_POSITION_PLACE, "reply")
             return O.protection_orders(reply.text("orderId"), symbol, side, stop_loss, take_profit, self._clock.now())
 
+    def replace_position_protection(
+        self,
+        symbol: str,
+        side: PositionSide,
+        *,
+        stop_loss: Decimal | None,
+        take_profit: Decimal | None,
+        client_id: str | None = None,
+    ) -> list[Order]:
+        """Set the position's one position-level TP/SL to these levels (tpsl/position/modify_order when it exists).
+
+        A position TP/SL closes the whole position at the moment it fires, so after an add it already covers the
+        new size: amending its price is the whole replacement, with no moment unprotected. A leg not given keeps
+        its current price; partial TP/SL rows (with a quantity) are left as they are.
+        """
+        return self.place_position_protection(symbol, side, stop_loss=stop_loss, take_profit=take_profit,
+                                              client_id=client_id)
+
     def cancel_order(self, symbol: str, order_id: str) -> None:
         """Cancel one plain order, or one TP/SL order (cancelling a leg cancels its whole Bitunix row)."""
         native = P.to_native(symbol)

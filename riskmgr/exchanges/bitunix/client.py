@@ -22,6 +22,7 @@ from riskmgr.errors import AuthError, ExchangeError, MalformedResponseError, Rat
 from riskmgr.exchanges.bitunix import constants as C
 from riskmgr.exchanges.bitunix.auth import Secret, new_nonce, signed_headers
 from riskmgr.exchanges.bitunix.parse import Row, malformed, rows
+from riskmgr.exchanges.retry import retry_after_from
 
 log = logging.getLogger(__name__)
 _SNIPPET = 200  # characters of an unparseable body quoted in an error
@@ -119,10 +120,19 @@ class BitunixClient:
     def _error(self, cls: type[ExchangeError], message: str, path: str, code: object = None) -> ExchangeError:
         return cls(message, account=self.account, operation=path, code=None if code is None else str(code))
 
+    def _rate_limited(self, message: str, path: str, response: requests.Response, code: object = None
+                      ) -> RateLimitError:
+        """Return the RateLimitError of a throttled reply, carrying the wait its Retry-After header names."""
+        error = RateLimitError(message, account=self.account, operation=path, code=None if code is None else str(code))
+        error.retry_after = retry_after_from(response.headers, self._clock.now())
+        if error.retry_after is not None:
+            log.info("bitunix %s: rate limited, the exchange asks to wait %.1f s", path, error.retry_after)
+        return error
+
     def _unwrap(self, response: requests.Response, path: str) -> Any:
         status = response.status_code
         if status == 429:
-            raise self._error(RateLimitError, "HTTP 429 too many requests", path)
+            raise self._rate_limited("HTTP 429 too many requests", path, response)
         if status >= 500:
             raise self._error(TemporaryError, f"HTTP {status} from the exchange", path)
         try:
@@ -139,6 +149,8 @@ class BitunixClient:
             raise self._error(MalformedResponseError, f"HTTP {status} reply has no numeric 'code' envelope", path)
         if int(code) != 0:
             message = str(payload.get("msg") or "no message")
+            if C.error_class_for(int(code)) is RateLimitError:
+                raise self._rate_limited(message, path, response, code)
             raise self._error(C.error_class_for(int(code)), message, path, code)
         if status != 200:
             raise self._error(MalformedResponseError, f"HTTP {status} with code 0", path)
@@ -252,7 +264,9 @@ class BitunixClient:
         if data is None:  # code 0 with null data: nothing was there to cancel
             return BatchResult((), ())
         reply = Row(data, endpoint, "reply")
-        succeeded = tuple(item.text("orderId") for item in rows(reply.raw.get("successList"), endpoint, "success"))
+        # a write's reply: a null list there means no id of that kind (the cancel itself was answered code 0)
+        succeeded = tuple(item.text("orderId")
+                          for item in rows(reply.raw.get("successList"), endpoint, "success", null_is_empty=True))
         failed = tuple(
             BatchFailure(
                 order_id=item.opt_text("orderId"),
@@ -260,7 +274,7 @@ class BitunixClient:
                 code=item.integer("errorCode") if item.present("errorCode") else None,
                 message=item.opt_text("errorMsg") or "no reason given",
             )
-            for item in rows(reply.raw.get("failureList"), endpoint, "failure")
+            for item in rows(reply.raw.get("failureList"), endpoint, "failure", null_is_empty=True)
         )
         for failure in failed:
             log.warning("bitunix %s refused order %s: [%s] %s", endpoint, failure.order_id or failure.client_id,

@@ -132,10 +132,16 @@ class Row:
         return table[value]
 
 
-def rows(data: Any, endpoint: str, what: str = "row") -> list[Row]:
-    """Return the rows of a list reply; a null ``data`` is an empty list (how the API answers "nothing")."""
+def rows(data: Any, endpoint: str, what: str = "row", *, null_is_empty: bool = False) -> list[Row]:
+    """Return the rows of a list reply; null (or absent) is malformed unless ``null_is_empty`` says it means none.
+
+    "Nothing" is answered ``[]`` by the list endpoints; a null there is an unusable read, never "none".
+    """
     if data is None:
-        return []
+        if null_is_empty:
+            return []
+        raise malformed(endpoint, f"data is null where a list of {what}s is required (no {what}s given, "
+                                  "not even an empty list)")
     if not isinstance(data, list):
         raise malformed(endpoint, f"expected a list of {what}s, got {type(data).__name__}")
     return [Row(item, endpoint, what) for item in data]

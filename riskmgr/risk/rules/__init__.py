@@ -14,6 +14,7 @@ from riskmgr.domain import Verdict
 from riskmgr.risk.context import RuleContext
 from riskmgr.risk.rules import (
     consecutive_losses,
+    daily_headroom,
     daily_loss,
     data_fresh,
     drawdown,
@@ -21,6 +22,7 @@ from riskmgr.risk.rules import (
     max_leverage,
     max_open_positions,
     max_position_notional,
+    min_stop_distance,
     reward_risk,
     risk_per_trade,
     stop_required,
@@ -41,6 +43,7 @@ ALL_RULES: tuple[Rule, ...] = tuple(
     for module in (
         data_fresh,
         stop_required,
+        min_stop_distance,
         risk_per_trade,
         max_leverage,
         max_open_positions,
@@ -48,6 +51,7 @@ ALL_RULES: tuple[Rule, ...] = tuple(
         liquidation_beyond_stop,
         reward_risk,
         daily_loss,
+        daily_headroom,
         drawdown,
         consecutive_losses,
     )

@@ -1,4 +1,8 @@
-"""Daily loss: no new risk once equity (incl. unrealized) is down the limit on the risk day's opening equity."""
+"""Daily loss: no new risk once equity (incl. unrealized) is down the limit on the risk day's opening equity.
+
+An account-level gate: it depends on the account and the time, never on the order (the backtest relies on that to
+skip signals while it is shut). Whether this order's loss at its stop still fits the day is ``daily_headroom``.
+"""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from riskmgr.domain import Verdict
 from riskmgr.risk.context import RuleContext
-from riskmgr.risk.sizing import fmt_number, liquidation_beyond_stop, liquidation_price
+from riskmgr.risk.sizing import fmt_number, liquidation_beyond_stop, liquidation_price_on_tick
 
 NAME = "liquidation_beyond_stop"
 
@@ -22,8 +22,9 @@ def check(ctx: RuleContext) -> Verdict:
             NAME, f"the maintenance margin rate of {ctx.spec.symbol} is unknown: the liquidation price cannot be "
             "estimated, so the stop cannot be shown to fire first"
         )
-    # the isolated formula is the conservative one: cross margin liquidates later, never earlier, for one position
-    liquidation = liquidation_price(intent.side, intent.entry_price, intent.leverage, mmr)
+    # the isolated formula is the conservative one: cross margin liquidates later, never earlier, for one position;
+    # the most cautious venue formula, on the tick towards the entry as a venue rounds it
+    liquidation = liquidation_price_on_tick(intent.side, intent.entry_price, intent.leverage, mmr, ctx.spec.price_tick)
     beyond = liquidation_beyond_stop(intent.side, intent.stop_loss, liquidation)
     head = (
         f"estimated liquidation {fmt_number(round(liquidation, 8))} at {intent.leverage}x "

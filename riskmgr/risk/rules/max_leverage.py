@@ -1,4 +1,5 @@
-"""Max leverage: the leverage setting and the account's notional after the order stay within the limit."""
+"""Max leverage: the leverage setting and the account's notional after the order (incl. what may still fill) stay
+within the limit."""
 
 from __future__ import annotations
 
@@ -24,11 +25,15 @@ def check(ctx: RuleContext) -> Verdict:
         return Verdict.deny(NAME, f"account leverage cannot be checked without a size: {ctx.sizing_error}")
     if ctx.equity <= 0:
         return Verdict.deny(NAME, f"account leverage cannot be checked: equity is {fmt_money(ctx.equity)} USDT")
-    after = ctx.open_notional + ctx.sizing.notional
+    if ctx.unpriced:
+        ids = ", ".join(f"{u.order_id} ({u.symbol})" for u in ctx.unpriced)
+        return Verdict.deny(NAME, f"resting entry order(s) without a price: {ids}; account leverage is unknown")
+    after = ctx.exposure_notional + ctx.sizing.notional
     ceiling = ctx.equity * limit
+    pending = f" incl. {fmt_money(ctx.pending_notional)} USDT resting or in flight" if ctx.pending else ""
     head = (
-        f"notional after the order {fmt_money(after)} USDT is {fmt_number(round(after / ctx.equity, 2))}x "
-        f"equity {fmt_money(ctx.equity)} USDT"
+        f"notional after the order {fmt_money(after)} USDT{pending} is "
+        f"{fmt_number(round(after / ctx.equity, 2))}x equity {fmt_money(ctx.equity)} USDT"
     )
     if after > ceiling:
         return Verdict.deny(NAME, f"{head}, above the limit {limit}x ({fmt_money(ceiling)} USDT)")

@@ -1,4 +1,8 @@
-"""Risk per trade: the entry can be sized, clears the exchange's minimums and risks at most the limit."""
+"""Risk per trade: the entry can be sized, clears the exchange's minimums and risks at most the limit.
+
+The risk is the loss if stopped, fees and slippage included; after an add, of the whole position (one stop covers
+it all).
+"""
 
 from __future__ import annotations
 
@@ -23,7 +27,10 @@ def check(ctx: RuleContext) -> Verdict:
     if sizing.notional < ctx.min_notional:
         return Verdict.deny(NAME, _notional_reason(ctx, sizing) + _why_small(sizing, base))
     limit = ctx.limits.risk_per_trade_pct
-    risk = f"risk {fmt_money(sizing.risk_usdt)} USDT is {fmt_pct(sizing.risk_pct)} % of equity {fmt_money(ctx.equity)}"
+    risk = (
+        f"risk if stopped {fmt_money(sizing.risk_usdt)} USDT incl. fees and slippage{_split(sizing, base)} is "
+        f"{fmt_pct(sizing.risk_pct)} % of equity {fmt_money(ctx.equity)}"
+    )
     if sizing.risk_pct > limit:
         return Verdict.deny(NAME, f"{risk} USDT, above the limit {fmt_number(limit)} %")
     return Verdict.allow(NAME, f"{risk} USDT, within the limit {fmt_number(limit)} %")
@@ -38,13 +45,33 @@ def _notional_reason(ctx: RuleContext, sizing: SizingResult) -> str:
     return f"notional {fmt_money(sizing.notional)} USDT is below {which}"
 
 
+def _split(sizing: SizingResult, base: str) -> str:
+    parts = (
+        f" (price {fmt_money(sizing.price_risk_usdt)} + fees {fmt_money(sizing.fees_usdt)} + slippage "
+        f"{fmt_money(sizing.slippage_usdt)}"
+    )
+    if sizing.existing_qty > 0:
+        parts += (
+            f"; the whole position after the add: {fmt_number(sizing.existing_qty)} {base} open + "
+            f"{fmt_number(sizing.qty)} {base} new under one stop"
+        )
+    return parts + ")"
+
+
 def _why_small(sizing: SizingResult, base: str) -> str:
     if sizing.caps:
         return " (" + "; ".join(cap.reason for cap in sizing.caps) + ")"
     if sizing.sized:
+        held = ""
+        if sizing.existing_qty > 0:
+            held = (
+                f" less {fmt_money(sizing.existing_risk_usdt)} USDT the open {fmt_number(sizing.existing_qty)} "
+                f"{base} lose at the new stop"
+            )
         return (
-            f" (risk budget {fmt_money(sizing.risk_budget)} USDT over a stop distance of "
-            f"{fmt_number(sizing.stop_distance)})"
+            f" (risk budget {fmt_money(sizing.risk_budget)} USDT{held} over a stop distance of "
+            f"{fmt_number(sizing.stop_distance)} plus round-trip costs of {fmt_money(sizing.round_trip_per_unit)} "
+            f"per {base})"
         )
     if sizing.raw_qty != sizing.qty:
         return f" ({fmt_number(sizing.raw_qty)} {base} rounded down to the quantity step)"

@@ -8,6 +8,7 @@ D = Decimal
 EXPECTED_ORDER = [
     "data_fresh",
     "stop_required",
+    "min_stop_distance",
     "risk_per_trade",
     "max_leverage",
     "max_open_positions",
@@ -15,6 +16,7 @@ EXPECTED_ORDER = [
     "liquidation_beyond_stop",
     "reward_risk",
     "daily_loss",
+    "daily_headroom",
     "drawdown",
     "consecutive_losses",
 ]
@@ -40,12 +42,14 @@ def test_evaluate_reports_every_denial_not_just_the_first():
     assert denied == [
         "data_fresh",
         "stop_required",
+        "min_stop_distance",
         "risk_per_trade",
         "max_leverage",
         "max_position_notional",
         "liquidation_beyond_stop",
         "reward_risk",
         "daily_loss",
+        "daily_headroom",
         "drawdown",
     ]
 

@@ -22,7 +22,10 @@ def test_a_sized_entry_within_the_budget_is_allowed_with_its_numbers():
     verdict = risk_per_trade.check(context())
 
     assert verdict.allowed
-    assert verdict.reason == "risk 14.40 USDT is 0.144 % of equity 10000.00 USDT, within the limit 1.5 %"
+    assert verdict.reason == (
+        "risk if stopped 14.40 USDT incl. fees and slippage (price 14.40 + fees 0.00 + slippage 0.00) is 0.144 % of "
+        "equity 10000.00 USDT, within the limit 1.5 %"
+    )
 
 
 def test_quantity_below_the_minimum_is_denied_naming_both_numbers():
@@ -66,7 +69,10 @@ def test_a_given_quantity_may_risk_exactly_the_limit_but_not_one_step_more():
     assert risk_per_trade.check(at_limit).allowed
     verdict = risk_per_trade.check(above)
     assert not verdict.allowed
-    assert verdict.reason == "risk 151.00 USDT is 1.51 % of equity 10000.00 USDT, above the limit 1.5 %"
+    assert verdict.reason == (
+        "risk if stopped 151.00 USDT incl. fees and slippage (price 151.00 + fees 0.00 + slippage 0.00) is 1.51 % of "
+        "equity 10000.00 USDT, above the limit 1.5 %"
+    )
 
 
 def test_an_entry_that_cannot_be_sized_is_denied_with_the_sizing_error():
@@ -92,7 +98,8 @@ def test_a_tiny_budget_is_explained_by_budget_and_stop_distance():
 
     # 30 * 1.5 % = 0.45 USDT over 900 = 0.0005 BTC -> 0 after rounding to 0.001
     assert verdict.reason == (
-        "quantity 0 BTC is below the minimum 0.001 BTC (risk budget 0.45 USDT over a stop distance of 900)"
+        "quantity 0 BTC is below the minimum 0.001 BTC (risk budget 0.45 USDT over a stop distance of 900 plus "
+        "round-trip costs of 0.00 per BTC)"
     )
 
 
