@@ -100,10 +100,11 @@ def _enable_sqlite_wal(engine: Engine) -> None:
 def _register_web(app: Flask) -> None:
     from riskmgr import features
     from riskmgr.cli import register_cli
-    from riskmgr.web import api, auth, errors, pages
+    from riskmgr.web import api, auth, errors, pages, security
 
     auth.init_app(app)
     errors.init_app(app)
+    security.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)

@@ -40,8 +40,8 @@
     if (row.fraction === null || row.fraction === undefined) return "";
     const pct = Math.round(Number(row.fraction) * 100);
     const cls = STATUS[row.status] ? STATUS[row.status][0] : "secondary";
-    return `<div class="progress" role="progressbar" aria-label="${RM.esc(row.label)} used" aria-valuenow="${pct}" aria-valuemin="0" aria-valuemax="100" style="height: .5rem">
-      <div class="progress-bar bg-${cls}" style="width: ${pct}%"></div></div>`;
+    return `<div class="progress progress-thin" role="progressbar" aria-label="${RM.esc(row.label)} used" aria-valuenow="${pct}" aria-valuemin="0" aria-valuemax="100">
+      <div class="progress-bar bg-${cls}" data-pct="${pct}"></div></div>`;
   }
 
   function ruleRow(row) {
@@ -64,8 +64,8 @@
         <span class="num">${a.equity !== null ? "equity " + RM.num(a.equity) + " USDT" : "no figures"}</span></div>
       <div class="card-body p-2">${note}
         <div class="table-responsive"><table class="table table-sm align-middle mb-0">
-          <thead><tr><th style="width: 11rem">Rule</th><th style="width: 9rem">Status</th><th style="width: 13rem">Used of limit</th>
-            <th style="width: 14rem">Headroom</th><th>Detail</th></tr></thead>
+          <thead><tr><th class="col-w-11">Rule</th><th class="col-w-9">Status</th><th class="col-w-13">Used of limit</th>
+            <th class="col-w-14">Headroom</th><th>Detail</th></tr></thead>
           <tbody>${a.rules.map(ruleRow).join("")}</tbody></table></div></div></div></div>`;
   }
 
@@ -76,6 +76,8 @@
       return;
     }
     box.innerHTML = view.accounts.map(accountCard).join("") || `<div class="col-12 text-body-secondary">No accounts are configured.</div>`;
+    // widths through the CSSOM: the Content-Security-Policy refuses style="" attributes in markup
+    box.querySelectorAll(".progress-bar[data-pct]").forEach((el) => { el.style.width = `${el.dataset.pct}%`; });
   }
 
   // -- limits form ---------------------------------------------------------------------------------------------

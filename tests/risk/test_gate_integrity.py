@@ -17,7 +17,7 @@ import pytest
 
 from riskmgr import create_app, features, services
 from riskmgr.clock import FixedClock
-from riskmgr.domain import OrderRequest, OrderSide, OrderType, TradingState
+from riskmgr.domain import OrderRequest, OrderSide, OrderType, PositionSide, TradingState
 from riskmgr.extensions import db
 from riskmgr.market.sim_specs import SIM_SYMBOLS
 from riskmgr.monitor import poll_cycle
@@ -305,3 +305,20 @@ def test_a_market_add_replaces_the_stop_so_one_stop_covers_the_whole_position(po
     assert stops[0].trigger_price == add.protection.order.trigger_price
     assert len(targets) == 1
     assert position.size == first.order.filled_qty + add.order.filled_qty
+
+
+def test_a_poll_cancels_entries_resting_while_a_losing_streak_cooldown_runs(polled):
+    paper = polled.specs.adapter("paper")
+    assert polled.gateway.submit("paper", resting_buy(polled, SYMBOLS[0]), actor="t", intent_id="s").accepted
+    symbol = SYMBOLS[3]
+    mark = polled.accounts["paper"].fetch_tickers()[symbol].mark
+    for _ in range(3):  # three round trips at the same mark: each loses its fees, a losing streak of three
+        qty = polled.gateway.rounded("paper", OrderRequest(symbol, OrderSide.BUY, OrderType.MARKET, D(50) / mark)).qty
+        paper.place_order(OrderRequest(symbol, OrderSide.BUY, OrderType.MARKET, qty))
+        paper.close_position(symbol, PositionSide.LONG)
+
+    poll_cycle(polled, features.poll_hooks())
+
+    assert [o for o in paper.fetch_open_orders() if not o.is_protective] == []
+    [event] = polled.audit.query(kind="order.entries_cancelled")
+    assert "3 losing closes in a row started a cooldown" in event["message"]
