@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import secrets
+import tempfile
 from pathlib import Path
 
 from dotenv import load_dotenv
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from riskmgr.config import PROJECT_ROOT, Settings
-from riskmgr.extensions import csrf, db, login_manager, migrate
+from riskmgr.errors import ConfigError
+from riskmgr.extensions import csrf, db, init_migrations, login_manager
 
 
 def create_app(config: Settings | None = None) -> Flask:
@@ -20,7 +24,7 @@ def create_app(config: Settings | None = None) -> Flask:
     if config is None:
         load_dotenv(PROJECT_ROOT / ".env")
         config = Settings.from_env()
-    config.instance_path.mkdir(parents=True, exist_ok=True)
+    config.instance_path.mkdir(mode=0o700, parents=True, exist_ok=True)  # private: the session key lives here
     app = Flask(
         __name__,
         template_folder="../templates",
@@ -28,13 +32,18 @@ def create_app(config: Settings | None = None) -> Flask:
         instance_path=str(config.instance_path.resolve()),
     )
     _configure_flask(app, config)
+    if config.trusted_proxies:
+        # believe X-Forwarded-For / -Proto only as far as the configured proxies: the client address is the one
+        # the outermost trusted proxy saw (what login throttling keys on); anything further left is spoofable
+        n = config.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
 
     from riskmgr.logging_setup import configure_logging, init_request_ids
 
     configure_logging(config)
     init_request_ids(app)
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
+    init_migrations(app, PROJECT_ROOT / "migrations")  # Alembic is imported by the `flask db` commands only
     login_manager.init_app(app)
     csrf.init_app(app)
     with app.app_context():
@@ -73,14 +82,51 @@ def _engine_options(url: str) -> dict:
     return {"pool_pre_ping": True}
 
 
+SECRET_MIN_CHARS = 32
+
+
 def _instance_secret(instance: Path) -> str:
     """Return the session secret kept under instance/, creating it once (shared by every worker)."""
     path = instance / "secret_key"
-    # "x" mode: exactly one worker creates the file; the others find it there and read it below.
-    with contextlib.suppress(FileExistsError), open(path, "x", encoding="utf-8") as fh:
-        path.chmod(0o600)
-        fh.write(secrets.token_hex(32))
-    return path.read_text(encoding="utf-8").strip()
+    if not path.exists():
+        publish_secret_file(path, secrets.token_hex(32))
+    return read_secret_file(path)
+
+
+def publish_secret_file(path: Path, value: str) -> None:
+    """Create ``path`` holding ``value`` (mode 0600), whole or not at all; when it already exists, theirs stands.
+
+    The value is written to a private temporary file in the same folder, flushed to disk, then hard-linked to
+    its name: a link appears atomically with the full content and fails if the name exists, so every worker
+    racing here ends up reading the same complete key.
+    """
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # mkstemp: mode 0600
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(value)
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return  # another worker published first; its key is the one everyone reads
+        except OSError:  # a file system without hard links: rename (atomic too; last writer wins)
+            if not path.exists():
+                os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+def read_secret_file(path: Path) -> str:
+    """Return the secret stored in ``path``; an empty or short file is an error naming the path."""
+    value = path.read_text(encoding="utf-8").strip()
+    if len(value) < SECRET_MIN_CHARS:
+        raise ConfigError(
+            f"{path} holds a key of {len(value)} characters, at least {SECRET_MIN_CHARS} needed: delete the file "
+            "to have a new one generated at the next start, or set SECRET_KEY"
+        )
+    return value
 
 
 def _enable_sqlite_wal(engine: Engine) -> None:

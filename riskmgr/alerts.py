@@ -20,7 +20,7 @@ from riskmgr.domain import AccountSnapshot
 from riskmgr.errors import ValidationError
 from riskmgr.logging_setup import register_secret
 from riskmgr.runtime import Runtime, current_runtime
-from riskmgr.validation import json_body, opt_int, req_str
+from riskmgr.validation import NAME_MAX, json_object, opt_int, req_str
 
 bp = Blueprint("alerts", __name__)
 NAV = [("alerts.page", "Alerts")]
@@ -93,8 +93,8 @@ def toggles():  # type: ignore[no-untyped-def]
 
 @bp.put("/api/alerts/toggles")
 def set_toggle():  # type: ignore[no-untyped-def]
-    data = json_body(request.get_json(silent=True))
-    kind = req_str(data, "kind", list(ALERTABLE))
+    data = json_object(request)
+    kind = req_str(data, "kind", list(ALERTABLE), max_len=NAME_MAX)
     enabled = data.get("enabled")
     if not isinstance(enabled, bool):
         raise ValidationError("enabled", "is required: true or false")

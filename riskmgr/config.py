@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from riskmgr.errors import ConfigError
 from riskmgr.risk.config import RiskLimits
+from riskmgr.secret_strength import GENERATE_HINT, PASSWORD_MIN_BITS, TOKEN_MIN_BITS, check_secret
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_INSTANCE = PROJECT_ROOT / "instance"
@@ -120,8 +121,13 @@ class Settings:
     admin_password: str | None = None
     api_token: str | None = None
     cookie_secure: bool = False
+    trusted_proxies: int = 0  # proxies in front of the app whose X-Forwarded-For / -Proto are believed
     poll_seconds: int = 5
     fetch_timeout_seconds: int = 10
+    poll_max_workers: int = 192  # venue calls in flight at once during a poll (64 accounts, three reads each)
+    retain_equity_days: int = 90  # raw equity points older than this are deleted by the daily retention job
+    retain_candle_days: int = 365  # cached candle bars (open time) older than this are deleted likewise
+    retain_intent_days: int = 90  # finished order intents older than this are deleted likewise
     scheduler_enabled: bool = True
     market_seed: int = 20240101
     paper_accounts: tuple[str, ...] = ("paper",)
@@ -131,6 +137,8 @@ class Settings:
     paper_slippage_bps: Decimal = Decimal(2)
     paper_funding_pct_8h: Decimal = Decimal("0.01")  # percent of notional per 8 h funding instant
     display_timezone: str = "UTC"
+    max_request_bytes: int = 1_048_576  # largest request body (JSON); a larger one is a 413
+    max_upload_bytes: int = 67_108_864  # largest file upload (backtest CSV datasets)
     log_level: str = "info"
     testing: bool = False
     risk_limits: RiskLimits = field(default_factory=RiskLimits)
@@ -151,11 +159,16 @@ class Settings:
             database_url=normalize_database_url(_raw(env, "DATABASE_URL") or db_default),
             instance_path=instance,
             secret_key=_raw(env, "SECRET_KEY"),
-            admin_password=_raw(env, "RISKMGR_ADMIN_PASSWORD"),
+            admin_password=_read_password(env),
             api_token=_read_token(env),
             cookie_secure=read_bool(env, "SESSION_COOKIE_SECURE", False),
+            trusted_proxies=read_int(env, "TRUSTED_PROXIES", 0, 0, 5),
             poll_seconds=read_int(env, "POLL_SECONDS", 5, 1, 300),
             fetch_timeout_seconds=read_int(env, "FETCH_TIMEOUT_SECONDS", 10, 1, 120),
+            poll_max_workers=read_int(env, "POLL_MAX_WORKERS", 192, 1, 1024),
+            retain_equity_days=read_int(env, "RETAIN_EQUITY_DAYS", 90, 8, 3650),
+            retain_candle_days=read_int(env, "RETAIN_CANDLE_DAYS", 365, 30, 3650),
+            retain_intent_days=read_int(env, "RETAIN_INTENT_DAYS", 90, 30, 3650),
             scheduler_enabled=read_bool(env, "SCHEDULER_ENABLED", True),
             market_seed=read_int(env, "MARKET_SEED", 20240101, 0, 2**31 - 1),
             paper_accounts=read_names(env, "PAPER_ACCOUNTS", "paper"),
@@ -165,6 +178,8 @@ class Settings:
             paper_slippage_bps=read_decimal(env, "PAPER_SLIPPAGE_BPS", "2", "0", "100"),
             paper_funding_pct_8h=read_decimal(env, "PAPER_FUNDING_PCT_8H", "0.01", "-1", "1"),
             display_timezone=_read_timezone(env),
+            max_request_bytes=read_int(env, "MAX_REQUEST_BYTES", 1_048_576, 16_384, 16_777_216),
+            max_upload_bytes=read_int(env, "MAX_UPLOAD_BYTES", 67_108_864, 1_048_576, 268_435_456),
             log_level=read_choice(env, "LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
             risk_limits=RiskLimits.from_env(env),
             live_accounts=parse_accounts(env),
@@ -187,6 +202,18 @@ class Settings:
 def _read_token(env: Mapping[str, str]) -> str | None:
     token = _raw(env, "RISKMGR_API_TOKEN")
     if token is not None and len(token) < 24:
-        raise ConfigError("RISKMGR_API_TOKEN is too short; allowed: at least 24 characters (the value is not shown)")
+        raise ConfigError(
+            f"RISKMGR_API_TOKEN is too short; allowed: at least 24 characters; {GENERATE_HINT} (the value is not shown)"
+        )
+    if token is not None:
+        check_secret("RISKMGR_API_TOKEN", token, TOKEN_MIN_BITS)
     return token
+
+
+def _read_password(env: Mapping[str, str]) -> str | None:
+    password = _raw(env, "RISKMGR_ADMIN_PASSWORD")
+    if password is not None:
+        check_secret("RISKMGR_ADMIN_PASSWORD", password, PASSWORD_MIN_BITS,
+                     f"choose four or more random words, or {GENERATE_HINT}")
+    return password
 

@@ -9,7 +9,9 @@ decided by time alone (``Indicators.htf_index``), so a rule never sees a bar tha
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import talib
@@ -19,6 +21,20 @@ from riskmgr.market.base import TIMEFRAME_SECONDS, CandleArrays
 
 _F64 = np.dtype(np.float64)
 MAX_PERIOD = 1000
+
+
+def _direct(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Return TA-Lib's own function, without the pandas/polars adapter it is wrapped in when pandas is installed.
+
+    The adapter (``functools.wraps``, so ``__wrapped__`` is the original) only converts Series arguments, which
+    never reach here: every caller passes float64 numpy arrays. Skipping it changes no value, only the time.
+    """
+    return getattr(fn, "__wrapped__", fn)
+
+
+_ATR, _RSI, _BBANDS, _EMA, _SMA, _ADX, _MACD = (
+    _direct(f) for f in (talib.ATR, talib.RSI, talib.BBANDS, talib.EMA, talib.SMA, talib.ADX, talib.MACD)
+)
 
 
 def _f64(values: np.ndarray) -> np.ndarray:
@@ -39,34 +55,34 @@ def _period(name: str, value: int, lo: int = 1, hi: int = MAX_PERIOD) -> int:
 
 def atr(high: np.ndarray, low: np.ndarray, close: np.ndarray, period: int = 14) -> np.ndarray:
     """Return the Average True Range (Wilder)."""
-    return talib.ATR(_f64(high), _f64(low), _f64(close), _period("atr_period", period))
+    return _ATR(_f64(high), _f64(low), _f64(close), _period("atr_period", period))
 
 
 def rsi(close: np.ndarray, period: int = 14) -> np.ndarray:
     """Return the Relative Strength Index (Wilder), 0..100."""
-    return talib.RSI(_f64(close), _period("rsi_period", period, 2))
+    return _RSI(_f64(close), _period("rsi_period", period, 2))
 
 
 def bollinger(close: np.ndarray, period: int = 20, std: float = 2.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return the Bollinger Bands (upper, middle, lower) around a simple moving average."""
     if isinstance(std, bool) or not isinstance(std, int | float) or not 0.1 <= std <= 10:
         raise ValidationError("bb_std", f"must be a number in 0.1..10, got {std!r}")
-    return talib.BBANDS(_f64(close), _period("bb_period", period, 2), float(std), float(std), talib.MA_Type.SMA)
+    return _BBANDS(_f64(close), _period("bb_period", period, 2), float(std), float(std), talib.MA_Type.SMA)
 
 
 def ema(values: np.ndarray, period: int) -> np.ndarray:
     """Return the exponential moving average (seeded with the simple average, as TA-Lib does)."""
-    return talib.EMA(_f64(values), _period("ema_period", period, 2))
+    return _EMA(_f64(values), _period("ema_period", period, 2))
 
 
 def sma(values: np.ndarray, period: int) -> np.ndarray:
     """Return the simple moving average."""
-    return talib.SMA(_f64(values), _period("sma_period", period, 2))
+    return _SMA(_f64(values), _period("sma_period", period, 2))
 
 
 def adx(high: np.ndarray, low: np.ndarray, close: np.ndarray, period: int = 14) -> np.ndarray:
     """Return the Average Directional Index (trend strength, 0..100)."""
-    return talib.ADX(_f64(high), _f64(low), _f64(close), _period("adx_period", period, 2))
+    return _ADX(_f64(high), _f64(low), _f64(close), _period("adx_period", period, 2))
 
 
 def macd(
@@ -76,12 +92,12 @@ def macd(
     fast, slow = _period("macd_fast", fast, 2), _period("macd_slow", slow, 2)
     if fast >= slow:
         raise ValidationError("macd_fast", f"must be below macd_slow ({slow}), got {fast}")
-    return talib.MACD(_f64(close), fast, slow, _period("macd_signal", signal))
+    return _MACD(_f64(close), fast, slow, _period("macd_signal", signal))
 
 
 def volume_ma(volume: np.ndarray, period: int = 20) -> np.ndarray:
     """Return the simple moving average of volume."""
-    return talib.SMA(_f64(volume), _period("volume_ma_period", period, 2))
+    return _SMA(_f64(volume), _period("volume_ma_period", period, 2))
 
 
 @dataclass(frozen=True)
@@ -233,29 +249,34 @@ def htf_closes(
 
 
 def compute_indicators(candles: CandleArrays, params: IndicatorParams) -> Indicators:
-    """Validate the candles and compute every indicator the signal rules read, in one pass."""
+    """Validate the candles and compute every indicator the signal rules read, in one pass.
+
+    ``params`` validated its periods when it was built and the columns are checked here once, so TA-Lib's own
+    functions are called directly (the per-call checks of the public wrappers above would only repeat them).
+    """
     bar_ms = params.bar_ms
     regular = validate_candles(candles, bar_ms)
-    high, low, close, volume = candles.high, candles.low, candles.close, candles.volume
-    bb_upper, bb_middle, bb_lower = bollinger(close, params.bb_period, params.bb_std)
-    macd_line, _, macd_hist = macd(close, params.macd_fast, params.macd_slow, params.macd_signal)
+    high, low, close, volume = _f64(candles.high), _f64(candles.low), _f64(candles.close), _f64(candles.volume)
+    std = float(params.bb_std)
+    bb_upper, bb_middle, bb_lower = _BBANDS(close, params.bb_period, std, std, talib.MA_Type.SMA)
+    macd_line, _, macd_hist = _MACD(close, params.macd_fast, params.macd_slow, params.macd_signal)
     htf_close, htf_end_ms = htf_closes(candles.ts, close, bar_ms, params.htf_factor, regular)
     return Indicators(
         ts=candles.ts,
         close=close,
         volume=volume,
-        atr=atr(high, low, close, params.atr_period),
-        rsi=rsi(close, params.rsi_period),
+        atr=_ATR(high, low, close, params.atr_period),
+        rsi=_RSI(close, params.rsi_period),
         bb_upper=bb_upper,
         bb_middle=bb_middle,
         bb_lower=bb_lower,
-        adx=adx(high, low, close, params.adx_period),
+        adx=_ADX(high, low, close, params.adx_period),
         macd=macd_line,
         macd_hist=macd_hist,
-        volume_ma=volume_ma(volume, params.volume_ma_period),
+        volume_ma=_SMA(volume, params.volume_ma_period),
         htf_end_ms=htf_end_ms,
-        htf_ema_fast=ema(htf_close, params.ema_fast),
-        htf_ema_mid=ema(htf_close, params.ema_mid),
-        htf_ema_slow=ema(htf_close, params.ema_slow),
+        htf_ema_fast=_EMA(_f64(htf_close), params.ema_fast),
+        htf_ema_mid=_EMA(_f64(htf_close), params.ema_mid),
+        htf_ema_slow=_EMA(_f64(htf_close), params.ema_slow),
         bar_ms=bar_ms,
     )

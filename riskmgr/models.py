@@ -137,7 +137,7 @@ class AccountGate(db.Model):
 
 
 # Each feature's tables live beside its code; import them so metadata (and migrations) see them.
-from riskmgr import alerts_models, scanner_models, watchdog_models  # noqa: E402, F401
+from riskmgr import alerts_models, login_throttle, scanner_models, watchdog_models  # noqa: E402, F401
 from riskmgr.backtest import models as backtest_models  # noqa: E402, F401
 from riskmgr.exchanges import paper_models  # noqa: E402, F401
 from riskmgr.risk import emergency_models  # noqa: E402, F401

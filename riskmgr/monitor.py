@@ -2,18 +2,24 @@
 
 A failed read never produces a figure: the account keeps its last real figures marked STALE (or ERROR for
 authentication failures and accounts never read), with the time of the last good read and the reason.
+
+Accounts are read at the same time, and an account's three reads (balance, positions, open orders) too where its
+venue takes concurrent calls (``ExchangeAdapter.concurrent_reads``); ``POLL_MAX_WORKERS`` bounds the venue calls in
+flight at once. Every account's read waits at most ``FETCH_TIMEOUT_SECONDS`` from the start of the cycle.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete
@@ -32,14 +38,22 @@ PollHook = Callable[[Runtime, list[AccountSnapshot]], None]
 
 
 def read_account(adapter: AccountReader, now: datetime, budget_seconds: float) -> AccountSnapshot:
-    """Read balance, positions and open orders of one account; raise ExchangeError on failure."""
+    """Read balance, positions and open orders of one account, one after another; raise ExchangeError on failure."""
+    balance, positions, orders = (call() for call in _reads(adapter, budget_seconds))
+    return _snapshot(adapter, now, balance, positions, orders)
 
-    def call(fn: Callable, what: str):  # type: ignore[no-untyped-def]
-        return call_with_retry(fn, budget_seconds=budget_seconds, what=f"{adapter.account} {what}")
 
-    balance = call(adapter.fetch_balance, "balance")
-    positions = call(adapter.fetch_positions, "positions")
-    orders = call(adapter.fetch_open_orders, "open orders")
+def _reads(adapter: AccountReader, budget_seconds: float) -> list[Callable[[], Any]]:
+    """Return the account's three reads (balance, positions, open orders), each retried within the budget."""
+
+    def retried(fn: Callable[[], Any], what: str) -> Callable[[], Any]:
+        return lambda: call_with_retry(fn, budget_seconds=budget_seconds, what=f"{adapter.account} {what}")
+
+    return [retried(adapter.fetch_balance, "balance"), retried(adapter.fetch_positions, "positions"),
+            retried(adapter.fetch_open_orders, "open orders")]
+
+
+def _snapshot(adapter: AccountReader, now: datetime, balance: Any, positions: Any, orders: Any) -> AccountSnapshot:
     return AccountSnapshot(
         account=adapter.account,
         exchange=adapter.exchange,
@@ -52,6 +66,24 @@ def read_account(adapter: AccountReader, now: datetime, budget_seconds: float) -
         orders=tuple(orders),
         simulated=adapter.simulated,
     )
+
+
+class _Reading:
+    """One account's read in flight: one task (reads in turn) or three (the venue takes them at once)."""
+
+    def __init__(self, pool: ThreadPoolExecutor, adapter: AccountReader, now: datetime, budget_seconds: float):
+        self._adapter, self._now = adapter, now
+        if adapter.concurrent_reads:
+            self._parts: list[Future] = [pool.submit(call) for call in _reads(adapter, budget_seconds)]
+        else:
+            self._parts = [pool.submit(read_account, adapter, now, budget_seconds)]
+
+    def result(self, deadline: float) -> AccountSnapshot:
+        """Wait until the monotonic ``deadline``; raise the first failure (balance first), or FutureTimeout."""
+        values = [part.result(timeout=max(0.0, deadline - time.monotonic())) for part in self._parts]
+        if len(values) == 1:
+            return values[0]
+        return _snapshot(self._adapter, self._now, *values)
 
 
 def failed_snapshot(
@@ -119,21 +151,24 @@ def _announce(runtime: Runtime, started: datetime, snapshots: list[AccountSnapsh
 
 
 def _read_all(runtime: Runtime, previous: dict[str, AccountSnapshot], now: datetime) -> list[AccountSnapshot]:
+    """Read every account at once, at most POLL_MAX_WORKERS venue calls in flight; each waits FETCH_TIMEOUT."""
     timeout = runtime.settings.fetch_timeout_seconds
     adapters = list(runtime.accounts.values())
     if not adapters:
         return []
-    pool = ThreadPoolExecutor(max_workers=min(16, len(adapters)), thread_name_prefix="poll")
+    calls = sum(3 if a.concurrent_reads else 1 for a in adapters)
+    pool = ThreadPoolExecutor(max_workers=min(runtime.settings.poll_max_workers, calls), thread_name_prefix="poll")
     try:
-        futures = {a.account: pool.submit(read_account, a, now, timeout * 0.8) for a in adapters}
-        return [_outcome(a, futures[a.account], previous.get(a.account), now, timeout) for a in adapters]
+        readings = {a.account: _Reading(pool, a, now, timeout * 0.8) for a in adapters}
+        deadline = time.monotonic() + timeout
+        return [_outcome(a, readings[a.account], previous.get(a.account), now, timeout, deadline) for a in adapters]
     finally:
         pool.shutdown(wait=False, cancel_futures=True)  # a hung call must not hold up the next cycle
 
 
-def _outcome(adapter, future, previous, now: datetime, timeout: float) -> AccountSnapshot:  # type: ignore[no-untyped-def]
+def _outcome(adapter, reading, previous, now: datetime, timeout: float, deadline: float) -> AccountSnapshot:  # type: ignore[no-untyped-def]
     try:
-        snap = future.result(timeout=timeout)
+        snap = reading.result(deadline)
     except FutureTimeout:
         reason = f"exchange did not answer within {timeout:g} s"
         log.warning("account %s: %s", adapter.account, reason)

@@ -36,7 +36,7 @@ from riskmgr.risk.protection import find_protection
 from riskmgr.risk.sizing import fmt_number as fmt
 from riskmgr.risk.sizing import round_to_tick
 from riskmgr.runtime import Runtime, current_runtime
-from riskmgr.validation import json_body
+from riskmgr.validation import SYMBOL_MAX, json_object, opt_str
 from riskmgr.watchdog_models import Episode, Observation, WatchStore
 
 log = logging.getLogger(__name__)
@@ -349,8 +349,7 @@ def api_accounts():  # type: ignore[no-untyped-def]
 def api_selftest(name: str):  # type: ignore[no-untyped-def]
     runtime = current_runtime()
     settings = watchdog(runtime).settings
-    body = json_body(request.get_json(silent=True)) if request.get_data() else {}
-    symbol = str(body.get("symbol") or settings.selftest_symbol).strip()
+    symbol = opt_str(json_object(request, optional=True), "symbol", max_len=SYMBOL_MAX) or settings.selftest_symbol
     if not _UNIFIED.match(symbol):
         raise ValidationError("symbol", f"{symbol!r} is not a unified perpetual symbol such as BTC/USDT:USDT")
     report = run_selftest(runtime, name, actor=getattr(g, "actor", "operator"), symbol=symbol,

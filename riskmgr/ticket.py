@@ -20,14 +20,32 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
-from riskmgr.domain import ZERO, MarginMode, OrderRequest, OrderSide, OrderType, PositionSide
+from riskmgr.domain import ZERO, MarginMode, MarketSpec, OrderRequest, OrderSide, OrderType, PositionSide
 from riskmgr.errors import ExchangeError, ValidationError
 from riskmgr.formatting import dec
 from riskmgr.risk.gateway import GatewayResult, client_id_for
 from riskmgr.risk.pretrade import PreTrade
 from riskmgr.risk.recentre import Recentred, recentre
 from riskmgr.runtime import Runtime
-from riskmgr.validation import opt_bool, opt_decimal, opt_int, req_str
+from riskmgr.validation import (
+    NAME_MAX,
+    PRICE_MAX,
+    QTY_MAX,
+    SYMBOL_MAX,
+    only_keys,
+    opt_bool,
+    opt_decimal,
+    opt_id,
+    opt_int,
+    opt_str,
+    req_str,
+    shown,
+)
+
+TICKET_FIELDS = frozenset({
+    "account", "symbol", "side", "type", "qty", "price", "leverage", "margin_mode", "stop_loss", "take_profit",
+    "reduce_only", "intent_id", "recentre", "reference_price",
+})
 
 
 @dataclass(frozen=True)
@@ -66,31 +84,36 @@ class OrderTicket:
 
 
 def parse_ticket(data: Mapping[str, Any], runtime: Runtime) -> OrderTicket:
-    """Validate a ticket; every error names its field and the allowed values or range."""
-    account = req_str(data, "account", list(runtime.accounts))
-    specs = runtime.accounts[account].fetch_markets()
-    symbol = req_str(data, "symbol", sorted(specs))
-    spec = specs[symbol]
+    """Validate a ticket; every error names its field and the allowed values or range.
+
+    Optional fields are "not set" only when absent or null: ``"margin_mode": 0`` or ``"qty": ""`` is an error.
+    The symbol must be one the account trades; prices lie between the contract's tick and ``PRICE_MAX``, the
+    quantity between its step and ``QTY_MAX``.
+    """
+    only_keys(data, TICKET_FIELDS, "a field of the order ticket")
+    account = req_str(data, "account", list(runtime.accounts), max_len=NAME_MAX)
+    symbol = req_str(data, "symbol", max_len=SYMBOL_MAX)
+    spec = runtime.specs.spec(account, symbol)
     order_type = OrderType(req_str(data, "type", ["market", "limit"]))
-    price = opt_decimal(data, "price", positive=True)
+    price = _price(data, "price", spec)
     if order_type is OrderType.LIMIT and price is None:
         raise ValidationError("price", "is required for a limit order")
-    mode = data.get("margin_mode") or None
+    mode = opt_str(data, "margin_mode", ["isolated", "cross"])
     ticket = OrderTicket(
         account=account,
         symbol=symbol,
         side=OrderSide(req_str(data, "side", ["buy", "sell"])),
         type=order_type,
-        qty=opt_decimal(data, "qty", positive=True),
+        qty=_qty(data, spec),
         price=price if order_type is OrderType.LIMIT else None,
         leverage=opt_int(data, "leverage", 1, spec.max_leverage),
-        margin_mode=MarginMode(req_str(data, "margin_mode", ["isolated", "cross"])) if mode else None,
-        stop_loss=opt_decimal(data, "stop_loss", positive=True),
-        take_profit=opt_decimal(data, "take_profit", positive=True),
+        margin_mode=MarginMode(mode) if mode is not None else None,
+        stop_loss=_price(data, "stop_loss", spec),
+        take_profit=_price(data, "take_profit", spec),
         reduce_only=opt_bool(data, "reduce_only"),
-        intent_id=str(data.get("intent_id") or uuid.uuid4()),
+        intent_id=opt_id(data, "intent_id") or str(uuid.uuid4()),
         recentre=_strict_bool(data, "recentre"),
-        reference_price=opt_decimal(data, "reference_price", positive=True),
+        reference_price=_price(data, "reference_price", spec),
     )
     if ticket.qty is None and (ticket.reduce_only or ticket.stop_loss is None):
         why = "a reduce-only order" if ticket.reduce_only else "an order without a stop-loss to size it from"
@@ -105,8 +128,24 @@ def parse_ticket(data: Mapping[str, Any], runtime: Runtime) -> OrderTicket:
 def _strict_bool(data: Mapping[str, Any], field: str) -> bool:
     raw = data.get(field, False)
     if not isinstance(raw, bool):
-        raise ValidationError(field, f"must be true or false (a JSON boolean), got {raw!r}")
+        raise ValidationError(field, f"must be true or false (a JSON boolean), got {shown(raw)}")
     return raw
+
+
+def _price(data: Mapping[str, Any], field: str, spec: MarketSpec) -> Decimal | None:
+    value = opt_decimal(data, field, positive=True, hi=PRICE_MAX)
+    if value is not None and value < spec.price_tick:
+        raise ValidationError(field, f"{value} is below the price tick {spec.price_tick} of {spec.symbol}; allowed "
+                                     f"{spec.price_tick}–{PRICE_MAX}")
+    return value
+
+
+def _qty(data: Mapping[str, Any], spec: MarketSpec) -> Decimal | None:
+    value = opt_decimal(data, "qty", positive=True, hi=QTY_MAX)
+    if value is not None and value < spec.qty_step:
+        raise ValidationError("qty", f"{value} is below the quantity step {spec.qty_step} of {spec.symbol} (it would "
+                                     f"round to 0); allowed {spec.qty_step}–{QTY_MAX}")
+    return value
 
 
 def _check_recentre(t: OrderTicket) -> None:

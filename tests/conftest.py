@@ -12,7 +12,7 @@ from riskmgr.config import Settings
 from riskmgr.extensions import db
 
 ADMIN_PASSWORD = "correct horse battery staple"
-API_TOKEN = "test-token-0123456789abcdefghijklmnop"
+API_TOKEN = "Qm7fX2vR9kLp4TzW8cN3hB6yJd1sGa5E"  # random-looking: passes the start-up strength check
 T0 = datetime(2026, 11, 20, 12, 0, 0, tzinfo=UTC)
 
 

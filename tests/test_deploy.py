@@ -66,7 +66,7 @@ def test_procfile_release_then_web_serve_the_app_on_port(tmp_path):
     env = {
         **os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}", "PORT": str(port),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'deploy.db'}", "INSTANCE_PATH": str(tmp_path / "instance"),
-        "RISKMGR_ADMIN_PASSWORD": "a-deploy-test-password", "SCHEDULER_ENABLED": "false", "WEB_CONCURRENCY": "1",
+        "RISKMGR_ADMIN_PASSWORD": "harbor velvet quartz sparrow", "SCHEDULER_ENABLED": "false", "WEB_CONCURRENCY": "1",
     }
     env.pop("FLASK_APP", None)  # the Procfile must name it itself
     release = subprocess.run(["sh", "-c", procfile()["release"]], cwd=ROOT, env=env, capture_output=True, text=True,

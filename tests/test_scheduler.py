@@ -67,7 +67,7 @@ def test_gunicorn_with_four_workers_runs_exactly_one_poller(tmp_path):
     db_url = f"sqlite:///{tmp_path / 'gunicorn.db'}"
     env = {
         **os.environ, "INSTANCE_PATH": str(instance), "DATABASE_URL": db_url, "POLL_SECONDS": "1",
-        "RISKMGR_ADMIN_PASSWORD": "a-test-password", "PORT": str(_free_port()), "WEB_CONCURRENCY": "4",
+        "RISKMGR_ADMIN_PASSWORD": "walnut prism glacier ember", "PORT": str(_free_port()), "WEB_CONCURRENCY": "4",
         "FLASK_APP": "app",
     }
     venv = Path(sys.executable).parent

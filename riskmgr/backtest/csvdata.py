@@ -4,7 +4,8 @@ The file needs a header naming a time column (``timestamp``, ``time``, ``ts``, `
 ``open_time``) and ``open``, ``high``, ``low``, ``close`` and ``volume`` (any order, any case; other columns are
 ignored). Times are the bars' open times: epoch seconds or milliseconds, or ISO 8601 (a time without a zone is
 UTC). Times must increase in whole steps of the timeframe; a longer step is a gap, reported with how many bars
-are missing and where. The first bad line rejects the file, with its line number and what is wrong.
+are missing and where. Prices lie in (0, 1e12), volumes in [0, 1e15) and times between 1970 and 2100. The first bad
+line rejects the file, with its line number and what is wrong.
 """
 
 from __future__ import annotations
@@ -25,7 +26,10 @@ from riskmgr.market.base import TIMEFRAME_SECONDS, CandleArrays
 
 TIME_COLUMNS = ("timestamp", "time", "ts", "date", "datetime", "open_time")
 PRICE_COLUMNS = ("open", "high", "low", "close")
-MAX_BYTES = 64 * 1024 * 1024
+MAX_BYTES = 64 * 1024 * 1024  # the default of MAX_UPLOAD_BYTES
+PRICE_MAX = 1e12
+VOLUME_MAX = 1e15
+TS_MAX_MS = 4_102_444_800_000  # 2100-01-01
 MAX_ROWS = 2_000_000
 GAPS_SHOWN = 20
 FIELD = "file"
@@ -68,12 +72,13 @@ class ParsedCsv:
     gaps: GapReport
 
 
-def parse_csv(raw: bytes, timeframe: str) -> ParsedCsv:
+def parse_csv(raw: bytes, timeframe: str, *, max_bytes: int = MAX_BYTES) -> ParsedCsv:
     """Parse and check a CSV of bars; raise ValidationError("file", "line N: ...") at the first problem."""
     if timeframe not in TIMEFRAME_SECONDS:
         raise ValidationError("timeframe", f"{timeframe!r} is not allowed; one of {', '.join(TIMEFRAME_SECONDS)}")
-    if len(raw) > MAX_BYTES:
-        raise ValidationError(FIELD, f"is {len(raw)} bytes; at most {MAX_BYTES} are accepted")
+    if len(raw) > max_bytes:
+        raise ValidationError(FIELD, f"is more than {max_bytes} bytes; at most {max_bytes} are accepted "
+                                     "(MAX_UPLOAD_BYTES)")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -139,31 +144,43 @@ def _timestamp(cell: str, number: int) -> int:
         value = math.nan
     if math.isfinite(value):
         if value != int(value) or value < 0:
-            raise ValidationError(FIELD, f"line {number}: time {text!r} is not whole epoch seconds or milliseconds")
+            raise ValidationError(FIELD, f"line {number}: time {text[:40]!r} is not whole epoch seconds or "
+                                         "milliseconds")
         # epoch milliseconds since 1973 are above 1e11; epoch seconds stay below it until the year 5138
-        return int(value) if value >= 1e11 else int(value) * 1000
+        return _in_time_range(int(value) if value >= 1e11 else int(value) * 1000, text, number)
     try:
         when = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise ValidationError(FIELD, f"line {number}: time {text!r} is neither epoch seconds/milliseconds nor "
+        raise ValidationError(FIELD, f"line {number}: time {text[:40]!r} is neither epoch seconds/milliseconds nor "
                                      "ISO 8601") from None
     when = when if when.tzinfo else when.replace(tzinfo=UTC)
-    return int(when.timestamp() * 1000)
+    return _in_time_range(int(when.timestamp() * 1000), text, number)
+
+
+def _in_time_range(ms: int, text: str, number: int) -> int:
+    if not 0 <= ms < TS_MAX_MS:
+        raise ValidationError(FIELD, f"line {number}: time {text[:40]!r} is outside 1970-01-01 – 2100-01-01")
+    return ms
 
 
 def _number(cell: str, name: str, number: int) -> float:
     try:
         value = float(cell.strip())
     except ValueError:
-        raise ValidationError(FIELD, f"line {number}: {name} {cell.strip()!r} is not a number") from None
+        raise ValidationError(FIELD, f"line {number}: {name} {cell.strip()[:40]!r} is not a number") from None
     if not math.isfinite(value):
-        raise ValidationError(FIELD, f"line {number}: {name} {cell.strip()!r} is not a finite number")
+        raise ValidationError(FIELD, f"line {number}: {name} {cell.strip()[:40]!r} is not a finite number")
     return value
 
 
 def _check_bar(number: int, o: float, h: float, lo: float, c: float, v: float) -> None:
     if min(o, h, lo, c) <= 0:
         raise ValidationError(FIELD, f"line {number}: prices must be above 0 (open {o}, high {h}, low {lo}, close {c})")
+    if max(o, h, lo, c) >= PRICE_MAX:
+        raise ValidationError(FIELD, f"line {number}: prices must be below {PRICE_MAX:g} (open {o}, high {h}, "
+                                     f"low {lo}, close {c})")
+    if v >= VOLUME_MAX:
+        raise ValidationError(FIELD, f"line {number}: volume {v} is not below {VOLUME_MAX:g}")
     if h < max(o, c, lo) or lo > min(o, c):
         raise ValidationError(FIELD, f"line {number}: the high {h} and low {lo} do not contain the open {o} and "
                                      f"close {c}")

@@ -1,6 +1,6 @@
 """What a backtest produces: the trade table, the per-bar equity curve, rule denials and account events.
 
-The trade table is columnar (plain lists and numpy arrays) because the SMA reference can close tens of
+The trade table is columnar (plain lists, or exact integer columns) because the SMA reference can close tens of
 thousands of trades per run; ``TradeTable.rows`` turns it into dictionaries only when a page or an export
 asks for them. Money is Decimal throughout; the equity curve is float64 because it feeds the statistics and
 the charts, not the books.
@@ -8,15 +8,59 @@ the charts, not the books.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
 from riskmgr.clock import from_ms
 from riskmgr.domain import ZERO
 from riskmgr.formatting import dec
+
+
+class ExactColumn(Sequence[Decimal]):
+    """A money column held as integers of 10 ** -places: exact, and turned into Decimal only where it is read.
+
+    The SMA reference books tens of thousands of trades per run; building a Decimal for every figure of every
+    trade would cost more than the whole run, while pages, exports and statistics read few of them.
+    """
+
+    __slots__ = ("ints", "places")
+
+    def __init__(self, ints: list[int], places: int):
+        self.ints, self.places = ints, places
+
+    def __len__(self) -> int:
+        return len(self.ints)
+
+    @overload
+    def __getitem__(self, k: int) -> Decimal: ...
+
+    @overload
+    def __getitem__(self, k: slice) -> list[Decimal]: ...
+
+    def __getitem__(self, k: int | slice) -> Decimal | list[Decimal]:
+        if isinstance(k, slice):
+            return [Decimal(v).scaleb(-self.places) for v in self.ints[k]]
+        return Decimal(self.ints[k]).scaleb(-self.places)
+
+    def total(self, picks: Sequence[int] | None = None) -> Decimal:
+        """Return the exact sum of the column (or of the rows ``picks``)."""
+        ints = self.ints if picks is None else [self.ints[k] for k in picks]
+        return Decimal(sum(ints)).scaleb(-self.places)
+
+    def floats(self) -> np.ndarray:
+        """Return the column as float64."""
+        return np.array(self.ints, dtype=np.float64) / 10.0 ** self.places
+
+
+def column_total(column: Sequence[Decimal], picks: Sequence[int] | None = None) -> Decimal:
+    """Return the exact sum of a money column (or of its rows ``picks``)."""
+    if isinstance(column, ExactColumn):
+        return column.total(picks)
+    return sum(column if picks is None else (column[k] for k in picks), ZERO)
 
 
 @dataclass
@@ -44,11 +88,13 @@ class TradeTable:
 
     def net_array(self) -> np.ndarray:
         """Return the net P&L of every trade as float64 (for statistics)."""
+        if isinstance(self.net_pnl, ExactColumn):
+            return self.net_pnl.floats()
         return np.fromiter(map(float, self.net_pnl), dtype=np.float64, count=len(self.net_pnl))
 
     def total_fees(self) -> Decimal:
         """Return the fees of every closed trade."""
-        return sum(self.fees, ZERO)
+        return column_total(self.fees)
 
     def rows(self, start: int = 0, stop: int | None = None) -> list[dict[str, Any]]:
         """Return trades ``start``..``stop`` as JSON-safe dictionaries (Decimals as strings, times ISO 8601)."""

@@ -2,7 +2,8 @@
 
 A request names a preset (its settings are the base) and may override any field; ``limits``, ``signal`` and
 ``contract`` are merged key by key. Money and percentages are Decimal; fees and the commission are percent
-figures (``0.05`` means 0.05 %), slippage is in basis points. Naive times are read in ``timezone``.
+figures (``0.05`` means 0.05 %), slippage is in basis points. Naive times are read in ``timezone``. Only an absent
+setting (or null) takes the preset's or the default value: ``""``, ``0`` and ``false`` are values and are checked.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from riskmgr.backtest.account import EngineConfig
 from riskmgr.domain import ZERO
@@ -23,7 +24,7 @@ from riskmgr.indicators import IndicatorParams
 from riskmgr.market.base import TIMEFRAME_SECONDS
 from riskmgr.risk.config import RiskLimits
 from riskmgr.signal_params import SignalParams
-from riskmgr.validation import opt_int, req_decimal, req_str
+from riskmgr.validation import NAME_MAX, SYMBOL_MAX, opt_int, opt_str, req_decimal, req_str, shown, zone
 
 STRATEGIES = ("signals", "sma_cross")
 ENTRY_ORDERS = ("market", "limit")
@@ -126,7 +127,8 @@ def parse_params(data: Mapping[str, Any], now: datetime) -> BacktestParams:
     known = {f.name for f in fields(BacktestParams)} | {"preset", "name"}
     for key in data:
         if key not in known:
-            raise ValidationError(key, f"is not a backtest setting; known: {', '.join(sorted(known))}")
+            raise ValidationError(str(key)[:NAME_MAX], f"is not a backtest setting; known: {', '.join(sorted(known))}")
+    opt_str(data, "name", max_len=NAME_MAX)
     strategy = _choice(data, "strategy", STRATEGIES)
     timeframe = _choice(data, "timeframe", tuple(TIMEFRAME_SECONDS))
     zone = _timezone(data)
@@ -141,7 +143,8 @@ def parse_params(data: Mapping[str, Any], now: datetime) -> BacktestParams:
     if slow <= fast:
         raise ValidationError("sma_slow", f"{slow} must be longer than the fast SMA ({fast})")
     return BacktestParams(
-        strategy=strategy, source=_text(data, "source"), symbol=_text(data, "symbol"), timeframe=timeframe,
+        strategy=strategy, source=_text(data, "source"), symbol=req_str(data, "symbol", max_len=SYMBOL_MAX),
+        timeframe=timeframe,
         start=start, end=end, timezone=zone.key, capital=_capital(data), taker_fee_pct=fees["taker_fee_pct"],
         maker_fee_pct=fees["maker_fee_pct"], slippage_bps=_decimal(data, "slippage_bps", ZERO, Decimal(100)),
         funding_pct_8h=_decimal(data, "funding_pct_8h", Decimal(-1), Decimal(1)),
@@ -157,7 +160,7 @@ def parse_params(data: Mapping[str, Any], now: datetime) -> BacktestParams:
 
 
 def _text(data: Mapping[str, Any], name: str) -> str:
-    return req_str(data, name)
+    return req_str(data, name, max_len=NAME_MAX)
 
 
 def _choice(data: Mapping[str, Any], name: str, choices: tuple[str, ...]) -> str:
@@ -190,24 +193,22 @@ def _capital(data: Mapping[str, Any]) -> Decimal:
 
 
 def _timezone(data: Mapping[str, Any]) -> ZoneInfo:
-    name = _text(data, "timezone")
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValidationError("timezone", f"{name!r} is not a known time zone (e.g. UTC, Europe/Berlin)") from None
+    return zone(data.get("timezone"), "timezone")
 
 
 def _time(data: Mapping[str, Any], name: str, zone: ZoneInfo) -> datetime | None:
     raw = data.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return None
     if isinstance(raw, datetime):
         value = raw
     else:
+        if not isinstance(raw, str) or len(raw) > 40:
+            raise ValidationError(name, f"{shown(raw)} is not a time such as 2025-01-31T12:00 (ISO 8601)")
         try:
-            value = datetime.fromisoformat(str(raw).strip().replace("Z", "+00:00"))
+            value = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
         except ValueError:
-            raise ValidationError(name, f"{raw!r} is not a time such as 2025-01-31T12:00 (ISO 8601)") from None
+            raise ValidationError(name, f"{shown(raw)} is not a time such as 2025-01-31T12:00 (ISO 8601)") from None
     return (value if value.tzinfo else value.replace(tzinfo=zone)).astimezone(UTC)
 
 
@@ -233,7 +234,7 @@ def _range(data: Mapping[str, Any], zone: ZoneInfo, timeframe: str, now: datetim
 
 
 def _dataset(data: Mapping[str, Any]) -> int | None:
-    if data.get("dataset_id") in (None, ""):
+    if data.get("dataset_id") is None:
         if data.get("source") == "csv":
             raise ValidationError("dataset_id", "is required for a CSV source; upload a CSV file first")
         return None
@@ -267,7 +268,7 @@ def _dataclass_from(cls: type, raw: Mapping[str, Any], prefix: str, fixed: dict[
     names = {f.name for f in fields(cls)}
     for key, value in raw.items():
         if key not in names or key in fixed:
-            raise ValidationError(f"{prefix}{key}", "is not a setting of this group")
+            raise ValidationError(f"{prefix}{key}"[:NAME_MAX], "is not a setting of this group")
         values[key] = _coerce(f"{prefix}{key}", getattr(defaults, key), value)
     try:
         return cls(**values)
@@ -279,7 +280,7 @@ def _signal(raw: Any, timeframe: str) -> SignalParams:
     raw = {} if raw is None else raw
     if not isinstance(raw, Mapping):
         raise ValidationError("signal", "must be an object of signal settings")
-    indicators_raw = raw.get("indicators") or {}
+    indicators_raw = {} if raw.get("indicators") is None else raw["indicators"]
     if not isinstance(indicators_raw, Mapping):
         raise ValidationError("signal.indicators", "must be an object of indicator periods")
     indicators = _dataclass_from(IndicatorParams, indicators_raw, "signal.indicators.", {"timeframe": timeframe})
@@ -288,7 +289,7 @@ def _signal(raw: Any, timeframe: str) -> SignalParams:
 
 
 def _contract(raw: Any) -> dict[str, Decimal]:
-    if raw in (None, ""):
+    if raw is None:
         return {}
     if not isinstance(raw, Mapping):
         raise ValidationError("contract", "must be an object of contract figures")
@@ -296,8 +297,9 @@ def _contract(raw: Any) -> dict[str, Decimal]:
     bounds = {"max_leverage": (Decimal(1), Decimal(1000)), "maintenance_margin_rate": (ZERO, Decimal("0.5"))}
     for key, value in raw.items():
         if key not in CONTRACT_FIELDS:
-            raise ValidationError(f"contract.{key}", f"is not a contract figure; one of {', '.join(CONTRACT_FIELDS)}")
-        if value in (None, ""):
+            raise ValidationError(f"contract.{key}"[:NAME_MAX], f"is not a contract figure; one of "
+                                                                f"{', '.join(CONTRACT_FIELDS)}")
+        if value is None:
             continue
         number = _decimal({f"contract.{key}": value}, f"contract.{key}", -MAX_CAPITAL, MAX_CAPITAL)
         lo, hi = bounds.get(key, (ZERO, MAX_CAPITAL))

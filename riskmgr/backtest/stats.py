@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from riskmgr.backtest.outcome import Outcome
+from riskmgr.backtest.outcome import Outcome, column_total
 from riskmgr.clock import from_ms
 from riskmgr.formatting import dec
 
@@ -171,8 +171,8 @@ def trade_stats(o: Outcome, notes: dict[str, str]) -> dict[str, Any]:
                 "longest_losing_streak": 0}
     net = t.net_array()
     wins, losses = net > 0, net < 0
-    won = sum((t.net_pnl[k] for k in np.flatnonzero(wins).tolist()), Decimal(0))
-    lost = sum((t.net_pnl[k] for k in np.flatnonzero(losses).tolist()), Decimal(0))
+    won = column_total(t.net_pnl, np.flatnonzero(wins).tolist())
+    lost = column_total(t.net_pnl, np.flatnonzero(losses).tolist())
     if not losses.any():
         notes["profit_factor"] = "no losing trade"
     best, worst = int(np.argmax(net)), int(np.argmin(net))
@@ -180,7 +180,7 @@ def trade_stats(o: Outcome, notes: dict[str, str]) -> dict[str, Any]:
         "trades": count,
         "win_rate_pct": _round(100.0 * int(wins.sum()) / count),
         "profit_factor": _round(float(won / -lost)) if lost < 0 else None,
-        "expectancy": _money(sum(t.net_pnl, Decimal(0)) / count),
+        "expectancy": _money(column_total(t.net_pnl) / count),
         "average_win": _money(won / int(wins.sum())) if wins.any() else None,
         "average_loss": _money(lost / int(losses.sum())) if losses.any() else None,
         "best_trade": dec(t.net_pnl[best]),

@@ -21,10 +21,15 @@ from riskmgr.market.base import TIMEFRAME_SECONDS
 from riskmgr.risk.config import field_table
 from riskmgr.runtime import current_runtime
 from riskmgr.signal_params import SignalParams
-from riskmgr.validation import json_body, opt_int, req_str
+from riskmgr.validation import NAME_MAX, SYMBOL_MAX, json_object, only_keys, opt_int, opt_str, req_str
+from riskmgr.web.errors import large_body
 
 bp = Blueprint("backtest", __name__)
 PRESET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.\-]{0,39}$")
+PRESET_FIELDS = frozenset({"name", "description", "params", "base"})
+DESCRIPTION_MAX = 200
+DATASET_NAME_MAX = 120
+DATASET_SYMBOL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9/:._\-]*$")
 TRADES_PAGE = 200
 
 
@@ -69,7 +74,7 @@ def source_symbols():  # type: ignore[no-untyped-def]
 
 @bp.post("/api/backtests")
 def start():  # type: ignore[no-untyped-def]
-    run_id = _service().submit(json_body(request.get_json(silent=True)), _actor())
+    run_id = _service().submit(json_object(request), _actor())
     row = _service().runs.get(run_id)
     return jsonify(id=run_id, status=row.status, progress=row.progress, url=f"/api/backtests/{run_id}"), 202
 
@@ -123,8 +128,9 @@ def presets():  # type: ignore[no-untyped-def]
 
 @bp.post("/api/backtests/presets")
 def save_preset():  # type: ignore[no-untyped-def]
-    body = json_body(request.get_json(silent=True))
-    name = req_str(body, "name")
+    body = json_object(request)
+    only_keys(body, PRESET_FIELDS, "a field of a preset")
+    name = req_str(body, "name", max_len=NAME_MAX)
     if not PRESET_NAME.match(name):
         raise ValidationError("name", "use 1-40 letters, digits, spaces, '.', '_' or '-', starting with a letter or "
                                       "digit")
@@ -135,15 +141,16 @@ def save_preset():  # type: ignore[no-untyped-def]
     if not isinstance(settings, dict):
         raise ValidationError("params", "must be an object of backtest settings")
     settings = {k: v for k, v in settings.items() if k not in ("preset", "start", "end", "dataset_id")}
-    service.resolve(settings | {"preset": body.get("base") or None})  # saved only if it makes a valid run
-    description = str(body.get("description") or "")[:200]
+    base = opt_str(body, "base", max_len=NAME_MAX)
+    service.resolve(settings | {"preset": base})  # saved only if it makes a valid run
+    description = opt_str(body, "description", max_len=DESCRIPTION_MAX) or ""
     created = service.presets.save(name, description, settings, _actor())
     return jsonify(name=name, created=created), 201 if created else 200
 
 
 @bp.delete("/api/backtests/presets/<name>")
 def delete_preset(name: str):  # type: ignore[no-untyped-def]
-    _service().presets.delete(name)
+    _service().presets.delete(req_str({"name": name}, "name", max_len=NAME_MAX))
     return jsonify(deleted=name)
 
 
@@ -153,15 +160,19 @@ def list_datasets():  # type: ignore[no-untyped-def]
 
 
 @bp.post("/api/backtests/datasets")
+@large_body
 def upload_dataset():  # type: ignore[no-untyped-def]
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         raise ValidationError("file", "choose a CSV file to upload")
-    symbol = req_str(request.form, "symbol")
+    symbol = req_str(request.form, "symbol", max_len=SYMBOL_MAX)
+    if not DATASET_SYMBOL.match(symbol):
+        raise ValidationError("symbol", "use letters, digits, '/', ':', '.', '_' or '-' (e.g. BTC/USDT:USDT)")
     timeframe = req_str(request.form, "timeframe", list(TIMEFRAME_SECONDS))
-    raw = upload.read()
-    parsed = parse_csv(raw, timeframe)
-    name = (request.form.get("name") or upload.filename)[:120]
+    name = (opt_str(request.form, "name", max_len=DATASET_NAME_MAX)
+            or req_str({"name": upload.filename[:DATASET_NAME_MAX]}, "name", max_len=DATASET_NAME_MAX))
+    raw = upload.read(current_runtime().settings.max_upload_bytes + 1)
+    parsed = parse_csv(raw, timeframe, max_bytes=current_runtime().settings.max_upload_bytes)
     row = save_dataset(current_runtime(), name=name, symbol=symbol, timeframe=timeframe, parsed=parsed,
                        digest=hashlib.sha256(raw).hexdigest(), actor=_actor())
     return jsonify(_dataset_view(row)), 201

@@ -55,6 +55,7 @@ class ExchangeAdapter(ABC):
     mode: str = "live"  # "paper" or "live"
     simulated: bool = False
     attaches_protection: bool = True  # False: an entry order cannot carry its stop-loss / take-profit
+    concurrent_reads: bool = False  # True: balance, positions and open orders may be read at the same time
 
     def __init__(self, account: str):
         self.account = account

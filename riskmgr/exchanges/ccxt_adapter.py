@@ -107,6 +107,7 @@ class CcxtAdapter(ExchangeAdapter):
 
     duplicate_codes: frozenset[str] = frozenset()  # exchange codes meaning "client order id already used"
     not_found_codes: frozenset[str] = frozenset()  # exchange codes meaning "no such order or position"
+    concurrent_reads = True  # one requests.Session per client; markets load under a lock; errors read their own reply
 
     def __init__(self, account: str, client: ccxt.Exchange, secrets: Sequence[str], *, timeout_s: float = 10,
                  markets: list[dict] | None = None):

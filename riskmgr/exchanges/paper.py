@@ -89,6 +89,9 @@ class PaperExchange(ExchangeAdapter):
     exchange = "paper"
     mode = "paper"
     simulated = True
+    # every read is a write transaction on the account (its lock, then a replay of the market up to now): reads
+    # at the same time would only queue on that lock, and a paper-tick sync in between would see the queue too
+    concurrent_reads = False
 
     def __init__(
         self,

@@ -18,7 +18,7 @@ from riskmgr.risk.context import ClosedTrade
 class AccountReader:
     """The read side of one account's adapter."""
 
-    __slots__ = ("_adapter", "account", "exchange", "mode", "simulated")
+    __slots__ = ("_adapter", "account", "concurrent_reads", "exchange", "mode", "simulated")
 
     def __init__(self, adapter: ExchangeAdapter):
         self._adapter = adapter
@@ -26,6 +26,7 @@ class AccountReader:
         self.exchange = adapter.exchange
         self.mode = adapter.mode
         self.simulated = adapter.simulated
+        self.concurrent_reads = bool(getattr(adapter, "concurrent_reads", False))
 
     def __repr__(self) -> str:
         return f"<AccountReader {self._adapter!r}>"

@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from riskmgr.errors import ConfigError, ValidationError
+from riskmgr.validation import NAME_MAX, ZONE_MAX, shown
 
 UNPROTECTED_POLICIES = ("alert", "reducing", "close")
 _TRUE = {"1", "true", "yes", "on"}
@@ -203,7 +204,7 @@ def _field(name: str) -> LimitField:
     try:
         return _BY_NAME[name]
     except KeyError:
-        raise ValidationError(name, "is not a risk limit") from None
+        raise ValidationError(str(name)[:NAME_MAX], "is not a risk limit") from None
 
 
 def _json_safe(value: Any) -> Any:
@@ -211,7 +212,7 @@ def _json_safe(value: Any) -> Any:
 
 
 def _bad(spec: LimitField, value: Any, problem: str) -> ValidationError:
-    return ValidationError(spec.name, f"{value!r} {problem}; allowed {spec.allowed()}")
+    return ValidationError(spec.name, f"{shown(value)} {problem}; allowed {spec.allowed()}")
 
 
 def _coerce(spec: LimitField, value: Any) -> Any:
@@ -222,9 +223,9 @@ def _coerce(spec: LimitField, value: Any) -> Any:
         return _coerce_int(spec, value)
     if spec.kind == "bool":
         return _coerce_bool(spec, value)
-    if isinstance(value, str):
+    if isinstance(value, str) and len(value.strip()) <= ZONE_MAX:
         return value.strip().lower() if spec.kind == "choice" else value.strip()
-    raise _bad(spec, value, "is not text")
+    raise _bad(spec, value, f"is not text of at most {ZONE_MAX} characters")
 
 
 def _coerce_decimal(spec: LimitField, value: Any) -> Decimal:
@@ -273,7 +274,7 @@ def _check_value(spec: LimitField, value: Any) -> None:
     elif spec.kind == "timezone":
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file name
             raise _bad(spec, value, "is not a known time zone") from None
 
 

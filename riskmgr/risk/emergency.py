@@ -20,7 +20,7 @@ from riskmgr.risk.emergency_config import EmergencySettings
 from riskmgr.risk.emergency_config import settings_from_env as _read_settings
 from riskmgr.risk.emergency_service import EmergencyService
 from riskmgr.runtime import Runtime, current_runtime
-from riskmgr.validation import json_body
+from riskmgr.validation import json_object
 
 log = logging.getLogger(__name__)
 FEATURE_KEY = "emergency"
@@ -92,7 +92,7 @@ def one(seq_id: int) -> Response:
 
 @bp.post("/api/emergency-stop")
 def trigger() -> tuple[Response, int]:
-    data = json_body(request.get_json(silent=True))
+    data = json_object(request)
     actor = getattr(g, "actor", "operator")
     how = "manual" if actor == "operator" else "api"
     result = service(current_runtime()).start(data.get("reason"), actor=actor, trigger=how)

@@ -53,7 +53,7 @@ class LimitsStore:
         """Apply ``changes`` (validated together), persist them and audit old and new values."""
         unknown = sorted(set(changes) - _NAMES)
         if unknown:
-            raise ValidationError(unknown[0], f"is not a risk limit; known: {', '.join(sorted(_NAMES))}")
+            raise ValidationError(unknown[0][:64], f"is not a risk limit; known: {', '.join(sorted(_NAMES))}")
         if not changes:
             raise ValidationError("limits", "no change given")
         with self._lock:

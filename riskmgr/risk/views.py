@@ -26,7 +26,7 @@ from riskmgr.risk.sizing import HUNDRED
 from riskmgr.risk.state import DrawdownTier, daily_loss_pct, drawdown_pct, drawdown_tier, next_day_start
 from riskmgr.runtime import Runtime, current_runtime
 from riskmgr.ticket import parse_ticket, preview_ticket
-from riskmgr.validation import json_body, opt_int, opt_time, req_str
+from riskmgr.validation import NAME_MAX, REASON_MAX, json_object, opt_int, opt_str, opt_time, req_str
 
 bp = Blueprint("risk", __name__)
 NAV = [("risk.risk_page", "Risk"), ("risk.audit_page", "Audit")]
@@ -64,7 +64,7 @@ def risk_api():  # type: ignore[no-untyped-def]
 @bp.put("/api/risk/limits")
 def limits_api():  # type: ignore[no-untyped-def]
     runtime = current_runtime()
-    changes = json_body(request.get_json(silent=True))
+    changes = json_object(request)
     # when the stored changes misfit the environment this update repairs them: report against the environment
     before = _limits_in_force(runtime)[0] or runtime.limits_store.base()
     after = runtime.limits_store.update(changes, _actor())
@@ -75,7 +75,7 @@ def limits_api():  # type: ignore[no-untyped-def]
 @bp.post("/api/rearm")
 def rearm_api():  # type: ignore[no-untyped-def]
     runtime = current_runtime()
-    reason = req_str(json_body(request.get_json(silent=True)), "reason")
+    reason = req_str(json_object(request), "reason", max_len=REASON_MAX)
     previous = runtime.trading.rearm(reason, _actor())
     return jsonify(previous=previous.value, trading_state=services.trading_status_view(runtime))
 
@@ -83,7 +83,7 @@ def rearm_api():  # type: ignore[no-untyped-def]
 @bp.post("/api/orders/preview")
 def preview_api():  # type: ignore[no-untyped-def]
     runtime = current_runtime()
-    ticket = parse_ticket(json_body(request.get_json(silent=True)), runtime)
+    ticket = parse_ticket(json_object(request), runtime)
     return jsonify(preview_ticket(runtime, ticket))
 
 
@@ -278,7 +278,7 @@ def audit_api():  # type: ignore[no-untyped-def]
         raise ValidationError("until", f"{until.isoformat()} is before since {since.isoformat()}")
     limit = opt_int(args, "limit", 1, AUDIT_PAGE_MAX) or 100
     before = opt_int(args, "before", 1, 2**62)
-    kind, account = (args.get("kind") or "").strip() or None, (args.get("account") or "").strip() or None
+    kind, account = opt_str(args, "kind", max_len=NAME_MAX), opt_str(args, "account", max_len=NAME_MAX)
     events = audit_events(runtime, since=since, until=until, kind=kind, account=account, before=before,
                           limit=limit + 1)
     more = len(events) > limit

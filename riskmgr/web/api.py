@@ -11,7 +11,7 @@ from riskmgr.domain import PositionSide
 from riskmgr.formatting import dec
 from riskmgr.runtime import current_runtime
 from riskmgr.ticket import parse_ticket, result_view, submit_ticket
-from riskmgr.validation import json_body, opt_time, req_str
+from riskmgr.validation import NAME_MAX, SYMBOL_MAX, json_object, opt_id, opt_time, req_str
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -30,7 +30,7 @@ def equity():  # type: ignore[no-untyped-def]
     runtime = current_runtime()
     account = request.args.get("account") or None
     if account is not None:
-        req_str({"account": account}, "account", list(runtime.accounts))
+        req_str({"account": account}, "account", list(runtime.accounts), max_len=NAME_MAX)
     return jsonify(services.equity_history(runtime, account, opt_time(request.args, "since")))
 
 
@@ -56,7 +56,7 @@ def markets():  # type: ignore[no-untyped-def]
 @bp.post("/orders")
 def place_order():  # type: ignore[no-untyped-def]
     runtime = current_runtime()
-    ticket = parse_ticket(json_body(request.get_json(silent=True)), runtime)
+    ticket = parse_ticket(json_object(request), runtime)
     answer = submit_ticket(runtime, ticket, _actor())
     entry = answer["entry"]
     if entry["accepted"]:
@@ -68,11 +68,12 @@ def place_order():  # type: ignore[no-untyped-def]
 @bp.post("/positions/close")
 def close_position():  # type: ignore[no-untyped-def]
     runtime = current_runtime()
-    data = json_body(request.get_json(silent=True))
-    account = req_str(data, "account", list(runtime.accounts))
-    symbol = req_str(data, "symbol")
+    data = json_object(request)
+    account = req_str(data, "account", list(runtime.accounts), max_len=NAME_MAX)
+    symbol = req_str(data, "symbol", max_len=SYMBOL_MAX)
+    runtime.specs.spec(account, symbol)  # a symbol the account does not trade is a 400 before anything is stored
     side = PositionSide(req_str(data, "side", ["long", "short"]))
-    intent = str(data.get("intent_id") or uuid.uuid4())
+    intent = opt_id(data, "intent_id") or str(uuid.uuid4())
     result = runtime.gateway.close_position(account, symbol, side, actor=_actor(), intent_id=intent)
     view = result_view(result)
     if result.accepted:

@@ -11,10 +11,8 @@ import hmac
 import logging
 import secrets
 import sys
-import threading
-import time
-from collections import deque
 from urllib.parse import urlparse
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Flask, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_login import UserMixin, current_user, login_required, login_user, logout_user
@@ -26,7 +24,9 @@ from wtforms import PasswordField
 from wtforms.validators import DataRequired
 
 from riskmgr.extensions import csrf, db, login_manager
+from riskmgr.login_throttle import Admission, LoginThrottle
 from riskmgr.models import AppSetting
+from riskmgr.secret_strength import PASSWORD_MIN_BITS, estimate_bits
 
 log = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__)
@@ -34,7 +34,6 @@ PUBLIC_ENDPOINTS = {"auth.login", "pages.health", "static"}
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 HASH_KEY = "admin_password_hash"
 OPERATOR_ID = "admin"
-MAX_FAILURES, FAILURE_WINDOW_S = 5, 300
 
 
 class Operator(UserMixin):
@@ -45,30 +44,7 @@ class LoginForm(FlaskForm):
     password = PasswordField("Password", validators=[DataRequired()])
 
 
-class _Throttle:
-    """Refuse logins from an address after repeated failures within a window (per process)."""
-
-    def __init__(self) -> None:
-        self._fails: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def blocked(self, who: str) -> bool:
-        with self._lock:
-            recent = self._prune(who)
-            return len(recent) >= MAX_FAILURES
-
-    def fail(self, who: str) -> None:
-        with self._lock:
-            self._prune(who).append(time.monotonic())
-
-    def _prune(self, who: str) -> deque[float]:
-        q = self._fails.setdefault(who, deque())
-        while q and time.monotonic() - q[0] > FAILURE_WINDOW_S:
-            q.popleft()
-        return q
-
-
-def _throttle() -> _Throttle:
+def _throttle() -> LoginThrottle:
     return current_app.extensions["login_throttle"]
 
 
@@ -88,7 +64,7 @@ def ensure_admin_credentials(app: Flask) -> None:
             return
         if row is not None:
             return
-        password = secrets.token_urlsafe(18)
+        password = _generated_password()
         db.session.add(AppSetting(key=HASH_KEY, value=generate_password_hash(password)))
         try:
             db.session.commit()
@@ -102,6 +78,14 @@ def ensure_admin_credentials(app: Flask) -> None:
         file=sys.stderr,
         flush=True,
     )
+
+
+def _generated_password() -> str:
+    """Return a random password that passes the same strength check as a configured one."""
+    while True:
+        password = secrets.token_urlsafe(18)
+        if estimate_bits(password) >= PASSWORD_MIN_BITS:
+            return password
 
 
 def _store_hash(row: AppSetting | None, value: str) -> None:
@@ -133,20 +117,32 @@ def _safe_next(target: str | None) -> str:
 @bp.route("/login", methods=["GET", "POST"])
 def login():  # type: ignore[no-untyped-def]
     form = LoginForm()
+    # the client address: remote_addr, or X-Forwarded-For as far as TRUSTED_PROXIES allows (ProxyFix)
     who = request.remote_addr or "?"
     if request.method == "POST":
         csrf.protect()
-        if _throttle().blocked(who):
-            flash("Too many failed attempts; wait five minutes and try again.", "danger")
-        elif form.validate() and _password_ok(form.password.data or ""):
+        admission = _throttle().admit(who)  # counts the attempt; the password is not even looked at if refused
+        if not admission.allowed:
+            return _throttled(form, who, admission)
+        if form.validate() and _password_ok(form.password.data or ""):
+            _throttle().succeeded(who)
             login_user(Operator(), remember=False)
             log.info("operator logged in from %s", who)
             return redirect(_safe_next(request.args.get("next")))
-        else:
-            _throttle().fail(who)
-            log.warning("failed login from %s", who)
-            flash("Wrong password.", "danger")
+        log.warning("failed login from %s", who)
+        flash("Wrong password.", "danger")
     return render_template("login.html", form=form)
+
+
+def _throttled(form: LoginForm, who: str, admission: Admission):  # type: ignore[no-untyped-def]
+    """Answer 429 with Retry-After; the page says when to try again."""
+    settings = current_app.config["RISKMGR"]
+    when = admission.retry_at or current_app.extensions["riskmgr"].clock.now()  # a refusal always has its time
+    local = when.astimezone(ZoneInfo(settings.display_timezone))
+    log.warning("login attempt from %s refused by the back-off for %d s", who, admission.retry_after_s)
+    flash(f"Too many failed attempts: try again in {admission.retry_after_s} s "
+          f"(at {local:%H:%M:%S} {settings.display_timezone}).", "danger")
+    return render_template("login.html", form=form), 429, {"Retry-After": str(admission.retry_after_s)}
 
 
 @bp.route("/logout", methods=["POST"])
@@ -197,7 +193,8 @@ def _csrf_error(exc: CSRFError):  # type: ignore[no-untyped-def]
 
 def init_app(app: Flask) -> None:
     """Install the authentication guard and the login view settings."""
-    app.extensions["login_throttle"] = _Throttle()
+    runtime = app.extensions["riskmgr"]
+    app.extensions["login_throttle"] = LoginThrottle(runtime.engine, runtime.clock)
     login_manager.login_view = "auth.login"
     login_manager.session_protection = "strong"
     app.before_request(require_auth)

@@ -38,7 +38,7 @@ def test_ticket_receipt_then_emergency_stop_then_rearm(page, server):
     # and the click does not get the order denied (no knife edge to work around)
     page.click("#default-protection")
     page.fill("#qty", "")  # size for me: risk per trade from the stop distance
-    page.wait_for_function("!document.querySelector('#submit-order').disabled", timeout=20000)
+    page.wait_for_function("() => !document.querySelector('#submit-order').disabled", timeout=20000)
     receipt = page.inner_text("#receipt")
     assert "max_leverage" in receipt and "stop_required" in receipt
     shot(page, "trade-receipt")
@@ -56,7 +56,7 @@ def test_ticket_receipt_then_emergency_stop_then_rearm(page, server):
     page.click("#emergency-confirm")
     page.wait_for_url(server + "/emergency", timeout=20000)
     page.wait_for_function(
-        "['flat'].includes((document.querySelector('#em-status')?.dataset.status || '').toLowerCase())"
+        "() => ['flat'].includes((document.querySelector('#em-status')?.dataset.status || '').toLowerCase())"
         " || /flat/i.test(document.querySelector('#em-status')?.innerText || '')",
         timeout=60000,
     )
@@ -65,7 +65,7 @@ def test_ticket_receipt_then_emergency_stop_then_rearm(page, server):
     positions = api(server, "GET", "/api/snapshot").json()["accounts"][0]["positions"]
     page.goto(server + "/")
     page.wait_for_function(
-        "document.querySelector('#positions-table tbody').innerText.includes('No open positions')", timeout=20000
+        "() => document.querySelector('#positions-table tbody').innerText.includes('No open positions')", timeout=20000
     )
     assert "HALTED" in page.inner_text("#state-banner")
     assert positions == [] or all(p["symbol"] for p in positions)
@@ -75,13 +75,13 @@ def test_ticket_receipt_then_emergency_stop_then_rearm(page, server):
     page.click("#rearm-open")
     page.fill("#rearm-reason", "browser test: reviewed, safe to trade")
     page.click("#rearm-ok")
-    page.wait_for_function("document.querySelector('#state-banner').dataset.state === 'ACTIVE'", timeout=20000)
+    page.wait_for_function("() => document.querySelector('#state-banner').dataset.state === 'ACTIVE'", timeout=20000)
     shot(page, "risk-rearmed")
 
 
 def test_backtest_preset_shows_progress_then_an_equity_chart(page, server):
     page.goto(server + "/backtests")
-    page.wait_for_function("document.querySelector('#bt-preset').options.length > 0", timeout=20000)
+    page.wait_for_function("() => document.querySelector('#bt-preset').options.length > 0", timeout=20000)
     page.select_option("#bt-preset", label="Conservative")
     page.click("#bt-run")
     page.wait_for_selector("#bt-progress-card:not(.d-none)", timeout=20000)

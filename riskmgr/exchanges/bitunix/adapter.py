@@ -60,6 +60,7 @@ class BitunixAdapter(ExchangeAdapter):
 
     exchange = "bitunix"
     mode = "live"
+    concurrent_reads = True  # stateless signed requests (a fresh nonce each) over one requests.Session
 
     def __init__(self, account: str, client: BitunixClient, *, clock: Clock | None = None):
         super().__init__(account)
