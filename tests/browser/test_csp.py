@@ -94,7 +94,8 @@ def _dashboard(w: Watch, server: str) -> None:
     w.pg.wait_for_function(NOT_LOADING, arg="#refresh-status", timeout=WAIT)
     w.pg.click("#emergency-button")  # a Bootstrap modal: it styles itself through the CSSOM, which the policy allows
     w.pg.wait_for_selector("#emergency-modal.show", timeout=WAIT)
-    w.pg.wait_for_function("() => !/Checking/.test(document.querySelector('#emergency-exposure').innerText)", timeout=WAIT)
+    w.pg.wait_for_function("() => !/Checking/.test(document.querySelector('#emergency-exposure').innerText)",
+                           timeout=WAIT)
     w.pg.click("#emergency-modal [data-bs-dismiss=modal].btn-secondary")
     w.pg.wait_for_selector("#emergency-modal", state="hidden", timeout=WAIT)
     w.check("dashboard")

@@ -1,5 +1,7 @@
 """The main path in a real browser: log in, watch figures move, trade, (emergency stop, re-arm, backtest)."""
 
+from decimal import Decimal
+
 import pytest
 
 from tests.browser.conftest import api, shot
@@ -12,10 +14,14 @@ def _equity_text(pg) -> str:
 
 
 def test_dashboard_figures_change_without_a_reload(page, server):
-    response = api(server, "POST", "/api/orders", json={
-        "account": "paper", "symbol": "BTC/USDT:USDT", "type": "market", "side": "buy", "qty": "0.01",
-        "leverage": 2, "stop_loss": "100", "take_profit": "10000000"})
-    assert response.status_code in (201, 409), response.text
+    # a real position, so the figures move: stop 3 % and target 9 % from the mark the receipt reads, sized for us
+    ticket = {"account": "paper", "symbol": "BTC/USDT:USDT", "type": "market", "side": "buy", "leverage": 2}
+    mark = Decimal(api(server, "POST", "/api/orders/preview", json=ticket | {"stop_loss": "1", "take_profit": "100000000"}
+                       ).json()["entry_price"])
+    response = api(server, "POST", "/api/orders", json=ticket | {
+        "stop_loss": str((mark * Decimal("0.97")).quantize(Decimal("0.1"))),
+        "take_profit": str((mark * Decimal("1.09")).quantize(Decimal("0.1")))})
+    assert response.status_code == 201, response.text
     page.goto(server + "/")
     page.evaluate("window.__noReload = true")
     page.wait_for_selector('.account-card[data-account="paper"][data-status="ok"]', timeout=20000)
