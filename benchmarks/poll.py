@@ -20,6 +20,7 @@ Run: .venv/bin/python benchmarks/poll.py
 
 from __future__ import annotations
 
+import itertools
 import logging
 import statistics
 import sys
@@ -32,26 +33,25 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from riskmgr import create_app, features  # noqa: E402
-from riskmgr.clock import SystemClock  # noqa: E402
-from riskmgr.config import Settings  # noqa: E402
-from riskmgr.domain import (  # noqa: E402
+from riskmgr import create_app, features
+from riskmgr.clock import SystemClock
+from riskmgr.config import Settings
+from riskmgr.domain import (
     Balance,
     Candle,
     MarginMode,
     MarketSpec,
     Order,
-    OrderSide,
     OrderStatus,
     OrderType,
     Position,
     PositionSide,
     Ticker,
 )
-from riskmgr.errors import NotSupportedError  # noqa: E402
-from riskmgr.exchanges.base import ExchangeAdapter  # noqa: E402
-from riskmgr.extensions import db  # noqa: E402
-from riskmgr.monitor import poll_cycle  # noqa: E402
+from riskmgr.errors import NotSupportedError
+from riskmgr.exchanges.base import ExchangeAdapter
+from riskmgr.extensions import db
+from riskmgr.monitor import poll_cycle
 
 LATENCY_S = 0.1
 SIZES = (1, 4, 16, 64)
@@ -212,8 +212,8 @@ def main() -> int:
               f"{'paper-like cycle':>16} {'per account':>11} {'vs N=1':>6} | live speed-up")
         for n in SIZES:
             live, paper = medians[("live-like", n)], medians[("paper-like", n)]
-            print(f"  {n:>8} | {live * 1000:>12.0f} ms {live * 1000 / n:>8.1f} ms {live / medians[('live-like', 1)]:>5.2f}x"
-                  f" | {paper * 1000:>13.0f} ms {paper * 1000 / n:>8.1f} ms "
+            print(f"  {n:>8} | {live * 1000:>12.0f} ms {live * 1000 / n:>8.1f} ms "
+                  f"{live / medians[('live-like', 1)]:>5.2f}x | {paper * 1000:>13.0f} ms {paper * 1000 / n:>8.1f} ms "
                   f"{paper / medians[('paper-like', 1)]:>5.2f}x | {paper / live:.2f}x")
         for kind in ("live-like", "paper-like"):
             ratio = medians[(kind, 64)] / medians[(kind, 1)]
@@ -222,7 +222,7 @@ def main() -> int:
             if ratio > TARGET_SCALE:
                 missed.append(f"{kind} N=64 is {ratio:.2f}x N=1 (target <= {TARGET_SCALE}x)")
             per = [medians[(kind, n)] / n for n in SIZES]
-            if any(b > a * 1.05 for a, b in zip(per, per[1:], strict=False)):
+            if any(b > a * 1.05 for a, b in itertools.pairwise(per)):
                 missed.append(f"{kind} cost per account grows with N: {[round(p * 1000, 1) for p in per]} ms")
         if not same:
             missed.append("live-like and paper-like venues read different figures")

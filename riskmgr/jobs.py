@@ -6,14 +6,16 @@ from collections.abc import Callable
 
 from flask import Flask
 
-from riskmgr import features
+from riskmgr import features, retention, view_cache
 from riskmgr.monitor import poll_cycle
 from riskmgr.runtime import current_runtime
 
 
 def poll_job() -> None:
     """Run one poll cycle over every account, then the features' hooks (risk engine first)."""
-    poll_cycle(current_runtime(), features.poll_hooks())
+    runtime = current_runtime()
+    poll_cycle(runtime, features.poll_hooks())
+    view_cache.rebuild(runtime)  # the dashboard's view, built once here rather than on every request
 
 
 def paper_tick_job() -> None:
@@ -29,6 +31,7 @@ def job_table(app: Flask) -> list[tuple[str, float, Callable[[], None]]]:
     table: list[tuple[str, float, Callable[[], None]]] = [
         ("poll", runtime.settings.poll_seconds, poll_job),
         ("paper-tick", 1, paper_tick_job),
+        ("retention", retention.INTERVAL_S, retention.retention_job),
     ]
     for _, jobs in features.collect("jobs"):
         table.extend(jobs(runtime))

@@ -67,6 +67,20 @@ class EquityPoint(db.Model):
     unrealized_pnl: Mapped[Decimal] = mapped_column(MONEY)
 
 
+class EquityRollup(db.Model):
+    """The last equity reading within one time bucket (1 min, 15 min or 1 h) of one account, kept with each poll.
+
+    Long chart windows read these instead of every raw point; a bucket without a reading has no row (a gap).
+    """
+
+    __tablename__ = "equity_rollup"
+    account: Mapped[str] = mapped_column(String(64), primary_key=True)
+    width_s: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    bucket: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    ts: Mapped[datetime] = mapped_column(UTCDateTime)
+    equity: Mapped[Decimal] = mapped_column(MONEY)
+
+
 class AccountState(db.Model):
     """Per-account figures that must survive restarts: peak equity and the day's opening equity."""
 
@@ -109,6 +123,21 @@ class PollRun(db.Model):
     pid: Mapped[int] = mapped_column()
     accounts_ok: Mapped[int] = mapped_column()
     accounts_failed: Mapped[int] = mapped_column()
+
+
+class ViewCache(db.Model):
+    """A view built once and served to every web worker from this one row (see ``riskmgr.view_cache``).
+
+    ``stamp`` names what the view was built from (the newest audit event and snapshot); a different stamp now
+    means the view is out of date. ``version`` is the ETag of the body's content.
+    """
+
+    __tablename__ = "view_cache"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    stamp: Mapped[str] = mapped_column(String(80))
+    version: Mapped[str] = mapped_column(String(40))
+    built_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    body: Mapped[str] = mapped_column(Text)
 
 
 class OrderIntent(db.Model):

@@ -22,9 +22,10 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from riskmgr import equity_history
 from riskmgr.domain import AccountSnapshot, AccountStatus
 from riskmgr.errors import AuthError, ExchangeError
 from riskmgr.exchanges.reader import AccountReader
@@ -118,8 +119,7 @@ def failed_snapshot(
 def poll_cycle(runtime: Runtime, hooks: list[PollHook] | None = None) -> list[AccountSnapshot]:
     """Read every account in parallel, persist what was learned, and run the hooks (risk engine, alerts)."""
     started = runtime.clock.now()
-    previous = runtime.snapshots.latest()
-    snapshots = _read_all(runtime, previous, started)
+    snapshots = _read_all(runtime, _Previous(runtime), started)
     runtime.snapshots.save(snapshots)
     _record_history(runtime, snapshots)
     for hook in hooks or []:
@@ -150,7 +150,20 @@ def _announce(runtime: Runtime, started: datetime, snapshots: list[AccountSnapsh
     )
 
 
-def _read_all(runtime: Runtime, previous: dict[str, AccountSnapshot], now: datetime) -> list[AccountSnapshot]:
+class _Previous:
+    """The stored snapshots, read only when a read failed (only then are the last real figures needed)."""
+
+    def __init__(self, runtime: Runtime):
+        self._runtime = runtime
+        self._loaded: dict[str, AccountSnapshot] | None = None
+
+    def get(self, account: str) -> AccountSnapshot | None:
+        if self._loaded is None:
+            self._loaded = self._runtime.snapshots.latest()
+        return self._loaded.get(account)
+
+
+def _read_all(runtime: Runtime, previous: _Previous, now: datetime) -> list[AccountSnapshot]:
     """Read every account at once, at most POLL_MAX_WORKERS venue calls in flight; each waits FETCH_TIMEOUT."""
     timeout = runtime.settings.fetch_timeout_seconds
     adapters = list(runtime.accounts.values())
@@ -190,27 +203,28 @@ def _risk_day(now: datetime, tz_name: str) -> str:
 
 
 def _record_history(runtime: Runtime, snapshots: list[AccountSnapshot]) -> None:
+    """Add one equity point per account read now and move its peak and day baseline, in one transaction."""
+    good = [s for s in snapshots if s.status is AccountStatus.OK and s.balance is not None and s.fetched_at is not None]
+    if not good:
+        return
     tz_name = runtime.limits().risk_day_timezone
     with Session(runtime.engine) as session, session.begin():
-        for snap in snapshots:
-            if snap.status is not AccountStatus.OK or snap.balance is None or snap.fetched_at is None:
+        stmt = select(AccountState).where(AccountState.account.in_([s.account for s in good]))
+        states = {state.account: state for state in session.scalars(stmt)}
+        for snap in good:
+            bal, fetched_at = snap.balance, snap.fetched_at
+            if bal is None or fetched_at is None:  # filtered above; this only keeps the type checker sure
                 continue
-            bal = snap.balance
-            session.add(
-                EquityPoint(
-                    account=snap.account,
-                    ts=snap.fetched_at,
-                    equity=bal.equity,
-                    wallet=bal.wallet,
-                    unrealized_pnl=bal.unrealized_pnl,
-                )
-            )
-            day = _risk_day(snap.fetched_at, tz_name)
-            _update_account_state(session, snap.account, bal.equity, snap.fetched_at, day)
+            session.add(EquityPoint(account=snap.account, ts=fetched_at, equity=bal.equity, wallet=bal.wallet,
+                                    unrealized_pnl=bal.unrealized_pnl))
+            day = _risk_day(fetched_at, tz_name)
+            _update_account_state(session, states.get(snap.account), snap.account, bal.equity, fetched_at, day)
+        equity_history.record(session, [(s.account, s.fetched_at, s.balance.equity) for s in good
+                                        if s.fetched_at is not None and s.balance is not None])
 
 
-def _update_account_state(session: Session, account: str, equity: Decimal, now: datetime, day: str) -> None:
-    state = session.get(AccountState, account)
+def _update_account_state(session: Session, state: AccountState | None, account: str, equity: Decimal,
+                          now: datetime, day: str) -> None:
     if state is None:
         session.add(AccountState(
             account=account, peak_equity=equity, peak_at=now, day=day, day_start_equity=equity, updated_at=now

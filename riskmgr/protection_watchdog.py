@@ -32,12 +32,12 @@ from riskmgr.config import read_bool, read_decimal, read_int
 from riskmgr.domain import AccountSnapshot, AccountStatus, Order, Position, PositionSide, Protection, TradingState
 from riskmgr.errors import ConfigError, ExchangeError, ValidationError
 from riskmgr.risk.gateway import GatewayResult
-from riskmgr.risk.protection import find_protection
+from riskmgr.risk.protection import by_symbol, find_protection
 from riskmgr.risk.sizing import fmt_number as fmt
 from riskmgr.risk.sizing import round_to_tick
 from riskmgr.runtime import Runtime, current_runtime
 from riskmgr.validation import SYMBOL_MAX, json_object, opt_str
-from riskmgr.watchdog_models import Episode, Observation, WatchStore
+from riskmgr.watchdog_models import Episode, Observation, Read, Sighting, WatchedPosition, WatchStore
 
 log = logging.getLogger(__name__)
 ACTOR = "watchdog"
@@ -113,22 +113,43 @@ class ProtectionWatchdog:
 
     # -- the cycle ---------------------------------------------------------------------------------
     def check(self, snapshots: list[AccountSnapshot]) -> None:
-        """Check every position of every account read successfully in this cycle."""
-        for snap in snapshots:
-            if snap.status is AccountStatus.OK and snap.fetched_at is not None:
-                self.check_account(snap)
+        """Check every position of every account read successfully in this cycle.
+
+        What was seen is written in one transaction for the whole cycle; only positions lacking protection cost
+        more (their placements, each its own short transaction).
+        """
+        good = [s for s in snapshots if s.status is AccountStatus.OK and s.fetched_at is not None]
+        if not good:
+            return
+        legs = {snap.account: self._legs(snap) for snap in good}
+        observed = self.store.observe_accounts({snap.account: self._read(snap, legs[snap.account]) for snap in good})
+        for snap in good:
+            self._check_account(snap, legs[snap.account], *observed[snap.account])
 
     def check_account(self, snap: AccountSnapshot) -> None:
         """Check one account's positions against its resting orders; forget positions that are gone."""
+        legs = self._legs(snap)
+        observed = self.store.observe_accounts({snap.account: self._read(snap, legs)})
+        self._check_account(snap, legs, *observed[snap.account])
+
+    def _legs(self, snap: AccountSnapshot) -> list[tuple[bool, bool, str]]:
+        orders = by_symbol(snap.orders)
+        return [missing_legs(find_protection(p, orders.get(p.symbol, ())), self.settings.require_take_profit)
+                for p in snap.positions]
+
+    @staticmethod
+    def _read(snap: AccountSnapshot, legs: list[tuple[bool, bool, str]]) -> Read:
         now: datetime = snap.fetched_at or snap.attempted_at  # only successful reads get here: fetched_at is set
-        for row in self.store.forget_closed(snap.account, {(p.symbol, p.side.value) for p in snap.positions}, now):
+        return Read(now, [Sighting(p.symbol, p.side.value, position_identity(p), missing if (stop or target) else None)
+                          for p, (stop, target, missing) in zip(snap.positions, legs, strict=True)])
+
+    def _check_account(self, snap: AccountSnapshot, legs: list[tuple[bool, bool, str]],
+                       cleared: list[WatchedPosition], observations: list[Observation]) -> None:
+        now: datetime = snap.fetched_at or snap.attempted_at
+        for row in cleared:
             self.runtime.audit.record("watchdog.cleared", ACTOR, f"the {row.side} {row.symbol} closed while its "
                                       f"{row.missing} was missing", account=snap.account)
-        for position in snap.positions:
-            stop, target, missing = missing_legs(find_protection(position, snap.orders),
-                                                 self.settings.require_take_profit)
-            seen = self.store.observe((snap.account, position.symbol, position.side.value),
-                                      position_identity(position), now, missing if (stop or target) else None)
+        for position, (stop, target, missing), seen in zip(snap.positions, legs, observations, strict=True):
             self._announce(snap, position, seen, now)
             if seen.episode is None:
                 continue

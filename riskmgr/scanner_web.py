@@ -13,7 +13,7 @@ from riskmgr.errors import ValidationError
 from riskmgr.runtime import current_runtime
 from riskmgr.scanner_core import Scanner
 from riskmgr.scanner_views import api_view, chart_view
-from riskmgr.validation import opt_int
+from riskmgr.validation import SYMBOL_MAX, opt_int, req_str, shown
 
 bp = Blueprint("scanner", __name__)
 HISTORY_DEFAULT, HISTORY_MAX = 50, 500
@@ -60,9 +60,10 @@ def normalize_symbol(raw: str) -> str:
 
 def scanned_symbol(s: Scanner, raw: str) -> str:
     """Return the unified symbol if the scanner's source lists it; otherwise fail naming the field."""
-    symbol = normalize_symbol(raw)
+    symbol = normalize_symbol(req_str({"symbol": raw}, "symbol", max_len=SYMBOL_MAX))
     if symbol not in s.store.symbols(s.settings.source):
-        raise ValidationError("symbol", f"{raw!r} is not a USDT perpetual of {s.settings.source}, e.g. BTC/USDT:USDT")
+        raise ValidationError("symbol", f"{shown(raw)} is not a USDT perpetual of {s.settings.source}, e.g. "
+                                        "BTC/USDT:USDT")
     return symbol
 
 

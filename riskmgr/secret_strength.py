@@ -28,15 +28,18 @@ WORD_BITS = 15.0  # a word from a ~32,000-word vocabulary: four random words mak
 MAX_SCORED = 128  # characters scored; a longer secret is judged by its first 128 (a strong one is far shorter)
 GENERATE_HINT = 'generate one with: python -c "import secrets; print(secrets.token_urlsafe(32))"'
 
-COMMON = frozenset("""
-password passwd passw0rd pass secret letmein welcome admin administrator root login logon user guest default
-changeme change test testing tester demo example sample token apikey access master qwerty qwertz azerty
-qwertyuiop asdf asdfgh asdfghjkl zxcv zxcvbn zxcvbnm qazwsx wsxedc 1qaz 2wsx iloveyou trustno1 dragon monkey
-shadow sunshine princess football baseball soccer hockey superman batman starwars hello freedom whatever
-michael charlie jordan hunter ranger buster killer pepper ginger summer winter spring autumn flower
-computer internet server secure security private riskmgr risk manager trading trader trade bitcoin crypto
-binance bitget bitunix futures money profit heroku replit flask python django abc abcd abcdef xyz
-""".split())
+COMMON = frozenset((
+    "password", "passwd", "passw0rd", "pass", "secret", "letmein", "welcome", "admin", "administrator", "root",
+    "login", "logon", "user", "guest", "default", "changeme", "change", "test", "testing", "tester", "demo",
+    "example", "sample", "token", "apikey", "access", "master", "qwerty", "qwertz", "azerty", "qwertyuiop",
+    "asdf", "asdfgh", "asdfghjkl", "zxcv", "zxcvbn", "zxcvbnm", "qazwsx", "wsxedc", "1qaz", "2wsx", "iloveyou",
+    "trustno1", "dragon", "monkey", "shadow", "sunshine", "princess", "football", "baseball", "soccer",
+    "hockey", "superman", "batman", "starwars", "hello", "freedom", "whatever", "michael", "charlie", "jordan",
+    "hunter", "ranger", "buster", "killer", "pepper", "ginger", "summer", "winter", "spring", "autumn",
+    "flower", "computer", "internet", "server", "secure", "security", "private", "riskmgr", "risk", "manager",
+    "trading", "trader", "trade", "bitcoin", "crypto", "binance", "bitget", "bitunix", "futures", "money",
+    "profit", "heroku", "replit", "flask", "python", "django", "abc", "abcd", "abcdef", "xyz",
+))
 _LEET = str.maketrans("0134578@$!|", "oieastbasil")
 _SYMBOLS = set(string.punctuation + " ")
 _LONGEST_COMMON = max(len(w) for w in COMMON)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -9,13 +10,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from riskmgr import equity_history as equity_history_module
 from riskmgr.domain import AccountSnapshot, AccountStatus, Order, Position
 from riskmgr.formatting import dec
-from riskmgr.models import AccountState, EquityPoint
-from riskmgr.risk.protection import find_protection
+from riskmgr.models import AccountState
+from riskmgr.risk.config import RiskLimits
+from riskmgr.risk.protection import by_symbol, find_protection
 from riskmgr.runtime import Runtime
 
-MAX_EQUITY_POINTS = 2000
+MAX_EQUITY_POINTS = equity_history_module.MAX_POINTS
+NOT_POLLED = "not polled yet"
 
 
 _s = dec
@@ -27,7 +31,8 @@ def _pct(part: Decimal, whole: Decimal) -> Decimal | None:
     return (part / whole * 100).quantize(Decimal("0.01"))
 
 
-def position_view(position: Position, orders: tuple[Order, ...], runtime: Runtime) -> dict[str, Any]:
+def position_view(position: Position, orders: Sequence[Order], runtime: Runtime,
+                  limits: RiskLimits | None = None) -> dict[str, Any]:
     """Describe one position for the dashboard: figures, risk level and resting protection."""
     from riskmgr.risk.levels import risk_level
 
@@ -44,7 +49,7 @@ def position_view(position: Position, orders: tuple[Order, ...], runtime: Runtim
         "unrealized_pnl": _s(position.unrealized_pnl),
         "pnl_pct": _s(position.pnl_pct.quantize(Decimal("0.01"))),
         "notional": _s(position.notional.quantize(Decimal("0.01"))),
-        "risk_level": risk_level(position, runtime.limits()).value,
+        "risk_level": risk_level(position, limits or runtime.limits()).value,
         "stop_loss": {
             "present": protection.stop_loss is not None,
             "price": _s(protection.stop_loss),
@@ -70,9 +75,12 @@ def _order_view(order: Order) -> dict[str, Any]:
     }
 
 
-def account_view(snap: AccountSnapshot, state: AccountState | None, runtime: Runtime) -> dict[str, Any]:
+def account_view(snap: AccountSnapshot, state: AccountState | None, runtime: Runtime,
+                 limits: RiskLimits | None = None) -> dict[str, Any]:
     """Describe one account: real figures with their time, or none, plus status and reason."""
     bal = snap.balance
+    limits = limits or runtime.limits()  # read once for every position, not once per position
+    orders = by_symbol(snap.orders)
     view: dict[str, Any] = {
         "name": snap.account,
         "exchange": snap.exchange,
@@ -85,7 +93,7 @@ def account_view(snap: AccountSnapshot, state: AccountState | None, runtime: Run
         "error": snap.error,
         "equity": None, "wallet": None, "available": None, "margin_used": None, "unrealized_pnl": None,
         "day_pnl": None, "day_pnl_pct": None, "day_start_equity": None, "peak_equity": None, "drawdown_pct": None,
-        "positions": [position_view(p, snap.orders, runtime) for p in snap.positions],
+        "positions": [position_view(p, orders.get(p.symbol, ()), runtime, limits) for p in snap.positions],
         "orders": [_order_view(o) for o in snap.orders],
     }
     if bal is not None:
@@ -138,8 +146,9 @@ def snapshot_view(runtime: Runtime) -> dict[str, Any]:
     snaps = runtime.snapshots.latest()
     with Session(runtime.engine) as session:
         states = {s.account: s for s in session.scalars(select(AccountState))}
+    limits = runtime.limits()
     accounts = [
-        account_view(snaps[name], states.get(name), runtime) if name in snaps else _never_polled(runtime, name)
+        account_view(snaps[name], states.get(name), runtime, limits) if name in snaps else _never_polled(runtime, name)
         for name in runtime.accounts
     ]
     return {
@@ -174,26 +183,11 @@ def _never_polled(runtime: Runtime, name: str) -> dict[str, Any]:
     adapter = runtime.accounts[name]
     snap = AccountSnapshot(
         account=name, exchange=adapter.exchange, mode=adapter.mode, status=AccountStatus.ERROR,
-        attempted_at=runtime.clock.now(), fetched_at=None, error="not polled yet", simulated=adapter.simulated,
+        attempted_at=runtime.clock.now(), fetched_at=None, error=NOT_POLLED, simulated=adapter.simulated,
     )
     return account_view(snap, None, runtime)
 
 
 def equity_history(runtime: Runtime, account: str | None, since: datetime | None) -> dict[str, Any]:
-    """Return equity points per account since ``since`` (default 24 h), thinned to at most 2000 per account."""
-    since = since or runtime.clock.now() - timedelta(hours=24)
-    names = [account] if account else list(runtime.accounts)
-    series: dict[str, list[dict[str, str]]] = {}
-    with Session(runtime.engine) as session:
-        for name in names:
-            rows = session.execute(
-                select(EquityPoint.ts, EquityPoint.equity)
-                .where(EquityPoint.account == name, EquityPoint.ts >= since)
-                .order_by(EquityPoint.ts)
-            ).all()
-            step = max(1, len(rows) // MAX_EQUITY_POINTS + (1 if len(rows) % MAX_EQUITY_POINTS else 0))
-            thinned = rows[::step] if step > 1 else rows
-            if step > 1 and rows and thinned[-1] is not rows[-1]:
-                thinned.append(rows[-1])  # always end on the latest real reading
-            series[name] = [{"ts": ts.isoformat(), "equity": dec(eq)} for ts, eq in thinned]
-    return {"since": since.isoformat(), "series": series}
+    """Return equity points per account since ``since`` (default 24 h), at most 2000 per account, with resolution."""
+    return equity_history_module.history(runtime, account, since)

@@ -114,11 +114,18 @@ class SnapshotStore:
 
     def save(self, snapshots: list[AccountSnapshot]) -> None:
         """Replace the stored snapshot of each given account."""
+        if not snapshots:
+            return
         with Session(self._engine) as session, session.begin():
+            stmt = select(SnapshotRecord).where(SnapshotRecord.account.in_([s.account for s in snapshots]))
+            rows = {row.account: row for row in session.scalars(stmt)}  # one read for all, not one per account
             for snap in snapshots:
-                session.merge(
-                    SnapshotRecord(account=snap.account, attempted_at=snap.attempted_at, data=snapshot_to_dict(snap))
-                )
+                row = rows.get(snap.account)
+                if row is None:
+                    session.add(SnapshotRecord(account=snap.account, attempted_at=snap.attempted_at,
+                                               data=snapshot_to_dict(snap)))
+                else:
+                    row.attempted_at, row.data = snap.attempted_at, snapshot_to_dict(snap)
 
     def latest(self) -> dict[str, AccountSnapshot]:
         """Return the stored snapshot of every account that has one."""

@@ -96,13 +96,6 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
     return data
 
 
-def json_body(data: Any) -> dict[str, Any]:
-    """Return ``data`` if it is a JSON object (already parsed), or fail naming the body."""
-    if not isinstance(data, dict):
-        raise ValidationError(BODY, "expected a JSON object")
-    return data
-
-
 def nesting_depth(raw: bytes) -> int:
     """Return how deep arrays and objects nest in JSON text (strings skipped); linear, no recursion."""
     bare = _STRING.sub(b"", _ESCAPE.sub(b"", raw))

@@ -10,6 +10,7 @@ venue lists it: a lagging stop list must not make the watchdog send the same sto
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -129,19 +130,19 @@ class Observation:
 
 
 def bump(session: Session, *names: str) -> None:
-    """Add one to each named counter."""
-    for name in names:
+    """Add one to each named counter (a name given twice adds two)."""
+    for name, times in Counter(names).items():
         if name not in COUNTERS:
             raise ValueError(f"unknown watchdog counter {name!r}")
         row = session.get(WatchdogCounter, name, with_for_update=True)
         if row is None:
-            session.add(WatchdogCounter(name=name, value=1))
+            session.add(WatchdogCounter(name=name, value=times))
         else:
-            row.value += 1
+            row.value += times
 
 
 class WatchStore:
-    """Read and change the watchdog's rows, one short transaction per call."""
+    """Read and change the watchdog's rows, one short transaction per call (one per account for a whole read)."""
 
     def __init__(self, engine: Engine):
         self._engine = engine
@@ -160,52 +161,34 @@ class WatchStore:
             found = {row.name: row.value for row in session.scalars(select(WatchdogCounter))}
         return {name: found.get(name, 0) for name in COUNTERS}
 
-    def forget_closed(self, account: str, held: set[tuple[str, str]], now: datetime) -> list[WatchedPosition]:
-        """Mark this account's keys without a position flat; return those that went while unprotected."""
-        cleared: list[WatchedPosition] = []
-        with self._session() as session, session.begin():
-            stmt = select(WatchedPosition).where(WatchedPosition.account == account, WatchedPosition.open)
-            for row in session.scalars(stmt):
-                if (row.symbol, row.side) not in held:
-                    if row.unprotected_since is not None:
-                        cleared.append(_copy(row))
-                    row.open, row.flat_since = False, now
-                    row.start_episode(None, None)
-        return cleared
+    def observe_accounts(self, seen: dict[str, Read]) -> dict[str, tuple[list[WatchedPosition], list[Observation]]]:
+        """Record one poll's reads of these accounts in one transaction: every position seen, every key gone flat.
 
-    def observe(self, key: tuple[str, str, str], identity: str, now: datetime, missing: str | None) -> Observation:
-        """Record the position as seen now; start or end its unprotected episode."""
+        Returns per account the rows that went flat while unprotected, and one Observation per sighting, in order.
+        """
         try:
-            return self._observe(key, identity, now, missing)
-        except IntegrityError:  # a racing check inserted the row first: it exists now, so update it
-            return self._observe(key, identity, now, missing)
+            return self._observe_accounts(seen)
+        except IntegrityError:  # a racing check inserted a row first: it exists now, so update it
+            return self._observe_accounts(seen)
 
-    def _observe(self, key: tuple[str, str, str], identity: str, now: datetime, missing: str | None) -> Observation:
-        started, ended = False, (None, None)
+    def _observe_accounts(self, seen: dict[str, Read]) -> dict[str, tuple[list[WatchedPosition], list[Observation]]]:
+        bumps: Counter[str] = Counter()
+        out: dict[str, tuple[list[WatchedPosition], list[Observation]]] = {}
         with self._session() as session, session.begin():
-            row = session.get(WatchedPosition, key, with_for_update=True)
-            if row is None:
-                row = WatchedPosition(account=key[0], symbol=key[1], side=key[2], open=False, identity=identity,
-                                      first_seen=now, last_seen=now)
-                session.add(row)
-            if not row.open:
-                row.open, row.first_seen = True, now
-                row.start_episode(None, None)
-            if row.identity != identity:  # another position on the key: a stop placed for the old one is moot
-                row.clear_pending()
-            row.identity, row.last_seen = identity, now
-            if missing and row.unprotected_since is None:
-                row.start_episode(now, missing)
-                bump(session, "detected")
-                started = True
-            elif missing:
-                row.missing = missing
-            elif row.unprotected_since is not None:
-                ended = (row.unprotected_since, row.missing)
-                row.start_episode(None, None)
-                bump(session, "restored")
-            episode = _episode(row) if row.unprotected_since is not None else None
-        return Observation(episode, started, *ended)
+            stmt = select(WatchedPosition).where(WatchedPosition.account.in_(list(seen))).with_for_update()
+            rows = {(r.account, r.symbol, r.side): r for r in session.scalars(stmt)}
+            for account, read in seen.items():
+                out[account] = _observe_account(session, rows, account, read, bumps)
+            bump(session, *bumps.elements())
+            session.flush()
+            by_time: dict[datetime, list[str]] = {}
+            for account, read in seen.items():
+                by_time.setdefault(read.now, []).append(account)
+            for now, accounts in by_time.items():  # one statement per read time (one a cycle), not one per position
+                session.execute(update(WatchedPosition)
+                                .where(WatchedPosition.account.in_(accounts), WatchedPosition.open)
+                                .values(last_seen=now).execution_options(synchronize_session=False))
+        return out
 
     def record_attempt(self, episode: Episode, now: datetime, accepted: bool, message: str,
                        pending: tuple[str, str] | None = None) -> int | None:
@@ -310,3 +293,69 @@ def _text(price: Decimal | None) -> str:
 def _copy(row: WatchedPosition) -> WatchedPosition:
     return WatchedPosition(account=row.account, symbol=row.symbol, side=row.side, missing=row.missing,
                            unprotected_since=row.unprotected_since)
+
+
+@dataclass(frozen=True)
+class Sighting:
+    """One position as read: its key on the account, its identity, and what protection it lacks (None: none)."""
+
+    symbol: str
+    side: str
+    identity: str
+    missing: str | None
+
+
+def _observe_account(session: Session, rows: dict[tuple[str, str, str], WatchedPosition], account: str,
+                     read: Read, bumps: Counter[str]) -> tuple[list[WatchedPosition], list[Observation]]:
+    held = {(account, s.symbol, s.side) for s in read.sightings}
+    cleared = [_forget(row, read.now) for key, row in rows.items()
+               if key[0] == account and row.open and key not in held]
+    observations = []
+    for sight in read.sightings:
+        key = (account, sight.symbol, sight.side)
+        row = rows.get(key)
+        if row is None:
+            row = rows[key] = WatchedPosition(account=account, symbol=sight.symbol, side=sight.side, open=False,
+                                              identity=sight.identity, first_seen=read.now, last_seen=read.now)
+            session.add(row)
+        observations.append(_observe(row, sight, read.now, bumps))
+    return [c for c in cleared if c is not None], observations
+
+
+@dataclass(frozen=True)
+class Read:
+    """One successful read of an account: when, and every position seen."""
+
+    now: datetime
+    sightings: list[Sighting]
+
+
+def _forget(row: WatchedPosition, now: datetime) -> WatchedPosition | None:
+    """Mark the key flat; return a copy of the row when it went while unprotected."""
+    gone = _copy(row) if row.unprotected_since is not None else None
+    row.open, row.flat_since = False, now
+    row.start_episode(None, None)
+    return gone
+
+
+def _observe(row: WatchedPosition, sight: Sighting, now: datetime, bumps: Counter[str]) -> Observation:
+    """Record the position as seen now; start or end its unprotected episode (counted in ``bumps``)."""
+    started, ended = False, (None, None)
+    if not row.open:
+        row.open, row.first_seen = True, now
+        row.start_episode(None, None)
+    if row.identity != sight.identity:  # another position on the key: a stop placed for the old one is moot
+        row.clear_pending()
+        row.identity = sight.identity
+    if sight.missing and row.unprotected_since is None:
+        row.start_episode(now, sight.missing)
+        bumps["detected"] += 1
+        started = True
+    elif sight.missing:
+        row.missing = sight.missing
+    elif row.unprotected_since is not None:
+        ended = (row.unprotected_since, row.missing)
+        row.start_episode(None, None)
+        bumps["restored"] += 1
+    episode = _episode(row) if row.unprotected_since is not None else None
+    return Observation(episode, started, *ended)

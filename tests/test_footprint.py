@@ -41,5 +41,5 @@ def test_the_runtime_requirements_carry_no_test_tooling_and_the_dev_ones_extend_
     runtime, dev = _names(ROOT / "requirements.txt"), _names(ROOT / "requirements-dev.txt")
 
     assert not runtime & TEST_TOOLS
-    assert TEST_TOOLS <= dev
+    assert dev >= TEST_TOOLS
     assert "-r requirements.txt" in (ROOT / "requirements-dev.txt").read_text()

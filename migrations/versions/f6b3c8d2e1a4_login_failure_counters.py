@@ -5,11 +5,10 @@ Revises: d4e8a1b7c2f9
 Create Date: 2026-12-03 10:00:00
 
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import riskmgr.models
-
 
 # revision identifiers, used by Alembic.
 revision = 'f6b3c8d2e1a4'

@@ -254,17 +254,14 @@ class SimAccount:
     def _exits(self, j: int, bar: fm.Bar) -> None:
         h = self.held()
         ms = int(self.s.ts[j])
-        found = fm.adverse_exit(h.side, bar, stop=h.stop, liquidation=h.liquidation)
-        if found is not None:
-            if found.kind is fm.ExitKind.LIQUIDATION:
-                self._liquidate(j, found.price, ms)
-            else:
-                self.close(j, h.qty, self._exit_price(found, h), "stop_loss", ms)
+        target = h.target if j >= h.target_from else None
+        found = fm.position_exit(h.side, bar, stop=h.stop, liquidation=h.liquidation, take_profit=target)
+        if found is None:
             return
-        if j >= h.target_from:
-            target = fm.take_profit_exit(h.side, bar, h.target)
-            if target is not None:
-                self.close(j, h.qty, self._exit_price(target, h), "take_profit", ms)
+        if found.kind is fm.ExitKind.LIQUIDATION:
+            self._liquidate(j, found.price, ms)
+        else:
+            self.close(j, h.qty, self._exit_price(found, h), found.kind.value, ms)
 
     def _exit_price(self, found: fm.Exit, h: Holding) -> Decimal:
         return fm.exit_fill_price(found, h.side, self.cfg.fill.slippage_bps, self.spec.price_tick)

@@ -15,10 +15,11 @@ How a backtest fills and what it checks
   signal's validity and fill when a bar's range reaches them (at the open when the bar opens through the
   price), paying the maker fee and no slippage.
 * **Stop-loss and take-profit** fire when a bar's range reaches them and fill as market orders at the trigger
-  (at the open when the bar gapped through it), with slippage and the taker fee; they may fire in the entry bar.
-  **When one bar could have filled both, the stop fills**: the bar does not tell which came first, so the
-  worse is assumed. A limit entry filled inside a bar can be stopped in that bar but takes no profit before the
-  next one.
+  (at the open when the bar opened at or beyond it), with slippage and the taker fee; they may fire in the entry
+  bar. The open comes first: **a bar that opens beyond the target takes the profit at the open**, and one that
+  opens beyond the stop stops out at the open. **When the bar opens between them and its range reaches both,
+  the stop fills**: the bar does not tell which came first, so the worse is assumed. A limit entry filled
+  inside a bar can be stopped in that bar but takes no profit before the next one.
 * **Leverage and liquidation**: isolated margin at the run's leverage; liquidation at
   entry x (1 - 1/leverage + mmr) for a long and entry x (1 + 1/leverage - mmr) for a short, checked together
   with the stop: whichever the price meets first on its way from the open wins, and a bar that opens past both

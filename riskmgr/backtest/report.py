@@ -2,13 +2,17 @@
 
 The equity and price charts are thinned to at most ``CHART_POINTS`` points by keeping, in each bucket of bars,
 the lowest and the highest value (so a drawdown or a spike never disappears from the picture); the statistics
-are computed on every bar before that. Trades are kept in full as compact rows.
+are computed on every bar before that. Trades are kept in full as compact rows. The equity at every bar's close
+is kept too, compressed (``series``: close times and float64 equity, zlib and base64), for the equity CSV
+export, which has one row per bar; it is left out of the run's JSON views.
 """
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
+import zlib
 from collections import Counter
 from typing import Any
 
@@ -23,6 +27,7 @@ MARKER_TRADES = 1500  # trades whose entry and exit are drawn on the price chart
 EVENTS_KEPT = 500
 TRADE_COLUMNS = ("n", "side", "entry_time", "entry_price", "qty", "exit_time", "exit_price", "exit_reason",
                  "gross_pnl", "fees", "funding", "net_pnl", "stop_loss", "take_profit", "bars")
+SERIES_KEY = "series"
 SUMMARY_KEYS = ("total_return_pct", "max_drawdown_pct", "sharpe", "trades", "win_rate_pct", "final_equity")
 
 
@@ -46,7 +51,21 @@ def build_result(o: Outcome, data_info: dict[str, Any]) -> dict[str, Any]:
         "markers": _markers(o),
         "trades": {"columns": list(TRADE_COLUMNS), "rows": [[r[c] for c in TRADE_COLUMNS] for r in o.trades.rows()]},
         "data": data_info,
+        SERIES_KEY: {"t": _pack(times.astype(np.int64)), "equity": _pack(equity.astype(np.float64))},
     }
+
+
+def _pack(values: np.ndarray) -> str:
+    return base64.b64encode(zlib.compress(values.tobytes(), 1)).decode("ascii")
+
+
+def _unpack(text: str, dtype: type) -> np.ndarray:
+    return np.frombuffer(zlib.decompress(base64.b64decode(text)), dtype=dtype)
+
+
+def public(result: dict[str, Any]) -> dict[str, Any]:
+    """Return the result without the compressed per-bar series (only the equity export reads it)."""
+    return {k: v for k, v in result.items() if k != SERIES_KEY}
 
 
 def summary(result: dict[str, Any]) -> dict[str, Any]:
@@ -122,11 +141,20 @@ def trades_csv(result: dict[str, Any]) -> str:
 
 
 def equity_csv(result: dict[str, Any]) -> str:
-    """Return the charted equity points (time, equity, drawdown %) as CSV text."""
-    curve = result["curve"]
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(("time", "equity", "drawdown_pct"))
-    for t, e, d in zip(curve["t"], curve["equity"], curve["drawdown_pct"], strict=True):
-        writer.writerow((from_ms(t).isoformat(), e, d))
-    return out.getvalue()
+    """Return the equity at every bar's close (time, equity, drawdown %) as CSV text, one row per bar.
+
+    A run stored before the per-bar series was kept exports its charted points instead.
+    """
+    series = result.get(SERIES_KEY)
+    if series is None:
+        curve = result["curve"]
+        times, equity = np.array(curve["t"], dtype=np.int64), np.array(curve["equity"], dtype=np.float64)
+        drawdown = np.array(curve["drawdown_pct"], dtype=np.float64)
+    else:
+        times, equity = _unpack(series["t"], np.int64), _unpack(series["equity"], np.float64)
+        peak = np.maximum(np.maximum.accumulate(equity), float(result["stats"]["capital"]))
+        drawdown = np.where(peak > 0, (peak - equity) / np.where(peak > 0, peak, 1) * 100, 0.0)
+    stamps = np.datetime_as_string(times.astype("datetime64[ms]"), unit="s").tolist()
+    rows = (f"{t}+00:00,{e!r},{d!r}" for t, e, d in
+            zip(stamps, equity.tolist(), np.round(drawdown, 8).tolist(), strict=True))
+    return "time,equity,drawdown_pct\n" + "".join(f"{row}\n" for row in rows)

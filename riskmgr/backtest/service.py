@@ -22,6 +22,7 @@ from riskmgr.backtest.runs import PresetStore, RunStore, execute_run
 from riskmgr.backtest.views import bp
 from riskmgr.errors import ValidationError
 from riskmgr.runtime import Runtime
+from riskmgr.validation import NAME_MAX, opt_str
 
 __all__ = ["CLI", "NAV", "BacktestService", "bp", "install"]
 
@@ -60,9 +61,7 @@ class BacktestService:
 
     def resolve(self, data: Mapping[str, Any]) -> tuple[BacktestParams, str | None]:
         """Merge defaults, the preset and the request's settings; validate them and the data source."""
-        preset = data.get("preset") or None
-        if preset is not None and not isinstance(preset, str):
-            raise ValidationError("preset", "must be a preset name")
+        preset = opt_str(data, "preset", max_len=NAME_MAX)  # null: no preset; 0 or "" is an error
         base = defaults(self.runtime)
         if preset is not None:
             base = merge(base, self.preset_params(preset))

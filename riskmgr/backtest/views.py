@@ -13,7 +13,7 @@ from riskmgr.backtest import engine, reference
 from riskmgr.backtest.csvdata import parse_csv
 from riskmgr.backtest.params import ENTRY_ORDERS, REARM, STRATEGIES, signal_dict
 from riskmgr.backtest.presets import builtin_presets, defaults
-from riskmgr.backtest.report import equity_csv, trades_csv, trades_page
+from riskmgr.backtest.report import equity_csv, public, trades_csv, trades_page
 from riskmgr.backtest.runs import DONE, datasets, save_dataset
 from riskmgr.clock import from_ms
 from riskmgr.errors import ValidationError
@@ -92,7 +92,7 @@ def run(run_id: int):  # type: ignore[no-untyped-def]
     if row.status == DONE and row.result is not None:
         offset = opt_int(request.args, "trades_offset", 0, 10**9) or 0
         limit = opt_int(request.args, "trades_limit", 0, 10000)
-        result = {k: v for k, v in row.result.items() if k != "trades"}
+        result = {k: v for k, v in public(row.result).items() if k != "trades"}
         result["trades"] = trades_page(row.result, offset, TRADES_PAGE if limit is None else limit)
         view["result"] = result
     return jsonify(view)
@@ -116,7 +116,7 @@ def export_csv(run_id: int):  # type: ignore[no-untyped-def]
 @bp.get("/api/backtests/<int:run_id>/export.json")
 def export_json(run_id: int):  # type: ignore[no-untyped-def]
     row = _finished(run_id)
-    response = jsonify(_run_head(row) | {"params": row.params, "result": row.result})
+    response = jsonify(_run_head(row) | {"params": row.params, "result": public(row.result)})
     response.headers["Content-Disposition"] = f'attachment; filename="backtest-{run_id}.json"'
     return response
 

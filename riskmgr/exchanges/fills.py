@@ -15,10 +15,13 @@ How simulated orders fill
   falls to it, a long's target when the price rises to it (the other way round for a short). They then fill as
   market orders at the trigger price, or at the bar's open when the bar opened beyond the trigger (a gap), with
   slippage against the closing side and the taker fee.
-* **Order within one bar** (the conservative order): liquidation and stop-loss first, then resting limit orders,
-  then take-profit. When one bar could have filled both the stop and the target, the stop fills. Between a stop
-  and a liquidation, the one the price reaches first on its way from the open wins; when the bar opens beyond the
-  liquidation price, or both levels are equal, the liquidation wins.
+* **Order within one bar**: the open comes first, so a bar that opens at or beyond the take-profit fills it at
+  the open (and one that opens at or beyond the stop fills the stop at the open), whatever the rest of the bar
+  does. Otherwise the open lies between the levels and the path inside the bar is unknown: the conservative
+  order applies — liquidation and stop-loss first, then resting limit orders, then take-profit; when the bar's
+  range reaches both the stop and the target, the stop fills. Between a stop and a liquidation, the one the
+  price reaches first on its way from the open wins; when the bar opens beyond the liquidation price, or both
+  levels are equal, the liquidation wins.
 
 Margin and P&L
 --------------
@@ -242,6 +245,24 @@ def take_profit_exit(side: PositionSide, bar: Bar, take_profit: Decimal | None) 
     # a long's target is met the way a short's stop would be: by the price rising to it
     price = _adverse_reach(favourable, take_profit, bar)
     return Exit(ExitKind.TAKE_PROFIT, price) if price is not None else None
+
+
+def target_gapped(side: PositionSide, bar: Bar, take_profit: Decimal | None) -> bool:
+    """Tell whether ``bar`` opens at or beyond the take-profit (so it fills at the open, before anything else)."""
+    if take_profit is None:
+        return False
+    return bar.open >= take_profit if side is PositionSide.LONG else bar.open <= take_profit
+
+
+def position_exit(
+    side: PositionSide, bar: Bar, *, stop: Decimal | None, liquidation: Decimal | None, take_profit: Decimal | None
+) -> Exit | None:
+    """Return what ends a position within ``bar``: a level the bar opens beyond fills at the open; inside the
+    bar, where the order of events is unknown, the stop (or liquidation) before the target."""
+    adverse = adverse_exit(side, bar, stop=stop, liquidation=liquidation)
+    if target_gapped(side, bar, take_profit) and (adverse is None or adverse.price != bar.open):
+        return Exit(ExitKind.TAKE_PROFIT, bar.open)
+    return adverse if adverse is not None else take_profit_exit(side, bar, take_profit)
 
 
 def exit_fill_price(exit_: Exit, side: PositionSide, slippage_bps: Decimal, tick: Decimal | None = None) -> Decimal:

@@ -1,7 +1,8 @@
 """Matching: replay the market's price path and fire limit fills, triggers and liquidations in time order.
 
 Bars of every symbol with a position or an open order are merged by time. Within one bar of one symbol the order
-is the conservative one of ``fills.py``: liquidation or stop-loss, then resting limits, then take-profit. A bar
+is that of ``fills.py``: a take-profit the bar opens beyond fills at the open first; then the conservative
+order, liquidation or stop-loss, then resting limits, then take-profit. A bar
 that cannot reach any level (stop, target, limit, liquidation) is skipped without touching the books; the levels
 are worked out again after every fill, since a fill moves the wallet and so the cross liquidation price. Funding
 is charged at each funding instant on the path, before the bars that open at or after it (``paper_funding``).
@@ -119,10 +120,16 @@ def _gate(ledger: Ledger, symbol: str, marks: Mapping[str, Decimal]) -> _Gate:
 
 def match_bar(ledger: Ledger, symbol: str, bar: fm.Bar, marks: Mapping[str, Decimal]) -> bool:
     """Fire what one bar of ``symbol`` reaches, conservative order first; tell whether anything happened."""
+    position = ledger.position(symbol)
+    target_order = ledger.trigger(symbol, OrderType.TAKE_PROFIT_MARKET) if position is not None else None
+    # the open comes first: a bar that opens beyond the target fills it there, before the stop can be reached
+    gapped = position is not None and target_order is not None and fm.target_gapped(
+        PositionSide(position.side), bar, target_order.trigger_price)
+    first = _take_profit(ledger, symbol, bar) if gapped else False
     stopped = _stop_or_liquidation(ledger, symbol, bar, marks)
     limits = _resting_limits(ledger, symbol, bar)
     target = _take_profit(ledger, symbol, bar)
-    return stopped or limits or target
+    return first or stopped or limits or target
 
 
 def _stop_or_liquidation(ledger: Ledger, symbol: str, bar: fm.Bar, marks: Mapping[str, Decimal]) -> bool:

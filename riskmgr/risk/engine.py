@@ -190,18 +190,22 @@ class RiskEngine:
 
     # -- position monitor --------------------------------------------------------------------------------------
     def _monitor(self, snap: AccountSnapshot) -> None:
+        due: list[tuple[Position, PositionAction]] = []
         for position in snap.positions:
             try:
                 actions = position_actions(position, self._limits)
             except ValidationError as exc:  # no real price: no order on a guessed figure
                 log.warning("%s %s: position not graded: %s", snap.account, position.symbol, exc)
                 continue
-            for action in actions:
-                self._act(snap.account, position, action)
+            due += [(position, action) for action in actions]
+        if not due:
+            return
+        rows = _monitor_rows(self._rt, snap.account, due, self._now)  # one transaction for the account's records
+        for position, action in due:
+            self._act(snap.account, position, action, rows[_key(snap.account, position, action)])
 
-    def _act(self, account: str, position: Position, action: PositionAction) -> None:
-        key = "|".join((account, position.identity, action.kind.value))
-        row = _monitor_row(self._rt, key, account, position, action, self._now)
+    def _act(self, account: str, position: Position, action: PositionAction, row: MonitorAction) -> None:
+        key = row.key
         if row.status in FINAL:
             return
         if action.kind is PositionActionKind.ALERT:
@@ -267,22 +271,28 @@ class RiskEngine:
             })
 
 
-def _monitor_row(runtime: Runtime, key: str, account: str, position: Position, action: PositionAction,
-                 now: datetime) -> MonitorAction:
-    """Return the monitor's record of this action on this position, creating it on first sight."""
+def _key(account: str, position: Position, action: PositionAction) -> str:
+    return "|".join((account, position.identity, action.kind.value))
+
+
+def _monitor_rows(runtime: Runtime, account: str, due: list[tuple[Position, PositionAction]],
+                  now: datetime) -> dict[str, MonitorAction]:
+    """Return the monitor's record of each due action by key, creating those seen for the first time."""
+    wanted = {_key(account, p, a): (p, a) for p, a in due}
     with Session(runtime.engine, expire_on_commit=False) as session:
-        row = session.get(MonitorAction, key)
-        if row is not None:
-            return row
-        row = MonitorAction(key=key, account=account, symbol=position.symbol, side=position.side.value,
-                            kind=action.kind.value, status="pending", attempts=0, updated_at=now)
-        session.add(row)
+        rows = {r.key: r for r in session.scalars(select(MonitorAction).where(MonitorAction.key.in_(wanted)))}
+        for key in wanted.keys() - rows.keys():
+            position, action = wanted[key]
+            rows[key] = MonitorAction(key=key, account=account, symbol=position.symbol, side=position.side.value,
+                                      kind=action.kind.value, status="pending", attempts=0, updated_at=now)
+            session.add(rows[key])
         try:
             session.commit()
-        except IntegrityError:  # another process saw it first; use its record
+        except IntegrityError:  # another process saw one first; use its records
             session.rollback()
-            return session.get(MonitorAction, key) or row
-        return row
+            stmt = select(MonitorAction).where(MonitorAction.key.in_(wanted))
+            rows.update({r.key: r for r in session.scalars(stmt)})
+        return rows
 
 
 def _update_row(runtime: Runtime, key: str, status: str, attempts: int, result: str, now: datetime) -> None:

@@ -30,3 +30,11 @@ def find_protection(position: Position, orders: Iterable[Order]) -> Protection:
         take_profit=target.trigger_price if target else None,
         stop_covers_full_size=bool(stops) and full,
     )
+
+
+def by_symbol(orders: Iterable[Order]) -> dict[str, list[Order]]:
+    """Group orders by symbol, so each position's protection is looked for among its own symbol's orders only."""
+    grouped: dict[str, list[Order]] = {}
+    for order in orders:
+        grouped.setdefault(order.symbol, []).append(order)
+    return grouped

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 
-from riskmgr import services
+from riskmgr import equity_history, view_cache
 from riskmgr.domain import PositionSide
 from riskmgr.formatting import dec
 from riskmgr.runtime import current_runtime
@@ -22,7 +22,16 @@ def _actor() -> str:
 
 @bp.get("/snapshot")
 def snapshot():  # type: ignore[no-untyped-def]
-    return jsonify(services.snapshot_view(current_runtime()))
+    """Serve the view built once per poll (see riskmgr.view_cache); 304 when the client has this version."""
+    runtime = current_runtime()
+    version, view = view_cache.cached(runtime)
+    if request.if_none_match.contains_weak(version):
+        response = current_app.response_class(status=304)
+    else:
+        response = current_app.response_class(view_cache.render(view, runtime.clock.now()), mimetype="application/json")
+    response.set_etag(version, weak=True)
+    response.headers["Cache-Control"] = "no-store"  # a browser shows generated_at: never a stored copy's
+    return response
 
 
 @bp.get("/equity")
@@ -31,7 +40,8 @@ def equity():  # type: ignore[no-untyped-def]
     account = request.args.get("account") or None
     if account is not None:
         req_str({"account": account}, "account", list(runtime.accounts), max_len=NAME_MAX)
-    return jsonify(services.equity_history(runtime, account, opt_time(request.args, "since")))
+    body = equity_history.history_json(runtime, account, opt_time(request.args, "since"))
+    return current_app.response_class(body, mimetype="application/json")
 
 
 @bp.get("/markets")

@@ -66,6 +66,9 @@ def _check_size() -> None:
 def _too_large(exc: RequestEntityTooLarge):  # type: ignore[no-untyped-def]
     limit, setting = _limit()
     message = f"the request body is larger than the {limit} bytes allowed ({setting})"
+    if request.content_length is not None and request.content_length <= limit:  # the form parser's own limits
+        limit = current_app.config.get("MAX_FORM_MEMORY_SIZE") or limit
+        message = f"a form field is larger than {limit} bytes, or the form has too many parts"
     return _answer(413, "request too large", {"field": "body", "message": message, "limit": limit})
 
 

@@ -1,13 +1,14 @@
-"""Builders for backtest tests: bars, a contract, engine settings, injected signals and the bar-by-bar oracle."""
+"""Builders for backtest tests: bars, a contract, engine settings, injected signals and the oracles."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from riskmgr.backtest.account import EngineConfig, SimAccount
 from riskmgr.backtest.decisions import EntrySignals, decide
@@ -68,53 +69,67 @@ def bar_by_bar(inp: EngineInput, sig: EntrySignals) -> Outcome:
     return acct.outcome()
 
 
-def sma_reference_loop(
-    opens: list[float], closes: list[float], fast: int, slow: int, commission: Decimal, capital: Decimal,
-    smas: tuple[np.ndarray, np.ndarray] | None = None,
-) -> tuple[list[tuple], Decimal, list[float]]:
-    """The SMA crossover reference as a plain per-bar loop (the baseline and oracle of ``run_sma_reference``).
+@dataclass
+class OracleRun:
+    """What the SMA crossover oracle books: closed trades, the final equity and the equity at every close."""
 
-    Returns the closed trades as (entry bar, exit bar, side, units, entry, exit, net P&L), the final equity and the
-    equity at every close. ``smas``: the averages to use (default: running sums computed here, bar by bar).
+    trades: list[tuple] = field(default_factory=list)  # (entry bar, exit bar, side, units, entry, exit, net P&L)
+    final: Decimal = Decimal(0)
+    equity: list[float] = field(default_factory=list)
+
+
+def sma_cross_oracle(
+    opens: np.ndarray, closes: np.ndarray, fast: int, slow: int, commission: Decimal, capital: Decimal,
+    places: int = 2,
+) -> OracleRun:
+    """backtesting.py's ``SmaCross`` written from its documentation, bar by bar: the oracle of the SMA reference.
+
+    Independent of ``riskmgr.backtest.reference`` on purpose: SMAs are pandas rolling means (backtesting.py's
+    ``SMA``), taken over the prices in units of their tick (``places`` decimals), where pandas' float sums are
+    exact; ``crossover`` is backtesting.lib's ``a[-2] < b[-2] and a[-1] > b[-1]`` (NaN compares false); orders
+    fill at the next open; the position is closed, then ``floor(cash / (price x (1 + c)))`` whole units are
+    bought, the commission taken from the cash at each fill (backtesting.py's broker); equity at or below zero at
+    a close closes the position there and stops the run with equity 0.
     """
-    cash, units, side, entry, pending, last = capital, Decimal(0), 0, Decimal(0), 0, 0
-    entry_bar = 0
-    fast_sum = slow_sum = 0.0
-    trades: list[tuple] = []
-    equity: list[float] = []
-    for t, (o, c) in enumerate(zip(opens, closes, strict=True)):
-        if pending:
+    scale = 10**places
+    ticks = np.round(closes * scale)
+    assert np.array_equal(ticks / scale, closes), f"the closes are not prices of {places} decimals"
+    fast_ma = pd.Series(ticks).rolling(fast).mean().tolist()
+    slow_ma = pd.Series(ticks).rolling(slow).mean().tolist()
+    run = OracleRun()
+    cash, side, units, entry, entry_bar, order = capital, 0, 0, Decimal(0), 0, 0
+    close_list = closes.tolist()
+    for t, o in enumerate(opens.tolist()):
+        if order:
             price = Decimal(repr(o))
-            if side and units > 0:
-                gross = side * units * (price - entry)
-                trades.append((entry_bar, t, side, units, entry, price, gross - commission * units * (entry + price)))
             if side:
-                cash += side * units * (price - entry) - commission * units * (entry + price)
-            units = cash // (price * (1 + commission)) if cash > 0 else Decimal(0)
-            side, entry, entry_bar, pending = pending, price, t, 0
-        # running sums in TA-Lib's order (add the new close, read, drop the oldest), so the averages agree bit for bit
-        fast_sum += c
-        slow_sum += c
-        if t >= fast - 1:
-            f = fast_sum / fast
-            fast_sum -= closes[t - fast + 1]
-        if t >= slow - 1:
-            s = slow_sum / slow
-            slow_sum -= closes[t - slow + 1]
-            if smas is not None:
-                f, s = float(smas[0][t]), float(smas[1][t])
-            state = (f > s) - (f < s)
-            if state and last and state != last:
-                pending = state
-            last = state or last
-        mark = Decimal(repr(c))
-        value = cash - commission * units * entry + side * units * (mark - entry) if side else cash
-        equity.append(float(value))
-    return trades, equity_final(cash, units, side, entry, closes[-1], commission), equity
+                cash += _close_position(run, (entry_bar, t, side, units, entry, price), commission)
+            units = int(cash // (price * (1 + commission))) if cash > 0 else 0
+            cash -= commission * units * price
+            side, entry, entry_bar, order = (order if units else 0), price, t, 0
+        c = close_list[t]
+        value = float(cash) + side * units * (c - float(entry)) if side else float(cash)
+        if value <= 1e-6 * float(capital) and cash + side * units * (Decimal(repr(c)) - entry) <= 0:
+            if side:
+                _close_position(run, (entry_bar, t, side, units, entry, Decimal(repr(c))), commission)
+            run.equity += [0.0] * (len(close_list) - t)
+            run.final = Decimal(0)
+            return run
+        run.equity.append(value)
+        if t and fast_ma[t - 1] < slow_ma[t - 1] and fast_ma[t] > slow_ma[t]:
+            order = 1
+        elif t and fast_ma[t - 1] > slow_ma[t - 1] and fast_ma[t] < slow_ma[t]:
+            order = -1
+    last = Decimal(repr(close_list[-1]))
+    run.final = cash + side * units * (last - entry) if side else cash
+    return run
 
 
-def equity_final(cash: Decimal, units: Decimal, side: int, entry: Decimal, last: float, commission: Decimal) -> Decimal:
-    """Return the final equity of the reference loop: cash plus the open position at the last close."""
-    if not side:
-        return cash
-    return cash - commission * units * entry + side * units * (Decimal(repr(last)) - entry)
+def _close_position(run: OracleRun, trade: tuple, commission: Decimal) -> Decimal:
+    """Book the closed trade; return what the close adds to the cash (its price P&L less the exit commission)."""
+    entry_bar, exit_bar, side, units, entry, price = trade
+    gross = side * units * (price - entry)
+    if units:
+        run.trades.append((entry_bar, exit_bar, side, Decimal(units), entry, price,
+                           gross - commission * units * (entry + price)))
+    return gross - commission * units * price

@@ -193,7 +193,7 @@ def test_the_page_needs_a_login_and_shows_the_form(client):
     login(client)
     page = client.get("/backtests").get_data(as_text=True)
 
-    assert "Run backtest" in page and 'href="/backtests"' in page and "When one bar could have filled both" in page
+    assert "Run backtest" in page and 'href="/backtests"' in page and "opens beyond the target takes the profit" in page
 
 
 def test_a_session_write_needs_the_csrf_token(client):
@@ -206,3 +206,23 @@ def test_a_session_write_needs_the_csrf_token(client):
     assert without.status_code == 400 and without.get_json()["error"] == "csrf"
     assert with_token.status_code == 202
 
+
+
+def test_the_equity_export_has_one_row_per_bar_not_the_charted_points(api, runtime, monkeypatch):
+    monkeypatch.setattr("riskmgr.backtest.report.CHART_POINTS", 20)  # the chart keeps far fewer points than bars
+    run_id = start(api, runtime, preset="sma_reference", **RANGE)
+    run = api.get(f"/api/backtests/{run_id}").get_json()
+
+    lines = api.get(f"/api/backtests/{run_id}/export.csv?what=equity").get_data(as_text=True).splitlines()
+
+    bars = run["result"]["stats"]["bars"]
+    assert "series" not in run["result"]
+    assert len(run["result"]["curve"]["t"]) < bars
+    assert lines[0] == "time,equity,drawdown_pct" and len(lines) == bars + 1
+    first, last = lines[1].split(","), lines[-1].split(",")
+    assert first[0] == "2026-11-10T00:15:00+00:00"  # the close of the first 15-minute bar
+    assert last[0] == "2026-11-14T00:00:00+00:00"
+    assert last[1] == run["result"]["stats"]["final_equity"] or float(last[1]) == pytest.approx(
+        float(run["result"]["stats"]["final_equity"]), abs=1e-6)
+    times = [line.split(",")[0] for line in lines[1:]]
+    assert times == sorted(times) and len(set(times)) == bars

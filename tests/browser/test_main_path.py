@@ -16,8 +16,8 @@ def _equity_text(pg) -> str:
 def test_dashboard_figures_change_without_a_reload(page, server):
     # a real position, so the figures move: stop 3 % and target 9 % from the mark the receipt reads, sized for us
     ticket = {"account": "paper", "symbol": "BTC/USDT:USDT", "type": "market", "side": "buy", "leverage": 2}
-    mark = Decimal(api(server, "POST", "/api/orders/preview", json=ticket | {"stop_loss": "1", "take_profit": "100000000"}
-                       ).json()["entry_price"])
+    preview = api(server, "POST", "/api/orders/preview", json=ticket | {"stop_loss": "1", "take_profit": "100000000"})
+    mark = Decimal(preview.json()["entry_price"])
     response = api(server, "POST", "/api/orders", json=ticket | {
         "stop_loss": str((mark * Decimal("0.97")).quantize(Decimal("0.1"))),
         "take_profit": str((mark * Decimal("1.09")).quantize(Decimal("0.1")))})

@@ -309,3 +309,16 @@ def test_isolated_margin_is_kept_out_of_a_cross_liquidation(make_paper, fake_mar
     assert [p.symbol for p in paper.fetch_positions()] == [ETH]
     # cross part 1000 - 0.15 - 2.5 - 30 is lost; the isolated margin of 30 stays
     assert paper.fetch_balance().wallet == D(30)
+
+
+def test_take_profit_fills_at_the_open_when_the_bar_opens_above_it_even_if_the_low_reaches_the_stop(
+    paper, fake_market, paper_clock
+):
+    buy(paper, "0.1")
+    protect_long(paper)
+    then(paper_clock, fake_market, "52500", "52600", "48500", "48800")
+
+    [fill] = paper.fills()[:1]
+
+    assert (fill.reason, fill.price, fill.realized_pnl) == (FillReason.TAKE_PROFIT, D(52500), D(250))
+    assert (paper.fetch_positions(), paper.fetch_open_orders()) == ([], [])

@@ -89,10 +89,11 @@ def test_login_redirects_only_to_local_paths(client):
     assert response.headers["Location"] == "/"
 
 
-def test_repeated_failures_lock_the_login_for_a_while(client):
+def test_repeated_failures_make_the_login_wait_before_the_next_attempt(client):
     for _ in range(5):
         login(client, "wrong")
     response = login(client)
+    assert response.status_code == 429
     assert "Too many failed attempts" in response.get_data(as_text=True)
 
 
