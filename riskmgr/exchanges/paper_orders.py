@@ -213,6 +213,20 @@ def _new_order(ledger: Ledger, request: OrderRequest, qty: Decimal) -> PaperOrde
     )
 
 
+def _protection_levels(
+    ledger: Ledger, symbol: str, side: PositionSide, levels: Mapping[OrderType, Decimal | None]
+) -> tuple[MarketSpec, list[tuple[OrderType, Decimal]]]:
+    """Return the market spec and the levels given; refuse none given, or no such position to protect."""
+    spec = ledger.spec(symbol)
+    wanted = [(kind, level) for kind, level in levels.items() if level is not None]
+    if not wanted:
+        raise InvalidOrderError(f"give a stop-loss, a take-profit or both for the {side.value} on {symbol}")
+    position = ledger.position(symbol)
+    if position is None or position.side != side.value:
+        raise NotFoundError(f"there is no {side.value} position on {symbol} to protect")
+    return spec, wanted
+
+
 def place_protection(
     ledger: Ledger,
     symbol: str,
@@ -222,13 +236,7 @@ def place_protection(
     mark: Decimal,
 ) -> list[PaperOrder]:
     """Place position-level stop-loss / take-profit triggers (client ids get "-sl" / "-tp" appended)."""
-    spec = ledger.spec(symbol)
-    wanted = [(kind, level) for kind, level in levels.items() if level is not None]
-    if not wanted:
-        raise InvalidOrderError(f"give a stop-loss, a take-profit or both for the {side.value} on {symbol}")
-    position = ledger.position(symbol)
-    if position is None or position.side != side.value:
-        raise NotFoundError(f"there is no {side.value} position on {symbol} to protect")
+    spec, wanted = _protection_levels(ledger, symbol, side, levels)
     ids: dict[OrderType, str | None] = {}
     for kind, level in wanted:
         check_trigger_side(kind, side, level, mark, spec, "mark price")
@@ -253,13 +261,7 @@ def replace_protection(
     mark: Decimal,
 ) -> list[PaperOrder]:
     """Swap the position's stop (and target, when given) triggers for new ones, in the caller's one transaction."""
-    spec = ledger.spec(symbol)
-    wanted = [(kind, level) for kind, level in levels.items() if level is not None]
-    if not wanted:
-        raise InvalidOrderError(f"give a stop-loss, a take-profit or both for the {side.value} on {symbol}")
-    position = ledger.position(symbol)
-    if position is None or position.side != side.value:
-        raise NotFoundError(f"there is no {side.value} position on {symbol} to protect")
+    spec, wanted = _protection_levels(ledger, symbol, side, levels)
     for kind, level in wanted:  # every check before any change: a refusal leaves the old triggers resting
         check_trigger_side(kind, side, level, mark, spec, "mark price")
         check_client_id(ledger, f"{client_id}-{'sl' if kind is OrderType.STOP_MARKET else 'tp'}" if client_id else None)
