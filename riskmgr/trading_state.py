@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import Engine, Insert
+from sqlalchemy import Engine, Insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -22,6 +22,9 @@ from riskmgr.risk import state as transitions
 from riskmgr.risk.state import TradingStatus
 
 _ROW_ID = 1
+_TABLE = TradingStateRecord.__table__
+_READ_STATE = select(_TABLE.c.state, _TABLE.c.reason, _TABLE.c.changed_at, _TABLE.c.changed_by).where(
+    _TABLE.c.id == _ROW_ID)
 
 
 class TradingStateStore:
@@ -39,7 +42,15 @@ class TradingStateStore:
         self._rearm_guards.append(guard)
 
     def current(self) -> TradingStatus:
-        """Return the state in force; a plain read, without the row lock a change takes."""
+        """Return the state in force; a plain read, without the row lock a change takes.
+
+        Every page and every order check reads it, so the usual case is one Core select on a pooled connection;
+        only a schema without the row yet (``create_all`` in tests) takes the ORM path that inserts it.
+        """
+        with self._engine.connect() as conn:
+            row = conn.execute(_READ_STATE).first()
+        if row is not None:
+            return TradingStatus(TradingState(row.state), row.reason, row.changed_at, row.changed_by)
         with Session(self._engine) as session, session.begin():
             return _status(self._row(session, lock=False))
 

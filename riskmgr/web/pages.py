@@ -12,6 +12,7 @@ from sqlalchemy import text
 from riskmgr import features
 from riskmgr.extensions import db
 from riskmgr.runtime import current_runtime
+from riskmgr.web.page_cache import render_page
 
 bp = Blueprint("pages", __name__)
 
@@ -55,7 +56,7 @@ def health():  # type: ignore[no-untyped-def]
 
 @bp.get("/")
 def dashboard():  # type: ignore[no-untyped-def]
-    return render_template("dashboard.html", poll_seconds=current_runtime().settings.poll_seconds)
+    return render_page("dashboard.html", poll_seconds=current_runtime().settings.poll_seconds)
 
 
 @bp.get("/trade")
