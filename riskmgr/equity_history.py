@@ -28,7 +28,6 @@ from riskmgr.runtime import Runtime
 MAX_POINTS = 2000  # per account and answer
 WIDTHS = (60, 900, 3600)  # roll-up bucket widths in seconds, finest first
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-UPSERT_BATCH = 150  # rows per statement: 750 bound values, within every SQLite's limit
 
 
 def bucket_start(ts: datetime, width_s: int) -> datetime:
@@ -46,14 +45,25 @@ def record(session: Session, readings: Iterable[tuple[str, datetime, Decimal]]) 
             if key not in latest or ts >= latest[key][0]:
                 latest[key] = (ts, equity)
     rows = [{"account": a, "width_s": w, "bucket": b, "ts": ts, "equity": eq} for (a, w, b), (ts, eq) in latest.items()]
-    maker = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    for start in range(0, len(rows), UPSERT_BATCH):
-        stmt = maker(EquityRollup).values(rows[start:start + UPSERT_BATCH])
-        session.execute(stmt.on_conflict_do_update(
+    if rows:
+        session.connection().execute(_upsert(session.get_bind().dialect.name), rows)
+
+
+_UPSERTS: dict[str, Any] = {}
+
+
+def _upsert(dialect: str) -> Any:
+    """Return the roll-up upsert for ``dialect``, built once and run as one executemany per poll."""
+    if dialect not in _UPSERTS:
+        maker = pg_insert if dialect == "postgresql" else sqlite_insert
+        table = EquityRollup.__table__
+        stmt = maker(table)
+        _UPSERTS[dialect] = stmt.on_conflict_do_update(
             index_elements=["account", "width_s", "bucket"],
             set_={"ts": stmt.excluded.ts, "equity": stmt.excluded.equity},
-            where=stmt.excluded.ts >= EquityRollup.ts,
-        ))
+            where=stmt.excluded.ts >= table.c.ts,
+        )
+    return _UPSERTS[dialect]
 
 
 def resolution(span: timedelta, poll_seconds: int) -> int | None:
