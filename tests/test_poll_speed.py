@@ -90,3 +90,33 @@ def test_paper_accounts_read_one_call_after_another():
 def test_poll_and_retention_settings_out_of_range_are_refused_naming_the_variable(name, value):
     with pytest.raises(ConfigError, match=name):
         Settings.from_env({name: value})
+
+
+def test_the_poll_threads_are_reused_from_cycle_to_cycle(tmp_path, clock):
+    seen: set[threading.Thread] = set()
+    fakes = {name: ConcurrentFake(name) for name in "abcd"}
+    for fake in fakes.values():
+        fake.before_read = lambda: (seen.add(threading.current_thread()), threading.Event().wait(0.02))
+    rt = _runtime(tmp_path, clock, fakes)
+    for _ in range(5):
+        poll_cycle(rt)
+    # 4 accounts x 3 reads: one pool of at most 12 threads serves all five cycles (a pool per cycle would start
+    # up to 12 new threads each time)
+    assert 0 < len(seen) <= 12
+
+
+def test_a_call_hung_past_the_timeout_does_not_hold_up_the_next_cycle(tmp_path, clock):
+    release = threading.Event()
+    hung = ConcurrentFake("slow")
+    rt = _runtime(tmp_path, clock, {"slow": hung, "fine": ConcurrentFake("fine")}, fetch_timeout_seconds=1,
+                  poll_max_workers=6)
+    poll_cycle(rt)
+    hung.before_read = lambda: release.wait(30)
+    try:
+        first = {s.account: s for s in poll_cycle(rt)}
+        assert first["slow"].status is AccountStatus.STALE and "did not answer" in first["slow"].error
+        hung.before_read = None  # the venue answers again, but the hung calls of the last cycle still run
+        second = {s.account: s for s in poll_cycle(rt)}
+        assert second["slow"].status is AccountStatus.OK and second["fine"].status is AccountStatus.OK
+    finally:
+        release.set()
