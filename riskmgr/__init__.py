@@ -48,6 +48,7 @@ def create_app(config: Settings | None = None) -> Flask:
     csrf.init_app(app)
     with app.app_context():
         _enable_sqlite_wal(db.engine)
+        _set_postgres_timeouts(db.engine, config)
 
     from riskmgr import models  # noqa: F401  (register tables)
     from riskmgr.runtime import build_runtime
@@ -62,7 +63,7 @@ def _configure_flask(app: Flask, config: Settings) -> None:
         RISKMGR=config,
         SECRET_KEY=config.secret_key or _instance_secret(config.instance_path),
         SQLALCHEMY_DATABASE_URI=config.database_url,
-        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(config.database_url),
+        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(config),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=config.cookie_secure,
@@ -76,10 +77,26 @@ def _configure_flask(app: Flask, config: Settings) -> None:
     )
 
 
-def _engine_options(url: str) -> dict:
-    if url.startswith("sqlite"):
+def _engine_options(config: Settings) -> dict:
+    if config.database_url.startswith("sqlite"):
         return {"connect_args": {"timeout": 30, "check_same_thread": False}}
-    return {"pool_pre_ping": True}
+    # a server database counts connections (entry-tier Heroku PostgreSQL allows about 20 for every dyno together)
+    return {"pool_pre_ping": True, "pool_size": config.db_pool_size, "max_overflow": config.db_max_overflow,
+            "pool_timeout": 30}
+
+
+def _set_postgres_timeouts(engine: Engine, config: Settings) -> None:
+    """Bound every wait on PostgreSQL: a lock held elsewhere or a runaway query fails with an error, never hangs."""
+    if engine.dialect.name != "postgresql":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _timeouts(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+        cur = dbapi_conn.cursor()
+        cur.execute(f"SET lock_timeout = {int(config.db_lock_timeout_ms)}")
+        cur.execute(f"SET statement_timeout = {int(config.db_statement_timeout_ms)}")
+        cur.close()
+        dbapi_conn.commit()
 
 
 SECRET_MIN_CHARS = 32

@@ -312,8 +312,11 @@ class CandleStore:
         added = 0
         with Session(self._engine) as session, session.begin():
             for k in range(0, len(rows), INSERT_BATCH):
-                stmt = insert(CandleBar).values(rows[k:k + INSERT_BATCH]).on_conflict_do_nothing()
-                added += max(0, session.execute(stmt).rowcount or 0)
+                # count the rows the insert returns: a driver's rowcount for INSERT … ON CONFLICT DO NOTHING is
+                # not reliable (psycopg 3 reports -1 for it unless told otherwise)
+                stmt = insert(CandleBar).values(rows[k:k + INSERT_BATCH]).on_conflict_do_nothing().returning(
+                    CandleBar.ts)
+                added += len(session.execute(stmt).all())
         return added
 
     # -- validation and lookups ----------------------------------------------------------------------

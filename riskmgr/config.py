@@ -125,6 +125,10 @@ class Settings:
     poll_seconds: int = 5
     fetch_timeout_seconds: int = 10
     poll_max_workers: int = 192  # venue calls in flight at once during a poll (64 accounts, three reads each)
+    db_pool_size: int = 5  # PostgreSQL: connections kept open per process
+    db_max_overflow: int = 5  # PostgreSQL: extra connections a busy process may open on top of the pool
+    db_lock_timeout_ms: int = 5000  # PostgreSQL: the longest wait for a row or table lock before an error
+    db_statement_timeout_ms: int = 30000  # PostgreSQL: the longest any one statement may run
     retain_equity_days: int = 90  # raw equity points older than this are deleted by the daily retention job
     retain_candle_days: int = 365  # cached candle bars (open time) older than this are deleted likewise
     retain_intent_days: int = 90  # finished order intents older than this are deleted likewise
@@ -166,6 +170,10 @@ class Settings:
             poll_seconds=read_int(env, "POLL_SECONDS", 5, 1, 300),
             fetch_timeout_seconds=read_int(env, "FETCH_TIMEOUT_SECONDS", 10, 1, 120),
             poll_max_workers=read_int(env, "POLL_MAX_WORKERS", 192, 1, 1024),
+            db_pool_size=read_int(env, "DB_POOL_SIZE", 5, 1, 100),
+            db_max_overflow=read_int(env, "DB_MAX_OVERFLOW", 5, 0, 100),
+            db_lock_timeout_ms=read_int(env, "DB_LOCK_TIMEOUT_MS", 5000, 100, 600_000),
+            db_statement_timeout_ms=read_int(env, "DB_STATEMENT_TIMEOUT_MS", 30000, 1000, 3_600_000),
             retain_equity_days=read_int(env, "RETAIN_EQUITY_DAYS", 90, 8, 3650),
             retain_candle_days=read_int(env, "RETAIN_CANDLE_DAYS", 365, 30, 3650),
             retain_intent_days=read_int(env, "RETAIN_INTENT_DAYS", 90, 30, 3650),

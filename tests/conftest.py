@@ -1,8 +1,17 @@
-"""Shared fixtures: the real factory with a test configuration (temporary SQLite, no scheduler, fixed clock)."""
+"""Shared fixtures: the real factory with a test configuration (temporary database, no scheduler, fixed clock).
+
+The database is a temporary SQLite file, or, when ``TEST_DATABASE_URL`` names a PostgreSQL database, a schema of its
+own per test in that database (created on demand, dropped after the test): ``database_url(tmp_path)`` gives either.
+Tests that only make sense on SQLite carry ``@sqlite_only("why")``.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+import os
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 import pytest
 
@@ -16,10 +25,70 @@ API_TOKEN = "Qm7fX2vR9kLp4TzW8cN3hB6yJd1sGa5E"  # random-looking: passes the sta
 T0 = datetime(2026, 11, 20, 12, 0, 0, tzinfo=UTC)
 
 
+PG_URL = os.environ.get("TEST_DATABASE_URL", "")
+ON_POSTGRES = PG_URL.startswith(("postgresql", "postgres"))
+_schemas: list[str] = []
+_schema_numbers = itertools.count(1)
+
+
+def sqlite_only(reason: str):  # type: ignore[no-untyped-def]
+    """Mark a test that only applies to SQLite (it is skipped on PostgreSQL with the reason)."""
+    return pytest.mark.skipif(ON_POSTGRES, reason=f"SQLite only: {reason}")
+
+
+def database_url(tmp_path, name: str = "test") -> str:
+    """Return a fresh database for one test: ``tmp_path/name.db`` on SQLite, a new schema on PostgreSQL.
+
+    The same (tmp_path, name) gives the same database within a test, as a restarted process would find it.
+    """
+    if not ON_POSTGRES:
+        return f"sqlite:///{tmp_path / f'{name}.db'}"
+    marker = tmp_path / f".{name}.pg-schema"
+    if marker.exists():
+        schema = marker.read_text()
+    else:
+        schema = f"t{os.getpid()}_{next(_schema_numbers)}"
+        _admin(f'CREATE SCHEMA "{schema}"')
+        _schemas.append(schema)
+        marker.write_text(schema)
+    joiner = "&" if "?" in PG_URL else "?"
+    return f"{PG_URL}{joiner}options={quote(f'-csearch_path={schema}')}"
+
+
+def make_engine(url: str):  # type: ignore[no-untyped-def]
+    """An engine on ``url`` that waits for SQLite's write lock like the app does."""
+    from sqlalchemy import create_engine
+
+    return create_engine(url, connect_args={"timeout": 30} if url.startswith("sqlite") else {})
+
+
+def _admin(sql: str) -> None:
+    import psycopg
+
+    url = PG_URL.replace("postgresql+psycopg://", "postgresql://").replace("postgres://", "postgresql://")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SET lock_timeout = '5s'")
+        conn.execute(sql)
+
+
+@pytest.fixture(autouse=True)
+def _drop_test_schemas():
+    """Drop the PostgreSQL schemas a test made (best effort: a schema still locked is left for the server's end).
+
+    Schemas made before the test began (by session-wide fixtures) stay.
+    """
+    mark = len(_schemas)
+    yield
+    while len(_schemas) > mark:
+        schema = _schemas.pop()
+        with contextlib.suppress(Exception):  # a leftover schema in a throwaway test database harms nothing
+            _admin(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
 def make_settings(tmp_path, **changes) -> Settings:
-    """Return test settings: a temporary SQLite file, scheduler off, known password and token."""
+    """Return test settings: a temporary database, scheduler off, known password and token."""
     base = Settings(
-        database_url=f"sqlite:///{tmp_path / 'test.db'}",
+        database_url=database_url(tmp_path),
         instance_path=tmp_path / "instance",
         secret_key="test-secret-key",
         admin_password=ADMIN_PASSWORD,

@@ -22,6 +22,7 @@ import sqlalchemy
 from riskmgr import create_app
 from riskmgr.config import Settings
 from riskmgr.extensions import db
+from tests.conftest import database_url
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -65,7 +66,7 @@ def test_procfile_release_then_web_serve_the_app_on_port(tmp_path):
     port = _free_port()
     env = {
         **os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}", "PORT": str(port),
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'deploy.db'}", "INSTANCE_PATH": str(tmp_path / "instance"),
+        "DATABASE_URL": database_url(tmp_path, "deploy"), "INSTANCE_PATH": str(tmp_path / "instance"),
         "RISKMGR_ADMIN_PASSWORD": "harbor velvet quartz sparrow", "SCHEDULER_ENABLED": "false", "WEB_CONCURRENCY": "1",
     }
     env.pop("FLASK_APP", None)  # the Procfile must name it itself

@@ -5,11 +5,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.conftest import database_url
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_migrations_create_every_table_of_the_models(tmp_path):
-    env = {**os.environ, "INSTANCE_PATH": str(tmp_path), "DATABASE_URL": f"sqlite:///{tmp_path / 'm.db'}",
+    env = {**os.environ, "INSTANCE_PATH": str(tmp_path), "DATABASE_URL": database_url(tmp_path, "m"),
            "FLASK_APP": "app"}
     flask = str(Path(sys.executable).parent / "flask")
     subprocess.run([flask, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)

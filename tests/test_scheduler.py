@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, text
 
 from riskmgr import create_app
 from riskmgr.scheduler import ProcessLock, build_scheduler
-from tests.conftest import make_settings
+from tests.conftest import database_url, make_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -64,7 +64,7 @@ def _wait_for(predicate, timeout: float) -> bool:
 @pytest.mark.slow
 def test_gunicorn_with_four_workers_runs_exactly_one_poller(tmp_path):
     instance = tmp_path / "instance"
-    db_url = f"sqlite:///{tmp_path / 'gunicorn.db'}"
+    db_url = database_url(tmp_path, "gunicorn")
     env = {
         **os.environ, "INSTANCE_PATH": str(instance), "DATABASE_URL": db_url, "POLL_SECONDS": "1",
         "RISKMGR_ADMIN_PASSWORD": "walnut prism glacier ember", "PORT": str(_free_port()), "WEB_CONCURRENCY": "4",

@@ -19,6 +19,7 @@ from riskmgr.domain import TradingState
 from riskmgr.extensions import db
 from riskmgr.models import TradingStateRecord
 from riskmgr.trading_state import TradingStateStore
+from tests.conftest import database_url, make_engine
 
 ROOT = Path(__file__).resolve().parent.parent
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -31,13 +32,13 @@ def _rows(engine) -> int:
 
 
 def _fresh_schema(url: str):
-    engine = create_engine(url, connect_args={"timeout": 30})
+    engine = make_engine(url)
     db.metadata.create_all(engine)
     return engine
 
 
 def test_n_threads_reading_the_state_of_a_fresh_database_at_once_then_no_error_and_one_row(tmp_path):
-    engine = _fresh_schema(f"sqlite:///{tmp_path / 'race.db'}")
+    engine = _fresh_schema(database_url(tmp_path, "race"))
     clock = FixedClock(T0)
     store = TradingStateStore(engine, clock, AuditLog(engine, clock))
     start = threading.Barrier(THREADS)
@@ -63,7 +64,7 @@ def test_n_threads_reading_the_state_of_a_fresh_database_at_once_then_no_error_a
 
 
 def _read_in_a_process(url: str, start, results) -> None:
-    engine = create_engine(url, connect_args={"timeout": 30})
+    engine = make_engine(url)
     clock = FixedClock(T0)
     store = TradingStateStore(engine, clock, AuditLog(engine, clock))
     start.wait()
@@ -74,7 +75,7 @@ def _read_in_a_process(url: str, start, results) -> None:
 
 
 def test_two_processes_reading_the_state_of_a_fresh_database_at_once_then_no_error_and_one_row(tmp_path):
-    url = f"sqlite:///{tmp_path / 'race.db'}"
+    url = database_url(tmp_path, "race")
     engine = _fresh_schema(url)
     spawn = multiprocessing.get_context("spawn")
     start, results = spawn.Barrier(2), spawn.Queue()
@@ -90,7 +91,7 @@ def test_two_processes_reading_the_state_of_a_fresh_database_at_once_then_no_err
 
 
 def test_a_change_after_the_racing_first_reads_is_kept(tmp_path):
-    engine = _fresh_schema(f"sqlite:///{tmp_path / 'race.db'}")
+    engine = _fresh_schema(database_url(tmp_path, "race"))
     clock = FixedClock(T0)
     store = TradingStateStore(engine, clock, AuditLog(engine, clock))
 
@@ -101,7 +102,7 @@ def test_a_change_after_the_racing_first_reads_is_kept(tmp_path):
 
 
 def test_after_the_migrations_the_row_is_active_before_any_request(tmp_path):
-    url = f"sqlite:///{tmp_path / 'm.db'}"
+    url = database_url(tmp_path, "m")
     env = {**os.environ, "INSTANCE_PATH": str(tmp_path), "DATABASE_URL": url, "FLASK_APP": "app"}
     flask = str(Path(sys.executable).parent / "flask")
     subprocess.run([flask, "db", "upgrade", "heads"], cwd=ROOT, env=env, check=True, capture_output=True)

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.conftest import database_url
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
 CHROMIUM = "/usr/bin/chromium"
@@ -38,7 +40,7 @@ def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("browser-app")
     port = _free_port()
     env = {
-        **os.environ, "INSTANCE_PATH": str(tmp / "instance"), "DATABASE_URL": f"sqlite:///{tmp / 'app.db'}",
+        **os.environ, "INSTANCE_PATH": str(tmp / "instance"), "DATABASE_URL": database_url(tmp, "app"),
         "POLL_SECONDS": "1", "RISKMGR_ADMIN_PASSWORD": PASSWORD, "RISKMGR_API_TOKEN": TOKEN,
         "PORT": str(port), "HOST": "127.0.0.1", "WEB_CONCURRENCY": "2", "FLASK_APP": "app",
     }

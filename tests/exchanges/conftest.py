@@ -17,6 +17,7 @@ from riskmgr.domain import MarketSpec, Ticker
 from riskmgr.exchanges.paper import PaperExchange
 from riskmgr.extensions import db
 from riskmgr.market.base import CandleArrays
+from tests.conftest import ON_POSTGRES, database_url
 
 START = datetime(2024, 1, 1, tzinfo=UTC)
 BTC = "BTC/USDT:USDT"
@@ -119,8 +120,12 @@ def paper_db_path(tmp_path: Path, paper_schema: Path) -> Path:
 
 
 @pytest.fixture
-def paper_engine(paper_db_path: Path) -> Iterator[Engine]:
-    engine = create_engine(f"sqlite:///{paper_db_path}")
+def paper_engine(paper_db_path: Path, tmp_path: Path) -> Iterator[Engine]:
+    if ON_POSTGRES:  # a schema of the test's own, built here (no file to copy)
+        engine = create_engine(database_url(tmp_path, "paper"))
+        db.metadata.create_all(engine)
+    else:
+        engine = create_engine(f"sqlite:///{paper_db_path}")
     yield engine
     engine.dispose()
 

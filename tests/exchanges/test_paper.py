@@ -11,6 +11,7 @@ from riskmgr.errors import TemporaryError
 from riskmgr.exchanges.fills import FillReason
 from riskmgr.exchanges.paper import PaperExchange
 from riskmgr.risk.context import ClosedTrade
+from tests.conftest import sqlite_only
 from tests.exchanges.conftest import BTC, ETH, START
 
 D = Decimal
@@ -200,6 +201,7 @@ def test_two_threads_trading_one_account_keep_the_books_consistent(make_paper):
     assert (balance.wallet, len(setup.fills())) == (D(9995), 20)
 
 
+@sqlite_only("holds SQLite's database-wide write lock from a second connection")
 def test_operation_waits_for_the_write_lock_and_reports_a_busy_database(paper, make_paper, paper_db_path):
     paper.fetch_balance()  # creates the account
     impatient = make_paper(engine=create_engine(f"sqlite:///{paper_db_path}", connect_args={"timeout": 0.05}))

@@ -32,7 +32,7 @@ from riskmgr.risk.emergency_config import EmergencySettings
 from riskmgr.risk.emergency_models import EmergencySequence
 from riskmgr.risk.emergency_service import EmergencyService
 from riskmgr.runtime import Runtime
-from tests.conftest import make_settings
+from tests.conftest import database_url, make_settings
 
 ACCOUNTS = ("alpha", "beta", "gamma")
 SYMBOLS = ("BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT", "XRP/USDT:USDT")
@@ -141,9 +141,9 @@ class World:
 
 def build_world(tmp_path, clock: FixedClock, *, rate: float = 0.3, settings: EmergencySettings = FAST) -> World:
     """Return three paper accounts, each with four positions (stop-losses on) and one resting entry order."""
-    engine = create_engine(
-        f"sqlite:///{tmp_path / 'test.db'}", connect_args={"timeout": 30, "check_same_thread": False}
-    )
+    url = database_url(tmp_path)
+    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}
+                           if url.startswith("sqlite") else {})
     market = SimulatedMarket(seed=7, clock=clock, symbols=list(SYMBOLS))
     adapters = {
         name: FlakyCloses(

@@ -22,7 +22,7 @@ from riskmgr.extensions import db
 from riskmgr.market.sim_specs import SIM_SYMBOLS
 from riskmgr.monitor import poll_cycle
 from riskmgr.risk.gateway import OrderGateway
-from tests.conftest import T0, make_settings
+from tests.conftest import T0, database_url, make_settings
 
 D = Decimal
 SYMBOLS = [s.spec.symbol for s in SIM_SYMBOLS]
@@ -137,11 +137,11 @@ def test_concurrent_entries_on_one_symbol_never_pass_the_notional_cap(polled):
 
 
 # -- concurrency: two processes ------------------------------------------------------------------------------------
-def _child(db_path: str, instance: str, symbols: list[str], prefix: str, start_at: float, out: Any) -> None:
+def _child(db_url: str, instance: str, symbols: list[str], prefix: str, start_at: float, out: Any) -> None:
     from pathlib import Path
 
     settings = make_settings(Path(instance).parent, extra={"clock": FixedClock(T0)})
-    settings = settings.with_changes(database_url=f"sqlite:///{db_path}", instance_path=Path(instance))
+    settings = settings.with_changes(database_url=db_url, instance_path=Path(instance))
     app = create_app(settings)
     runtime = app.extensions["riskmgr"]
     requests = [resting_buy(runtime, s) for s in symbols]
@@ -153,10 +153,10 @@ def _child(db_path: str, instance: str, symbols: list[str], prefix: str, start_a
 def test_two_processes_racing_six_entries_each_then_at_most_five_are_accepted(polled, tmp_path):
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
-    db_path = str(tmp_path / "test.db")
+    db_url = database_url(tmp_path)
     start_at = time.time() + 8  # both children have built their app by then (spawn imports take a few seconds)
     procs = [
-        ctx.Process(target=_child, args=(db_path, str(tmp_path / f"inst{n}"), SYMBOLS[n * 6:(n + 1) * 6], f"p{n}-",
+        ctx.Process(target=_child, args=(db_url, str(tmp_path / f"inst{n}"), SYMBOLS[n * 6:(n + 1) * 6], f"p{n}-",
                                          start_at, out))
         for n in range(2)
     ]
