@@ -121,6 +121,7 @@ class PollRun(db.Model):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     finished_at: Mapped[datetime] = mapped_column(UTCDateTime)
     pid: Mapped[int] = mapped_column()
+    host: Mapped[str | None] = mapped_column(String(255), nullable=True)  # the machine of the elected scheduler
     accounts_ok: Mapped[int] = mapped_column()
     accounts_failed: Mapped[int] = mapped_column()
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
 import time
 import weakref
@@ -37,6 +38,7 @@ from riskmgr.models import AccountState, EquityPoint, PollRun
 from riskmgr.runtime import Runtime
 
 log = logging.getLogger(__name__)
+_HOST = socket.gethostname()[:255]
 PollHook = Callable[[Runtime, list[AccountSnapshot]], None]
 
 
@@ -292,6 +294,7 @@ def _record_run(runtime: Runtime, started: datetime, snapshots: list[AccountSnap
                 started_at=started,
                 finished_at=finished,
                 pid=os.getpid(),
+                host=_HOST,
                 accounts_ok=ok,
                 accounts_failed=len(snapshots) - ok,
             )

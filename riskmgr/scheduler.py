@@ -1,57 +1,29 @@
-"""Background jobs (APScheduler), run by exactly one process however many web workers there are.
+"""Background jobs (APScheduler), run by exactly one process per database however many processes there are.
 
-Each gunicorn worker calls ``start_background_jobs`` after it boots. The first to take an exclusive,
-non-blocking lock on ``instance/scheduler.lock`` runs the scheduler; the others keep trying every few
-seconds, so if that worker dies (the OS releases its lock) another one takes over. The lock is held for the
-life of the process. Jobs never overlap themselves (max_instances=1) and missed runs are coalesced.
+Each gunicorn worker (and each ``flask scheduler run``) calls ``start_background_jobs`` after it boots. The first
+to take the database's leader lock (``riskmgr.leader``: a file lock beside a SQLite database, an advisory lock on
+PostgreSQL) runs the scheduler; the others keep trying every few seconds, so when the leader dies another process
+takes over within two poll intervals. The leader checks its lock as often and stops its jobs if it lost it. Jobs
+never overlap themselves (max_instances=1) and missed runs are coalesced; the poll runs at once on a new leader.
 """
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import threading
 from collections.abc import Callable
-from pathlib import Path
-from typing import IO
+from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 
+from riskmgr.leader import FileLock, LeaderLock, lock_for
+
 log = logging.getLogger(__name__)
 RETRY_LOCK_SECONDS = 5.0
-
-
-class ProcessLock:
-    """An exclusive advisory file lock held by one process at a time."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self._fh: IO[str] | None = None
-
-    def try_acquire(self) -> bool:
-        """Take the lock if it is free; return whether this process holds it."""
-        if self._fh is not None:
-            return True
-        fh = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 (held open while the lock is held)
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.close()
-            return False
-        fh.seek(0)
-        fh.truncate()
-        fh.write(str(os.getpid()))
-        fh.flush()
-        self._fh = fh
-        return True
-
-    def release(self) -> None:
-        if self._fh is not None:
-            fcntl.flock(self._fh.fileno(), fcntl.LOCK_UN)
-            self._fh.close()
-            self._fh = None
+ProcessLock = FileLock  # the SQLite / single-machine lock, under its former name
+_election = threading.Lock()  # one election step at a time in this process (start, the retry thread, stop)
 
 
 def build_scheduler(app: Flask) -> BackgroundScheduler:
@@ -60,8 +32,10 @@ def build_scheduler(app: Flask) -> BackgroundScheduler:
 
     scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
     for job_id, seconds, fn in job_table(app):
+        first = {"next_run_time": datetime.now(UTC)} if job_id == "poll" else {}  # a new leader polls at once
         scheduler.add_job(
-            _in_context(app, fn), "interval", seconds=seconds, id=job_id, name=job_id, max_instances=1, coalesce=True
+            _in_context(app, fn), "interval", seconds=seconds, id=job_id, name=job_id, max_instances=1, coalesce=True,
+            **first,
         )
     return scheduler
 
@@ -78,33 +52,45 @@ def _in_context(app: Flask, fn: Callable[[], None]) -> Callable[[], None]:
 
 
 def start_background_jobs(app: Flask) -> None:
-    """Run the scheduler in this process if it wins the lock; otherwise keep trying in the background."""
+    """Run the scheduler in this process while it leads; otherwise keep trying in the background."""
     runtime = app.extensions["riskmgr"]
-    if not runtime.settings.scheduler_enabled or "scheduler" in runtime.background:
+    if not runtime.settings.scheduler_enabled or "lock" in runtime.background:
         return
-    lock = ProcessLock(Path(app.instance_path) / "scheduler.lock")
+    lock = lock_for(runtime.settings.database_url, runtime.settings.instance_path)
     runtime.background["lock"] = lock
-
-    def attempt() -> bool:
-        if not lock.try_acquire():
-            return False
-        scheduler = build_scheduler(app)
-        scheduler.start()
-        runtime.background["scheduler"] = scheduler
-        log.info("background jobs started in pid %s", os.getpid())
-        return True
-
-    if attempt():
-        return
     stop = threading.Event()
     runtime.background["stop_waiting"] = stop
+    interval = min(RETRY_LOCK_SECONDS, max(runtime.settings.poll_seconds / 2, 0.5))
+    _elect(app, lock, stop)
 
-    def wait_for_lock() -> None:
-        while not stop.wait(RETRY_LOCK_SECONDS):
-            if attempt():
-                return
+    def keep_electing() -> None:
+        while not stop.wait(interval):
+            _elect(app, lock, stop)
 
-    threading.Thread(target=wait_for_lock, name="scheduler-lock", daemon=True).start()
+    threading.Thread(target=keep_electing, name="scheduler-election", daemon=True).start()
+
+
+def _elect(app: Flask, lock: LeaderLock, stop: threading.Event) -> None:
+    """Start the jobs when this process takes the lock; stop them when it lost the lock."""
+    with _election:
+        if not stop.is_set():
+            _elect_locked(app, lock)
+
+
+def _elect_locked(app: Flask, lock: LeaderLock) -> None:
+    bg = app.extensions["riskmgr"].background
+    if "scheduler" in bg:
+        if not lock.still_held():
+            log.error("lost the scheduler lock (%s); stopping the background jobs in pid %s", lock.describe(),
+                      os.getpid())
+            bg.pop("scheduler").shutdown(wait=False)
+            lock.release()
+        return
+    if lock.try_acquire():
+        scheduler = build_scheduler(app)
+        scheduler.start()
+        bg["scheduler"] = scheduler
+        log.info("background jobs started in pid %s (%s)", os.getpid(), lock.describe())
 
 
 def stop_background_jobs(app: Flask) -> None:
@@ -112,7 +98,10 @@ def stop_background_jobs(app: Flask) -> None:
     bg = app.extensions["riskmgr"].background
     if "stop_waiting" in bg:
         bg.pop("stop_waiting").set()
-    if "scheduler" in bg:
-        bg.pop("scheduler").shutdown(wait=True)
-    if "lock" in bg:
-        bg.pop("lock").release()
+    with _election:
+        scheduler = bg.pop("scheduler", None)
+        lock = bg.pop("lock", None)
+    if scheduler is not None:
+        scheduler.shutdown(wait=True)
+    if lock is not None:
+        lock.release()
