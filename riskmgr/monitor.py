@@ -255,7 +255,8 @@ def _record_history(runtime: Runtime, snapshots: list[AccountSnapshot]) -> None:
         return
     tz_name = runtime.limits().risk_day_timezone
     with Session(runtime.engine) as session, session.begin():
-        stmt = select(AccountState).where(AccountState.account.in_([s.account for s in good]))
+        # row locks (PostgreSQL): a peak or day baseline moved by another process at once is never overwritten
+        stmt = select(AccountState).where(AccountState.account.in_([s.account for s in good])).with_for_update()
         states = {state.account: state for state in session.scalars(stmt)}
         for snap in good:
             bal, fetched_at = snap.balance, snap.fetched_at
