@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session, defer
 
 from riskmgr.backtest import data as data_mod
@@ -42,10 +42,23 @@ class RunStore:
     def __init__(self, runtime: Runtime):
         self._rt = runtime
 
-    def create(self, params: BacktestParams, preset: str | None, actor: str) -> int:
-        """Record a queued run and return its id."""
+    def create(self, params: BacktestParams, preset: str | None, actor: str, *, cap: int | None = None) -> int:
+        """Record a queued run and return its id.
+
+        With ``cap``, refuse (ValidationError) when ``cap`` runs are already queued or running, counted in the
+        database so every process and worker sees the same queue; the count and the insert happen under one
+        queue lock (PostgreSQL: an advisory lock; SQLite: the write lock, taken first).
+        """
         now = self._rt.clock.now()
         with Session(self._rt.engine) as session, session.begin():
+            if cap is not None:
+                _lock_queue(session)
+                waiting = session.scalar(select(func.count()).select_from(BacktestRun).where(
+                    ((BacktestRun.status == RUNNING) & (BacktestRun.heartbeat_at >= now - STALE_RUNNING))
+                    | ((BacktestRun.status == QUEUED) & (BacktestRun.heartbeat_at >= now - STALE_QUEUED)))) or 0
+                if waiting >= cap:
+                    raise ValidationError("preset", f"{waiting} backtests are already waiting (at most {cap}); start "
+                                                    "this one when one has finished")
             row = BacktestRun(created_at=now, actor=actor, preset=preset, status=QUEUED, progress=0,
                               stage="queued", heartbeat_at=now, params=params.to_dict())
             session.add(row)
@@ -118,6 +131,14 @@ class RunStore:
             row.status, row.stage = FAILED, "failed"
             row.error = (f"the worker stopped reporting at {row.heartbeat_at.isoformat()} (the app probably "
                          "restarted); start the run again")
+
+
+def _lock_queue(session: Session) -> None:
+    """Serialise queue admissions across processes until the transaction ends."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext('riskmgr-backtest-queue'))"))
+    else:  # a write statement takes SQLite's write lock now rather than at the insert (no deferred upgrade race)
+        session.execute(update(BacktestRun).where(BacktestRun.id == -1).values(stage="queued"))
 
 
 @contextmanager

@@ -28,7 +28,7 @@ __all__ = ["CLI", "NAV", "BacktestService", "bp", "install"]
 
 NAV = [("backtest.page", "Backtests")]
 CLI = [backtest_cli]
-MAX_WAITING = 8  # runs queued or running in one process at most
+MAX_WAITING = 8  # runs queued or running at most, counted in the database (every process and worker alike)
 
 
 def install(runtime: Runtime) -> None:
@@ -77,11 +77,7 @@ class BacktestService:
         """Validate and queue a run; return its id (it runs in the background)."""
         params, preset = self.resolve(data)
         with self._lock:
-            waiting = sum(1 for f in self._futures.values() if not f.done())
-            if waiting >= MAX_WAITING:
-                raise ValidationError("preset", f"{waiting} backtests are already waiting; start this one when "
-                                                "one has finished")
-            run_id = self.runs.create(params, preset, actor)
+            run_id = self.runs.create(params, preset, actor, cap=MAX_WAITING)
             app = current_app._get_current_object() if has_app_context() else None  # type: ignore[attr-defined]
             self._futures[run_id] = self._pool.submit(self._job(app), run_id)
         return run_id
