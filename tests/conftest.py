@@ -50,6 +50,7 @@ def database_url(tmp_path, name: str = "test") -> str:
         schema = f"t{os.getpid()}_{next(_schema_numbers)}"
         _admin(f'CREATE SCHEMA "{schema}"')
         _schemas.append(schema)
+        marker.parent.mkdir(parents=True, exist_ok=True)
         marker.write_text(schema)
     joiner = "&" if "?" in PG_URL else "?"
     return f"{PG_URL}{joiner}options={quote(f'-csearch_path={schema}')}"

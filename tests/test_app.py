@@ -7,7 +7,7 @@ import pytest
 from riskmgr import create_app
 from riskmgr.errors import ConfigError
 from riskmgr.extensions import db
-from tests.conftest import API_TOKEN, make_settings
+from tests.conftest import API_TOKEN, make_settings, sqlite_only
 
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 
@@ -49,6 +49,7 @@ def test_factory_refuses_a_bad_environment_with_the_variable_named(monkeypatch, 
         create_app()
 
 
+@sqlite_only("WAL is SQLite's journal mode")
 def test_sqlite_runs_in_wal_mode(tmp_path, clock):
     app = _app(tmp_path, clock)
     with app.app_context():

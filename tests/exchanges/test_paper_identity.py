@@ -44,7 +44,8 @@ def test_deleting_the_highest_row_then_opening_again_gives_a_new_identity_though
     buy(paper)  # same clock instant, same symbol, side and entry price: only the identity can tell them apart
     second = paper.fetch_positions()[0]
 
-    assert row_ids(paper_engine) == first_row  # SQLite handed out the deleted row id again
+    if paper_engine.dialect.name == "sqlite":
+        assert row_ids(paper_engine) == first_row  # SQLite handed out the deleted row id again
     assert second.position_id != first.position_id
     assert len(second.position_id or "") == 32
     assert second.identity != first.identity
