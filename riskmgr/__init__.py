@@ -55,6 +55,12 @@ def create_app(config: Settings | None = None) -> Flask:
 
     app.extensions["riskmgr"] = build_runtime(app, config)
     _register_web(app)
+    if config.redis_url:  # opt-in workers: jobs, backtests and alert delivery go to Celery over Redis
+        from riskmgr.workers.celery_app import init_celery
+        from riskmgr.workers.handoff import hand_off
+
+        init_celery(app)
+        hand_off(app.extensions["riskmgr"])
     return app
 
 

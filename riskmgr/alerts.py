@@ -54,7 +54,7 @@ def install(runtime: Runtime) -> None:
         runtime.engine, runtime.clock, s, build_channels(s), runtime.settings.display_timezone, runtime.audit
     )
     runtime.events.subscribe(dispatcher.on_event)
-    runtime.features[__name__] = AlertsFeature(dispatcher, StaleTracker(s.stale_seconds))
+    runtime.features[__name__] = AlertsFeature(dispatcher, StaleTracker(s.stale_seconds, runtime.engine))
 
 
 def poll_hook(runtime: Runtime, snapshots: list[AccountSnapshot]) -> None:

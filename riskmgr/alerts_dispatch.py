@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import deque
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -19,8 +18,9 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from riskmgr import alerts_shared as shared
 from riskmgr.alerts_channels import Alert, DeliveryError, format_alert
-from riskmgr.alerts_models import AlertRecord, AlertToggle
+from riskmgr.alerts_models import AlertRecord, AlertToggle, StaleEpisode
 from riskmgr.alerts_queue import BackgroundQueue
 from riskmgr.alerts_settings import ALERTABLE, CRITICAL, AlertSettings
 from riskmgr.audit import AuditLog
@@ -59,7 +59,7 @@ class AlertDispatcher:
         self._engine, self._clock, self._tz, self._audit = engine, clock, tz_name, audit
         self._lock = threading.Lock()
         self._seen: dict[tuple[str, str | None, str], _Seen] = {}
-        self._recent: deque[datetime] = deque()
+        self.remote: Any = None  # set when Celery workers deliver alerts (REDIS_URL): called with the alert
         self.queue = BackgroundQueue("alerts", self._deliver, settings.queue_size)
 
     # --- producer side (the emitter's thread): no I/O ---------------------------------------------------
@@ -68,8 +68,16 @@ class AlertDispatcher:
         if event.kind not in ALERTABLE:
             return
         alert = self._fold(Alert(event.kind, mask(event.message), event.ts, event.account))
-        if alert is not None:
-            self.queue.put(alert)
+        if alert is None:
+            return
+        if self.remote is not None:  # Celery workers deliver (REDIS_URL); the in-process queue stays idle
+            try:
+                self.remote(alert)
+                return
+            except Exception:  # a broker that is down must not lose the alert: deliver it from here instead
+                log.exception("alert %s could not be handed to the workers; delivering it in this process",
+                              alert.kind)
+        self.queue.put(alert)
 
     def _fold(self, alert: Alert) -> Alert | None:
         window = self.settings.dedup_seconds
@@ -86,10 +94,18 @@ class AlertDispatcher:
         return replace(alert, repeats=seen.held if seen is not None else 0)
 
     # --- worker side -------------------------------------------------------------------------------------
+    def deliver(self, alert: Alert) -> None:
+        """Deliver one alert now (a worker's task): toggles, shared de-duplication and rate limit, channels."""
+        self._deliver(alert)
+
     def _deliver(self, alert: Alert) -> None:
         self._record_drops()
         if not self.enabled(alert.kind):
             return
+        repeats = shared.first_within_window(self._engine, alert, self.settings.dedup_seconds)
+        if repeats is None:  # an identical alert went out within the window, from this process or another
+            return
+        alert = replace(alert, repeats=repeats)
         if not self._admit(alert):
             limit = f"more than {self.settings.rate_limit} alerts within {self.settings.rate_window_seconds} s"
             log.warning("alert %s held back by the rate limit (%s): %s", alert.kind, limit, alert.message)
@@ -98,14 +114,9 @@ class AlertDispatcher:
         self.send_now(alert)
 
     def _admit(self, alert: Alert) -> bool:
-        window = timedelta(seconds=self.settings.rate_window_seconds)
-        with self._lock:
-            while self._recent and alert.ts - self._recent[0] >= window:
-                self._recent.popleft()
-            if len(self._recent) >= self.settings.rate_limit and alert.kind not in CRITICAL:
-                return False
-            self._recent.append(alert.ts)
-            return True
+        """Count the alert against the rate limit shared by every process (critical kinds always pass)."""
+        return shared.admit(self._engine, alert.ts, self.settings.rate_limit, self.settings.rate_window_seconds,
+                            alert.kind in CRITICAL)
 
     def send_now(self, alert: Alert) -> dict[str, Any]:
         """Send ``alert`` through every channel in this thread, record the outcome and return it."""
@@ -239,39 +250,47 @@ def record_view(row: AlertRecord) -> dict[str, Any]:
     }
 
 
-@dataclass
-class _Bad:
-    since: datetime
-    alerted: bool = False
-
-
 class StaleTracker:
-    """Announce an account stale or failing for longer than the delay, and its recovery (poller process)."""
+    """Announce an account stale or failing for longer than the delay, and its recovery.
 
-    def __init__(self, stale_seconds: int):
+    The episodes live in the database (``stale_episode``), so whichever process or worker runs the poll's hooks
+    continues the same episode: one alert per episode however the work is spread.
+    """
+
+    def __init__(self, stale_seconds: int, engine: Engine):
         self.stale_seconds = stale_seconds
-        self._bad: dict[str, _Bad] = {}
+        self._engine = engine
 
     def observe(self, snapshots: list[AccountSnapshot], emit: Any) -> None:
         """Update each account's episode from the poll's snapshots, emitting account.stale / account.recovered."""
-        for snap in snapshots:
-            if snap.status is AccountStatus.OK:
-                self._healthy(snap, emit)
-            else:
-                self._failing(snap, emit)
+        announcements: list[tuple[str, str, str, dict[str, Any]]] = []
+        with Session(self._engine) as session, session.begin():
+            names = [s.account for s in snapshots]
+            episodes = {e.account: e for e in session.scalars(
+                select(StaleEpisode).where(StaleEpisode.account.in_(names)).with_for_update())}
+            for snap in snapshots:
+                if snap.status is AccountStatus.OK:
+                    self._healthy(session, snap, episodes.get(snap.account), announcements)
+                else:
+                    self._failing(session, snap, episodes.get(snap.account), announcements)
+        for kind, message, account, data in announcements:  # after the commit: a listener may read the rows
+            emit(kind, message, account=account, data=data)
 
-    def _healthy(self, snap: AccountSnapshot, emit: Any) -> None:
-        episode = self._bad.pop(snap.account, None)
-        if episode is not None and episode.alerted:
+    def _healthy(self, session: Session, snap: AccountSnapshot, episode: StaleEpisode | None, out: list) -> None:
+        if episode is None:
+            return
+        session.delete(episode)
+        if episode.alerted:
             seconds = (snap.attempted_at - episode.since).total_seconds()
-            emit("account.recovered", f"{snap.account} reads normally again after {seconds:.0f} s of failed reads",
-                 account=snap.account, data={"since": episode.since.isoformat(), "seconds": seconds})
+            out.append(("account.recovered",
+                        f"{snap.account} reads normally again after {seconds:.0f} s of failed reads", snap.account,
+                        {"since": episode.since.isoformat(), "seconds": seconds}))
 
-    def _failing(self, snap: AccountSnapshot, emit: Any) -> None:
-        episode = self._bad.get(snap.account)
+    def _failing(self, session: Session, snap: AccountSnapshot, episode: StaleEpisode | None, out: list) -> None:
         if episode is None:
             # The last good read is when the figures went stale; an account never read fails from now.
-            episode = self._bad[snap.account] = _Bad(snap.fetched_at or snap.attempted_at)
+            episode = StaleEpisode(account=snap.account, since=snap.fetched_at or snap.attempted_at, alerted=False)
+            session.add(episode)
         seconds = (snap.attempted_at - episode.since).total_seconds()
         # rejected keys never heal on their own: say so at once instead of after the stale delay
         urgent = snap.extra.get("error_class") == "AuthError"
@@ -280,7 +299,7 @@ class StaleTracker:
         episode.alerted = True
         since = episode.since.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
         reason = snap.error or "no reason given"
-        emit("account.stale", f"{snap.account} is {snap.status.value} since {since} ({seconds:.0f} s): {reason}",
-             account=snap.account,
-             data={"since": episode.since.isoformat(), "seconds": seconds, "status": snap.status.value,
-                   "error": snap.error})
+        out.append(("account.stale",
+                    f"{snap.account} is {snap.status.value} since {since} ({seconds:.0f} s): {reason}", snap.account,
+                    {"since": episode.since.isoformat(), "seconds": seconds, "status": snap.status.value,
+                     "error": snap.error}))

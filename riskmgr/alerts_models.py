@@ -48,3 +48,24 @@ class MetricCounter(db.Model):
     name: Mapped[str] = mapped_column(String(96), primary_key=True)
     labels: Mapped[str] = mapped_column(String(255), primary_key=True)  # JSON of sorted label pairs
     value: Mapped[float] = mapped_column(Float)
+
+
+class AlertGate(db.Model):
+    """Shared alert state, one row per key: an alert's last send and the copies held back since (de-duplication),
+    or, under the key ``__rate__``, the send times inside the rate window. Every process and worker reads and moves
+    these rows under a row lock, so duplicates and the rate limit count across all of them."""
+
+    __tablename__ = "alert_gate"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    held: Mapped[int] = mapped_column(Integer, default=0)
+    recent: Mapped[list | None] = mapped_column(JSON, nullable=True)
+
+
+class StaleEpisode(db.Model):
+    """An account whose reads fail or whose figures are stale: since when, and whether it was announced."""
+
+    __tablename__ = "stale_episode"
+    account: Mapped[str] = mapped_column(String(64), primary_key=True)
+    since: Mapped[datetime] = mapped_column(UTCDateTime)
+    alerted: Mapped[bool] = mapped_column(Boolean, default=False)

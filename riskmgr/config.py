@@ -111,6 +111,15 @@ def _read_timezone(env: Mapping[str, str]) -> str:
     return raw
 
 
+def _read_redis_url(env: Mapping[str, str]) -> str | None:
+    raw = _raw(env, "REDIS_URL")
+    if raw is None:
+        return None
+    if not raw.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError("REDIS_URL must start with redis://, rediss:// or unix:// (e.g. redis://localhost:6379/0)")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the app reads from its environment. Build with ``Settings.from_env``."""
@@ -133,6 +142,7 @@ class Settings:
     retain_candle_days: int = 365  # cached candle bars (open time) older than this are deleted likewise
     retain_intent_days: int = 90  # finished order intents older than this are deleted likewise
     scheduler_enabled: bool = True
+    redis_url: str | None = None  # set: Celery workers over Redis run the jobs; the web process runs none
     market_seed: int = 20240101
     paper_accounts: tuple[str, ...] = ("paper",)
     paper_start_balance: Decimal = Decimal(10000)
@@ -178,6 +188,7 @@ class Settings:
             retain_candle_days=read_int(env, "RETAIN_CANDLE_DAYS", 365, 30, 3650),
             retain_intent_days=read_int(env, "RETAIN_INTENT_DAYS", 90, 30, 3650),
             scheduler_enabled=read_bool(env, "SCHEDULER_ENABLED", True),
+            redis_url=_read_redis_url(env),
             market_seed=read_int(env, "MARKET_SEED", 20240101, 0, 2**31 - 1),
             paper_accounts=read_names(env, "PAPER_ACCOUNTS", "paper"),
             paper_start_balance=read_decimal(env, "PAPER_START_BALANCE", "10000", "100", "10000000"),

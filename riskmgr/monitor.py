@@ -145,17 +145,21 @@ def _run_hook(hook: PollHook, runtime: Runtime, snapshots: list[AccountSnapshot]
 
 
 def _announce(runtime: Runtime, started: datetime, snapshots: list[AccountSnapshot]) -> None:
+    _announce_failures(runtime, started, snapshots)
+    duration = (runtime.clock.now() - started).total_seconds()
+    runtime.events.emit(
+        "poll.cycle", f"poll cycle over {len(snapshots)} account(s) took {duration:.3f} s",
+        data={"duration_s": duration, "accounts": len(snapshots)},
+    )
+
+
+def _announce_failures(runtime: Runtime, started: datetime, snapshots: list[AccountSnapshot]) -> None:
     for snap in snapshots:
         if snap.attempted_at == started and snap.status is not AccountStatus.OK:
             runtime.events.emit(
                 "exchange.error", f"{snap.account}: {snap.error}", account=snap.account,
                 data={"error_class": snap.extra.get("error_class", "unknown"), "status": snap.status.value},
             )
-    duration = (runtime.clock.now() - started).total_seconds()
-    runtime.events.emit(
-        "poll.cycle", f"poll cycle over {len(snapshots)} account(s) took {duration:.3f} s",
-        data={"duration_s": duration, "accounts": len(snapshots)},
-    )
 
 
 class _Previous:
@@ -301,3 +305,36 @@ def _record_run(runtime: Runtime, started: datetime, snapshots: list[AccountSnap
             )
         )
         session.execute(delete(PollRun).where(PollRun.started_at < finished - timedelta(days=1)))
+
+
+# -- the poll split for workers: each account on its own, then one step over the latest snapshots ------------------
+def poll_account(runtime: Runtime, name: str) -> AccountSnapshot:
+    """Read one account and store its snapshot and equity point (a worker's share of a poll cycle)."""
+    adapter = runtime.accounts.get(name)
+    if adapter is None:
+        raise KeyError(f"no account {name!r}; known: {', '.join(runtime.accounts)}")
+    started = runtime.clock.now()
+    timeout = runtime.settings.fetch_timeout_seconds
+    with ThreadPoolExecutor(max_workers=3, thread_name_prefix="poll-one") as pool:
+        reading = _Reading(pool, adapter, started, timeout * 0.8)
+        snap = _outcome(adapter, reading, _Previous(runtime).get(name), started, timeout,
+                        time.monotonic() + timeout)
+    runtime.snapshots.save([snap])
+    _record_history(runtime, [snap])
+    _announce_failures(runtime, started, [snap])
+    return snap
+
+
+def after_poll(runtime: Runtime, started: datetime, hooks: list[PollHook] | None = None) -> list[AccountSnapshot]:
+    """Run the hooks over the latest stored snapshot of every configured account, then record the cycle."""
+    stored = runtime.snapshots.latest()
+    snapshots = [stored[name] for name in runtime.accounts if name in stored]
+    for hook in hooks or []:
+        _run_hook(hook, runtime, snapshots)
+    _record_run(runtime, started, snapshots)
+    duration = (runtime.clock.now() - started).total_seconds()
+    runtime.events.emit(
+        "poll.cycle", f"poll cycle over {len(snapshots)} account(s) took {duration:.3f} s (workers)",
+        data={"duration_s": duration, "accounts": len(snapshots)},
+    )
+    return snapshots

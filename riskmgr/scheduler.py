@@ -56,6 +56,10 @@ def start_background_jobs(app: Flask) -> None:
     runtime = app.extensions["riskmgr"]
     if not runtime.settings.scheduler_enabled or "lock" in runtime.background:
         return
+    if runtime.settings.redis_url:  # Celery beat and its workers run the jobs; this process serves pages only
+        log.info("REDIS_URL is set: background jobs run on the Celery workers (celery beat), not in pid %s",
+                 os.getpid())
+        return
     lock = lock_for(runtime.settings.database_url, runtime.settings.instance_path)
     runtime.background["lock"] = lock
     stop = threading.Event()

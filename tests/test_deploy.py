@@ -43,8 +43,15 @@ def test_procfile_release_upgrades_the_database_with_the_flask_app_named():
     assert shlex.split(procfile()["release"]) == ["FLASK_APP=app", "flask", "db", "upgrade"]
 
 
-def test_procfile_worker_runs_the_scheduler_even_when_web_dynos_have_it_switched_off():
-    assert shlex.split(procfile()["worker"]) == ["SCHEDULER_ENABLED=true", "FLASK_APP=app", "flask", "scheduler", "run"]
+def test_procfile_scheduler_runs_the_jobs_even_when_web_dynos_have_them_switched_off():
+    assert shlex.split(procfile()["scheduler"]) == [
+        "SCHEDULER_ENABLED=true", "FLASK_APP=app", "flask", "scheduler", "run"]
+
+
+def test_procfile_worker_and_beat_run_celery_on_the_app_s_celery_application():
+    worker, beat = shlex.split(procfile()["worker"]), shlex.split(procfile()["beat"])
+    assert worker[:4] == ["celery", "-A", "riskmgr.workers.celery_app", "worker"]
+    assert beat[:4] == ["celery", "-A", "riskmgr.workers.celery_app", "beat"]
 
 
 def _free_port() -> int:
@@ -134,7 +141,8 @@ def test_heroku_button_manifest_asks_only_for_settings_the_app_reads():
     assert manifest["env"]["SECRET_KEY"]["generator"] == "secret"
     assert [b["url"] for b in manifest["buildpacks"]] == ["heroku/nodejs", "heroku/python"]
     assert manifest["addons"][0]["plan"].startswith("heroku-postgresql")
-    assert manifest["formation"]["worker"]["quantity"] == 0  # the web dyno runs the scheduler by default
+    # the web dyno runs the scheduler by default; Celery (worker, beat) only with REDIS_URL
+    assert {manifest["formation"][k]["quantity"] for k in ("scheduler", "worker", "beat")} == {0}
 
 
 # --- DATABASE_URL through create_app -------------------------------------------------------------------

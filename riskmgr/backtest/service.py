@@ -20,7 +20,7 @@ from riskmgr.backtest.params import BacktestParams, merge, parse_params
 from riskmgr.backtest.presets import BUILTIN, builtin_presets, defaults
 from riskmgr.backtest.runs import PresetStore, RunStore, execute_run
 from riskmgr.backtest.views import bp
-from riskmgr.errors import ValidationError
+from riskmgr.errors import TemporaryError, ValidationError
 from riskmgr.runtime import Runtime
 from riskmgr.validation import NAME_MAX, opt_str
 
@@ -45,6 +45,7 @@ class BacktestService:
         self.presets = PresetStore(runtime)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="backtest")
         self._futures: dict[int, Future[None]] = {}
+        self.remote: Callable[[int], Any] | None = None  # Celery (REDIS_URL): runs go to the workers
         self._lock = threading.Lock()
 
     # -- settings --------------------------------------------------------------------------------------
@@ -78,6 +79,14 @@ class BacktestService:
         params, preset = self.resolve(data)
         with self._lock:
             run_id = self.runs.create(params, preset, actor, cap=MAX_WAITING)
+            if self.remote is not None:
+                try:
+                    self.remote(run_id)
+                except Exception as exc:  # the broker is down: the run is failed with the reason, not left queued
+                    self.runs.fail(run_id, f"could not hand the run to the workers: {type(exc).__name__}: {exc}")
+                    raise TemporaryError(f"the backtest workers cannot be reached ({type(exc).__name__})",
+                                         operation="submit backtest") from exc
+                return run_id
             app = current_app._get_current_object() if has_app_context() else None  # type: ignore[attr-defined]
             self._futures[run_id] = self._pool.submit(self._job(app), run_id)
         return run_id
