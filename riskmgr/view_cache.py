@@ -20,6 +20,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from riskmgr import services
@@ -55,13 +57,14 @@ def rebuild(runtime: Runtime) -> tuple[str, dict[str, Any]]:
     version = _version(view)
     if any(a["error"] == services.NOT_POLLED for a in view["accounts"]):
         return version, view
+    values = {"name": NAME, "stamp": stamp, "version": version, "built_at": runtime.clock.now(),
+              "body": json.dumps(view, separators=(",", ":"))}
     with Session(runtime.engine) as session, session.begin():
-        row = session.get(ViewCache, NAME)
-        body = json.dumps(view, separators=(",", ":"))
-        if row is None:
-            session.add(ViewCache(name=NAME, stamp=stamp, version=version, built_at=runtime.clock.now(), body=body))
-        else:
-            row.stamp, row.version, row.built_at, row.body = stamp, version, runtime.clock.now(), body
+        # an upsert: a request and the poller (or two workers) may build the view at the same moment
+        maker = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        stmt = maker(ViewCache).values(**values)
+        session.execute(stmt.on_conflict_do_update(
+            index_elements=["name"], set_={k: stmt.excluded[k] for k in ("stamp", "version", "built_at", "body")}))
     _remember(version, view)
     return version, view
 

@@ -15,6 +15,8 @@ from riskmgr.workers import locks
 
 log = logging.getLogger(__name__)
 POLL_LOCK = "job:poll"
+# results are kept only where a chord needs them (the per-account polls); everything else reports through the
+# database (runs, snapshots, alert records, the emergency sequence)
 
 
 def redis_client() -> Any:
@@ -26,7 +28,7 @@ def redis_client() -> Any:
     return ext["redis"]
 
 
-@shared_task(name="riskmgr.periodic")
+@shared_task(name="riskmgr.periodic", ignore_result=True)
 def periodic(job_id: str) -> str:
     """Run background job ``job_id`` unless a run of it is still going (a Redis lock per job)."""
     from riskmgr.jobs import job_table
@@ -69,7 +71,7 @@ def poll_account(name: str) -> dict[str, str]:
     return {"account": name, "status": snap.status.value}
 
 
-@shared_task(name="riskmgr.after_poll")
+@shared_task(name="riskmgr.after_poll", ignore_result=True)
 def after_poll(results: list[dict[str, str]], started_iso: str, token: str | None) -> dict[str, Any]:
     """Run the poll hooks (risk engine, watchdog, alerts …) over the latest snapshots; rebuild the dashboard view."""
     from riskmgr.monitor import after_poll as finish
@@ -84,7 +86,7 @@ def after_poll(results: list[dict[str, str]], started_iso: str, token: str | Non
     return {"accounts": [s.account for s in snaps], "read": results}
 
 
-@shared_task(name="riskmgr.run_backtest")
+@shared_task(name="riskmgr.run_backtest", ignore_result=True)
 def run_backtest(run_id: int) -> str:
     """Run backtest ``run_id`` (re-delivered after a worker died mid-run: it starts again from the stored settings)."""
     from riskmgr.backtest.runs import DONE, FAILED, RunStore, execute_run
@@ -96,13 +98,13 @@ def run_backtest(run_id: int) -> str:
     return f"backtest #{run_id}: {RunStore(runtime).get(run_id).status}"
 
 
-@shared_task(name="riskmgr.scan_signals")
+@shared_task(name="riskmgr.scan_signals", ignore_result=True)
 def scan_signals(auto_trade: bool = True) -> str:
     view = current_runtime().features["scanner"].scan(trigger="worker", auto_trade=auto_trade)
     return f"scan: {len(view.get('signals', []))} signal(s)"
 
 
-@shared_task(name="riskmgr.deliver_alert")
+@shared_task(name="riskmgr.deliver_alert", ignore_result=True)
 def deliver_alert(alert: dict[str, Any]) -> str:
     """Deliver one alert (toggles, the shared rate limit and the channels as on the in-process queue)."""
     from riskmgr.alerts_dispatch import Alert
@@ -113,7 +115,7 @@ def deliver_alert(alert: dict[str, Any]) -> str:
     return f"alert {alert['kind']}: handled"
 
 
-@shared_task(name="riskmgr.emergency_resume")
+@shared_task(name="riskmgr.emergency_resume", ignore_result=True)
 def emergency_resume() -> int | None:
     """Finish an emergency stop whose runner died (the instance that started it, or a worker)."""
     from riskmgr.risk.emergency import service
