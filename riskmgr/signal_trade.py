@@ -28,7 +28,7 @@ from riskmgr.domain import AccountStatus, PositionSide
 from riskmgr.errors import ExchangeError, ValidationError
 from riskmgr.formatting import dec
 from riskmgr.risk.recentre import recentre
-from riskmgr.risk.sizing import fmt_number
+from riskmgr.risk.sizing import fmt_number, round_to_tick
 from riskmgr.runtime import Runtime
 
 
@@ -147,8 +147,12 @@ def trade_now(runtime: Runtime, source: str, s: PlannedSignal, now: datetime, bo
     past = _past(s, mark)
     if past is not None:
         return _answer(False, past[0], past[1], now, book)
+    # the signal's levels come from float indicators: on the tick first, cautiously (the stop no nearer the entry,
+    # the target no further), so the distances moved are ones the market can quote
+    up = s.side is PositionSide.SHORT
+    stop, target = round_to_tick(s.stop, spec.price_tick, up=up), round_to_tick(s.target, spec.price_tick, up=up)
     try:
-        levels = recentre(s.side, s.entry, s.stop, s.target, mark, spec.price_tick)
+        levels = recentre(s.side, s.entry, stop, target, mark, spec.price_tick)
     except ValidationError as exc:
         return _answer(False, "no_levels", f"no re-centred levels: {exc}", now, book)
     reason = f"no position open on {s.symbol}; stop and target re-centred on the mark"

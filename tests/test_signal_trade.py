@@ -13,6 +13,7 @@ import pytest
 from riskmgr.domain import AccountSnapshot, AccountStatus, MarginMode, Position, PositionSide
 from riskmgr.formatting import dec
 from riskmgr.risk.recentre import recentre
+from riskmgr.risk.sizing import round_to_tick
 from riskmgr.scanner_history import Outcome
 from riskmgr.signal_trade import Book, PlannedSignal, current_book, trade_now
 from tests.conftest import T0
@@ -41,8 +42,9 @@ def _doge(api) -> dict:
 def _expected_levels(runtime, row) -> tuple[Decimal, Decimal, Decimal]:
     mark = runtime.market.ticker(DOGE).mark
     tick = runtime.market.specs()[DOGE].price_tick
-    levels = recentre(PositionSide(row["side"]), Decimal(row["entry"]), Decimal(row["stop"]), Decimal(row["target"]),
-                      mark, tick)
+    # a long's float-derived stop and target go onto the tick downwards first (stop no nearer, target no further)
+    stop, target = (round_to_tick(Decimal(row[k]), tick, up=False) for k in ("stop", "target"))
+    levels = recentre(PositionSide(row["side"]), Decimal(row["entry"]), stop, target, mark, tick)
     return mark, levels.stop, levels.target
 
 
@@ -72,6 +74,8 @@ def test_a_denied_signal_offers_the_ticket_with_levels_re_centred_on_the_current
     assert mark - stop >= Decimal(row["entry"]) - Decimal(row["stop"])
     assert target - mark <= Decimal(row["target"]) - Decimal(row["entry"])
     assert "re-centred on mark" in now["levels"]["message"]
+    tick = runtime.market.specs()[DOGE].price_tick
+    assert all(Decimal(now["levels"][k]) % tick == 0 for k in ("stop_loss_before", "take_profit_before"))
 
 
 def test_a_taken_signal_is_not_offered_while_its_position_is_open(runtime, scanner, api, clock):
