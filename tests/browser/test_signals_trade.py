@@ -149,6 +149,12 @@ def test_a_denied_signal_opens_the_ticket_re_centred_then_says_why_once_its_posi
     try:
         stop = _open_ticket_from_signal(pg, server, "1440")
         assert Decimal(stop) < Decimal(signal["entry"])
+        # a fixed size well inside the position-notional cap: "size for me" sizes right up to the cap, and the
+        # mark moving between the receipt and the gate could then push it over (that is the ticket's own matter)
+        pg.fill("#qty", "4000")
+        pg.wait_for_function(
+            "() => !document.querySelector('#submit-order').disabled"
+            " && document.querySelector('#receipt').innerText.includes('4000 DOGE')", timeout=30000)
         pg.click("#submit-order")
         pg.wait_for_selector("#ticket-result .alert", timeout=20000)
         assert pg.locator("#ticket-result .alert-success").count() >= 1, pg.inner_text("#ticket-result")
