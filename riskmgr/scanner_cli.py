@@ -86,3 +86,32 @@ def signals_scan(auto_trade: bool) -> None:
         click.echo(f"  no signal on {count} symbol(s): {text}")
     if auto_trade:
         click.echo(f"auto-trading took {view['taken']} entr{'y' if view['taken'] == 1 else 'ies'}")
+
+
+@signals_cli.command("plan")
+@click.argument("symbol")
+def signals_plan(symbol: str) -> None:
+    """Say whether the latest scan's signal on SYMBOL can be traded by hand now, with re-centred levels."""
+    from riskmgr.scanner_views import plan_view
+    from riskmgr.scanner_web import scanned_symbol
+
+    scanner = current_runtime().features["scanner"]
+    try:
+        unified = scanned_symbol(scanner, symbol)
+    except ValidationError as exc:
+        fail(str(exc))
+    row = plan_view(scanner, None, unified)
+    if row is None:
+        fail(f"no signal on {unified} in the latest scan (run `flask signals scan`)")
+    now = row["now"]
+    click.echo(f"{row['side']} {row['symbol']} signal of the bar closed {row['created_at']}, valid until "
+               f"{row['valid_until']}: entry {row['entry']} stop {row['stop']} target {row['target']}")
+    click.echo(f"recorded status: {row['status']} — {row['status_reason']}")
+    verdict = "tradable now" if now["allowed"] else "not tradable now"
+    until = f" (until {now['until']})" if now["until"] else ""
+    click.echo(f"{verdict} (as of {now['as_of']}, positions as of {now['book_as_of'] or 'never read'}): "
+               f"{now['reason']}{until}")
+    if now["allowed"]:
+        levels = now["levels"]
+        click.echo(f"  {levels['message']}")
+        click.echo(f"  order ticket: {now['url']}")

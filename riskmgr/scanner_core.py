@@ -159,11 +159,13 @@ class Scanner:
         for signal in signals:
             rate, note = self._win_rate(signal)
             try:
-                quality = quality_score(signal, rate)
-            except ValidationError as exc:  # a win rate from elsewhere out of 0..1: rank as unknown, say so
-                quality, note = quality_score(signal, None), f"win rate {rate!r} refused ({exc.message})"
-            if note:
-                quality = replace(quality, notes=(*quality.notes, note))
+                # without a win rate the score is taken over the parts that have data, and names the missing one
+                quality = quality_score(signal, rate, note if rate is None else None)
+            except ValidationError as exc:  # a win rate from elsewhere out of 0..1: rank without it, say so
+                quality = quality_score(signal, None, f"{rate!r} refused ({exc.message})")
+            else:
+                if note and rate is not None:
+                    quality = replace(quality, notes=(*quality.notes, note))
             ranked.append(Ranked(signal, quality))
         ranked.sort(key=lambda r: (-r.quality.score, -r.signal.confidence, r.signal.symbol))
         return ranked

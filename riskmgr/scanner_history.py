@@ -71,6 +71,7 @@ def signal_detail(signal: Signal, quality: Quality) -> dict[str, Any]:
         "components": dict(signal.components),
         "quality": {name: dec(points) for name, points in quality.components.items()},
         "notes": list(quality.notes),
+        "missing": dict(quality.missing),
         "reasons": list(signal.reasons),
         "indicators": {name: round(value, 8) for name, value in signal.indicators.items()},
         "market_condition": signal.market_condition,
@@ -115,7 +116,7 @@ class SignalHistory:
             if row is not None:
                 row.last_seen_at = now
                 if row.status == "active" and status != "active":
-                    row.status, row.status_reason = status, reason
+                    row.status, row.status_reason, row.status_at = status, reason, now
                 return Recorded(row.id, key, row.status, False)
             row = SignalRecord(
                 key=key, rule=rule, source=source, symbol=signal.symbol, timeframe=signal.timeframe,
@@ -123,7 +124,7 @@ class SignalHistory:
                 reward_risk=signal.reward_risk, confidence=signal.confidence, quality=quality.score,
                 detail=signal_detail(signal, quality), created_at=signal.created_at,
                 valid_until=signal.valid_until, first_seen_at=now, last_seen_at=now, status=status,
-                status_reason=reason,
+                status_reason=reason, status_at=now,
             )
             session.add(row)
             session.flush()
@@ -135,7 +136,7 @@ class SignalHistory:
             rows = session.scalars(select(SignalRecord).where(
                 SignalRecord.status == "active", SignalRecord.valid_until <= now)).all()
             for row in rows:
-                row.status = "expired"
+                row.status, row.status_at = "expired", now
                 row.status_reason = f"not taken before it expired at {row.valid_until.isoformat()}"
             return len(rows)
 
@@ -146,13 +147,23 @@ class SignalHistory:
         with Session(self._engine) as session:
             rows = session.scalars(select(SignalRecord).where(SignalRecord.key.in_(keys))).all()
             by_id = {row.id: row.key for row in rows}
-            out = {row.key: {"status": row.status, "status_reason": row.status_reason, "decisions": []}
-                   for row in rows}
+            out = {row.key: {"status": row.status, "status_reason": row.status_reason,
+                             "status_at": _iso(row.status_at), "decisions": []} for row in rows}
             decisions = session.scalars(select(SignalDecision).where(SignalDecision.signal_id.in_(list(by_id)))
                                         .order_by(SignalDecision.id)).all()
             for d in decisions:
                 out[by_id[d.signal_id]]["decisions"].append(decision_view(d))
             return out
+
+    def find(self, key: str) -> dict[str, Any] | None:
+        """Return one signal record by its key (with its decisions), or None."""
+        with Session(self._engine) as session:
+            row = session.scalars(select(SignalRecord).where(SignalRecord.key == key)).first()
+            if row is None:
+                return None
+            decisions = session.scalars(select(SignalDecision).where(SignalDecision.signal_id == row.id)
+                                        .order_by(SignalDecision.id)).all()
+            return record_view(row, [decision_view(d) for d in decisions])
 
     def history(self, limit: int, symbol: str | None = None) -> list[dict[str, Any]]:
         """Return the latest signal records (newest first) with their decisions and outcomes."""
@@ -192,7 +203,7 @@ class SignalHistory:
             moves = outcome.result != "skipped" and record is not None and (
                 record.status == "active" or (outcome.result == "taken" and record.status in ("denied", "rejected")))
             if moves:
-                record.status = outcome.result
+                record.status, record.status_at = outcome.result, row.decided_at
                 record.status_reason = f"{outcome.result} on {account}: {outcome.reason}"
 
     def decided(self, signal_id: int) -> set[str]:
@@ -269,8 +280,13 @@ def record_view(row: SignalRecord, decisions: list[dict[str, Any]]) -> dict[str,
         "reward_risk": dec(row.reward_risk), "confidence": row.confidence, "quality": dec(row.quality),
         "created_at": row.created_at.isoformat(), "valid_until": row.valid_until.isoformat(),
         "first_seen_at": row.first_seen_at.isoformat(), "status": row.status, "status_reason": row.status_reason,
+        "status_at": _iso(row.status_at),
         "detail": row.detail, "decisions": decisions,
     }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
 
 
 def day_start(now: datetime, zone: Any) -> datetime:

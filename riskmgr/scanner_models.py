@@ -72,6 +72,7 @@ class SignalRecord(db.Model):
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(16), index=True)
     status_reason: Mapped[str] = mapped_column(Text)
+    status_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # when status last changed
 
 
 class SignalDecision(db.Model):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -13,7 +13,7 @@ from riskmgr.formatting import dec
 from riskmgr.indicators import compute_indicators
 from riskmgr.risk.config import RiskLimits
 from riskmgr.signal_params import REASON_TEXT, Reason
-from riskmgr.signal_quality import WEIGHTS
+from riskmgr.signal_quality import LABELS, WEIGHTS
 from riskmgr.signal_rules import (
     BAND_WITH,
     MACD_HIST,
@@ -24,6 +24,7 @@ from riskmgr.signal_rules import (
     TREND_STACK,
     VOLUME_POINTS,
 )
+from riskmgr.signal_trade import PlannedSignal, current_book, trade_now
 
 if TYPE_CHECKING:
     from riskmgr.scanner_core import Ranked, Scanner
@@ -52,7 +53,8 @@ def signal_view(r: Ranked, record: Recorded, reason: str | None = None) -> dict[
         "entry": dec(s.entry), "stop": dec(s.stop), "target": dec(s.target), "reward_risk": dec(s.reward_risk),
         "confidence": s.confidence, "components": dict(s.components),
         "quality": {"score": dec(q.score), "components": {k: dec(v) for k, v in q.components.items()},
-                    "notes": list(q.notes)},
+                    "notes": list(q.notes), "missing": dict(q.missing),
+                    "weights": {k: dec(v) for k, v in q.weights.items()}},
         "market_condition": s.market_condition, "atr": dec(s.atr),
         "indicators": {k: _num(v) for k, v in s.indicators.items()}, "reasons": list(s.reasons),
         "created_at": s.created_at.isoformat(), "valid_until": s.valid_until.isoformat(),
@@ -106,6 +108,7 @@ def api_view(scanner: Scanner) -> dict[str, Any]:
     current = scanner.history.statuses(keys)
     for row in data.get("signals", []) + data.get("dropped", []):
         row.update(current.get(row["key"], {}))
+    add_trade_now(scanner, data.get("signals", []) + data.get("dropped", []))
     limits = scanner.runtime.limits()
     return {
         "source": scanner.settings.source, "simulated": scanner.simulated, "timeframe": scanner.settings.timeframe,
@@ -118,9 +121,37 @@ def api_view(scanner: Scanner) -> dict[str, Any]:
                                                  "cooldown_minutes": limits.signal_cooldown_minutes,
                                                  "min_reward_risk": dec(limits.min_reward_risk)},
         "component_max": COMPONENT_MAX, "quality_weights": {k: dec(v) for k, v in WEIGHTS.items()},
+        "quality_labels": LABELS,
         "auto_trading": {"daily_cap": limits.auto_trade_daily_cap,
                          "accounts": [p.as_dict() for p in scanner.auto.policies()]},
     }
+
+
+def add_trade_now(scanner: Scanner, rows: list[dict[str, Any]]) -> None:
+    """Give every signal row its ``now``: whether it can be traded by hand now, why, and the re-centred ticket."""
+    if not rows:
+        return
+    runtime = scanner.runtime
+    now, book = runtime.clock.now(), current_book(runtime)
+    last_taken = scanner.history.last_taken_at()
+    cooldown = timedelta(minutes=runtime.limits().signal_cooldown_minutes)
+    for row in rows:
+        row["now"] = trade_now(runtime, scanner.settings.source, PlannedSignal.from_row(row), now, book,
+                               last_taken.get(row["symbol"]), cooldown)
+
+
+def plan_view(scanner: Scanner, key: str | None, symbol: str | None) -> dict[str, Any] | None:
+    """Return one signal (by key, else the latest scan's signal on ``symbol``) with its ``now``; None if unknown."""
+    run = scanner.history.latest_run()
+    rows = (run.data.get("signals", []) + run.data.get("dropped", [])) if run is not None else []
+    row = next((r for r in rows if (r["key"] == key if key else r["symbol"] == symbol)), None)
+    if row is None and key:
+        row = scanner.history.find(key)
+    if row is None:
+        return None
+    row = dict(row) | scanner.history.statuses([row["key"]]).get(row["key"], {})
+    add_trade_now(scanner, [row])
+    return row
 
 
 def _num(value: float) -> float | None:

@@ -12,11 +12,12 @@ from riskmgr.candles import CandleDataError
 from riskmgr.errors import ValidationError
 from riskmgr.runtime import current_runtime
 from riskmgr.scanner_core import Scanner
-from riskmgr.scanner_views import api_view, chart_view
-from riskmgr.validation import SYMBOL_MAX, opt_int, req_str, shown
+from riskmgr.scanner_views import api_view, chart_view, plan_view
+from riskmgr.validation import SYMBOL_MAX, opt_int, opt_str, req_str, shown
 
 bp = Blueprint("scanner", __name__)
 HISTORY_DEFAULT, HISTORY_MAX = 50, 500
+KEY_MAX = 160  # SignalRecord.key
 _ITEM = re.compile(r"^(\d+\.|-)\s+")
 
 
@@ -98,6 +99,22 @@ def history_api():  # type: ignore[no-untyped-def]
     limit = opt_int(request.args, "limit", 1, HISTORY_MAX) or HISTORY_DEFAULT
     symbol = request.args.get("symbol")
     return jsonify(signals=s.history.history(limit, scanned_symbol(s, symbol) if symbol else None))
+
+
+@bp.get("/api/signals/plan")
+def plan_api():  # type: ignore[no-untyped-def]
+    """One signal (``key``, or the latest scan's on ``symbol``) and whether it can be traded by hand now."""
+    s = scanner()
+    key = opt_str(request.args, "key", max_len=KEY_MAX)
+    raw = opt_str(request.args, "symbol", max_len=SYMBOL_MAX)
+    if key is None and raw is None:
+        raise ValidationError("key", "is required (or symbol): the signal to plan a trade for")
+    symbol = scanned_symbol(s, raw) if raw is not None and key is None else None
+    row = plan_view(s, key, symbol)
+    if row is None:
+        what = f"key {shown(key)}" if key else f"symbol {symbol} in the latest scan"
+        return jsonify(error="no such signal", detail=f"no signal with {what}"), 404
+    return jsonify(row)
 
 
 @bp.get("/api/signals/<path:symbol>/chart")

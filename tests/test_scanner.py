@@ -53,9 +53,10 @@ def test_scan_of_the_simulated_market_proposes_a_signal_explained_by_its_compone
     assert set(signal["components"]) == set(COMPONENTS)
     assert sum(signal["components"].values()) == signal["confidence"] >= 75
     quality = signal["quality"]
-    assert set(quality["components"]) == {"confidence", "win_rate", "market", "reward_risk"}
+    # no recorded trades and no backtester: the win rate is left out and named, never a made-up 50 %
+    assert set(quality["components"]) == {"confidence", "market", "reward_risk"}
     assert sum(Decimal(v) for v in quality["components"].values()) == Decimal(quality["score"])
-    assert quality["components"]["win_rate"] == "15" and "win rate unknown: neutral 50 % used" in quality["notes"]
+    assert quality["missing"] == {"win_rate": "no history"} and "win rate: no history" in quality["notes"]
     assert signal["created_at"] == T0.isoformat() and signal["valid_until"] == (T0 + timedelta(minutes=15)).isoformat()
     assert signal["trade_url"].startswith("/trade?symbol=DOGE%2FUSDT%3AUSDT&side=buy&stop_loss=0.1236")
     assert len(view["rejected"]) == 19 and view["errors"] == [] and view["dropped"] == []
@@ -204,8 +205,9 @@ def test_a_backtester_win_rate_outside_zero_to_one_is_refused_and_ranked_as_unkn
 
     (signal,) = scanner.scan(trigger="manual", auto_trade=False)["signals"]
 
-    assert signal["quality"]["components"]["win_rate"] == "15"
-    assert any(note.startswith("win rate 55 refused") for note in signal["quality"]["notes"])
+    assert "win_rate" not in signal["quality"]["components"]
+    assert signal["quality"]["missing"]["win_rate"].startswith("55 refused")
+    assert any(note.startswith("win rate: 55 refused") for note in signal["quality"]["notes"])
 
 
 # -- exchange sources: bad data is reported, never evaluated ----------------------------------------------

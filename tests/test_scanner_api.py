@@ -18,7 +18,7 @@ DOGE = "DOGE/USDT:USDT"
 SIGNAL_KEYS = {
     "key", "rank", "symbol", "side", "order_side", "timeframe", "entry", "stop", "target", "reward_risk",
     "confidence", "components", "quality", "market_condition", "atr", "indicators", "reasons", "created_at",
-    "valid_until", "status", "status_reason", "decisions", "drop_reason", "trade_url",
+    "valid_until", "status", "status_reason", "status_at", "decisions", "drop_reason", "trade_url", "now",
 }
 
 

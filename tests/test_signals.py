@@ -253,12 +253,41 @@ def test_quality_weights_confidence_win_rate_market_and_reward_risk():
     assert quality.score == Decimal("66.67")
 
 
-def test_unknown_win_rate_counts_as_a_neutral_half_and_says_so():
-    quality = quality_score(_signal(confidence=80, market_condition=50), None)
+def test_unknown_win_rate_is_left_out_named_and_the_other_weights_renormalised():
+    quality = quality_score(_signal(confidence=80, market_condition=50, reward_risk=Decimal("2.00")), None)
 
-    assert quality.components["win_rate"] == Decimal("15.00")
-    assert quality.score == Decimal("63.67")
-    assert any("unknown" in note and "50 %" in note for note in quality.notes)
+    # 0.4 / 0.2 / 0.1 over 0.7: confidence 80 x 4/7, market 50 x 2/7, reward:risk 66.67 x 1/7
+    assert quality.components == {"confidence": Decimal("45.71"), "market": Decimal("14.29"),
+                                  "reward_risk": Decimal("9.52")}
+    assert quality.score == Decimal("69.52")
+    assert quality.missing == {"win_rate": "no history"}
+    assert quality.weights == {"confidence": Decimal("0.5714"), "market": Decimal("0.2857"),
+                               "reward_risk": Decimal("0.1429")}
+    assert "win rate: no history" in quality.notes
+    assert not any("50 %" in note for note in quality.notes)
+
+
+def test_a_missing_win_rate_carries_the_reason_given():
+    quality = quality_score(_signal(), None, "only 2 recorded trade(s) (need 5)")
+
+    assert quality.missing == {"win_rate": "only 2 recorded trade(s) (need 5)"}
+    assert "win rate: only 2 recorded trade(s) (need 5)" in quality.notes
+
+
+def test_perfect_parts_score_100_with_or_without_a_win_rate():
+    perfect = _signal(confidence=100, market_condition=100, reward_risk=Decimal(3))
+
+    assert quality_score(perfect, Decimal(1)).score == Decimal("100.00")
+    assert quality_score(perfect, None).score == Decimal("100.00")
+
+
+def test_ranking_is_not_lifted_by_an_invented_win_rate():
+    # with no history the score is that of the parts with data; a real win rate moves it down or up from there
+    base = _signal(confidence=80, market_condition=60, reward_risk=Decimal("2.50"))
+    unknown = quality_score(base, None).score
+
+    assert quality_score(base, Decimal("0.1")).score < unknown < quality_score(base, Decimal(1)).score
+    assert unknown == quality_score(base, None, "backtest unavailable").score
 
 
 def test_reward_risk_points_are_capped_at_three_to_one():

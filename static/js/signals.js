@@ -30,11 +30,19 @@
       `<span class="text-nowrap me-1">${RM.esc(name)} <span class="num">${points}/${max[name] ?? "?"}</span></span>`).join(" ");
   }
 
+  let partLabels = {};
+  const partLabel = (name) => partLabels[name] || name.replace("_", " ");
+
+  // the score is taken over the parts that have data; a missing part is named with why, never given points
   function qualityCell(q) {
     const parts = Object.entries(q.components).map(([name, points]) =>
-      `<span class="text-nowrap me-1">${RM.esc(name.replace("_", " "))} <span class="num">${RM.num(points)}</span></span>`).join(" ");
-    const notes = q.notes.length ? `<div class="text-body-secondary">${q.notes.map(RM.esc).join("; ")}</div>` : "";
-    return `<div class="fw-semibold num">${RM.num(q.score)}</div><div class="small">${parts}</div><div class="small">${notes}</div>`;
+      `<span class="text-nowrap me-1" title="${RM.esc(name)}">${RM.esc(partLabel(name))} <span class="num">${RM.num(points)}</span></span>`).join(" ");
+    const missing = Object.entries(q.missing || {}).map(([name, why]) =>
+      `<span class="me-1 text-warning quality-missing" title="${RM.esc(name)}: left out of the score, the other weights renormalised">${RM.esc(partLabel(name))}: ${RM.esc(why)}</span>`).join(" ");
+    const notes = q.notes.filter((n) => !Object.keys(q.missing || {}).some((k) => n.startsWith(`${partLabel(k)}:`)));
+    const noteText = notes.length ? `<div class="text-body-secondary">${notes.map(RM.esc).join("; ")}</div>` : "";
+    return `<div class="fw-semibold num">${RM.num(q.score)}</div><div class="small">${parts}</div>`
+      + `${missing ? `<div class="small">${missing}</div>` : ""}<div class="small">${noteText}</div>`;
   }
 
   function decisionsText(decisions) {
@@ -45,16 +53,42 @@
     }).join("");
   }
 
-  function statusCell(s) {
-    const reason = s.status_reason || s.drop_reason || "";
-    return `${badge(s.status, STATUS_BADGE[s.status] || "secondary", reason)}<div class="small text-body-secondary">${decisionsText(s.decisions)}</div>`;
+  // Now: worked out by the server on every refresh against the current book and mark (never the scan's old view)
+  function nowLine(s) {
+    const n = s.now;
+    if (!n) return "";
+    const until = n.until ? ` (until ${RM.time(n.until)})` : "";
+    const book = n.book_as_of ? `positions as of ${RM.time(n.book_as_of)}` : "positions never read";
+    const head = n.allowed ? `<span class="text-success">tradable now</span>` : `<span class="text-warning">not tradable now</span>`;
+    return `<div class="small signal-now" data-allowed="${n.allowed}" data-code="${RM.esc(n.code)}">${head}: ${RM.esc(n.reason)}${until}
+      <div class="text-body-secondary">as of ${RM.time(n.as_of)} · ${book}</div></div>`;
   }
 
+  // what happened to the signal at the time (auto-trading's decision, a filter), with when
+  function statusCell(s) {
+    const reason = s.status_reason || s.drop_reason || "";
+    const when = s.status_at ? `as of ${RM.time(s.status_at)}` : "time not recorded";
+    return `${nowLine(s)}<div class="mt-1"><span class="small text-body-secondary">recorded:</span> ${badge(s.status, STATUS_BADGE[s.status] || "secondary", reason)}
+      <span class="small text-body-secondary">${when}</span></div>${decisionsFolded(s.decisions)}`;
+  }
+
+  // each account's decision in one line; its full reason (often long, with raw levels) one click away
+  function decisionsFolded(decisions) {
+    return (decisions || []).map((d) => `<details class="small text-body-secondary"><summary><strong>${RM.esc(d.account)}</strong>: ${RM.esc(d.decision)}${d.decided_at ? ` at ${RM.time(d.decided_at)}` : ""}</summary>
+      <div class="text-break">${RM.esc(d.reason)}</div></details>`).join("");
+  }
+
+  // usable whatever auto-trading decided; when the server says it cannot be traded now, the button says why
   function tradeButton(s) {
-    if (s.status !== "active") {
-      return `<button class="btn btn-sm btn-outline-secondary" type="button" disabled title="This signal is ${RM.esc(s.status)}; nothing to trade">Trade</button>`;
+    const n = s.now;
+    if (!n || !n.allowed) {
+      const why = n ? n.reason : "no answer from the server";
+      return `<button class="btn btn-sm btn-outline-secondary trade-btn" type="button" disabled title="${RM.esc(why)}">Trade</button>
+        <div class="small text-warning text-break trade-why">${RM.esc(why)}</div>`;
     }
-    return `<a class="btn btn-sm btn-primary" href="${RM.esc(s.trade_url)}" title="Open the order ticket pre-filled with this signal (the receipt shows size and every rule before anything is sent)">Trade</a>`;
+    const l = n.levels;
+    return `<a class="btn btn-sm btn-primary trade-btn" href="${RM.esc(n.url)}" title="Open the order ticket with stop and target re-centred on the current mark (the receipt shows size and every rule before anything is sent)">Trade</a>
+      <div class="small text-body-secondary trade-levels" title="${RM.esc(l.message)}">re-centred:<br>stop ${RM.price(l.stop_loss)}<br>target ${RM.price(l.take_profit)}<br>at mark ${RM.price(l.mark)}</div>`;
   }
 
   function levelsCell(s) {
@@ -94,11 +128,13 @@
 
   function renderDropped(data) {
     const body = document.querySelector("#dropped-table tbody");
-    body.innerHTML = data.dropped.length ? data.dropped.map((s) => `<tr>
+    body.innerHTML = data.dropped.length ? data.dropped.map((s) => `<tr data-symbol="${RM.esc(s.symbol)}">
         <td class="fw-semibold">${RM.esc(s.symbol)}</td><td>${badge(s.side, SIDE_BADGE[s.side] || "secondary")}</td>
         <td class="num">${RM.num(s.quality.score)}</td><td class="num">${s.confidence}</td>
-        <td>${RM.esc(s.drop_reason)}</td><td>${badge(s.status, STATUS_BADGE[s.status] || "secondary", s.status_reason)}</td></tr>`).join("")
-      : `<tr><td colspan="6" class="text-body-secondary">None.</td></tr>`;
+        <td>${RM.esc(s.drop_reason)} <span class="small text-body-secondary">(scan of ${RM.time(data.scan.started_at)})</span></td>
+        <td>${badge(s.status, STATUS_BADGE[s.status] || "secondary", s.status_reason)}${nowLine(s)}</td>
+        <td><div class="d-grid gap-1">${tradeButton(s)}</div></td></tr>`).join("")
+      : `<tr><td colspan="7" class="text-body-secondary">None.</td></tr>`;
   }
 
   function renderRejected(data) {
@@ -153,6 +189,7 @@
   }
 
   function render(data) {
+    partLabels = data.quality_labels || {};
     renderStatus(data);
     renderSignals(data);
     renderDropped(data);
