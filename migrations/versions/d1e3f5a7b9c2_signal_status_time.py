@@ -2,8 +2,8 @@
 
 Rows recorded before this revision keep NULL: the time was not recorded, and none is made up.
 
-Revision ID: b8d2f4a6c1e3
-Revises: a7c4e9b2d5f1
+Revision ID: d1e3f5a7b9c2
+Revises: c5f7a9e1b3d2
 Create Date: 2026-12-03 00:00:00
 
 """
@@ -14,8 +14,8 @@ import riskmgr.models
 
 
 # revision identifiers, used by Alembic.
-revision = 'b8d2f4a6c1e3'
-down_revision = 'a7c4e9b2d5f1'
+revision = 'd1e3f5a7b9c2'
+down_revision = 'c5f7a9e1b3d2'
 branch_labels = None
 depends_on = None
 
