@@ -1,0 +1,47 @@
+"""Closed trades of a live venue account, from its closed-trade history (``fetch_closed_trades``).
+
+The venues' reports carry the close time, the realized P&L and (mostly) the symbol and side; entry and exit prices,
+size, fees and funding are not part of that contract, so they stay None ("unknown"). The exit reason comes from
+riskmgr's own closing intent on the same symbol just before the close, when there is one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+from sqlalchemy import Engine
+
+from riskmgr.exchanges.reader import AccountReader
+from riskmgr.journal import intents as intent_mod
+from riskmgr.journal.trades import JournalTrade
+from riskmgr.risk.context import ClosedTrade
+
+PNL_BASIS = {
+    "bitget": "net profit as Bitget reports it (after trading fees and funding)",
+    "bitunix": "realized P&L as Bitunix reports it (after trading fees; funding not included)",
+    "binance": "realized P&L less the closing fill's commission (Binance income history; opening fee not deducted)",
+}
+
+
+def venue_trades(engine: Engine, reader: AccountReader, since: datetime, until: datetime) -> list[JournalTrade]:
+    """Return the closes ``reader``'s venue reports between ``since`` and ``until``, newest first."""
+    reported = [t for t in reader.fetch_closed_trades(since) if t.closed_at <= until]
+    candidates = intent_mod.closing_intents(engine, reader.account, since)
+    trades = [_trade(reader, t, candidates) for t in reported]
+    return sorted(trades, key=lambda t: (t.exit_time, t.id), reverse=True)
+
+
+def _trade(reader: AccountReader, trade: ClosedTrade, candidates: list[intent_mod.IntentInfo]) -> JournalTrade:
+    info = intent_mod.match_close(candidates, trade.symbol, trade.closed_at)
+    reason, detail = intent_mod.describe(info)
+    side = trade.side.value if trade.side is not None else None
+    raw = f"{reader.account}|{trade.closed_at.isoformat()}|{trade.symbol}|{side}|{trade.realized_pnl}"
+    return JournalTrade(
+        id=f"{reader.exchange}:{hashlib.sha256(raw.encode()).hexdigest()[:16]}", account=reader.account,
+        exchange=reader.exchange, symbol=trade.symbol, side=side, exit_time=trade.closed_at,
+        realized_pnl=trade.realized_pnl,
+        pnl_basis=PNL_BASIS.get(reader.exchange, f"realized P&L as {reader.exchange} reports it"),
+        exit_reason=reason, exit_detail=detail or "no riskmgr close order matched; the venue does not say why",
+        close_client_id=info.client_id if info else None,
+    )
