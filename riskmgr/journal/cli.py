@@ -62,7 +62,7 @@ def list_trades(as_json: bool, **given: str | None) -> None:
         click.echo(json.dumps(journal_dict(journal, tz, current_runtime().clock.now()), indent=2))
         return
     for t in journal.trades:
-        pct = f" ({dec(t.pnl_pct)} %)" if t.pnl_pct is not None else ""
+        pct = f" ({t.pnl_pct:.2f} %)" if t.pnl_pct is not None else ""
         exit_price = dec(t.exit_price) if t.exit_price is not None else "unknown"
         click.echo(f"{t.exit_time.astimezone(tz):%Y-%m-%d %H:%M:%S} {tz.key}  {t.account}  {t.symbol or 'unknown'} "
                    f"{t.side or 'unknown'}  exit {exit_price}  P&L {dec(t.realized_pnl)} USDT{pct}  {t.exit_reason}")
