@@ -122,3 +122,24 @@ def test_close_result_gives_the_fill_price_and_realized_pnl_of_a_close(jrt, mark
     assert (done["status"], done["fill_price"], done["qty"], done["realized_pnl"]) == ("filled", "2970", "0.1",
                                                                                        "-3.2985")
     assert pending["status"] == "pending" and pending["fill_price"] is None and pending["realized_pnl"] is None
+
+
+def test_the_emergency_panel_lists_each_close_with_its_fill_price_and_realized_pnl(jrt, market, clock):
+    from riskmgr.risk.emergency import service
+
+    open_long(jrt, market, clock, BTC, "50000", "0.01", "e1")
+    market.price(BTC, "49500")
+    emergency = service(jrt)
+    seq = emergency.start("test: flatten", actor="tester", trigger="manual").id
+    emergency.wait(seq, timeout=30)
+
+    body = get(jrt, "/api/emergency-stop/closes").get_json()
+    client = jrt.app.test_client()
+    login(client)
+    page = client.get("/emergency").get_data(as_text=True)
+
+    [close] = body["closes"]
+    # -5 realized; fees 0.25 (open) + 0.2475 (close)
+    assert (body["id"], close["symbol"], close["status"], close["fill_price"], close["realized_pnl"]) == (
+        seq, BTC, "filled", "49500", "-5.4975")
+    assert 'id="em-closes"' in page and "js/emergency_closes.js" in page
