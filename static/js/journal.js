@@ -134,13 +134,25 @@
     charts[id] = new Chart(document.getElementById(id), config);
   }
 
+  // "2026-12-02" (a day or the Monday of a week) or "2026-12" (a month) in the page's day/month/year order
+  function periodLabel(key) {
+    const [y, m, d] = key.split("-");
+    if (!d) return `${m}/${y}`;
+    return period === "week" ? `wk ${d}/${m}/${y}` : `${d}/${m}/${y}`;
+  }
+
+  function axisTime(ms, span) {
+    const text = RM.dateTime(new Date(ms).toISOString());  // "dd/mm/yyyy, HH:MM:SS zone"
+    return span > 2 * 86400000 ? text.slice(0, 10) : text.slice(12, 17);
+  }
+
   function renderPeriods(v) {
     const rows = v.stats.periods[period];
     const values = rows.map((r) => Number(r.realized_pnl));
     document.getElementById("period-empty").textContent = rows.length ? `periods in ${v.display_timezone}; a period without a close has no bar` : "No closed trades in this range.";
     draw("period-chart", {
       type: "bar",
-      data: { labels: rows.map((r) => r.period), datasets: [{ label: "Realized P&L (USDT)", data: values, backgroundColor: colours(values) }] },
+      data: { labels: rows.map((r) => periodLabel(r.period)), datasets: [{ label: "Realized P&L (USDT)", data: values, backgroundColor: colours(values) }] },
       options: { animation: false, maintainAspectRatio: false, scales: { y: yAxis, x: { ticks: { maxTicksLimit: 10, autoSkip: true } } },
         plugins: { legend: { display: false }, tooltip: { callbacks: { afterLabel: (item) => `${rows[item.dataIndex].trades} trade(s)` } } } },
     });
@@ -148,11 +160,14 @@
 
   function renderCumulative(v) {
     const points = v.stats.cumulative.map((p) => ({ x: new Date(p.time).getTime(), y: Number(p.realized_pnl) }));
+    // the axis spans the range asked for, so one close is not stretched over years and a quiet spell shows as one
+    const from = new Date(v.filter.from).getTime(), to = new Date(v.filter.to).getTime();
+    if (points.length) points.unshift({ x: from, y: 0 });  // nothing realized yet at the start of the range
     draw("cumulative-chart", {
       type: "line",
-      data: { datasets: [{ label: "Cumulative realized P&L (USDT)", data: points, stepped: true, pointRadius: 2, borderColor: "#0d6efd" }] },
+      data: { datasets: [{ label: "Cumulative realized P&L (USDT)", data: points, stepped: true, pointRadius: 3, borderColor: "#0d6efd" }] },
       options: { animation: false, maintainAspectRatio: false, parsing: false,
-        scales: { x: { type: "linear", ticks: { maxTicksLimit: 6, callback: (x) => RM.dateTime(new Date(x).toISOString()).slice(0, 16) } }, y: yAxis },
+        scales: { x: { type: "linear", min: from, max: to, ticks: { maxTicksLimit: 6, callback: (x) => axisTime(x, to - from) } }, y: yAxis },
         plugins: { legend: { display: false }, tooltip: { callbacks: { title: (items) => RM.dateTime(new Date(items[0].parsed.x).toISOString()) } } } },
     });
   }
