@@ -88,3 +88,14 @@ def test_a_bad_filter_shows_the_field_and_the_allowed_range(page, server, traded
     assert all("status of 400" in e for e in page.errors), page.errors
     page.errors.clear()
     shot(page, "journal-bad-filter")
+
+
+@pytest.mark.parametrize("width,height", [(1440, 900), (390, 844)])
+def test_the_emergency_page_has_the_closes_table_with_fill_and_pnl_columns(page, server, width, height):
+    page.set_viewport_size({"width": width, "height": height})
+    page.goto(server + "/emergency")
+    page.wait_for_selector("#em-closes tbody tr", timeout=10000)
+
+    head = page.inner_text("#em-closes thead")
+    assert "Fill price" in head and "Realized P&L (USDT)" in head
+    shot(page, f"emergency-closes-{width}")
