@@ -18,8 +18,10 @@ from riskmgr.journal.trades import JournalTrade
 from riskmgr.risk.context import ClosedTrade
 
 PNL_BASIS = {
-    "bitget": "net profit as Bitget reports it (after trading fees and funding)",
-    "bitunix": "realized P&L as Bitunix reports it (after trading fees; funding not included)",
+    "bitget": "net profit as Bitget reports it (after trading fees and funding, not itemised: the docs leave their "
+              "signs open); size is the closed quantity",
+    "bitunix": "realized P&L less the trading fee, as Bitunix reports them (funding not included: the docs leave its "
+               "sign open); size is the position's largest size",
     "binance": "realized P&L less the closing fill's commission (Binance income history; opening fee not deducted)",
 }
 
@@ -36,12 +38,22 @@ def _trade(reader: AccountReader, trade: ClosedTrade, candidates: list[intent_mo
     info = intent_mod.match_close(candidates, trade.symbol, trade.closed_at)
     reason, detail = intent_mod.describe(info)
     side = trade.side.value if trade.side is not None else None
-    raw = f"{reader.account}|{trade.closed_at.isoformat()}|{trade.symbol}|{side}|{trade.realized_pnl}"
     return JournalTrade(
-        id=f"{reader.exchange}:{hashlib.sha256(raw.encode()).hexdigest()[:16]}", account=reader.account,
+        id=trade_id(reader.exchange, reader.account, trade), account=reader.account,
         exchange=reader.exchange, symbol=trade.symbol, side=side, exit_time=trade.closed_at,
         realized_pnl=trade.realized_pnl,
         pnl_basis=PNL_BASIS.get(reader.exchange, f"realized P&L as {reader.exchange} reports it"),
+        entry_time=trade.opened_at, entry_price=trade.entry_price, exit_price=trade.exit_price, qty=trade.qty,
+        fees=trade.trading_fees,
         exit_reason=reason, exit_detail=detail or "no riskmgr close order matched; the venue does not say why",
         close_client_id=info.client_id if info else None,
     )
+
+
+def trade_id(exchange: str, account: str, trade: ClosedTrade) -> str:
+    """Return a stable id of one venue close: the venue's position id, else a digest of what identifies it."""
+    if trade.venue_id:
+        return f"{exchange}:{account}:{trade.venue_id}"
+    side = trade.side.value if trade.side is not None else None
+    raw = f"{account}|{trade.closed_at.isoformat()}|{trade.symbol}|{side}|{trade.realized_pnl}"
+    return f"{exchange}:{account}:{hashlib.sha256(raw.encode()).hexdigest()[:16]}"

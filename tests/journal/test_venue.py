@@ -111,3 +111,17 @@ def test_close_result_of_a_venue_close_gives_its_pnl_and_says_the_fill_price_is_
     assert (filled["status"], filled["realized_pnl"], filled["fill_price"]) == ("filled", "-2.25", None)
     assert "no exit price" in filled["note"]
     assert unknown["status"] == "unknown" and "timeout" in unknown["note"]
+
+
+def test_the_detail_a_venue_reports_is_shown_with_the_pct_of_entry_notional(runtime, live, clock):
+    closed_at = clock.now() - timedelta(minutes=1)
+    live.closed = [ClosedTrade(closed_at, D("98.5"), BTC, PositionSide.LONG, opened_at=closed_at - timedelta(hours=2),
+                               entry_price=D(60000), exit_price=D(61000), qty=D("0.1"), trading_fees=D("1.5"),
+                               venue_id="p9")]
+
+    [trade] = journal(runtime, account="live").trades
+
+    assert (trade.id, trade.entry_price, trade.exit_price, trade.qty, trade.fees) == (
+        "bitunix:live:p9", D(60000), D(61000), D("0.1"), D("1.5"))
+    assert trade.duration_seconds == 7200 and trade.pnl_pct == D("1.64")  # 98.5 of 6000
+    assert trade.funding is None  # not in the report: unknown, not 0
