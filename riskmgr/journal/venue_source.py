@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 
 from riskmgr.exchanges.reader import AccountReader
 from riskmgr.journal import intents as intent_mod
+from riskmgr.journal import store
 from riskmgr.journal.trades import JournalTrade
 from riskmgr.risk.context import ClosedTrade
 
@@ -26,20 +27,37 @@ PNL_BASIS = {
 }
 
 
-def venue_trades(engine: Engine, reader: AccountReader, since: datetime, until: datetime) -> list[JournalTrade]:
-    """Return the closes ``reader``'s venue reports between ``since`` and ``until``, newest first."""
-    reported = [t for t in reader.fetch_closed_trades(since) if t.closed_at <= until]
+def capture(engine: Engine, reader: AccountReader, since: datetime, now: datetime) -> int:
+    """Read the venue's closes since ``since`` and store the new ones; return how many were new (raises on failure)."""
+    reported = reader.fetch_closed_trades(since)
+    return store.save(engine, reader.account, reader.exchange,
+                      [(trade_id(reader.exchange, reader.account, t), t) for t in reported], now)
+
+
+def venue_trades(engine: Engine, reader: AccountReader, since: datetime, until: datetime,
+                 now: datetime) -> list[JournalTrade]:
+    """Read the venue's closes (storing new ones), then return every stored close between ``since`` and ``until``.
+
+    Stored closes the venue no longer reports (older than its history window) stay in the journal.
+    """
+    capture(engine, reader, since, now)
+    return stored_trades(engine, reader, since, until)
+
+
+def stored_trades(engine: Engine, reader: AccountReader, since: datetime, until: datetime) -> list[JournalTrade]:
+    """Return the stored closes of ``reader``'s account between ``since`` and ``until``, newest first."""
     candidates = intent_mod.closing_intents(engine, reader.account, since)
-    trades = [_trade(reader, t, candidates) for t in reported]
+    trades = [_trade(reader, tid, t, candidates) for tid, t in store.load(engine, reader.account, since, until)]
     return sorted(trades, key=lambda t: (t.exit_time, t.id), reverse=True)
 
 
-def _trade(reader: AccountReader, trade: ClosedTrade, candidates: list[intent_mod.IntentInfo]) -> JournalTrade:
+def _trade(reader: AccountReader, tid: str, trade: ClosedTrade,
+           candidates: list[intent_mod.IntentInfo]) -> JournalTrade:
     info = intent_mod.match_close(candidates, trade.symbol, trade.closed_at)
     reason, detail = intent_mod.describe(info)
     side = trade.side.value if trade.side is not None else None
     return JournalTrade(
-        id=trade_id(reader.exchange, reader.account, trade), account=reader.account,
+        id=tid, account=reader.account,
         exchange=reader.exchange, symbol=trade.symbol, side=side, exit_time=trade.closed_at,
         realized_pnl=trade.realized_pnl,
         pnl_basis=PNL_BASIS.get(reader.exchange, f"realized P&L as {reader.exchange} reports it"),

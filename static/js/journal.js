@@ -57,7 +57,7 @@
   function renderAccounts(v) {
     document.getElementById("journal-accounts").innerHTML = v.accounts.map((a) => a.available
       ? `<span class="badge text-bg-secondary me-1" title="history read at ${RM.esc(RM.dateTime(a.checked_at))}">${RM.esc(a.account)} (${RM.esc(a.exchange)}): ${a.trades} trade(s)</span>`
-      : `<div class="alert alert-warning py-1 px-2 mb-1 small journal-unavailable" data-account="${RM.esc(a.account)}"><strong>${RM.esc(a.account)}</strong>: history unavailable since ${RM.esc(RM.dateTime(a.unavailable_since))} — ${RM.esc(a.reason)}. Its trades are not in the figures below.</div>`).join("");
+      : `<div class="alert alert-warning py-1 px-2 mb-1 small journal-unavailable" data-account="${RM.esc(a.account)}"><strong>${RM.esc(a.account)}</strong>: history unavailable since ${RM.esc(RM.dateTime(a.unavailable_since))} — ${RM.esc(a.reason)}. ${a.stored_only ? `Only the ${a.trades} close(s) stored by earlier reads are shown; later ones are missing from the figures below.` : "Its trades are not in the figures below."}</div>`).join("");
   }
 
   function renderTotals(v) {

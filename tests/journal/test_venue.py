@@ -125,3 +125,47 @@ def test_the_detail_a_venue_reports_is_shown_with_the_pct_of_entry_notional(runt
         "bitunix:live:p9", D(60000), D(61000), D("0.1"), D("1.5"))
     assert trade.duration_seconds == 7200 and trade.pnl_pct == D("1.64")  # 98.5 of 6000
     assert trade.funding is None  # not in the report: unknown, not 0
+
+
+def test_stored_closes_outlive_the_venue_window_and_show_while_the_venue_is_down(runtime, live, clock):
+    old = ClosedTrade(clock.now() - timedelta(days=5), D("7"), BTC, PositionSide.LONG, venue_id="p1")
+    live.closed = [old]
+    assert [t.id for t in journal(runtime, account="live").trades] == ["bitunix:live:p1"]
+
+    live.closed = [ClosedTrade(clock.now() - timedelta(hours=1), D("-1"), BTC, PositionSide.SHORT, venue_id="p2")]
+    both = journal(runtime, account="live")  # the venue forgot p1: the stored copy keeps it
+    live.history_error = TemporaryError("timeout", account="live", operation="fetch_closed_trades")
+    down = journal(runtime, account="live")
+
+    assert [t.id for t in both.trades] == ["bitunix:live:p2", "bitunix:live:p1"] and both.complete
+    assert [t.id for t in down.trades] == ["bitunix:live:p2", "bitunix:live:p1"]
+    [status] = down.accounts
+    assert not down.complete and status.stored_only and "timeout" in status.reason
+
+
+def test_the_same_close_read_twice_is_stored_once(runtime, live, clock):
+    live.closed = [ClosedTrade(clock.now() - timedelta(hours=1), D("2"), BTC, PositionSide.LONG)]  # no position id
+
+    journal(runtime, account="live")
+    again = journal(runtime, account="live")
+
+    assert len(again.trades) == 1
+
+
+def test_the_poll_hook_captures_new_closes_of_a_live_account_at_most_every_ten_minutes(runtime, live, clock):
+    from riskmgr.journal import poll_hook
+    from riskmgr.journal.store import load
+    from riskmgr.monitor import poll_cycle
+
+    live.closed = [ClosedTrade(clock.now() - timedelta(hours=1), D("2"), BTC, PositionSide.LONG, venue_id="a")]
+    snapshots = poll_cycle(runtime)
+    poll_hook(runtime, snapshots)
+    live.closed.append(ClosedTrade(clock.now(), D("3"), BTC, PositionSide.LONG, venue_id="b"))
+    poll_hook(runtime, snapshots)  # too soon: not read again
+    stored_early = load(runtime.engine, "live", clock.now() - timedelta(days=1), clock.now())
+    clock.advance(minutes=11)
+    poll_hook(runtime, snapshots)
+
+    stored = load(runtime.engine, "live", clock.now() - timedelta(days=1), clock.now())
+    assert [tid for tid, _ in stored_early] == ["bitunix:live:a"]
+    assert [tid for tid, _ in stored] == ["bitunix:live:b", "bitunix:live:a"]
