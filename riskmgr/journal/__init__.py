@@ -1,31 +1,7 @@
 """The trade journal: closed trades per account (paper ledger fills, venues' closed-trade history, riskmgr's own
 intents for the exit reason and the opening signal), their aggregations, the Journal page, ``GET /api/trades``
-(JSON or CSV), ``flask trades`` and the fill / realized P&L of closes sent through the gate."""
+(JSON or CSV), ``flask trades`` and the fill / realized P&L of closes sent through the gate.
 
-from __future__ import annotations
-
-from typing import TYPE_CHECKING
-
-from riskmgr.journal.cli import trades_cli
-from riskmgr.journal.views import FEATURE_KEY, bp
-
-if TYPE_CHECKING:
-    from riskmgr.domain import AccountSnapshot
-    from riskmgr.runtime import Runtime
-
-__all__ = ["CLI", "NAV", "bp", "install", "poll_hook"]
-
-NAV = [("journal.page", "Journal")]
-CLI = [trades_cli]
-
-
-def install(runtime: Runtime) -> None:
-    """Attach the journal service to the runtime."""
-    from riskmgr.journal.service import JournalService
-
-    runtime.features[FEATURE_KEY] = JournalService(runtime)
-
-
-def poll_hook(runtime: Runtime, snapshots: list[AccountSnapshot]) -> None:
-    """Store live venues' new closed trades now and then, so the journal keeps them past the venues' windows."""
-    runtime.features[FEATURE_KEY].capture(snapshots)
+The feature's hooks (blueprint, nav entry, CLI, install, poll hook) are in ``feature``; this package module imports
+nothing, so ``riskmgr.models`` can import the journal's table without an import cycle.
+"""

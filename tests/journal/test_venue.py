@@ -153,7 +153,7 @@ def test_the_same_close_read_twice_is_stored_once(runtime, live, clock):
 
 
 def test_the_poll_hook_captures_new_closes_of_a_live_account_at_most_every_ten_minutes(runtime, live, clock):
-    from riskmgr.journal import poll_hook
+    from riskmgr.journal.feature import poll_hook
     from riskmgr.journal.store import load
     from riskmgr.monitor import poll_cycle
 
