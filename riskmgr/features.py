@@ -28,6 +28,7 @@ FEATURES: tuple[str, ...] = (
     "riskmgr.exchanges.paper_notices",  # paper liquidations: one audit event and one alert each
     "riskmgr.scanner",  # candle store, signal scanner, Signals page, auto-trading
     "riskmgr.backtest.service",  # backtests: engine service, page, API, CLI
+    "riskmgr.journal.feature",  # trade journal: closed trades page, /api/trades (JSON, CSV), flask trades
     "riskmgr.alerts",  # Telegram / e-mail alerts and the Alerts page
     "riskmgr.metrics",  # Prometheus /metrics
 )

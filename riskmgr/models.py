@@ -170,4 +170,5 @@ class AccountGate(db.Model):
 from riskmgr import alerts_models, login_throttle, scanner_models, watchdog_models  # noqa: E402, F401
 from riskmgr.backtest import models as backtest_models  # noqa: E402, F401
 from riskmgr.exchanges import paper_models  # noqa: E402, F401
+from riskmgr.journal import models as journal_models  # noqa: E402, F401
 from riskmgr.risk import emergency_models  # noqa: E402, F401

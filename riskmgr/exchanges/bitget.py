@@ -186,6 +186,9 @@ class BitgetAdapter(CcxtAdapter):
             from_ms(int(dec(row, "uTime", where))), dec(row, "netProfit", where),
             symbol=self._symbol_of(text(row, "symbol", where), where, reload=False),
             side=pick(row, "holdSide", where, _HOLD_SIDES) if row.get("holdSide") else None,
+            opened_at=opt_time(row, "cTime", where), entry_price=opt_dec(row, "openAvgPrice", where),
+            exit_price=opt_dec(row, "closeAvgPrice", where), qty=opt_dec(row, "closeTotalPos", where),
+            venue_id=str(row["positionId"]) if row.get("positionId") else None,
         )
 
     # -- open orders ---------------------------------------------------------------------------------

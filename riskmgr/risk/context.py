@@ -6,7 +6,7 @@ backtester and the pre-trade preview build one and get the same verdicts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -61,12 +61,22 @@ class ClosedTrade:
     ``symbol`` is ccxt-unified; None when the venue's contract is not one of the loaded perpetuals (it cannot be
     named without guessing). ``side`` is the side of the position that was closed; None where the venue does not
     report it (Binance income rows).
+
+    The detail fields (for the trade journal) are the venue's own figures, None where its report lacks them; they
+    do not take part in equality, so a rule comparing closes sees the same trade whatever detail a venue adds.
+    ``trading_fees`` is what the venue deducted for trading (a cost is positive), where it says so unambiguously.
     """
 
     closed_at: datetime
     realized_pnl: Decimal
     symbol: str | None = None
     side: PositionSide | None = None
+    opened_at: datetime | None = field(default=None, compare=False)
+    entry_price: Decimal | None = field(default=None, compare=False)
+    exit_price: Decimal | None = field(default=None, compare=False)
+    qty: Decimal | None = field(default=None, compare=False)
+    trading_fees: Decimal | None = field(default=None, compare=False)
+    venue_id: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

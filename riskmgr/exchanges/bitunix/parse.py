@@ -255,6 +255,9 @@ def parse_closed_position(row: Row) -> ClosedTrade:
         realized_pnl=row.decimal("realizedPNL") - row.decimal("fee"),
         symbol=to_unified(native, row.endpoint) if is_supported_native(native) else None,
         side=row.choice("side", C.POSITION_SIDES) if row.present("side") else None,
+        opened_at=row.opt_time_ms("ctime"), entry_price=row.opt_decimal("entryPrice"),
+        exit_price=row.opt_decimal("closePrice"), qty=row.opt_decimal("maxQty"), trading_fees=row.decimal("fee"),
+        venue_id=row.opt_text("positionId"),
     )
 
 

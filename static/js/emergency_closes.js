@@ -1,0 +1,46 @@
+/* Emergency panel: the fill price and realized P&L of each close of the sequence shown (journal feature).
+   A close whose fill is not reported yet says "pending"; one whose venue history cannot be read says why. */
+"use strict";
+
+(() => {
+  const table = document.getElementById("em-closes");
+  if (!table) return;
+  const tbody = table.querySelector("tbody");
+  const BADGE = { filled: "success", pending: "warning", unknown: "secondary" };
+
+  function shownSequence() {
+    const row = document.querySelector("#em-history tr.table-active[data-id]");
+    return row ? row.dataset.id : null;
+  }
+
+  function render(closes) {
+    if (!closes.length) {
+      tbody.innerHTML = `<tr><td colspan="9" class="text-body-secondary">No close sent yet.</td></tr>`;
+      return;
+    }
+    tbody.innerHTML = closes.map((c) => {
+      const pnl = RM.signed(c.realized_pnl, 2);
+      const price = c.fill_price === null ? (c.status === "filled" ? "unknown" : "pending") : RM.price(c.fill_price);
+      const money = c.realized_pnl === null ? (c.status === "unknown" ? "unknown" : "pending") : pnl.text;
+      return `<tr data-client-id="${RM.esc(c.client_id)}"><td>${RM.esc(c.account)}</td><td>${RM.esc(c.symbol)}</td>
+        <td>${RM.esc(c.side)}</td><td><span class="badge text-bg-${BADGE[c.status] || "secondary"}">${RM.esc(c.status)}</span></td>
+        <td class="text-end num">${c.qty === null ? "—" : RM.qty(c.qty)}</td><td class="text-end num em-fill">${price}</td>
+        <td class="text-end num em-pnl ${c.realized_pnl === null ? "" : pnl.cls}">${money}</td>
+        <td class="small">${c.closed_at ? RM.time(c.closed_at) : "—"}</td><td class="small">${RM.esc(c.note)}</td></tr>`;
+    }).join("");
+  }
+
+  async function refresh() {
+    const seq = shownSequence();
+    try {
+      const res = await RM.api(`/api/emergency-stop/closes${seq ? `?seq=${encodeURIComponent(seq)}` : ""}`);
+      if (res.ok) render(res.data.closes);
+    } catch (err) {
+      // the connection banner (liveness) says the server is unreachable; keep the last rows, marked as such
+      tbody.querySelectorAll(".em-fill, .em-pnl").forEach((el) => el.classList.add("text-body-secondary"));
+    }
+  }
+
+  refresh();
+  setInterval(refresh, 3000);
+})();
