@@ -1,7 +1,7 @@
 """journal trade store: the journal's copy of live venues' closed trades (outlives the venues' history windows)
 
 Revision ID: 4495f918143d
-Revises: a7c4e9b2d5f1
+Revises: d1e3f5a7b9c2
 Create Date: 2026-12-02 23:07:34.151041
 
 """
@@ -12,7 +12,7 @@ import riskmgr.models
 
 # revision identifiers, used by Alembic.
 revision = '4495f918143d'
-down_revision = 'a7c4e9b2d5f1'
+down_revision = 'd1e3f5a7b9c2'
 branch_labels = None
 depends_on = None
 
