@@ -25,7 +25,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from riskmgr import equity_history
@@ -259,6 +259,11 @@ def _record_history(runtime: Runtime, snapshots: list[AccountSnapshot]) -> None:
         return
     tz_name = runtime.limits().risk_day_timezone
     with Session(runtime.engine) as session, session.begin():
+        # the equity points first: on SQLite that write takes the database's write lock before anything is read, so
+        # two processes moving peaks and baselines at once queue up instead of failing on a stale read
+        session.execute(insert(EquityPoint), [
+            {"account": s.account, "ts": s.fetched_at, "equity": s.balance.equity, "wallet": s.balance.wallet,
+             "unrealized_pnl": s.balance.unrealized_pnl} for s in good if s.balance is not None])
         # row locks (PostgreSQL): a peak or day baseline moved by another process at once is never overwritten
         stmt = select(AccountState).where(AccountState.account.in_([s.account for s in good])).with_for_update()
         states = {state.account: state for state in session.scalars(stmt)}
@@ -266,8 +271,6 @@ def _record_history(runtime: Runtime, snapshots: list[AccountSnapshot]) -> None:
             bal, fetched_at = snap.balance, snap.fetched_at
             if bal is None or fetched_at is None:  # filtered above; this only keeps the type checker sure
                 continue
-            session.add(EquityPoint(account=snap.account, ts=fetched_at, equity=bal.equity, wallet=bal.wallet,
-                                    unrealized_pnl=bal.unrealized_pnl))
             day = _risk_day(fetched_at, tz_name)
             _update_account_state(session, states.get(snap.account), snap.account, bal.equity, fetched_at, day)
         equity_history.record(session, [(s.account, s.fetched_at, s.balance.equity) for s in good
