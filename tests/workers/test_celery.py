@@ -164,3 +164,34 @@ def test_a_worker_killed_mid_backtest_loses_nothing(tmp_path, redis_url, workers
     assert run["status"] == "done" or run.get("error"), run
     assert run["status"] == "done", f"the re-delivered run failed: {run.get('error')}"
     assert child not in workers.children("k1")
+
+
+def test_a_periodic_task_never_overlaps_itself(tmp_path, redis_url):
+    import redis as redis_lib
+
+    from riskmgr.workers import locks, tasks
+
+    app = _web(tmp_path, redis_url, accounts=("paper",))
+    client = redis_lib.Redis.from_url(redis_url)
+    with app.app_context():
+        token = locks.acquire(client, "job:retention", 60)  # a run of the job is still going somewhere
+        assert token is not None
+        assert tasks.periodic.run("retention") == "retention: skipped, the previous run is still going"
+        assert locks.release(client, "job:retention", token)
+        assert tasks.periodic.run("retention") == "retention: done"
+        assert locks.holder(client, "job:retention") is None  # released after the run
+        with pytest.raises(KeyError, match="no background job 'nope'"):
+            tasks.periodic.run("nope")
+
+
+def test_a_lock_is_released_only_by_its_holder(redis_url):
+    import redis as redis_lib
+
+    from riskmgr.workers import locks
+
+    client = redis_lib.Redis.from_url(redis_url)
+    mine = locks.acquire(client, "job:x", 0.2)
+    assert mine and locks.acquire(client, "job:x", 10) is None
+    time.sleep(0.3)  # expired: another run took it over
+    theirs = locks.acquire(client, "job:x", 10)
+    assert theirs and not locks.release(client, "job:x", mine) and locks.holder(client, "job:x") == theirs
