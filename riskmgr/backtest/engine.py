@@ -56,10 +56,11 @@ from datetime import UTC
 
 import numpy as np
 
+from riskmgr.backtest import fastpoll
 from riskmgr.backtest.account import EngineConfig, Series, SimAccount
 from riskmgr.backtest.decisions import EntrySignals, decide
+from riskmgr.backtest.fastpath import DecisionPlan, try_place
 from riskmgr.backtest.outcome import Outcome
-from riskmgr.backtest.polling import step
 from riskmgr.backtest.screening import next_event
 from riskmgr.clock import from_ms, to_ms
 from riskmgr.domain import MarketSpec
@@ -130,14 +131,15 @@ def run_events(inp: EngineInput, signals: EntrySignals, progress: Progress | Non
     funding_bars = None if series.funding is None else np.flatnonzero(series.funding)
     n, i = len(series), inp.first_bar
     report = _Reporter(progress, inp.first_bar, n)
+    plan, valid = DecisionPlan.of(acct), fastpoll.bars_valid(series, inp.first_bar)
     while i < n:
         c = min(next_event(acct, i, signal_bars, funding_bars), n)
         skip(acct, i, c, signal_bars)
         if c >= n:
             break
-        step(acct, c)
-        if acct.idle and sides[c] != 0:
-            decide(acct, c, signals)
+        fastpoll.step(acct, c, valid)  # polling.step, its quiet parts skipped
+        if acct.idle and sides[c] != 0 and not try_place(acct, c, signals, plan):
+            decide(acct, c, signals)  # a denial, or anything the fast path is not sure of: the full rule path
         acct.mark_range(c, c + 1)
         i = c + 1
         report.at(i)

@@ -1,0 +1,191 @@
+"""The engine's fast entry decision: place the entry at once when the full rule path certainly would.
+
+``decisions.decide`` builds the live ``RuleContext``, sizes the order with ``size_position``, runs every
+pre-trade rule of ``risk.rules`` and formats every verdict's reason, allowed or not. In a busy run (re-armed
+daily, thousands of entries) that is most of the cost, and almost all of it is spent on reasons nobody reads:
+an allowed verdict's reason is never kept. So the event-driven engine first asks ``try_place``: with the run's
+constants computed once (``DecisionPlan``) and the very same Decimal arithmetic, in the same order, as the
+sizing and the rules, is every gate and every rule certainly allowing this signal? Then it places the entry
+exactly as ``decide`` would (same quantity, same stop and target). On anything else (a denial, a shut gate,
+an input the rules would reject) it returns False and the engine runs the full ``decide``, so every denial,
+its reason and its count still come from the live rules themselves.
+
+The plain bar-by-bar loop of the tests runs only the full path: the engine equals it exactly (trades, equity,
+denials with their first reasons, events), which is what keeps this shortcut honest; ``tests/backtest/
+test_fastpath.py`` also checks each decision against the full path directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+from riskmgr.backtest.account import PendingEntry, SimAccount, price_of
+from riskmgr.backtest.decisions import EntrySignals
+from riskmgr.clock import from_ms
+from riskmgr.domain import ZERO, PositionSide, TradingState
+from riskmgr.risk.costs import NO_LOSS, TradingCosts, backtest_costs
+from riskmgr.risk.sizing import HUNDRED, liquidation_price_on_tick, round_down_to_step, round_to_tick
+
+LONG, SHORT, ACTIVE = PositionSide.LONG, PositionSide.SHORT, TradingState.ACTIVE
+INF = float("inf")
+
+
+@dataclass(frozen=True)
+class DecisionPlan:
+    """What every decision of one run shares: the costs, the cooldown and the rules that only read settings."""
+
+    costs: TradingCosts
+    cooldown: timedelta
+    settings_allow: bool  # data_fresh, max_leverage's setting checks, max_open_positions, the intent's own checks
+    position_room: Decimal  # max position notional left with nothing open or resting (sizing's first cap)
+    nothing: Decimal  # an empty sum, as sizing and the rules add it (open notional, resting, a held loss)
+    min_notional: Decimal
+    day_floor: Decimal  # 1 - daily loss limit / 100: daily_headroom's factor
+
+    @classmethod
+    def of(cls, acct: SimAccount) -> DecisionPlan:
+        """Compute the run's constants once."""
+        limits, spec, cfg, lev = acct.limits, acct.spec, acct.cfg, acct.cfg.leverage
+        settings_allow = (
+            limits.stale_after_seconds >= 0  # a read stamped now is 0 s old
+            and not isinstance(lev, bool) and isinstance(lev, int) and 1 <= lev <= limits.max_leverage
+            and lev <= spec.max_leverage and limits.max_open_positions >= 1 and bool(cfg.symbol)
+            and spec.symbol == cfg.symbol and spec.maintenance_margin_rate is not None
+            and spec.qty_step > 0 and spec.price_tick > 0
+        )
+        nothing = ZERO + ZERO  # sum((), ZERO) + sum((), ZERO): what sizing and the rules compute with no positions
+        return cls(
+            costs=backtest_costs(cfg.fill.taker_fee, cfg.fill.slippage_bps, spec.price_tick),
+            cooldown=timedelta(minutes=limits.signal_cooldown_minutes), settings_allow=settings_allow,
+            position_room=max(limits.max_position_notional - nothing, ZERO), nothing=nothing,
+            min_notional=max(spec.min_notional, limits.min_notional_floor),
+            day_floor=1 - limits.daily_loss_limit_pct / HUNDRED,
+        )
+
+
+def try_place(acct: SimAccount, j: int, sig: EntrySignals, plan: DecisionPlan) -> bool:
+    """Place bar ``j``'s entry when every gate and rule certainly allows it; False: decide it in full."""
+    if not plan.settings_allow or acct.status.state is not ACTIVE or not _gates_open(acct, j, plan):
+        return False
+    stop_f, target_f, close_f = float(sig.stop[j]), float(sig.target[j]), float(acct.s.close[j])
+    if not (0 < stop_f < INF and 0 < target_f < INF and 0 < close_f < INF):  # NaN too: the full path says why
+        return False
+    long = bool(sig.side[j] > 0)
+    tick = acct.spec.price_tick
+    stop = round_to_tick(price_of(stop_f), tick, up=long)
+    target = round_to_tick(price_of(target_f), tick, up=not long)
+    entry = price_of(close_f)
+    side = LONG if long else SHORT
+    if stop <= 0 or target <= 0 or (entry - stop) * side.sign <= 0:
+        return False
+    qty = _allowed_qty(acct, side, entry, stop, target, plan)
+    if qty is None:
+        return False
+    _place(acct, j, side, entry, stop, target, qty)
+    return True
+
+
+def _gates_open(acct: SimAccount, j: int, plan: DecisionPlan) -> bool:
+    """The account-level gates that depend on time and counts: the daily cap, the cooldown, the loss streak."""
+    limits = acct.limits
+    if acct.entries_day == acct.day and acct.entries_today >= limits.auto_trade_daily_cap:
+        return False
+    if limits.auto_trade_daily_cap <= 0:
+        return False
+    now = None
+    if acct.last_taken is not None:
+        now = from_ms(acct.s.close_ms(j))
+        if now < acct.last_taken + plan.cooldown:
+            return False
+    streak = 0
+    for trade in acct.recent:  # newest first, as the rule sorts them
+        if trade.realized_pnl >= 0:
+            break
+        streak += 1
+    if streak < limits.max_consecutive_losses:
+        return True
+    now = now or from_ms(acct.s.close_ms(j))
+    return not now < acct.recent[0].closed_at + timedelta(minutes=limits.loss_cooldown_minutes)
+
+
+def _allowed_qty(acct: SimAccount, side: PositionSide, entry: Decimal, stop: Decimal, target: Decimal,
+                 plan: DecisionPlan) -> Decimal | None:
+    """Return the quantity ``size_position`` gives when every rule allows it, else None."""
+    limits, costs, sign = acct.limits, plan.costs, side.sign
+    fees, slippage = costs.fees_per_unit(entry, stop), costs.slippage_per_unit(entry, stop)
+    if abs(entry - stop) < limits.min_stop_cost_multiple * (fees + slippage):  # min_stop_distance
+        return None
+    equity, nothing = acct.wallet, plan.nothing
+    if not equity > 0:
+        return None
+    qty = _size(acct, entry, stop, equity, plan)
+    notional = qty * entry
+    if qty <= 0 or qty < acct.spec.min_qty or notional < plan.min_notional:  # risk_per_trade's minimums
+        return None
+    # loss_at_stop + existing_loss of nothing, as _result sums them
+    move = max((entry - stop) * sign, ZERO)
+    risk = (qty * move + qty * fees + qty * slippage) + NO_LOSS.total
+    if risk / equity * HUNDRED > limits.risk_per_trade_pct:  # risk_per_trade
+        return None
+    if nothing + notional > equity * limits.max_leverage:  # max_leverage
+        return None
+    if nothing + (nothing - nothing) + notional > limits.max_position_notional:  # max_position_notional
+        return None
+    if not _prices_allow(acct, side, entry, stop, target):
+        return None
+    return qty if _account_allows(acct, equity, risk + nothing, plan) else None
+
+
+def _size(acct: SimAccount, entry: Decimal, stop: Decimal, equity: Decimal, plan: DecisionPlan) -> Decimal:
+    """``size_position`` with nothing open or resting: the risk budget, capped, rounded down to the step."""
+    limits = acct.limits
+    left = equity * limits.risk_per_trade_pct / HUNDRED - NO_LOSS.total
+    raw_qty = left / plan.costs.loss_per_unit(entry, stop) if left > 0 else ZERO
+    qty = raw_qty
+    for room in (plan.position_room, max(equity * limits.max_leverage - plan.nothing, ZERO)):
+        allowed = room / entry
+        if raw_qty > allowed:
+            qty = min(qty, allowed)
+    return round_down_to_step(qty, acct.spec.qty_step)
+
+
+def _prices_allow(acct: SimAccount, side: PositionSide, entry: Decimal, stop: Decimal, target: Decimal) -> bool:
+    """liquidation_beyond_stop and reward_risk."""
+    spec, sign = acct.spec, side.sign
+    mmr = spec.maintenance_margin_rate
+    if mmr is None:
+        return False
+    liquidation = liquidation_price_on_tick(side, entry, acct.cfg.leverage, mmr, spec.price_tick)
+    if (stop - liquidation) * sign <= 0:
+        return False
+    ratio = (target - entry) * sign / ((entry - stop) * sign)
+    return ratio > 0 and not ratio < acct.limits.min_reward_risk
+
+
+def _account_allows(acct: SimAccount, equity: Decimal, needed: Decimal, plan: DecisionPlan) -> bool:
+    """daily_loss, daily_headroom and drawdown."""
+    limits, day_start, peak = acct.limits, acct.day_start, acct.peak
+    if day_start <= 0 or peak <= 0:
+        return False
+    if (day_start - equity) / day_start * HUNDRED >= limits.daily_loss_limit_pct:
+        return False
+    if needed > equity - day_start * plan.day_floor:
+        return False
+    drawdown = max((peak - equity) / peak * HUNDRED, Decimal(0))
+    return drawdown < limits.max_drawdown_pct and drawdown < limits.drawdown_reducing_pct
+
+
+def _place(acct: SimAccount, j: int, side: PositionSide, entry: Decimal, stop: Decimal, target: Decimal,
+           qty: Decimal) -> None:
+    """Do what ``decisions._place`` does for an allowed entry."""
+    acct.signals += 1
+    long = side is LONG
+    limit = round_to_tick(entry, acct.spec.price_tick, up=not long) if acct.cfg.limit_entries else None
+    acct.pending = PendingEntry(side, qty, stop, target, limit, j + acct.cfg.validity_bars)
+    acct.last_taken = from_ms(acct.s.close_ms(j))
+    if acct.entries_day != acct.day:
+        acct.entries_day, acct.entries_today = acct.day, 0
+    acct.entries_today += 1
+    acct.block = None
