@@ -59,7 +59,7 @@ import numpy as np
 from riskmgr.backtest import fastpoll
 from riskmgr.backtest.account import EngineConfig, Series, SimAccount
 from riskmgr.backtest.decisions import EntrySignals, decide
-from riskmgr.backtest.fastpath import DecisionPlan, try_place
+from riskmgr.backtest.fastpath import DecisionPlan, try_place, try_shut
 from riskmgr.backtest.outcome import Outcome
 from riskmgr.backtest.screening import next_event
 from riskmgr.clock import from_ms, to_ms
@@ -138,8 +138,9 @@ def run_events(inp: EngineInput, signals: EntrySignals, progress: Progress | Non
         if c >= n:
             break
         fastpoll.step(acct, c, valid)  # polling.step, its quiet parts skipped
-        if acct.idle and sides[c] != 0 and not try_place(acct, c, signals, plan):
-            decide(acct, c, signals)  # a denial, or anything the fast path is not sure of: the full rule path
+        if acct.idle and sides[c] != 0 and not try_place(acct, c, signals, plan) \
+                and not try_shut(acct, c, signals, plan):
+            decide(acct, c, signals)  # a denial by the order's own rules, or an input only the full path judges
         acct.mark_range(c, c + 1)
         i = c + 1
         report.at(i)

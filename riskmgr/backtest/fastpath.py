@@ -22,13 +22,20 @@ from datetime import timedelta
 from decimal import Decimal
 
 from riskmgr.backtest.account import PendingEntry, SimAccount, price_of
-from riskmgr.backtest.decisions import EntrySignals
+from riskmgr.backtest.decisions import ACCOUNT_GATES, EntrySignals, _cooldown, _daily_cap, _intent, _shut
 from riskmgr.clock import from_ms
-from riskmgr.domain import ZERO, PositionSide, TradingState
+from riskmgr.domain import ZERO, AccountStatus, PositionSide, TradingState
+from riskmgr.errors import ValidationError
+from riskmgr.risk.context import RuleContext
 from riskmgr.risk.costs import NO_LOSS, TradingCosts, backtest_costs
+from riskmgr.risk.rules import ALL_RULES
 from riskmgr.risk.sizing import HUNDRED, liquidation_price_on_tick, round_down_to_step, round_to_tick
+from riskmgr.risk.state import admits
 
 LONG, SHORT, ACTIVE = PositionSide.LONG, PositionSide.SHORT, TradingState.ACTIVE
+# the pre-trade rules that are account-level gates: they read the account and the time, never the order's size
+GATE_RULES = tuple(rule for rule in ALL_RULES if rule.name in ACCOUNT_GATES)
+NOT_SIZED = "not sized: only the account-level gates are read here"
 INF = float("inf")
 
 
@@ -87,6 +94,44 @@ def try_place(acct: SimAccount, j: int, sig: EntrySignals, plan: DecisionPlan) -
     return True
 
 
+def try_shut(acct: SimAccount, j: int, sig: EntrySignals, plan: DecisionPlan) -> bool:
+    """Count bar ``j``'s signal against the account-level gates that turn it down, as ``decide`` does.
+
+    ``decide`` judges the gates first and, when one is shut, counts the signal against the shut gates only; their
+    verdicts never read the order's size, so they are taken here from the same functions and rules on the same
+    context, without sizing the order or running the order's own rules. False: no gate is shut (or the input is
+    one the full path must judge), so ``decide`` runs in full.
+    """
+    if not plan.settings_allow:
+        return False
+    ms = acct.s.close_ms(j)
+    now = from_ms(ms)
+    side = LONG if sig.side[j] > 0 else SHORT
+    cooldown = _cooldown(acct, now, side, j, sig)
+    if cooldown is not None:
+        acct.signals += 1
+        _shut(acct, [cooldown], ms)
+        return True
+    try:
+        intent = _intent(acct, side, j, sig)
+    except ValidationError:
+        return False
+    ctx = RuleContext(
+        now=now, limits=acct.limits, intent=intent, spec=acct.spec, equity=acct.wallet, available=acct.wallet,
+        day_start_equity=acct.day_start, peak_equity=acct.peak, positions=(), account_status=AccountStatus.OK,
+        data_age=now - now, recent_trades=tuple(acct.recent), trading_state=acct.status.state, sizing=None,
+        sizing_error=NOT_SIZED, costs=plan.costs,
+    )
+    verdicts = (admits(acct.status.state, reduces_exposure=False, is_cancel=False), _daily_cap(acct, now),
+                *(rule.check(ctx) for rule in GATE_RULES))
+    gates = [v for v in verdicts if not v.allowed]
+    if not gates:
+        return False
+    acct.signals += 1
+    _shut(acct, gates, ms)
+    return True
+
+
 def _gates_open(acct: SimAccount, j: int, plan: DecisionPlan) -> bool:
     """The account-level gates that depend on time and counts: the daily cap, the cooldown, the loss streak."""
     limits = acct.limits
@@ -120,7 +165,7 @@ def _allowed_qty(acct: SimAccount, side: PositionSide, entry: Decimal, stop: Dec
     equity, nothing = acct.wallet, plan.nothing
     if not equity > 0:
         return None
-    qty = _size(acct, entry, stop, equity, plan)
+    qty = _size(acct, entry, abs(entry - stop) + (slippage + fees), equity, plan)  # costs.loss_per_unit
     notional = qty * entry
     if qty <= 0 or qty < acct.spec.min_qty or notional < plan.min_notional:  # risk_per_trade's minimums
         return None
@@ -138,11 +183,11 @@ def _allowed_qty(acct: SimAccount, side: PositionSide, entry: Decimal, stop: Dec
     return qty if _account_allows(acct, equity, risk + nothing, plan) else None
 
 
-def _size(acct: SimAccount, entry: Decimal, stop: Decimal, equity: Decimal, plan: DecisionPlan) -> Decimal:
+def _size(acct: SimAccount, entry: Decimal, per_unit: Decimal, equity: Decimal, plan: DecisionPlan) -> Decimal:
     """``size_position`` with nothing open or resting: the risk budget, capped, rounded down to the step."""
     limits = acct.limits
     left = equity * limits.risk_per_trade_pct / HUNDRED - NO_LOSS.total
-    raw_qty = left / plan.costs.loss_per_unit(entry, stop) if left > 0 else ZERO
+    raw_qty = left / per_unit if left > 0 else ZERO
     qty = raw_qty
     for room in (plan.position_room, max(equity * limits.max_leverage - plan.nothing, ZERO)):
         allowed = room / entry

@@ -25,6 +25,7 @@ from riskmgr.domain import PositionSide, TradingState
 EPS = 1e-9
 PCT_EPS = 1e-6
 WINDOW = 4096  # bars searched per pass while a position is open (bounds the temporary arrays)
+NEAR = 24  # bars read one by one before the array searches (most events come within a few bars: no array set-up)
 
 
 def next_event(acct: SimAccount, i: int, signal_bars: np.ndarray, funding_bars: np.ndarray | None) -> int:
@@ -72,7 +73,11 @@ def _holding(acct: SimAccount, h: Holding, i: int, n: int, funding_bars: np.ndar
             end = min(end, int(funding_bars[k]))
     levels = _Levels.of(acct, h)
     peak = float(acct.peak)
-    a = i
+    near = min(end, i + NEAR)
+    hit, peak = levels.scan(acct.s, i, near, peak)
+    if hit >= 0:
+        return i + hit
+    a = near
     while a < end:
         b = min(end, a + WINDOW)
         hit, peak = levels.first(acct.s, a, b, peak)
@@ -133,6 +138,37 @@ class _Levels:
         hit |= equity <= 0
         k = int(hit.argmax())
         return (k, peak) if hit[k] else (-1, float(running[-1]))
+
+    def scan(self, s: Series, a: int, b: int, peak: float) -> tuple[int, float]:
+        """Do what ``first`` does, one bar at a time, with the same float arithmetic in the same order."""
+        lows, highs, closes = s.rows
+        down, up, close_low, close_high = self._bar_levels()
+        sign_qty = (1.0 if self.long else -1.0) * self.qty
+        wallet, entry, drawdown, loss, day_start = self.wallet, self.entry, self.drawdown, self.loss, self.day_start
+        running = peak
+        for k in range(a, b):
+            close = closes[k]
+            equity = wallet + sign_qty * (close - entry)
+            running = max(running, equity)
+            if (lows[k] <= down or highs[k] >= up or close <= close_low or close >= close_high or equity <= 0
+                    or (drawdown is not None and (running - equity) / running * 100 >= drawdown - PCT_EPS)
+                    or (loss is not None and (day_start - equity) / day_start * 100 >= loss - PCT_EPS)):
+                return k - a, peak
+        return -1, running
+
+    def _bar_levels(self) -> tuple[float, float, float, float]:
+        """Return the widened levels a bar's low may reach (at or below) and its high (at or above), then the
+        close levels; a level that is not there is an infinity no price reaches."""
+        inf = float("inf")
+        adverse, target = self.adverse, self.target
+        if self.long:
+            down = -inf if adverse is None else adverse * (1 + EPS)
+            up = inf if target is None else target * (1 - EPS)
+        else:
+            down = -inf if target is None else target * (1 + EPS)
+            up = inf if adverse is None else adverse * (1 - EPS)
+        return (down, up, -inf if self.close_low is None else self.close_low,
+                inf if self.close_high is None else self.close_high)
 
     def _price_hits(self, low: np.ndarray, high: np.ndarray, close: np.ndarray) -> np.ndarray:
         hit = np.zeros(low.shape[0], dtype=bool)
