@@ -141,7 +141,7 @@ def run_events(inp: EngineInput, signals: EntrySignals, progress: Progress | Non
         if acct.idle and sides[c] != 0 and not try_place(acct, c, signals, plan) \
                 and not try_shut(acct, c, signals, plan):
             decide(acct, c, signals)  # a denial by the order's own rules, or an input only the full path judges
-        acct.mark_range(c, c + 1)
+        fastpoll.mark(acct, c)
         i = c + 1
         report.at(i)
     report.at(n)

@@ -48,6 +48,15 @@ def step(acct: SimAccount, j: int, valid: bool) -> None:
     _poll(acct, j)
 
 
+def mark(acct: SimAccount, j: int) -> None:
+    """Write the equity at bar ``j``'s close as ``SimAccount.mark_range(j, j + 1)`` does, without an array slice."""
+    h = acct.holding
+    if h is None:
+        acct.curve[j] = float(acct.wallet)
+    else:  # the same float operations in the same order as the array expression, so the same bits
+        acct.curve[j] = float(acct.wallet) + h.side.sign * float(h.qty) * (acct.s.rows[2][j] - float(h.entry))
+
+
 def _exit_possible(acct: SimAccount, h: Holding, j: int) -> bool:
     """Tell whether bar ``j`` reaches the stop, the liquidation or (when it may fill) the target."""
     target = h.target if j >= h.target_from else None
