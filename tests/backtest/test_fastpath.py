@@ -9,6 +9,7 @@ wrong.
 from __future__ import annotations
 
 import copy
+import tempfile
 from datetime import timedelta
 from decimal import Decimal
 from types import SimpleNamespace
@@ -17,6 +18,7 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from riskmgr.backtest import fastpoll
 from riskmgr.backtest.account import Holding, SimAccount
@@ -40,6 +42,8 @@ from riskmgr.risk.state import evaluate_account_tiers
 from riskmgr.signal_rules import evaluate_series
 from tests.backtest.helpers import SPEC, bar_by_bar, candles, config, signals
 
+# hypothesis keeps a cache directory; keep it out of the working tree, as test_property does
+set_hypothesis_home_dir(tempfile.mkdtemp(prefix="riskmgr-hypothesis-"))
 D = Decimal
 START_MS = 1_704_067_200_000  # 2024-01-01 00:00 UTC
 SYMBOL = "BTC/USDT:USDT"
