@@ -18,7 +18,7 @@ test_fastpath.py`` also checks each decision against the full path directly.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from riskmgr.backtest.account import PendingEntry, SimAccount, price_of
@@ -29,7 +29,13 @@ from riskmgr.errors import ValidationError
 from riskmgr.risk.context import RuleContext
 from riskmgr.risk.costs import NO_LOSS, TradingCosts, backtest_costs
 from riskmgr.risk.rules import ALL_RULES
-from riskmgr.risk.sizing import HUNDRED, liquidation_price_on_tick, round_down_to_step, round_to_tick
+from riskmgr.risk.sizing import (
+    HUNDRED,
+    liquidation_price,
+    liquidation_price_on_tick,
+    round_down_to_step,
+    round_to_tick,
+)
 from riskmgr.risk.state import admits
 
 LONG, SHORT, ACTIVE = PositionSide.LONG, PositionSide.SHORT, TradingState.ACTIVE
@@ -50,6 +56,8 @@ class DecisionPlan:
     nothing: Decimal  # an empty sum, as sizing and the rules add it (open notional, resting, a held loss)
     min_notional: Decimal
     day_floor: Decimal  # 1 - daily loss limit / 100: daily_headroom's factor
+    # the liquidation estimate per unit of entry price, long and short (None: not a plain factor; compute it)
+    liquidation_factors: tuple[float, float] | None
 
     @classmethod
     def of(cls, acct: SimAccount) -> DecisionPlan:
@@ -69,12 +77,32 @@ class DecisionPlan:
             position_room=max(limits.max_position_notional - nothing, ZERO), nothing=nothing,
             min_notional=max(spec.min_notional, limits.min_notional_floor),
             day_floor=1 - limits.daily_loss_limit_pct / HUNDRED,
+            liquidation_factors=_liquidation_factors(lev, spec.maintenance_margin_rate) if settings_allow else None,
         )
+
+
+def _liquidation_factors(leverage: int, mmr: Decimal | None) -> tuple[float, float] | None:
+    """Return ``liquidation_price`` at an entry of 1, long and short, when it is that factor times the entry.
+
+    Every venue formula of an isolated position is the entry times a factor of the leverage and the maintenance
+    rate; the probes check that it still is (else None: each decision computes the estimate in full).
+    """
+    if mmr is None:
+        return None
+    factors = tuple(float(liquidation_price(side, Decimal(1), leverage, mmr)) for side in (LONG, SHORT))
+    for probe in (Decimal("0.0123"), Decimal("97.31"), Decimal("123456.7")):
+        for side, factor in zip((LONG, SHORT), factors, strict=True):
+            if abs(float(liquidation_price(side, probe, leverage, mmr)) - float(probe) * factor) > 1e-12 * float(probe):
+                return None
+    return factors[0], factors[1]
 
 
 def try_place(acct: SimAccount, j: int, sig: EntrySignals, plan: DecisionPlan) -> bool:
     """Place bar ``j``'s entry when every gate and rule certainly allows it; False: decide it in full."""
-    if not plan.settings_allow or acct.status.state is not ACTIVE or not _gates_open(acct, j, plan):
+    if not plan.settings_allow or acct.status.state is not ACTIVE:
+        return False
+    now = from_ms(acct.s.close_ms(j))
+    if not _gates_open(acct, now, plan):
         return False
     stop_f, target_f, close_f = float(sig.stop[j]), float(sig.target[j]), float(acct.s.close[j])
     if not (0 < stop_f < INF and 0 < target_f < INF and 0 < close_f < INF):  # NaN too: the full path says why
@@ -90,7 +118,7 @@ def try_place(acct: SimAccount, j: int, sig: EntrySignals, plan: DecisionPlan) -
     qty = _allowed_qty(acct, side, entry, stop, target, plan)
     if qty is None:
         return False
-    _place(acct, j, side, entry, stop, target, qty)
+    _place(acct, j, now, side, entry, stop, target, qty)
     return True
 
 
@@ -132,18 +160,15 @@ def try_shut(acct: SimAccount, j: int, sig: EntrySignals, plan: DecisionPlan) ->
     return True
 
 
-def _gates_open(acct: SimAccount, j: int, plan: DecisionPlan) -> bool:
+def _gates_open(acct: SimAccount, now: datetime, plan: DecisionPlan) -> bool:
     """The account-level gates that depend on time and counts: the daily cap, the cooldown, the loss streak."""
     limits = acct.limits
     if acct.entries_day == acct.day and acct.entries_today >= limits.auto_trade_daily_cap:
         return False
     if limits.auto_trade_daily_cap <= 0:
         return False
-    now = None
-    if acct.last_taken is not None:
-        now = from_ms(acct.s.close_ms(j))
-        if now < acct.last_taken + plan.cooldown:
-            return False
+    if acct.last_taken is not None and now < acct.last_taken + plan.cooldown:
+        return False
     streak = 0
     for trade in acct.recent:  # newest first, as the rule sorts them
         if trade.realized_pnl >= 0:
@@ -151,7 +176,6 @@ def _gates_open(acct: SimAccount, j: int, plan: DecisionPlan) -> bool:
         streak += 1
     if streak < limits.max_consecutive_losses:
         return True
-    now = now or from_ms(acct.s.close_ms(j))
     return not now < acct.recent[0].closed_at + timedelta(minutes=limits.loss_cooldown_minutes)
 
 
@@ -178,7 +202,7 @@ def _allowed_qty(acct: SimAccount, side: PositionSide, entry: Decimal, stop: Dec
         return None
     if nothing + (nothing - nothing) + notional > limits.max_position_notional:  # max_position_notional
         return None
-    if not _prices_allow(acct, side, entry, stop, target):
+    if not _prices_allow(acct, side, entry, stop, target, plan):
         return None
     return qty if _account_allows(acct, equity, risk + nothing, plan) else None
 
@@ -196,15 +220,31 @@ def _size(acct: SimAccount, entry: Decimal, per_unit: Decimal, equity: Decimal, 
     return round_down_to_step(qty, acct.spec.qty_step)
 
 
-def _prices_allow(acct: SimAccount, side: PositionSide, entry: Decimal, stop: Decimal, target: Decimal) -> bool:
+def _clearly_beyond(side: PositionSide, entry: Decimal, stop: Decimal, tick: Decimal, plan: DecisionPlan) -> bool:
+    """Tell whether the liquidation estimate, rounded to the tick towards the entry, certainly lies beyond the stop.
+
+    The estimate is the entry times the run's factor (to a relative 1e-27 in Decimal); the margins here (a relative
+    1e-9 and a whole tick) are far wider than that and than float rounding, so a True is never wrong; anything
+    closer is left to the exact estimate.
+    """
+    if plan.liquidation_factors is None:
+        return False
+    if side is LONG:
+        return float(entry) * plan.liquidation_factors[0] * (1 + 1e-9) + float(tick) < float(stop) * (1 - 1e-12)
+    return float(entry) * plan.liquidation_factors[1] * (1 - 1e-9) - float(tick) > float(stop) * (1 + 1e-12)
+
+
+def _prices_allow(acct: SimAccount, side: PositionSide, entry: Decimal, stop: Decimal, target: Decimal,
+                  plan: DecisionPlan) -> bool:
     """liquidation_beyond_stop and reward_risk."""
     spec, sign = acct.spec, side.sign
     mmr = spec.maintenance_margin_rate
     if mmr is None:
         return False
-    liquidation = liquidation_price_on_tick(side, entry, acct.cfg.leverage, mmr, spec.price_tick)
-    if (stop - liquidation) * sign <= 0:
-        return False
+    if not _clearly_beyond(side, entry, stop, spec.price_tick, plan):
+        liquidation = liquidation_price_on_tick(side, entry, acct.cfg.leverage, mmr, spec.price_tick)
+        if (stop - liquidation) * sign <= 0:
+            return False
     ratio = (target - entry) * sign / ((entry - stop) * sign)
     return ratio > 0 and not ratio < acct.limits.min_reward_risk
 
@@ -222,14 +262,14 @@ def _account_allows(acct: SimAccount, equity: Decimal, needed: Decimal, plan: De
     return drawdown < limits.max_drawdown_pct and drawdown < limits.drawdown_reducing_pct
 
 
-def _place(acct: SimAccount, j: int, side: PositionSide, entry: Decimal, stop: Decimal, target: Decimal,
+def _place(acct: SimAccount, j: int, now: datetime, side: PositionSide, entry: Decimal, stop: Decimal, target: Decimal,
            qty: Decimal) -> None:
     """Do what ``decisions._place`` does for an allowed entry."""
     acct.signals += 1
     long = side is LONG
     limit = round_to_tick(entry, acct.spec.price_tick, up=not long) if acct.cfg.limit_entries else None
     acct.pending = PendingEntry(side, qty, stop, target, limit, j + acct.cfg.validity_bars)
-    acct.last_taken = from_ms(acct.s.close_ms(j))
+    acct.last_taken = now
     if acct.entries_day != acct.day:
         acct.entries_day, acct.entries_today = acct.day, 0
     acct.entries_today += 1

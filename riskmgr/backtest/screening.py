@@ -7,7 +7,8 @@ where the exact Decimal check fires is never skipped. A bar found that turns out
 
 * Flat, no order: the next signal bar (after any account-level gate that is shut), or the bar where an
   operator re-arm happens.
-* A limit entry resting: the first bar whose range reaches the limit, or its last bar.
+* A limit entry resting: the first bar whose range reaches the limit, its last bar, or the first bar of the next
+  risk day.
 * A position open: the first bar whose low or high reaches the stop, liquidation or target; whose close reaches
   the position monitor's levels; whose close equity crosses the next drawdown tier or the daily loss limit; the
   first bar of the next risk day; or a funding bar.
@@ -53,7 +54,10 @@ def _pending(acct: SimAccount, i: int, n: int) -> int:
     p = acct.pending
     if p is None or p.limit is None:
         return i
-    last = min(p.expires_bar, n - 1)
+    # the first close of the next risk day sets the day's opening equity: it must see the account still flat
+    # (a fill later in that day would otherwise open the day with the position's unrealized P&L in it)
+    next_day = int(np.searchsorted(acct.s.day, (acct.day or 0) + 1, side="left"))
+    last = min(p.expires_bar, n - 1, max(i, next_day))
     if i >= last:
         return i
     level = float(p.limit)
