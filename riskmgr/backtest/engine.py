@@ -154,7 +154,7 @@ def skip(acct: SimAccount, a: int, b: int, signal_bars: np.ndarray) -> None:
         return
     acct.catch_up(a, b)
     if acct.idle and acct.block is not None:
-        count = int(np.searchsorted(signal_bars, b) - np.searchsorted(signal_bars, a))
+        count = int(signal_bars.searchsorted(b) - signal_bars.searchsorted(a))
         if count:
             acct.signals += count
             for rule in acct.block.rules:

@@ -39,7 +39,7 @@ def next_event(acct: SimAccount, i: int, signal_bars: np.ndarray, funding_bars: 
     if acct.pending is not None:
         return _pending(acct, i, n)
     start = i if acct.block is None else max(i, acct.block.end_bar)
-    k = int(np.searchsorted(signal_bars, start, side="left"))
+    k = int(signal_bars.searchsorted(start, side="left"))
     found = int(signal_bars[k]) if k < len(signal_bars) else n
     return min(found, _rearm_bar(acct, i, n))
 
@@ -47,7 +47,7 @@ def next_event(acct: SimAccount, i: int, signal_bars: np.ndarray, funding_bars: 
 def _rearm_bar(acct: SimAccount, i: int, n: int) -> int:
     if not acct.cfg.rearm_next_day or acct.halted_day is None or acct.status.state is TradingState.ACTIVE:
         return n
-    return max(i, int(np.searchsorted(acct.s.day, acct.halted_day + 1, side="left")))
+    return max(i, int(acct.s.day.searchsorted(acct.halted_day + 1, side="left")))
 
 
 def _pending(acct: SimAccount, i: int, n: int) -> int:
@@ -56,7 +56,7 @@ def _pending(acct: SimAccount, i: int, n: int) -> int:
         return i
     # the first close of the next risk day sets the day's opening equity: it must see the account still flat
     # (a fill later in that day would otherwise open the day with the position's unrealized P&L in it)
-    next_day = int(np.searchsorted(acct.s.day, (acct.day or 0) + 1, side="left"))
+    next_day = int(acct.s.day.searchsorted((acct.day or 0) + 1, side="left"))
     last = min(p.expires_bar, n - 1, max(i, next_day))
     if i >= last:
         return i
@@ -70,9 +70,9 @@ def _pending(acct: SimAccount, i: int, n: int) -> int:
 
 
 def _holding(acct: SimAccount, h: Holding, i: int, n: int, funding_bars: np.ndarray | None) -> int:
-    end = min(n, int(np.searchsorted(acct.s.day, (acct.day or 0) + 1, side="left")))
+    end = min(n, int(acct.s.day.searchsorted((acct.day or 0) + 1, side="left")))
     if funding_bars is not None:
-        k = int(np.searchsorted(funding_bars, i, side="left"))
+        k = int(funding_bars.searchsorted(i, side="left"))
         if k < len(funding_bars):
             end = min(end, int(funding_bars[k]))
     levels = _Levels.of(acct, h)
@@ -91,7 +91,7 @@ def _holding(acct: SimAccount, h: Holding, i: int, n: int, funding_bars: np.ndar
     return end
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # built at every search while a position is open: no frozen-attribute set-up cost
 class _Levels:
     """The float thresholds of one open position, widened so that the search never misses an exact event."""
 
