@@ -18,7 +18,7 @@ from decimal import Decimal
 import numpy as np
 
 from riskmgr.backtest.account import Holding, Series, SimAccount, price_of
-from riskmgr.backtest.polling import _apply_tiers, _monitor, poll
+from riskmgr.backtest.polling import _apply_tiers, _monitor, _roll_day, poll
 from riskmgr.clock import from_ms
 from riskmgr.domain import PositionSide
 from riskmgr.risk.sizing import HUNDRED
@@ -73,17 +73,23 @@ def _poll(acct: SimAccount, j: int) -> None:
     """``polling.poll`` with the tier grading and the monitor run only where they may act."""
     mark = price_of(acct.s.close[j])
     equity = acct.equity(mark)
-    if equity <= 0 or int(acct.s.day[j]) != acct.day or acct.peak <= 0 or acct.day_start <= 0 or mark <= 0:
-        poll(acct, j)  # a wiped-out account, a new risk day or figures the full path rejects: all of it in full
+    if equity <= 0 or mark <= 0:
+        poll(acct, j)  # a wiped-out account, or a mark the monitor rejects: all of it in full
+        return
+    now = None
+    if int(acct.s.day[j]) != acct.day:
+        now = from_ms(acct.s.close_ms(j))
+        _roll_day(acct, j, now, equity)
+    if acct.peak <= 0 or acct.day_start <= 0:
+        poll(acct, j)  # figures the tiers reject, in full (the new day, if any, is already rolled: a no-op there)
         return
     if equity > acct.peak:
         acct.peak = equity
     key = (equity, acct.day_start, acct.peak, acct.status.state, acct.day, acct.holding is None)
-    now = None
     if key != acct.tier_key:
         acct.tier_key = key
         if not _tiers_quiet(acct, equity):
-            now = from_ms(acct.s.close_ms(j))
+            now = now or from_ms(acct.s.close_ms(j))
             _apply_tiers(acct, j, now, evaluate_account_tiers(acct.limits, equity, acct.day_start, acct.peak, now))
     h = acct.holding
     if h is not None and not _monitor_quiet(acct, h, mark):
