@@ -45,7 +45,14 @@ How a backtest fills and what it checks
 
 Speed: indicators and signals are computed once for all bars; the engine then jumps from event to event
 (``screening.next_event``: array searches over highs, lows and closes) and steps exactly, in Decimal, only
-there, with the same rule objects at each decision. A quiet bar is never visited one by one.
+there, with the same rule objects at each decision. A quiet bar is never visited one by one. At the bars it
+stops at, the engine skips only what certainly does nothing: ``fastpoll.step`` leaves out the exit search, the
+tier grading and the position monitor where the same Decimal comparisons show they cannot act, and
+``fastpath.try_place`` places an entry that every gate and rule certainly allows (the same arithmetic as the
+sizing and the rules, with the run's constants computed once) without formatting the reasons nobody reads;
+``fastpath.try_shut`` counts a signal against a shut account-level gate with the live gate rules. Everything else
+(every order-rule denial, every action of the tiers and the monitor) runs the full path, so it is done and
+worded by the same code as live. The plain bar-by-bar loop of the tests runs only the full path.
 """
 
 from __future__ import annotations
