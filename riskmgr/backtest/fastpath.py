@@ -26,6 +26,7 @@ from riskmgr.backtest.decisions import ACCOUNT_GATES, EntrySignals, _cooldown, _
 from riskmgr.clock import from_ms
 from riskmgr.domain import ZERO, AccountStatus, PositionSide, TradingState
 from riskmgr.errors import ValidationError
+from riskmgr.risk import rules
 from riskmgr.risk.context import RuleContext
 from riskmgr.risk.costs import NO_LOSS, TradingCosts, backtest_costs
 from riskmgr.risk.rules import ALL_RULES
@@ -98,7 +99,8 @@ def _liquidation_factors(leverage: int, mmr: Decimal | None) -> tuple[float, flo
 
 
 def try_place(acct: SimAccount, j: int, sig: EntrySignals, plan: DecisionPlan) -> bool:
-    """Place bar ``j``'s entry when every gate and rule certainly allows it; False: decide it in full."""
+    """Place bar ``j``'s entry when every gate and rule certainly allows it, or count it against the order rules
+    that deny it when each has denied before (its first reason is kept); False: decide it in full."""
     if not plan.settings_allow or acct.status.state is not ACTIVE:
         return False
     now = from_ms(acct.s.close_ms(j))
@@ -115,10 +117,20 @@ def try_place(acct: SimAccount, j: int, sig: EntrySignals, plan: DecisionPlan) -
     side = LONG if long else SHORT
     if stop <= 0 or target <= 0 or (entry - stop) * side.sign <= 0:
         return False
-    qty = _allowed_qty(acct, side, entry, stop, target, plan)
-    if qty is None:
+    judged = _judge(acct, side, entry, stop, target, plan)
+    if judged is None:
         return False
-    _place(acct, j, now, side, entry, stop, target, qty)
+    qty, denied = judged
+    if not denied:
+        _place(acct, j, now, side, entry, stop, target, qty)
+        return True
+    # a repeated denial: ``decide`` would count it against the same rules and keep their first reasons, so the
+    # reasons are not needed; a rule's first denial runs the full path, which words it
+    if any(rule not in acct.denials for rule in denied):
+        return False
+    acct.signals += 1
+    for rule in denied:
+        acct.denials[rule].count += 1
     return True
 
 
@@ -179,32 +191,38 @@ def _gates_open(acct: SimAccount, now: datetime, plan: DecisionPlan) -> bool:
     return not now < acct.recent[0].closed_at + timedelta(minutes=limits.loss_cooldown_minutes)
 
 
-def _allowed_qty(acct: SimAccount, side: PositionSide, entry: Decimal, stop: Decimal, target: Decimal,
-                 plan: DecisionPlan) -> Decimal | None:
-    """Return the quantity ``size_position`` gives when every rule allows it, else None."""
+def _judge(acct: SimAccount, side: PositionSide, entry: Decimal, stop: Decimal, target: Decimal,
+           plan: DecisionPlan) -> tuple[Decimal, list[str]] | None:
+    """Return the quantity ``size_position`` gives and the order rules that deny it (all of them, none when the
+    entry is allowed); None when an account-level gate denies or sizing would fail (the full path judges those).
+    """
     limits, costs, sign = acct.limits, plan.costs, side.sign
+    equity, nothing, day_start, peak = acct.wallet, plan.nothing, acct.day_start, acct.peak
+    if not (equity > 0 and day_start > 0 and peak > 0) or not _gates_allow(acct, equity):
+        return None
+    denied: list[str] = []
     fees, slippage = costs.fees_per_unit(entry, stop), costs.slippage_per_unit(entry, stop)
-    if abs(entry - stop) < limits.min_stop_cost_multiple * (fees + slippage):  # min_stop_distance
-        return None
-    equity, nothing = acct.wallet, plan.nothing
-    if not equity > 0:
-        return None
+    if abs(entry - stop) < limits.min_stop_cost_multiple * (fees + slippage):
+        denied.append(rules.min_stop_distance.NAME)
     qty = _size(acct, entry, abs(entry - stop) + (slippage + fees), equity, plan)  # costs.loss_per_unit
     notional = qty * entry
-    if qty <= 0 or qty < acct.spec.min_qty or notional < plan.min_notional:  # risk_per_trade's minimums
-        return None
-    # loss_at_stop + existing_loss of nothing, as _result sums them
-    move = max((entry - stop) * sign, ZERO)
-    risk = (qty * move + qty * fees + qty * slippage) + NO_LOSS.total
-    if risk / equity * HUNDRED > limits.risk_per_trade_pct:  # risk_per_trade
-        return None
-    if nothing + notional > equity * limits.max_leverage:  # max_leverage
-        return None
-    if nothing + (nothing - nothing) + notional > limits.max_position_notional:  # max_position_notional
-        return None
-    if not _prices_allow(acct, side, entry, stop, target, plan):
-        return None
-    return qty if _account_allows(acct, equity, risk + nothing, plan) else None
+    # loss_at_stop + existing_loss of nothing, as sizing's _result sums them
+    risk = (qty * max((entry - stop) * sign, ZERO) + qty * fees + qty * slippage) + NO_LOSS.total
+    if (qty <= 0 or qty < acct.spec.min_qty or notional < plan.min_notional
+            or risk / equity * HUNDRED > limits.risk_per_trade_pct):
+        denied.append(rules.risk_per_trade.NAME)
+    if nothing + notional > equity * limits.max_leverage:
+        denied.append(rules.max_leverage.NAME)
+    if nothing + (nothing - nothing) + notional > limits.max_position_notional:
+        denied.append(rules.max_position_notional.NAME)
+    if not _liquidation_beyond(acct, side, entry, stop, plan):
+        denied.append(rules.liquidation_beyond_stop.NAME)
+    ratio = (target - entry) * sign / ((entry - stop) * sign)
+    if ratio <= 0 or ratio < limits.min_reward_risk:
+        denied.append(rules.reward_risk.NAME)
+    if risk + nothing > equity - day_start * plan.day_floor:
+        denied.append(rules.daily_headroom.NAME)
+    return qty, denied
 
 
 def _size(acct: SimAccount, entry: Decimal, per_unit: Decimal, equity: Decimal, plan: DecisionPlan) -> Decimal:
@@ -234,29 +252,23 @@ def _clearly_beyond(side: PositionSide, entry: Decimal, stop: Decimal, tick: Dec
     return float(entry) * plan.liquidation_factors[1] * (1 - 1e-9) - float(tick) > float(stop) * (1 + 1e-12)
 
 
-def _prices_allow(acct: SimAccount, side: PositionSide, entry: Decimal, stop: Decimal, target: Decimal,
-                  plan: DecisionPlan) -> bool:
-    """liquidation_beyond_stop and reward_risk."""
-    spec, sign = acct.spec, side.sign
+def _liquidation_beyond(acct: SimAccount, side: PositionSide, entry: Decimal, stop: Decimal,
+                        plan: DecisionPlan) -> bool:
+    """liquidation_beyond_stop: the liquidation estimate on the tick lies beyond the stop."""
+    spec = acct.spec
+    if _clearly_beyond(side, entry, stop, spec.price_tick, plan):
+        return True
     mmr = spec.maintenance_margin_rate
-    if mmr is None:
+    if mmr is None:  # settings_allow rules this out; the rule would deny
         return False
-    if not _clearly_beyond(side, entry, stop, spec.price_tick, plan):
-        liquidation = liquidation_price_on_tick(side, entry, acct.cfg.leverage, mmr, spec.price_tick)
-        if (stop - liquidation) * sign <= 0:
-            return False
-    ratio = (target - entry) * sign / ((entry - stop) * sign)
-    return ratio > 0 and not ratio < acct.limits.min_reward_risk
+    liquidation = liquidation_price_on_tick(side, entry, acct.cfg.leverage, mmr, spec.price_tick)
+    return (stop - liquidation) * side.sign > 0
 
 
-def _account_allows(acct: SimAccount, equity: Decimal, needed: Decimal, plan: DecisionPlan) -> bool:
-    """daily_loss, daily_headroom and drawdown."""
+def _gates_allow(acct: SimAccount, equity: Decimal) -> bool:
+    """The account-level gates among the rules: daily_loss and drawdown (opening figures above 0 checked)."""
     limits, day_start, peak = acct.limits, acct.day_start, acct.peak
-    if day_start <= 0 or peak <= 0:
-        return False
     if (day_start - equity) / day_start * HUNDRED >= limits.daily_loss_limit_pct:
-        return False
-    if needed > equity - day_start * plan.day_floor:
         return False
     drawdown = max((peak - equity) / peak * HUNDRED, Decimal(0))
     return drawdown < limits.max_drawdown_pct and drawdown < limits.drawdown_reducing_pct

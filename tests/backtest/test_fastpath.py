@@ -92,14 +92,14 @@ def _check_every_decision(inp: EngineInput, sig: EntrySignals) -> dict[str, int]
     """Walk every bar with the full step; at each signal decide on a twin in full and here on the fast paths."""
     acct = SimAccount(build_series(inp), inp.spec, inp.config, inp.first_bar)
     plan = DecisionPlan.of(acct)
-    paths = {"placed": 0, "shut": 0, "full": 0}
+    paths = {"placed": 0, "repeated": 0, "shut": 0, "full": 0}
     for j in range(inp.first_bar, len(inp.candles)):
         step(acct, j)
         if acct.idle and sig.side[j] != 0:
             twin = _twin(acct)
             decide(twin, j, sig)
             if try_place(acct, j, sig, plan):
-                paths["placed"] += 1
+                paths["placed" if acct.pending is not None else "repeated"] += 1
             elif try_shut(acct, j, sig, plan):
                 paths["shut"] += 1
             else:
@@ -138,6 +138,15 @@ def test_each_fast_decision_equals_the_full_rule_path_under_other_settings(chang
     paths = _check_every_decision(inp, sig)
 
     assert sum(paths.values()) > 20
+
+
+def test_a_repeated_order_rule_denial_is_counted_on_the_fast_path_with_the_first_reason_kept():
+    # at 100x the liquidation often lies inside the stop: liquidation_beyond_stop denies again and again
+    inp, sig = conservative(4000, 3, rearm=True, leverage=100, limits=RiskLimits().with_changes(max_leverage=100))
+
+    paths = _check_every_decision(inp, sig)
+
+    assert paths["repeated"] > 100 and paths["full"] < paths["repeated"] / 10
 
 
 def _same(a, b) -> None:
