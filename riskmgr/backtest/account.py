@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from functools import cached_property
 
 import numpy as np
 
@@ -63,11 +62,6 @@ class Series:
 
     def __len__(self) -> int:
         return int(self.ts.shape[0])
-
-    @cached_property
-    def rows(self) -> tuple[list[float], list[float], list[float]]:
-        """Return the lows, highs and closes as Python lists (quick to read one bar at a time)."""
-        return self.low.tolist(), self.high.tolist(), self.close.tolist()
 
     def close_ms(self, j: int) -> int:
         return int(self.ts[j]) + self.bar_ms

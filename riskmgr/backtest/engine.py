@@ -138,13 +138,13 @@ def run_events(inp: EngineInput, signals: EntrySignals, progress: Progress | Non
     funding_bars = None if series.funding is None else np.flatnonzero(series.funding)
     n, i = len(series), inp.first_bar
     report = _Reporter(progress, inp.first_bar, n)
-    plan, valid = DecisionPlan.of(acct), fastpoll.bars_valid(series, inp.first_bar)
+    plan = DecisionPlan.of(acct)
     while i < n:
         c = min(next_event(acct, i, signal_bars, funding_bars), n)
         skip(acct, i, c, signal_bars)
         if c >= n:
             break
-        fastpoll.step(acct, c, valid)  # polling.step, its quiet parts skipped
+        fastpoll.step(acct, c)  # polling.step, its quiet parts skipped
         if acct.idle and sides[c] != 0 and not try_place(acct, c, signals, plan) \
                 and not try_shut(acct, c, signals, plan):
             decide(acct, c, signals)  # a denial by the order's own rules, or an input only the full path judges

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import numpy as np
-
 from riskmgr.backtest.account import Holding, Series, SimAccount, price_of
 from riskmgr.backtest.polling import _apply_tiers, _monitor, _roll_day, poll
 from riskmgr.clock import from_ms
@@ -25,25 +23,24 @@ from riskmgr.risk.sizing import HUNDRED
 from riskmgr.risk.state import evaluate_account_tiers
 
 LONG = PositionSide.LONG
+INF = float("inf")
 
 
-def bars_valid(s: Series, first: int) -> bool:
-    """Tell whether every bar from ``first`` on is one ``fills.Bar`` accepts (prices > 0, low/high around them).
+def bar_valid(s: Series, j: int) -> bool:
+    """Tell whether bar ``j`` is one ``fills.Bar`` accepts: prices finite and above 0, low and high around them.
 
-    When one is not, the engine takes the full step at every bar, so the bad bar fails exactly where it fails
-    in the full step.
+    The exit search of a bar is skipped only for such a bar; any other takes the full step, so a bad bar fails
+    exactly where it fails in the full step.
     """
-    o, h, lo, c = s.open[first:], s.high[first:], s.low[first:], s.close[first:]
-    prices = np.concatenate((o, h, lo, c))
-    return bool(np.all(np.isfinite(prices)) and np.all(prices > 0) and np.all(lo <= np.minimum(o, c))
-                and np.all(h >= np.maximum(o, c)))
+    o, h, lo, c = float(s.open[j]), float(s.high[j]), float(s.low[j]), float(s.close[j])
+    return 0 < lo <= o <= h < INF and lo <= c <= h  # NaN compares false: not valid
 
 
-def step(acct: SimAccount, j: int, valid: bool) -> None:
+def step(acct: SimAccount, j: int) -> None:
     """Process bar ``j`` exactly as ``polling.step`` does."""
     h = acct.holding
-    if acct.pending is not None or h is None or not valid or (acct.s.funding is not None and acct.s.funding[j]) \
-            or _exit_possible(acct, h, j):
+    if acct.pending is not None or h is None or (acct.s.funding is not None and acct.s.funding[j]) \
+            or not bar_valid(acct.s, j) or _exit_possible(acct, h, j):
         acct.bar_start(j)
     _poll(acct, j)
 
@@ -54,7 +51,7 @@ def mark(acct: SimAccount, j: int) -> None:
     if h is None:
         acct.curve[j] = float(acct.wallet)
     else:  # the same float operations in the same order as the array expression, so the same bits
-        acct.curve[j] = float(acct.wallet) + h.side.sign * float(h.qty) * (acct.s.rows[2][j] - float(h.entry))
+        acct.curve[j] = float(acct.wallet) + h.side.sign * float(h.qty) * (float(acct.s.close[j]) - float(h.entry))
 
 
 def _exit_possible(acct: SimAccount, h: Holding, j: int) -> bool:

@@ -145,19 +145,18 @@ class _Levels:
 
     def scan(self, s: Series, a: int, b: int, peak: float) -> tuple[int, float]:
         """Do what ``first`` does, one bar at a time, with the same float arithmetic in the same order."""
-        lows, highs, closes = s.rows
+        lows, highs, closes = s.low[a:b].tolist(), s.high[a:b].tolist(), s.close[a:b].tolist()
         down, up, close_low, close_high = self._bar_levels()
         sign_qty = (1.0 if self.long else -1.0) * self.qty
         wallet, entry, drawdown, loss, day_start = self.wallet, self.entry, self.drawdown, self.loss, self.day_start
         running = peak
-        for k in range(a, b):
-            close = closes[k]
+        for k, close in enumerate(closes):
             equity = wallet + sign_qty * (close - entry)
             running = max(running, equity)
             if (lows[k] <= down or highs[k] >= up or close <= close_low or close >= close_high or equity <= 0
                     or (drawdown is not None and (running - equity) / running * 100 >= drawdown - PCT_EPS)
                     or (loss is not None and (day_start - equity) / day_start * 100 >= loss - PCT_EPS)):
-                return k - a, peak
+                return k, peak
         return -1, running
 
     def _bar_levels(self) -> tuple[float, float, float, float]:

@@ -177,7 +177,7 @@ def test_a_bad_bar_where_the_engine_stops_fails_there_as_in_the_full_step():
     inp = EngineInput(candles(rows), SPEC, config())
     sig = signals(len(rows), {20: (1, 98.0, 104.0)})
 
-    assert not fastpoll.bars_valid(build_series(inp), 0)
+    assert not fastpoll.bar_valid(build_series(inp), 23) and fastpoll.bar_valid(build_series(inp), 22)
     with pytest.raises(ValueError, match="low <= open, close <= high"):
         bar_by_bar(inp, sig)
     with pytest.raises(ValueError, match="low <= open, close <= high"):
@@ -241,7 +241,7 @@ def test_the_bar_by_bar_scan_finds_what_the_array_search_finds(seed, long, stop,
     n = 60
     close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
     low, high = close * (1 - np.abs(rng.normal(0, 0.005, n))), close * (1 + np.abs(rng.normal(0, 0.005, n)))
-    series = SimpleNamespace(low=low, high=high, close=close, rows=(low.tolist(), high.tolist(), close.tolist()))
+    series = SimpleNamespace(low=low, high=high, close=close)
     flip = (lambda x: x) if long else (lambda x: 2 - x)
     levels = _Levels(
         long=long, adverse=None if stop is None else 100 * flip(stop), target=None if target is None else
