@@ -45,7 +45,14 @@ How a backtest fills and what it checks
 
 Speed: indicators and signals are computed once for all bars; the engine then jumps from event to event
 (``screening.next_event``: array searches over highs, lows and closes) and steps exactly, in Decimal, only
-there, with the same rule objects at each decision. A quiet bar is never visited one by one.
+there, with the same rule objects at each decision. A quiet bar is never visited one by one. At the bars it
+stops at, the engine skips only what certainly does nothing: ``fastpoll.step`` leaves out the exit search, the
+tier grading and the position monitor where the same Decimal comparisons show they cannot act, and
+``fastpath.try_place`` places an entry that every gate and rule certainly allows (the same arithmetic as the
+sizing and the rules, with the run's constants computed once) without formatting the reasons nobody reads;
+``fastpath.try_shut`` counts a signal against a shut account-level gate with the live gate rules. Everything else
+(every order-rule denial, every action of the tiers and the monitor) runs the full path, so it is done and
+worded by the same code as live. The plain bar-by-bar loop of the tests runs only the full path.
 """
 
 from __future__ import annotations
@@ -56,10 +63,11 @@ from datetime import UTC
 
 import numpy as np
 
+from riskmgr.backtest import fastpoll
 from riskmgr.backtest.account import EngineConfig, Series, SimAccount
 from riskmgr.backtest.decisions import EntrySignals, decide
+from riskmgr.backtest.fastpath import DecisionPlan, try_place, try_shut
 from riskmgr.backtest.outcome import Outcome
-from riskmgr.backtest.polling import step
 from riskmgr.backtest.screening import next_event
 from riskmgr.clock import from_ms, to_ms
 from riskmgr.domain import MarketSpec
@@ -130,15 +138,17 @@ def run_events(inp: EngineInput, signals: EntrySignals, progress: Progress | Non
     funding_bars = None if series.funding is None else np.flatnonzero(series.funding)
     n, i = len(series), inp.first_bar
     report = _Reporter(progress, inp.first_bar, n)
+    plan = DecisionPlan.of(acct)
     while i < n:
         c = min(next_event(acct, i, signal_bars, funding_bars), n)
         skip(acct, i, c, signal_bars)
         if c >= n:
             break
-        step(acct, c)
-        if acct.idle and sides[c] != 0:
-            decide(acct, c, signals)
-        acct.mark_range(c, c + 1)
+        fastpoll.step(acct, c)  # polling.step, its quiet parts skipped
+        if acct.idle and sides[c] != 0 and not try_place(acct, c, signals, plan) \
+                and not try_shut(acct, c, signals, plan):
+            decide(acct, c, signals)  # a denial by the order's own rules, or an input only the full path judges
+        fastpoll.mark(acct, c)
         i = c + 1
         report.at(i)
     report.at(n)
@@ -151,7 +161,7 @@ def skip(acct: SimAccount, a: int, b: int, signal_bars: np.ndarray) -> None:
         return
     acct.catch_up(a, b)
     if acct.idle and acct.block is not None:
-        count = int(np.searchsorted(signal_bars, b) - np.searchsorted(signal_bars, a))
+        count = int(signal_bars.searchsorted(b) - signal_bars.searchsorted(a))
         if count:
             acct.signals += count
             for rule in acct.block.rules:

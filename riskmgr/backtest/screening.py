@@ -7,7 +7,8 @@ where the exact Decimal check fires is never skipped. A bar found that turns out
 
 * Flat, no order: the next signal bar (after any account-level gate that is shut), or the bar where an
   operator re-arm happens.
-* A limit entry resting: the first bar whose range reaches the limit, or its last bar.
+* A limit entry resting: the first bar whose range reaches the limit, its last bar, or the first bar of the next
+  risk day.
 * A position open: the first bar whose low or high reaches the stop, liquidation or target; whose close reaches
   the position monitor's levels; whose close equity crosses the next drawdown tier or the daily loss limit; the
   first bar of the next risk day; or a funding bar.
@@ -25,6 +26,7 @@ from riskmgr.domain import PositionSide, TradingState
 EPS = 1e-9
 PCT_EPS = 1e-6
 WINDOW = 4096  # bars searched per pass while a position is open (bounds the temporary arrays)
+NEAR = 24  # bars read one by one before the array searches (most events come within a few bars: no array set-up)
 
 
 def next_event(acct: SimAccount, i: int, signal_bars: np.ndarray, funding_bars: np.ndarray | None) -> int:
@@ -37,7 +39,7 @@ def next_event(acct: SimAccount, i: int, signal_bars: np.ndarray, funding_bars: 
     if acct.pending is not None:
         return _pending(acct, i, n)
     start = i if acct.block is None else max(i, acct.block.end_bar)
-    k = int(np.searchsorted(signal_bars, start, side="left"))
+    k = int(signal_bars.searchsorted(start, side="left"))
     found = int(signal_bars[k]) if k < len(signal_bars) else n
     return min(found, _rearm_bar(acct, i, n))
 
@@ -45,14 +47,17 @@ def next_event(acct: SimAccount, i: int, signal_bars: np.ndarray, funding_bars: 
 def _rearm_bar(acct: SimAccount, i: int, n: int) -> int:
     if not acct.cfg.rearm_next_day or acct.halted_day is None or acct.status.state is TradingState.ACTIVE:
         return n
-    return max(i, int(np.searchsorted(acct.s.day, acct.halted_day + 1, side="left")))
+    return max(i, int(acct.s.day.searchsorted(acct.halted_day + 1, side="left")))
 
 
 def _pending(acct: SimAccount, i: int, n: int) -> int:
     p = acct.pending
     if p is None or p.limit is None:
         return i
-    last = min(p.expires_bar, n - 1)
+    # the first close of the next risk day sets the day's opening equity: it must see the account still flat
+    # (a fill later in that day would otherwise open the day with the position's unrealized P&L in it)
+    next_day = int(acct.s.day.searchsorted((acct.day or 0) + 1, side="left"))
+    last = min(p.expires_bar, n - 1, max(i, next_day))
     if i >= last:
         return i
     level = float(p.limit)
@@ -65,14 +70,18 @@ def _pending(acct: SimAccount, i: int, n: int) -> int:
 
 
 def _holding(acct: SimAccount, h: Holding, i: int, n: int, funding_bars: np.ndarray | None) -> int:
-    end = min(n, int(np.searchsorted(acct.s.day, (acct.day or 0) + 1, side="left")))
+    end = min(n, int(acct.s.day.searchsorted((acct.day or 0) + 1, side="left")))
     if funding_bars is not None:
-        k = int(np.searchsorted(funding_bars, i, side="left"))
+        k = int(funding_bars.searchsorted(i, side="left"))
         if k < len(funding_bars):
             end = min(end, int(funding_bars[k]))
     levels = _Levels.of(acct, h)
     peak = float(acct.peak)
-    a = i
+    near = min(end, i + NEAR)
+    hit, peak = levels.scan(acct.s, i, near, peak)
+    if hit >= 0:
+        return i + hit
+    a = near
     while a < end:
         b = min(end, a + WINDOW)
         hit, peak = levels.first(acct.s, a, b, peak)
@@ -82,7 +91,7 @@ def _holding(acct: SimAccount, h: Holding, i: int, n: int, funding_bars: np.ndar
     return end
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # built at every search while a position is open: no frozen-attribute set-up cost
 class _Levels:
     """The float thresholds of one open position, widened so that the search never misses an exact event."""
 
@@ -133,6 +142,36 @@ class _Levels:
         hit |= equity <= 0
         k = int(hit.argmax())
         return (k, peak) if hit[k] else (-1, float(running[-1]))
+
+    def scan(self, s: Series, a: int, b: int, peak: float) -> tuple[int, float]:
+        """Do what ``first`` does, one bar at a time, with the same float arithmetic in the same order."""
+        lows, highs, closes = s.low[a:b].tolist(), s.high[a:b].tolist(), s.close[a:b].tolist()
+        down, up, close_low, close_high = self._bar_levels()
+        sign_qty = (1.0 if self.long else -1.0) * self.qty
+        wallet, entry, drawdown, loss, day_start = self.wallet, self.entry, self.drawdown, self.loss, self.day_start
+        running = peak
+        for k, close in enumerate(closes):
+            equity = wallet + sign_qty * (close - entry)
+            running = max(running, equity)
+            if (lows[k] <= down or highs[k] >= up or close <= close_low or close >= close_high or equity <= 0
+                    or (drawdown is not None and (running - equity) / running * 100 >= drawdown - PCT_EPS)
+                    or (loss is not None and (day_start - equity) / day_start * 100 >= loss - PCT_EPS)):
+                return k, peak
+        return -1, running
+
+    def _bar_levels(self) -> tuple[float, float, float, float]:
+        """Return the widened levels a bar's low may reach (at or below) and its high (at or above), then the
+        close levels; a level that is not there is an infinity no price reaches."""
+        inf = float("inf")
+        adverse, target = self.adverse, self.target
+        if self.long:
+            down = -inf if adverse is None else adverse * (1 + EPS)
+            up = inf if target is None else target * (1 - EPS)
+        else:
+            down = -inf if target is None else target * (1 + EPS)
+            up = inf if adverse is None else adverse * (1 - EPS)
+        return (down, up, -inf if self.close_low is None else self.close_low,
+                inf if self.close_high is None else self.close_high)
 
     def _price_hits(self, low: np.ndarray, high: np.ndarray, close: np.ndarray) -> np.ndarray:
         hit = np.zeros(low.shape[0], dtype=bool)

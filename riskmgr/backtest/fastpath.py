@@ -1,0 +1,288 @@
+"""The engine's fast entry decision: place the entry at once when the full rule path certainly would.
+
+``decisions.decide`` builds the live ``RuleContext``, sizes the order with ``size_position``, runs every
+pre-trade rule of ``risk.rules`` and formats every verdict's reason, allowed or not. In a busy run (re-armed
+daily, thousands of entries) that is most of the cost, and almost all of it is spent on reasons nobody reads:
+an allowed verdict's reason is never kept. So the event-driven engine first asks ``try_place``: with the run's
+constants computed once (``DecisionPlan``) and the very same Decimal arithmetic, in the same order, as the
+sizing and the rules, is every gate and every rule certainly allowing this signal? Then it places the entry
+exactly as ``decide`` would (same quantity, same stop and target). On anything else (a denial, a shut gate,
+an input the rules would reject) it returns False and the engine runs the full ``decide``, so every denial,
+its reason and its count still come from the live rules themselves.
+
+The plain bar-by-bar loop of the tests runs only the full path: the engine equals it exactly (trades, equity,
+denials with their first reasons, events), which is what keeps this shortcut honest; ``tests/backtest/
+test_fastpath.py`` also checks each decision against the full path directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from riskmgr.backtest.account import PendingEntry, SimAccount, price_of
+from riskmgr.backtest.decisions import ACCOUNT_GATES, EntrySignals, _cooldown, _daily_cap, _intent, _shut
+from riskmgr.clock import from_ms
+from riskmgr.domain import ZERO, AccountStatus, PositionSide, TradingState
+from riskmgr.errors import ValidationError
+from riskmgr.risk import rules
+from riskmgr.risk.context import RuleContext
+from riskmgr.risk.costs import NO_LOSS, TradingCosts, backtest_costs
+from riskmgr.risk.rules import ALL_RULES
+from riskmgr.risk.sizing import (
+    HUNDRED,
+    liquidation_price,
+    liquidation_price_on_tick,
+    round_down_to_step,
+    round_to_tick,
+)
+from riskmgr.risk.state import admits
+
+LONG, SHORT, ACTIVE = PositionSide.LONG, PositionSide.SHORT, TradingState.ACTIVE
+# the pre-trade rules that are account-level gates: they read the account and the time, never the order's size
+GATE_RULES = tuple(rule for rule in ALL_RULES if rule.name in ACCOUNT_GATES)
+NOT_SIZED = "not sized: only the account-level gates are read here"
+INF = float("inf")
+
+
+@dataclass(frozen=True)
+class DecisionPlan:
+    """What every decision of one run shares: the costs, the cooldown and the rules that only read settings."""
+
+    costs: TradingCosts
+    cooldown: timedelta
+    settings_allow: bool  # data_fresh, max_leverage's setting checks, max_open_positions, the intent's own checks
+    position_room: Decimal  # max position notional left with nothing open or resting (sizing's first cap)
+    nothing: Decimal  # an empty sum, as sizing and the rules add it (open notional, resting, a held loss)
+    min_notional: Decimal
+    day_floor: Decimal  # 1 - daily loss limit / 100: daily_headroom's factor
+    # the liquidation estimate per unit of entry price, long and short (None: not a plain factor; compute it)
+    liquidation_factors: tuple[float, float] | None
+
+    @classmethod
+    def of(cls, acct: SimAccount) -> DecisionPlan:
+        """Compute the run's constants once."""
+        limits, spec, cfg, lev = acct.limits, acct.spec, acct.cfg, acct.cfg.leverage
+        settings_allow = (
+            limits.stale_after_seconds >= 0  # a read stamped now is 0 s old
+            and not isinstance(lev, bool) and isinstance(lev, int) and 1 <= lev <= limits.max_leverage
+            and lev <= spec.max_leverage and limits.max_open_positions >= 1 and bool(cfg.symbol)
+            and spec.symbol == cfg.symbol and spec.maintenance_margin_rate is not None
+            and spec.qty_step > 0 and spec.price_tick > 0
+        )
+        nothing = ZERO + ZERO  # sum((), ZERO) + sum((), ZERO): what sizing and the rules compute with no positions
+        return cls(
+            costs=backtest_costs(cfg.fill.taker_fee, cfg.fill.slippage_bps, spec.price_tick),
+            cooldown=timedelta(minutes=limits.signal_cooldown_minutes), settings_allow=settings_allow,
+            position_room=max(limits.max_position_notional - nothing, ZERO), nothing=nothing,
+            min_notional=max(spec.min_notional, limits.min_notional_floor),
+            day_floor=1 - limits.daily_loss_limit_pct / HUNDRED,
+            liquidation_factors=_liquidation_factors(lev, spec.maintenance_margin_rate) if settings_allow else None,
+        )
+
+
+def _liquidation_factors(leverage: int, mmr: Decimal | None) -> tuple[float, float] | None:
+    """Return ``liquidation_price`` at an entry of 1, long and short, when it is that factor times the entry.
+
+    Every venue formula of an isolated position is the entry times a factor of the leverage and the maintenance
+    rate; the probes check that it still is (else None: each decision computes the estimate in full).
+    """
+    if mmr is None:
+        return None
+    factors = tuple(float(liquidation_price(side, Decimal(1), leverage, mmr)) for side in (LONG, SHORT))
+    for probe in (Decimal("0.0123"), Decimal("97.31"), Decimal("123456.7")):
+        for side, factor in zip((LONG, SHORT), factors, strict=True):
+            if abs(float(liquidation_price(side, probe, leverage, mmr)) - float(probe) * factor) > 1e-12 * float(probe):
+                return None
+    return factors[0], factors[1]
+
+
+def try_place(acct: SimAccount, j: int, sig: EntrySignals, plan: DecisionPlan) -> bool:
+    """Place bar ``j``'s entry when every gate and rule certainly allows it, or count it against the order rules
+    that deny it when each has denied before (its first reason is kept); False: decide it in full."""
+    if not plan.settings_allow or acct.status.state is not ACTIVE:
+        return False
+    now = from_ms(acct.s.close_ms(j))
+    if not _gates_open(acct, now, plan):
+        return False
+    stop_f, target_f, close_f = float(sig.stop[j]), float(sig.target[j]), float(acct.s.close[j])
+    if not (0 < stop_f < INF and 0 < target_f < INF and 0 < close_f < INF):  # NaN too: the full path says why
+        return False
+    long = bool(sig.side[j] > 0)
+    tick = acct.spec.price_tick
+    stop = round_to_tick(price_of(stop_f), tick, up=long)
+    target = round_to_tick(price_of(target_f), tick, up=not long)
+    entry = price_of(close_f)
+    side = LONG if long else SHORT
+    if stop <= 0 or target <= 0 or (entry - stop) * side.sign <= 0:
+        return False
+    judged = _judge(acct, side, entry, stop, target, plan)
+    if judged is None:
+        return False
+    qty, denied = judged
+    if not denied:
+        _place(acct, j, now, side, entry, stop, target, qty)
+        return True
+    # a repeated denial: ``decide`` would count it against the same rules and keep their first reasons, so the
+    # reasons are not needed; a rule's first denial runs the full path, which words it
+    if any(rule not in acct.denials for rule in denied):
+        return False
+    acct.signals += 1
+    for rule in denied:
+        acct.denials[rule].count += 1
+    return True
+
+
+def try_shut(acct: SimAccount, j: int, sig: EntrySignals, plan: DecisionPlan) -> bool:
+    """Count bar ``j``'s signal against the account-level gates that turn it down, as ``decide`` does.
+
+    ``decide`` judges the gates first and, when one is shut, counts the signal against the shut gates only; their
+    verdicts never read the order's size, so they are taken here from the same functions and rules on the same
+    context, without sizing the order or running the order's own rules. False: no gate is shut (or the input is
+    one the full path must judge), so ``decide`` runs in full.
+    """
+    if not plan.settings_allow:
+        return False
+    ms = acct.s.close_ms(j)
+    now = from_ms(ms)
+    side = LONG if sig.side[j] > 0 else SHORT
+    cooldown = _cooldown(acct, now, side, j, sig)
+    if cooldown is not None:
+        acct.signals += 1
+        _shut(acct, [cooldown], ms)
+        return True
+    try:
+        intent = _intent(acct, side, j, sig)
+    except ValidationError:
+        return False
+    ctx = RuleContext(
+        now=now, limits=acct.limits, intent=intent, spec=acct.spec, equity=acct.wallet, available=acct.wallet,
+        day_start_equity=acct.day_start, peak_equity=acct.peak, positions=(), account_status=AccountStatus.OK,
+        data_age=now - now, recent_trades=tuple(acct.recent), trading_state=acct.status.state, sizing=None,
+        sizing_error=NOT_SIZED, costs=plan.costs,
+    )
+    verdicts = (admits(acct.status.state, reduces_exposure=False, is_cancel=False), _daily_cap(acct, now),
+                *(rule.check(ctx) for rule in GATE_RULES))
+    gates = [v for v in verdicts if not v.allowed]
+    if not gates:
+        return False
+    acct.signals += 1
+    _shut(acct, gates, ms)
+    return True
+
+
+def _gates_open(acct: SimAccount, now: datetime, plan: DecisionPlan) -> bool:
+    """The account-level gates that depend on time and counts: the daily cap, the cooldown, the loss streak."""
+    limits = acct.limits
+    if acct.entries_day == acct.day and acct.entries_today >= limits.auto_trade_daily_cap:
+        return False
+    if limits.auto_trade_daily_cap <= 0:
+        return False
+    if acct.last_taken is not None and now < acct.last_taken + plan.cooldown:
+        return False
+    streak = 0
+    for trade in acct.recent:  # newest first, as the rule sorts them
+        if trade.realized_pnl >= 0:
+            break
+        streak += 1
+    if streak < limits.max_consecutive_losses:
+        return True
+    return not now < acct.recent[0].closed_at + timedelta(minutes=limits.loss_cooldown_minutes)
+
+
+def _judge(acct: SimAccount, side: PositionSide, entry: Decimal, stop: Decimal, target: Decimal,
+           plan: DecisionPlan) -> tuple[Decimal, list[str]] | None:
+    """Return the quantity ``size_position`` gives and the order rules that deny it (all of them, none when the
+    entry is allowed); None when an account-level gate denies or sizing would fail (the full path judges those).
+    """
+    limits, costs, sign = acct.limits, plan.costs, side.sign
+    equity, nothing, day_start, peak = acct.wallet, plan.nothing, acct.day_start, acct.peak
+    if not (equity > 0 and day_start > 0 and peak > 0) or not _gates_allow(acct, equity):
+        return None
+    denied: list[str] = []
+    fees, slippage = costs.fees_per_unit(entry, stop), costs.slippage_per_unit(entry, stop)
+    if abs(entry - stop) < limits.min_stop_cost_multiple * (fees + slippage):
+        denied.append(rules.min_stop_distance.NAME)
+    qty = _size(acct, entry, abs(entry - stop) + (slippage + fees), equity, plan)  # costs.loss_per_unit
+    notional = qty * entry
+    # loss_at_stop + existing_loss of nothing, as sizing's _result sums them
+    risk = (qty * max((entry - stop) * sign, ZERO) + qty * fees + qty * slippage) + NO_LOSS.total
+    if (qty <= 0 or qty < acct.spec.min_qty or notional < plan.min_notional
+            or risk / equity * HUNDRED > limits.risk_per_trade_pct):
+        denied.append(rules.risk_per_trade.NAME)
+    if nothing + notional > equity * limits.max_leverage:
+        denied.append(rules.max_leverage.NAME)
+    if nothing + (nothing - nothing) + notional > limits.max_position_notional:
+        denied.append(rules.max_position_notional.NAME)
+    if not _liquidation_beyond(acct, side, entry, stop, plan):
+        denied.append(rules.liquidation_beyond_stop.NAME)
+    ratio = (target - entry) * sign / ((entry - stop) * sign)
+    if ratio <= 0 or ratio < limits.min_reward_risk:
+        denied.append(rules.reward_risk.NAME)
+    if risk + nothing > equity - day_start * plan.day_floor:
+        denied.append(rules.daily_headroom.NAME)
+    return qty, denied
+
+
+def _size(acct: SimAccount, entry: Decimal, per_unit: Decimal, equity: Decimal, plan: DecisionPlan) -> Decimal:
+    """``size_position`` with nothing open or resting: the risk budget, capped, rounded down to the step."""
+    limits = acct.limits
+    left = equity * limits.risk_per_trade_pct / HUNDRED - NO_LOSS.total
+    raw_qty = left / per_unit if left > 0 else ZERO
+    qty = raw_qty
+    for room in (plan.position_room, max(equity * limits.max_leverage - plan.nothing, ZERO)):
+        allowed = room / entry
+        if raw_qty > allowed:
+            qty = min(qty, allowed)
+    return round_down_to_step(qty, acct.spec.qty_step)
+
+
+def _clearly_beyond(side: PositionSide, entry: Decimal, stop: Decimal, tick: Decimal, plan: DecisionPlan) -> bool:
+    """Tell whether the liquidation estimate, rounded to the tick towards the entry, certainly lies beyond the stop.
+
+    The estimate is the entry times the run's factor (to a relative 1e-27 in Decimal); the margins here (a relative
+    1e-9 and a whole tick) are far wider than that and than float rounding, so a True is never wrong; anything
+    closer is left to the exact estimate.
+    """
+    if plan.liquidation_factors is None:
+        return False
+    if side is LONG:
+        return float(entry) * plan.liquidation_factors[0] * (1 + 1e-9) + float(tick) < float(stop) * (1 - 1e-12)
+    return float(entry) * plan.liquidation_factors[1] * (1 - 1e-9) - float(tick) > float(stop) * (1 + 1e-12)
+
+
+def _liquidation_beyond(acct: SimAccount, side: PositionSide, entry: Decimal, stop: Decimal,
+                        plan: DecisionPlan) -> bool:
+    """liquidation_beyond_stop: the liquidation estimate on the tick lies beyond the stop."""
+    spec = acct.spec
+    if _clearly_beyond(side, entry, stop, spec.price_tick, plan):
+        return True
+    mmr = spec.maintenance_margin_rate
+    if mmr is None:  # settings_allow rules this out; the rule would deny
+        return False
+    liquidation = liquidation_price_on_tick(side, entry, acct.cfg.leverage, mmr, spec.price_tick)
+    return (stop - liquidation) * side.sign > 0
+
+
+def _gates_allow(acct: SimAccount, equity: Decimal) -> bool:
+    """The account-level gates among the rules: daily_loss and drawdown (opening figures above 0 checked)."""
+    limits, day_start, peak = acct.limits, acct.day_start, acct.peak
+    if (day_start - equity) / day_start * HUNDRED >= limits.daily_loss_limit_pct:
+        return False
+    drawdown = max((peak - equity) / peak * HUNDRED, Decimal(0))
+    return drawdown < limits.max_drawdown_pct and drawdown < limits.drawdown_reducing_pct
+
+
+def _place(acct: SimAccount, j: int, now: datetime, side: PositionSide, entry: Decimal, stop: Decimal, target: Decimal,
+           qty: Decimal) -> None:
+    """Do what ``decisions._place`` does for an allowed entry."""
+    acct.signals += 1
+    long = side is LONG
+    limit = round_to_tick(entry, acct.spec.price_tick, up=not long) if acct.cfg.limit_entries else None
+    acct.pending = PendingEntry(side, qty, stop, target, limit, j + acct.cfg.validity_bars)
+    acct.last_taken = now
+    if acct.entries_day != acct.day:
+        acct.entries_day, acct.entries_today = acct.day, 0
+    acct.entries_today += 1
+    acct.block = None

@@ -1,0 +1,111 @@
+"""The engine's fast bar step: skip the parts of ``polling.step`` that certainly do nothing at this bar.
+
+``polling.step`` builds a Decimal ``Bar`` to look for the position's exits, grades the account with
+``evaluate_account_tiers`` (formatting both tier reasons) whenever its figures changed, and builds a ``Position``
+for the position monitor, at every bar the engine stops at. Most of those stops act on nothing: the exits are
+not reached, the drawdown and the day's loss are below the tiers that change anything, the move is inside the
+monitor's levels. ``step`` here makes those same comparisons first, with the same Decimal figures (a float
+price becomes the Decimal of its shortest repr, which keeps the order of floats), and runs the full code of
+``polling`` and ``SimAccount`` for every part that may act, so whatever happens is done and worded by it.
+
+The bar-by-bar loop of the tests runs only ``polling.step``; the engine equals it exactly.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from riskmgr.backtest.account import Holding, Series, SimAccount, price_of
+from riskmgr.backtest.polling import _apply_tiers, _monitor, _roll_day, poll
+from riskmgr.clock import from_ms
+from riskmgr.domain import PositionSide
+from riskmgr.risk.sizing import HUNDRED
+from riskmgr.risk.state import evaluate_account_tiers
+
+LONG = PositionSide.LONG
+INF = float("inf")
+
+
+def bar_valid(s: Series, j: int) -> bool:
+    """Tell whether bar ``j`` is one ``fills.Bar`` accepts: prices finite and above 0, low and high around them.
+
+    The exit search of a bar is skipped only for such a bar; any other takes the full step, so a bad bar fails
+    exactly where it fails in the full step.
+    """
+    o, h, lo, c = float(s.open[j]), float(s.high[j]), float(s.low[j]), float(s.close[j])
+    return 0 < lo <= o <= h < INF and lo <= c <= h  # NaN compares false: not valid
+
+
+def step(acct: SimAccount, j: int) -> None:
+    """Process bar ``j`` exactly as ``polling.step`` does."""
+    h = acct.holding
+    if acct.pending is not None or h is None or (acct.s.funding is not None and acct.s.funding[j]) \
+            or not bar_valid(acct.s, j) or _exit_possible(acct, h, j):
+        acct.bar_start(j)
+    _poll(acct, j)
+
+
+def mark(acct: SimAccount, j: int) -> None:
+    """Write the equity at bar ``j``'s close as ``SimAccount.mark_range(j, j + 1)`` does, without an array slice."""
+    h = acct.holding
+    if h is None:
+        acct.curve[j] = float(acct.wallet)
+    else:  # the same float operations in the same order as the array expression, so the same bits
+        acct.curve[j] = float(acct.wallet) + h.side.sign * float(h.qty) * (float(acct.s.close[j]) - float(h.entry))
+
+
+def _exit_possible(acct: SimAccount, h: Holding, j: int) -> bool:
+    """Tell whether bar ``j`` reaches the stop, the liquidation or (when it may fill) the target."""
+    target = h.target if j >= h.target_from else None
+    if h.side is LONG:
+        low = price_of(acct.s.low[j])  # a long's stop is met at the open or the low; the low is the lower
+        return ((h.stop is not None and low <= h.stop) or (h.liquidation is not None and low <= h.liquidation)
+                or (target is not None and price_of(acct.s.high[j]) >= target))
+    high = price_of(acct.s.high[j])
+    return ((h.stop is not None and high >= h.stop) or (h.liquidation is not None and high >= h.liquidation)
+            or (target is not None and price_of(acct.s.low[j]) <= target))
+
+
+def _poll(acct: SimAccount, j: int) -> None:
+    """``polling.poll`` with the tier grading and the monitor run only where they may act."""
+    mark = price_of(acct.s.close[j])
+    equity = acct.equity(mark)
+    if equity <= 0 or mark <= 0:
+        poll(acct, j)  # a wiped-out account, or a mark the monitor rejects: all of it in full
+        return
+    now = None
+    if int(acct.s.day[j]) != acct.day:
+        now = from_ms(acct.s.close_ms(j))
+        _roll_day(acct, j, now, equity)
+    if acct.peak <= 0 or acct.day_start <= 0:
+        poll(acct, j)  # figures the tiers reject, in full (the new day, if any, is already rolled: a no-op there)
+        return
+    if equity > acct.peak:
+        acct.peak = equity
+    key = (equity, acct.day_start, acct.peak, acct.status.state, acct.day, acct.holding is None)
+    if key != acct.tier_key:
+        acct.tier_key = key
+        if not _tiers_quiet(acct, equity):
+            now = now or from_ms(acct.s.close_ms(j))
+            _apply_tiers(acct, j, now, evaluate_account_tiers(acct.limits, equity, acct.day_start, acct.peak, now))
+    h = acct.holding
+    if h is not None and not _monitor_quiet(acct, h, mark):
+        _monitor(acct, j, now or from_ms(acct.s.close_ms(j)), mark)
+
+
+def _tiers_quiet(acct: SimAccount, equity: Decimal) -> bool:
+    """Tell whether the tiers propose nothing: no daily loss hit, the drawdown below REDUCING and the max."""
+    limits, peak, day_start = acct.limits, acct.peak, acct.day_start
+    if (day_start - equity) / day_start * HUNDRED >= limits.daily_loss_limit_pct:
+        return False
+    drawdown = max((peak - equity) / peak * HUNDRED, Decimal(0))
+    return drawdown < limits.max_drawdown_pct and drawdown < limits.drawdown_reducing_pct
+
+
+def _monitor_quiet(acct: SimAccount, h: Holding, mark: Decimal) -> bool:
+    """Tell whether ``risk.levels.position_actions`` returns nothing for the position at ``mark``."""
+    limits, entry = acct.limits, h.entry
+    move = (mark - entry) / entry * HUNDRED * h.side.sign
+    if move < -limits.level_critical_pct or move <= -limits.emergency_close_pct:
+        return False
+    return not (limits.partial_tp_enabled and move >= limits.partial_tp_trigger_pct)
