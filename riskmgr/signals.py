@@ -44,7 +44,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import numpy as np
@@ -99,29 +99,62 @@ def _dec(value: float) -> Decimal:
     return Decimal(repr(float(value)))
 
 
-def _reasons(values: dict[str, float], side: int, p: SignalParams, confidence: int) -> tuple[str, ...]:
+@dataclass(frozen=True)
+class _Wording:
+    """What every signal of one scan shares: the settings' parts of its reasons and its Decimal factors.
+
+    Built once per scan, so a signal costs only its own figures (the texts are exactly those of the rules)."""
+
+    stop_atr: Decimal
+    target_atr: Decimal
+    validity: timedelta
+    trend: dict[int, str]  # per side: "1h trend up: EMA20 {} > EMA50 {} > EMA200 {}"
+    rsi_band: dict[int, str]  # per side: "within 45–68"
+    band: dict[int, tuple[str, str]]  # per side: (band column, "upper")
+    fixed_tail: tuple[str, str]  # "ADX {} ≥ 20", "ATR ... within 0.1–2.5 %" formats
+    stops: str  # "stop 1.5 ATR, target 3.75 ATR"
+
+
+def _wording(p: SignalParams) -> _Wording:
     ip = p.indicators
-    cmp, band, band_name = (">", values["bb_upper"], "upper") if side > 0 else ("<", values["bb_lower"], "lower")
-    rsi_lo, rsi_hi = (p.rsi_long_min, p.rsi_long_max) if side > 0 else (100 - p.rsi_long_max, 100 - p.rsi_long_min)
+    trend, rsi_band = {}, {}
+    for side, word, cmp in ((1, "up", ">"), (-1, "down", "<")):
+        trend[side] = (f"{ip.htf_label} trend {word}: EMA{ip.ema_fast} {{:.6g}} {cmp} EMA{ip.ema_mid} {{:.6g}} {cmp} "
+                       f"EMA{ip.ema_slow} {{:.6g}}")
+        lo, hi = (p.rsi_long_min, p.rsi_long_max) if side > 0 else (100 - p.rsi_long_max, 100 - p.rsi_long_min)
+        rsi_band[side] = f"within {lo:g}–{hi:g}"
+    return _Wording(
+        stop_atr=_dec(p.stop_atr), target_atr=_dec(p.target_atr), validity=p.validity, trend=trend,
+        rsi_band=rsi_band, band={1: ("bb_upper", "upper"), -1: ("bb_lower", "lower")},
+        fixed_tail=(f"ADX {{:.1f}} ≥ {p.adx_min:g}",
+                    f"ATR {{:.2f}} % of price, within {p.atr_pct_min:g}–{p.atr_pct_max:g} %"),
+        stops=f"stop {p.stop_atr:g} ATR, target {p.target_atr:g} ATR",
+    )
+
+
+def _reasons(values: dict[str, float], side: int, w: _Wording, p: SignalParams, confidence: int) -> tuple[str, ...]:
+    column, band_name = w.band[side]
+    adx_text, atr_text = w.fixed_tail
     return (
-        f"{ip.htf_label} trend {'up' if side > 0 else 'down'}: EMA{ip.ema_fast} {values['ema_fast']:.6g} {cmp} "
-        f"EMA{ip.ema_mid} {values['ema_mid']:.6g} {cmp} EMA{ip.ema_slow} {values['ema_slow']:.6g}",
-        f"ADX {values['adx']:.1f} ≥ {p.adx_min:g}",
-        f"ATR {values['atr_pct']:.2f} % of price, within {p.atr_pct_min:g}–{p.atr_pct_max:g} %",
-        f"RSI {values['rsi']:.1f} within {rsi_lo:g}–{rsi_hi:g}",
-        f"close {values['close']:.6g} inside the {band_name} Bollinger band {band:.6g}",
-        f"stop {p.stop_atr:g} ATR, target {p.target_atr:g} ATR",
+        w.trend[side].format(values["ema_fast"], values["ema_mid"], values["ema_slow"]),
+        adx_text.format(values["adx"]),
+        atr_text.format(values["atr_pct"]),
+        f"RSI {values['rsi']:.1f} {w.rsi_band[side]}",
+        f"close {values['close']:.6g} inside the {band_name} Bollinger band {values[column]:.6g}",
+        w.stops,
         f"confidence {confidence} ≥ {p.confidence_threshold}",
     )
 
 
-def _build_signal(symbol: str, x: RuleInputs, a: SignalArrays, k: int, closed_ms: int, p: SignalParams) -> Signal:
+def _build_signal(symbol: str, x: RuleInputs, a: SignalArrays, k: int, closed_ms: int, p: SignalParams,
+                  w: _Wording) -> Signal:
     side = int(a.direction[k])
     sign = Decimal(side)
     entry, atr_value = _dec(x.close[k]), _dec(x.atr[k])
-    stop = entry - sign * _dec(p.stop_atr) * atr_value
-    target = entry + sign * _dec(p.target_atr) * atr_value
-    values = x.row(k) | {"atr_pct": float(a.atr_pct[k])}
+    stop = entry - sign * w.stop_atr * atr_value
+    target = entry + sign * w.target_atr * atr_value
+    values = {name: float(getattr(x, name)[k]) for name in _READ}
+    values["atr_pct"] = float(a.atr_pct[k])
     confidence = int(a.confidence[k])
     created_at = from_ms(closed_ms)
     return Signal(
@@ -135,12 +168,15 @@ def _build_signal(symbol: str, x: RuleInputs, a: SignalArrays, k: int, closed_ms
         confidence=confidence,
         components={name: int(a.components[name][k]) for name in COMPONENTS},
         created_at=created_at,
-        valid_until=created_at + p.validity,
-        reasons=_reasons(values, side, p, confidence),
+        valid_until=created_at + w.validity,
+        reasons=_reasons(values, side, w, p, confidence),
         market_condition=int(a.market[k]),
         atr=atr_value,
         indicators={name: values[name] for name in ("adx", "rsi", "atr_pct", "ema_fast", "ema_mid", "ema_slow")},
     )
+
+
+_READ = ("close", "adx", "rsi", "bb_upper", "bb_lower", "ema_fast", "ema_mid", "ema_slow")
 
 
 def _now_ms(now: datetime) -> int:
@@ -178,8 +214,9 @@ def scan_latest(candles_by_symbol: Mapping[str, CandleArrays], params: SignalPar
         return ScanResult([], {}, errors)
     inputs = RuleInputs.from_rows(rows)
     arrays = evaluate_rows(inputs, params)
-    signals = [_build_signal(symbols[k], inputs, arrays, k, closed[k], params)
-               for k in np.flatnonzero(arrays.reason == Reason.OK).tolist()]
+    ok = np.flatnonzero(arrays.reason == Reason.OK).tolist()
+    wording = _wording(params)
+    signals = [_build_signal(symbols[k], inputs, arrays, k, closed[k], params, wording) for k in ok]
     rejected = {symbols[k]: Reason(code) for k, code in enumerate(arrays.reason.tolist()) if code != Reason.OK}
     return ScanResult(signals, rejected, errors)
 
@@ -191,4 +228,4 @@ def latest_signal(symbol: str, candles: CandleArrays, params: SignalParams, now:
     arrays = evaluate_rows(inputs, params)
     if arrays.reason[0] != Reason.OK:
         return None
-    return _build_signal(symbol, inputs, arrays, 0, closed_ms, params)
+    return _build_signal(symbol, inputs, arrays, 0, closed_ms, params, _wording(params))
