@@ -72,6 +72,7 @@ class RuleInputs:
 
 
 _FIELDS = tuple(f.name for f in fields(RuleInputs))
+RULE_FIELDS = _FIELDS  # the order of the values in a ``row_values`` tuple
 
 
 def row_values(ind: Indicators, row: int) -> tuple[float, ...]:
