@@ -106,3 +106,4 @@ def test_indicators_built_from_values_in_field_order_equal_those_built_by_keywor
         again.close = values[1]  # type: ignore[misc]
     with pytest.raises(TypeError):
         Indicators.of(*values[:-1])
+
