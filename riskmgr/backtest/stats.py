@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from riskmgr.backtest.outcome import Outcome, column_total
+from riskmgr.backtest.outcome import ExactColumn, Outcome, column_total
 from riskmgr.clock import from_ms
 from riskmgr.formatting import dec
 
@@ -213,10 +213,8 @@ def trade_stats(o: Outcome, notes: dict[str, str]) -> dict[str, Any]:
         return {"trades": 0, "win_rate_pct": None, "profit_factor": None, "expectancy": None,
                 "average_win": None, "average_loss": None, "best_trade": None, "worst_trade": None,
                 "longest_losing_streak": 0}
-    net = t.net_array()
+    net, won, lost, total = _net_totals(t.net_pnl, t)
     wins, losses = net > 0, net < 0
-    won = column_total(t.net_pnl, np.flatnonzero(wins).tolist())
-    lost = column_total(t.net_pnl, np.flatnonzero(losses).tolist())
     if not losses.any():
         notes["profit_factor"] = "no losing trade"
     best, worst = int(np.argmax(net)), int(np.argmin(net))
@@ -224,13 +222,33 @@ def trade_stats(o: Outcome, notes: dict[str, str]) -> dict[str, Any]:
         "trades": count,
         "win_rate_pct": _round(100.0 * int(wins.sum()) / count),
         "profit_factor": _round(float(won / -lost)) if lost < 0 else None,
-        "expectancy": _money(column_total(t.net_pnl) / count),
+        "expectancy": _money(total / count),
         "average_win": _money(won / int(wins.sum())) if wins.any() else None,
         "average_loss": _money(lost / int(losses.sum())) if losses.any() else None,
         "best_trade": dec(t.net_pnl[best]),
         "worst_trade": dec(t.net_pnl[worst]),
         "longest_losing_streak": longest_run(losses),
     }
+
+
+def _net_totals(column: Any, t: Any) -> tuple[np.ndarray, Decimal, Decimal, Decimal]:
+    """Return the net P&L as float64, and the exact sums of the winning, the losing and all trades.
+
+    An exact integer column (the SMA reference's) that int64 holds is summed in numpy, exactly (its bound is
+    checked), instead of picking tens of thousands of Python integers one by one."""
+    if isinstance(column, ExactColumn) and column.ints:
+        ints = np.array(column.ints)
+        if ints.dtype == np.int64 and max(int(ints.max()), -int(ints.min())) * len(ints) < 2**63:
+            net = ints / 10.0**column.places  # the same floats as ExactColumn.floats()
+
+            def exact(picked: np.ndarray) -> Decimal:
+                return Decimal(int(picked.sum())).scaleb(-column.places)
+
+            return net, exact(ints[net > 0]), exact(ints[net < 0]), exact(ints)
+    net = t.net_array()
+    won = column_total(column, np.flatnonzero(net > 0).tolist())
+    lost = column_total(column, np.flatnonzero(net < 0).tolist())
+    return net, won, lost, column_total(column)
 
 
 def longest_run(flags: np.ndarray) -> int:

@@ -80,3 +80,29 @@ def test_a_drawdown_back_to_the_exact_peak_counts_as_recovered_at_that_close():
     assert s["max_drawdown_duration_s"] == 2 * 86_400
     assert s["longest_drawdown_s"] == 2 * 86_400  # the dip to 1100 lasts one day so far
     assert s == {**s, **stats_oracle.curve_stats(o), "notes": s["notes"]}
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(-10**12, 10**12) | st.integers(-10**25, 10**25), min_size=1, max_size=200),
+       st.integers(0, 8))
+def test_trade_figures_from_an_exact_integer_column_equal_those_from_decimals(ints, places):
+    """Summed in int64 when it holds them, in Python integers when not (values past 2 ** 63 or sums that could be)."""
+    from hypothesis import assume
+
+    from riskmgr.backtest.outcome import ExactColumn
+
+    assume(max(abs(v) for v in ints) < 10 ** (17 + places))  # averages are shown to 8 places of 28 digits
+
+    def run(net):
+        n = len(ints)
+        trades = TradeTable(net_pnl=net, fees=[Decimal(0)] * n)
+        return compute_stats(Outcome(ts=JAN_1 + 60_000 * np.arange(3, dtype=np.int64), close=np.ones(3),
+                                     bar_ms=60_000, first_bar=0, equity=np.full(3, 1000.0), capital=Decimal(1000),
+                                     final_equity=Decimal(1000), trades=trades, exposure_bars=0))
+
+    exact = run(ExactColumn(list(ints), places))
+    decimals = run([Decimal(v).scaleb(-places) for v in ints])
+
+    keys = ("trades", "win_rate_pct", "profit_factor", "expectancy", "average_win", "average_loss", "best_trade",
+            "worst_trade", "longest_losing_streak")
+    assert {k: exact[k] for k in keys} == {k: decimals[k] for k in keys}
