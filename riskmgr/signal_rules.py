@@ -72,18 +72,20 @@ class RuleInputs:
 
 
 _FIELDS = tuple(f.name for f in fields(RuleInputs))
+RULE_FIELDS = _FIELDS  # the order of the values in a ``row_values`` tuple
 
 
 def row_values(ind: Indicators, row: int) -> tuple[float, ...]:
-    """Return the rule inputs of one bar, in ``RuleInputs`` column order."""
-    k = ind.htf_index(row)
+    """Return the rule inputs of one bar, in ``RuleInputs`` column order, as Python floats."""
+    k = int(ind.htf_index(row))
     ema_fast, ema_mid, ema_slow = (
-        (ind.htf_ema_fast[k], ind.htf_ema_mid[k], ind.htf_ema_slow[k]) if k >= 0 else (np.nan, np.nan, np.nan)
+        (ind.htf_ema_fast.item(k), ind.htf_ema_mid.item(k), ind.htf_ema_slow.item(k)) if k >= 0
+        else (np.nan, np.nan, np.nan)
     )
     return (
-        ind.close[row], ind.volume[row], ind.atr[row], ind.rsi[row], ind.bb_upper[row], ind.bb_middle[row],
-        ind.bb_lower[row], ind.adx[row], ind.macd[row], ind.macd_hist[row], ind.volume_ma[row],
-        ema_fast, ema_mid, ema_slow,
+        ind.close.item(row), ind.volume.item(row), ind.atr.item(row), ind.rsi.item(row), ind.bb_upper.item(row),
+        ind.bb_middle.item(row), ind.bb_lower.item(row), ind.adx.item(row), ind.macd.item(row),
+        ind.macd_hist.item(row), ind.volume_ma.item(row), ema_fast, ema_mid, ema_slow,
     )
 
 

@@ -44,7 +44,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import numpy as np
@@ -55,7 +55,15 @@ from riskmgr.errors import ValidationError
 from riskmgr.indicators import compute_indicators
 from riskmgr.market.base import CandleArrays
 from riskmgr.signal_params import REASON_TEXT, Reason, SignalParams
-from riskmgr.signal_rules import COMPONENTS, RuleInputs, SignalArrays, evaluate_rows, evaluate_series, row_values
+from riskmgr.signal_rules import (
+    COMPONENTS,
+    RULE_FIELDS,
+    RuleInputs,
+    SignalArrays,
+    evaluate_rows,
+    evaluate_series,
+    row_values,
+)
 
 __all__ = [
     "COMPONENTS", "REASON_TEXT", "Reason", "ScanResult", "Signal", "SignalArrays", "SignalParams",
@@ -99,48 +107,109 @@ def _dec(value: float) -> Decimal:
     return Decimal(repr(float(value)))
 
 
-def _reasons(values: dict[str, float], side: int, p: SignalParams, confidence: int) -> tuple[str, ...]:
+@dataclass(frozen=True)
+class _Wording:
+    """What every signal of one scan shares: the settings' parts of its reasons and its Decimal factors.
+
+    Built once per scan, so a signal costs only its own figures (the texts are exactly those of the rules)."""
+
+    stop_atr: Decimal
+    target_atr: Decimal
+    validity: timedelta
+    trend: dict[int, str]  # per side: "1h trend up: EMA20 {} > EMA50 {} > EMA200 {}"
+    rsi_band: dict[int, str]  # per side: "within 45–68"
+    band: dict[int, tuple[str, str]]  # per side: (band column, "upper")
+    fixed_tail: tuple[str, str]  # "ADX {} ≥ 20", "ATR ... within 0.1–2.5 %" formats
+    stops: str  # "stop 1.5 ATR, target 3.75 ATR"
+
+
+def _wording(p: SignalParams) -> _Wording:
     ip = p.indicators
-    cmp, band, band_name = (">", values["bb_upper"], "upper") if side > 0 else ("<", values["bb_lower"], "lower")
-    rsi_lo, rsi_hi = (p.rsi_long_min, p.rsi_long_max) if side > 0 else (100 - p.rsi_long_max, 100 - p.rsi_long_min)
+    trend, rsi_band = {}, {}
+    for side, word, cmp in ((1, "up", ">"), (-1, "down", "<")):
+        trend[side] = (f"{ip.htf_label} trend {word}: EMA{ip.ema_fast} {{:.6g}} {cmp} EMA{ip.ema_mid} {{:.6g}} {cmp} "
+                       f"EMA{ip.ema_slow} {{:.6g}}")
+        lo, hi = (p.rsi_long_min, p.rsi_long_max) if side > 0 else (100 - p.rsi_long_max, 100 - p.rsi_long_min)
+        rsi_band[side] = f"within {lo:g}–{hi:g}"
+    return _Wording(
+        stop_atr=_dec(p.stop_atr), target_atr=_dec(p.target_atr), validity=p.validity, trend=trend,
+        rsi_band=rsi_band, band={1: ("bb_upper", "upper"), -1: ("bb_lower", "lower")},
+        fixed_tail=(f"ADX {{:.1f}} ≥ {p.adx_min:g}",
+                    f"ATR {{:.2f}} % of price, within {p.atr_pct_min:g}–{p.atr_pct_max:g} %"),
+        stops=f"stop {p.stop_atr:g} ATR, target {p.target_atr:g} ATR",
+    )
+
+
+def _reasons(values: dict[str, float], side: int, w: _Wording, p: SignalParams, confidence: int) -> tuple[str, ...]:
+    column, band_name = w.band[side]
+    adx_text, atr_text = w.fixed_tail
     return (
-        f"{ip.htf_label} trend {'up' if side > 0 else 'down'}: EMA{ip.ema_fast} {values['ema_fast']:.6g} {cmp} "
-        f"EMA{ip.ema_mid} {values['ema_mid']:.6g} {cmp} EMA{ip.ema_slow} {values['ema_slow']:.6g}",
-        f"ADX {values['adx']:.1f} ≥ {p.adx_min:g}",
-        f"ATR {values['atr_pct']:.2f} % of price, within {p.atr_pct_min:g}–{p.atr_pct_max:g} %",
-        f"RSI {values['rsi']:.1f} within {rsi_lo:g}–{rsi_hi:g}",
-        f"close {values['close']:.6g} inside the {band_name} Bollinger band {band:.6g}",
-        f"stop {p.stop_atr:g} ATR, target {p.target_atr:g} ATR",
+        w.trend[side].format(values["ema_fast"], values["ema_mid"], values["ema_slow"]),
+        adx_text.format(values["adx"]),
+        atr_text.format(values["atr_pct"]),
+        f"RSI {values['rsi']:.1f} {w.rsi_band[side]}",
+        f"close {values['close']:.6g} inside the {band_name} Bollinger band {values[column]:.6g}",
+        w.stops,
         f"confidence {confidence} ≥ {p.confidence_threshold}",
     )
 
 
-def _build_signal(symbol: str, x: RuleInputs, a: SignalArrays, k: int, closed_ms: int, p: SignalParams) -> Signal:
-    side = int(a.direction[k])
-    sign = Decimal(side)
-    entry, atr_value = _dec(x.close[k]), _dec(x.atr[k])
-    stop = entry - sign * _dec(p.stop_atr) * atr_value
-    target = entry + sign * _dec(p.target_atr) * atr_value
-    values = x.row(k) | {"atr_pct": float(a.atr_pct[k])}
-    confidence = int(a.confidence[k])
-    created_at = from_ms(closed_ms)
-    return Signal(
-        symbol=symbol,
-        timeframe=p.timeframe,
-        side=PositionSide.LONG if side > 0 else PositionSide.SHORT,
-        entry=entry,
-        stop=stop,
-        target=target,
-        reward_risk=((target - entry) / (entry - stop)).quantize(_CENT),
-        confidence=confidence,
-        components={name: int(a.components[name][k]) for name in COMPONENTS},
-        created_at=created_at,
-        valid_until=created_at + p.validity,
-        reasons=_reasons(values, side, p, confidence),
-        market_condition=int(a.market[k]),
-        atr=atr_value,
-        indicators={name: values[name] for name in ("adx", "rsi", "atr_pct", "ema_fast", "ema_mid", "ema_slow")},
-    )
+def _build_signals(symbols: list[str], rows: list[tuple[float, ...]], closed: list[int], a: SignalArrays,
+                   ok: list[int], p: SignalParams) -> list[Signal]:
+    """Build the signals of the actionable rows ``ok``; every per-row figure is read out of numpy once for all of
+    them (a few calls per scan instead of a dozen per signal), the inputs from the rows themselves."""
+    if not ok:
+        return []
+    w = _wording(p)
+    pick = np.array(ok, dtype=np.intp)
+    sides, confidences = a.direction[pick].tolist(), a.confidence[pick].tolist()
+    markets, atr_pcts = a.market[pick].tolist(), a.atr_pct[pick].tolist()
+    points = np.stack([a.components[name][pick] for name in COMPONENTS], axis=1).tolist()
+    times: dict[int, tuple[datetime, datetime]] = {}  # the symbols of a scan mostly share their last close
+    signals = []
+    for j, k in enumerate(ok):
+        row, side, confidence, closed_ms = rows[k], sides[j], confidences[j], closed[k]
+        values = {name: float(row[_AT[name]]) for name in _READ}
+        values["atr_pct"] = atr_pcts[j]
+        if closed_ms not in times:
+            created_at = from_ms(closed_ms)
+            times[closed_ms] = (created_at, created_at + w.validity)
+        sign = Decimal(side)
+        entry, atr_value = _dec(row[_AT["close"]]), _dec(row[_AT["atr"]])
+        stop = entry - sign * w.stop_atr * atr_value
+        target = entry + sign * w.target_atr * atr_value
+        signals.append(_signal({
+            "symbol": symbols[k],
+            "timeframe": p.timeframe,
+            "side": PositionSide.LONG if side > 0 else PositionSide.SHORT,
+            "entry": entry,
+            "stop": stop,
+            "target": target,
+            "reward_risk": ((target - entry) / (entry - stop)).quantize(_CENT),
+            "confidence": confidence,
+            "components": dict(zip(COMPONENTS, points[j], strict=True)),
+            "created_at": times[closed_ms][0],
+            "valid_until": times[closed_ms][1],
+            "reasons": _reasons(values, side, w, p, confidence),
+            "market_condition": markets[j],
+            "atr": atr_value,
+            "indicators": {name: values[name] for name in ("adx", "rsi", "atr_pct", "ema_fast", "ema_mid", "ema_slow")},
+        }))
+    return signals
+
+
+def _signal(values: dict[str, object]) -> Signal:
+    """Return ``Signal(**values)`` for a sixth of its cost: one dictionary update instead of a frozen attribute set
+    per field, and no keyword passing (a scan builds dozens). ``values`` names every field, as tests check; the
+    result is as frozen, equal and printable as any other Signal."""
+    built = object.__new__(Signal)
+    built.__dict__.update(values)
+    return built
+
+
+_REASONS = {int(reason): reason for reason in Reason}  # a dict read instead of an enum call per rejected symbol
+_READ = ("close", "adx", "rsi", "bb_upper", "bb_lower", "ema_fast", "ema_mid", "ema_slow")
+_AT = {name: k for k, name in enumerate(RULE_FIELDS)}
 
 
 def _now_ms(now: datetime) -> int:
@@ -178,9 +247,9 @@ def scan_latest(candles_by_symbol: Mapping[str, CandleArrays], params: SignalPar
         return ScanResult([], {}, errors)
     inputs = RuleInputs.from_rows(rows)
     arrays = evaluate_rows(inputs, params)
-    signals = [_build_signal(symbols[k], inputs, arrays, k, closed[k], params)
-               for k in np.flatnonzero(arrays.reason == Reason.OK).tolist()]
-    rejected = {symbols[k]: Reason(code) for k, code in enumerate(arrays.reason.tolist()) if code != Reason.OK}
+    ok = np.flatnonzero(arrays.reason == Reason.OK).tolist()
+    signals = _build_signals(symbols, rows, closed, arrays, ok, params)
+    rejected = {symbols[k]: _REASONS[code] for k, code in enumerate(arrays.reason.tolist()) if code != Reason.OK}
     return ScanResult(signals, rejected, errors)
 
 
@@ -191,4 +260,4 @@ def latest_signal(symbol: str, candles: CandleArrays, params: SignalParams, now:
     arrays = evaluate_rows(inputs, params)
     if arrays.reason[0] != Reason.OK:
         return None
-    return _build_signal(symbol, inputs, arrays, 0, closed_ms, params)
+    return _build_signals([symbol], [row], [closed_ms], arrays, [0], params)[0]

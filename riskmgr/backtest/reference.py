@@ -31,8 +31,10 @@ buying them back at q costs u x q x (1 + c). So a trade from p to q changes the 
 side x u x (q - p) - c x u x (p + q), and while it is open the equity is
 cash - c x u x p + side x u x (price - p).
 
-Speed: the SMAs, the crossings and the fills are numpy; only the sizing runs in a loop, once per trade, on
-Python integers; the per-bar equity curve is a gather of per-trade coefficients.
+Speed: the SMAs, the crossings and the fills are numpy (the tick sums in int32 when their bound allows, which
+halves the memory they stream); only the sizing runs in a loop, once per trade, on Python integers, with the
+per-trade costs and price moves prepared in numpy; the trade table takes slices of the book, not per-trade
+copies; the per-bar equity curve is a gather of per-trade coefficients, computed in place.
 """
 
 from __future__ import annotations
@@ -58,18 +60,33 @@ def decimal_ticks(values: np.ndarray) -> tuple[np.ndarray, int] | None:
     """Return float prices as exact int64 multiples of 10 ** -places and the places (None: none up to 8 fit)."""
     if not values.size:
         return np.zeros(0, dtype=np.int64), 0
+    found = _tick_floats(values)
+    return None if found is None else (found[0].astype(np.int64), found[1])
+
+
+def _tick_floats(values: np.ndarray) -> tuple[np.ndarray, int, float] | None:
+    """Return the prices in units of their tick as whole floats (exact below 2 ** 53), the places and max |k|."""
     sample = values[:SAMPLE]
     for places in range(MAX_PLACES + 1):
         scale = 10.0**places
-        if _exact_at(sample, scale) and (values.size <= SAMPLE or _exact_at(values, scale)):
-            return np.rint(values * scale).astype(np.int64), places
+        if _exact_at(sample, scale) is None:
+            continue
+        found = _exact_at(values, scale) if values.size > SAMPLE else _exact_at(sample, scale)
+        if found is not None:
+            return found[0], places, found[1]
     return None
 
 
-def _exact_at(values: np.ndarray, scale: float) -> bool:
+def _exact_at(values: np.ndarray, scale: float) -> tuple[np.ndarray, float] | None:
+    """Return ``values`` x ``scale`` as whole floats and their largest magnitude when each value is exactly
+    k x 10 ** -places (else None)."""
     # k / scale is the double nearest k x 10 ** -places, as parsing that decimal gives: equal means exactly it
-    k = np.rint(values * scale)
-    return bool(np.abs(k).max() < 2**53) and bool(np.array_equal(k / scale, values))
+    k = values * scale
+    np.rint(k, out=k)
+    top, bottom = float(k.max()), float(k.min())
+    if not (top < 2**53 and bottom > -(2**53)):  # NaN fails both comparisons
+        return None
+    return (k, max(top, -bottom)) if np.array_equal(k / scale, values) else None
 
 
 def exact_ints(values: np.ndarray) -> tuple[list[int], int]:
@@ -82,34 +99,52 @@ def exact_ints(values: np.ndarray) -> tuple[list[int], int]:
     return [int(d.scaleb(places)) for d in decimals], places
 
 
-def sma_sides(close: np.ndarray, fast: int, slow: int) -> np.ndarray:
-    """Return each bar's side of the fast SMA against the slow one, exactly: +1 above, -1 below, 0 tie or warm-up."""
+def _integer_ticks(close: np.ndarray, slow: int) -> np.ndarray:
+    """Return the closes as exact integers of their tick, in the narrowest dtype whose wrap cannot spoil the gaps.
+
+    The window sums and the gap ``fast_sum x slow - slow_sum x fast`` are computed modulo 2 ** bits; they are
+    exact whenever their true values fit, which ``2 x slow ** 2 x max |tick|`` bounds.
+    """
+    found = _tick_floats(close)
+    if found is None:
+        return np.array(exact_ints(close)[0], dtype=object)
+    ticks, bound = found[0], found[2] * 2 * slow * slow
+    for dtype, room in ((np.int32, 2**31), (np.int64, INT64_ROOM)):
+        if bound < room:
+            return ticks.astype(dtype)
+    return np.array(ticks.astype(np.int64).tolist(), dtype=object)
+
+
+def _sma_gaps(close: np.ndarray, fast: int, slow: int) -> np.ndarray:
+    """Return (fast mean - slow mean) x fast x slow for every bar from ``slow - 1`` on, exactly (integers)."""
     n = close.shape[0]
-    state = np.zeros(n, dtype=np.int8)
-    if n < slow:
-        return state
-    found = decimal_ticks(close)
-    if found is not None and int(np.abs(found[0]).max()) * slow * slow < INT64_ROOM:
-        ticks: np.ndarray = found[0]
-    else:
-        ticks = np.array(exact_ints(close)[0] if found is None else found[0].tolist(), dtype=object)
-    # int64 cumulative sums may wrap on long series; their differences (the window sums) stay exact all the same
+    ticks = _integer_ticks(close, slow)
+    sums = np.empty(n + 1, dtype=ticks.dtype)
+    sums[0] = 0
+    # integer cumulative sums may wrap on long series; their differences (the window sums) stay exact all the same
     with np.errstate(over="ignore"):
-        sums = np.concatenate((np.zeros(1, dtype=ticks.dtype), np.cumsum(ticks)))
-        slow_sum = sums[slow:] - sums[: n + 1 - slow]
-        fast_sum = sums[slow:] - sums[slow - fast: n + 1 - fast]
-        gap = fast_sum * slow - slow_sum * fast  # fast mean - slow mean, times fast x slow
-    state[slow - 1:] = (gap > 0).astype(np.int8) - (gap < 0).astype(np.int8)
-    return state
+        np.cumsum(ticks, out=sums[1:])
+        gap = np.subtract(sums[slow:], sums[slow - fast: n + 1 - fast])  # the fast window's sum
+        gap *= slow
+        scratch = np.subtract(sums[slow:], sums[: n + 1 - slow])  # the slow window's sum
+        scratch *= fast
+        gap -= scratch
+    return gap
 
 
 def sma_crosses(close: np.ndarray, fast: int, slow: int) -> tuple[np.ndarray, np.ndarray]:
     """Return the bars where the fast SMA crosses the slow one and the side each cross takes (+1 up, -1 down)."""
     if not 2 <= fast < slow:
         raise ValidationError("sma_slow", f"the slow SMA ({slow}) must be longer than the fast one ({fast})")
-    state = sma_sides(close, fast, slow)
-    bars = np.flatnonzero(state[:-1] * state[1:] < 0) + 1  # strictly below, then strictly above (or the reverse)
-    return bars, state[bars]
+    if close.shape[0] <= slow:  # at most one bar with both SMAs: no bar before it to cross from
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int8)
+    gap = _sma_gaps(close, fast, slow)  # gap[j] belongs to bar j + slow - 1
+    above, below = gap > 0, gap < 0
+    # strictly below, then strictly above (or the reverse); a tie on either bar is no cross
+    turned = (below[:-1] & above[1:]) | (above[:-1] & below[1:])
+    bars = np.flatnonzero(turned) + slow
+    sides = above[bars - (slow - 1)].astype(np.int8) * 2 - 1
+    return bars, sides.astype(np.int8)
 
 
 @dataclass
@@ -138,30 +173,60 @@ class _Book:
         return self.money(self.cash[k]) - self.commission * u * p + self.sides[k] * u * (mark - p)
 
 
-def _size(prices: list[int], places: int, sides: list[int], commission: Decimal, capital: Decimal) -> _Book:
-    """Size every entry from the cash the previous trade left, in exact integers."""
+def _size(prices: list[int], places: int, sides: list[int], commission: Decimal, capital: Decimal,
+          ticks: np.ndarray | None = None) -> _Book:
+    """Size every entry from the cash the previous trade left, in exact integers (``ticks``: the same prices as
+    int64, when they fit)."""
     c_places = max(0, -int(commission.as_tuple().exponent))
     c_num, c_den = int(commission.scaleb(c_places)), 10**c_places
     money_places = max(places + c_places, -int(capital.as_tuple().exponent), 0)
     factor = 10 ** (money_places - places)
     cash = int(capital.scaleb(money_places))
+    costs, moves, both = _steps(prices, ticks, sides, factor, c_den + c_num, c_num != 0)
     units: list[int] = []
     before: list[int] = []
     gross: list[int] = []
-    fees: list[int] = []
-    buy = c_den + c_num
-    for k, p in enumerate(prices):
-        u = cash * c_den // (p * factor * buy) if cash > 0 else 0  # floor(cash / (p x (1 + c))), exactly
-        units.append(u)
-        before.append(cash)
-        if k + 1 < len(prices):
-            q = prices[k + 1]
-            g = u * (q - p) * factor if sides[k] > 0 else u * (p - q) * factor
-            f = c_num * u * (p + q) * factor // c_den  # exact: factor carries at least c_places
-            gross.append(g)
-            fees.append(f)
+    keep_unit, keep_cash, keep_gross = units.append, before.append, gross.append
+    if c_num == 0:  # no commission (c_den is 1): the loop the long runs take, kept to the bare arithmetic
+        for cost, move in zip(costs, moves, strict=False):  # costs has one more: the entry still open
+            u = cash // cost if cash > 0 else 0  # floor(cash / p)
+            g = u * move
+            keep_unit(u)
+            keep_cash(cash)
+            keep_gross(g)
+            cash += g
+        fees = [0] * len(gross)
+    else:
+        fees = []
+        keep_fee = fees.append
+        for cost, move, pair in zip(costs, moves, both, strict=False):
+            u = cash * c_den // cost if cash > 0 else 0  # floor(cash / (p x (1 + c))), exactly
+            g = u * move
+            f = c_num * u * pair // c_den  # exact: factor carries at least c_places
+            keep_unit(u)
+            keep_cash(cash)
+            keep_gross(g)
+            keep_fee(f)
             cash += g - f
+    if prices:  # the last entry, still open at the end
+        units.append(cash * c_den // costs[-1] if cash > 0 else 0)
+        before.append(cash)
     return _Book(prices, places, money_places, units, before, gross, fees, commission, sides)
+
+
+def _steps(prices: list[int], ticks: np.ndarray | None, sides: list[int], factor: int, buy: int, fees: bool
+           ) -> tuple[list[int], list[int], list[int]]:
+    """Return per entry the cost of one unit with the commission (x c_den), and per trade the price move in the
+    trade's favour and (with ``fees``) the two prices' sum, all in 10 ** -money_places (numpy where int64 holds
+    them exactly)."""
+    if ticks is not None and ticks.size and int(np.abs(ticks).max()) * 2 * factor * buy < INT64_ROOM:
+        move = np.diff(ticks) * factor
+        move *= np.array(sides[:-1], dtype=np.int64)
+        both = ((ticks[:-1] + ticks[1:]) * factor).tolist() if fees else []
+        return (ticks * (factor * buy)).tolist(), move.tolist(), both
+    pairs = list(zip(prices, prices[1:], sides, strict=False))
+    return ([p * factor * buy for p in prices], [(q - p) * factor * s for p, q, s in pairs],
+            [(p + q) * factor for p, q, _ in pairs] if fees else [])
 
 
 def run_sma_reference(
@@ -172,8 +237,10 @@ def run_sma_reference(
     crosses, sides = sma_crosses(candles.close, fast, slow)
     filled = crosses + 1 < n
     entry_bars, sides = crosses[filled] + 1, sides[filled]
-    prices, places = exact_ints(candles.open[entry_bars])
-    book = _size(prices, places, sides.tolist(), commission, capital)
+    found = decimal_ticks(candles.open[entry_bars])
+    ticks, (prices, places) = (found[0], (found[0].tolist(), found[1])) if found else (None, exact_ints(
+        candles.open[entry_bars]))
+    book = _size(prices, places, sides.tolist(), commission, capital, ticks)
     units_f = np.array(book.units, dtype=np.float64)
     equity = _equity_curve(candles, entry_bars, sides, units_f, book, capital)
     bust = _bust_bar(candles, entry_bars, equity, book, capital)
@@ -227,7 +294,7 @@ def _wiped_out(
     if u > 0:
         close = Decimal(repr(float(candles.close[bust])))
         p = book.price(k)
-        gross = sides[k] * u * (close - p)
+        gross = int(sides[k]) * u * (close - p)  # a Python int: u x int8 would overflow past 127 units
         fee = book.commission * u * (p + close)
         _append_trade(trades, (int(candles.ts[entry_bars[k]]), int(candles.ts[bust]) + bar_ms),
                       (int(entry_bars[k]), bust, int(sides[k])), (Decimal(u), p, close, gross, fee))
@@ -263,21 +330,24 @@ def _trade_table(candles: CandleArrays, entry_bars: np.ndarray, sides: np.ndarra
                  ) -> TradeTable:
     """Book the first ``closed`` trades (each closed at the next entry); an entry of zero units is no trade."""
     units = book.units[:closed]
-    keep = [k for k in range(closed) if units[k] > 0] if 0 in units else list(range(closed))
-    index = np.array(keep, dtype=np.int64)
-    entry, exit_ = entry_bars[index], entry_bars[index + 1]
-    money = book.money_places
-    gross = [book.gross[k] for k in keep]
-    fees = [book.fees[k] for k in keep]
+    if 0 in units:
+        keep = [k for k in range(closed) if units[k] > 0]
+        index = np.array(keep, dtype=np.int64)
+        entry, exit_, side = entry_bars[index], entry_bars[index + 1], sides[index]
+        qty, opened, shut = [units[k] for k in keep], [book.prices[k] for k in keep], [book.prices[k + 1] for k in keep]
+        gross, fees = [book.gross[k] for k in keep], [book.fees[k] for k in keep]
+    else:  # every entry bought units (the usual case): slices, no per-trade Python work
+        entry, exit_, side = entry_bars[:closed], entry_bars[1: closed + 1], sides[:closed]
+        qty, opened, shut = units, book.prices[:closed], book.prices[1: closed + 1]
+        gross, fees = book.gross[:closed], book.fees[:closed]
+    net = list(gross) if book.commission == 0 else [g - f for g, f in zip(gross, fees, strict=True)]
+    money, count = book.money_places, len(qty)
     return TradeTable(
         entry_bar=entry.tolist(), exit_bar=exit_.tolist(), entry_ms=candles.ts[entry].tolist(),
-        exit_ms=candles.ts[exit_].tolist(), side=sides[index].tolist(),
-        qty=ExactColumn([units[k] for k in keep], 0),
-        entry_price=ExactColumn([book.prices[k] for k in keep], book.price_places),
-        exit_price=ExactColumn([book.prices[k + 1] for k in keep], book.price_places),
-        gross_pnl=ExactColumn(gross, money), fees=ExactColumn(fees, money),
-        net_pnl=ExactColumn([g - f for g, f in zip(gross, fees, strict=True)], money),
-        funding=[ZERO] * len(keep), reason=["cross"] * len(keep), stop=[None] * len(keep), target=[None] * len(keep),
+        exit_ms=candles.ts[exit_].tolist(), side=side.tolist(), qty=ExactColumn(qty, 0),
+        entry_price=ExactColumn(opened, book.price_places), exit_price=ExactColumn(shut, book.price_places),
+        gross_pnl=ExactColumn(gross, money), fees=ExactColumn(fees, money), net_pnl=ExactColumn(net, money),
+        funding=[ZERO] * count, reason=["cross"] * count, stop=[None] * count, target=[None] * count,
     )
 
 
@@ -295,7 +365,9 @@ def _equity_curve(
     a = cash - float(book.commission) * u * p - b * p
     spans = np.diff(np.append(entry_bars, n))
     first = int(entry_bars[0])
-    equity[first:] = np.repeat(a, spans) + np.repeat(b, spans) * candles.close[first:]
+    held = equity[first:]  # a + b x close, computed in place: the same figures, without two more curves
+    np.multiply(np.repeat(b, spans), candles.close[first:], out=held)
+    held += np.repeat(a, spans)
     return equity
 
 

@@ -196,3 +196,34 @@ def test_a_cross_the_same_way_after_a_tie_closes_and_reopens_the_position():
     assert o.open_position["qty"] == "90" and o.final_equity == D(1180)
     oracle = sma_cross_oracle(np.array(opens, float), np.array(closes, float), 2, 3, D(0), D(1000), places=0)
     assert oracle.trades == _booked(o) and oracle.final == o.final_equity
+
+
+def test_a_wipe_out_of_a_position_of_more_than_127_units_is_booked_exactly():
+    # the hand series of the wipe-out test with 100 times the capital: short 1000 units from 10, closed at 30
+    closes = [10, 11, 12, 11, 10, 9, 30, 31, 32, 20, 10]
+    opens = [10, *closes[:-1]]
+    series = candles([(o, max(o, c), min(o, c), c) for o, c in zip(opens, closes, strict=True)])
+
+    o = run_sma_reference(series, HOUR_MS, fast=2, slow=3, commission=D(0), capital=D(10000))
+
+    [trade] = o.trades.rows()
+    assert (trade["qty"], trade["exit_price"], trade["net_pnl"]) == ("1000", "30", "-20000")
+    oracle = sma_cross_oracle(np.array(opens, float), np.array(closes, float), 2, 3, D(0), D(10000), places=0)
+    assert _booked(o) == oracle.trades and o.final_equity == oracle.final == 0
+
+
+def test_the_reference_equals_the_oracle_with_commission_wipe_outs_and_coarse_or_fine_ticks():
+    rng = np.random.default_rng(11)
+    for places, price, vol, capital, commission in ((0, 50.0, 0.05, D(1000), D("0.001")),
+                                                    (4, 1.5, 0.2, D("250.5"), D("0.002")),
+                                                    (1, 2000.0, 0.3, D(100000), D(0))):
+        close = np.maximum(np.round(price * np.exp(np.cumsum(rng.normal(0, vol, 2000))), places), 10.0**-places)
+        opens = np.concatenate(([close[0]], close[:-1]))
+        series = CandleArrays(HOUR_MS * np.arange(close.size, dtype=np.int64), opens, np.maximum(opens, close),
+                              np.minimum(opens, close), close, np.ones(close.size))
+
+        o = run_sma_reference(series, HOUR_MS, fast=5, slow=13, commission=commission, capital=capital)
+        oracle = sma_cross_oracle(opens, close, 5, 13, commission, capital, places=places)
+
+        assert len(oracle.trades) > 5
+        assert _booked(o) == oracle.trades and o.final_equity == oracle.final
