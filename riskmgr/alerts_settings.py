@@ -17,6 +17,7 @@ DEFAULT_ON: tuple[str, ...] = (
     "emergency.started", "emergency.finished", "emergency.left_open", "state.changed",
     "protection.missing", "protection.restored", "protection.failed", "risk.daily_loss", "risk.drawdown",
     "account.stale", "account.recovered", "position.closed_by_monitor", "paper.liquidation", "signal.executed",
+    "poller.stopped", "poller.recovered",
 )
 # Never held back by the rate limit (still de-duplicated): losing one of these costs money.
 CRITICAL: frozenset[str] = frozenset(

@@ -30,6 +30,7 @@ FEATURES: tuple[str, ...] = (
     "riskmgr.backtest.service",  # backtests: engine service, page, API, CLI
     "riskmgr.alerts",  # Telegram / e-mail alerts and the Alerts page
     "riskmgr.metrics",  # Prometheus /metrics
+    "riskmgr.liveness",  # the poller's heartbeat, a stopped poller as an alert, GET /api/liveness
 )
 
 
