@@ -39,8 +39,7 @@ def risk_day(ts: datetime, tz_name: str) -> str:
 
 def age_reason(limit_s: int) -> str:
     """Say why figures of an account whose last poll succeeded are stale anyway (stable text: no clock in it)."""
-    return (f"no new data for longer than the {limit_s} s limit: the account has not been polled since "
-            "(the poller is stopped or behind)")
+    return f"older than the {limit_s} s limit; no poll has read the account since (poller stopped or behind)"
 
 
 def _too_old(account: dict[str, Any], now: datetime, limit_s: int) -> bool:

@@ -57,7 +57,7 @@ def test_figures_older_than_the_limit_are_stale_though_the_last_poll_was_ok(rt, 
     a = _account(snapshot_view(rt), "a")
     assert a["status"] == "stale" and a["stale_by_age"] is True
     assert a["stale_since"] == read_at.isoformat()
-    assert "no new data for longer than the 30 s limit" in a["error"]
+    assert "older than the 30 s limit; no poll has read the account since" in a["error"]
     assert a["equity"] == "1000"  # the last real figure, marked stale, never replaced by a made-up one
 
 

@@ -39,7 +39,7 @@
 
   function totalsRow(t) {
     if (!t || t.accounts_included === 0) {
-      return `<tr><td colspan="12" class="text-body-secondary">No account has figures yet: no sum is shown.</td></tr>`;
+      return `<tr id="totals-row"><td colspan="12" class="text-body-secondary">No account has current figures: no sum is shown${t && t.coverage ? ` (${RM.esc(t.coverage)})` : ""}.</td></tr>`;
     }
     const upnl = RM.signed(t.unrealized_pnl);
     const notes = [];

@@ -38,6 +38,11 @@
   }
 
   function totalsCard(t) {
+    if (t && t.accounts_included === 0 && t.accounts_total) {
+      return `<div class="col-sm-6 col-xl-3"><div class="card h-100 border-warning" id="totals-card">
+        <div class="card-header"><strong>All accounts</strong></div>
+        <div class="card-body small stale-note">No account has current figures: no sum is shown (${RM.esc(t.coverage)}).</div></div></div>`;
+    }
     if (!t || t.accounts_included === 0) return "";
     const dayNote = t.day_pnl_complete || !t.day_pnl_excluded ? "" : `<div class="small stale-note" id="totals-day-coverage">Today's P&L covers ${t.day_pnl_accounts.length} of ${t.accounts_total}: excludes ${t.day_pnl_excluded.map((e) => `${RM.esc(e.name)}: ${RM.esc(e.reason)}`).join(", ")}</div>`;
     const note = (t.complete ? "" : `<div class="small stale-note" id="totals-coverage">${RM.esc(t.coverage)}</div>`) + dayNote;
