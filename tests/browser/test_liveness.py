@@ -170,6 +170,11 @@ def test_connection_lost_banner_on_every_page_clears_on_recovery(browser, runnin
             pg.wait_for_selector("#connection-banner:not(.d-none)", timeout=20000)
             text = pg.inner_text("#connection-banner")
             assert "Connection lost since" in text and "did not answer" in text
+            if path == "/":  # no refresh comes: the figures on screen grey themselves once older than the limit
+                card = '.account-card[data-account="paper"]'
+                pg.wait_for_selector(f"{card}.stale-by-age", timeout=20000)
+                assert "stale since" in pg.inner_text(f"{card} .age-note")
+                assert "connection to the server lost" in pg.inner_text(f"{card} .age-note")
             _shot(pg, f"liveness-connection-lost{path.replace('/', '-') or '-dashboard'}-{view}")
             pg.unroute("**/api/**")
             pg.wait_for_selector("#connection-banner.d-none", state="attached", timeout=20000)
@@ -248,6 +253,18 @@ def test_positions_are_cards_on_a_phone_without_sideways_scrolling(browser, runn
             assert display == "table-row"
         pg.wait_for_timeout(1500)  # the equity chart draws
         _shot(pg, f"liveness-positions-{view}")
+    finally:
+        context.close()
+    assert errors == [], f"console errors: {errors}"
+
+
+def test_stale_since_names_the_date_only_when_not_today(browser, running):
+    context, pg, errors = _page(browser, running, VIEWPORTS["desktop"])
+    try:
+        today = pg.evaluate("() => RMLive.since(new Date(RMLive.serverNow()).toISOString())")
+        old = pg.evaluate("() => RMLive.since('2020-01-02T03:04:05Z')")
+        assert "2020" not in today and today.endswith("UTC") and len(today) <= len("00:00:00 UTC")
+        assert "2020" in old and "03:04:05" in old and old.endswith("UTC")
     finally:
         context.close()
     assert errors == [], f"console errors: {errors}"
