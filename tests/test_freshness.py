@@ -136,3 +136,21 @@ def test_complete_totals_cover_every_account(rt):
     poll_cycle(rt)
     t = snapshot_view(rt)["totals"]
     assert t["complete"] is True and t["coverage"] == "3 of 3 accounts" and t["equity"] == str(Decimal(3900))
+
+
+def test_cli_status_prints_what_the_total_covers(app, rt, clock, fakes):
+    poll_cycle(rt)
+    clock.advance(5)
+    fakes["b"].fail_with = TemporaryError("timeout")
+    poll_cycle(rt)
+    output = app.test_cli_runner().invoke(args=["risk", "status"]).output
+    assert "all accounts: equity 1400 USDT, today's P&L 0 USDT (over a, c; excludes b: stale)" in output
+    assert "— 2 of 3 accounts; excludes b: stale" in output
+
+
+def test_cli_status_says_no_sum_when_every_account_is_stale_by_age(app, rt, clock):
+    poll_cycle(rt)
+    clock.advance(60)
+    output = app.test_cli_runner().invoke(args=["risk", "status"]).output
+    assert "stale since 2026-11-20T12:00:00+00:00" in output
+    assert "all accounts: no sum — no account has current figures (0 of 3 accounts; excludes a: stale" in output
