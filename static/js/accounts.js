@@ -31,7 +31,7 @@
     return `<tr data-account="${RM.esc(a.name)}" class="${stale ? "stale" : ""}" data-status="${a.status}" data-fetched-at="${a.fetched_at || ""}">
       <td><strong>${RM.esc(a.name)}</strong></td><td>${RM.esc(a.exchange)}</td>
       <td><span class="badge text-bg-${a.mode === "live" ? "danger" : a.mode === "demo" ? "info" : "secondary"}">${RM.esc(a.mode)}</span></td>
-      <td><span class="badge text-bg-${badge}">${a.status}</span></td><td class="text-end num">${age}</td>
+      <td><span class="badge text-bg-${badge}" data-live-status>${a.status}</span></td><td class="text-end num">${age}</td>
       <td class="text-end num">${RM.num(a.equity)}</td><td class="text-end num">${RM.num(a.available)}</td>
       <td class="text-end num">${RM.num(a.margin_used)}</td><td class="text-end num ${upnl.cls}">${upnl.text}</td>
       <td class="text-end num">${a.positions}${unprotected}</td><td class="small">${error}</td><td>${button}</td></tr>`;

@@ -33,7 +33,7 @@
     return `<div class="col-sm-6 col-xl-3"><div class="card h-100 account-card" data-account="${RM.esc(a.name)}" data-status="${a.status}" data-fetched-at="${a.fetched_at || ""}">
       <div class="card-header d-flex justify-content-between align-items-center">
         <span><strong>${RM.esc(a.name)}</strong> <span class="text-body-secondary small">${RM.esc(a.exchange)} · ${a.mode}</span></span>
-        <span class="badge text-bg-${badge}">${a.status}</span></div>
+        <span class="badge text-bg-${badge}" data-live-status>${a.status}</span></div>
       <div class="card-body">${figures}${age}</div></div></div>`;
   }
 

@@ -49,6 +49,11 @@ const RMLive = (() => {
       const serverStale = el.dataset.status && el.dataset.status !== "ok";
       el.classList.toggle("stale", old || Boolean(serverStale));
       el.classList.toggle("stale-by-age", old && !serverStale);
+      const badge = el.querySelector("[data-live-status]");
+      if (badge && !serverStale && fetched) {  // never "ok" next to figures older than the limit
+        badge.textContent = old ? "stale" : "ok";
+        badge.className = `badge text-bg-${old ? "warning" : "success"}`;
+      }
       const note = el.querySelector(".age-note");
       if (!note || serverStale || !fetched) return;
       if (old) {

@@ -175,6 +175,7 @@ def test_connection_lost_banner_on_every_page_clears_on_recovery(browser, runnin
                 pg.wait_for_selector(f"{card}.stale-by-age", timeout=20000)
                 assert "stale since" in pg.inner_text(f"{card} .age-note")
                 assert "connection to the server lost" in pg.inner_text(f"{card} .age-note")
+                assert pg.inner_text(f"{card} [data-live-status]") == "stale"
             _shot(pg, f"liveness-connection-lost{path.replace('/', '-') or '-dashboard'}-{view}")
             pg.unroute("**/api/**")
             pg.wait_for_selector("#connection-banner.d-none", state="attached", timeout=20000)
