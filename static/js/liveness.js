@@ -135,6 +135,13 @@ const RMLive = (() => {
     new MutationObserver(copy).observe(banner, { attributes: true, attributeFilter: ["data-state"] });
   }
 
+  /* Charts on a phone: fewer, unrotated tick labels that skip rather than overlap (before any page draws one). */
+  window.addEventListener("DOMContentLoaded", () => {
+    if (!window.Chart || window.innerWidth >= 576) return;
+    Object.assign(Chart.defaults.scale.ticks, { maxRotation: 0, autoSkip: true, autoSkipPadding: 12 });
+    Chart.defaults.font.size = 10;
+  });
+
   RM.onConnection(connection);
   followState();
   watchTables();
