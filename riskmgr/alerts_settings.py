@@ -21,7 +21,8 @@ DEFAULT_ON: tuple[str, ...] = (
 )
 # Never held back by the rate limit (still de-duplicated): losing one of these costs money.
 CRITICAL: frozenset[str] = frozenset(
-    {"emergency.started", "emergency.finished", "emergency.left_open", "protection.failed", "state.changed"}
+    {"emergency.started", "emergency.finished", "emergency.left_open", "protection.failed", "state.changed",
+     "poller.stopped"}
 )
 _TOKEN = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{20,100}$")
 _CHAT = re.compile(r"^(-?\d{1,20}|@[A-Za-z0-9_]{4,64})$")

@@ -132,3 +132,15 @@ def test_every_page_carries_the_liveness_banners_and_limits(app, rt):
         assert 'id="connection-banner"' in page and 'id="poller-banner"' in page, path
         assert 'data-stale-after="30"' in page and "js/liveness.js" in page, path
         assert page.index('id="emergency-button"') < page.index('id="nav"'), f"{path}: kill switch in the menu"
+
+
+def test_stopped_poller_reaches_the_alert_channels_once(rt, clock):
+    dispatcher = rt.features["riskmgr.alerts"].dispatcher
+    poll_cycle(rt)
+    clock.advance(liveness.stopped_after_seconds(rt) + 1)
+    liveness.check(rt)
+    clock.advance(60)
+    liveness.check(rt)
+    assert dispatcher.queue.drain(10)
+    sent = [a for a in dispatcher.history() if a["kind"] == "poller.stopped"]
+    assert len(sent) == 1 and "no poll cycle since" in sent[0]["message"]
