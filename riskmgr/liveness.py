@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from riskmgr.config import read_int
 from riskmgr.domain import AccountSnapshot
+from riskmgr.errors import ConfigError
 from riskmgr.models import PollRun
 from riskmgr.risk.emergency_models import RiskNotice
 from riskmgr.risk.emergency_triggers import Notices
@@ -50,6 +51,15 @@ def stopped_after_seconds(runtime: Runtime) -> int:
     """Return how long without a new cycle means the poller is stopped."""
     s = runtime.settings
     return runtime.settings.feature(__name__).stopped_intervals * s.poll_seconds + s.fetch_timeout_seconds
+
+
+def stale_limit(runtime: Runtime) -> int:
+    """Return the staleness limit in force; the environment's when a stored change no longer fits (every page
+    must still render and age its figures; the Risk page names the broken change)."""
+    try:
+        return runtime.limits().stale_after_seconds
+    except ConfigError:
+        return runtime.limits_store.base().stale_after_seconds
 
 
 def when(ts: datetime, now: datetime, tz_name: str) -> str:
@@ -140,8 +150,7 @@ bp = Blueprint("liveness", __name__)
 def _liveness_context() -> dict[str, Any]:
     """Give every page the poll interval and the staleness limit (liveness.js ages figures with them)."""
     runtime = current_runtime()
-    return {"liveness_poll_seconds": runtime.settings.poll_seconds,
-            "liveness_stale_after": runtime.limits().stale_after_seconds}
+    return {"liveness_poll_seconds": runtime.settings.poll_seconds, "liveness_stale_after": stale_limit(runtime)}
 
 
 @bp.get("/api/liveness")
@@ -149,7 +158,7 @@ def api_liveness():  # type: ignore[no-untyped-def]
     """The poller's heartbeat and the staleness limit; alerts once if the poller is found stopped."""
     runtime = current_runtime()
     beat = check(runtime)
-    return jsonify(poller=beat, stale_after_seconds=runtime.limits().stale_after_seconds,
+    return jsonify(poller=beat, stale_after_seconds=stale_limit(runtime),
                    display_timezone=runtime.settings.display_timezone)
 
 
