@@ -148,9 +148,11 @@ bp = Blueprint("liveness", __name__)
 
 @bp.app_context_processor
 def _liveness_context() -> dict[str, Any]:
-    """Give every page the poll interval and the staleness limit (liveness.js ages figures with them)."""
+    """Give every page the poll interval and the environment's staleness limit (no query per page: liveness.js
+    takes the limit in force from /api/liveness as soon as the page loads)."""
     runtime = current_runtime()
-    return {"liveness_poll_seconds": runtime.settings.poll_seconds, "liveness_stale_after": stale_limit(runtime)}
+    return {"liveness_poll_seconds": runtime.settings.poll_seconds,
+            "liveness_stale_after": runtime.limits_store.base().stale_after_seconds}
 
 
 @bp.get("/api/liveness")
