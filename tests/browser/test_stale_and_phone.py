@@ -269,3 +269,20 @@ def test_stale_since_names_the_date_only_when_not_today(browser, running):
     finally:
         context.close()
     assert errors == [], f"console errors: {errors}"
+
+
+def test_receipt_older_than_the_limit_is_out_of_date_while_no_new_one_comes(browser, running):
+    context, pg, errors = _page(browser, running, VIEWPORTS["desktop"])
+    try:
+        pg.goto(running.base + "/trade")
+        pg.wait_for_function("() => document.querySelector('#receipt-status').textContent.startsWith('as of')",
+                             timeout=20000)
+        pg.route("**/api/orders/preview", lambda route: None)  # the refresh never answers
+        pg.wait_for_function(  # the server's limit here is 5 s
+            "() => document.querySelector('#receipt-status').textContent.includes('older than 5 s')", timeout=20000)
+        assert pg.inner_text("#receipt-status").startswith("out of date")
+        assert pg.locator("#submit-order").is_disabled() and "stale" in pg.get_attribute("#receipt", "class")
+        _shot(pg, "liveness-receipt-too-old-desktop")
+    finally:
+        context.close()
+    assert errors == [], f"console errors: {errors}"
