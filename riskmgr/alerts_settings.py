@@ -17,10 +17,12 @@ DEFAULT_ON: tuple[str, ...] = (
     "emergency.started", "emergency.finished", "emergency.left_open", "state.changed",
     "protection.missing", "protection.restored", "protection.failed", "risk.daily_loss", "risk.drawdown",
     "account.stale", "account.recovered", "position.closed_by_monitor", "paper.liquidation", "signal.executed",
+    "poller.stopped", "poller.recovered",
 )
 # Never held back by the rate limit (still de-duplicated): losing one of these costs money.
 CRITICAL: frozenset[str] = frozenset(
-    {"emergency.started", "emergency.finished", "emergency.left_open", "protection.failed", "state.changed"}
+    {"emergency.started", "emergency.finished", "emergency.left_open", "protection.failed", "state.changed",
+     "poller.stopped"}
 )
 _TOKEN = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{20,100}$")
 _CHAT = re.compile(r"^(-?\d{1,20}|@[A-Za-z0-9_]{4,64})$")

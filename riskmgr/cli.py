@@ -43,6 +43,7 @@ def risk_status(as_json: bool) -> None:
         stale = f" — stale since {a['stale_since']}: {a['error']}" if a["status"] != "ok" else ""
         click.echo(f"{a['name']:<16} {a['exchange']:<10} {a['status']:<6} {figures}, "
                    f"{len(a['positions'])} position(s){stale}")
+    _echo_totals(view["totals"])
     _echo_limits(risk)
     for account in risk["accounts"]:
         click.echo(f"rules on {account['account']}:")
@@ -50,6 +51,18 @@ def risk_status(as_json: bool) -> None:
             used = f"{row['used']} of {row['limit']}{' ' + row['unit'] if row['unit'] else ''}" if row["used"] else ""
             room = f", headroom {row['headroom']} {row['headroom_unit']}" if row["headroom"] is not None else ""
             click.echo(f"  {row['label']:<20} {row['status']:<9} {used}{room} — {row['detail']}")
+
+
+def _echo_totals(t: dict) -> None:
+    """Print the sum across accounts with what it covers (never called complete when an account is left out)."""
+    if not t["accounts_included"]:
+        click.echo(f"all accounts: no sum — no account has current figures ({t['coverage']})")
+        return
+    day = f"{t['day_pnl']} USDT" if t["day_pnl"] is not None else "unknown"
+    day_note = "" if t["day_pnl_complete"] else (
+        " (over " + ", ".join(t["day_pnl_accounts"]) + "; excludes "
+        + ", ".join(f"{e['name']}: {e['reason']}" for e in t["day_pnl_excluded"]) + ")")
+    click.echo(f"all accounts: equity {t['equity']} USDT, today's P&L {day}{day_note} — {t['coverage']}")
 
 
 def _echo_limits(risk: dict) -> None:

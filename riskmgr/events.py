@@ -34,6 +34,8 @@ KINDS: dict[str, str] = {
     "signal.executed": "auto-trading placed an order for a signal",
     "backtest.finished": "a backtest run finished",
     "poll.cycle": "a poll cycle finished (duration in data)",
+    "poller.stopped": "no poll cycle has started for several poll intervals: every figure is ageing",
+    "poller.recovered": "poll cycles run again after the poller was reported stopped",
 }
 
 

@@ -31,6 +31,7 @@ FEATURES: tuple[str, ...] = (
     "riskmgr.journal.feature",  # trade journal: closed trades page, /api/trades (JSON, CSV), flask trades
     "riskmgr.alerts",  # Telegram / e-mail alerts and the Alerts page
     "riskmgr.metrics",  # Prometheus /metrics
+    "riskmgr.liveness",  # the poller's heartbeat, a stopped poller as an alert, GET /api/liveness
 )
 
 

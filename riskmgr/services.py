@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from riskmgr import equity_history as equity_history_module
+from riskmgr import freshness
 from riskmgr.domain import AccountSnapshot, AccountStatus, Order, Position
 from riskmgr.formatting import dec
 from riskmgr.models import AccountState
@@ -93,6 +94,7 @@ def account_view(snap: AccountSnapshot, state: AccountState | None, runtime: Run
         "error": snap.error,
         "equity": None, "wallet": None, "available": None, "margin_used": None, "unrealized_pnl": None,
         "day_pnl": None, "day_pnl_pct": None, "day_start_equity": None, "peak_equity": None, "drawdown_pct": None,
+        "day_baseline_day": None, "day_pnl_note": None,
         "positions": [position_view(p, orders.get(p.symbol, ()), runtime, limits) for p in snap.positions],
         "orders": [_order_view(o) for o in snap.orders],
     }
@@ -107,6 +109,7 @@ def account_view(snap: AccountSnapshot, state: AccountState | None, runtime: Run
             day_pnl=_s(day_pnl),
             day_pnl_pct=_s(_pct(day_pnl, state.day_start_equity)),
             day_start_equity=_s(state.day_start_equity),
+            day_baseline_day=state.day,
             peak_equity=_s(state.peak_equity),
             drawdown_pct=_s(_pct(max(state.peak_equity - bal.equity, Decimal(0)), state.peak_equity)),
         )
@@ -114,20 +117,7 @@ def account_view(snap: AccountSnapshot, state: AccountState | None, runtime: Run
 
 
 def _totals(accounts: list[dict[str, Any]]) -> dict[str, Any]:
-    with_figures = [a for a in accounts if a["equity"] is not None]
-    fields = ("equity", "available", "margin_used", "unrealized_pnl", "day_pnl")
-    totals: dict[str, Any] = {
-        f: _s(sum((Decimal(a[f]) for a in with_figures if a[f] is not None), Decimal(0))) if with_figures else None
-        for f in fields
-    }
-    totals.update(
-        accounts_included=len(with_figures),
-        accounts_without_figures=[a["name"] for a in accounts if a["equity"] is None],
-        stale_accounts=[a["name"] for a in with_figures if a["status"] != AccountStatus.OK.value],
-        open_positions=sum(len(a["positions"]) for a in accounts),
-    )
-    totals["complete"] = not totals["stale_accounts"] and not totals["accounts_without_figures"]
-    return totals
+    return freshness.totals(accounts)
 
 
 def trading_status_view(runtime: Runtime) -> dict[str, Any]:
@@ -151,8 +141,10 @@ def snapshot_view(runtime: Runtime) -> dict[str, Any]:
         account_view(snaps[name], states.get(name), runtime, limits) if name in snaps else _never_polled(runtime, name)
         for name in runtime.accounts
     ]
-    return {
-        "generated_at": runtime.clock.now().isoformat(),
+    now = runtime.clock.now()
+    view = {
+        "generated_at": now.isoformat(),
+        "freshness": freshness.params(limits.stale_after_seconds, limits.risk_day_timezone),
         "trading_state": trading_status_view(runtime),
         "market": {"source": getattr(runtime.market, "source", "?"), "simulated": bool(runtime.market.simulated)},
         "accounts": accounts,
@@ -160,6 +152,7 @@ def snapshot_view(runtime: Runtime) -> dict[str, Any]:
         "unprotected": _unprotected(runtime),
         "entry_cancellations": entry_cancellations(runtime),
     }
+    return freshness.age_view(view, now)  # stale by age, today's P&L only against today's baseline
 
 
 ENTRY_CANCELLATIONS_SHOWN = timedelta(hours=24)

@@ -6,9 +6,10 @@ its *stamp*: the newest audit event's id and the newest snapshot's time. Everyth
 only with an audited action (trading state, limits, entry cancellations, the watchdog's episodes) or with a poll,
 so a request compares the stored stamp with the current one (one query) and rebuilds only when they differ.
 
-Per request only what depends on the clock is computed: ``generated_at`` and each unprotected position's
-``seconds``. The ETag names the view's content without those (``W/"<version>"``); ``If-None-Match`` with it is a
-304. A view is not stored while an account has never been polled (its placeholder carries the request's time).
+Per request only what depends on the clock is computed: ``generated_at``, each unprotected position's
+``seconds``, and the accounts' staleness by age and today's P&L (``riskmgr.freshness``). The ETag names the
+view's content without those (``W/"<version>"``), plus a suffix when aging changed it; ``If-None-Match`` with it
+is a 304. A view is not stored while an account has never been polled (its placeholder carries the request's time).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from riskmgr import services
+from riskmgr import freshness, services
 from riskmgr.models import ViewCache
 from riskmgr.runtime import Runtime
 
@@ -84,7 +85,7 @@ def cached(runtime: Runtime) -> tuple[str, dict[str, Any]]:
 
 def render(view: dict[str, Any], now: datetime) -> str:
     """Return the view as JSON for ``now``; without unprotected positions only ``generated_at`` is filled in."""
-    if view["unprotected"]:
+    if view["unprotected"] or freshness.needs_aging(view, now):
         return json.dumps(as_of(view, now), separators=(",", ":"))
     template = _templates.get(id(view))
     if template is None or template[0] is not view:
@@ -98,7 +99,8 @@ def as_of(view: dict[str, Any], now: datetime) -> dict[str, Any]:
     """Return the view with its clock-derived fields computed for ``now`` (the stored view is not changed)."""
     unprotected = [{**u, "seconds": round((now - datetime.fromisoformat(u["since"])).total_seconds())}
                    for u in view["unprotected"]]
-    return {**view, "generated_at": now.isoformat(), "unprotected": unprotected}
+    aged = freshness.age_view(view, now)  # figures older than the limit are stale whatever the last poll said
+    return {**aged, "generated_at": now.isoformat(), "unprotected": unprotected}
 
 
 def _version(view: dict[str, Any]) -> str:

@@ -6,7 +6,7 @@ import uuid
 
 from flask import Blueprint, current_app, g, jsonify, request
 
-from riskmgr import equity_history, view_cache
+from riskmgr import equity_history, freshness, view_cache
 from riskmgr.domain import PositionSide
 from riskmgr.formatting import dec
 from riskmgr.runtime import current_runtime
@@ -25,6 +25,7 @@ def snapshot():  # type: ignore[no-untyped-def]
     """Serve the view built once per poll (see riskmgr.view_cache); 304 when the client has this version."""
     runtime = current_runtime()
     version, view = view_cache.cached(runtime)
+    version += freshness.etag_suffix(view, runtime.clock.now())  # a view gone stale by age is a new version
     if request.if_none_match.contains_weak(version):
         response = current_app.response_class(status=304)
     else:

@@ -24,14 +24,14 @@
       ? `<span title="${RM.dateTime(a.fetched_at)}">${duration(a.data_age_seconds)}</span>`
       : `<span class="error-note">never read</span>`;
     const error = a.error
-      ? `<span class="${a.status === "error" ? "error-note" : "stale-note"}">${stale && a.fetched_at ? `stale since ${RM.time(a.fetched_at)} — ` : ""}${RM.esc(a.error)}</span>` : "";
+      ? `<span class="${a.status === "error" ? "error-note" : "stale-note"}">${stale && a.fetched_at ? `stale since ${RMLive.since(a.fetched_at)} — ` : ""}${RM.esc(a.error)}</span>` : "";
     const unprotected = a.unprotected ? ` <span class="badge text-bg-danger">${a.unprotected} unprotected</span>` : "";
     const button = `<button class="btn btn-sm btn-outline-primary selftest" data-account="${RM.esc(a.name)}"
       ${running ? "disabled" : ""}>Self-test</button>`;
-    return `<tr data-account="${RM.esc(a.name)}" class="${stale ? "stale" : ""}">
+    return `<tr data-account="${RM.esc(a.name)}" class="${stale ? "stale" : ""}" data-status="${a.status}" data-fetched-at="${a.fetched_at || ""}">
       <td><strong>${RM.esc(a.name)}</strong></td><td>${RM.esc(a.exchange)}</td>
       <td><span class="badge text-bg-${a.mode === "live" ? "danger" : a.mode === "demo" ? "info" : "secondary"}">${RM.esc(a.mode)}</span></td>
-      <td><span class="badge text-bg-${badge}">${a.status}</span></td><td class="text-end num">${age}</td>
+      <td><span class="badge text-bg-${badge}" data-live-status>${a.status}</span></td><td class="text-end num">${age}</td>
       <td class="text-end num">${RM.num(a.equity)}</td><td class="text-end num">${RM.num(a.available)}</td>
       <td class="text-end num">${RM.num(a.margin_used)}</td><td class="text-end num ${upnl.cls}">${upnl.text}</td>
       <td class="text-end num">${a.positions}${unprotected}</td><td class="small">${error}</td><td>${button}</td></tr>`;
@@ -39,14 +39,13 @@
 
   function totalsRow(t) {
     if (!t || t.accounts_included === 0) {
-      return `<tr><td colspan="12" class="text-body-secondary">No account has figures yet: no sum is shown.</td></tr>`;
+      return `<tr id="totals-row"><td colspan="12" class="text-body-secondary">No account has current figures: no sum is shown${t && t.coverage ? ` (${RM.esc(t.coverage)})` : ""}.</td></tr>`;
     }
     const upnl = RM.signed(t.unrealized_pnl);
     const notes = [];
-    if (t.stale_accounts.length) notes.push(`includes last known figures of ${t.stale_accounts.map(RM.esc).join(", ")}`);
-    if (t.accounts_without_figures.length) notes.push(`leaves out ${t.accounts_without_figures.map(RM.esc).join(", ")} (no figures)`);
+    if (!t.complete) notes.push(RM.esc(t.coverage));
     return `<tr class="table-group-divider fw-semibold" id="totals-row"><td colspan="5">All accounts
-        <span class="small text-body-secondary fw-normal">${t.accounts_included} account(s)</span>
+        <span class="small text-body-secondary fw-normal">${t.accounts_included} of ${t.accounts_total} account(s)</span>
         ${notes.length ? `<div class="small stale-note fw-normal">${notes.join("; ")}</div>` : ""}</td>
       <td class="text-end num">${RM.num(t.equity)}</td><td class="text-end num">${RM.num(t.available)}</td>
       <td class="text-end num">${RM.num(t.margin_used)}</td><td class="text-end num ${upnl.cls}">${upnl.text}</td>

@@ -5,6 +5,13 @@ const RM = (() => {
   const tz = document.body.dataset.displayTz || "UTC";
   const csrf = document.querySelector('meta[name="csrf-token"]')?.content || "";
 
+  // Connection listeners (liveness.js): told after every call whether the server answered.
+  const connectionListeners = [];
+  function onConnection(fn) { connectionListeners.push(fn); }
+  function notifyConnection(ok, reason, res) {
+    connectionListeners.forEach((fn) => { try { fn(ok, reason, res); } catch (e) { console.warn("connection listener failed", e); } });
+  }
+
   async function api(path, { method = "GET", body = undefined } = {}) {
     const opts = { method, headers: { Accept: "application/json" }, credentials: "same-origin" };
     if (body !== undefined) {
@@ -12,7 +19,16 @@ const RM = (() => {
       opts.body = JSON.stringify(body);
     }
     if (method !== "GET") opts.headers["X-CSRFToken"] = csrf;
-    const res = await fetch(path, opts);
+    let res;
+    try {
+      res = await fetch(path, opts);
+    } catch (e) {  // the server did not answer at all: say so (banner), never an uncaught "Failed to fetch"
+      const reason = `the server did not answer (${e && e.message ? e.message : e})`;
+      notifyConnection(false, reason, null);
+      return { ok: false, status: 0, data: { error: "connection lost", detail: reason } };
+    }
+    const gatewayDown = res.status === 502 || res.status === 504;  // a proxy in front answered for a dead server
+    notifyConnection(!gatewayDown, gatewayDown ? `the server is unreachable (HTTP ${res.status})` : null, res);
     let data = null;
     try { data = await res.json(); } catch (e) { data = { error: `HTTP ${res.status}`, detail: res.statusText }; }
     if (res.status === 401 && !path.startsWith("/login")) { window.location.href = "/login?next=" + encodeURIComponent(location.pathname); }
@@ -66,5 +82,5 @@ const RM = (() => {
       status.state === "ACTIVE" ? "" : ` — ${status.reason} (since ${time(status.changed_at)} by ${status.changed_by})`;
   }
 
-  return { api, num, price, qty, signed, time, dateTime, esc, setBanner, tz };
+  return { api, num, price, qty, signed, time, dateTime, esc, setBanner, tz, onConnection };
 })();

@@ -23,26 +23,33 @@
         ${figure("Available", RM.num(a.available))}
         ${figure("Margin used", RM.num(a.margin_used))}
         ${figure("Unrealized P&L", upnl.text, upnl.cls)}
-        ${figure("Today's P&L", dayPnl.text + (a.day_pnl_pct !== null ? ` (${RM.signed(a.day_pnl_pct, 2, " %").text})` : ""), dayPnl.cls)}
+        ${a.day_pnl_note ? figure("Today's P&L", `<span class="stale-note" title="the day's baseline is not from today">${RM.esc(a.day_pnl_note)}</span>`)
+    : figure("Today's P&L", dayPnl.text + (a.day_pnl_pct !== null ? ` (${RM.signed(a.day_pnl_pct, 2, " %").text})` : ""), dayPnl.cls)}
         ${figure("Drawdown from peak", a.drawdown_pct === null ? "—" : RM.num(a.drawdown_pct) + " %")}
       </dl>`;
     const age = stale
-      ? `<div class="small ${a.status === "error" ? "error-note" : "stale-note"}">${a.fetched_at ? "stale since " + RM.time(a.fetched_at) : "never read"} — ${RM.esc(a.error)}</div>`
-      : `<div class="small text-body-secondary">data from ${RM.time(a.fetched_at)}</div>`;
-    return `<div class="col-sm-6 col-xl-3"><div class="card h-100 account-card" data-account="${RM.esc(a.name)}" data-status="${a.status}">
+      ? `<div class="small ${a.status === "error" ? "error-note" : "stale-note"} age-note">${a.fetched_at ? "stale since " + RMLive.since(a.fetched_at) : "never read"} — ${RM.esc(a.error)}</div>`
+      : `<div class="small text-body-secondary age-note">data from ${RMLive.since(a.fetched_at)}</div>`;
+    return `<div class="col-sm-6 col-xl-3"><div class="card h-100 account-card" data-account="${RM.esc(a.name)}" data-status="${a.status}" data-fetched-at="${a.fetched_at || ""}">
       <div class="card-header d-flex justify-content-between align-items-center">
         <span><strong>${RM.esc(a.name)}</strong> <span class="text-body-secondary small">${RM.esc(a.exchange)} · ${a.mode}</span></span>
-        <span class="badge text-bg-${badge}">${a.status}</span></div>
+        <span class="badge text-bg-${badge}" data-live-status>${a.status}</span></div>
       <div class="card-body">${figures}${age}</div></div></div>`;
   }
 
   function totalsCard(t) {
+    if (t && t.accounts_included === 0 && t.accounts_total) {
+      return `<div class="col-sm-6 col-xl-3"><div class="card h-100 border-warning" id="totals-card">
+        <div class="card-header"><strong>All accounts</strong></div>
+        <div class="card-body small stale-note">No account has current figures: no sum is shown (${RM.esc(t.coverage)}).</div></div></div>`;
+    }
     if (!t || t.accounts_included === 0) return "";
-    const note = t.complete ? "" : `<div class="small stale-note">includes last known figures of: ${t.stale_accounts.map(RM.esc).join(", ")}</div>`;
+    const dayNote = t.day_pnl_complete || !t.day_pnl_excluded ? "" : `<div class="small stale-note" id="totals-day-coverage">Today's P&L covers ${t.day_pnl_accounts.length} of ${t.accounts_total}: excludes ${t.day_pnl_excluded.map((e) => `${RM.esc(e.name)}: ${RM.esc(e.reason)}`).join(", ")}</div>`;
+    const note = (t.complete ? "" : `<div class="small stale-note" id="totals-coverage">${RM.esc(t.coverage)}</div>`) + dayNote;
     const upnl = RM.signed(t.unrealized_pnl);
     const day = RM.signed(t.day_pnl);
     return `<div class="col-sm-6 col-xl-3"><div class="card h-100 border-info" id="totals-card">
-      <div class="card-header"><strong>All accounts</strong> <span class="small text-body-secondary">${t.accounts_included} account(s)</span></div>
+      <div class="card-header"><strong>All accounts</strong> <span class="small text-body-secondary">${t.coverage ? RM.esc(t.coverage.split(";")[0]) : `${t.accounts_included} account(s)`}</span></div>
       <div class="card-body"><dl class="row kv mb-0">
         ${figure("Equity", RM.num(t.equity) + " USDT", "fw-semibold")}
         ${figure("Available", RM.num(t.available))}
@@ -107,6 +114,9 @@
     const orders = snap.accounts.flatMap((a) => a.orders.map((o) => orderRow(a, o)));
     document.querySelector("#orders-table tbody").innerHTML = orders.join("") ||
       `<tr><td colspan="9" class="text-body-secondary">No open orders.</td></tr>`;
+    // liveness: each row carries its account's read time, so it greys by itself if no refresh comes
+    RMLive.stampRows(document.querySelector("#positions-table tbody"), snap.accounts.flatMap((a) => a.positions.map(() => a)));
+    RMLive.stampRows(document.querySelector("#orders-table tbody"), snap.accounts.flatMap((a) => a.orders.map(() => a)));
     const cancelled = snap.entry_cancellations || [];
     const box = document.getElementById("entry-cancellations");
     box.innerHTML = cancelled.length ? `<strong>Resting entry orders cancelled (new risk stopped):</strong><ul class="mb-0">${
@@ -155,8 +165,11 @@
         options: {
           animation: false, maintainAspectRatio: false, parsing: false,
           scales: {
-            x: { type: "linear", ticks: { callback: (v) => RM.time(new Date(v).toISOString()).replace(` ${RM.tz}`, ""), maxTicksLimit: 8 } },
-            y: { ticks: { callback: (v) => RM.num(v, Math.abs(v) >= 100000 ? 0 : 2) } },
+            x: { type: "linear", title: { display: true, text: `time (${RM.tz})` },
+              ticks: { callback: (v) => RM.time(new Date(v).toISOString()).replace(` ${RM.tz}`, "").slice(0, 5),
+                maxTicksLimit: window.innerWidth < 576 ? 4 : 8, maxRotation: 0, autoSkipPadding: 16 } },
+            y: { title: { display: true, text: "equity (USDT)" },
+              ticks: { callback: (v) => RM.num(v, Math.abs(v) >= 100000 ? 0 : 2), maxTicksLimit: window.innerWidth < 576 ? 5 : 8 } },
           },
           plugins: { tooltip: { callbacks: { title: (items) => RM.dateTime(new Date(items[0].parsed.x).toISOString()) } } },
         },

@@ -136,6 +136,9 @@
 
   function renderReceipt(r) {
     receiptBox.innerHTML = renderFigures(r) + verdictList(r.verdicts);
+    receiptAt = Date.now();
+    receiptBox.classList.remove("stale");
+    receiptStatus.className = "small text-body-secondary";
     receiptStatus.textContent = `as of ${RM.time(new Date().toISOString())}`;
     if (r.allowed) {
       setSubmit(true, `Every rule allows this order${r.qty ? ` (${RM.esc(r.qty)} ${RM.esc(r.symbol.split("/")[0])})` : ""}.`);
@@ -165,6 +168,10 @@
       setSubmit(false, `Check ${RM.esc(d.field || "the form")}: ${RM.esc(d.message || res.data.error)}`, "text-warning");
       return false;
     }
+    if (res.status === 0) {  // the server did not answer: the receipt on screen no longer holds
+      markReceiptOld(`the server did not answer at ${RM.time(new Date().toISOString())}`);
+      return false;
+    }
     if (!res.ok) {
       receiptBox.innerHTML = `<div class="text-danger small">No receipt: ${RM.esc(res.data.error)} — ${RM.esc(JSON.stringify(res.data.detail))}</div>`;
       setSubmit(false, "No receipt, so no order: the figures could not be read.");
@@ -175,6 +182,34 @@
     return res.data.allowed;
   }
 
+  // Liveness: a receipt is out of date when the ticket changed, when it is older than the data-age limit (the
+  // gate's own), or when refreshing it failed; it says so instead of "updating the receipt…" forever.
+  let receiptAt = null;
+  let oldEpisode = false;
+  const receiptOld = () => receiptAt !== null && Date.now() - receiptAt > RMLive.staleAfter() * 1000;
+  function markReceiptOld(why) {
+    lastReceipt = null;
+    receiptBox.classList.add("stale");
+    receiptStatus.className = "small stale-note";
+    receiptStatus.textContent = `out of date — ${why}${receiptAt ? `; receipt from ${RM.time(new Date(receiptAt).toISOString())}` : ""}`;
+    setSubmit(false, `The receipt is out of date (${RM.esc(why)}): no order until a new one is shown.`, "text-warning");
+  }
+  setInterval(() => {
+    if (receiptAt === null) return;
+    if (lastKey !== null && formKey() !== lastKey && !receiptBox.classList.contains("stale")) {
+      receiptBox.classList.add("stale");
+      receiptStatus.className = "small stale-note";
+      receiptStatus.textContent = "out of date — the ticket changed since this receipt; updating…";
+    }
+    if (receiptOld() && !oldEpisode) {
+      oldEpisode = true;
+      markReceiptOld(`older than ${RMLive.staleAfter()} s`);
+      schedulePreview();
+    } else if (!receiptOld()) {
+      oldEpisode = false;
+    }
+  }, 1000);
+
   form.addEventListener("input", schedulePreview);
   form.addEventListener("change", schedulePreview);
 
@@ -182,7 +217,7 @@
     ev.preventDefault();
     clearTimeout(previewTimer);
     // place exactly what the receipt on screen describes: re-preview if the form changed since
-    if (!lastReceipt || lastKey !== formKey()) {
+    if (!lastReceipt || lastKey !== formKey() || receiptOld()) {
       if (!(await preview())) return;
     }
     if (!lastReceipt.allowed) return;
@@ -241,6 +276,8 @@
         <td>${p.take_profit.present ? RM.price(p.take_profit.price) : "—"}</td></tr>`;
     }));
     document.querySelector("#trade-positions tbody").innerHTML = rows.join("") || `<tr><td colspan="9" class="text-body-secondary">No open paper positions.</td></tr>`;
+    RMLive.stampRows(document.querySelector("#trade-positions tbody"),
+      res.data.accounts.filter((a) => a.mode === "paper").flatMap((a) => a.positions.map(() => a)));
   }
 
   function followMark() { if (autoProtection) defaultProtection(); }
