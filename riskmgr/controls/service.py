@@ -30,7 +30,7 @@ def switches(runtime: Runtime) -> AccountSwitches:
 
 def auto_trading_override(runtime: Runtime, account: str) -> tuple[bool, str] | None:
     """Return (enabled, reason) when the account's auto-trading switch is set, else None (the config decides)."""
-    installed = runtime.features.get(FEATURE)
+    installed = getattr(runtime, "features", {}).get(FEATURE)  # a runtime without the feature: the config decides
     if installed is None:
         return None
     s: Switches = installed["switches"].get(account)
