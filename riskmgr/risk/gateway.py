@@ -143,7 +143,8 @@ class OrderGateway:
         """Return the account's gate lock (re-entrant): read, judge and change one account's orders as one step."""
         return self._gate.hold(account)
 
-    def _entry_verdicts(self, account: str) -> list[Verdict]:
+    def entry_verdicts(self, account: str) -> list[Verdict]:
+        """Return the entry checks' verdicts on a new entry of ``account`` now (the receipt shows them too)."""
         verdicts = [check(account) for check in self._entry_checks]
         return [v for v in verdicts if v is not None]
 
@@ -169,7 +170,7 @@ class OrderGateway:
         if not state_verdict.allowed or self._risk_check is None:  # nothing to read: the answer is no
             verdicts = [state_verdict] if not state_verdict.allowed else [state_verdict, _NO_RULES]
             return self._deny(account, request, verdicts, actor=actor, purpose=purpose)
-        entry_verdicts = self._entry_verdicts(account)
+        entry_verdicts = self.entry_verdicts(account)
         if any(not v.allowed for v in entry_verdicts):
             return self._deny(account, request, [state_verdict, *entry_verdicts], actor=actor, purpose=purpose)
         prepared = self._risk_check.prepare(account, request)  # venue reads: outside the lock
@@ -188,7 +189,7 @@ class OrderGateway:
         assert self._risk_check is not None  # noqa: S101 (submit checked it; narrows the type)
         state = self._trading.current().state
         in_flight = self._risk_check.in_flight(account, prepared)
-        verdicts = [self._state_verdict(request, state), *self._entry_verdicts(account),
+        verdicts = [self._state_verdict(request, state), *self.entry_verdicts(account),
                     *prepared.judge(in_flight, state).verdicts]
         if any(not v.allowed for v in verdicts):
             return self._deny(account, request, verdicts, actor=actor, purpose=purpose)

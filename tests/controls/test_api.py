@@ -159,3 +159,18 @@ def test_the_banner_on_every_page_names_a_paused_account(runtime, client, api):
         page = client.get(path).get_data(as_text=True)
         assert "new entries PAUSED on paper" in page, path
     assert position(runtime, BTC, PositionSide.LONG) is None
+
+
+def test_the_receipt_of_a_paused_account_shows_the_pause_as_the_gate_will_decide(runtime, api):
+    open_position(runtime)
+    api.post("/api/accounts/paper/entries", json={"paused": True, "reason": "news"})
+    mark = runtime.accounts["paper"].fetch_tickers()[BTC].mark
+    ticket = {"account": "paper", "symbol": BTC, "side": "buy", "type": "market", "qty": "0.002", "leverage": 3,
+              "stop_loss": str((mark * D("0.97")).quantize(D("0.1"))),
+              "take_profit": str((mark * D("1.08")).quantize(D("0.1")))}
+
+    receipt = api.post("/api/orders/preview", json=ticket).get_json()
+    closing = api.post("/api/orders/preview", json=ticket | {"side": "sell", "reduce_only": True}).get_json()
+
+    assert receipt["allowed"] is False and [v["rule"] for v in receipt["denials"]] == ["entries_paused"]
+    assert closing["allowed"] is True
