@@ -100,6 +100,12 @@ const RMControls = (() => {
     const res = await call(path, { method: "POST", body });
     button.disabled = false;
     show(res.ok ? res.data.message : `${verb} not done: ${detail(res.data)}`, res.ok ? "success" : "danger");
+    if (res.ok && current && "new_stop" in res.data) {  // the levels now resting, before the next poll shows them
+      current = { ...current, stop: res.data.new_stop, target: res.data.new_target };
+      $("pc-stop").value = res.data.new_stop || "";
+      $("pc-target").value = res.data.new_target || "";
+      summary();
+    }
     if (window.RMDashboard) window.RMDashboard.refresh();
     return res;
   }
