@@ -59,11 +59,15 @@ def switches_view(runtime: Runtime) -> list[dict[str, Any]]:
 
 
 def switch_notes(runtime: Runtime) -> list[str]:
-    """Return the banner's notes: every account whose entries are paused or whose auto-trading is switched off."""
+    """Return the banner's notes: where auto-trading acts (it opens positions by itself), entries paused, and
+    auto-trading switched off by hand."""
     notes = []
-    for s in switches(runtime).all():
-        if s.entries_paused:
-            notes.append(f"new entries PAUSED on {s.account}")
-        if s.auto_trading is False:
-            notes.append(f"auto-trading OFF on {s.account}")
+    for view in switches_view(runtime):
+        name = view["account"]
+        if view["auto_trading"]:
+            notes.append(f"auto-trading ON on {name}")
+        if view["entries_paused"]:
+            notes.append(f"new entries PAUSED on {name}")
+        if view["auto_trading_switch"] == "off":
+            notes.append(f"auto-trading OFF on {name}")
     return notes

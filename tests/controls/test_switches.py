@@ -72,7 +72,7 @@ def test_the_scanner_takes_no_entry_for_an_account_whose_auto_trading_is_off(run
 
 
 def test_the_banner_notes_name_paused_entries_and_auto_trading_off_per_account(runtime):
-    assert switch_notes(runtime) == []
+    assert switch_notes(runtime) == ["auto-trading ON on paper"]  # the default for paper: said on every page
 
     switches(runtime).set_paused("paper", True, reason="", by="t")
     switches(runtime).set_auto_trading("paper", False, reason="", by="t")
