@@ -10,7 +10,7 @@ from typing import Any
 import click
 from flask.cli import AppGroup
 
-from riskmgr.controls.service import controls, switches, switches_view
+from riskmgr.controls.service import controls, pause_entries, switches, switches_view
 from riskmgr.domain import PositionSide
 from riskmgr.errors import ExchangeError, ValidationError
 from riskmgr.runtime import current_runtime
@@ -119,8 +119,10 @@ def cancel(account: str, order_id: str) -> None:
 @click.option("--reason", default="", help="Why (recorded in the audit log).")
 def pause(account: str, reason: str) -> None:
     """Pause new entries on one account (closes, stop moves and cancels still work)."""
-    switches(current_runtime()).set_paused(_account(account), True, reason=reason, by=ACTOR)
-    click.echo(f"new entries on {account} paused")
+    view = pause_entries(current_runtime(), _account(account), True, reason=reason, by=ACTOR)
+    cancelled = view["entries_cancelled"]
+    click.echo(f"new entries on {account} paused; {len(cancelled['cancelled'])} resting entry order(s) cancelled"
+               + (f", {len(cancelled['failed'])} NOT cancelled" if cancelled["failed"] else ""))
 
 
 @accounts_cli.command("resume")
@@ -128,7 +130,7 @@ def pause(account: str, reason: str) -> None:
 @click.option("--reason", default="", help="Why (recorded in the audit log).")
 def resume(account: str, reason: str) -> None:
     """Allow new entries on one account again."""
-    switches(current_runtime()).set_paused(_account(account), False, reason=reason, by=ACTOR)
+    pause_entries(current_runtime(), _account(account), False, reason=reason, by=ACTOR)
     click.echo(f"new entries on {account} resumed")
 
 

@@ -28,6 +28,17 @@ def switches(runtime: Runtime) -> AccountSwitches:
     return runtime.features[FEATURE]["switches"]
 
 
+def pause_entries(runtime: Runtime, account: str, paused: bool, *, reason: str, by: str) -> dict[str, Any]:
+    """Pause (or resume) new entries of ``account``; a pause also cancels its resting entry orders (audited), since
+    an entry already on the venue would otherwise still fill. Stops and targets stay."""
+    state = switches(runtime).set_paused(account, paused, reason=reason, by=by)
+    view = state.as_dict()
+    if paused:
+        why = f"new entries on {account} were paused" + (f" ({reason})" if reason else "")
+        view["entries_cancelled"] = runtime.gateway.cancel_entries(account, actor=by, reason=why).as_dict()
+    return view
+
+
 def auto_trading_override(runtime: Runtime, account: str) -> tuple[bool, str] | None:
     """Return (enabled, reason) when the account's auto-trading switch is set, else None (the config decides)."""
     installed = getattr(runtime, "features", {}).get(FEATURE)  # a runtime without the feature: the config decides

@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Blueprint, g, jsonify, request
 
-from riskmgr.controls.service import controls, switch_notes, switches, switches_view
+from riskmgr.controls.service import controls, pause_entries, switch_notes, switches, switches_view
 from riskmgr.domain import PositionSide
 from riskmgr.errors import ValidationError
 from riskmgr.runtime import current_runtime
@@ -115,8 +115,7 @@ def set_entries(name: str):  # type: ignore[no-untyped-def]
         raise ValidationError("paused", "is required: true (pause new entries) or false (resume)")
     paused = opt_bool(data, "paused")
     reason = opt_str(data, "reason", max_len=REASON_MAX) or ""
-    state = switches(current_runtime()).set_paused(account, paused, reason=reason, by=_actor())
-    return jsonify(state.as_dict())
+    return jsonify(pause_entries(current_runtime(), account, paused, reason=reason, by=_actor()))
 
 
 @bp.get("/api/accounts/<name>/auto-trading")

@@ -12,6 +12,7 @@ from tests.controls.helpers import BTC, open_position, position, stops
 
 D = Decimal
 WHERE = {"account": "paper", "symbol": BTC, "side": "long"}
+ETH_SYMBOL = "ETH/USDT:USDT"
 
 
 def test_post_protection_moves_the_stop_and_answers_old_and_new_levels(runtime, api):
@@ -174,3 +175,23 @@ def test_the_receipt_of_a_paused_account_shows_the_pause_as_the_gate_will_decide
 
     assert receipt["allowed"] is False and [v["rule"] for v in receipt["denials"]] == ["entries_paused"]
     assert closing["allowed"] is True
+
+
+def test_pausing_cancels_the_resting_entry_orders_and_keeps_the_stops(runtime, api):
+    from riskmgr.domain import OrderRequest, OrderSide, OrderType
+
+    open_position(runtime)
+    mark = runtime.accounts["paper"].fetch_tickers()[ETH_SYMBOL].mark
+    far = (mark * D("0.8")).quantize(D("0.01"))
+    entry = runtime.gateway.submit("paper", OrderRequest(ETH_SYMBOL, OrderSide.BUY, OrderType.LIMIT, D("0.05"),
+                                                         price=far, leverage=2, stop_loss=far * D("0.97"),
+                                                         take_profit=far * D("1.08")), actor="test", intent_id="rest")
+    assert entry.accepted, entry.message
+
+    res = api.post("/api/accounts/paper/entries", json={"paused": True, "reason": "news"})
+
+    body = res.get_json()
+    assert res.status_code == 200 and [c["id"] for c in body["entries_cancelled"]["cancelled"]] == [entry.order.id]
+    open_ids = [o.id for o in runtime.accounts["paper"].fetch_open_orders()]
+    assert entry.order.id not in open_ids and stops(runtime)  # the position keeps its stop
+    assert any(e["kind"] == "order.entries_cancelled" and "paused" in e["message"] for e in runtime.audit.query())
