@@ -30,6 +30,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from riskmgr.controls.service import auto_trading_override
 from riskmgr.domain import ZERO, AccountStatus, OrderRequest, OrderType, PositionSide
 from riskmgr.errors import ExchangeError, NotSupportedError, ValidationError
 from riskmgr.exchanges.paper_models import PaperAccount, PaperFill
@@ -84,6 +85,9 @@ def policies(runtime: Runtime, settings: Any) -> list[AccountPolicy]:
             enabled, reason = False, f"signals come from {settings.source} prices; this account trades on {market}"
         else:
             enabled, reason = True, "on"
+        switch = auto_trading_override(runtime, name)  # the operator's per-account switch overrides the config
+        if switch is not None and (not switch[0] or market == settings.source):
+            enabled, reason = switch
         out.append(AccountPolicy(name, reader.mode, market, enabled, reason))
     return out
 

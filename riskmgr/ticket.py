@@ -24,7 +24,7 @@ from riskmgr.domain import ZERO, MarginMode, MarketSpec, OrderRequest, OrderSide
 from riskmgr.errors import ExchangeError, ValidationError
 from riskmgr.formatting import dec
 from riskmgr.risk.gateway import GatewayResult, client_id_for
-from riskmgr.risk.pretrade import PreTrade
+from riskmgr.risk.pretrade import PreTrade, verdict_dict
 from riskmgr.risk.recentre import Recentred, recentre
 from riskmgr.runtime import Runtime
 from riskmgr.validation import (
@@ -174,7 +174,14 @@ def _check_sides(t: OrderTicket, ref: Decimal) -> None:
 
 def preview_ticket(runtime: Runtime, ticket: OrderTicket) -> dict[str, Any]:
     """Return the pre-trade receipt of a ticket; nothing is sent."""
-    return PreTrade(runtime).receipt(ticket.account, ticket.request(), size=ticket.qty is None)
+    receipt = PreTrade(runtime).receipt(ticket.account, ticket.request(), size=ticket.qty is None)
+    if not ticket.reduce_only:  # the gate's per-account entry checks (entries paused) decide as the rules do
+        extra = [verdict_dict(v) for v in runtime.gateway.entry_verdicts(ticket.account)]
+        if extra:
+            receipt["verdicts"] = extra + receipt["verdicts"]
+            receipt["denials"] = [v for v in receipt["verdicts"] if not v["allowed"]]
+            receipt["allowed"] = not receipt["denials"]
+    return receipt
 
 
 def submit_ticket(runtime: Runtime, ticket: OrderTicket, actor: str) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, Protocol
@@ -129,6 +130,23 @@ class OrderGateway:
         self._specs = specs or SpecCache(adapters)
         self._gate = gate or GateLock(engine)
         self._ledger = IntentLedger(engine)
+        self._entry_checks: list[Callable[[str], Verdict | None]] = []
+
+    def add_entry_check(self, check: Callable[[str], Verdict | None]) -> None:
+        """Deny new-risk orders of an account while ``check(account)`` returns a denying verdict (e.g. entries paused).
+
+        Reduce-only orders, closes, cancels and protection never pass through it.
+        """
+        self._entry_checks.append(check)
+
+    def hold(self, account: str) -> AbstractContextManager[None]:
+        """Return the account's gate lock (re-entrant): read, judge and change one account's orders as one step."""
+        return self._gate.hold(account)
+
+    def entry_verdicts(self, account: str) -> list[Verdict]:
+        """Return the entry checks' verdicts on a new entry of ``account`` now (the receipt shows them too)."""
+        verdicts = [check(account) for check in self._entry_checks]
+        return [v for v in verdicts if v is not None]
 
     # -- orders ------------------------------------------------------------------------------------
     def submit(
@@ -152,6 +170,9 @@ class OrderGateway:
         if not state_verdict.allowed or self._risk_check is None:  # nothing to read: the answer is no
             verdicts = [state_verdict] if not state_verdict.allowed else [state_verdict, _NO_RULES]
             return self._deny(account, request, verdicts, actor=actor, purpose=purpose)
+        entry_verdicts = self.entry_verdicts(account)
+        if any(not v.allowed for v in entry_verdicts):
+            return self._deny(account, request, [state_verdict, *entry_verdicts], actor=actor, purpose=purpose)
         prepared = self._risk_check.prepare(account, request)  # venue reads: outside the lock
         try:
             with self._gate.hold(account):
@@ -168,7 +189,8 @@ class OrderGateway:
         assert self._risk_check is not None  # noqa: S101 (submit checked it; narrows the type)
         state = self._trading.current().state
         in_flight = self._risk_check.in_flight(account, prepared)
-        verdicts = [self._state_verdict(request, state), *prepared.judge(in_flight, state).verdicts]
+        verdicts = [self._state_verdict(request, state), *self.entry_verdicts(account),
+                    *prepared.judge(in_flight, state).verdicts]
         if any(not v.allowed for v in verdicts):
             return self._deny(account, request, verdicts, actor=actor, purpose=purpose)
         adapter = self._adapter(account)

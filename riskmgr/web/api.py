@@ -85,8 +85,10 @@ def close_position():  # type: ignore[no-untyped-def]
     runtime.specs.spec(account, symbol)  # a symbol the account does not trade is a 400 before anything is stored
     side = PositionSide(req_str(data, "side", ["long", "short"]))
     intent = opt_id(data, "intent_id") or str(uuid.uuid4())
-    result = runtime.gateway.close_position(account, symbol, side, actor=_actor(), intent_id=intent)
-    view = result_view(result)
-    if result.accepted:
+    from riskmgr.controls.service import controls  # the close with its fill price and realized P&L
+
+    outcome = controls(runtime).close(account, symbol, side, actor=_actor(), intent_id=intent)
+    view = result_view(outcome.gateway) | outcome.as_dict() if outcome.gateway else outcome.as_dict()
+    if outcome.accepted:
         return jsonify(view), 201
-    return jsonify(error="position not closed", detail=result.message, **view), 422
+    return jsonify(error="position not closed", detail=outcome.message, **view), 422

@@ -82,9 +82,8 @@
     const upnl = RM.signed(p.unrealized_pnl);
     const pct = RM.signed(p.pnl_pct, 2, " %");
     const level = { LOW: "secondary", HIGH: "warning", CRITICAL: "danger", PROFITABLE: "success" }[p.risk_level] || "secondary";
-    const closeBtn = a.mode === "paper" && a.status === "ok"
-      ? `<button class="btn btn-sm btn-outline-danger close-pos" data-account="${RM.esc(a.name)}" data-symbol="${RM.esc(p.symbol)}" data-side="${p.side}">Close</button>` : "";
-    return `<tr class="${a.status !== "ok" ? "stale" : ""} ${p.stop_loss.present ? "" : "unprotected"}" data-symbol="${RM.esc(p.symbol)}">
+    const actions = window.RMControls ? RMControls.positionActions(a, p) : "";
+    return `<tr class="${a.status !== "ok" ? "stale" : ""} ${p.stop_loss.present ? "" : "unprotected"}" data-symbol="${RM.esc(p.symbol)}" data-key="${RM.esc(`${a.name}|${p.symbol}|${p.side}`)}">
       <td>${RM.esc(a.name)}</td><td>${RM.esc(p.symbol)}</td>
       <td><span class="badge text-bg-${p.side === "long" ? "success" : "danger"}">${p.side}</span></td>
       <td class="text-end num">${RM.qty(p.size)}</td><td class="text-end num">${RM.price(p.entry_price)}</td>
@@ -92,14 +91,15 @@
       <td class="text-end num">${RM.price(p.liquidation_price)}</td>
       <td class="text-end num ${upnl.cls}">${upnl.text}</td><td class="text-end num ${pct.cls}">${pct.text}</td>
       <td><span class="badge text-bg-${level}">${p.risk_level}</span></td>
-      <td>${protectionCell(p.stop_loss, `${a.name}|${p.symbol}|${p.side}`)}</td><td>${protectionCell(p.take_profit)}</td><td>${closeBtn}</td></tr>`;
+      <td>${protectionCell(p.stop_loss, `${a.name}|${p.symbol}|${p.side}`)}</td><td>${protectionCell(p.take_profit)}</td><td class="pos-actions" data-label="Actions">${actions}</td></tr>`;
   }
 
   function orderRow(a, o) {
     const flags = [o.reduce_only ? "reduce-only" : "", o.close_position ? "close-position" : ""].filter(Boolean).join(", ");
     return `<tr class="${a.status !== "ok" ? "stale" : ""}"><td>${RM.esc(a.name)}</td><td>${RM.esc(o.symbol)}</td><td>${o.type}</td><td>${o.side}</td>
       <td class="text-end num">${o.qty === null ? "all" : RM.qty(o.qty)}</td><td class="text-end num">${RM.price(o.price)}</td>
-      <td class="text-end num">${RM.price(o.trigger_price)}</td><td>${flags}</td><td class="small">${RM.esc(o.client_id || "")}</td></tr>`;
+      <td class="text-end num">${RM.price(o.trigger_price)}</td><td>${flags}</td><td class="small">${RM.esc(o.client_id || "")}</td>
+      <td class="order-actions" data-label="Actions">${window.RMControls ? RMControls.orderActions(a, o) : ""}</td></tr>`;
   }
 
   function render(snap) {
@@ -113,7 +113,7 @@
       `<tr><td colspan="14" class="text-body-secondary">No open positions.</td></tr>`;
     const orders = snap.accounts.flatMap((a) => a.orders.map((o) => orderRow(a, o)));
     document.querySelector("#orders-table tbody").innerHTML = orders.join("") ||
-      `<tr><td colspan="9" class="text-body-secondary">No open orders.</td></tr>`;
+      `<tr><td colspan="10" class="text-body-secondary">No open orders.</td></tr>`;
     // liveness: each row carries its account's read time, so it greys by itself if no refresh comes
     RMLive.stampRows(document.querySelector("#positions-table tbody"), snap.accounts.flatMap((a) => a.positions.map(() => a)));
     RMLive.stampRows(document.querySelector("#orders-table tbody"), snap.accounts.flatMap((a) => a.orders.map(() => a)));
@@ -125,6 +125,7 @@
     const unprotected = snap.accounts.flatMap((a) => a.positions.filter((p) => !p.stop_loss.present)).length;
     document.getElementById("unprotected-summary").innerHTML = unprotected
       ? `<span class="badge text-bg-danger">${unprotected} without a stop-loss</span>` : "";
+    if (window.RMControls) RMControls.afterRender(snap);
   }
 
   async function alertHealth() {
@@ -188,16 +189,7 @@
     refreshEquity();
   });
 
-  document.getElementById("positions-table").addEventListener("click", async (ev) => {
-    const btn = ev.target.closest("button.close-pos");
-    if (!btn) return;
-    const { account, symbol, side } = btn.dataset;
-    if (!window.confirm(`Close the ${side} ${symbol} position on ${account} at market (reduce-only)?`)) return;
-    btn.disabled = true;
-    const res = await RM.api("/api/positions/close", { method: "POST", body: { account, symbol, side } });
-    if (!res.ok) window.alert(`Not closed: ${res.data.error} — ${JSON.stringify(res.data.detail)}`);
-    refresh();
-  });
+  window.RMDashboard = { refresh };  // position controls (static/js/position_controls.js) refresh after acting
 
   refresh();
   refreshEquity();

@@ -88,6 +88,12 @@ def base_bodies(runtime) -> dict[str, dict[str, Any]]:
         "/api/backtests": backtest,
         "/api/backtests/presets": {"name": PRESET, "description": "fuzz", "params": {"leverage": 2}, "base": None},
         "/api/accounts/<name>/selftest": {"symbol": BTC},
+        "/api/positions/protection": {"account": "paper", "symbol": BTC, "side": "long", "stop_loss": str(mark / 2),
+                                      "take_profit": str(mark * 2), "break_even": False, "intent_id": "fuzz-move"},
+        "/api/positions/partial-close": {"account": "paper", "symbol": BTC, "side": "long", "percent": 50,
+                                         "qty": "0.001", "intent_id": "fuzz-partial"},
+        "/api/accounts/<name>/entries": {"paused": False, "reason": "fuzz"},
+        "/api/accounts/<name>/auto-trading": {"enabled": "default", "reason": "fuzz"},
     }
 
 

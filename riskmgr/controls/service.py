@@ -1,0 +1,84 @@
+"""The installed controls of a runtime, the switches' views, and the auto-trading override the scanner reads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from riskmgr.controls.positions import PositionControls
+from riskmgr.controls.switches import AccountSwitches, Switches
+from riskmgr.runtime import Runtime
+
+FEATURE = "riskmgr.controls"
+
+
+def install(runtime: Runtime) -> None:
+    """Build the switches and the controls; wire the pause into the gate."""
+    store = AccountSwitches(runtime.engine, runtime.clock, runtime.audit, runtime.accounts)
+    runtime.features[FEATURE] = {"switches": store, "controls": PositionControls(runtime)}
+    runtime.gateway.add_entry_check(store.entry_check)
+
+
+def controls(runtime: Runtime) -> PositionControls:
+    """Return the runtime's position controls."""
+    return runtime.features[FEATURE]["controls"]
+
+
+def switches(runtime: Runtime) -> AccountSwitches:
+    """Return the runtime's account switches."""
+    return runtime.features[FEATURE]["switches"]
+
+
+def pause_entries(runtime: Runtime, account: str, paused: bool, *, reason: str, by: str) -> dict[str, Any]:
+    """Pause (or resume) new entries of ``account``; a pause also cancels its resting entry orders (audited), since
+    an entry already on the venue would otherwise still fill. Stops and targets stay."""
+    state = switches(runtime).set_paused(account, paused, reason=reason, by=by)
+    view = state.as_dict()
+    if paused:
+        why = f"new entries on {account} were paused" + (f" ({reason})" if reason else "")
+        view["entries_cancelled"] = runtime.gateway.cancel_entries(account, actor=by, reason=why).as_dict()
+    return view
+
+
+def auto_trading_override(runtime: Runtime, account: str) -> tuple[bool, str] | None:
+    """Return (enabled, reason) when the account's auto-trading switch is set, else None (the config decides)."""
+    installed = getattr(runtime, "features", {}).get(FEATURE)  # a runtime without the feature: the config decides
+    if installed is None:
+        return None
+    s: Switches = installed["switches"].get(account)
+    if s.auto_trading is None:
+        return None
+    when = s.auto_changed_at.strftime("%Y-%m-%d %H:%M:%S UTC") if s.auto_changed_at else "?"
+    why = f": {s.auto_reason}" if s.auto_reason else ""
+    word = "on" if s.auto_trading else "off"
+    return s.auto_trading, f"switched {word} for this account by {s.auto_changed_by} at {when}{why}"
+
+
+def switches_view(runtime: Runtime) -> list[dict[str, Any]]:
+    """Return every account's switches with the auto-trading policy in force (and why)."""
+    from riskmgr.scanner_auto import policies  # the scanner decides; here it is only described
+
+    in_force = {p.account: p for p in policies(runtime, runtime.settings.feature("riskmgr.scanner"))}
+    out = []
+    for s in switches(runtime).all():
+        policy = in_force.get(s.account)
+        out.append(s.as_dict() | {
+            "mode": runtime.accounts[s.account].mode,
+            "auto_trading": bool(policy and policy.enabled),
+            "auto_trading_reason": policy.reason if policy else "no auto-trading policy",
+        })
+    return out
+
+
+def switch_notes(runtime: Runtime) -> list[str]:
+    """Return the banner's notes: where auto-trading acts (it opens positions by itself), entries paused, and
+    auto-trading switched off by hand."""
+    notes = []
+    for view in switches_view(runtime):
+        name = view["account"]
+        if view["auto_trading"]:
+            notes.append(f"auto-trading ON on {name}")
+        if view["entries_paused"]:
+            notes.append(f"new entries PAUSED on {name}")
+        if view["auto_trading_switch"] == "off":
+            notes.append(f"auto-trading OFF on {name}")
+    return notes

@@ -1,0 +1,194 @@
+"""Position controls in a real browser, at 1440x900 and 390x844: move the stop to break-even, close half, close the
+rest with its fill and realized P&L; the row says "closing…" at once.
+
+Its own server: paper fees and slippage at 0 (PAPER_TAKER_FEE, PAPER_SLIPPAGE_BPS), so break-even is the entry
+price and a position is past it as soon as the simulated mark ticks its way; auto-trading off (AUTO_TRADE_PAPER) so
+no signal opens positions under the test.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.browser.conftest import ARTIFACTS, PASSWORD, ROOT, TOKEN, _free_port, log_in, shot
+
+BTC, ETH = "BTC/USDT:USDT", "ETH/USDT:USDT"
+D = Decimal
+
+
+@pytest.fixture(scope="module")
+def cheap_server(tmp_path_factory):
+    """Serve the app under gunicorn with free paper trading and auto-trading off; yield its base URL."""
+    tmp = tmp_path_factory.mktemp("controls-app")
+    port = _free_port()
+    env = {
+        **os.environ, "INSTANCE_PATH": str(tmp / "instance"), "DATABASE_URL": f"sqlite:///{tmp / 'app.db'}",
+        "POLL_SECONDS": "1", "RISKMGR_ADMIN_PASSWORD": PASSWORD, "RISKMGR_API_TOKEN": TOKEN, "PORT": str(port),
+        "HOST": "127.0.0.1", "WEB_CONCURRENCY": "2", "FLASK_APP": "app", "PAPER_TAKER_FEE": "0",
+        "PAPER_MAKER_FEE": "0", "PAPER_SLIPPAGE_BPS": "0", "AUTO_TRADE_PAPER": "false",
+    }
+    venv = Path(sys.executable).parent
+    subprocess.run([str(venv / "flask"), "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
+    log = open(tmp / "gunicorn.log", "wb")  # noqa: SIM115 (closed in the finally below)
+    proc = subprocess.Popen([str(venv / "gunicorn"), "--config", "gunicorn.conf.py", "wsgi:app"], cwd=ROOT, env=env,
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{base}/health", timeout=3).status_code == 200:
+                    break
+            except (requests.ConnectionError, requests.Timeout):
+                time.sleep(0.2)
+        else:
+            pytest.fail("the app did not start: " + (tmp / "gunicorn.log").read_text()[-2000:])
+        yield base
+    finally:
+        os.killpg(proc.pid, 15)
+        proc.wait(timeout=30)
+        log.close()
+
+
+def _api(server: str, method: str, path: str, **kwargs):
+    return requests.request(method, f"{server}{path}", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=15,
+                            **kwargs)
+
+
+def _positions(server: str) -> list[dict]:
+    return [p | {"account": a["name"]} for a in _api(server, "GET", "/api/snapshot").json()["accounts"]
+            for p in a["positions"]]
+
+
+def _open(server: str, symbol: str, side: str, qty: str) -> None:
+    mark = next(D(m["mark"]) for m in _api(server, "GET", "/api/markets").json()["markets"] if m["symbol"] == symbol)
+    sign = 1 if side == "buy" else -1
+    ticket = {"account": "paper", "symbol": symbol, "side": side, "type": "market", "qty": qty, "leverage": 3,
+              "stop_loss": str(mark * (1 - sign * D("0.03"))), "take_profit": str(mark * (1 + sign * D("0.08")))}
+    answer = _api(server, "POST", "/api/orders", json=ticket)
+    assert answer.status_code == 201, answer.json()
+
+
+def _flatten(server: str) -> None:
+    for p in _positions(server):
+        body = {"account": "paper", "symbol": p["symbol"], "side": p["side"]}
+        _api(server, "POST", "/api/positions/close", json=body)
+
+
+def _wait_for(probe, what: str, timeout: float = 20):
+    """Return probe()'s first truthy answer (the snapshot is rebuilt once per poll)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = probe()
+        if found:
+            return found
+        time.sleep(0.3)
+    raise AssertionError(f"not seen within {timeout:g} s: {what}")
+
+
+def _wait_for_a_good_poll(server: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if all(a["status"] == "ok" for a in _api(server, "GET", "/api/snapshot").json()["accounts"]):
+            return
+        time.sleep(0.5)
+    raise AssertionError("the paper account was not read within 30 s")
+
+
+def _wait_for_positions(server: str, n: int, timeout: float = 30) -> list[dict]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        positions = _positions(server)
+        if len(positions) == n:
+            return positions
+        time.sleep(0.5)
+    raise AssertionError(f"expected {n} position(s), the snapshot shows {_positions(server)}")
+
+
+@pytest.mark.parametrize(("width", "height"), [(1440, 900), (390, 844)])
+def test_break_even_then_half_then_close_with_fill_and_pnl(browser, cheap_server, width, height):
+    server = cheap_server
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    _wait_for_a_good_poll(server)
+    _flatten(server)
+    _open(server, BTC, "buy", "0.004")
+    _open(server, ETH, "sell", "0.06")
+    _wait_for_positions(server, 2)
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("dialog", lambda d: d.accept())  # the confirmations before closing
+    try:
+        log_in(page, server)
+        key = _move_to_break_even(page, server)
+        shot(page, f"controls-break-even-{width}")
+        _account, symbol, side = key.split("|")
+        # no fees and no slippage: break-even is the entry price itself
+        position = _wait_for(lambda: next((p for p in _positions(server) if p["symbol"] == symbol and p["side"] == side
+                                           and D(p["stop_loss"]["price"]) == D(p["entry_price"])), None),
+                             f"the stop of the {side} {symbol} at its entry price")
+
+        page.fill("#pc-percent", "50")
+        page.click("#pc-partial")
+        page.wait_for_function("() => document.querySelector('#controls-message')?.classList.contains('alert-success')"
+                               " && /closed/.test(document.querySelector('#controls-message').innerText)",
+                               timeout=20000)
+        message = page.inner_text("#controls-message")
+        assert "left" in message and "realized P&L" in message, message
+        half = D(position["size"]) / 2
+        left = _wait_for(lambda: next((p for p in _positions(server) if p["symbol"] == symbol and p["side"] == side
+                                       and D(p["size"]) == half), None), f"the {side} {symbol} at half its size")
+        assert left["stop_loss"]["present"] and D(left["stop_loss"]["price"]) == D(position["entry_price"])
+        shot(page, f"controls-partial-close-{width}")
+
+        row = f'#positions-table tr[data-key="{key}"]'
+        page.click(f"{row} button.close-pos")
+        page.wait_for_function(
+            "() => /realized P&L|not listed yet/.test(document.querySelector('#controls-message')?.innerText || '')",
+            timeout=20000)
+        assert "closed the" in page.inner_text("#controls-message")
+        page.wait_for_selector(row, state="detached", timeout=20000)
+        shot(page, f"controls-closed-{width}")
+        assert errors == [], errors
+    finally:
+        context.close()
+        _flatten(server)
+
+
+def _move_to_break_even(page, server: str) -> str:
+    """Open the panel of a position the mark has moved past its entry and move its stop to break-even.
+
+    The simulated market moves every second; a position is picked when it is past its entry, and the move is tried
+    again (after the refusal naming why) only while the mark has slipped back in between.
+    """
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        ahead = [p for p in _positions(server) if D(p["pnl_pct"]) > D("0.06")]  # room: no stop-out in seconds
+        if not ahead:
+            time.sleep(0.5)
+            continue
+        p = ahead[0]
+        key = f"paper|{p['symbol']}|{p['side']}"
+        page.goto(server + "/")
+        page.click(f'#positions-table tr[data-key="{key}"] button.pc-open', timeout=20000)
+        page.wait_for_selector("#position-controls-panel:not(.d-none)")
+        page.click("#pc-break-even")
+        page.wait_for_function("() => /alert-(success|danger)/.test(document.querySelector('#controls-message')"
+                               "?.className || '')", timeout=20000)
+        text = page.inner_text("#controls-message")
+        if "alert-success" in (page.get_attribute("#controls-message", "class") or ""):
+            assert "stop" in text and "→" in text, text
+            return key
+        assert "not far enough in profit" in text, text  # the only acceptable refusal: the mark slipped back
+        time.sleep(1)
+    raise AssertionError("no position was past its entry for long enough to move its stop to break-even")
