@@ -74,6 +74,7 @@ class EmergencyService:
         self._active: set[int] = set()  # sequences a thread of this service is running right now
         self._starting: set[int] = set()  # sequences whose step 1 a thread of this service is doing right now
         self._prefetched: dict[int, Future[steps.Reading]] = {}  # step 3's read, taken while step 2 runs
+        self._warming: dict[int, Future[ThreadPoolExecutor]] = {}  # step 3's threads, started while step 2 runs
         self._lock = threading.Lock()
 
     @property
@@ -208,7 +209,7 @@ class EmergencyService:
         bodies: dict[int, Callable[[], tuple[bool, str]]] = {
             1: lambda: self._halt(ctx),
             2: lambda: self._cancel_and_prefetch(ctx),
-            3: lambda: steps.close_positions(ctx, self._prefetched_reading(ctx.seq_id)),
+            3: lambda: steps.close_positions(ctx, self._prefetched_reading(ctx.seq_id), self._warm_pool(ctx.seq_id)),
             4: lambda: steps.verify_flat(ctx),
             5: lambda: steps.cancel_leftovers(ctx, self._store.info(ctx.seq_id).left_open),
             6: lambda: self._record(ctx),
@@ -220,12 +221,26 @@ class EmergencyService:
         so step 3 can send its closes at once (step 4's re-read catches an entry that filled in between)."""
         if self._settings.max_workers == 1:  # one worker means one exchange call at a time, strictly
             return steps.cancel_entry_orders(ctx)
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="emergency-read")
+        pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="emergency-read")
         future = pool.submit(steps.read_positions, ctx, 3, list(self._rt.accounts))
+        warming = pool.submit(steps.warm_pool, self._settings.max_workers)  # step 3's threads, started meanwhile
         pool.shutdown(wait=False)
         with self._lock:
             self._prefetched[ctx.seq_id] = future
+            self._warming[ctx.seq_id] = warming
         return steps.cancel_entry_orders(ctx)
+
+    def _warm_pool(self, seq_id: int) -> ThreadPoolExecutor | None:
+        """Return step 3's threads started during step 2, or None (after a resume, or if starting them broke)."""
+        with self._lock:
+            future = self._warming.pop(seq_id, None)
+        if future is None:
+            return None
+        try:
+            return future.result(timeout=self._settings.call_timeout_seconds)
+        except Exception:  # step 3 starts its threads itself
+            log.exception("emergency stop #%s: starting step 3's threads early failed", seq_id)
+            return None
 
     def _prefetched_reading(self, seq_id: int) -> steps.Reading | None:
         """Return the positions read during step 2, or None (after a resume, or if that read broke) to read anew."""
