@@ -33,6 +33,7 @@ from riskmgr.domain import TradingState
 from riskmgr.errors import RiskmgrError, ValidationError
 from riskmgr.risk import emergency_steps as steps
 from riskmgr.risk.emergency_config import EmergencySettings
+from riskmgr.risk.emergency_early import EarlyReads
 from riskmgr.risk.emergency_models import EmergencySequence
 from riskmgr.risk.emergency_store import STEPS, TITLES, EmergencyStore, SequenceInfo, StartResult
 from riskmgr.runtime import Runtime
@@ -75,6 +76,7 @@ class EmergencyService:
         self._starting: set[int] = set()  # sequences whose step 1 a thread of this service is doing right now
         self._prefetched: dict[int, Future[steps.Reading]] = {}  # step 3's read, taken while step 2 runs
         self._warming: dict[int, Future[ThreadPoolExecutor]] = {}  # step 3's threads, started while step 2 runs
+        self._early: dict[int, EarlyReads] = {}  # step 4's first reads, started as step 3's closes answer
         self._lock = threading.Lock()
 
     @property
@@ -209,8 +211,9 @@ class EmergencyService:
         bodies: dict[int, Callable[[], tuple[bool, str]]] = {
             1: lambda: self._halt(ctx),
             2: lambda: self._cancel_and_prefetch(ctx),
-            3: lambda: steps.close_positions(ctx, self._prefetched_reading(ctx.seq_id), self._warm_pool(ctx.seq_id)),
-            4: lambda: steps.verify_flat(ctx),
+            3: lambda: steps.close_positions(ctx, self._prefetched_reading(ctx.seq_id), self._warm_pool(ctx.seq_id),
+                                             self._read_early(ctx)),
+            4: lambda: steps.verify_flat(ctx, first=self._early_reading(ctx.seq_id)),
             5: lambda: steps.cancel_leftovers(ctx, self._store.info(ctx.seq_id).left_open),
             6: lambda: self._record(ctx),
         }
@@ -253,6 +256,24 @@ class EmergencyService:
         except Exception:  # the read is simply done again in step 3
             log.exception("emergency stop #%s: the early read of positions failed; reading again", seq_id)
             return None
+
+    def _read_early(self, ctx: steps.RunContext) -> Callable[[str], None] | None:
+        """Return what starts step 4's first read of an account once step 3's closes there answered."""
+        if self._settings.max_workers == 1:  # one worker means one exchange call at a time, strictly
+            return None
+        early = EarlyReads(ctx, list(self._rt.accounts))
+        with self._lock:
+            stale = self._early.pop(ctx.seq_id, None)
+            self._early[ctx.seq_id] = early
+        if stale is not None:
+            stale.close()
+        return early.start
+
+    def _early_reading(self, seq_id: int) -> Callable[[], steps.Reading] | None:
+        """Return step 4's first reading from the early reads, or None (after a resume) to read everything then."""
+        with self._lock:
+            early = self._early.pop(seq_id, None)
+        return early.reading if early is not None else None
 
     def _halt(self, ctx: steps.RunContext) -> tuple[bool, str]:
         info = self._store.info(ctx.seq_id)

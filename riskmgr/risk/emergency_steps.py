@@ -13,6 +13,7 @@ import logging
 import math
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from riskmgr.formatting import dec
 from riskmgr.risk.emergency_config import EmergencySettings
 from riskmgr.risk.emergency_store import EmergencyStore, OrderRecord
 from riskmgr.risk.gate_lock import GateBusyError
-from riskmgr.risk.gateway_batch import CloseOrder
+from riskmgr.risk.gateway_batch import CloseOrder, RunAll
 from riskmgr.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -204,12 +205,14 @@ def cancel_entry_orders(ctx: RunContext) -> tuple[bool, str]:
 
 # -- steps 3 and 4 -----------------------------------------------------------------------------------------------
 def close_all(
-    ctx: RunContext, step: int, positions: Mapping[str, list[Position]], pool: ThreadPoolExecutor | None = None
+    ctx: RunContext, step: int, positions: Mapping[str, list[Position]], pool: ThreadPoolExecutor | None = None,
+    answered: Callable[[str], None] | None = None,
 ) -> tuple[int, int]:
     """Close every given position at once with a reduce-only market order; return (accepted, failed).
 
     The gateway records every intent in one transaction before any close is sent, and every outcome with its audit
-    line in one transaction once they have returned (``OrderGateway.close_positions``).
+    line in one transaction once they have returned (``OrderGateway.close_positions``). ``answered(account)`` is
+    called as soon as every close of that account has answered (at once for an account with nothing to close).
     """
     tried = ctx.store.close_attempts(ctx.seq_id)
     closes: list[CloseOrder] = []
@@ -222,16 +225,47 @@ def close_all(
             closes.append(CloseOrder(account, p.symbol, p.side, intent))
             attempts.append(attempt)
     settings = ctx.settings
-    outcomes = ctx.runtime.gateway.close_positions(
-        closes, actor=ctx.actor, purpose="emergency-close",
-        run_all=partial(in_parallel, workers=settings.max_workers, call_timeout=settings.call_timeout_seconds,
-                        pool=pool),
-    )
+    run_all: RunAll = partial(in_parallel, workers=settings.max_workers, call_timeout=settings.call_timeout_seconds,
+                              pool=pool)
+    if answered is not None:
+        run_all = _telling(run_all, [c.account for c in closes], list(ctx.runtime.accounts), answered)
+    outcomes = ctx.runtime.gateway.close_positions(closes, actor=ctx.actor, purpose="emergency-close", run_all=run_all)
     records = [_close_record(ctx, step, close, attempt, outcome)
                for close, attempt, outcome in zip(closes, attempts, outcomes, strict=True)]
     ctx.record(records)
     accepted = sum(1 for r in records if r.ok)
     return accepted, len(records) - accepted
+
+
+def _telling(run_all: RunAll, account_of: list[str], accounts: list[str], answered: Callable[[str], None]) -> RunAll:
+    """Wrap ``run_all`` so ``answered(account)`` is called once every close of that account has answered."""
+
+    def tell(account: str) -> None:
+        try:
+            answered(account)
+        except Exception:  # only an early start of work step 4 does anyway
+            log.exception("emergency: could not start the early re-read of %s", account)
+
+    def run(calls: Mapping[int, Callable[[], Any]]) -> Mapping[int, Any]:
+        left = Counter(account_of[i] for i in calls)
+        lock = threading.Lock()
+
+        def tracked(index: int, call: Callable[[], Any]) -> Any:
+            try:
+                return call()
+            finally:
+                with lock:
+                    left[account_of[index]] -= 1
+                    last = left[account_of[index]] == 0
+                if last:
+                    tell(account_of[index])
+
+        for account in accounts:
+            if left[account] == 0:
+                tell(account)
+        return run_all({i: partial(tracked, i, call) for i, call in calls.items()})
+
+    return run
 
 
 def _close_record(ctx: RunContext, step: int, close: CloseOrder, attempt: int, outcome: Outcome) -> OrderRecord:
@@ -248,17 +282,18 @@ def _close_record(ctx: RunContext, step: int, close: CloseOrder, attempt: int, o
 
 
 def close_positions(
-    ctx: RunContext, reading: Reading | None = None, pool: ThreadPoolExecutor | None = None
+    ctx: RunContext, reading: Reading | None = None, pool: ThreadPoolExecutor | None = None,
+    answered: Callable[[str], None] | None = None,
 ) -> tuple[bool, str]:
     """Step 3: close every position of every account at once (read now unless ``reading`` was taken in step 2;
-    on ``pool``'s threads when step 2 started them)."""
+    on ``pool``'s threads when step 2 started them; ``answered(account)`` once that account's closes answered)."""
     try:
         if reading is None:
             reading = read_positions(ctx, 3, list(ctx.runtime.accounts))
         ctx.store.set_positions(ctx.seq_id, open_positions=_open_rows(reading))
         total = reading.open_count
         ctx.store.step_progress(ctx.seq_id, 3, 0, total, f"closing {total} position(s)")
-        accepted, failed = close_all(ctx, 3, reading.positions, pool)
+        accepted, failed = close_all(ctx, 3, reading.positions, pool, answered)
     finally:
         if pool is not None:  # idle threads of a step that broke before its closes must not linger
             pool.shutdown(wait=False)
@@ -270,8 +305,13 @@ def close_positions(
     return not reading.failures, detail
 
 
-def verify_flat(ctx: RunContext, sleep: Callable[[float], None] = time.sleep) -> tuple[bool, str]:
-    """Step 4: re-read until every account is flat, re-closing what is left with backoff; bounded in rounds and time."""
+def verify_flat(
+    ctx: RunContext, sleep: Callable[[float], None] = time.sleep, first: Callable[[], Reading] | None = None
+) -> tuple[bool, str]:
+    """Step 4: re-read until every account is flat, re-closing what is left with backoff; bounded in rounds and time.
+
+    ``first``: the first round's reading, taken from the venue as each account's closes answered (``EarlyReads``).
+    """
     settings = ctx.settings
     accounts = list(ctx.runtime.accounts)
     try:  # "flat" only once every send that started before the HALT has returned (its position is then visible)
@@ -284,7 +324,7 @@ def verify_flat(ctx: RunContext, sleep: Callable[[float], None] = time.sleep) ->
     delay = settings.backoff
     reading = Reading({}, {})
     for round_no in range(1, settings.max_rounds + 1):
-        reading = read_positions(ctx, 4, accounts)
+        reading = first() if first is not None and round_no == 1 else read_positions(ctx, 4, accounts)
         known.update(reading.positions)
         ctx.store.set_positions(ctx.seq_id, open_positions=_open_rows(reading))
         ctx.store.step_progress(
