@@ -1,4 +1,10 @@
-"""Step 4's first re-read, taken account by account the moment step 3's closes of that account have all answered.
+"""Work of the emergency stop's next step started while the step before it waits on the venue.
+
+``Ahead`` (one per service) keeps, per running sequence: step 3's read of the positions and step 3's threads,
+both started during step 2; and step 4's first re-read (``EarlyReads``), started account by account during step 3.
+After a resume none of it exists and each step does its own work, as it always can.
+
+Step 4's first re-read is taken account by account the moment step 3's closes of that account have all answered.
 
 Step 3 sends every close of every account at once, but the answers come back spread out (a venue works through one
 account's orders one after another). Rather than wait for the slowest account, record step 3, and only then start
@@ -10,11 +16,17 @@ a resumed sequence) is read then, as before. Nothing here decides flatness: step
 
 from __future__ import annotations
 
+import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 from riskmgr.domain import Position
-from riskmgr.risk.emergency_steps import Reading, RunContext, read_positions
+from riskmgr.risk.emergency_config import EmergencySettings
+from riskmgr.risk.emergency_pool import warm_pool
+from riskmgr.risk.emergency_steps import Reading, RunContext, cancel_entry_orders, read_positions
+
+log = logging.getLogger(__name__)
 
 
 class EarlyReads:
@@ -59,3 +71,70 @@ class EarlyReads:
     def close(self) -> None:
         """Drop reads nobody will use (a sequence that stopped before step 4)."""
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+class Ahead:
+    """Per sequence: step 3's read and threads started in step 2; step 4's first re-reads started in step 3."""
+
+    def __init__(self, settings: EmergencySettings):
+        self._settings = settings
+        self._lock = threading.Lock()
+        self._prefetched: dict[int, Future[Reading]] = {}  # step 3's read, taken while step 2 runs
+        self._warming: dict[int, Future[ThreadPoolExecutor]] = {}  # step 3's threads, started while step 2 runs
+        self._early: dict[int, EarlyReads] = {}  # step 4's first reads, started as step 3's closes answer
+
+    def cancel_and_prefetch(self, ctx: RunContext) -> tuple[bool, str]:
+        """Step 2, with step 3's read of the positions in flight meanwhile: a cancel never changes a position,
+        so step 3 can send its closes at once (step 4's re-read catches an entry that filled in between)."""
+        if self._settings.max_workers == 1:  # one worker means one exchange call at a time, strictly
+            return cancel_entry_orders(ctx)
+        pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="emergency-read")
+        future = pool.submit(read_positions, ctx, 3, list(ctx.runtime.accounts))
+        warming = pool.submit(warm_pool, self._settings.max_workers)  # step 3's threads, started meanwhile
+        pool.shutdown(wait=False)
+        with self._lock:
+            self._prefetched[ctx.seq_id] = future
+            self._warming[ctx.seq_id] = warming
+        return cancel_entry_orders(ctx)
+
+    def warm_pool(self, seq_id: int) -> ThreadPoolExecutor | None:
+        """Return step 3's threads started during step 2, or None (after a resume, or if starting them broke)."""
+        with self._lock:
+            future = self._warming.pop(seq_id, None)
+        if future is None:
+            return None
+        try:
+            return future.result(timeout=self._settings.call_timeout_seconds)
+        except Exception:  # step 3 starts its threads itself
+            log.exception("emergency stop #%s: starting step 3's threads early failed", seq_id)
+            return None
+
+    def prefetched_reading(self, seq_id: int) -> Reading | None:
+        """Return the positions read during step 2, or None (after a resume, or if that read broke) to read anew."""
+        with self._lock:
+            future = self._prefetched.pop(seq_id, None)
+        if future is None:
+            return None
+        try:
+            return future.result(timeout=self._settings.call_timeout_seconds * 2)
+        except Exception:  # the read is simply done again in step 3
+            log.exception("emergency stop #%s: the early read of positions failed; reading again", seq_id)
+            return None
+
+    def read_early(self, ctx: RunContext) -> Callable[[str], None] | None:
+        """Return what starts step 4's first read of an account once step 3's closes there answered."""
+        if self._settings.max_workers == 1:  # one worker means one exchange call at a time, strictly
+            return None
+        early = EarlyReads(ctx, list(ctx.runtime.accounts))
+        with self._lock:
+            stale = self._early.pop(ctx.seq_id, None)
+            self._early[ctx.seq_id] = early
+        if stale is not None:
+            stale.close()
+        return early.start
+
+    def early_reading(self, seq_id: int) -> Callable[[], Reading] | None:
+        """Return step 4's first reading from the early reads, or None (after a resume) to read everything then."""
+        with self._lock:
+            early = self._early.pop(seq_id, None)
+        return early.reading if early is not None else None

@@ -23,17 +23,17 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import inspect
+from sqlalchemy.orm import Session
 
 from riskmgr.domain import TradingState
 from riskmgr.errors import RiskmgrError, ValidationError
 from riskmgr.risk import emergency_steps as steps
 from riskmgr.risk.emergency_config import EmergencySettings
-from riskmgr.risk.emergency_early import EarlyReads
+from riskmgr.risk.emergency_early import Ahead
 from riskmgr.risk.emergency_models import EmergencySequence
 from riskmgr.risk.emergency_store import STEPS, TITLES, EmergencyStore, SequenceInfo, StartResult
 from riskmgr.runtime import Runtime
@@ -74,9 +74,7 @@ class EmergencyService:
         self._threads: dict[int, threading.Thread] = {}
         self._active: set[int] = set()  # sequences a thread of this service is running right now
         self._starting: set[int] = set()  # sequences whose step 1 a thread of this service is doing right now
-        self._prefetched: dict[int, Future[steps.Reading]] = {}  # step 3's read, taken while step 2 runs
-        self._warming: dict[int, Future[ThreadPoolExecutor]] = {}  # step 3's threads, started while step 2 runs
-        self._early: dict[int, EarlyReads] = {}  # step 4's first reads, started as step 3's closes answer
+        self._ahead = Ahead(settings)  # work of steps 3 and 4 started while the step before waits on the venue
         self._lock = threading.Lock()
 
     @property
@@ -201,79 +199,26 @@ class EmergencyService:
                              data={"id": ctx.seq_id, "left_open": None})
 
     def _finish_step(self, ctx: steps.RunContext, number: int, ok: bool, detail: str) -> None:
-        self._store.step_finished(ctx.seq_id, number, ok, detail, self._now())
-        self._rt.audit.record(
-            "emergency.step", ctx.actor, f"emergency stop #{ctx.seq_id} step {number}/6 {TITLES[number]}: {detail}",
-            data={"id": ctx.seq_id, "step": number, "ok": ok, "detail": detail},
-        )
+        def audit(session: Session) -> None:  # the step and its audit line are written together
+            self._rt.audit.stage(
+                session, "emergency.step", ctx.actor,
+                f"emergency stop #{ctx.seq_id} step {number}/6 {TITLES[number]}: {detail}",
+                data={"id": ctx.seq_id, "step": number, "ok": ok, "detail": detail},
+            )
+
+        self._store.step_finished(ctx.seq_id, number, ok, detail, self._now(), also=audit)
 
     def _step_body(self, ctx: steps.RunContext, number: int) -> tuple[bool, str]:
         bodies: dict[int, Callable[[], tuple[bool, str]]] = {
             1: lambda: self._halt(ctx),
-            2: lambda: self._cancel_and_prefetch(ctx),
-            3: lambda: steps.close_positions(ctx, self._prefetched_reading(ctx.seq_id), self._warm_pool(ctx.seq_id),
-                                             self._read_early(ctx)),
-            4: lambda: steps.verify_flat(ctx, first=self._early_reading(ctx.seq_id)),
+            2: lambda: self._ahead.cancel_and_prefetch(ctx),
+            3: lambda: steps.close_positions(ctx, self._ahead.prefetched_reading(ctx.seq_id),
+                                             self._ahead.warm_pool(ctx.seq_id), self._ahead.read_early(ctx)),
+            4: lambda: steps.verify_flat(ctx, first=self._ahead.early_reading(ctx.seq_id)),
             5: lambda: steps.cancel_leftovers(ctx, self._store.info(ctx.seq_id).left_open),
             6: lambda: self._record(ctx),
         }
         return bodies[number]()
-
-    def _cancel_and_prefetch(self, ctx: steps.RunContext) -> tuple[bool, str]:
-        """Step 2, with step 3's read of the positions in flight meanwhile: a cancel never changes a position,
-        so step 3 can send its closes at once (step 4's re-read catches an entry that filled in between)."""
-        if self._settings.max_workers == 1:  # one worker means one exchange call at a time, strictly
-            return steps.cancel_entry_orders(ctx)
-        pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="emergency-read")
-        future = pool.submit(steps.read_positions, ctx, 3, list(self._rt.accounts))
-        warming = pool.submit(steps.warm_pool, self._settings.max_workers)  # step 3's threads, started meanwhile
-        pool.shutdown(wait=False)
-        with self._lock:
-            self._prefetched[ctx.seq_id] = future
-            self._warming[ctx.seq_id] = warming
-        return steps.cancel_entry_orders(ctx)
-
-    def _warm_pool(self, seq_id: int) -> ThreadPoolExecutor | None:
-        """Return step 3's threads started during step 2, or None (after a resume, or if starting them broke)."""
-        with self._lock:
-            future = self._warming.pop(seq_id, None)
-        if future is None:
-            return None
-        try:
-            return future.result(timeout=self._settings.call_timeout_seconds)
-        except Exception:  # step 3 starts its threads itself
-            log.exception("emergency stop #%s: starting step 3's threads early failed", seq_id)
-            return None
-
-    def _prefetched_reading(self, seq_id: int) -> steps.Reading | None:
-        """Return the positions read during step 2, or None (after a resume, or if that read broke) to read anew."""
-        with self._lock:
-            future = self._prefetched.pop(seq_id, None)
-        if future is None:
-            return None
-        try:
-            return future.result(timeout=self._settings.call_timeout_seconds * 2)
-        except Exception:  # the read is simply done again in step 3
-            log.exception("emergency stop #%s: the early read of positions failed; reading again", seq_id)
-            return None
-
-    def _read_early(self, ctx: steps.RunContext) -> Callable[[str], None] | None:
-        """Return what starts step 4's first read of an account once step 3's closes there answered."""
-        if self._settings.max_workers == 1:  # one worker means one exchange call at a time, strictly
-            return None
-        early = EarlyReads(ctx, list(self._rt.accounts))
-        with self._lock:
-            stale = self._early.pop(ctx.seq_id, None)
-            self._early[ctx.seq_id] = early
-        if stale is not None:
-            stale.close()
-        return early.start
-
-    def _early_reading(self, seq_id: int) -> Callable[[], steps.Reading] | None:
-        """Return step 4's first reading from the early reads, or None (after a resume) to read everything then."""
-        with self._lock:
-            early = self._early.pop(seq_id, None)
-        return early.reading if early is not None else None
 
     def _halt(self, ctx: steps.RunContext) -> tuple[bool, str]:
         info = self._store.info(ctx.seq_id)

@@ -10,12 +10,9 @@ cannot be read is reported as unreadable, never as flat.
 from __future__ import annotations
 
 import logging
-import math
-import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
@@ -25,17 +22,15 @@ from riskmgr.errors import ExchangeError
 from riskmgr.exchanges.retry import call_with_retry
 from riskmgr.formatting import dec
 from riskmgr.risk.emergency_config import EmergencySettings
+from riskmgr.risk.emergency_pool import Outcome, in_parallel, telling
 from riskmgr.risk.emergency_store import EmergencyStore, OrderRecord
 from riskmgr.risk.gate_lock import GateBusyError
 from riskmgr.risk.gateway_batch import CloseOrder, RunAll
 from riskmgr.runtime import Runtime
 
 log = logging.getLogger(__name__)
-K = TypeVar("K")
 T = TypeVar("T")
 MAX_BACKOFF_SECONDS = 5.0
-WARM_WAIT_SECONDS = 10.0  # a warming thread waits at most this long for the others to start
-Outcome = Any  # the call's value, or the exception it raised
 
 
 @dataclass(frozen=True)
@@ -74,50 +69,6 @@ class Reading:
     @property
     def flat(self) -> bool:
         return not self.failures and self.open_count == 0
-
-
-def in_parallel(
-    calls: Mapping[K, Callable[[], T]], workers: int, call_timeout: float, pool: ThreadPoolExecutor | None = None
-) -> dict[K, Outcome]:
-    """Run every call on a pool of ``workers`` threads; return each one's value or exception (a hung call times out).
-
-    ``pool``: threads started ahead of need (``warm_pool``), so every call leaves at once; it is shut down here.
-    """
-    if not calls:
-        if pool is not None:
-            pool.shutdown(wait=False)
-        return {}
-    size = max(1, min(workers, len(calls)))
-    deadline = call_timeout * math.ceil(len(calls) / size)
-    pool = pool or ThreadPoolExecutor(max_workers=size, thread_name_prefix="emergency")
-    try:
-        futures = {key: pool.submit(fn) for key, fn in calls.items()}
-        finished, _ = wait(futures.values(), timeout=deadline)
-        outcomes: dict[K, Outcome] = {}
-        for key, future in futures.items():
-            if future not in finished:
-                outcomes[key] = TimeoutError(f"no answer within {deadline:g} s")
-            else:
-                error = future.exception()
-                outcomes[key] = error if error is not None else future.result()
-        return outcomes
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)  # a hung exchange call must not hold up the sequence
-
-
-def warm_pool(workers: int) -> ThreadPoolExecutor:
-    """Return a pool of ``workers`` threads, every one already started and idle.
-
-    Starting a thread costs a scheduler round trip (milliseconds on a busy machine); started one after another
-    while the first calls already run, twenty threads spread twenty closes over tens of milliseconds. Step 3's
-    pool is warmed while step 2 waits on the venue, so every close leaves at once.
-    """
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="emergency")
-    release = threading.Event()
-    holders = [pool.submit(release.wait, WARM_WAIT_SECONDS) for _ in range(workers)]  # each one starts a thread
-    release.set()
-    wait(holders)
-    return pool
 
 
 def describe_error(error: BaseException) -> str:
@@ -228,44 +179,13 @@ def close_all(
     run_all: RunAll = partial(in_parallel, workers=settings.max_workers, call_timeout=settings.call_timeout_seconds,
                               pool=pool)
     if answered is not None:
-        run_all = _telling(run_all, [c.account for c in closes], list(ctx.runtime.accounts), answered)
+        run_all = telling(run_all, [c.account for c in closes], list(ctx.runtime.accounts), answered)
     outcomes = ctx.runtime.gateway.close_positions(closes, actor=ctx.actor, purpose="emergency-close", run_all=run_all)
     records = [_close_record(ctx, step, close, attempt, outcome)
                for close, attempt, outcome in zip(closes, attempts, outcomes, strict=True)]
     ctx.record(records)
     accepted = sum(1 for r in records if r.ok)
     return accepted, len(records) - accepted
-
-
-def _telling(run_all: RunAll, account_of: list[str], accounts: list[str], answered: Callable[[str], None]) -> RunAll:
-    """Wrap ``run_all`` so ``answered(account)`` is called once every close of that account has answered."""
-
-    def tell(account: str) -> None:
-        try:
-            answered(account)
-        except Exception:  # only an early start of work step 4 does anyway
-            log.exception("emergency: could not start the early re-read of %s", account)
-
-    def run(calls: Mapping[int, Callable[[], Any]]) -> Mapping[int, Any]:
-        left = Counter(account_of[i] for i in calls)
-        lock = threading.Lock()
-
-        def tracked(index: int, call: Callable[[], Any]) -> Any:
-            try:
-                return call()
-            finally:
-                with lock:
-                    left[account_of[index]] -= 1
-                    last = left[account_of[index]] == 0
-                if last:
-                    tell(account_of[index])
-
-        for account in accounts:
-            if left[account] == 0:
-                tell(account)
-        return run_all({i: partial(tracked, i, call) for i, call in calls.items()})
-
-    return run
 
 
 def _close_record(ctx: RunContext, step: int, close: CloseOrder, attempt: int, outcome: Outcome) -> OrderRecord:
@@ -290,9 +210,9 @@ def close_positions(
     try:
         if reading is None:
             reading = read_positions(ctx, 3, list(ctx.runtime.accounts))
-        ctx.store.set_positions(ctx.seq_id, open_positions=_open_rows(reading))
         total = reading.open_count
-        ctx.store.step_progress(ctx.seq_id, 3, 0, total, f"closing {total} position(s)")
+        ctx.store.step_progress(ctx.seq_id, 3, 0, total, f"closing {total} position(s)",
+                                open_positions=_open_rows(reading))
         accepted, failed = close_all(ctx, 3, reading.positions, pool, answered)
     finally:
         if pool is not None:  # idle threads of a step that broke before its closes must not linger
@@ -326,12 +246,11 @@ def verify_flat(
     for round_no in range(1, settings.max_rounds + 1):
         reading = first() if first is not None and round_no == 1 else read_positions(ctx, 4, accounts)
         known.update(reading.positions)
-        ctx.store.set_positions(ctx.seq_id, open_positions=_open_rows(reading))
         ctx.store.step_progress(
-            ctx.seq_id, 4, round_no, settings.max_rounds, f"re-read {round_no}: {_still_open(reading)}"
+            ctx.seq_id, 4, round_no, settings.max_rounds, f"re-read {round_no}: {_still_open(reading)}",
+            open_positions=_open_rows(reading), left_open=[] if reading.flat else None,
         )
         if reading.flat:
-            ctx.store.set_positions(ctx.seq_id, left_open=[])
             return True, f"verified flat on {len(accounts)} account(s) after {round_no} re-read(s)"
         if round_no == settings.max_rounds or time.monotonic() + delay > deadline:
             break

@@ -132,10 +132,10 @@ def _logging(w, log: Log, monkeypatch, *, break_first_early_read_of: str | None 
         monkeypatch.setattr(adapter, "fetch_positions", logged_read)
     finished = w.rt.features["emergency"].store.step_finished
 
-    def logged_finish(seq_id, number, *args):  # type: ignore[no-untyped-def]
+    def logged_finish(seq_id, number, *args, **kwargs):  # type: ignore[no-untyped-def]
         if number == 3 and wait_for_early_reads:  # they run in the background: time for them on a busy machine
             log.all_read_after_closes.wait(timeout=5)
-        finished(seq_id, number, *args)
+        finished(seq_id, number, *args, **kwargs)
         log.add(f"step {number} done", "")
 
     monkeypatch.setattr(w.rt.features["emergency"].store, "step_finished", logged_finish)
@@ -192,8 +192,8 @@ def test_a_close_that_has_not_answered_keeps_its_account_out_of_the_early_reads(
         w.adapters["gamma"].gate = gate  # gamma's closes wait until step 3 has been recorded
         finished = w.rt.features["emergency"].store.step_finished
 
-        def release_after_step_three(seq_id, number, *args):  # type: ignore[no-untyped-def]
-            finished(seq_id, number, *args)
+        def release_after_step_three(seq_id, number, *args, **kwargs):  # type: ignore[no-untyped-def]
+            finished(seq_id, number, *args, **kwargs)
             if number == 3:
                 gate.set()
 

@@ -21,7 +21,7 @@ from riskmgr.domain import Order, OrderStatus, OrderType, PositionSide
 from riskmgr.errors import DuplicateClientIdError, InvalidOrderError
 from riskmgr.extensions import db
 from riskmgr.models import OrderIntent
-from riskmgr.risk.emergency_steps import in_parallel, warm_pool
+from riskmgr.risk.emergency_pool import in_parallel, warm_pool
 from riskmgr.risk.gateway import GatewayResult, client_id_for
 from riskmgr.risk.gateway_batch import CloseOrder
 from tests.conftest import make_settings
