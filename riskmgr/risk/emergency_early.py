@@ -55,8 +55,7 @@ class EarlyReads:
         """Return step 4's first reading: every early read that succeeded, and a read now of every other account."""
         with self._lock:
             started = dict(self._futures)
-        limit = self._ctx.settings.call_timeout_seconds * 2
-        wait(started.values(), timeout=limit)
+        wait(started.values(), timeout=self._ctx.settings.call_timeout_seconds)  # a normal read's deadline
         positions: dict[str, list[Position]] = {}
         for account, future in started.items():
             if future.done() and not future.cancelled() and future.exception() is None:

@@ -18,6 +18,7 @@ finds them, does not send them again, and re-reads the venue to see what became 
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from riskmgr.errors import DuplicateClientIdError, ExchangeError
 from riskmgr.models import OrderIntent
 from riskmgr.risk.gateway import GatewayResult, OrderGateway, _describe, _request_dict, client_id_for
 
+log = logging.getLogger(__name__)
 Outcome = Any  # an Order, or the exception the send raised
 RunAll = Callable[[Mapping[int, Callable[[], Outcome]]], Mapping[int, Outcome]]
 CLOSE_VERDICT = Verdict.allow("trading_state", "closing orders are always admitted")
@@ -89,7 +91,11 @@ def close_many(
             if not late:
                 answers[index] = outcome
         if late:
-            _record(gateway, [(item, outcome)], purpose, actor)
+            try:
+                _record(gateway, [(item, outcome)], purpose, actor)
+            except Exception:  # nobody waits on this thread any more: leave a trace
+                log.exception("close %s on %s answered late and could not be recorded", item.client_id,
+                              item.close.account)
         return outcome
 
     to_send = [i for i, item in enumerate(sends) if item.client_id not in seen]
