@@ -23,7 +23,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 from riskmgr.domain import Position
 from riskmgr.risk.emergency_config import EmergencySettings
-from riskmgr.risk.emergency_pool import warm_pool
+from riskmgr.risk.emergency_pool import warm_pool_after
 from riskmgr.risk.emergency_steps import Reading, RunContext, cancel_entry_orders, read_positions
 
 log = logging.getLogger(__name__)
@@ -87,14 +87,16 @@ class Ahead:
         so step 3 can send its closes at once (step 4's re-read catches an entry that filled in between)."""
         if self._settings.max_workers == 1:  # one worker means one exchange call at a time, strictly
             return cancel_entry_orders(ctx)
+        read_sent, cancel_sent = threading.Event(), threading.Event()
         pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="emergency-read")
-        future = pool.submit(read_positions, ctx, 3, list(ctx.runtime.accounts))
-        warming = pool.submit(warm_pool, self._settings.max_workers)  # step 3's threads, started meanwhile
+        future = pool.submit(read_positions, ctx, 3, list(ctx.runtime.accounts), read_sent)
+        # step 3's threads, started meanwhile, once step 2's calls have left (starting threads takes the CPU)
+        warming = pool.submit(warm_pool_after, (read_sent, cancel_sent), self._settings.max_workers)
         pool.shutdown(wait=False)
         with self._lock:
             self._prefetched[ctx.seq_id] = future
             self._warming[ctx.seq_id] = warming
-        return cancel_entry_orders(ctx)
+        return cancel_entry_orders(ctx, cancel_sent)
 
     def warm_pool(self, seq_id: int) -> ThreadPoolExecutor | None:
         """Return step 3's threads started during step 2, or None (after a resume, or if starting them broke)."""

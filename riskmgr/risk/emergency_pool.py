@@ -22,24 +22,31 @@ T = TypeVar("T")
 Outcome = Any  # the call's value, or the exception it raised
 RunAll = Callable[[Mapping[int, Callable[[], Any]]], Mapping[int, Any]]
 WARM_WAIT_SECONDS = 10.0  # a warming thread waits at most this long for the others to start
+WARM_AFTER_LIMIT_SECONDS = 1.0  # warming waits at most this long for the calls that go first
 
 
 def in_parallel(
-    calls: Mapping[K, Callable[[], T]], workers: int, call_timeout: float, pool: ThreadPoolExecutor | None = None
+    calls: Mapping[K, Callable[[], T]], workers: int, call_timeout: float, pool: ThreadPoolExecutor | None = None,
+    sent: threading.Event | None = None,
 ) -> dict[K, Outcome]:
     """Run every call on a pool of ``workers`` threads; return each one's value or exception (a hung call times out).
 
     ``pool``: threads started ahead of need (``warm_pool``), so every call leaves at once; it is shut down here.
+    ``sent`` is set once every call is on its thread.
     """
     if not calls:
         if pool is not None:
             pool.shutdown(wait=False)
+        if sent is not None:
+            sent.set()
         return {}
     size = max(1, min(workers, len(calls)))
     deadline = call_timeout * math.ceil(len(calls) / size)
     pool = pool or ThreadPoolExecutor(max_workers=size, thread_name_prefix="emergency")
     try:
         futures = {key: pool.submit(fn) for key, fn in calls.items()}
+        if sent is not None:
+            sent.set()
         finished, _ = wait(futures.values(), timeout=deadline)
         outcomes: dict[K, Outcome] = {}
         for key, future in futures.items():
@@ -51,6 +58,13 @@ def in_parallel(
         return outcomes
     finally:
         pool.shutdown(wait=False, cancel_futures=True)  # a hung exchange call must not hold up the sequence
+
+
+def warm_pool_after(events: tuple[threading.Event, ...], workers: int) -> ThreadPoolExecutor:
+    """Start ``warm_pool(workers)`` once every event is set (the calls already leaving go first), or after a second."""
+    for event in events:
+        event.wait(timeout=WARM_AFTER_LIMIT_SECONDS)
+    return warm_pool(workers)
 
 
 def warm_pool(workers: int) -> ThreadPoolExecutor:

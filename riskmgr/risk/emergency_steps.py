@@ -10,6 +10,7 @@ cannot be read is reported as unreadable, never as flat.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -99,15 +100,16 @@ def unreadable_rows(failures: Mapping[str, str]) -> list[dict[str, Any]]:
 
 
 # -- reads -------------------------------------------------------------------------------------------------------
-def read_positions(ctx: RunContext, step: int, accounts: list[str]) -> Reading:
-    """Re-read the positions of every account at once; record the reads that failed."""
+def read_positions(ctx: RunContext, step: int, accounts: list[str], sent: threading.Event | None = None) -> Reading:
+    """Re-read the positions of every account at once; record the reads that failed (``sent``: see in_parallel)."""
 
     def read(account: str) -> list[Position]:
         reader = ctx.runtime.accounts[account]
         return ctx.with_retry(reader.fetch_positions, f"{account} positions")
 
     outcomes = in_parallel(
-        {a: partial(read, a) for a in accounts}, ctx.settings.max_workers, ctx.settings.call_timeout_seconds
+        {a: partial(read, a) for a in accounts}, ctx.settings.max_workers, ctx.settings.call_timeout_seconds,
+        sent=sent,
     )
     positions: dict[str, list[Position]] = {}
     failures: dict[str, str] = {}
@@ -124,8 +126,10 @@ def read_positions(ctx: RunContext, step: int, accounts: list[str]) -> Reading:
 
 
 # -- step 2 ------------------------------------------------------------------------------------------------------
-def cancel_entry_orders(ctx: RunContext) -> tuple[bool, str]:
-    """Cancel every non-protective open order on every account at once (stop-losses stay until flat)."""
+def cancel_entry_orders(ctx: RunContext, sent: threading.Event | None = None) -> tuple[bool, str]:
+    """Cancel every non-protective open order on every account at once (stop-losses stay until flat).
+
+    ``sent``: see in_parallel."""
     gateway = ctx.runtime.gateway
 
     def cancel(account: str) -> list[str]:
@@ -136,7 +140,8 @@ def cancel_entry_orders(ctx: RunContext) -> tuple[bool, str]:
 
     accounts = list(ctx.runtime.accounts)
     outcomes = in_parallel(
-        {a: partial(cancel, a) for a in accounts}, ctx.settings.max_workers, ctx.settings.call_timeout_seconds
+        {a: partial(cancel, a) for a in accounts}, ctx.settings.max_workers, ctx.settings.call_timeout_seconds,
+        sent=sent,
     )
     cancelled, failed, records = 0, [], []
     for account, outcome in outcomes.items():
