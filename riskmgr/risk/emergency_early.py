@@ -1,7 +1,7 @@
 """Work of the emergency stop's next step started while the step before it waits on the venue.
 
-``Ahead`` (one per service) keeps, per running sequence: step 3's read of the positions and step 3's threads,
-both started during step 2; and step 4's first re-read (``EarlyReads``), started account by account during step 3.
+``Ahead`` (one per service) keeps, per running sequence: step 3's read of the positions, started during step 2;
+and step 4's first re-read (``EarlyReads``), started account by account during step 3.
 After a resume none of it exists and each step does its own work, as it always can.
 
 Step 4's first re-read is taken account by account the moment step 3's closes of that account have all answered.
@@ -23,7 +23,6 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 from riskmgr.domain import Position
 from riskmgr.risk.emergency_config import EmergencySettings
-from riskmgr.risk.emergency_pool import warm_pool_after
 from riskmgr.risk.emergency_steps import Reading, RunContext, cancel_entry_orders, read_positions
 
 log = logging.getLogger(__name__)
@@ -73,13 +72,12 @@ class EarlyReads:
 
 
 class Ahead:
-    """Per sequence: step 3's read and threads started in step 2; step 4's first re-reads started in step 3."""
+    """Per sequence: step 3's read started in step 2; step 4's first re-reads started in step 3."""
 
     def __init__(self, settings: EmergencySettings):
         self._settings = settings
         self._lock = threading.Lock()
         self._prefetched: dict[int, Future[Reading]] = {}  # step 3's read, taken while step 2 runs
-        self._warming: dict[int, Future[ThreadPoolExecutor]] = {}  # step 3's threads, started while step 2 runs
         self._early: dict[int, EarlyReads] = {}  # step 4's first reads, started as step 3's closes answer
 
     def cancel_and_prefetch(self, ctx: RunContext) -> tuple[bool, str]:
@@ -87,28 +85,12 @@ class Ahead:
         so step 3 can send its closes at once (step 4's re-read catches an entry that filled in between)."""
         if self._settings.max_workers == 1:  # one worker means one exchange call at a time, strictly
             return cancel_entry_orders(ctx)
-        read_sent, cancel_sent = threading.Event(), threading.Event()
-        pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="emergency-read")
-        future = pool.submit(read_positions, ctx, 3, list(ctx.runtime.accounts), read_sent)
-        # step 3's threads, started meanwhile, once step 2's calls have left (starting threads takes the CPU)
-        warming = pool.submit(warm_pool_after, (read_sent, cancel_sent), self._settings.max_workers)
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="emergency-read")
+        future = pool.submit(read_positions, ctx, 3, list(ctx.runtime.accounts))
         pool.shutdown(wait=False)
         with self._lock:
             self._prefetched[ctx.seq_id] = future
-            self._warming[ctx.seq_id] = warming
-        return cancel_entry_orders(ctx, cancel_sent)
-
-    def warm_pool(self, seq_id: int) -> ThreadPoolExecutor | None:
-        """Return step 3's threads started during step 2, or None (after a resume, or if starting them broke)."""
-        with self._lock:
-            future = self._warming.pop(seq_id, None)
-        if future is None:
-            return None
-        try:
-            return future.result(timeout=self._settings.call_timeout_seconds)
-        except Exception:  # step 3 starts its threads itself
-            log.exception("emergency stop #%s: starting step 3's threads early failed", seq_id)
-            return None
+        return cancel_entry_orders(ctx)
 
     def prefetched_reading(self, seq_id: int) -> Reading | None:
         """Return the positions read during step 2, or None (after a resume, or if that read broke) to read anew."""

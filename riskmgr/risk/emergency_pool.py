@@ -1,8 +1,11 @@
-"""The emergency stop's threads: every call of a step at once, each with a deadline, on threads started ahead.
+"""The emergency stop's threads: every call of a step at once, each with a deadline.
 
 ``in_parallel`` runs a step's calls (reads, cancels, closes) on a pool and hands back each one's value or error; a
-hung call times out without holding up the sequence. ``warm_pool`` starts a pool's threads before they are needed.
-``telling`` reports when every close of one account has answered.
+hung call times out without holding up the sequence. ``telling`` reports when every close of one account has answered.
+
+Starting a step's threads ahead of need (while the step before waits on the venue) was tried and measured: on a
+busy two-core machine it made the sequence slower (the thread starts compete with the venue's answers), so each
+step starts its own.
 """
 
 from __future__ import annotations
@@ -21,32 +24,17 @@ K = TypeVar("K")
 T = TypeVar("T")
 Outcome = Any  # the call's value, or the exception it raised
 RunAll = Callable[[Mapping[int, Callable[[], Any]]], Mapping[int, Any]]
-WARM_WAIT_SECONDS = 10.0  # a warming thread waits at most this long for the others to start
-WARM_AFTER_LIMIT_SECONDS = 1.0  # warming waits at most this long for the calls that go first
 
 
-def in_parallel(
-    calls: Mapping[K, Callable[[], T]], workers: int, call_timeout: float, pool: ThreadPoolExecutor | None = None,
-    sent: threading.Event | None = None,
-) -> dict[K, Outcome]:
-    """Run every call on a pool of ``workers`` threads; return each one's value or exception (a hung call times out).
-
-    ``pool``: threads started ahead of need (``warm_pool``), so every call leaves at once; it is shut down here.
-    ``sent`` is set once every call is on its thread.
-    """
+def in_parallel(calls: Mapping[K, Callable[[], T]], workers: int, call_timeout: float) -> dict[K, Outcome]:
+    """Run every call on a pool of ``workers`` threads; return each one's value or exception (a hung call times out)."""
     if not calls:
-        if pool is not None:
-            pool.shutdown(wait=False)
-        if sent is not None:
-            sent.set()
         return {}
     size = max(1, min(workers, len(calls)))
     deadline = call_timeout * math.ceil(len(calls) / size)
-    pool = pool or ThreadPoolExecutor(max_workers=size, thread_name_prefix="emergency")
+    pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="emergency")
     try:
         futures = {key: pool.submit(fn) for key, fn in calls.items()}
-        if sent is not None:
-            sent.set()
         finished, _ = wait(futures.values(), timeout=deadline)
         outcomes: dict[K, Outcome] = {}
         for key, future in futures.items():
@@ -58,28 +46,6 @@ def in_parallel(
         return outcomes
     finally:
         pool.shutdown(wait=False, cancel_futures=True)  # a hung exchange call must not hold up the sequence
-
-
-def warm_pool_after(events: tuple[threading.Event, ...], workers: int) -> ThreadPoolExecutor:
-    """Start ``warm_pool(workers)`` once every event is set (the calls already leaving go first), or after a second."""
-    for event in events:
-        event.wait(timeout=WARM_AFTER_LIMIT_SECONDS)
-    return warm_pool(workers)
-
-
-def warm_pool(workers: int) -> ThreadPoolExecutor:
-    """Return a pool of ``workers`` threads, every one already started and idle.
-
-    Starting a thread costs a scheduler round trip (milliseconds on a busy machine); started one after another
-    while the first calls already run, twenty threads spread twenty closes over tens of milliseconds. Step 3's
-    pool is warmed while step 2 waits on the venue, so every close leaves at once.
-    """
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="emergency")
-    release = threading.Event()
-    holders = [pool.submit(release.wait, WARM_WAIT_SECONDS) for _ in range(workers)]  # each one starts a thread
-    release.set()
-    wait(holders)
-    return pool
 
 
 def telling(run_all: RunAll, account_of: list[str], accounts: list[str], answered: Callable[[str], None]) -> RunAll:

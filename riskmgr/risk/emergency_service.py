@@ -213,7 +213,7 @@ class EmergencyService:
             1: lambda: self._halt(ctx),
             2: lambda: self._ahead.cancel_and_prefetch(ctx),
             3: lambda: steps.close_positions(ctx, self._ahead.prefetched_reading(ctx.seq_id),
-                                             self._ahead.warm_pool(ctx.seq_id), self._ahead.read_early(ctx)),
+                                             self._ahead.read_early(ctx)),
             4: lambda: steps.verify_flat(ctx, first=self._ahead.early_reading(ctx.seq_id)),
             5: lambda: steps.cancel_leftovers(ctx, self._store.info(ctx.seq_id).left_open),
             6: lambda: self._record(ctx),

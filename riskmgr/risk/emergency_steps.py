@@ -10,10 +10,8 @@ cannot be read is reported as unreadable, never as flat.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
@@ -100,16 +98,15 @@ def unreadable_rows(failures: Mapping[str, str]) -> list[dict[str, Any]]:
 
 
 # -- reads -------------------------------------------------------------------------------------------------------
-def read_positions(ctx: RunContext, step: int, accounts: list[str], sent: threading.Event | None = None) -> Reading:
-    """Re-read the positions of every account at once; record the reads that failed (``sent``: see in_parallel)."""
+def read_positions(ctx: RunContext, step: int, accounts: list[str]) -> Reading:
+    """Re-read the positions of every account at once; record the reads that failed."""
 
     def read(account: str) -> list[Position]:
         reader = ctx.runtime.accounts[account]
         return ctx.with_retry(reader.fetch_positions, f"{account} positions")
 
     outcomes = in_parallel(
-        {a: partial(read, a) for a in accounts}, ctx.settings.max_workers, ctx.settings.call_timeout_seconds,
-        sent=sent,
+        {a: partial(read, a) for a in accounts}, ctx.settings.max_workers, ctx.settings.call_timeout_seconds
     )
     positions: dict[str, list[Position]] = {}
     failures: dict[str, str] = {}
@@ -126,10 +123,8 @@ def read_positions(ctx: RunContext, step: int, accounts: list[str], sent: thread
 
 
 # -- step 2 ------------------------------------------------------------------------------------------------------
-def cancel_entry_orders(ctx: RunContext, sent: threading.Event | None = None) -> tuple[bool, str]:
-    """Cancel every non-protective open order on every account at once (stop-losses stay until flat).
-
-    ``sent``: see in_parallel."""
+def cancel_entry_orders(ctx: RunContext) -> tuple[bool, str]:
+    """Cancel every non-protective open order on every account at once (stop-losses stay until flat)."""
     gateway = ctx.runtime.gateway
 
     def cancel(account: str) -> list[str]:
@@ -140,8 +135,7 @@ def cancel_entry_orders(ctx: RunContext, sent: threading.Event | None = None) ->
 
     accounts = list(ctx.runtime.accounts)
     outcomes = in_parallel(
-        {a: partial(cancel, a) for a in accounts}, ctx.settings.max_workers, ctx.settings.call_timeout_seconds,
-        sent=sent,
+        {a: partial(cancel, a) for a in accounts}, ctx.settings.max_workers, ctx.settings.call_timeout_seconds
     )
     cancelled, failed, records = 0, [], []
     for account, outcome in outcomes.items():
@@ -161,8 +155,7 @@ def cancel_entry_orders(ctx: RunContext, sent: threading.Event | None = None) ->
 
 # -- steps 3 and 4 -----------------------------------------------------------------------------------------------
 def close_all(
-    ctx: RunContext, step: int, positions: Mapping[str, list[Position]], pool: ThreadPoolExecutor | None = None,
-    answered: Callable[[str], None] | None = None,
+    ctx: RunContext, step: int, positions: Mapping[str, list[Position]], answered: Callable[[str], None] | None = None
 ) -> tuple[int, int]:
     """Close every given position at once with a reduce-only market order; return (accepted, failed).
 
@@ -181,8 +174,7 @@ def close_all(
             closes.append(CloseOrder(account, p.symbol, p.side, intent))
             attempts.append(attempt)
     settings = ctx.settings
-    run_all: RunAll = partial(in_parallel, workers=settings.max_workers, call_timeout=settings.call_timeout_seconds,
-                              pool=pool)
+    run_all: RunAll = partial(in_parallel, workers=settings.max_workers, call_timeout=settings.call_timeout_seconds)
     if answered is not None:
         run_all = telling(run_all, [c.account for c in closes], list(ctx.runtime.accounts), answered)
     outcomes = ctx.runtime.gateway.close_positions(closes, actor=ctx.actor, purpose="emergency-close", run_all=run_all)
@@ -207,21 +199,16 @@ def _close_record(ctx: RunContext, step: int, close: CloseOrder, attempt: int, o
 
 
 def close_positions(
-    ctx: RunContext, reading: Reading | None = None, pool: ThreadPoolExecutor | None = None,
-    answered: Callable[[str], None] | None = None,
+    ctx: RunContext, reading: Reading | None = None, answered: Callable[[str], None] | None = None
 ) -> tuple[bool, str]:
     """Step 3: close every position of every account at once (read now unless ``reading`` was taken in step 2;
-    on ``pool``'s threads when step 2 started them; ``answered(account)`` once that account's closes answered)."""
-    try:
-        if reading is None:
-            reading = read_positions(ctx, 3, list(ctx.runtime.accounts))
-        total = reading.open_count
-        ctx.store.step_progress(ctx.seq_id, 3, 0, total, f"closing {total} position(s)",
-                                open_positions=_open_rows(reading))
-        accepted, failed = close_all(ctx, 3, reading.positions, pool, answered)
-    finally:
-        if pool is not None:  # idle threads of a step that broke before its closes must not linger
-            pool.shutdown(wait=False)
+    ``answered(account)`` once that account's closes have all answered)."""
+    if reading is None:
+        reading = read_positions(ctx, 3, list(ctx.runtime.accounts))
+    total = reading.open_count
+    ctx.store.step_progress(ctx.seq_id, 3, 0, total, f"closing {total} position(s)",
+                            open_positions=_open_rows(reading))
+    accepted, failed = close_all(ctx, 3, reading.positions, answered)
     detail = f"sent {total} close order(s): {accepted} accepted, {failed} failed (retried in step 4)"
     if reading.failures:
         detail += f"; positions unreadable on {', '.join(sorted(reading.failures))}"

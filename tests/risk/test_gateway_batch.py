@@ -21,7 +21,7 @@ from riskmgr.domain import Order, OrderStatus, OrderType, PositionSide
 from riskmgr.errors import DuplicateClientIdError, InvalidOrderError
 from riskmgr.extensions import db
 from riskmgr.models import OrderIntent
-from riskmgr.risk.emergency_pool import in_parallel, warm_pool
+from riskmgr.risk.emergency_pool import in_parallel
 from riskmgr.risk.gateway import GatewayResult, client_id_for
 from riskmgr.risk.gateway_batch import CloseOrder
 from tests.conftest import make_settings
@@ -202,19 +202,3 @@ def test_a_close_that_answers_after_the_caller_stopped_waiting_records_itself(rt
     assert intents(rt)[hung].status == "accepted"
     lines = [e for e in rt.audit.query(kind="order.sent") if e["data"]["request"]["client_id"] == hung]
     assert len(lines) == 1 and lines[0]["message"].startswith("emergency-close")
-
-
-def test_a_warm_pool_runs_every_call_on_threads_started_before_the_calls():
-    pool = warm_pool(12)
-    before = {t.name for t in threading.enumerate()}
-    barrier = threading.Barrier(12, timeout=5)  # passes only if all twelve run at the same time
-
-    def call() -> str:
-        barrier.wait()
-        return threading.current_thread().name
-
-    outcomes = in_parallel({i: call for i in range(12)}, 12, 5, pool=pool)
-
-    assert all(isinstance(name, str) for name in outcomes.values())
-    assert set(outcomes.values()) <= before  # no thread had to be started while the calls were waiting
-    assert len(set(outcomes.values())) == 12
