@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import create_engine
 
+from riskmgr import _enable_sqlite_wal as sqlite_pragmas
 from riskmgr import create_app
 from riskmgr.clock import SystemClock
 from riskmgr.config import Settings
@@ -40,7 +41,7 @@ ACCOUNTS = ("acct1", "acct2", "acct3", "acct4")
 SYMBOLS = ("BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT", "XRP/USDT:USDT", "BNB/USDT:USDT")
 LATENCY_S = 0.1
 TARGET_FLAT_S, TARGET_RATIO = 0.5, 4.0
-PAIRS = 3
+PAIRS = 5  # interleaved A, B pairs (the issue asks for at least 3; more steady medians on a busy machine)
 
 
 class Latency:
@@ -67,7 +68,9 @@ def build(folder: Path, workers: int) -> Any:
 
     Each paper account keeps its book in its own SQLite file, as four venues (or four sub-accounts of one venue)
     keep theirs apart: in one shared file every paper order would queue on that file's single write lock, which
-    measures SQLite rather than the emergency stop.
+    measures SQLite rather than the emergency stop. Those files get the pragmas the app gives its own database
+    (WAL, synchronous=NORMAL); with SQLite's default (an fsync at every commit) the venue's disk, not the emergency
+    stop, set the pace on a busy machine.
     """
     clock = SystemClock()
     market = SimulatedMarket(seed=20240101, clock=clock, symbols=list(SYMBOLS))
@@ -75,8 +78,7 @@ def build(folder: Path, workers: int) -> Any:
     for name in ACCOUNTS:
         engine = create_engine(f"sqlite:///{folder / name}.db", connect_args={"timeout": 30,
                                                                              "check_same_thread": False})
-        with engine.connect() as connection:
-            connection.exec_driver_sql("PRAGMA journal_mode=WAL")
+        sqlite_pragmas(engine)  # as the app sets its own file (WAL, synchronous=NORMAL): no fsync per paper order
         db.metadata.create_all(engine)
         paper = PaperExchange(name, engine, market, clock, start_balance=Decimal(10000),
                               taker_fee=Decimal("0.0005"), maker_fee=Decimal("0.0002"), slippage_bps=Decimal(2))
@@ -111,8 +113,9 @@ def open_book(paper: PaperExchange, market: SimulatedMarket) -> None:
                                    price=(price / spec.price_tick).to_integral_value() * spec.price_tick))
 
 
-def run(workers: int) -> tuple[float, float, str, int]:
-    """Trigger the stop on a fresh book; return (seconds to verified flat, seconds in all, status, positions)."""
+def run(workers: int) -> tuple[float, float, str, int, list[float]]:
+    """Trigger the stop on a fresh book; return (seconds to verified flat, seconds in all, status, positions,
+    seconds of steps 1-4)."""
     with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as folder:
         runtime = build(Path(folder), workers)
         positions = sum(len(runtime.accounts[a].fetch_positions()) for a in ACCOUNTS)
@@ -124,8 +127,9 @@ def run(workers: int) -> tuple[float, float, str, int]:
         total = time.perf_counter() - started
         view = svc.view(result.id)
         flat_at = datetime.fromisoformat(view["steps"][3]["finished_at"])
+        steps = [float(step["duration_s"]) for step in view["steps"][:4]]
         runtime.engine.dispose()
-        return (flat_at - triggered).total_seconds(), total, status, positions
+        return (flat_at - triggered).total_seconds(), total, status, positions, steps
 
 
 def main() -> int:
@@ -145,6 +149,9 @@ def main() -> int:
     print(f"  A sequential : verified flat {flat_seq * 1000:7.0f} ms, whole sequence {total_seq * 1000:7.0f} ms")
     print(f"  B parallel   : verified flat {flat_par * 1000:7.0f} ms, whole sequence {total_par * 1000:7.0f} ms "
           f"(runs: {spread} ms)")
+    for label, rows in (("A", sequential), ("B", parallel)):
+        steps = ", ".join(f"{n + 1}: {statistics.median(r[4][n] for r in rows) * 1000:.0f}" for n in range(4))
+        print(f"  {label} steps 1-4 : {steps} ms (medians)")
     print(f"  ratio A / B  : {ratio:.1f}x to verified flat, {total_seq / total_par:.1f}x for the whole sequence")
     print(f"  outcomes     : {', '.join(sorted(statuses))}")
     missed = []

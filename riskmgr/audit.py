@@ -34,6 +34,18 @@ class AuditLog:
             )
         log.info("audit %s by %s%s: %s", kind, actor, f" on {account}" if account else "", message)
 
+    def stage(
+        self, session: Session, kind: str, actor: str, message: str, *, account: str | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        """Append one event inside the caller's transaction: written when, and only if, that transaction commits.
+
+        For a batch that records many facts together with their audit lines (one commit instead of one each).
+        """
+        session.add(AuditEvent(ts=self._clock.now(), kind=kind, actor=actor, account=account, message=message,
+                               data=data or None))
+        log.info("audit %s by %s%s: %s", kind, actor, f" on {account}" if account else "", message)
+
     def query(
         self,
         *,

@@ -19,8 +19,10 @@ account. It never needs Flask.
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Protocol
@@ -64,6 +66,8 @@ from riskmgr.market.base import TIMEFRAME_SECONDS, CandleArrays
 from riskmgr.risk.context import ClosedTrade
 
 MAX_FILLS = 10000
+_QUEUES: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()  # see _queue
+_QUEUES_GUARD = threading.Lock()
 MAX_FUNDING = Decimal("0.01")  # a fraction per 8 hours: 1 %, as the backtester's funding_pct_8h allows
 
 
@@ -279,7 +283,7 @@ class PaperExchange(ExchangeAdapter):
     def _ledger(self, operation: str, *, replay_path: bool = True) -> Iterator[Ledger]:
         """Open one locked transaction on the account, replay the market up to now, commit on success."""
         try:
-            with Session(self._engine, expire_on_commit=False) as session:
+            with _queue(self._engine), Session(self._engine, expire_on_commit=False) as session:
                 now = self._clock.now()
                 account = _lock_account(session, self.account, self._start_balance, now)
                 ledger = Ledger(session, account, self._model, self._market.specs(), now)
@@ -304,6 +308,24 @@ class PaperExchange(ExchangeAdapter):
 
     def _marks(self, ledger: Ledger) -> dict[str, Decimal]:
         return {p.symbol: self._market.ticker(p.symbol, at=ledger.now).mark for p in ledger.positions()}
+
+
+def _queue(engine: Engine) -> AbstractContextManager[object]:
+    """Return the lock this process's threads queue on before they ask a SQLite file for its write lock.
+
+    SQLite has one write lock per file, and a writer that finds it taken polls in its busy handler, sleeping up to
+    100 ms between tries: five closes racing on one account took five polls' worth of sleep instead of five
+    transactions. Queued here, the next writer starts the moment the last one commits. Other processes (and writes
+    that do not come through here) still wait on SQLite's own lock. Other databases lock the account's row
+    (``SELECT ... FOR UPDATE``), so accounts never wait for each other there: no queue.
+    """
+    if engine.dialect.name != "sqlite":
+        return nullcontext()
+    with _QUEUES_GUARD:
+        queue = _QUEUES.get(engine)
+        if queue is None:
+            queue = _QUEUES[engine] = threading.RLock()
+        return queue
 
 
 def _lock_account(session: Session, name: str, start_balance: Decimal, now: datetime) -> PaperAccount:

@@ -23,16 +23,17 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import inspect
+from sqlalchemy.orm import Session
 
 from riskmgr.domain import TradingState
 from riskmgr.errors import RiskmgrError, ValidationError
 from riskmgr.risk import emergency_steps as steps
 from riskmgr.risk.emergency_config import EmergencySettings
+from riskmgr.risk.emergency_early import Ahead
 from riskmgr.risk.emergency_models import EmergencySequence
 from riskmgr.risk.emergency_store import STEPS, TITLES, EmergencyStore, SequenceInfo, StartResult
 from riskmgr.runtime import Runtime
@@ -73,7 +74,7 @@ class EmergencyService:
         self._threads: dict[int, threading.Thread] = {}
         self._active: set[int] = set()  # sequences a thread of this service is running right now
         self._starting: set[int] = set()  # sequences whose step 1 a thread of this service is doing right now
-        self._prefetched: dict[int, Future[steps.Reading]] = {}  # step 3's read, taken while step 2 runs
+        self._ahead = Ahead(settings)  # work of steps 3 and 4 started while the step before waits on the venue
         self._lock = threading.Lock()
 
     @property
@@ -198,46 +199,26 @@ class EmergencyService:
                              data={"id": ctx.seq_id, "left_open": None})
 
     def _finish_step(self, ctx: steps.RunContext, number: int, ok: bool, detail: str) -> None:
-        self._store.step_finished(ctx.seq_id, number, ok, detail, self._now())
-        self._rt.audit.record(
-            "emergency.step", ctx.actor, f"emergency stop #{ctx.seq_id} step {number}/6 {TITLES[number]}: {detail}",
-            data={"id": ctx.seq_id, "step": number, "ok": ok, "detail": detail},
-        )
+        def audit(session: Session) -> None:  # the step and its audit line are written together
+            self._rt.audit.stage(
+                session, "emergency.step", ctx.actor,
+                f"emergency stop #{ctx.seq_id} step {number}/6 {TITLES[number]}: {detail}",
+                data={"id": ctx.seq_id, "step": number, "ok": ok, "detail": detail},
+            )
+
+        self._store.step_finished(ctx.seq_id, number, ok, detail, self._now(), also=audit)
 
     def _step_body(self, ctx: steps.RunContext, number: int) -> tuple[bool, str]:
         bodies: dict[int, Callable[[], tuple[bool, str]]] = {
             1: lambda: self._halt(ctx),
-            2: lambda: self._cancel_and_prefetch(ctx),
-            3: lambda: steps.close_positions(ctx, self._prefetched_reading(ctx.seq_id)),
-            4: lambda: steps.verify_flat(ctx),
+            2: lambda: self._ahead.cancel_and_prefetch(ctx),
+            3: lambda: steps.close_positions(ctx, self._ahead.prefetched_reading(ctx.seq_id),
+                                             self._ahead.read_early(ctx)),
+            4: lambda: steps.verify_flat(ctx, first=self._ahead.early_reading(ctx.seq_id)),
             5: lambda: steps.cancel_leftovers(ctx, self._store.info(ctx.seq_id).left_open),
             6: lambda: self._record(ctx),
         }
         return bodies[number]()
-
-    def _cancel_and_prefetch(self, ctx: steps.RunContext) -> tuple[bool, str]:
-        """Step 2, with step 3's read of the positions in flight meanwhile: a cancel never changes a position,
-        so step 3 can send its closes at once (step 4's re-read catches an entry that filled in between)."""
-        if self._settings.max_workers == 1:  # one worker means one exchange call at a time, strictly
-            return steps.cancel_entry_orders(ctx)
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="emergency-read")
-        future = pool.submit(steps.read_positions, ctx, 3, list(self._rt.accounts))
-        pool.shutdown(wait=False)
-        with self._lock:
-            self._prefetched[ctx.seq_id] = future
-        return steps.cancel_entry_orders(ctx)
-
-    def _prefetched_reading(self, seq_id: int) -> steps.Reading | None:
-        """Return the positions read during step 2, or None (after a resume, or if that read broke) to read anew."""
-        with self._lock:
-            future = self._prefetched.pop(seq_id, None)
-        if future is None:
-            return None
-        try:
-            return future.result(timeout=self._settings.call_timeout_seconds * 2)
-        except Exception:  # the read is simply done again in step 3
-            log.exception("emergency stop #%s: the early read of positions failed; reading again", seq_id)
-            return None
 
     def _halt(self, ctx: steps.RunContext) -> tuple[bool, str]:
         info = self._store.info(ctx.seq_id)

@@ -10,10 +10,8 @@ cannot be read is reported as unreadable, never as flat.
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
@@ -23,15 +21,15 @@ from riskmgr.errors import ExchangeError
 from riskmgr.exchanges.retry import call_with_retry
 from riskmgr.formatting import dec
 from riskmgr.risk.emergency_config import EmergencySettings
+from riskmgr.risk.emergency_pool import Outcome, in_parallel, telling
 from riskmgr.risk.emergency_store import EmergencyStore, OrderRecord
 from riskmgr.risk.gate_lock import GateBusyError
+from riskmgr.risk.gateway_batch import CloseOrder, RunAll
 from riskmgr.runtime import Runtime
 
 log = logging.getLogger(__name__)
-K = TypeVar("K")
 T = TypeVar("T")
 MAX_BACKOFF_SECONDS = 5.0
-Outcome = Any  # the call's value, or the exception it raised
 
 
 @dataclass(frozen=True)
@@ -70,28 +68,6 @@ class Reading:
     @property
     def flat(self) -> bool:
         return not self.failures and self.open_count == 0
-
-
-def in_parallel(calls: Mapping[K, Callable[[], T]], workers: int, call_timeout: float) -> dict[K, Outcome]:
-    """Run every call on a pool of ``workers`` threads; return each one's value or exception (a hung call times out)."""
-    if not calls:
-        return {}
-    size = max(1, min(workers, len(calls)))
-    deadline = call_timeout * math.ceil(len(calls) / size)
-    pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="emergency")
-    try:
-        futures = {key: pool.submit(fn) for key, fn in calls.items()}
-        finished, _ = wait(futures.values(), timeout=deadline)
-        outcomes: dict[K, Outcome] = {}
-        for key, future in futures.items():
-            if future not in finished:
-                outcomes[key] = TimeoutError(f"no answer within {deadline:g} s")
-            else:
-                error = future.exception()
-                outcomes[key] = error if error is not None else future.result()
-        return outcomes
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)  # a hung exchange call must not hold up the sequence
 
 
 def describe_error(error: BaseException) -> str:
@@ -178,50 +154,61 @@ def cancel_entry_orders(ctx: RunContext) -> tuple[bool, str]:
 
 
 # -- steps 3 and 4 -----------------------------------------------------------------------------------------------
-def close_all(ctx: RunContext, step: int, positions: Mapping[str, list[Position]]) -> tuple[int, int]:
-    """Close every given position at once with a reduce-only market order; return (accepted, failed)."""
+def close_all(
+    ctx: RunContext, step: int, positions: Mapping[str, list[Position]], answered: Callable[[str], None] | None = None
+) -> tuple[int, int]:
+    """Close every given position at once with a reduce-only market order; return (accepted, failed).
+
+    The gateway records every intent in one transaction before any close is sent, and every outcome with its audit
+    line in one transaction once they have returned (``OrderGateway.close_positions``). ``answered(account)`` is
+    called as soon as every close of that account has answered (at once for an account with nothing to close).
+    """
     tried = ctx.store.close_attempts(ctx.seq_id)
-    calls = {}
+    closes: list[CloseOrder] = []
+    attempts: list[int] = []
     for account, items in positions.items():
         for p in items:
-            key = (account, p.symbol, p.side.value)
-            calls[key] = partial(_close_one, ctx, step, account, p, tried.get(key, 0) + 1)
-    outcomes = in_parallel(calls, ctx.settings.max_workers, ctx.settings.call_timeout_seconds)
-    records: list[OrderRecord] = []
-    for (account, symbol, side), outcome in outcomes.items():
-        if isinstance(outcome, BaseException):
-            log.error("emergency #%s: closing %s %s on %s failed: %s", ctx.seq_id, symbol, side, account, outcome)
-            attempt = tried.get((account, symbol, side), 0) + 1
-            records.append(OrderRecord(step, account, "close", False, f"internal error: {describe_error(outcome)}",
-                                       symbol, side, attempt))
-        else:
-            records.append(outcome)
+            attempt = tried.get((account, p.symbol, p.side.value), 0) + 1
+            # one intent per attempt: a retried intent is never sent twice, a new attempt is a new order
+            intent = f"emergency:{ctx.seq_id}:close:{account}:{p.symbol}:{p.side.value}:{attempt}"
+            closes.append(CloseOrder(account, p.symbol, p.side, intent))
+            attempts.append(attempt)
+    settings = ctx.settings
+    run_all: RunAll = partial(in_parallel, workers=settings.max_workers, call_timeout=settings.call_timeout_seconds)
+    if answered is not None:
+        run_all = telling(run_all, [c.account for c in closes], list(ctx.runtime.accounts), answered)
+    outcomes = ctx.runtime.gateway.close_positions(closes, actor=ctx.actor, purpose="emergency-close", run_all=run_all)
+    records = [_close_record(ctx, step, close, attempt, outcome)
+               for close, attempt, outcome in zip(closes, attempts, outcomes, strict=True)]
     ctx.record(records)
     accepted = sum(1 for r in records if r.ok)
     return accepted, len(records) - accepted
 
 
-def _close_one(ctx: RunContext, step: int, account: str, position: Position, attempt: int) -> OrderRecord:
-    side = position.side.value
-    # one intent per attempt: a retried intent is never sent twice, a new attempt is a new order
-    intent = f"emergency:{ctx.seq_id}:close:{account}:{position.symbol}:{side}:{attempt}"
-    result = ctx.runtime.gateway.close_position(
-        account, position.symbol, position.side, actor=ctx.actor, intent_id=intent, purpose="emergency-close"
-    )
+def _close_record(ctx: RunContext, step: int, close: CloseOrder, attempt: int, outcome: Outcome) -> OrderRecord:
+    side = close.side.value
+    if isinstance(outcome, BaseException):
+        log.error("emergency #%s: closing %s %s on %s failed: %s", ctx.seq_id, close.symbol, side, close.account,
+                  outcome)
+        return OrderRecord(step, close.account, "close", False, f"internal error: {describe_error(outcome)}",
+                           close.symbol, side, attempt)
     return OrderRecord(
-        step, account, "close", result.accepted, result.message, position.symbol, side, attempt, result.client_id,
-        result.order.id if isinstance(result.order, Order) else None,
+        step, close.account, "close", outcome.accepted, outcome.message, close.symbol, side, attempt,
+        outcome.client_id, outcome.order.id if isinstance(outcome.order, Order) else None,
     )
 
 
-def close_positions(ctx: RunContext, reading: Reading | None = None) -> tuple[bool, str]:
-    """Step 3: close every position of every account at once (read now unless ``reading`` was taken in step 2)."""
+def close_positions(
+    ctx: RunContext, reading: Reading | None = None, answered: Callable[[str], None] | None = None
+) -> tuple[bool, str]:
+    """Step 3: close every position of every account at once (read now unless ``reading`` was taken in step 2;
+    ``answered(account)`` once that account's closes have all answered)."""
     if reading is None:
         reading = read_positions(ctx, 3, list(ctx.runtime.accounts))
-    ctx.store.set_positions(ctx.seq_id, open_positions=_open_rows(reading))
     total = reading.open_count
-    ctx.store.step_progress(ctx.seq_id, 3, 0, total, f"closing {total} position(s)")
-    accepted, failed = close_all(ctx, 3, reading.positions)
+    ctx.store.step_progress(ctx.seq_id, 3, 0, total, f"closing {total} position(s)",
+                            open_positions=_open_rows(reading))
+    accepted, failed = close_all(ctx, 3, reading.positions, answered)
     detail = f"sent {total} close order(s): {accepted} accepted, {failed} failed (retried in step 4)"
     if reading.failures:
         detail += f"; positions unreadable on {', '.join(sorted(reading.failures))}"
@@ -230,8 +217,13 @@ def close_positions(ctx: RunContext, reading: Reading | None = None) -> tuple[bo
     return not reading.failures, detail
 
 
-def verify_flat(ctx: RunContext, sleep: Callable[[float], None] = time.sleep) -> tuple[bool, str]:
-    """Step 4: re-read until every account is flat, re-closing what is left with backoff; bounded in rounds and time."""
+def verify_flat(
+    ctx: RunContext, sleep: Callable[[float], None] = time.sleep, first: Callable[[], Reading] | None = None
+) -> tuple[bool, str]:
+    """Step 4: re-read until every account is flat, re-closing what is left with backoff; bounded in rounds and time.
+
+    ``first``: the first round's reading, taken from the venue as each account's closes answered (``EarlyReads``).
+    """
     settings = ctx.settings
     accounts = list(ctx.runtime.accounts)
     try:  # "flat" only once every send that started before the HALT has returned (its position is then visible)
@@ -244,14 +236,13 @@ def verify_flat(ctx: RunContext, sleep: Callable[[float], None] = time.sleep) ->
     delay = settings.backoff
     reading = Reading({}, {})
     for round_no in range(1, settings.max_rounds + 1):
-        reading = read_positions(ctx, 4, accounts)
+        reading = first() if first is not None and round_no == 1 else read_positions(ctx, 4, accounts)
         known.update(reading.positions)
-        ctx.store.set_positions(ctx.seq_id, open_positions=_open_rows(reading))
         ctx.store.step_progress(
-            ctx.seq_id, 4, round_no, settings.max_rounds, f"re-read {round_no}: {_still_open(reading)}"
+            ctx.seq_id, 4, round_no, settings.max_rounds, f"re-read {round_no}: {_still_open(reading)}",
+            open_positions=_open_rows(reading), left_open=[] if reading.flat else None,
         )
         if reading.flat:
-            ctx.store.set_positions(ctx.seq_id, left_open=[])
             return True, f"verified flat on {len(accounts)} account(s) after {round_no} re-read(s)"
         if round_no == settings.max_rounds or time.monotonic() + delay > deadline:
             break

@@ -6,6 +6,7 @@ resuming after a restart always see how far the sequence got.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -138,33 +139,45 @@ class EmergencyStore:
         """Mark a step running."""
         self._update_step(seq_id, number, status="running", started_at=now, finished_at=None, progress_total=total)
 
-    def step_progress(self, seq_id: int, number: int, done: int, total: int, detail: str | None = None) -> None:
-        """Record how far a running step got."""
+    def step_progress(self, seq_id: int, number: int, done: int, total: int, detail: str | None = None, *,
+                      open_positions: list[dict] | None = None, left_open: list[dict] | None = None) -> None:
+        """Record how far a running step got (and, in the same transaction, what ``set_positions`` takes)."""
         values: dict[str, Any] = {"progress_done": done, "progress_total": total}
         if detail is not None:
             values["detail"] = detail
-        self._update_step(seq_id, number, **values)
-
-    def step_finished(self, seq_id: int, number: int, ok: bool, detail: str, now: datetime) -> None:
-        """Mark a step done (or failed) and move the sequence's resume point past it."""
-        self._update_step(seq_id, number, status="done" if ok else "failed", finished_at=now, detail=detail)
         with Session(self._engine) as session, session.begin():
+            session.execute(
+                update(EmergencyStep)
+                .where(EmergencyStep.sequence_id == seq_id, EmergencyStep.number == number)
+                .values(**values)
+            )
+            _set_positions(session, seq_id, open_positions, left_open)
+
+    def step_finished(self, seq_id: int, number: int, ok: bool, detail: str, now: datetime,
+                      also: Callable[[Session], None] | None = None) -> None:
+        """Mark a step done (or failed) and move the sequence's resume point past it, in one transaction.
+
+        ``also(session)`` adds to that transaction (the step's audit line).
+        """
+        with Session(self._engine) as session, session.begin():
+            session.execute(
+                update(EmergencyStep)
+                .where(EmergencyStep.sequence_id == seq_id, EmergencyStep.number == number)
+                .values(status="done" if ok else "failed", finished_at=now, detail=detail)
+            )
             session.execute(
                 update(EmergencySequence)
                 .where(EmergencySequence.id == seq_id, EmergencySequence.steps_done < number)
                 .values(steps_done=number)
             )
+            if also is not None:
+                also(session)
 
     def set_positions(self, seq_id: int, *, open_positions: list[dict] | None = None,
                       left_open: list[dict] | None = None) -> None:
         """Store the latest re-read (what is still open) and, once known, what is left open."""
-        values: dict[str, Any] = {}
-        if open_positions is not None:
-            values["open_positions"] = open_positions
-        if left_open is not None:
-            values["left_open"] = left_open
         with Session(self._engine) as session, session.begin():
-            session.execute(update(EmergencySequence).where(EmergencySequence.id == seq_id).values(**values))
+            _set_positions(session, seq_id, open_positions, left_open)
 
     def finish(self, seq_id: int, status: str, summary: str, now: datetime, *, left_open: list[dict] | None,
                step_detail: str, step_ok: bool = True) -> None:
@@ -244,6 +257,17 @@ class EmergencyStore:
                 .where(EmergencyStep.sequence_id == seq_id, EmergencyStep.number == number)
                 .values(**values)
             )
+
+
+def _set_positions(session: Session, seq_id: int, open_positions: list[dict] | None,
+                   left_open: list[dict] | None) -> None:
+    values: dict[str, Any] = {}
+    if open_positions is not None:
+        values["open_positions"] = open_positions
+    if left_open is not None:
+        values["left_open"] = left_open
+    if values:
+        session.execute(update(EmergencySequence).where(EmergencySequence.id == seq_id).values(**values))
 
 
 def _iso(when: datetime | None) -> str | None:

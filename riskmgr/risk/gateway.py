@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
@@ -41,6 +41,9 @@ from riskmgr.risk.sizing import round_to_tick
 from riskmgr.risk.specs import SpecCache
 from riskmgr.risk.state import admits
 from riskmgr.trading_state import TradingStateStore
+
+if TYPE_CHECKING:
+    from riskmgr.risk.gateway_batch import CloseOrder, RunAll
 
 log = logging.getLogger(__name__)
 GATE_RULE = "order_gate"
@@ -311,6 +314,16 @@ class OrderGateway:
         return self._send(
             account, request, purpose, actor, [verdict], lambda: adapter.close_position(symbol, side, client_id)
         )
+
+    def close_positions(
+        self, closes: Sequence[CloseOrder], *, actor: str, purpose: str = "close", run_all: RunAll
+    ) -> list[GatewayResult | BaseException]:
+        """Close many positions at once, each as ``close_position`` would: every intent is recorded in one transaction
+        before any is sent, ``run_all`` sends them (concurrently), one transaction records every outcome and audit
+        line. See ``gateway_batch``."""
+        from riskmgr.risk.gateway_batch import close_many  # it builds on this module
+
+        return close_many(self, closes, actor=actor, purpose=purpose, run_all=run_all)
 
     def cancel_all(self, account: str, *, actor: str, symbol: str | None = None, include_protective: bool = True
                    ) -> list[str]:
