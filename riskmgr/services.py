@@ -91,6 +91,7 @@ def account_view(snap: AccountSnapshot, state: AccountState | None, runtime: Run
         "attempted_at": snap.attempted_at.isoformat(),
         "stale_since": snap.stale_since.isoformat() if snap.stale_since else None,
         "error": snap.error,
+        "equity_estimated": False, "equity_formula": None,
         "equity": None, "wallet": None, "available": None, "margin_used": None, "unrealized_pnl": None,
         "day_pnl": None, "day_pnl_pct": None, "day_start_equity": None, "peak_equity": None, "drawdown_pct": None,
         "positions": [position_view(p, orders.get(p.symbol, ()), runtime, limits) for p in snap.positions],
@@ -100,6 +101,7 @@ def account_view(snap: AccountSnapshot, state: AccountState | None, runtime: Run
         view.update(
             equity=_s(bal.equity), wallet=_s(bal.wallet), available=_s(bal.available),
             margin_used=_s(bal.margin_used), unrealized_pnl=_s(bal.unrealized_pnl),
+            equity_estimated=bal.equity_formula is not None, equity_formula=bal.equity_formula,
         )
     if bal is not None and state is not None:
         day_pnl = bal.equity - state.day_start_equity
@@ -124,6 +126,7 @@ def _totals(accounts: list[dict[str, Any]]) -> dict[str, Any]:
         accounts_included=len(with_figures),
         accounts_without_figures=[a["name"] for a in accounts if a["equity"] is None],
         stale_accounts=[a["name"] for a in with_figures if a["status"] != AccountStatus.OK.value],
+        estimated_accounts=[a["name"] for a in with_figures if a.get("equity_estimated")],
         open_positions=sum(len(a["positions"]) for a in accounts),
     )
     totals["complete"] = not totals["stale_accounts"] and not totals["accounts_without_figures"]

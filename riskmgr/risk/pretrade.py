@@ -32,6 +32,7 @@ from riskmgr.domain import (
 )
 from riskmgr.errors import ExchangeError, ValidationError
 from riskmgr.formatting import dec
+from riskmgr.labels import rule_label
 from riskmgr.models import AccountState
 from riskmgr.risk.config import RiskLimits
 from riskmgr.risk.context import ClosedTrade, OrderIntent, RuleContext, build_context
@@ -357,7 +358,8 @@ def _verdicts_view(verdicts: list[Verdict]) -> dict[str, Any]:
 
 def verdict_dict(v: Verdict) -> dict[str, Any]:
     """Return a verdict JSON-safe."""
-    return {"allowed": v.allowed, "rule": v.rule, "reason": v.reason, "until": v.until.isoformat() if v.until else None}
+    return {"allowed": v.allowed, "rule": v.rule, "label": rule_label(v.rule), "reason": v.reason,
+            "until": v.until.isoformat() if v.until else None}
 
 
 def _q(value: Decimal | None, step: Decimal) -> str | None:
