@@ -327,7 +327,8 @@ def test_api_answers_409_naming_max_leverage_when_it_denies(paper_api, runtime):
 
     assert response.status_code == 409
     denials = [v for v in response.get_json()["entry"]["verdicts"] if not v["allowed"]]
-    assert denials == [{"allowed": False, "rule": "max_leverage", "label": "Maximum leverage", "reason": "leverage 10x is above the limit 5x"}]
+    assert denials == [{"allowed": False, "rule": "max_leverage", "label": "Maximum leverage",
+                        "reason": "leverage 10x is above the limit 5x"}]
     assert runtime.accounts["paper"].fetch_open_orders() == []
 
 

@@ -134,7 +134,7 @@ def test_size_below_the_minimum_is_denied_naming_both_numbers(polled):
     assert receipt["denials"] == [{
         "allowed": False, "rule": "risk_per_trade", "label": "Risk per trade", "until": None,
         "reason": "quantity 0 BTC is below the minimum 0.001 BTC (risk budget 1.00 USDT over a stop distance of 5000 "
-                  "plus round-trip costs of 66.7096 per BTC)",
+                  "plus round-trip costs of 66.71 per BTC)",
     }]
 
 

@@ -184,7 +184,8 @@ def test_changed_limits_take_effect_in_the_gate_at_once(api, runtime):
     response = api.post("/api/orders", json=body)
 
     assert response.status_code == 409
-    assert {"allowed": False, "rule": "max_leverage", "label": "Maximum leverage", "reason": "leverage 3x is above the limit 2x"} in (
+    assert {"allowed": False, "rule": "max_leverage", "label": "Maximum leverage",
+            "reason": "leverage 3x is above the limit 2x"} in (
         response.get_json()["entry"]["verdicts"])
 
 
