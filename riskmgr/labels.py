@@ -130,6 +130,11 @@ def price_at_tick(value: Decimal, tick: Decimal | None) -> str:
     return f"{value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN):,.{places}f}"
 
 
+def sentence_time(moment: datetime) -> str:
+    """Say a moment inside a sentence in the one date format, in its own zone ("2026-12-03 00:00:00 UTC"), not ISO."""
+    return moment.strftime("%Y-%m-%d %H:%M:%S ") + (moment.tzname() or "UTC")
+
+
 def when(moment: datetime, zone: str, now: datetime | None = None) -> str:
     """Say a moment in the display zone: "14:40:53 UTC" today, "2026-12-01 14:40:53 UTC" on another day."""
     local = moment.astimezone(ZoneInfo(zone))

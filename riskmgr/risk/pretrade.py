@@ -32,7 +32,7 @@ from riskmgr.domain import (
 )
 from riskmgr.errors import ExchangeError, ValidationError
 from riskmgr.formatting import dec
-from riskmgr.labels import rule_label
+from riskmgr.labels import rule_label, sentence_time
 from riskmgr.models import AccountState
 from riskmgr.risk.config import RiskLimits
 from riskmgr.risk.context import ClosedTrade, OrderIntent, RuleContext, build_context
@@ -260,7 +260,7 @@ class PreTrade:
         if age > limits.stale_after_seconds:
             return None, f"the mark price of {request.symbol} is {age:g} s old, older than the limit " \
                          f"{limits.stale_after_seconds} s"
-        return ticker.mark, f"mark {fmt_number(ticker.mark)} at {ticker.timestamp.isoformat()}"
+        return ticker.mark, f"mark {fmt_number(ticker.mark)} at {sentence_time(ticker.timestamp)}"
 
     def _positions(self, account: str) -> tuple[Position, ...] | str:
         """Return the open positions read now, or why they cannot be read.

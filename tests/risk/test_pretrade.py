@@ -146,7 +146,7 @@ def test_market_order_is_judged_at_the_accounts_own_mark(polled):
     receipt = PreTrade(polled).receipt("paper", order, size=True)
 
     assert D(receipt["entry_price"]) == mark
-    assert receipt["entry_source"] == f"mark {mark} at 2026-11-20T12:00:00+00:00"
+    assert receipt["entry_source"] == f"mark {mark} at 2026-11-20 12:00:00 UTC"
     assert receipt["figures"]["risk"]["stop_distance"] == "500"
 
 
