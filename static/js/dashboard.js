@@ -161,17 +161,23 @@
     if (!res.ok) return;
     // a gap longer than ~3 readings is drawn as a gap, not as a line across a period with no data
     const gapMs = (res.data.gap_seconds || 0) * 1000;
-    const datasets = Object.entries(res.data.series).map(([name, points], i) => ({
-      label: name, data: FMT.gapped(points.map((p) => ({ x: Date.parse(p.ts), y: Number(p.equity) })), gapMs),
-      borderColor: palette[i % palette.length], pointRadius: 0, borderWidth: 1.5, tension: 0.1, spanGaps: false,
-    }));
+    const datasets = Object.entries(res.data.series).map(([name, points], i) => {
+      const data = FMT.gapped(points.map((p) => ({ x: Date.parse(p.ts), y: Number(p.equity) })), gapMs);
+      // a reading with no neighbour draws no line: show it as a dot rather than not at all
+      const lone = (j) => data[j].y !== null && (data[j - 1]?.y ?? null) === null && (data[j + 1]?.y ?? null) === null;
+      return {
+        label: name, data, pointRadius: data.map((_, j) => (lone(j) ? 2.5 : 0)),
+        borderColor: palette[i % palette.length], backgroundColor: palette[i % palette.length],
+        borderWidth: 1.5, tension: 0.1, spanGaps: false,
+      };
+    });
     if (!chart) {
       chart = new Chart(document.getElementById("equity-chart"), {
         type: "line", data: { datasets },
         options: {
           animation: false, maintainAspectRatio: false, parsing: false,
           scales: {
-            x: { type: "linear", title: { display: true, text: `time (${FMT.tz})` },
+            x: { type: "linear", min: Date.parse(since), max: Date.now(), title: { display: true, text: `time (${FMT.tz})` },
               ticks: { callback: (v) => axisTime(v), maxTicksLimit: 6, maxRotation: 0, autoSkip: true } },
             y: { title: { display: true, text: "equity (USDT)" }, ticks: { callback: (v) => FMT.decimal(v, Math.abs(v) >= 100000 ? 0 : 2) } },
           },
@@ -183,6 +189,7 @@
       });
     } else {
       chart.options.scales.x.ticks.callback = (v) => axisTime(v);
+      Object.assign(chart.options.scales.x, { min: Date.parse(since), max: Date.now() });
       chart.data.datasets = datasets;
       chart.update("none");
     }

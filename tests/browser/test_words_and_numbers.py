@@ -194,3 +194,20 @@ def test_audit_dates_are_typed_in_one_format_and_a_wrong_one_is_named(page, serv
     page.click("#audit-filters button[type=submit]")
     page.wait_for_function("() => document.querySelector('#audit-error').textContent === ''")
     page.wait_for_selector("#audit-table tbody tr[data-id]", timeout=30000)
+
+
+def test_equity_chart_names_its_units_spans_the_chosen_window_and_breaks_at_gaps(page, server):
+    page.goto(server + "/")
+    page.wait_for_function("() => { const c = Chart.getChart(document.getElementById('equity-chart'));"
+                           " return c && c.data.datasets.length > 0; }", timeout=30000)
+
+    chart = page.evaluate("""() => { const c = Chart.getChart(document.getElementById('equity-chart'));
+        const d = c.data.datasets[0];
+        const radii = Array.isArray(d.pointRadius) ? d.pointRadius : [d.pointRadius];
+        const drawn = d.data.length > 1 ? d.data.length : radii.filter((r) => r > 0).length;
+        return {span: c.scales.x.max - c.scales.x.min, y: c.options.scales.y.title.text, spanGaps: d.spanGaps, drawn,
+                tick: c.options.scales.x.ticks.callback(Date.parse('2026-12-02T14:40:53Z'))}; }""")
+
+    assert abs(chart["span"] - 3600 * 1000) < 60 * 1000, chart
+    assert chart["y"] == "equity (USDT)" and chart["spanGaps"] is False and chart["drawn"] >= 1, chart
+    assert chart["tick"] == "14:40", chart
