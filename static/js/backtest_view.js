@@ -63,7 +63,7 @@ window.BTView = (() => {
   }
 
   function timeAxis() {
-    return { type: "linear", ticks: { maxTicksLimit: 7, callback: (v) => RM.dateTime(new Date(v).toISOString()).slice(0, 17) } };
+    return { type: "linear", ticks: { maxTicksLimit: 7, callback: (v) => FMT.dateTime(v, { zone: false, seconds: false }).slice(5) } };
   }
 
   function lineChart(id, datasets, options = {}) {
