@@ -63,3 +63,13 @@ def test_the_equity_answer_says_beyond_which_spacing_the_chart_breaks_its_line(a
 
     assert raw["gap_seconds"] == 3 * runtime.settings.poll_seconds  # three polls missed
     assert (day["resolution_seconds"], day["gap_seconds"]) == (60, 180)  # three buckets without a reading
+
+
+def test_the_accounts_api_carries_the_estimated_flag_too(api, runtime, clock):
+    runtime.snapshots.save([AccountSnapshot(account="paper", exchange="bitunix", mode="live", status=AccountStatus.OK,
+                                            attempted_at=clock.now(), fetched_at=clock.now(),
+                                            balance=_bitunix_balance())])
+
+    [account] = api.get("/api/accounts").get_json()["accounts"]
+
+    assert account["equity_estimated"] is True and account["equity_formula"] == EQUITY_FORMULA
