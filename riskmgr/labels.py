@@ -34,6 +34,10 @@ RULE_LABELS: dict[str, str] = {
     "signal_cooldown": "Signal cooldown",
     "auto_trade_daily_cap": "Daily cap on automatic trades",
     "conservative": "Conservative signal filter",
+    # automatic emergency-stop triggers (riskmgr/risk/emergency_triggers.py)
+    "critical_unprotected": "CRITICAL position without a stop",
+    "failed_polls": "Failed polls",
+    "stale_data": "Stale account data",
 }
 
 # Risk limits (RiskLimits fields).

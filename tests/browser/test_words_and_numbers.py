@@ -70,11 +70,14 @@ def trading_history(server):
 
 
 def _offences(text: str) -> dict[str, list[str]]:
+    def around(pattern: re.Pattern) -> list[str]:  # each offence with its context, to find who wrote it
+        return [text[max(m.start() - 40, 0):m.end() + 20].replace("\n", " ") for m in pattern.finditer(text)]
+
     found = {
-        "raw rule names": RAW_NAMES.findall(text),
-        "long decimals": LONG_DECIMAL.findall(text),
-        "locale dates": SLASH_DATE.findall(text),
-        "ISO times": ISO_INSTANT.findall(text),
+        "raw rule names": around(RAW_NAMES),
+        "long decimals": around(LONG_DECIMAL),
+        "locale dates": around(SLASH_DATE),
+        "ISO times": around(ISO_INSTANT),
     }
     return {k: sorted(set(v))[:10] for k, v in found.items() if v}
 
