@@ -236,7 +236,7 @@ def _recentring(runtime: Runtime, ticket: OrderTicket, denials: list[dict[str, A
     check = preview_ticket(runtime, replace(ticket, stop_loss=offer.stop, take_profit=offer.target))
     out["recentred"] = offer.as_dict() | {
         "applied": False, "denied_by": marked, "allowed": check["allowed"], "denials": check["denials"],
-        "offer": f"denied by {', '.join(marked)} at the current mark; {offer.describe()} "
+        "offer": f"denied by {', '.join(rule_label(m) for m in marked)} at the current mark; {offer.describe()} "
                  f"({'every rule allows it' if check['allowed'] else 'still denied'}); send the ticket again with "
                  '"recentre": true to re-centre on the mark of that moment',
     }
