@@ -24,6 +24,7 @@ from riskmgr.domain import AccountSnapshot, AccountStatus, MarketSpec, OrderRequ
 from riskmgr.errors import ConfigError, ExchangeError, ValidationError
 from riskmgr.exchanges.base import ExchangeAdapter
 from riskmgr.exchanges.bitunix.auth import Secret
+from riskmgr.labels import sentence_time
 from riskmgr.logging_setup import register_secret
 from riskmgr.risk.config import RiskLimits
 from riskmgr.risk.sizing import fmt_number, round_to_tick
@@ -327,7 +328,7 @@ class _SelfTest:
             if ticker is None:
                 return False, f"the exchange published no price for {symbol}"
             box["mark"] = ticker.mark
-            return True, f"mark {ticker.mark} at {ticker.timestamp.isoformat()}"
+            return True, f"mark {ticker.mark} at {sentence_time(ticker.timestamp)}"
 
         self._step("account read", self._fresh_read)
         self._step("contract spec", read_spec)

@@ -206,13 +206,16 @@ class AlertDispatcher:
         with Session(self._engine) as session:
             failure = _latest(session, FAILED)
             delivered = _latest(session, DELIVERED)
+            sent = _latest(session, ("sent",))
             counts = dict(session.execute(
                 select(AlertRecord.status, func.count()).where(AlertRecord.handled_at >= since)
                 .group_by(AlertRecord.status)
             ).all())
         healthy = failure is None or (delivered is not None and delivered["id"] > failure["id"])
+        external = [c.name for c in self.channels if c.name != "log"]
         return {
             "healthy": healthy,
+            **channel_health(healthy, external, sent),
             "channels": [{"name": c.name, "detail": c.describe()} for c in self.channels],
             "external_channels": [c.name for c in self.channels if c.name != "log"],
             "last_failure": failure,
@@ -220,6 +223,27 @@ class AlertDispatcher:
             "last_24h": {s: int(counts.get(s, 0)) for s in STATUSES},
             "queue": self.queue.stats(),
         }
+
+
+HEALTH_TEXT = {
+    "failing": "failing",
+    "log_only": "log only",
+    "untested": "not yet delivered",
+    "healthy": "delivering",
+}
+
+
+def channel_health(healthy: bool, external: list[str], sent: dict[str, Any] | None) -> dict[str, Any]:
+    """Say how far alerts are known to reach: a green word only once a real channel (Telegram/e-mail) delivered."""
+    if not healthy:
+        health = "failing"
+    elif not external:
+        health = "log_only"
+    elif sent is None:
+        health = "untested"
+    else:
+        health = "healthy"
+    return {"health": health, "health_text": HEALTH_TEXT[health], "last_external_delivery": sent}
 
 
 def _latest(session: Session, statuses: tuple[str, ...]) -> dict[str, Any] | None:

@@ -137,7 +137,11 @@ class Candle:
 
 @dataclass(frozen=True)
 class Balance:
-    """USDT margin balance. ``equity`` = wallet balance + unrealized P&L."""
+    """USDT margin balance. ``equity`` = wallet balance + unrealized P&L.
+
+    ``equity_formula`` is set when the venue sends no equity and the adapter infers it as a sum of other fields:
+    it names that sum, and the pages show the figure as estimated.
+    """
 
     currency: str
     wallet: Decimal
@@ -145,6 +149,7 @@ class Balance:
     available: Decimal
     margin_used: Decimal
     unrealized_pnl: Decimal
+    equity_formula: str | None = None
 
 
 @dataclass(frozen=True)

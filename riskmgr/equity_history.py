@@ -74,6 +74,14 @@ def resolution(span: timedelta, poll_seconds: int) -> int | None:
     return next((w for w in WIDTHS if seconds / w <= MAX_POINTS), WIDTHS[-1])
 
 
+GAP_READINGS = 3  # readings missed in a row before the chart breaks its line
+
+
+def gap_seconds(width: int | None, poll_seconds: int) -> int:
+    """Return the spacing beyond which two points have no data between them (raw: polls; roll-ups: buckets)."""
+    return GAP_READINGS * (width or max(poll_seconds, 1))
+
+
 def history(runtime: Runtime, account: str | None, since: datetime | None) -> dict[str, Any]:
     """Return equity points per account since ``since`` (default 24 h), at most MAX_POINTS each, and the resolution."""
     return json.loads(history_json(runtime, account, since))
@@ -95,7 +103,7 @@ def history_json(runtime: Runtime, account: str | None, since: datetime | None) 
                 points = _series(runtime, session, name, width).since(session, since)
             parts.append(f"{json.dumps(name)}:[{','.join(_thin(points))}]")
     head = {"since": since.isoformat(), "resolution": "raw" if width is None else f"last reading per {width // 60} min",
-            "resolution_seconds": width}
+            "resolution_seconds": width, "gap_seconds": gap_seconds(width, runtime.settings.poll_seconds)}
     return json.dumps(head, separators=(",", ":"))[:-1] + ',"series":{' + ",".join(parts) + "}}"
 
 

@@ -333,7 +333,7 @@ def accounts_view(runtime: Runtime) -> dict[str, Any]:
     unprotected = dog.unprotected()
     per_account = Counter(u["account"] for u in unprotected)
     keep = ("name", "exchange", "mode", "simulated", "status", "fetched_at", "attempted_at", "stale_since", "error",
-            "equity", "available", "margin_used", "unrealized_pnl", "day_pnl")
+            "equity", "available", "margin_used", "unrealized_pnl", "day_pnl", "equity_estimated", "equity_formula")
     accounts = [{
         **{k: a[k] for k in keep},
         "data_age_seconds": round((now - datetime.fromisoformat(a["fetched_at"])).total_seconds())

@@ -35,6 +35,7 @@ from riskmgr.domain import ZERO, AccountStatus, OrderRequest, OrderType, Positio
 from riskmgr.errors import ExchangeError, NotSupportedError, ValidationError
 from riskmgr.exchanges.paper_models import PaperAccount, PaperFill
 from riskmgr.formatting import dec
+from riskmgr.labels import rule_label
 from riskmgr.risk.config import RiskLimits
 from riskmgr.risk.context import ClosedTrade
 from riskmgr.risk.costs import trading_costs
@@ -308,7 +309,7 @@ def _from_result(result: GatewayResult, qty: Decimal, sent: OrderRequest) -> Out
             reason += f", stop-loss {dec(sent.stop_loss)} and take-profit {dec(sent.take_profit)} on the exchange"
         return Outcome("taken", reason, order_id, result.client_id, qty, verdicts)
     if result.denials:
-        reason = "; ".join(f"{v.rule}: {v.reason}" for v in result.denials)
+        reason = "; ".join(f"{rule_label(v.rule)}: {v.reason}" for v in result.denials)
         return Outcome("denied", reason, None, result.client_id, qty, verdicts)
     return Outcome("rejected", result.message or "the exchange refused the order", None, result.client_id, qty,
                    verdicts)

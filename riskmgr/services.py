@@ -92,6 +92,7 @@ def account_view(snap: AccountSnapshot, state: AccountState | None, runtime: Run
         "attempted_at": snap.attempted_at.isoformat(),
         "stale_since": snap.stale_since.isoformat() if snap.stale_since else None,
         "error": snap.error,
+        "equity_estimated": False, "equity_formula": None,
         "equity": None, "wallet": None, "available": None, "margin_used": None, "unrealized_pnl": None,
         "day_pnl": None, "day_pnl_pct": None, "day_start_equity": None, "peak_equity": None, "drawdown_pct": None,
         "day_baseline_day": None, "day_pnl_note": None,
@@ -102,6 +103,7 @@ def account_view(snap: AccountSnapshot, state: AccountState | None, runtime: Run
         view.update(
             equity=_s(bal.equity), wallet=_s(bal.wallet), available=_s(bal.available),
             margin_used=_s(bal.margin_used), unrealized_pnl=_s(bal.unrealized_pnl),
+            equity_estimated=bal.equity_formula is not None, equity_formula=bal.equity_formula,
         )
     if bal is not None and state is not None:
         day_pnl = bal.equity - state.day_start_equity
@@ -117,7 +119,10 @@ def account_view(snap: AccountSnapshot, state: AccountState | None, runtime: Run
 
 
 def _totals(accounts: list[dict[str, Any]]) -> dict[str, Any]:
-    return freshness.totals(accounts)
+    totals = freshness.totals(accounts)
+    totals["estimated_accounts"] = [a["name"] for a in accounts
+                                    if a["equity"] is not None and a.get("equity_estimated")]
+    return totals
 
 
 def trading_status_view(runtime: Runtime) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from riskmgr.errors import ValidationError
+from riskmgr.labels import sentence_time
 from riskmgr.signals import Signal
 
 DEFAULT_COOLDOWN = timedelta(minutes=5)
@@ -29,14 +30,14 @@ def _drop_reason(
 ) -> str | None:
     if signal.created_at > now:
         # A bar closing after "now" means the clock or the data is out of step: trust neither.
-        return f"created at {signal.created_at.isoformat()}, after now ({now.isoformat()})"
+        return f"created at {sentence_time(signal.created_at)}, after now ({sentence_time(now)})"
     if now >= signal.valid_until:
-        return f"expired at {signal.valid_until.isoformat()}"
+        return f"expired at {sentence_time(signal.valid_until)}"
     if signal.symbol in held:
         return "a position is already open on this symbol"
     taken = last_taken_at.get(signal.symbol)
     if taken is not None and now < taken + cooldown:
-        return f"cooling down until {(taken + cooldown).isoformat()} (last taken {taken.isoformat()})"
+        return f"cooling down until {sentence_time(taken + cooldown)} (last taken {sentence_time(taken)})"
     return None
 
 

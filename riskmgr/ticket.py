@@ -23,6 +23,7 @@ from typing import Any
 from riskmgr.domain import ZERO, MarginMode, MarketSpec, OrderRequest, OrderSide, OrderType, PositionSide
 from riskmgr.errors import ExchangeError, ValidationError
 from riskmgr.formatting import dec
+from riskmgr.labels import rule_label
 from riskmgr.risk.gateway import GatewayResult, client_id_for
 from riskmgr.risk.pretrade import PreTrade, verdict_dict
 from riskmgr.risk.recentre import Recentred, recentre
@@ -207,7 +208,9 @@ def submit_ticket(runtime: Runtime, ticket: OrderTicket, actor: str) -> dict[str
         "unwind": result_view(result.unwind) if result.unwind else None,
         "receipt": receipt,
     }
-    denials = [] if result.accepted else [{"rule": v.rule, "reason": v.reason} for v in result.denials]
+    denials = [] if result.accepted else [
+        {"rule": v.rule, "label": rule_label(v.rule), "reason": v.reason} for v in result.denials
+    ]
     return answer | _recentring(runtime, ticket, denials, applied)
 
 
@@ -240,7 +243,7 @@ def _recentring(runtime: Runtime, ticket: OrderTicket, denials: list[dict[str, A
     check = preview_ticket(runtime, replace(ticket, stop_loss=offer.stop, take_profit=offer.target))
     out["recentred"] = offer.as_dict() | {
         "applied": False, "denied_by": marked, "allowed": check["allowed"], "denials": check["denials"],
-        "offer": f"denied by {', '.join(marked)} at the current mark; {offer.describe()} "
+        "offer": f"denied by {', '.join(rule_label(m) for m in marked)} at the current mark; {offer.describe()} "
                  f"({'every rule allows it' if check['allowed'] else 'still denied'}); send the ticket again with "
                  '"recentre": true to re-centre on the mark of that moment',
     }
@@ -261,7 +264,7 @@ def _recentred(runtime: Runtime, ticket: OrderTicket) -> Recentred:
 
 def _unsized(runtime: Runtime, ticket: OrderTicket, receipt: dict[str, Any], actor: str) -> dict[str, Any]:
     denials = receipt["denials"] or [{"allowed": False, "rule": "risk_per_trade", "reason": "no quantity came out"}]
-    message = "; ".join(f"{v['rule']}: {v['reason']}" for v in denials)
+    message = "; ".join(f"{rule_label(v['rule'])}: {v['reason']}" for v in denials)
     runtime.audit.record(
         "order.denied", actor, f"manual {ticket.side} {ticket.symbol} {ticket.type} (size for me) denied — {message}",
         account=ticket.account, data={"receipt": receipt},
@@ -269,10 +272,12 @@ def _unsized(runtime: Runtime, ticket: OrderTicket, receipt: dict[str, Any], act
     entry = {
         "accepted": False, "client_id": client_id_for(ticket.account, ticket.intent_id), "duplicate": False,
         "message": message, "order": None,
-        "verdicts": [{"allowed": v["allowed"], "rule": v["rule"], "reason": v["reason"]} for v in receipt["verdicts"]],
+        "verdicts": [{"allowed": v["allowed"], "rule": v["rule"], "label": rule_label(v["rule"]), "reason": v["reason"]}
+                     for v in receipt["verdicts"]],
     }
     if all(v["allowed"] for v in entry["verdicts"]):
-        entry["verdicts"].append({"allowed": False, "rule": "risk_per_trade", "reason": message})
+        entry["verdicts"].append({"allowed": False, "rule": "risk_per_trade", "label": rule_label("risk_per_trade"),
+                                  "reason": message})
     return {"entry": entry, "protection": None, "unwind": None, "receipt": receipt}
 
 
@@ -289,5 +294,6 @@ def result_view(result: GatewayResult) -> dict[str, Any]:
             "type": order.type.value, "qty": dec(order.qty), "price": dec(order.price),
             "avg_fill_price": dec(order.avg_fill_price), "trigger_price": dec(order.trigger_price),
         },
-        "verdicts": [{"allowed": v.allowed, "rule": v.rule, "reason": v.reason} for v in result.verdicts],
+        "verdicts": [{"allowed": v.allowed, "rule": v.rule, "label": rule_label(v.rule), "reason": v.reason}
+                     for v in result.verdicts],
     }

@@ -164,7 +164,7 @@ def test_selftest_when_halted_stops_at_the_gate_and_leaves_nothing(runtime):
 
     assert not report.ok
     assert [(s.name, s.ok) for s in report.steps][-1] == ("place order", False)
-    assert "trading_state" in report.steps[-1].detail
+    assert "Trading state: trading is HALTED" in report.steps[-1].detail
     assert report.left_behind == []
     assert runtime.audit.query(kind="selftest")[0]["kind"] == "selftest.failed"
 

@@ -562,3 +562,31 @@ def test_rejected_keys_alert_at_once_without_waiting_for_the_stale_delay(build, 
     history = [h for h in delivered(app) if h["kind"] == "account.stale"]
     assert len(history) == 1
     assert "acct is error since" in history[0]["message"] and "signature rejected" in history[0]["message"]
+
+
+# --- health words: green only once a real channel delivered ------------------------------------------------------
+def test_with_only_the_log_configured_the_health_is_log_only_not_healthy(build):
+    app = build()
+    emit(app, "protection.failed", "BTC stop could not be placed", account="paper")
+    delivered(app)
+
+    status = app.test_client().get("/api/alerts/status", headers=BEARER).get_json()
+
+    assert (status["health"], status["health_text"]) == ("log_only", "log only")
+
+
+def test_a_configured_channel_that_never_delivered_is_not_yet_called_healthy(build):
+    status = build(telegram()).test_client().get("/api/alerts/status", headers=BEARER).get_json()
+
+    assert status["health"] == "untested" and status["last_external_delivery"] is None
+
+
+def test_a_channel_that_delivered_is_healthy_with_the_delivery_named(build, tg):
+    app = build(telegram())
+    tg.post(URL, json=OK_BODY)
+    emit(app, "protection.failed", "BTC stop could not be placed", account="paper")
+    delivered(app)
+
+    status = app.test_client().get("/api/alerts/status", headers=BEARER).get_json()
+
+    assert status["health"] == "healthy" and status["last_external_delivery"]["status"] == "sent"

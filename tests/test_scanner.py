@@ -109,7 +109,7 @@ def test_a_symbol_taken_within_the_cooldown_is_dropped_until_it_ends(runtime, sc
     view = scanner.scan(trigger="manual", auto_trade=False)
 
     dropped = next(d for d in view["dropped"] if d["symbol"] == DOGE)
-    until = (T0 - timedelta(minutes=2) + timedelta(minutes=5)).isoformat()
+    until = (T0 - timedelta(minutes=2) + timedelta(minutes=5)).strftime("%Y-%m-%d %H:%M:%S UTC")
     assert dropped["drop_reason"].startswith(f"cooling down until {until}")
 
 

@@ -91,13 +91,13 @@ def test_when_trading_is_halted_the_entry_is_denied_by_the_gateway_and_audited(r
 
     (decision,) = decisions(runtime)
     assert decision.decision == "denied"
-    assert decision.reason.startswith("trading_state: ")
+    assert decision.reason.startswith("Trading state: ")
     assert any(v["rule"] == "trading_state" and not v["allowed"] for v in decision.verdicts)
     assert runtime.accounts["paper"].fetch_positions() == []
     (audit,) = runtime.audit.query(kind="signal.denied")
-    assert "trading_state" in audit["message"] and audit["data"]["verdicts"]
+    assert "Trading state: trading is HALTED" in audit["message"] and audit["data"]["verdicts"]
     record = scanner.history.history(1)[0]
-    assert record["status"] == "denied" and record["status_reason"].startswith("denied on paper: trading_state")
+    assert record["status"] == "denied" and record["status_reason"].startswith("denied on paper: Trading state")
 
 
 def test_the_daily_cap_takes_the_best_ranked_entries_and_skips_the_rest_with_the_reason(runtime, scanner, clock):

@@ -319,7 +319,7 @@ def test_filter_drops_a_signal_once_its_validity_has_passed():
     result = filter_signals([_signal()], T0 + timedelta(minutes=15), set(), {})
 
     assert result.kept == []
-    assert result.dropped[0].reason.startswith("expired at 2024-03-01T12:15:00")
+    assert result.dropped[0].reason.startswith("expired at 2024-03-01 12:15:00 UTC")
 
 
 def test_filter_drops_a_symbol_already_held():
@@ -337,7 +337,7 @@ def test_filter_enforces_the_per_symbol_cooldown():
     result = filter_signals(signals, now, set(), taken)
 
     assert [s.symbol for s in result.kept] == ["SOL/USDT:USDT"]  # exactly 5 minutes: cooled down
-    assert result.dropped[0].reason.startswith("cooling down until 2024-03-01T12:02:00")
+    assert result.dropped[0].reason.startswith("cooling down until 2024-03-01 12:02:00 UTC")
 
 
 def test_filter_drops_a_signal_from_the_future():

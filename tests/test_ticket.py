@@ -114,7 +114,7 @@ def test_order_that_cannot_be_sized_is_a_409_sends_nothing_and_is_audited(polled
     assert [v["rule"] for v in denials] == ["risk_per_trade"]
     assert runtime.accounts["paper"].fetch_open_orders() == [] and intents(runtime) == 0
     [event] = runtime.audit.query(kind="order.denied")
-    assert "(size for me) denied — risk_per_trade: quantity 0 BTC is below the minimum 0.001 BTC" in event["message"]
+    assert "(size for me) denied — Risk per trade: quantity 0 BTC is below the minimum 0.001 BTC" in event["message"]
 
 
 def test_denied_order_changes_no_leverage_on_the_exchange(polled_api, runtime):

@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from riskmgr.errors import ConfigError, ValidationError
+from riskmgr.labels import limit_label
 from riskmgr.validation import NAME_MAX, ZONE_MAX, shown
 
 UNPROTECTED_POLICIES = ("alert", "reducing", "close")
@@ -191,9 +192,9 @@ _BY_NAME = {spec.name: spec for spec in FIELDS}
 
 
 def field_table() -> list[dict[str, Any]]:
-    """Return the limits table (name, type, unit, min, max, help, choices, default) for forms and the API."""
+    """Return the limits table (name, label, type, unit, min, max, help, choices, default) for forms and the API."""
     defaults = RiskLimits().to_dict()
-    return [spec.as_dict() | {"default": defaults[spec.name]} for spec in FIELDS]
+    return [spec.as_dict() | {"default": defaults[spec.name], "label": limit_label(spec.name)} for spec in FIELDS]
 
 
 def _env_name(name: str) -> str:

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from riskmgr.domain import AccountSnapshot, AccountStatus, OrderRequest, OrderType, Position, TradingState
 from riskmgr.errors import ExchangeError, ValidationError
+from riskmgr.labels import rule_label
 from riskmgr.models import AccountState
 from riskmgr.risk import emergency_triggers as triggers
 from riskmgr.risk.config import RiskLimits
@@ -172,7 +173,8 @@ class RiskEngine:
         names = ", ".join(t.name for t in fired)
         for t in fired:
             self._rt.audit.record(
-                "risk.trigger", ACTOR, f"automatic emergency trigger '{t.name}' fired: {t.reason}", account=t.account,
+                "risk.trigger", ACTOR, f"automatic emergency trigger '{rule_label(t.name)}' fired: {t.reason}",
+                account=t.account,
                 data={"trigger": t.name, "reason": t.reason, "fired_with": names},
             )
         emergency = self._rt.features.get(EMERGENCY_FEATURE)

@@ -32,6 +32,7 @@ from riskmgr.clock import Clock
 from riskmgr.domain import MarketSpec, Order, OrderRequest, OrderSide, OrderType, PositionSide, TradingState, Verdict
 from riskmgr.errors import DuplicateClientIdError, ExchangeError, NotFoundError, NotSupportedError
 from riskmgr.exchanges.base import ExchangeAdapter
+from riskmgr.labels import rule_label
 from riskmgr.models import OrderIntent
 from riskmgr.risk.exposure import PendingEntry
 from riskmgr.risk.gate_lock import GateBusyError, GateLock
@@ -366,7 +367,7 @@ class OrderGateway:
         self, account: str, request: OrderRequest, verdicts: list[Verdict], *, actor: str, purpose: str
     ) -> GatewayResult:
         denials = [v for v in verdicts if not v.allowed]
-        message = "; ".join(f"{v.rule}: {v.reason}" for v in denials)
+        message = "; ".join(f"{rule_label(v.rule)}: {v.reason}" for v in denials)
         self._audit.record(
             "order.denied", actor, f"{purpose} {_describe(request)} denied — {message}", account=account,
             data={"request": _request_dict(request), "verdicts": [_verdict_dict(v) for v in verdicts]},
@@ -401,7 +402,7 @@ class OrderGateway:
         self._finish(client_id, "accepted", {"order_id": order.id, "status": order.status.value},
                      seq=self._ledger.next_seq(account) if exposure is not None else None)
         self._audit.record(
-            "order.sent", actor, f"{purpose} {_describe(request)} accepted as {order.id} ({order.status})",
+            "order.sent", actor, f"{purpose} {_describe(request, order)} accepted as {order.id} ({order.status})",
             account=account, data={"request": _request_dict(request), "order_id": order.id, "status": order.status},
         )
         return GatewayResult(True, client_id, order, tuple(verdicts), "accepted")
@@ -462,10 +463,25 @@ class OrderGateway:
                     row.gate_seq = seq
 
 
-def _describe(r: OrderRequest) -> str:
+def _describe(r: OrderRequest, order: Order | None = None) -> str:
+    if _whole_position(r):
+        return _describe_close(r, order)
     price = f" @ {r.price}" if r.price is not None else ""
     ro = " reduce-only" if r.reduce_only else ""
     return f"{r.side} {r.qty} {r.symbol} {r.type}{price}{ro}"
+
+
+def _whole_position(r: OrderRequest) -> bool:
+    """Say whether ``r`` stands for closing a whole position (sent with no quantity of its own)."""
+    return r.reduce_only and r.type is OrderType.MARKET and r.qty == 0
+
+
+def _describe_close(r: OrderRequest, order: Order | None) -> str:
+    """Describe a whole-position close by the size the venue closed ("0.5 XRP (whole position)"), never as size 0."""
+    base = r.symbol.split("/")[0]
+    size = order.filled_qty or order.qty if order is not None else None
+    what = f"{size.normalize():f} {base} (whole position)" if size else f"the whole {base} position"
+    return f"{what} on {r.symbol}: {r.side} at market, reduce-only"
 
 
 def _request_dict(r: OrderRequest) -> dict[str, Any]:
@@ -478,4 +494,5 @@ def _request_dict(r: OrderRequest) -> dict[str, Any]:
 
 
 def _verdict_dict(v: Verdict) -> dict[str, Any]:
-    return {"allowed": v.allowed, "rule": v.rule, "reason": v.reason, "until": v.until.isoformat() if v.until else None}
+    return {"allowed": v.allowed, "rule": v.rule, "label": rule_label(v.rule), "reason": v.reason,
+            "until": v.until.isoformat() if v.until else None}

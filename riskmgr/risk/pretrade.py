@@ -32,6 +32,7 @@ from riskmgr.domain import (
 )
 from riskmgr.errors import ExchangeError, ValidationError
 from riskmgr.formatting import dec
+from riskmgr.labels import rule_label, sentence_time
 from riskmgr.models import AccountState
 from riskmgr.risk.config import RiskLimits
 from riskmgr.risk.context import ClosedTrade, OrderIntent, RuleContext, build_context
@@ -259,7 +260,7 @@ class PreTrade:
         if age > limits.stale_after_seconds:
             return None, f"the mark price of {request.symbol} is {age:g} s old, older than the limit " \
                          f"{limits.stale_after_seconds} s"
-        return ticker.mark, f"mark {fmt_number(ticker.mark)} at {ticker.timestamp.isoformat()}"
+        return ticker.mark, f"mark {fmt_number(ticker.mark)} at {sentence_time(ticker.timestamp)}"
 
     def _positions(self, account: str) -> tuple[Position, ...] | str:
         """Return the open positions read now, or why they cannot be read.
@@ -357,7 +358,8 @@ def _verdicts_view(verdicts: list[Verdict]) -> dict[str, Any]:
 
 def verdict_dict(v: Verdict) -> dict[str, Any]:
     """Return a verdict JSON-safe."""
-    return {"allowed": v.allowed, "rule": v.rule, "reason": v.reason, "until": v.until.isoformat() if v.until else None}
+    return {"allowed": v.allowed, "rule": v.rule, "label": rule_label(v.rule), "reason": v.reason,
+            "until": v.until.isoformat() if v.until else None}
 
 
 def _q(value: Decimal | None, step: Decimal) -> str | None:

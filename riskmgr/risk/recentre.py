@@ -37,10 +37,10 @@ class Recentred:
 
     def describe(self) -> str:
         """Say what changed: "re-centred on mark X: stop A → B, target C → D"."""
-        text = f"re-centred on mark {fmt_number(self.mark)}: stop {fmt_number(self.stop_before)} → "
+        text = f"re-centred on mark {fmt_number(self.mark)}: stop {_like(self.stop_before, self.stop)} → "
         text += fmt_number(self.stop)
         if self.target is not None and self.target_before is not None:
-            text += f", target {fmt_number(self.target_before)} → {fmt_number(self.target)}"
+            text += f", target {_like(self.target_before, self.target)} → {fmt_number(self.target)}"
         return text
 
     def as_dict(self) -> dict[str, Any]:
@@ -51,6 +51,14 @@ class Recentred:
             "take_profit_before": dec(self.target_before), "take_profit": dec(self.target),
             "message": self.describe(),
         }
+
+
+def _like(before: Decimal, after: Decimal) -> str:
+    """Show a level as given with no more places than its re-centred one (a computed 0.3299512553... as 0.3300)."""
+    places = after.as_tuple().exponent
+    if isinstance(places, int) and before.as_tuple().exponent < places:  # type: ignore[operator]
+        return f"{before.quantize(Decimal(1).scaleb(places)):f}"
+    return fmt_number(before)
 
 
 def recentre(

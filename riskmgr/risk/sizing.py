@@ -37,8 +37,16 @@ def _fmt_places(value: Decimal, places: int, max_places: int) -> str:
 
 
 def fmt_money(value: Decimal) -> str:
-    """Format a USDT amount with two decimals, or more where two would hide a difference ("3.20", "4.996")."""
-    return _fmt_places(value, 2, 8)
+    """Format a USDT amount with two decimals ("3.20", "9998.64"); where two would round a fraction onto a whole
+    number (a figure that could read as sitting on a round limit, or a fee shown as 0.00), the fewest more that
+    keep it off it ("4.996", "0.0004")."""
+    if not value.is_finite():
+        return str(value)
+    for places in range(2, 9):
+        shown = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
+        if shown == value or shown != shown.to_integral_value():
+            return f"{shown:f}"
+    return fmt_number(value.quantize(Decimal(1).scaleb(-8), rounding=ROUND_HALF_EVEN))
 
 
 def fmt_pct(value: Decimal) -> str:

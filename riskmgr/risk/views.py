@@ -19,10 +19,11 @@ from riskmgr import services
 from riskmgr.domain import AccountStatus
 from riskmgr.errors import ConfigError, ValidationError
 from riskmgr.formatting import dec
+from riskmgr.labels import sentence_time
 from riskmgr.models import AuditEvent
 from riskmgr.risk.config import FIELDS, RiskLimits, field_table
 from riskmgr.risk.pretrade import AccountPicture
-from riskmgr.risk.sizing import HUNDRED
+from riskmgr.risk.sizing import HUNDRED, fmt_money
 from riskmgr.risk.state import DrawdownTier, daily_loss_pct, drawdown_pct, drawdown_tier, next_day_start
 from riskmgr.runtime import Runtime, current_runtime
 from riskmgr.ticket import parse_ticket, preview_ticket
@@ -194,8 +195,8 @@ def _daily_row(picture: AccountPicture, limits: RiskLimits, equity: Decimal, now
     hit = loss >= limit
     resumes = next_day_start(now, limits.zone())
     left = f"{dec(headroom.quantize(_PCT))} USDT left before the limit"
-    detail = f"day opened at {dec(start)} USDT; " + (
-        f"limit reached: new risk resumes at {resumes.isoformat()}" if hit else left
+    detail = f"day opened at {fmt_money(start)} USDT; " + (
+        f"limit reached: new risk resumes at {sentence_time(resumes)}" if hit else left
     )
     return _row("daily_loss", "Daily loss", "breached" if hit else "ok", detail, used=dec(loss.quantize(_PCT)),
                 limit=dec(limit), unit="%", headroom=dec(headroom.quantize(_PCT)), headroom_unit="USDT",
@@ -214,7 +215,7 @@ def _drawdown_row(picture: AccountPicture, limits: RiskLimits, equity: Decimal) 
     tier, _ = drawdown_tier(limits, drawdown)
     to_reducing = equity - peak * (1 - limits.drawdown_reducing_pct / HUNDRED)
     detail = (
-        f"peak {dec(peak)} USDT; tiers: warn {dec(limits.drawdown_warn_pct)} %, REDUCING "
+        f"peak {fmt_money(peak)} USDT; tiers: warn {dec(limits.drawdown_warn_pct)} %, REDUCING "
         f"{dec(limits.drawdown_reducing_pct)} %, flatten + HALTED {dec(limits.max_drawdown_pct)} %; tier reached: "
         f"{tier.value}"
     )
@@ -240,7 +241,7 @@ def _leverage_row(snap: Any, limits: RiskLimits, equity: Decimal) -> dict[str, A
     notional = sum((p.notional for p in snap.positions), Decimal(0))
     used = notional / equity
     room = equity * cap - notional
-    detail = f"open notional {dec(notional.quantize(_PCT))} USDT on equity {dec(equity)} USDT"
+    detail = f"open notional {fmt_money(notional)} USDT on equity {fmt_money(equity)} USDT"
     return _row("max_leverage", "Account leverage", "breached" if used >= cap else "ok", detail,
                 used=dec(used.quantize(_PCT)), limit=str(cap), unit="x",
                 headroom=dec(max(room, Decimal(0)).quantize(_PCT)), headroom_unit="USDT notional",
@@ -263,7 +264,7 @@ def _streak_row(picture: AccountPicture, limits: RiskLimits, now: datetime) -> d
         until = picture.trades[0].closed_at + timedelta(minutes=limits.loss_cooldown_minutes)
         if now < until:
             return _row("consecutive_losses", "Losing streak", "breached",
-                        f"{streak} losing closes in a row: cooling down until {until.isoformat()}", **figures)
+                        f"{streak} losing closes in a row: cooling down until {sentence_time(until)}", **figures)
     detail = f"{streak} losing close(s) in a row; the breaker trips at {limit}"
     return _row("consecutive_losses", "Losing streak", "ok", detail, **figures)
 

@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from riskmgr import features
 from riskmgr.extensions import db
+from riskmgr.labels import label_table
 from riskmgr.runtime import current_runtime
 from riskmgr.web.page_cache import render_page
 
@@ -33,6 +34,12 @@ def _inject_common() -> dict:
         "market_simulated": bool(getattr(runtime.market, "simulated", False)),
         "trading_status": status,
     }
+
+
+@bp.app_context_processor
+def _inject_labels() -> dict:
+    """Give every page the one table of human labels for rule and limit names (read by static/js/format.js)."""
+    return {"rm_labels": label_table()}
 
 
 @bp.app_template_filter("fmt_time")

@@ -32,7 +32,7 @@
       <td><strong>${RM.esc(a.name)}</strong></td><td>${RM.esc(a.exchange)}</td>
       <td><span class="badge text-bg-${a.mode === "live" ? "danger" : a.mode === "demo" ? "info" : "secondary"}">${RM.esc(a.mode)}</span></td>
       <td><span class="badge text-bg-${badge}" data-live-status>${a.status}</span></td><td class="text-end num">${age}</td>
-      <td class="text-end num">${RM.num(a.equity)}</td><td class="text-end num">${RM.num(a.available)}</td>
+      <td class="text-end num">${RM.num(a.equity)}${a.equity_estimated ? ` <span class="badge text-bg-secondary estimated-mark" title="estimated: ${RM.esc(a.equity_formula)}">estimated</span>` : ""}</td><td class="text-end num">${RM.num(a.available)}</td>
       <td class="text-end num">${RM.num(a.margin_used)}</td><td class="text-end num ${upnl.cls}">${upnl.text}</td>
       <td class="text-end num">${a.positions}${unprotected}</td><td class="small">${error}</td><td>${button}</td></tr>`;
   }
@@ -47,7 +47,7 @@
     return `<tr class="table-group-divider fw-semibold" id="totals-row"><td colspan="5">All accounts
         <span class="small text-body-secondary fw-normal">${t.accounts_included} of ${t.accounts_total} account(s)</span>
         ${notes.length ? `<div class="small stale-note fw-normal">${notes.join("; ")}</div>` : ""}</td>
-      <td class="text-end num">${RM.num(t.equity)}</td><td class="text-end num">${RM.num(t.available)}</td>
+      <td class="text-end num">${RM.num(t.equity)}${(t.estimated_accounts || []).length ? ` <span class="badge text-bg-secondary estimated-mark" title="includes the estimated equity of ${t.estimated_accounts.map(RM.esc).join(", ")}">estimated</span>` : ""}</td><td class="text-end num">${RM.num(t.available)}</td>
       <td class="text-end num">${RM.num(t.margin_used)}</td><td class="text-end num ${upnl.cls}">${upnl.text}</td>
       <td class="text-end num">${t.open_positions}</td><td colspan="2"></td></tr>`;
   }

@@ -17,8 +17,14 @@
   function renderStatus(s) {
     el("alerts-channels").innerHTML = s.channels.map((c) => channelLine(c, s.external_channels)).join("");
     const health = el("alerts-health");
-    health.className = `badge text-bg-${s.healthy ? "success" : "danger"}`;
-    health.textContent = s.healthy ? "healthy" : "failing";
+    // green only once a real channel (Telegram / e-mail) delivered; the log alone reaches nobody
+    const look = { healthy: "success", failing: "danger", log_only: "warning", untested: "secondary" }[s.health] || "secondary";
+    health.className = `badge text-bg-${look}`;
+    health.dataset.health = s.health;
+    health.textContent = s.health_text;
+    health.title = s.health === "healthy" ? `last delivered to a real channel ${RM.dateTime(s.last_external_delivery.handled_at)}`
+      : s.health === "log_only" ? "No Telegram or e-mail channel is configured: alerts are only written to the log"
+        : s.health === "untested" ? "A real channel is configured but has not delivered an alert yet: send a test alert" : "";
     const box = el("alerts-failure");
     if (s.last_failure && !s.healthy) {
       const f = s.last_failure;

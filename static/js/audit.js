@@ -9,25 +9,8 @@
   let cursors = [null];   // the "before" cursor of each page seen; the last one is the page shown
   let nextBefore = null;
 
-  // The offset of ``tz`` from UTC at ``date``, in ms (what Intl shows there minus the instant itself).
-  function tzOffset(date, tz) {
-    const parts = new Intl.DateTimeFormat("en-US", {
-      timeZone: tz, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit",
-      hour: "2-digit", minute: "2-digit", second: "2-digit",
-    }).formatToParts(date);
-    const p = Object.fromEntries(parts.map((x) => [x.type, x.value]));
-    return Date.UTC(+p.year, +p.month - 1, +p.day, +p.hour, +p.minute, +p.second) - date.getTime();
-  }
-
-  // A datetime-local value read as wall time in the display time zone, as an ISO instant in UTC.
-  function zonedToIso(value) {
-    if (!value) return "";
-    const asUtc = new Date(value.length === 16 ? value + ":00Z" : value + "Z");
-    if (Number.isNaN(asUtc.getTime())) return null;
-    let instant = asUtc.getTime() - tzOffset(asUtc, RM.tz);
-    instant = asUtc.getTime() - tzOffset(new Date(instant), RM.tz);  // second pass settles DST edges
-    return new Date(instant).toISOString();
-  }
+  // A typed "YYYY-MM-DD HH:MM[:SS]" is wall time in the display time zone (format.js), whatever the browser's locale.
+  const zonedToIso = FMT.parseInput;
 
   function query(before) {
     const params = new URLSearchParams();
@@ -36,7 +19,7 @@
     if (form.elements.account.value) params.set("account", form.elements.account.value);
     for (const name of ["since", "until"]) {
       const iso = zonedToIso(form.elements[name].value);
-      if (iso === null) throw new Error(`${name}: not a valid time`);
+      if (iso === null) throw new Error(`${name === "since" ? "From" : "To"}: "${form.elements[name].value}" is not a time written as YYYY-MM-DD HH:MM:SS (${RM.tz})`);
       if (iso) params.set(name, iso);
     }
     params.set("limit", form.elements.limit.value);

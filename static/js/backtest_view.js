@@ -63,7 +63,7 @@ window.BTView = (() => {
   }
 
   function timeAxis() {
-    return { type: "linear", ticks: { maxTicksLimit: 7, callback: (v) => RM.dateTime(new Date(v).toISOString()).slice(0, 17) } };
+    return { type: "linear", ticks: { maxTicksLimit: 7, callback: (v) => FMT.dateTime(v, { zone: false, seconds: false }).slice(5) } };
   }
 
   function lineChart(id, datasets, options = {}) {
@@ -112,7 +112,7 @@ window.BTView = (() => {
 
   function renderTables(result) {
     const den = result.denials;
-    document.querySelector("#bt-denials tbody").innerHTML = den.length ? den.map((d) => `<tr><td>${RM.esc(d.rule)}</td>
+    document.querySelector("#bt-denials tbody").innerHTML = den.length ? den.map((d) => `<tr><td>${FMT.rule(d.rule)}</td>
       <td class="text-end num">${d.count}</td><td class="small">${RM.esc(d.first_reason)} <span class="text-body-secondary">(first ${RM.dateTime(d.first_at)})</span></td></tr>`).join("")
       : `<tr><td colspan="3" class="text-body-secondary">No signal was turned down.</td></tr>`;
     const ev = result.events;
@@ -129,10 +129,12 @@ window.BTView = (() => {
   function renderTrades(page) {
     const rows = page.rows.map((t) => {
       const pnl = RM.signed(t.net_pnl, 2);
-      return `<tr><td>${t.n}</td><td>${t.side}</td><td class="text-nowrap">${RM.dateTime(t.entry_time)}</td>
+      // short times (the full one on hover) so that Net P&L stays in view at 1440 px
+      const short = (iso) => `<span title="${RM.dateTime(iso)}">${FMT.dateTime(iso, { zone: false, seconds: false }).slice(2)}</span>`;
+      return `<tr><td>${t.n}</td><td>${t.side}</td><td class="text-nowrap small">${short(t.entry_time)}</td>
         <td class="text-end">${RM.price(t.entry_price)}</td><td class="text-end">${RM.qty(t.qty)}</td>
-        <td class="text-nowrap">${RM.dateTime(t.exit_time)}</td><td class="text-end">${RM.price(t.exit_price)}</td>
-        <td>${RM.esc(t.exit_reason)}</td><td class="text-end">${RM.num(t.fees, 2)}</td>
+        <td class="text-nowrap small">${short(t.exit_time)}</td><td class="text-end">${RM.price(t.exit_price)}</td>
+        <td class="small">${RM.esc(String(t.exit_reason || "").replace(/_/g, " "))}</td><td class="text-end">${RM.num(t.fees, 2)}</td>
         <td class="text-end ${pnl.cls}">${pnl.text}</td><td class="text-end">${t.bars}</td></tr>`;
     });
     document.querySelector("#bt-trades tbody").innerHTML = rows.join("") || `<tr><td colspan="11" class="text-body-secondary">No closed trade.</td></tr>`;

@@ -50,7 +50,7 @@
   function localInput(date, zone) {
     const parts = Object.fromEntries(new Intl.DateTimeFormat("en-CA", { timeZone: zone, year: "numeric", month: "2-digit",
       day: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false }).formatToParts(date).map((p) => [p.type, p.value]));
-    return `${parts.year}-${parts.month}-${parts.day}T${parts.hour === "24" ? "00" : parts.hour}:${parts.minute}`;
+    return `${parts.year}-${parts.month}-${parts.day} ${parts.hour === "24" ? "00" : parts.hour}:${parts.minute}`;
   }
 
   function setDefaultRange() {
@@ -87,8 +87,8 @@
     for (const f of opts.limit_fields) {
       const unit = f.unit ? ` (${f.unit})` : "";
       const allowed = f.type === "decimal" || f.type === "int" ? ` Allowed ${f.min}–${f.max}${unit}.` : "";
-      field(limits, `limits.${f.name}`, f.name.replace(/_/g, " ") + unit, f.default,
-        { type: f.type === "bool" ? "bool" : "text", help: f.help + allowed, choices: f.type === "choice" ? f.choices : null });
+      field(limits, `limits.${f.name}`, (f.label || f.name.replace(/_/g, " ")) + unit, f.default,
+        { type: f.type === "bool" ? "bool" : "text", help: `${f.name}: ${f.help}${allowed}`, choices: f.type === "choice" ? f.choices : null });
     }
     const signal = $("bt-signal");
     for (const [name, value] of Object.entries(opts.signal_defaults)) {
@@ -159,8 +159,8 @@
       if (el.type === "checkbox") el.checked = value === true || value === "true";
       else el.value = value ?? "";
     }
-    if (merged.start) $("bt-start").value = merged.start.slice(0, 16);
-    if (merged.end) $("bt-end").value = merged.end.slice(0, 16);
+    if (merged.start) $("bt-start").value = merged.start.slice(0, 16).replace("T", " ");
+    if (merged.end) $("bt-end").value = merged.end.slice(0, 16).replace("T", " ");
     $("bt-preset-help").textContent = preset ? preset.description : "";
     $("bt-delete-preset").disabled = !preset || preset.builtin;
     updateSymbols();
@@ -235,8 +235,8 @@
       const done = r.status === "done";
       return `<tr data-id="${r.id}"><td><input class="form-check-input" type="radio" name="cmp-a" value="${r.id}" ${done ? "" : "disabled"} aria-label="A"></td>
         <td><input class="form-check-input" type="radio" name="cmp-b" value="${r.id}" ${done ? "" : "disabled"} aria-label="B"></td>
-        <td>${r.id}</td><td class="text-nowrap small">${RM.dateTime(r.created_at)}</td><td>${RM.esc(r.preset || "custom")}</td>
-        <td class="small">${RM.esc(r.symbol)} ${RM.esc(r.timeframe)}</td><td class="small text-nowrap">${RM.dateTime(r.start).slice(0, 10)} – ${RM.dateTime(r.end).slice(0, 10)}</td>
+        <td>${r.id}</td><td class="text-nowrap small" title="${RM.dateTime(r.created_at)}">${FMT.dateTime(r.created_at, { zone: false, seconds: false }).slice(5)}</td><td>${RM.esc(r.preset || "custom")}</td>
+        <td class="small">${RM.esc(r.symbol)} ${RM.esc(r.timeframe)}</td><td class="small">${FMT.day(r.start)} – ${FMT.day(r.end)}</td>
         <td class="small">${status}</td><td class="text-end ${ret.cls}">${ret.text}</td>
         <td class="text-end">${s.max_drawdown_pct === undefined || s.max_drawdown_pct === null ? "—" : RM.num(s.max_drawdown_pct, 2) + " %"}</td>
         <td class="text-end">${s.trades ?? "—"}</td>
@@ -338,8 +338,8 @@
     $("bt-symbol").value = d.symbol;
     $("bt-timeframe").value = d.timeframe;
     $("bt-timezone").value = "UTC";
-    $("bt-start").value = d.first.slice(0, 16);
-    $("bt-end").value = d.last_close.slice(0, 16);
+    $("bt-start").value = d.first.slice(0, 16).replace("T", " ");
+    $("bt-end").value = d.last_close.slice(0, 16).replace("T", " ");
   }
   $("bt-dataset").addEventListener("change", () => useDataset($("bt-dataset").value));
 

@@ -35,36 +35,23 @@ const RM = (() => {
     return { ok: res.ok, status: res.status, data };
   }
 
-  function num(value, digits = 2) {
-    if (value === null || value === undefined || value === "") return "—";
-    const n = Number(value);
-    if (!Number.isFinite(n)) return "—";
-    return n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
-  }
+  // numbers through static/js/format.js: decimal strings are rounded as text, never through float
+  function num(value, digits = 2) { return FMT.decimal(value, digits); }
 
-  function price(value) {
-    if (value === null || value === undefined) return "—";
-    const n = Number(value);
-    const digits = n >= 1000 ? 2 : n >= 1 ? 4 : 6;
-    return num(n, digits);
-  }
+  function price(value, tick = null) { return FMT.price(value, tick); }
 
-  function qty(value) {
-    if (value === null || value === undefined) return "—";
-    return String(Number(value));
-  }
+  function qty(value) { return FMT.qty(value); }
 
   function signed(value, digits = 2, suffix = "") {
     if (value === null || value === undefined) return { text: "—", cls: "" };
     const n = Number(value);
-    return { text: (n > 0 ? "+" : "") + num(n, digits) + suffix, cls: n > 0 ? "pos" : n < 0 ? "neg" : "" };
+    const text = num(value, digits);
+    return { text: (n > 0 && text !== "—" ? "+" : "") + text + suffix, cls: n > 0 ? "pos" : n < 0 ? "neg" : "" };
   }
 
-  const timeFmt = new Intl.DateTimeFormat("en-GB", { timeZone: tz, hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
-  const dateTimeFmt = new Intl.DateTimeFormat("en-GB", { timeZone: tz, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
-
-  function time(iso) { return iso ? `${timeFmt.format(new Date(iso))} ${tz}` : "—"; }
-  function dateTime(iso) { return iso ? `${dateTimeFmt.format(new Date(iso))} ${tz}` : "—"; }
+  // one date format everywhere (format.js): "2026-12-02 14:40:53 UTC"
+  function time(iso) { return FMT.time(iso); }
+  function dateTime(iso) { return FMT.dateTime(iso); }
 
   function esc(text) {
     const div = document.createElement("div");

@@ -12,6 +12,14 @@
     return `<dt class="col-6">${label}</dt><dd class="col-6 text-end num ${cls}">${value}</dd>`;
   }
 
+  const withUnit = (text) => (text === "—" ? text : `${text} USDT`);
+
+  // an inferred figure says so, with the venue's sum on hover
+  function estimatedMark(a) {
+    return a.equity_estimated
+      ? ` <span class="badge text-bg-secondary estimated-mark" title="estimated: ${RM.esc(a.equity_formula)}">estimated</span>` : "";
+  }
+
   function accountCard(a) {
     const stale = a.status !== "ok";
     const badge = { ok: "success", stale: "warning", error: "danger" }[a.status] || "secondary";
@@ -19,12 +27,12 @@
     const upnl = RM.signed(a.unrealized_pnl);
     const figures = a.equity === null ? `<p class="text-body-secondary mb-0">No figures: the account has never been read successfully.</p>` : `
       <dl class="row kv mb-0 ${stale ? "stale" : ""}">
-        ${figure("Equity", RM.num(a.equity) + " USDT", "fw-semibold")}
-        ${figure("Available", RM.num(a.available))}
-        ${figure("Margin used", RM.num(a.margin_used))}
-        ${figure("Unrealized P&L", upnl.text, upnl.cls)}
+        ${figure("Equity", FMT.usdt(a.equity) + estimatedMark(a), "fw-semibold")}
+        ${figure("Available", FMT.usdt(a.available))}
+        ${figure("Margin used", FMT.usdt(a.margin_used))}
+        ${figure("Unrealized P&L", withUnit(upnl.text), upnl.cls)}
         ${a.day_pnl_note ? figure("Today's P&L", `<span class="stale-note" title="the day's baseline is not from today">${RM.esc(a.day_pnl_note)}</span>`)
-    : figure("Today's P&L", dayPnl.text + (a.day_pnl_pct !== null ? ` (${RM.signed(a.day_pnl_pct, 2, " %").text})` : ""), dayPnl.cls)}
+    : figure("Today's P&L", withUnit(dayPnl.text) + (a.day_pnl_pct !== null ? ` (${RM.signed(a.day_pnl_pct, 2, " %").text})` : ""), dayPnl.cls)}
         ${figure("Drawdown from peak", a.drawdown_pct === null ? "—" : RM.num(a.drawdown_pct) + " %")}
       </dl>`;
     const age = stale
@@ -51,22 +59,23 @@
     return `<div class="col-sm-6 col-xl-3"><div class="card h-100 border-info" id="totals-card">
       <div class="card-header"><strong>All accounts</strong> <span class="small text-body-secondary">${t.coverage ? RM.esc(t.coverage.split(";")[0]) : `${t.accounts_included} account(s)`}</span></div>
       <div class="card-body"><dl class="row kv mb-0">
-        ${figure("Equity", RM.num(t.equity) + " USDT", "fw-semibold")}
-        ${figure("Available", RM.num(t.available))}
-        ${figure("Margin used", RM.num(t.margin_used))}
-        ${figure("Unrealized P&L", upnl.text, upnl.cls)}
-        ${figure("Today's P&L", day.text, day.cls)}
+        ${figure("Equity", FMT.usdt(t.equity) + totalsEstimated(t), "fw-semibold")}
+        ${figure("Available", FMT.usdt(t.available))}
+        ${figure("Margin used", FMT.usdt(t.margin_used))}
+        ${figure("Unrealized P&L", withUnit(upnl.text), upnl.cls)}
+        ${figure("Today's P&L", withUnit(day.text), day.cls)}
         ${figure("Open positions", t.open_positions)}
       </dl>${note}</div></div></div>`;
   }
 
+  function totalsEstimated(t) {
+    const names = t.estimated_accounts || [];
+    return names.length ? ` <span class="badge text-bg-secondary estimated-mark" title="includes the estimated equity of ${names.map(RM.esc).join(", ")}">estimated</span>` : "";
+  }
+
   let unprotectedSince = {};
 
-  function duration(seconds) {
-    if (seconds < 90) return `${seconds} s`;
-    if (seconds < 5400) return `${Math.round(seconds / 60)} min`;
-    return `${(seconds / 3600).toFixed(1)} h`;
-  }
+  const duration = FMT.duration;
 
   function protectionCell(p, key) {
     if (!p.present) {
@@ -89,7 +98,7 @@
       <td class="text-end num">${RM.qty(p.size)}</td><td class="text-end num">${RM.price(p.entry_price)}</td>
       <td class="text-end num">${RM.price(p.mark_price)}</td><td class="text-end num">${RM.num(p.leverage, 0)}x</td>
       <td class="text-end num">${RM.price(p.liquidation_price)}</td>
-      <td class="text-end num ${upnl.cls}">${upnl.text}</td><td class="text-end num ${pct.cls}">${pct.text}</td>
+      <td class="text-end num ${upnl.cls}">${withUnit(upnl.text)}</td><td class="text-end num ${pct.cls}">${pct.text}</td>
       <td><span class="badge text-bg-${level}">${p.risk_level}</span></td>
       <td>${protectionCell(p.stop_loss, `${a.name}|${p.symbol}|${p.side}`)}</td><td>${protectionCell(p.take_profit)}</td><td class="pos-actions" data-label="Actions">${actions}</td></tr>`;
   }
@@ -150,32 +159,50 @@
     alertHealth();
   }
 
+  // axis labels short enough not to overlap: the time within a day, the date and hour over a week
+  function axisTime(v) {
+    return equityHours > 24 ? FMT.dateTime(v, { zone: false, seconds: false }).slice(5) : FMT.time(v, { zone: false, seconds: false });
+  }
+
   const palette = ["#6ea8fe", "#75b798", "#ffda6a", "#ea868f", "#c29ffa", "#6edff6"];
 
   async function refreshEquity() {
     const since = new Date(Date.now() - equityHours * 3600 * 1000).toISOString();
     const res = await RM.api(`/api/equity?since=${encodeURIComponent(since)}`);
     if (!res.ok) return;
-    const datasets = Object.entries(res.data.series).map(([name, points], i) => ({
-      label: name, data: points.map((p) => ({ x: Date.parse(p.ts), y: Number(p.equity) })),
-      borderColor: palette[i % palette.length], pointRadius: 0, borderWidth: 1.5, tension: 0.1,
-    }));
+    // a gap longer than ~3 readings is drawn as a gap, not as a line across a period with no data
+    const gapMs = (res.data.gap_seconds || 0) * 1000;
+    const datasets = Object.entries(res.data.series).map(([name, points], i) => {
+      const data = FMT.gapped(points.map((p) => ({ x: Date.parse(p.ts), y: Number(p.equity) })), gapMs);
+      // a reading with no neighbour draws no line: show it as a dot rather than not at all
+      const lone = (j) => data[j].y !== null && (data[j - 1]?.y ?? null) === null && (data[j + 1]?.y ?? null) === null;
+      return {
+        label: name, data, pointRadius: data.map((_, j) => (lone(j) ? 2.5 : 0)),
+        borderColor: palette[i % palette.length], backgroundColor: palette[i % palette.length],
+        borderWidth: 1.5, tension: 0.1, spanGaps: false,
+      };
+    });
     if (!chart) {
       chart = new Chart(document.getElementById("equity-chart"), {
         type: "line", data: { datasets },
         options: {
           animation: false, maintainAspectRatio: false, parsing: false,
           scales: {
-            x: { type: "linear", title: { display: true, text: `time (${RM.tz})` },
-              ticks: { callback: (v) => RM.time(new Date(v).toISOString()).replace(` ${RM.tz}`, "").slice(0, 5),
-                maxTicksLimit: window.innerWidth < 576 ? 4 : 8, maxRotation: 0, autoSkipPadding: 16 } },
+            x: { type: "linear", min: Date.parse(since), max: Date.now(), title: { display: true, text: `time (${FMT.tz})` },
+              ticks: { callback: (v) => axisTime(v), maxTicksLimit: window.innerWidth < 576 ? 4 : 6, maxRotation: 0, autoSkip: true,
+                autoSkipPadding: 16 } },
             y: { title: { display: true, text: "equity (USDT)" },
-              ticks: { callback: (v) => RM.num(v, Math.abs(v) >= 100000 ? 0 : 2), maxTicksLimit: window.innerWidth < 576 ? 5 : 8 } },
+              ticks: { callback: (v) => FMT.decimal(v, Math.abs(v) >= 100000 ? 0 : 2), maxTicksLimit: window.innerWidth < 576 ? 5 : 8 } },
           },
-          plugins: { tooltip: { callbacks: { title: (items) => RM.dateTime(new Date(items[0].parsed.x).toISOString()) } } },
+          plugins: { tooltip: { callbacks: {
+            title: (items) => FMT.dateTime(items[0].parsed.x),
+            label: (item) => `${item.dataset.label}: ${FMT.usdt(item.raw.y)}`,
+          } } },
         },
       });
     } else {
+      chart.options.scales.x.ticks.callback = (v) => axisTime(v);
+      Object.assign(chart.options.scales.x, { min: Date.parse(since), max: Date.now() });
       chart.data.datasets = datasets;
       chart.update("none");
     }

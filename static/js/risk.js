@@ -50,7 +50,7 @@
     const used = row.used !== null ? `${RM.esc(row.used)}${unit} of ${RM.esc(row.limit)}${unit}` : (row.limit !== null ? `limit ${RM.esc(row.limit)}${unit}` : "");
     const room = row.headroom !== null ? `${RM.esc(row.headroom)} ${RM.esc(row.headroom_unit || "")}` : "—";
     return `<tr data-rule="${RM.esc(row.rule)}" data-status="${RM.esc(row.status)}">
-      <td>${RM.esc(row.label)}</td><td><span class="badge text-bg-${cls}">${RM.esc(word)}</span></td>
+      <td><span title="${RM.esc(row.rule)}">${RM.esc(row.label)}</span></td><td><span class="badge text-bg-${cls}">${RM.esc(word)}</span></td>
       <td class="num text-nowrap">${used}${bar(row)}</td><td class="num text-nowrap">${room}</td>
       <td class="small">${RM.esc(row.detail)}</td></tr>`;
   }
@@ -61,7 +61,7 @@
       : `<div class="small text-body-secondary">${when}</div>`;
     return `<div class="col-12"><div class="card h-100" data-account="${RM.esc(a.account)}">
       <div class="card-header d-flex justify-content-between"><strong>${RM.esc(a.account)}</strong>
-        <span class="num">${a.equity !== null ? "equity " + RM.num(a.equity) + " USDT" : "no figures"}</span></div>
+        <span class="num">${a.equity !== null ? "equity " + FMT.usdt(a.equity) : "no figures"}</span></div>
       <div class="card-body p-2">${note}
         <div class="table-responsive"><table class="table table-sm align-middle mb-0">
           <thead><tr><th class="col-w-11">Rule</th><th class="col-w-9">Status</th><th class="col-w-13">Used of limit</th>
@@ -100,7 +100,7 @@
     fields = view.fields;
     formDirty = false;
     tbody.innerHTML = fields.map((f) => `<tr data-field="${f.name}">
-      <td><label for="limit-${f.name}"><code>${f.name}</code></label>${f.changed ? ' <span class="badge text-bg-info">changed</span>' : ""}</td>
+      <td><label for="limit-${f.name}" title="${RM.esc(f.name)}">${RM.esc(f.label || f.name)}</label>${f.changed ? ' <span class="badge text-bg-info">changed</span>' : ""}</td>
       <td>${input(f)}<div class="invalid-feedback"></div></td>
       <td>${RM.esc(f.unit)}</td><td class="small">${RM.esc(f.allowed)}</td>
       <td class="small">${RM.esc(String(f.environment))}</td><td class="small">${RM.esc(f.help)}</td></tr>`).join("");
@@ -160,7 +160,7 @@
     const byName = Object.fromEntries(fields.map((f) => [f.name, f]));
     document.getElementById("limits-confirm-list").innerHTML = names.map((n) => {
       const unit = byName[n].unit ? ` ${RM.esc(byName[n].unit)}` : "";
-      return `<li><code>${RM.esc(n)}</code>: ${RM.esc(String(byName[n].value))}${unit} → <strong>${RM.esc(String(pending[n]))}${unit}</strong></li>`;
+      return `<li><span title="${RM.esc(n)}">${RM.esc(byName[n].label || n)}</span>: ${RM.esc(String(byName[n].value))}${unit} → <strong>${RM.esc(String(pending[n]))}${unit}</strong></li>`;
     }).join("");
     confirmModal.show();
   });
@@ -173,15 +173,17 @@
     confirmModal.hide();
     if (res.status === 400) {
       const d = res.data.detail || {};
-      if (!fieldError(d.field, d.message)) showAlert("warning", `Not saved — <strong>${RM.esc(d.field || "limits")}</strong>: ${RM.esc(d.message || res.data.error)}`);
-      limitsStatus.innerHTML = `<span class="text-warning">Not saved: ${RM.esc(d.field)} — ${RM.esc(d.message)}</span>`;
+      const named = (fields.find((f) => f.name === d.field) || {}).label || d.field || "limits";
+      if (!fieldError(d.field, d.message)) showAlert("warning", `Not saved — <strong title="${RM.esc(d.field)}">${RM.esc(named)}</strong>: ${RM.esc(d.message || res.data.error)}`);
+      limitsStatus.innerHTML = `<span class="text-warning">Not saved: <span title="${RM.esc(d.field)}">${RM.esc(named)}</span> — ${RM.esc(d.message)}</span>`;
       return;
     }
     if (!res.ok) {
       showAlert("danger", `Not saved: ${RM.esc(res.data.error)} — ${RM.esc(JSON.stringify(res.data.detail))}`);
       return;
     }
-    const changed = Object.entries(res.data.changed).map(([k, v]) => `${k}: ${v.old} → ${v.new}`).join(", ");
+    const label = (k) => (fields.find((f) => f.name === k) || {}).label || k;
+    const changed = Object.entries(res.data.changed).map(([k, v]) => `${label(k)}: ${v.old} → ${v.new}`).join(", ");
     limitsStatus.innerHTML = `<span class="text-success">Saved at ${RM.time(new Date().toISOString())}${changed ? ": " + RM.esc(changed) : " (no change)"}</span>`;
     await load(true);
   });

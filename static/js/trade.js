@@ -73,7 +73,7 @@
   function verdictList(verdicts) {
     if (!verdicts || !verdicts.length) return "";
     return `<ul class="list-unstyled small mb-0">${verdicts.map((v) =>
-      `<li>${v.allowed ? '<i class="bi bi-check-circle text-success"></i>' : '<i class="bi bi-x-circle text-danger"></i>'} <strong>${RM.esc(v.rule)}</strong>: ${RM.esc(v.reason)}</li>`).join("")}</ul>`;
+      `<li>${v.allowed ? '<i class="bi bi-check-circle text-success"></i>' : '<i class="bi bi-x-circle text-danger"></i>'} <strong>${FMT.rule(v.rule, v.label)}</strong>: ${RM.esc(v.reason)}</li>`).join("")}</ul>`;
   }
 
   function describe(label, r) {
@@ -143,7 +143,7 @@
     if (r.allowed) {
       setSubmit(true, `Every rule allows this order${r.qty ? ` (${RM.esc(r.qty)} ${RM.esc(r.symbol.split("/")[0])})` : ""}.`);
     } else {
-      setSubmit(false, `<strong>Blocked</strong> — ${r.denials.map((v) => `${RM.esc(v.rule)}: ${RM.esc(v.reason)}`).join("; ")}`);
+      setSubmit(false, `<strong>Blocked</strong> — ${r.denials.map((v) => `${FMT.rule(v.rule, v.label)}: ${RM.esc(v.reason)}`).join("; ")}`);
     }
   }
 
@@ -235,7 +235,7 @@
     const o = d.recentred;
     if (!o || o.applied) return "";
     return `<div class="alert alert-warning small">Denied by ${RM.esc((o.denied_by || []).join(", "))} because the mark moved: ${RM.esc(o.message)}
-      (${o.allowed ? "every rule allows these levels" : "still denied: " + RM.esc(o.denials.map((v) => v.rule).join(", "))}).
+      (${o.allowed ? "every rule allows these levels" : "still denied: " + o.denials.map((v) => FMT.rule(v.rule, v.label)).join(", ")}).
       <button type="button" class="btn btn-sm btn-warning ms-2" id="use-recentred">Re-centre on the mark and place</button></div>`;
   }
 

@@ -46,7 +46,7 @@ def test_ticket_receipt_then_emergency_stop_then_rearm(page, server):
     page.fill("#qty", "")  # size for me: risk per trade from the stop distance
     page.wait_for_function("() => !document.querySelector('#submit-order').disabled", timeout=20000)
     receipt = page.inner_text("#receipt")
-    assert "max_leverage" in receipt and "stop_required" in receipt
+    assert "Maximum leverage" in receipt and "Stop-loss required" in receipt  # rules in words (names on hover)
     shot(page, "trade-receipt")
     page.click("#submit-order")
     page.wait_for_selector("#ticket-result .alert", timeout=20000)

@@ -47,6 +47,7 @@ def test_field_table_lists_every_field_in_order_with_unit_range_help_and_default
     leverage = next(row for row in table if row["name"] == "max_leverage")
     assert leverage == {
         "name": "max_leverage",
+        "label": "Maximum leverage",
         "type": "int",
         "unit": "x",
         "min": "1",

@@ -100,9 +100,9 @@ def test_a_stop_a_twentieth_of_a_percent_away_shows_its_true_risk_and_is_denied_
     assert (ctx.sizing.qty, ctx.sizing.risk_usdt) == (D("0.016"), D("1.827057552"))
     assert not verdict.allowed
     assert verdict.reason == (
-        "stop distance 30 (0.05 % of entry) against round-trip costs of 84.191097 per BTC (fees 59.997097 + "
-        "slippage 24.194; taker fee 0.05 % (paper venue setting), slippage 0.02 % per fill (paper venue setting)) "
-        "is below the minimum 3 x costs = 252.573291 (0.421 % of entry)"
+        "stop distance 30 (0.05 % of entry) against round-trip costs of 84.19 per BTC (fees 59.997 + "
+        "slippage 24.19; taker fee 0.05 % (paper venue setting), slippage 0.02 % per fill (paper venue setting)) "
+        "is below the minimum 3 x costs = 252.57 (0.421 % of entry)"
     )
 
 
@@ -121,7 +121,7 @@ def test_the_minimum_is_a_limit_the_operator_can_change():
                   limits=RiskLimits().with_changes(min_stop_cost_multiple="1"))
 
     # 30 is still below 1 x 84.191097
-    assert "below the minimum 1 x costs = 84.191097" in min_stop_distance.check(ctx).reason
+    assert "below the minimum 1 x costs = 84.19" in min_stop_distance.check(ctx).reason
     assert RiskLimits.from_env({"RISK_MIN_STOP_COST_MULTIPLE": "5"}).min_stop_cost_multiple == D(5)
     with pytest.raises(ValidationError):
         RiskLimits().with_changes(min_stop_cost_multiple="0.5")

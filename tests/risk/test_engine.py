@@ -224,7 +224,7 @@ def test_daily_loss_limit_halts_and_fires_daily_loss_when_configured(build, fake
     assert rt.trading.current().state is TradingState.HALTED
     assert [s[0] for s in rt.features["emergency"].starts] == ["auto:daily_loss"]
     trigger_audit = rt.audit.query(kind="risk.trigger")
-    assert len(trigger_audit) == 1 and "'daily_loss'" in trigger_audit[0]["message"]
+    assert len(trigger_audit) == 1 and "'Daily loss limit'" in trigger_audit[0]["message"]
 
 
 # -- position monitor ----------------------------------------------------------------------------------------------
@@ -305,7 +305,8 @@ def test_critical_position_without_a_working_stop_fires_critical_unprotected_onc
     assert [(s[0], s[1]) for s in starts] == [("auto:critical_unprotected", "risk-engine")]
     assert "without a working stop-loss" in starts[0][2]
     audit = rt.audit.query(kind="risk.trigger")
-    assert len(audit) == 1 and audit[0]["message"].startswith("automatic emergency trigger 'critical_unprotected'")
+    assert len(audit) == 1
+    assert audit[0]["message"].startswith("automatic emergency trigger 'CRITICAL position without a stop'")
     assert fake.closes == []  # the emergency stop flattens; the monitor does not race it while it runs
 
 

@@ -84,7 +84,7 @@ def test_three_900_usdt_resting_buys_on_one_symbol_then_the_second_is_denied_by_
     assert [r.accepted for r in results] == [True, False, False]
     assert "max_position_notional" in {d.rule for d in results[1].denials}
     reason = next(d.reason for d in results[1].denials if d.rule == "max_position_notional")
-    assert "(existing 0.00 + resting/in flight 893.3301 + new 893.3301)" in reason
+    assert "(existing 0.00 + resting/in flight 893.33 + new 893.33)" in reason
 
 
 def test_the_receipt_shows_the_split_of_open_and_resting(polled):

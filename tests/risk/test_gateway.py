@@ -327,7 +327,8 @@ def test_api_answers_409_naming_max_leverage_when_it_denies(paper_api, runtime):
 
     assert response.status_code == 409
     denials = [v for v in response.get_json()["entry"]["verdicts"] if not v["allowed"]]
-    assert denials == [{"allowed": False, "rule": "max_leverage", "reason": "leverage 10x is above the limit 5x"}]
+    assert denials == [{"allowed": False, "rule": "max_leverage", "label": "Maximum leverage",
+                        "reason": "leverage 10x is above the limit 5x"}]
     assert runtime.accounts["paper"].fetch_open_orders() == []
 
 
@@ -394,3 +395,21 @@ def test_gateway_module_is_the_only_holder_of_the_adapters_in_the_runtime(rt):
 
     assert held == []
 
+
+
+# -- audit wording -----------------------------------------------------------------------------------------------
+def test_a_whole_position_close_is_audited_with_the_size_closed_not_size_0(gateway, rt):
+    closed = gateway.close_position("acct", BTC, PositionSide.LONG, actor="t", intent_id="c-words")
+
+    [event] = rt.audit.query(kind="order.sent", limit=1)
+    assert closed.accepted
+    assert event["message"].startswith("close 0.01 BTC (whole position) on BTC/USDT:USDT: sell at market, reduce-only")
+    assert " 0 BTC" not in event["message"]
+
+
+def test_a_denial_in_the_audit_log_names_the_rule_in_words(gateway, rt):
+    gateway.submit("acct", buy(leverage=100), actor="t", intent_id="d-words")
+
+    [event] = rt.audit.query(kind="order.denied", limit=1)
+    assert "Maximum leverage: " in event["message"] and "max_leverage" not in event["message"]
+    assert event["data"]["verdicts"][0]["label"]

@@ -132,9 +132,9 @@ def test_size_below_the_minimum_is_denied_naming_both_numbers(polled):
     # 95019.2 * 0.0005 = 47.5096) = 0.0002 BTC, rounded down to 0
     assert receipt["qty"] == "0" and receipt["allowed"] is False
     assert receipt["denials"] == [{
-        "allowed": False, "rule": "risk_per_trade", "until": None,
+        "allowed": False, "rule": "risk_per_trade", "label": "Risk per trade", "until": None,
         "reason": "quantity 0 BTC is below the minimum 0.001 BTC (risk budget 1.00 USDT over a stop distance of 5000 "
-                  "plus round-trip costs of 66.7096 per BTC)",
+                  "plus round-trip costs of 66.71 per BTC)",
     }]
 
 
@@ -146,7 +146,7 @@ def test_market_order_is_judged_at_the_accounts_own_mark(polled):
     receipt = PreTrade(polled).receipt("paper", order, size=True)
 
     assert D(receipt["entry_price"]) == mark
-    assert receipt["entry_source"] == f"mark {mark} at 2026-11-20T12:00:00+00:00"
+    assert receipt["entry_source"] == f"mark {mark} at 2026-11-20 12:00:00 UTC"
     assert receipt["figures"]["risk"]["stop_distance"] == "500"
 
 

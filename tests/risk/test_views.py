@@ -86,7 +86,7 @@ def test_risk_view_shows_the_daily_loss_reached_and_the_drawdown_tier(fake_app, 
     # and from the peak (warn 3 %, REDUCING 4 % at 960: 5 USDT left)
     assert (r["daily_loss"]["status"], r["daily_loss"]["used"]) == ("breached", "3.5")
     assert r["daily_loss"]["headroom"] == "-5"
-    assert r["daily_loss"]["detail"].endswith("new risk resumes at 2026-11-21T00:00:00+00:00")
+    assert r["daily_loss"]["detail"].endswith("new risk resumes at 2026-11-21 00:00:00 UTC")
     assert (r["drawdown"]["status"], r["drawdown"]["used"], r["drawdown"]["headroom"]) == ("warn", "3.5", "5")
     assert (r["max_leverage"]["used"], r["max_leverage"]["headroom"]) == ("0.5", "4342.5")
     assert r["max_open_positions"]["used"] == "1"
@@ -184,7 +184,8 @@ def test_changed_limits_take_effect_in_the_gate_at_once(api, runtime):
     response = api.post("/api/orders", json=body)
 
     assert response.status_code == 409
-    assert {"allowed": False, "rule": "max_leverage", "reason": "leverage 3x is above the limit 2x"} in (
+    assert {"allowed": False, "rule": "max_leverage", "label": "Maximum leverage",
+            "reason": "leverage 3x is above the limit 2x"} in (
         response.get_json()["entry"]["verdicts"])
 
 

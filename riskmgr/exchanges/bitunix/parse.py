@@ -197,6 +197,10 @@ def account_row(data: Any) -> Row:
     return usdt[0]
 
 
+EQUITY_FORMULA = ("available + frozen + margin + crossUnrealizedPNL + isolationUnrealizedPNL "
+                  "(Bitunix sends no equity field; bonus left out)")
+
+
 def parse_balance(data: Any) -> Balance:
     """Return the USDT balance.
 
@@ -215,6 +219,7 @@ def parse_balance(data: Any) -> Balance:
         available=available,
         margin_used=margin + frozen,
         unrealized_pnl=unrealized,
+        equity_formula=EQUITY_FORMULA,
     )
 
 

@@ -16,10 +16,22 @@ def test_data_may_be_as_old_as_the_limit_but_no_older(age, allowed):
 
 
 def test_the_reasons_carry_the_age():
-    assert data_fresh.check(context()).reason == "account data is 2 s old (limit 30 s)"
+    assert data_fresh.check(context()).reason == "account data is 2.0 s old (limit 30 s)"
     assert data_fresh.check(context(fetched_at=NOW - timedelta(seconds=31))).reason == (
         "account data is 31 s old, older than the limit 30 s"
     )
+
+
+def test_the_age_is_said_like_a_person_would_not_to_the_microsecond():
+    reason = data_fresh.check(context(fetched_at=NOW - timedelta(seconds=2, microseconds=43510))).reason
+
+    assert reason == "account data is 2.0 s old (limit 30 s)"
+
+
+def test_an_age_just_over_the_limit_is_not_rounded_onto_the_limit():
+    reason = data_fresh.check(context(fetched_at=NOW - timedelta(seconds=30, milliseconds=1))).reason
+
+    assert reason == "account data is 30.001 s old, older than the limit 30 s"
 
 
 @pytest.mark.parametrize("status", [AccountStatus.STALE, AccountStatus.ERROR])
