@@ -188,7 +188,7 @@ def _classify(
 ) -> tuple[str, dict[str, Any], tuple[str, str, dict[str, Any]] | None]:
     """Return (intent status, intent result, audit event or None) for one send's outcome, as ``_send`` records it."""
     if isinstance(outcome, Order):
-        message = f"{purpose} {_describe(request)} accepted as {outcome.id} ({outcome.status})"
+        message = f"{purpose} {_describe(request, outcome)} accepted as {outcome.id} ({outcome.status})"
         return ("accepted", {"order_id": outcome.id, "status": outcome.status.value},
                 ("order.sent", message, {"order_id": outcome.id, "status": outcome.status}))
     if isinstance(outcome, DuplicateClientIdError):  # another process sent this very intent first
