@@ -19,6 +19,7 @@ from riskmgr.backtest.account import Holding, Series, SimAccount, price_of
 from riskmgr.backtest.polling import _apply_tiers, _monitor, _roll_day, poll
 from riskmgr.clock import from_ms
 from riskmgr.domain import PositionSide
+from riskmgr.exchanges import fills as fm
 from riskmgr.risk.sizing import HUNDRED
 from riskmgr.risk.state import evaluate_account_tiers
 
@@ -39,10 +40,28 @@ def bar_valid(s: Series, j: int) -> bool:
 def step(acct: SimAccount, j: int) -> None:
     """Process bar ``j`` exactly as ``polling.step`` does."""
     h = acct.holding
-    if acct.pending is not None or h is None or (acct.s.funding is not None and acct.s.funding[j]) \
+    if h is None and acct.pending is not None and acct.pending.limit is None and bar_valid(acct.s, j):
+        # flat at the open: no funding is paid in this bar (``bar_start`` pays it only on a position held then)
+        _market_fill(acct, j)
+    elif acct.pending is not None or h is None or (acct.s.funding is not None and acct.s.funding[j]) \
             or not bar_valid(acct.s, j) or _exit_possible(acct, h, j):
         acct.bar_start(j)
     _poll(acct, j)
+
+
+def _market_fill(acct: SimAccount, j: int) -> None:
+    """Fill the pending market entry at the open of a valid bar, as ``bar_start`` does, building the Decimal bar
+    (and searching its exits) only when the bar may reach the stop, the liquidation or the target."""
+    p = acct.pending
+    if p is None:  # the caller checked; a bug otherwise
+        raise RuntimeError("no pending entry")
+    price = fm.slipped_price(price_of(acct.s.open[j]), p.side.entry_order_side, acct.cfg.fill.slippage_bps,
+                             acct.spec.price_tick)
+    acct.pending = None
+    acct._open(j, p, price, fm.fee_for(price, p.qty, acct.cfg.fill.taker_fee), j)
+    h = acct.holding
+    if h is not None and _exit_possible(acct, h, j):
+        acct._exits(j, acct.s.bar(j))
 
 
 def mark(acct: SimAccount, j: int) -> None:

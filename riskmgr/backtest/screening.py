@@ -145,7 +145,7 @@ class _Levels:
 
     def scan(self, s: Series, a: int, b: int, peak: float) -> tuple[int, float]:
         """Do what ``first`` does, one bar at a time, with the same float arithmetic in the same order."""
-        lows, highs, closes = s.low[a:b].tolist(), s.high[a:b].tolist(), s.close[a:b].tolist()
+        lows, highs, closes = s.lows[a:b], s.highs[a:b], s.closes[a:b]  # the same floats, read from lists
         down, up, close_low, close_high = self._bar_levels()
         sign_qty = (1.0 if self.long else -1.0) * self.qty
         wallet, entry, drawdown, loss, day_start = self.wallet, self.entry, self.drawdown, self.loss, self.day_start
