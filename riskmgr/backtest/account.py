@@ -71,6 +71,10 @@ class Series:
     # the same columns as Python lists of floats, built once: reading a few bars from a list costs far less
     # than numpy's per-call overhead (the event-driven engine reads a handful of bars around each event)
     @cached_property
+    def opens(self) -> list[float]:
+        return self.open.tolist()
+
+    @cached_property
     def lows(self) -> list[float]:
         return self.low.tolist()
 
@@ -89,7 +93,7 @@ class Series:
         )
 
 
-@dataclass
+@dataclass(slots=True)  # built once per trade and read at every event: slots make both cheaper
 class Holding:
     """The open position."""
 
@@ -114,7 +118,7 @@ class Holding:
     alerted: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a frozen init sets each field through object.__setattr__; nothing mutates it
 class PendingEntry:
     """An entry decided at a bar's close, to fill from the next bar on."""
 

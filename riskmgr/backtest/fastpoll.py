@@ -33,19 +33,26 @@ def bar_valid(s: Series, j: int) -> bool:
     The exit search of a bar is skipped only for such a bar; any other takes the full step, so a bad bar fails
     exactly where it fails in the full step.
     """
-    o, h, lo, c = float(s.open[j]), float(s.high[j]), float(s.low[j]), float(s.close[j])
+    o, h, lo, c = s.opens[j], s.highs[j], s.lows[j], s.closes[j]  # the float columns, read from their lists
     return 0 < lo <= o <= h < INF and lo <= c <= h  # NaN compares false: not valid
 
 
 def step(acct: SimAccount, j: int) -> None:
     """Process bar ``j`` exactly as ``polling.step`` does."""
-    h = acct.holding
-    if h is None and acct.pending is not None and acct.pending.limit is None and bar_valid(acct.s, j):
-        # flat at the open: no funding is paid in this bar (``bar_start`` pays it only on a position held then)
-        _market_fill(acct, j)
-    elif acct.pending is not None or h is None or (acct.s.funding is not None and acct.s.funding[j]) \
-            or not bar_valid(acct.s, j) or _exit_possible(acct, h, j):
-        acct.bar_start(j)
+    h, p = acct.holding, acct.pending
+    if (h is None and p is None) or not bar_valid(acct.s, j):
+        acct.bar_start(j)  # flat with nothing pending: it does nothing; an invalid bar: it fails as in full
+    elif p is not None:
+        if h is None and p.limit is None:
+            # flat at the open: no funding is paid in this bar (``bar_start`` pays it only on a position held then)
+            _market_fill(acct, j)
+        else:
+            acct.bar_start(j)
+    else:
+        if acct.s.funding is not None and acct.s.funding[j]:
+            acct._pay_funding(j)  # as ``bar_start`` does first; it changes the wallet, never the exits
+        if _exit_possible(acct, h, j):
+            acct._exits(j, acct.s.bar(j))
     _poll(acct, j)
 
 
@@ -87,9 +94,13 @@ def _exit_possible(acct: SimAccount, h: Holding, j: int) -> bool:
 
 def _poll(acct: SimAccount, j: int) -> None:
     """``polling.poll`` with the tier grading and the monitor run only where they may act."""
-    mark = price_of(acct.s.close[j])
-    equity = acct.equity(mark)
-    if equity <= 0 or mark <= 0:
+    close = acct.s.closes[j]
+    if acct.holding is None and 0 < close < INF:
+        mark, equity = None, acct.wallet  # flat at a valid close: the mark is not read (a Decimal saved per bar)
+    else:
+        mark = price_of(close)
+        equity = acct.equity(mark)
+    if equity <= 0 or (mark is not None and mark <= 0):
         poll(acct, j)  # a wiped-out account, or a mark the monitor rejects: all of it in full
         return
     now = None
@@ -108,7 +119,7 @@ def _poll(acct: SimAccount, j: int) -> None:
             now = now or from_ms(acct.s.close_ms(j))
             _apply_tiers(acct, j, now, evaluate_account_tiers(acct.limits, equity, acct.day_start, acct.peak, now))
     h = acct.holding
-    if h is not None and not _monitor_quiet(acct, h, mark):
+    if h is not None and mark is not None and not _monitor_quiet(acct, h, mark):  # flat before: flat still
         _monitor(acct, j, now or from_ms(acct.s.close_ms(j)), mark)
 
 
