@@ -70,6 +70,26 @@ class Series:
 
     # the same columns as Python lists of floats, built once: reading a few bars from a list costs far less
     # than numpy's per-call overhead (the event-driven engine reads a handful of bars around each event)
+    def day_start_bar(self, day: int) -> int:
+        """Return the first bar whose risk day is ``day`` or later (``len(self)``: none), remembered per day."""
+        found = self._day_starts.get(day)
+        if found is None:
+            found = self._day_starts[day] = int(self.day.searchsorted(day, side="left"))
+        return found
+
+    @cached_property
+    def _day_starts(self) -> dict[int, int]:
+        return {}
+
+    @cached_property
+    def next_funding(self) -> list[int]:
+        """Return, for each bar, the first funding bar at or after it (``len(self)``: none; no funding: all none)."""
+        n = len(self)
+        if self.funding is None:
+            return [n] * n
+        bars = np.append(np.flatnonzero(self.funding), n)  # n at the end: "none" for the bars after the last
+        return bars[np.searchsorted(bars, np.arange(n), side="left")].tolist()
+
     @cached_property
     def opens(self) -> list[float]:
         return self.open.tolist()

@@ -62,7 +62,7 @@ def _market_fill(acct: SimAccount, j: int) -> None:
     p = acct.pending
     if p is None:  # the caller checked; a bug otherwise
         raise RuntimeError("no pending entry")
-    price = fm.slipped_price(price_of(acct.s.open[j]), p.side.entry_order_side, acct.cfg.fill.slippage_bps,
+    price = fm.slipped_price(price_of(acct.s.opens[j]), p.side.entry_order_side, acct.cfg.fill.slippage_bps,
                              acct.spec.price_tick)
     acct.pending = None
     acct._open(j, p, price, fm.fee_for(price, p.qty, acct.cfg.fill.taker_fee), j)
@@ -77,19 +77,19 @@ def mark(acct: SimAccount, j: int) -> None:
     if h is None:
         acct.curve[j] = float(acct.wallet)
     else:  # the same float operations in the same order as the array expression, so the same bits
-        acct.curve[j] = float(acct.wallet) + h.side.sign * float(h.qty) * (float(acct.s.close[j]) - float(h.entry))
+        acct.curve[j] = float(acct.wallet) + h.side.sign * float(h.qty) * (acct.s.closes[j] - float(h.entry))
 
 
 def _exit_possible(acct: SimAccount, h: Holding, j: int) -> bool:
     """Tell whether bar ``j`` reaches the stop, the liquidation or (when it may fill) the target."""
     target = h.target if j >= h.target_from else None
     if h.side is LONG:
-        low = price_of(acct.s.low[j])  # a long's stop is met at the open or the low; the low is the lower
+        low = price_of(acct.s.lows[j])  # a long's stop is met at the open or the low; the low is the lower
         return ((h.stop is not None and low <= h.stop) or (h.liquidation is not None and low <= h.liquidation)
-                or (target is not None and price_of(acct.s.high[j]) >= target))
-    high = price_of(acct.s.high[j])
+                or (target is not None and price_of(acct.s.highs[j]) >= target))
+    high = price_of(acct.s.highs[j])
     return ((h.stop is not None and high >= h.stop) or (h.liquidation is not None and high >= h.liquidation)
-            or (target is not None and price_of(acct.s.low[j]) <= target))
+            or (target is not None and price_of(acct.s.lows[j]) <= target))
 
 
 def _poll(acct: SimAccount, j: int) -> None:
