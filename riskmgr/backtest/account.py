@@ -24,7 +24,6 @@ from riskmgr.risk.context import ClosedTrade
 from riskmgr.risk.sizing import known_maintenance_rate
 from riskmgr.risk.state import TradingStatus
 
-SHORT_RANGE = 32  # bars read from Python lists rather than through numpy
 RECENT_TRADES = 64  # closes remembered for the loss-streak rule; a longer streak is still a streak of this many
 
 
@@ -68,8 +67,6 @@ class Series:
     def close_ms(self, j: int) -> int:
         return int(self.ts[j]) + self.bar_ms
 
-    # the same columns as Python lists of floats, built once: reading a few bars from a list costs far less
-    # than numpy's per-call overhead (the event-driven engine reads a handful of bars around each event)
     def day_start_bar(self, day: int) -> int:
         """Return the first bar whose risk day is ``day`` or later (``len(self)``: none), remembered per day."""
         found = self._day_starts.get(day)
@@ -80,31 +77,6 @@ class Series:
     @cached_property
     def _day_starts(self) -> dict[int, int]:
         return {}
-
-    @cached_property
-    def next_funding(self) -> list[int]:
-        """Return, for each bar, the first funding bar at or after it (``len(self)``: none; no funding: all none)."""
-        n = len(self)
-        if self.funding is None:
-            return [n] * n
-        bars = np.append(np.flatnonzero(self.funding), n)  # n at the end: "none" for the bars after the last
-        return bars[np.searchsorted(bars, np.arange(n), side="left")].tolist()
-
-    @cached_property
-    def opens(self) -> list[float]:
-        return self.open.tolist()
-
-    @cached_property
-    def lows(self) -> list[float]:
-        return self.low.tolist()
-
-    @cached_property
-    def highs(self) -> list[float]:
-        return self.high.tolist()
-
-    @cached_property
-    def closes(self) -> list[float]:
-        return self.close.tolist()
 
     def bar(self, j: int) -> fm.Bar:
         return fm.Bar(
@@ -211,10 +183,6 @@ class SimAccount:
         h = self.holding
         if h is None:
             self.curve[a:b] = float(self.wallet)
-        elif b - a <= SHORT_RANGE:  # the same float operations in the same order as the array expression
-            wallet, sign_qty, entry, curve = float(self.wallet), h.side.sign * float(h.qty), float(h.entry), self.curve
-            for k, close in enumerate(self.s.closes[a:b], a):
-                curve[k] = wallet + sign_qty * (close - entry)
         else:
             self.curve[a:b] = float(self.wallet) + h.side.sign * float(h.qty) * (self.s.close[a:b] - float(h.entry))
 
@@ -223,14 +191,9 @@ class SimAccount:
         h = self.holding
         if h is None or b <= a:
             return
-        closes = self.s.closes[a:b] if b - a <= SHORT_RANGE else None
-        total = sum(closes) if closes is not None else None
-        if closes is not None and total == total:  # a few bars, no NaN: the best close as numpy would pick it
-            best = max(closes) if h.side is PositionSide.LONG else min(closes)
-        else:
-            window = self.s.close[a:b]
-            best = window[int(np.argmax(window) if h.side is PositionSide.LONG else np.argmin(window))]
-        self.peak = max(self.peak, self.equity(price_of(best)))
+        closes = self.s.close[a:b]
+        k = int(np.argmax(closes) if h.side is PositionSide.LONG else np.argmin(closes))
+        self.peak = max(self.peak, self.equity(price_of(closes[k])))
 
     # -- records ---------------------------------------------------------------------------------------
     def deny(self, rule: str, reason: str, ms: int, count: int = 1) -> None:

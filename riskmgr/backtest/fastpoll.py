@@ -33,7 +33,7 @@ def bar_valid(s: Series, j: int) -> bool:
     The exit search of a bar is skipped only for such a bar; any other takes the full step, so a bad bar fails
     exactly where it fails in the full step.
     """
-    o, h, lo, c = s.opens[j], s.highs[j], s.lows[j], s.closes[j]  # the float columns, read from their lists
+    o, h, lo, c = float(s.open[j]), float(s.high[j]), float(s.low[j]), float(s.close[j])
     return 0 < lo <= o <= h < INF and lo <= c <= h  # NaN compares false: not valid
 
 
@@ -62,7 +62,7 @@ def _market_fill(acct: SimAccount, j: int) -> None:
     p = acct.pending
     if p is None:  # the caller checked; a bug otherwise
         raise RuntimeError("no pending entry")
-    price = fm.slipped_price(price_of(acct.s.opens[j]), p.side.entry_order_side, acct.cfg.fill.slippage_bps,
+    price = fm.slipped_price(price_of(acct.s.open[j]), p.side.entry_order_side, acct.cfg.fill.slippage_bps,
                              acct.spec.price_tick)
     acct.pending = None
     acct._open(j, p, price, fm.fee_for(price, p.qty, acct.cfg.fill.taker_fee), j)
@@ -77,24 +77,24 @@ def mark(acct: SimAccount, j: int) -> None:
     if h is None:
         acct.curve[j] = float(acct.wallet)
     else:  # the same float operations in the same order as the array expression, so the same bits
-        acct.curve[j] = float(acct.wallet) + h.side.sign * float(h.qty) * (acct.s.closes[j] - float(h.entry))
+        acct.curve[j] = float(acct.wallet) + h.side.sign * float(h.qty) * (float(acct.s.close[j]) - float(h.entry))
 
 
 def _exit_possible(acct: SimAccount, h: Holding, j: int) -> bool:
     """Tell whether bar ``j`` reaches the stop, the liquidation or (when it may fill) the target."""
     target = h.target if j >= h.target_from else None
     if h.side is LONG:
-        low = price_of(acct.s.lows[j])  # a long's stop is met at the open or the low; the low is the lower
+        low = price_of(acct.s.low[j])  # a long's stop is met at the open or the low; the low is the lower
         return ((h.stop is not None and low <= h.stop) or (h.liquidation is not None and low <= h.liquidation)
-                or (target is not None and price_of(acct.s.highs[j]) >= target))
-    high = price_of(acct.s.highs[j])
+                or (target is not None and price_of(acct.s.high[j]) >= target))
+    high = price_of(acct.s.high[j])
     return ((h.stop is not None and high >= h.stop) or (h.liquidation is not None and high >= h.liquidation)
-            or (target is not None and price_of(acct.s.lows[j]) <= target))
+            or (target is not None and price_of(acct.s.low[j]) <= target))
 
 
 def _poll(acct: SimAccount, j: int) -> None:
     """``polling.poll`` with the tier grading and the monitor run only where they may act."""
-    close = acct.s.closes[j]
+    close = float(acct.s.close[j])
     if acct.holding is None and 0 < close < INF:
         mark, equity = None, acct.wallet  # flat at a valid close: the mark is not read (a Decimal saved per bar)
     else:

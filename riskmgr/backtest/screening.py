@@ -72,7 +72,9 @@ def _pending(acct: SimAccount, i: int, n: int) -> int:
 def _holding(acct: SimAccount, h: Holding, i: int, n: int, funding_bars: np.ndarray | None) -> int:
     end = min(n, acct.s.day_start_bar((acct.day or 0) + 1))
     if funding_bars is not None:
-        end = min(end, acct.s.next_funding[i])  # the first funding bar at or after i, looked up
+        k = int(funding_bars.searchsorted(i, side="left"))
+        if k < len(funding_bars):
+            end = min(end, int(funding_bars[k]))
     levels = _Levels.of(acct, h)
     peak = float(acct.peak)
     near = min(end, i + NEAR)
@@ -143,7 +145,7 @@ class _Levels:
 
     def scan(self, s: Series, a: int, b: int, peak: float) -> tuple[int, float]:
         """Do what ``first`` does, one bar at a time, with the same float arithmetic in the same order."""
-        lows, highs, closes = s.lows[a:b], s.highs[a:b], s.closes[a:b]  # the same floats, read from lists
+        lows, highs, closes = s.low[a:b].tolist(), s.high[a:b].tolist(), s.close[a:b].tolist()
         down, up, close_low, close_high = self._bar_levels()
         sign_qty = (1.0 if self.long else -1.0) * self.qty
         wallet, entry, drawdown, loss, day_start = self.wallet, self.entry, self.drawdown, self.loss, self.day_start

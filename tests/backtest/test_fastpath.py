@@ -241,8 +241,7 @@ def test_the_bar_by_bar_scan_finds_what_the_array_search_finds(seed, long, stop,
     n = 60
     close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
     low, high = close * (1 - np.abs(rng.normal(0, 0.005, n))), close * (1 + np.abs(rng.normal(0, 0.005, n)))
-    series = SimpleNamespace(low=low, high=high, close=close, lows=low.tolist(), highs=high.tolist(),
-                             closes=close.tolist())  # the columns and their cached lists, as ``Series`` has them
+    series = SimpleNamespace(low=low, high=high, close=close)
     flip = (lambda x: x) if long else (lambda x: 2 - x)
     levels = _Levels(
         long=long, adverse=None if stop is None else 100 * flip(stop), target=None if target is None else
