@@ -20,7 +20,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 
-from riskmgr.backtest import fastpoll
+from riskmgr.backtest import fastpath, fastpoll
 from riskmgr.backtest.account import Holding, SimAccount
 from riskmgr.backtest.decisions import EntrySignals, decide
 from riskmgr.backtest.engine import EngineInput, build_series, run_events
@@ -271,3 +271,25 @@ def test_a_shut_account_level_gate_is_counted_without_sizing_with_the_live_reaso
     assert _decision_state(acct) == _decision_state(twin)
     assert set(acct.denials) == {"consecutive_losses"}
     assert acct.denials["consecutive_losses"].first_reason.startswith("3 losing closes in a row")
+
+
+def test_the_signal_cooldown_is_judged_by_the_live_filter_first_then_counted_as_decide_counts_it():
+    inp, sig = conservative(3000, 4, rearm=True)
+    acct = SimAccount(build_series(inp), inp.spec, inp.config, inp.first_bar)
+    plan = DecisionPlan.of(acct)
+    bars = np.flatnonzero(sig.side)
+    j, later = int(bars[0]), int(bars[1])
+    acct.last_taken = from_ms(acct.s.close_ms(later)) - timedelta(minutes=1)  # an entry a minute before: cooling
+    twin = _twin(acct)
+
+    for k in (j, j, later):  # the first denial words the reason; the repeats only count
+        assert not try_place(acct, k, sig, plan)
+        assert try_shut(acct, k, sig, plan)
+        decide(twin, k, sig)
+        assert _decision_state(acct) == _decision_state(twin)
+    assert set(acct.denials) == {"signal_cooldown"} and acct.denials["signal_cooldown"].count == 3
+    assert acct.denials["signal_cooldown"].first_reason.startswith("cooling down until")
+
+    past = from_ms(acct.s.close_ms(j)) - plan.cooldown - timedelta(minutes=1)  # the cooldown over: not shut by it
+    acct.last_taken = twin.last_taken = past
+    assert fastpath._cooldown_verdict(acct, from_ms(acct.s.close_ms(j)), PositionSide.LONG, j, sig, plan) is None
