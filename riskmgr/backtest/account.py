@@ -8,7 +8,7 @@ happen; the plain bar-by-bar loop of the tests calls them at every bar, and both
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from functools import cached_property
@@ -108,6 +108,8 @@ class Holding:
     exit_value: Decimal = ZERO
     partial_done: bool = False
     alerted: bool = False
+    # the event-driven engine's float image of (stop or liquidation, whichever is met first; target), set there
+    float_levels: tuple[float, float] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(slots=True)  # not frozen: a frozen init sets each field through object.__setattr__; nothing mutates it

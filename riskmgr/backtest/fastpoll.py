@@ -82,6 +82,16 @@ def mark(acct: SimAccount, j: int) -> None:
 
 def _exit_possible(acct: SimAccount, h: Holding, j: int) -> bool:
     """Tell whether bar ``j`` reaches the stop, the liquidation or (when it may fill) the target."""
+    low_f, high_f = float(acct.s.low[j]), float(acct.s.high[j])
+    levels = h.float_levels if h.float_levels is not None else _float_levels(h)
+    target_on = j >= h.target_from and h.target is not None
+    # a float bound first: rounding to float keeps order, so a Decimal price at or beyond a level has its float
+    # at or beyond the level's float; a bar whose floats stay inside reaches nothing (NaN goes on to the full check)
+    if h.side is LONG:
+        if low_f > levels[0] and not (target_on and high_f >= levels[1]):
+            return False
+    elif high_f < levels[0] and not (target_on and low_f <= levels[1]):
+        return False
     target = h.target if j >= h.target_from else None
     if h.side is LONG:
         low = price_of(acct.s.low[j])  # a long's stop is met at the open or the low; the low is the lower
@@ -90,6 +100,15 @@ def _exit_possible(acct: SimAccount, h: Holding, j: int) -> bool:
     high = price_of(acct.s.high[j])
     return ((h.stop is not None and high >= h.stop) or (h.liquidation is not None and high >= h.liquidation)
             or (target is not None and price_of(acct.s.low[j]) <= target))
+
+
+def _float_levels(h: Holding) -> tuple[float, float]:
+    """Return and keep the floats of the adverse level met first (stop or liquidation) and of the target."""
+    adverse = [float(x) for x in (h.stop, h.liquidation) if x is not None]
+    long = h.side is LONG
+    h.float_levels = ((max(adverse) if adverse else -INF) if long else (min(adverse) if adverse else INF),
+                      float(h.target) if h.target is not None else (INF if long else -INF))
+    return h.float_levels
 
 
 def _poll(acct: SimAccount, j: int) -> None:
