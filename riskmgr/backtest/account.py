@@ -8,9 +8,10 @@ happen; the plain bar-by-bar loop of the tests calls them at every bar, and both
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from functools import cached_property
 
 import numpy as np
 
@@ -66,6 +67,17 @@ class Series:
     def close_ms(self, j: int) -> int:
         return int(self.ts[j]) + self.bar_ms
 
+    def day_start_bar(self, day: int) -> int:
+        """Return the first bar whose risk day is ``day`` or later (``len(self)``: none), remembered per day."""
+        found = self._day_starts.get(day)
+        if found is None:
+            found = self._day_starts[day] = int(self.day.searchsorted(day, side="left"))
+        return found
+
+    @cached_property
+    def _day_starts(self) -> dict[int, int]:
+        return {}
+
     def bar(self, j: int) -> fm.Bar:
         return fm.Bar(
             from_ms(int(self.ts[j])), price_of(self.open[j]), price_of(self.high[j]), price_of(self.low[j]),
@@ -73,7 +85,7 @@ class Series:
         )
 
 
-@dataclass
+@dataclass(slots=True)  # built once per trade and read at every event: slots make both cheaper
 class Holding:
     """The open position."""
 
@@ -96,9 +108,11 @@ class Holding:
     exit_value: Decimal = ZERO
     partial_done: bool = False
     alerted: bool = False
+    # the event-driven engine's float image of (stop or liquidation, whichever is met first; target), set there
+    float_levels: tuple[float, float] | None = field(default=None, compare=False, repr=False)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a frozen init sets each field through object.__setattr__; nothing mutates it
 class PendingEntry:
     """An entry decided at a bar's close, to fill from the next bar on."""
 

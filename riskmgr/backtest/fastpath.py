@@ -22,9 +22,17 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from riskmgr.backtest.account import PendingEntry, SimAccount, price_of
-from riskmgr.backtest.decisions import ACCOUNT_GATES, EntrySignals, _cooldown, _daily_cap, _intent, _shut
+from riskmgr.backtest.decisions import (
+    ACCOUNT_GATES,
+    COOLDOWN_RULE,
+    EntrySignals,
+    _cooldown,
+    _daily_cap,
+    _intent,
+    _shut,
+)
 from riskmgr.clock import from_ms
-from riskmgr.domain import ZERO, AccountStatus, PositionSide, TradingState
+from riskmgr.domain import ZERO, AccountStatus, PositionSide, TradingState, Verdict
 from riskmgr.errors import ValidationError
 from riskmgr.risk import rules
 from riskmgr.risk.context import RuleContext
@@ -147,7 +155,7 @@ def try_shut(acct: SimAccount, j: int, sig: EntrySignals, plan: DecisionPlan) ->
     ms = acct.s.close_ms(j)
     now = from_ms(ms)
     side = LONG if sig.side[j] > 0 else SHORT
-    cooldown = _cooldown(acct, now, side, j, sig)
+    cooldown = _cooldown_verdict(acct, now, side, j, sig, plan)
     if cooldown is not None:
         acct.signals += 1
         _shut(acct, [cooldown], ms)
@@ -170,6 +178,26 @@ def try_shut(acct: SimAccount, j: int, sig: EntrySignals, plan: DecisionPlan) ->
     acct.signals += 1
     _shut(acct, gates, ms)
     return True
+
+
+def _cooldown_verdict(acct: SimAccount, now: datetime, side: PositionSide, j: int, sig: EntrySignals,
+                      plan: DecisionPlan) -> Verdict | None:
+    """``decisions._cooldown``, without building the live signal when its answer is certain.
+
+    The live filter drops this signal (created now, valid for one bar, on a symbol not held) exactly when
+    ``now < last taken + cooldown``. Its reason is needed only for the rule's first denial, so that one (and a
+    negative cooldown, which the filter refuses) goes through the filter itself.
+    """
+    taken = acct.last_taken
+    if taken is None:
+        return None
+    until = taken + plan.cooldown
+    first = acct.denials.get(COOLDOWN_RULE)
+    if plan.cooldown < timedelta(0) or (now < until and first is None):
+        return _cooldown(acct, now, side, j, sig)
+    if now < until and first is not None:
+        return Verdict.deny(COOLDOWN_RULE, first.first_reason, until=until)  # counted; this reason is not kept
+    return None
 
 
 def _gates_open(acct: SimAccount, now: datetime, plan: DecisionPlan) -> bool:

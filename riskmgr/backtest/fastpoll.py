@@ -19,6 +19,7 @@ from riskmgr.backtest.account import Holding, Series, SimAccount, price_of
 from riskmgr.backtest.polling import _apply_tiers, _monitor, _roll_day, poll
 from riskmgr.clock import from_ms
 from riskmgr.domain import PositionSide
+from riskmgr.exchanges import fills as fm
 from riskmgr.risk.sizing import HUNDRED
 from riskmgr.risk.state import evaluate_account_tiers
 
@@ -38,11 +39,36 @@ def bar_valid(s: Series, j: int) -> bool:
 
 def step(acct: SimAccount, j: int) -> None:
     """Process bar ``j`` exactly as ``polling.step`` does."""
-    h = acct.holding
-    if acct.pending is not None or h is None or (acct.s.funding is not None and acct.s.funding[j]) \
-            or not bar_valid(acct.s, j) or _exit_possible(acct, h, j):
-        acct.bar_start(j)
+    h, p = acct.holding, acct.pending
+    if (h is None and p is None) or not bar_valid(acct.s, j):
+        acct.bar_start(j)  # flat with nothing pending: it does nothing; an invalid bar: it fails as in full
+    elif p is not None:
+        if h is None and p.limit is None:
+            # flat at the open: no funding is paid in this bar (``bar_start`` pays it only on a position held then)
+            _market_fill(acct, j)
+        else:
+            acct.bar_start(j)
+    else:
+        if acct.s.funding is not None and acct.s.funding[j]:
+            acct._pay_funding(j)  # as ``bar_start`` does first; it changes the wallet, never the exits
+        if _exit_possible(acct, h, j):
+            acct._exits(j, acct.s.bar(j))
     _poll(acct, j)
+
+
+def _market_fill(acct: SimAccount, j: int) -> None:
+    """Fill the pending market entry at the open of a valid bar, as ``bar_start`` does, building the Decimal bar
+    (and searching its exits) only when the bar may reach the stop, the liquidation or the target."""
+    p = acct.pending
+    if p is None:  # the caller checked; a bug otherwise
+        raise RuntimeError("no pending entry")
+    price = fm.slipped_price(price_of(acct.s.open[j]), p.side.entry_order_side, acct.cfg.fill.slippage_bps,
+                             acct.spec.price_tick)
+    acct.pending = None
+    acct._open(j, p, price, fm.fee_for(price, p.qty, acct.cfg.fill.taker_fee), j)
+    h = acct.holding
+    if h is not None and _exit_possible(acct, h, j):
+        acct._exits(j, acct.s.bar(j))
 
 
 def mark(acct: SimAccount, j: int) -> None:
@@ -56,6 +82,16 @@ def mark(acct: SimAccount, j: int) -> None:
 
 def _exit_possible(acct: SimAccount, h: Holding, j: int) -> bool:
     """Tell whether bar ``j`` reaches the stop, the liquidation or (when it may fill) the target."""
+    low_f, high_f = float(acct.s.low[j]), float(acct.s.high[j])
+    levels = h.float_levels if h.float_levels is not None else _float_levels(h)
+    target_on = j >= h.target_from and h.target is not None
+    # a float bound first: rounding to float keeps order, so a Decimal price at or beyond a level has its float
+    # at or beyond the level's float; a bar whose floats stay inside reaches nothing (NaN goes on to the full check)
+    if h.side is LONG:
+        if low_f > levels[0] and not (target_on and high_f >= levels[1]):
+            return False
+    elif high_f < levels[0] and not (target_on and low_f <= levels[1]):
+        return False
     target = h.target if j >= h.target_from else None
     if h.side is LONG:
         low = price_of(acct.s.low[j])  # a long's stop is met at the open or the low; the low is the lower
@@ -66,11 +102,24 @@ def _exit_possible(acct: SimAccount, h: Holding, j: int) -> bool:
             or (target is not None and price_of(acct.s.low[j]) <= target))
 
 
+def _float_levels(h: Holding) -> tuple[float, float]:
+    """Return and keep the floats of the adverse level met first (stop or liquidation) and of the target."""
+    adverse = [float(x) for x in (h.stop, h.liquidation) if x is not None]
+    long = h.side is LONG
+    h.float_levels = ((max(adverse) if adverse else -INF) if long else (min(adverse) if adverse else INF),
+                      float(h.target) if h.target is not None else (INF if long else -INF))
+    return h.float_levels
+
+
 def _poll(acct: SimAccount, j: int) -> None:
     """``polling.poll`` with the tier grading and the monitor run only where they may act."""
-    mark = price_of(acct.s.close[j])
-    equity = acct.equity(mark)
-    if equity <= 0 or mark <= 0:
+    close = float(acct.s.close[j])
+    if acct.holding is None and 0 < close < INF:
+        mark, equity = None, acct.wallet  # flat at a valid close: the mark is not read (a Decimal saved per bar)
+    else:
+        mark = price_of(close)
+        equity = acct.equity(mark)
+    if equity <= 0 or (mark is not None and mark <= 0):
         poll(acct, j)  # a wiped-out account, or a mark the monitor rejects: all of it in full
         return
     now = None
@@ -89,7 +138,7 @@ def _poll(acct: SimAccount, j: int) -> None:
             now = now or from_ms(acct.s.close_ms(j))
             _apply_tiers(acct, j, now, evaluate_account_tiers(acct.limits, equity, acct.day_start, acct.peak, now))
     h = acct.holding
-    if h is not None and not _monitor_quiet(acct, h, mark):
+    if h is not None and mark is not None and not _monitor_quiet(acct, h, mark):  # flat before: flat still
         _monitor(acct, j, now or from_ms(acct.s.close_ms(j)), mark)
 
 

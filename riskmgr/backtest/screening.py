@@ -56,7 +56,7 @@ def _pending(acct: SimAccount, i: int, n: int) -> int:
         return i
     # the first close of the next risk day sets the day's opening equity: it must see the account still flat
     # (a fill later in that day would otherwise open the day with the position's unrealized P&L in it)
-    next_day = int(acct.s.day.searchsorted((acct.day or 0) + 1, side="left"))
+    next_day = acct.s.day_start_bar((acct.day or 0) + 1)
     last = min(p.expires_bar, n - 1, max(i, next_day))
     if i >= last:
         return i
@@ -70,7 +70,7 @@ def _pending(acct: SimAccount, i: int, n: int) -> int:
 
 
 def _holding(acct: SimAccount, h: Holding, i: int, n: int, funding_bars: np.ndarray | None) -> int:
-    end = min(n, int(acct.s.day.searchsorted((acct.day or 0) + 1, side="left")))
+    end = min(n, acct.s.day_start_bar((acct.day or 0) + 1))
     if funding_bars is not None:
         k = int(funding_bars.searchsorted(i, side="left"))
         if k < len(funding_bars):

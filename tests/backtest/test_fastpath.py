@@ -20,7 +20,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 
-from riskmgr.backtest import fastpoll
+from riskmgr.backtest import fastpath, fastpoll
 from riskmgr.backtest.account import Holding, SimAccount
 from riskmgr.backtest.decisions import EntrySignals, decide
 from riskmgr.backtest.engine import EngineInput, build_series, run_events
@@ -271,3 +271,50 @@ def test_a_shut_account_level_gate_is_counted_without_sizing_with_the_live_reaso
     assert _decision_state(acct) == _decision_state(twin)
     assert set(acct.denials) == {"consecutive_losses"}
     assert acct.denials["consecutive_losses"].first_reason.startswith("3 losing closes in a row")
+
+
+def test_the_signal_cooldown_is_judged_by_the_live_filter_first_then_counted_as_decide_counts_it():
+    inp, sig = conservative(3000, 4, rearm=True)
+    acct = SimAccount(build_series(inp), inp.spec, inp.config, inp.first_bar)
+    plan = DecisionPlan.of(acct)
+    bars = np.flatnonzero(sig.side)
+    j, later = int(bars[0]), int(bars[1])
+    acct.last_taken = from_ms(acct.s.close_ms(later)) - timedelta(minutes=1)  # an entry a minute before: cooling
+    twin = _twin(acct)
+
+    for k in (j, j, later):  # the first denial words the reason; the repeats only count
+        assert not try_place(acct, k, sig, plan)
+        assert try_shut(acct, k, sig, plan)
+        decide(twin, k, sig)
+        assert _decision_state(acct) == _decision_state(twin)
+    assert set(acct.denials) == {"signal_cooldown"} and acct.denials["signal_cooldown"].count == 3
+    assert acct.denials["signal_cooldown"].first_reason.startswith("cooling down until")
+
+    past = from_ms(acct.s.close_ms(j)) - plan.cooldown - timedelta(minutes=1)  # the cooldown over: not shut by it
+    acct.last_taken = twin.last_taken = past
+    assert fastpath._cooldown_verdict(acct, from_ms(acct.s.close_ms(j)), PositionSide.LONG, j, sig, plan) is None
+
+
+@settings(max_examples=400, deadline=None, database=None)
+@given(prices=st.lists(st.integers(39_000_0, 41_000_0), min_size=4, max_size=4), long=st.booleans(),
+       offsets=st.lists(st.sampled_from([None, -2, -1, 0, 1, 2]), min_size=3, max_size=3),
+       nudge=st.sampled_from([D(0), D("1e-20"), D("-1e-20")]), target_later=st.booleans())
+def test_the_exit_check_of_a_bar_says_yes_exactly_when_the_fill_model_finds_an_exit(prices, long, offsets, nudge,
+                                                                                 target_later):
+    from riskmgr.exchanges import fills as fm
+
+    o, c = prices[0] / 10, prices[1] / 10
+    lo, hi = min(prices) / 10, max(prices) / 10
+    series = SimpleNamespace(low=np.array([lo]), high=np.array([hi]))
+    ref = D(repr(lo)) if long else D(repr(hi))  # levels at, or a tick or two around, the bar's extreme (+- a hair)
+    levels = [None if k is None else ref + D(k) / 10 + nudge for k in offsets]
+    stop, liquidation = levels[0], levels[1]
+    target = None if levels[2] is None else (D(repr(hi)) if long else D(repr(lo))) + D(offsets[2]) / 10 + nudge
+    side = PositionSide.LONG if long else PositionSide.SHORT
+    h = Holding(side, D(1), D(1), D(40000), 0, 0, stop, target, liquidation, D(100), 3, D(0),
+                1 if target_later else 0)
+    bar = fm.Bar(from_ms(START_MS), *(D(repr(x)) for x in (o, hi, lo, c)))
+    expected = fm.position_exit(side, bar, stop=stop, liquidation=liquidation,
+                                take_profit=None if target_later else target) is not None
+
+    assert fastpoll._exit_possible(SimpleNamespace(s=series), h, 0) == expected  # type: ignore[arg-type]
