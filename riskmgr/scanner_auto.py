@@ -22,6 +22,7 @@ recorded as unknown, with the reason; a venue that cannot report closed trades i
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -69,8 +70,9 @@ class AccountPolicy:
                 "reason": self.reason}
 
 
-def policies(runtime: Runtime, settings: Any) -> list[AccountPolicy]:
-    """Return the auto-trading policy of every account."""
+def policies(runtime: Runtime, settings: Any,
+             overrides: Mapping[str, tuple[bool, str] | None] | None = None) -> list[AccountPolicy]:
+    """Return the auto-trading policy of every account (``overrides``: the per-account switches, already read)."""
     out: list[AccountPolicy] = []
     for name, reader in runtime.accounts.items():
         paper = reader.mode == "paper"
@@ -86,7 +88,8 @@ def policies(runtime: Runtime, settings: Any) -> list[AccountPolicy]:
             enabled, reason = False, f"signals come from {settings.source} prices; this account trades on {market}"
         else:
             enabled, reason = True, "on"
-        switch = auto_trading_override(runtime, name)  # the operator's per-account switch overrides the config
+        # the operator's per-account switch overrides the config
+        switch = overrides.get(name) if overrides is not None else auto_trading_override(runtime, name)
         if switch is not None and (not switch[0] or market == settings.source):
             enabled, reason = switch
         out.append(AccountPolicy(name, reader.mode, market, enabled, reason))

@@ -44,7 +44,11 @@ def auto_trading_override(runtime: Runtime, account: str) -> tuple[bool, str] | 
     installed = getattr(runtime, "features", {}).get(FEATURE)  # a runtime without the feature: the config decides
     if installed is None:
         return None
-    s: Switches = installed["switches"].get(account)
+    return override_of(installed["switches"].get(account))
+
+
+def override_of(s: Switches) -> tuple[bool, str] | None:
+    """Return (enabled, reason) when ``s`` sets auto-trading, else None (the config decides)."""
     if s.auto_trading is None:
         return None
     when = s.auto_changed_at.strftime("%Y-%m-%d %H:%M:%S UTC") if s.auto_changed_at else "?"
@@ -57,9 +61,11 @@ def switches_view(runtime: Runtime) -> list[dict[str, Any]]:
     """Return every account's switches with the auto-trading policy in force (and why)."""
     from riskmgr.scanner_auto import policies  # the scanner decides; here it is only described
 
-    in_force = {p.account: p for p in policies(runtime, runtime.settings.feature("riskmgr.scanner"))}
+    stored = switches(runtime).all()  # one read for every account (a page's banner asks on every request)
+    in_force = {p.account: p for p in policies(runtime, runtime.settings.feature("riskmgr.scanner"),
+                                               {s.account: override_of(s) for s in stored})}
     out = []
-    for s in switches(runtime).all():
+    for s in stored:
         policy = in_force.get(s.account)
         out.append(s.as_dict() | {
             "mode": runtime.accounts[s.account].mode,

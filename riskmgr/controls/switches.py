@@ -76,8 +76,9 @@ class AccountSwitches:
 
     def all(self) -> list[Switches]:
         """Return every configured account's switches, in configuration order."""
-        with Session(self._engine) as session:
-            rows = {r.account: r for r in session.scalars(select(AccountControl))}
+        # a Core read on a pooled connection: every page's banner asks for this
+        with self._engine.connect() as conn:
+            rows = {r.account: r for r in conn.execute(select(AccountControl.__table__))}
         return [_switches(rows[a]) if a in rows else Switches(a) for a in self._accounts]
 
     def set_paused(self, account: str, paused: bool, *, reason: str, by: str) -> Switches:
@@ -127,7 +128,7 @@ class AccountSwitches:
         raise RuntimeError(f"the switches row of {account} could neither be inserted nor updated")
 
 
-def _switches(row: AccountControl) -> Switches:
+def _switches(row: Any) -> Switches:  # an AccountControl or a row of its table (same names)
     return Switches(
         row.account, bool(row.entries_paused), row.entries_reason, row.entries_changed_at, row.entries_changed_by,
         row.auto_trading, row.auto_reason, row.auto_changed_at, row.auto_changed_by,

@@ -36,10 +36,12 @@ def _inject_common() -> dict:
     }
 
 
-@bp.app_context_processor
-def _inject_labels() -> dict:
-    """Give every page the one table of human labels for rule and limit names (read by static/js/format.js)."""
-    return {"rm_labels": label_table()}
+@bp.record_once
+def _labels_global(state) -> None:  # type: ignore[no-untyped-def]
+    """Give every page the one table of human labels for rule and limit names (read by static/js/format.js).
+
+    A Jinja global, not a context value: it never changes, so no page pays for it per request."""
+    state.app.jinja_env.globals["rm_labels"] = label_table()
 
 
 @bp.app_template_filter("fmt_time")
