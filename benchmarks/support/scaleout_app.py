@@ -1,6 +1,7 @@
 """The app the scale-out benchmark's Celery workers run: 64 bench venues answering every call in 100 ms.
 
-Started by ``benchmarks/scaleout.py`` as ``celery -A scaleout_app worker`` in this folder; not a project entry point.
+Started by ``benchmarks/scaleout.py`` as ``celery -A scaleout_app worker`` in this folder; not a benchmark itself
+(``make bench`` runs ``benchmarks/*.py`` only) and not a project entry point.
 Environment: DATABASE_URL, REDIS_URL, INSTANCE_PATH and BENCH_ACCOUNTS (how many venues).
 """
 
@@ -11,8 +12,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
-sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent.parent))  # the project
+sys.path.insert(0, str(HERE.parent))  # benchmarks/: the poll benchmark's venue
 
 from poll import LatencyVenue  # noqa: E402  (the poll benchmark's venue: 100 ms per call, concurrent reads)
 
