@@ -4,6 +4,11 @@ rest with its fill and realized P&L; the row says "closing…" at once.
 Its own server: paper fees and slippage at 0 (PAPER_TAKER_FEE, PAPER_SLIPPAGE_BPS), so break-even is the entry
 price and a position is past it as soon as the simulated mark ticks its way; auto-trading off (AUTO_TRADE_PAPER) so
 no signal opens positions under the test.
+
+The simulated market is a pure function of (seed, symbol, second), so the test does not wait on luck: it reads the
+coming minutes of every symbol with the server's seed (MARKET_SEED) and opens the position whose mark will be past
+its entry within seconds and stay past it for minutes, long enough for every step at CI speed. Waiting for a random
+walk to move the right way failed about one run in twenty.
 """
 
 from __future__ import annotations
@@ -12,16 +17,21 @@ import os
 import subprocess
 import sys
 import time
-from decimal import Decimal
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_CEILING, Decimal
 from pathlib import Path
 
 import pytest
 import requests
 
+from riskmgr.clock import SystemClock
+from riskmgr.market.simulated import SimulatedMarket
 from tests.browser.conftest import ARTIFACTS, PASSWORD, ROOT, TOKEN, _free_port, log_in, shot
 
-BTC, ETH = "BTC/USDT:USDT", "ETH/USDT:USDT"
 D = Decimal
+SEED = 7_340_221
+LEAD_S, HORIZON_S, RISE_S, HOLD_S, JITTER_S = 8, 900, 15, 300, 5  # seconds
+MARGIN = 0.0006  # the mark at least 0.06 % past the worst possible entry, all through the hold
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +43,7 @@ def cheap_server(tmp_path_factory):
         **os.environ, "INSTANCE_PATH": str(tmp / "instance"), "DATABASE_URL": f"sqlite:///{tmp / 'app.db'}",
         "POLL_SECONDS": "1", "RISKMGR_ADMIN_PASSWORD": PASSWORD, "RISKMGR_API_TOKEN": TOKEN, "PORT": str(port),
         "HOST": "127.0.0.1", "WEB_CONCURRENCY": "2", "FLASK_APP": "app", "PAPER_TAKER_FEE": "0",
-        "PAPER_MAKER_FEE": "0", "PAPER_SLIPPAGE_BPS": "0", "AUTO_TRADE_PAPER": "false",
+        "PAPER_MAKER_FEE": "0", "PAPER_SLIPPAGE_BPS": "0", "AUTO_TRADE_PAPER": "false", "MARKET_SEED": str(SEED),
     }
     venv = Path(sys.executable).parent
     subprocess.run([str(venv / "flask"), "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
@@ -66,6 +76,39 @@ def _api(server: str, method: str, path: str, **kwargs):
 def _positions(server: str) -> list[dict]:
     return [p | {"account": a["name"]} for a in _api(server, "GET", "/api/snapshot").json()["accounts"]
             for p in a["positions"]]
+
+
+def _plan() -> tuple[str, str, datetime]:
+    """Return (symbol, side, when to open) of the first position the coming ticks keep past its entry.
+
+    Opened at ``when`` it fills at one of the next JITTER_S ticks (the worst is taken as its entry); from RISE_S
+    seconds later its mark stays at least MARGIN past that entry for HOLD_S seconds.
+    """
+    market = SimulatedMarket(seed=SEED, clock=SystemClock())
+    now = datetime.now(UTC).replace(microsecond=0)
+    best: tuple[int, str, str] | None = None
+    for symbol in market.symbols():
+        price = market.path(symbol, now, now + timedelta(seconds=HORIZON_S + RISE_S + HOLD_S)).close  # [i]: now+1+i
+        for side, sign in (("buy", 1), ("sell", -1)):
+            for start in range(LEAD_S, HORIZON_S if best is None else best[0]):
+                fills = price[start - 1 : start - 1 + JITTER_S]
+                entry = fills.max() if sign > 0 else fills.min()
+                hold = price[start - 1 + RISE_S : start - 1 + RISE_S + HOLD_S]
+                if (sign * (hold - entry) / entry >= MARGIN).all():
+                    best = (start, symbol, side)
+                    break
+    if best is None:
+        pytest.fail(f"no symbol of seed {SEED} holds a {MARGIN:.2%} move for {HOLD_S} s in the next {HORIZON_S} s")
+    start, symbol, side = best
+    return symbol, side, now + timedelta(seconds=start)
+
+
+def _qty(server: str, symbol: str) -> str:
+    """Return a size worth about 100 USDT: an even number of the market's steps, so half of it is a size too."""
+    market = next(m for m in _api(server, "GET", "/api/markets").json()["markets"] if m["symbol"] == symbol)
+    step = D(market["qty_step"])
+    steps = max((D(100) / D(market["mark"]) / step).to_integral_value(ROUND_CEILING), D(market["min_qty"]) / step)
+    return str((steps + steps % 2) * step)
 
 
 def _open(server: str, symbol: str, side: str, qty: str) -> None:
@@ -119,9 +162,12 @@ def test_break_even_then_half_then_close_with_fill_and_pnl(browser, cheap_server
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     _wait_for_a_good_poll(server)
     _flatten(server)
-    _open(server, BTC, "buy", "0.004")
-    _open(server, ETH, "sell", "0.06")
-    _wait_for_positions(server, 2)
+    _wait_for_positions(server, 0)
+    symbol, side, when = _plan()
+    qty = _qty(server, symbol)
+    time.sleep(max(0.0, (when - datetime.now(UTC)).total_seconds()))
+    _open(server, symbol, side, qty)
+    _wait_for_positions(server, 1)
     context = browser.new_context(viewport={"width": width, "height": height})
     page = context.new_page()
     errors: list[str] = []
@@ -132,7 +178,7 @@ def test_break_even_then_half_then_close_with_fill_and_pnl(browser, cheap_server
         log_in(page, server)
         key = _move_to_break_even(page, server)
         shot(page, f"controls-break-even-{width}")
-        _account, symbol, side = key.split("|")
+        _account, symbol, side = key.split("|")  # the planned position, in the venue's words (long / short)
         # no fees and no slippage: break-even is the entry price itself
         position = _wait_for(lambda: next((p for p in _positions(server) if p["symbol"] == symbol and p["side"] == side
                                            and D(p["stop_loss"]["price"]) == D(p["entry_price"])), None),
@@ -168,12 +214,12 @@ def test_break_even_then_half_then_close_with_fill_and_pnl(browser, cheap_server
 def _move_to_break_even(page, server: str) -> str:
     """Open the panel of a position the mark has moved past its entry and move its stop to break-even.
 
-    The simulated market moves every second; a position is picked when it is past its entry, and the move is tried
-    again (after the refusal naming why) only while the mark has slipped back in between.
+    The planned position is past its entry RISE_S seconds after it opened; until then the move is tried again (after
+    the refusal naming why) only while the mark has not passed the entry yet.
     """
-    deadline = time.monotonic() + 180
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        ahead = [p for p in _positions(server) if D(p["pnl_pct"]) > D("0.06")]  # room: no stop-out in seconds
+        ahead = [p for p in _positions(server) if D(p["pnl_pct"]) > D("0.03")]
         if not ahead:
             time.sleep(0.5)
             continue
