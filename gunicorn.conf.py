@@ -1,7 +1,7 @@
 """gunicorn settings (read automatically from the working directory).
 
 ``make run`` binds 127.0.0.1:$PORT; the Procfile binds 0.0.0.0:$PORT. Each worker tries to start the
-background jobs after it boots; exactly one wins the scheduler lock (see riskmgr/scheduler.py).
+background jobs after it boots; exactly one wins the scheduler lock (see riskmgr/app/scheduler.py).
 """
 
 import os
@@ -15,7 +15,7 @@ access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(L)ss rid=%({x-request-id}o)s'
 
 
 def post_worker_init(worker):
-    from riskmgr.scheduler import start_background_jobs
+    from riskmgr.app.scheduler import start_background_jobs
     from riskmgr.web.auth import ensure_admin_credentials
 
     ensure_admin_credentials(worker.wsgi)
@@ -23,6 +23,6 @@ def post_worker_init(worker):
 
 
 def worker_exit(server, worker):
-    from riskmgr.scheduler import stop_background_jobs
+    from riskmgr.app.scheduler import stop_background_jobs
 
     stop_background_jobs(worker.wsgi)

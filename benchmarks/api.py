@@ -70,9 +70,10 @@ def prepare(env: dict[str, str]) -> None:
     from sqlalchemy import insert
     from sqlalchemy.orm import Session
 
-    from riskmgr import create_app, equity_history
-    from riskmgr.jobs import poll_job
-    from riskmgr.models import EquityPoint
+    from riskmgr import create_app
+    from riskmgr.accounts import equity_history
+    from riskmgr.app.jobs import poll_job
+    from riskmgr.persistence.models import EquityPoint
 
     app = create_app()
     with app.app_context():
@@ -260,7 +261,8 @@ def main() -> int:
 
 def snapshot_matches(port: int, auth: dict[str, str]) -> bool:
     """Compare the served snapshot with the view built now in this process from the same database."""
-    from riskmgr import create_app, services
+    from riskmgr import create_app
+    from riskmgr.accounts import services
 
     app = create_app()
     with app.app_context():

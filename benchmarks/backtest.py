@@ -41,17 +41,17 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from riskmgr.app.config import Settings
 from riskmgr.backtest.decisions import EntrySignals
 from riskmgr.backtest.engine import EngineInput, run_events, run_signal_backtest
 from riskmgr.backtest.params import merge, parse_params
 from riskmgr.backtest.presets import BUILTIN, defaults
 from riskmgr.backtest.reference import run_sma_reference
 from riskmgr.backtest.stats import compute_stats
-from riskmgr.clock import from_ms
-from riskmgr.config import Settings
+from riskmgr.core.clock import from_ms
 from riskmgr.market.base import CandleArrays
-from riskmgr.market.sim_specs import SIM_BY_SYMBOL
-from riskmgr.signal_rules import evaluate_series
+from riskmgr.market.sim.specs import SIM_BY_SYMBOL
+from riskmgr.signals.rules import evaluate_series
 from tests.backtest.helpers import bar_by_bar, sma_cross_oracle
 
 BARS, PAIRS, SEED = 1_000_000, 3, 20240101

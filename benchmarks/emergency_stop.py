@@ -26,16 +26,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import create_engine
 
-from riskmgr import _enable_sqlite_wal as sqlite_pragmas
 from riskmgr import create_app
-from riskmgr.clock import SystemClock
-from riskmgr.config import Settings
-from riskmgr.domain import OrderRequest, OrderSide, OrderType, PositionSide
-from riskmgr.exchanges.paper import PaperExchange
-from riskmgr.extensions import db
-from riskmgr.market.simulated import SimulatedMarket
-from riskmgr.risk.emergency import service
-from riskmgr.risk.emergency_config import EmergencySettings
+from riskmgr.app.config import Settings
+from riskmgr.app.factory import _enable_sqlite_wal as sqlite_pragmas
+from riskmgr.core.clock import SystemClock
+from riskmgr.core.domain import OrderRequest, OrderSide, OrderType, PositionSide
+from riskmgr.exchanges.paper.exchange import PaperExchange
+from riskmgr.market.sim.market import SimulatedMarket
+from riskmgr.persistence.extensions import db
+from riskmgr.risk.emergency.config import EmergencySettings
+from riskmgr.risk.emergency.feature import service
 
 ACCOUNTS = ("acct1", "acct2", "acct3", "acct4")
 SYMBOLS = ("BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT", "XRP/USDT:USDT", "BNB/USDT:USDT")
@@ -87,7 +87,7 @@ def build(folder: Path, workers: int) -> Any:
     settings = Settings(
         database_url=f"sqlite:///{folder / 'riskmgr.db'}", instance_path=folder / "instance", secret_key="bench-only",  # noqa: S106 (a throwaway key for a throwaway app)
         scheduler_enabled=False, paper_accounts=(),
-        feature_settings={"riskmgr.risk.emergency": EmergencySettings(max_workers=workers)},
+        feature_settings={"riskmgr.risk.emergency.feature": EmergencySettings(max_workers=workers)},
         extra={"clock": clock, "market": market, "adapters": adapters},
     )
     app = create_app(settings)

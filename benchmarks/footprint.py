@@ -11,7 +11,7 @@ Then riskmgr runs for RUN_SECONDS (default 300: five minutes) with one client as
 dashboard every second, and the resident memory (RSS) of each worker is read from /proc.
 
 Targets: every riskmgr worker under 200 MB RSS after the run; start to first /health under 15 s. Exits 1 when a
-target is missed. (That a worker never imports the migration tooling is proven by tests/test_footprint.py.)
+target is missed. (That a worker never imports the migration tooling is proven by tests/app/test_footprint.py.)
 
 Run: .venv/bin/python benchmarks/footprint.py   (RUN_SECONDS=60 for a quick look; the target is judged at 300)
 """

@@ -24,8 +24,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from riskmgr.clock import FixedClock
-from riskmgr.market.simulated import SimulatedMarket
+from riskmgr.core.clock import FixedClock
+from riskmgr.market.sim.market import SimulatedMarket
 
 NOW = datetime(2026, 11, 21, 12, 0, 0, tzinfo=UTC)
 PAIRS = 5

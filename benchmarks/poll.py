@@ -33,10 +33,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from riskmgr import create_app, features
-from riskmgr.clock import SystemClock
-from riskmgr.config import Settings
-from riskmgr.domain import (
+from riskmgr import create_app
+from riskmgr.accounts.monitor import poll_cycle
+from riskmgr.app import features
+from riskmgr.app.config import Settings
+from riskmgr.core.clock import SystemClock
+from riskmgr.core.domain import (
     Balance,
     Candle,
     MarginMode,
@@ -48,10 +50,9 @@ from riskmgr.domain import (
     PositionSide,
     Ticker,
 )
-from riskmgr.errors import NotSupportedError
+from riskmgr.core.errors import NotSupportedError
 from riskmgr.exchanges.base import ExchangeAdapter
-from riskmgr.extensions import db
-from riskmgr.monitor import poll_cycle
+from riskmgr.persistence.extensions import db
 
 LATENCY_S = 0.1
 SIZES = (1, 4, 16, 64)
@@ -195,7 +196,7 @@ def hooks_cost(folder: Path) -> tuple[float, float, bool, dict[str, int]]:
         with_hooks.append(b)
         same = same and read_a == read_b
     with app.app_context():
-        counts = app.extensions["riskmgr"].features["riskmgr.protection_watchdog"].counts()
+        counts = app.extensions["riskmgr"].features["riskmgr.accounts.watchdog"].counts()
         db.engine.dispose()
     return statistics.median(without), statistics.median(with_hooks), same, counts
 

@@ -93,7 +93,7 @@ def poll_cycle(app: Any, size: int) -> float:
     from sqlalchemy import func, select
     from sqlalchemy.orm import Session
 
-    from riskmgr.models import PollRun
+    from riskmgr.persistence.models import PollRun
     from riskmgr.workers import tasks
 
     runtime = app.extensions["riskmgr"]
@@ -211,7 +211,7 @@ def main() -> int:
     sys.path.insert(0, str(HERE / "support"))
     import scaleout_app
 
-    from riskmgr.extensions import db
+    from riskmgr.persistence.extensions import db
 
     app = scaleout_app.flask_app
     with app.app_context():

@@ -26,12 +26,12 @@ import talib
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from riskmgr.clock import from_ms
-from riskmgr.indicators import compute_indicators, htf_closes
+from riskmgr.core.clock import from_ms
 from riskmgr.market.base import CandleArrays
-from riskmgr.signal_params import SignalParams
-from riskmgr.signal_quality import quality_score
-from riskmgr.signals import scan_latest
+from riskmgr.signals.conservative import scan_latest
+from riskmgr.signals.indicators import compute_indicators, htf_closes
+from riskmgr.signals.params import SignalParams
+from riskmgr.signals.quality import quality_score
 
 SYMBOLS, BARS, PAIRS, SEED = 250, 1000, 15, 20240101
 TARGET_MS, TARGET_RATIO, TARGET_SCALING = 30.0, 1.5, 1.5

@@ -7,7 +7,7 @@ Create Date: ${create_date}
 """
 from alembic import op
 import sqlalchemy as sa
-import riskmgr.models
+import riskmgr.persistence.models
 ${imports if imports else ""}
 
 # revision identifiers, used by Alembic.

@@ -16,9 +16,9 @@ from urllib.parse import quote
 import pytest
 
 from riskmgr import create_app
-from riskmgr.clock import FixedClock
-from riskmgr.config import Settings
-from riskmgr.extensions import db
+from riskmgr.app.config import Settings
+from riskmgr.core.clock import FixedClock
+from riskmgr.persistence.extensions import db
 
 ADMIN_PASSWORD = "correct horse battery staple"
 API_TOKEN = "Qm7fX2vR9kLp4TzW8cN3hB6yJd1sGa5E"  # random-looking: passes the start-up strength check

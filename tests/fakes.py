@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 
-from riskmgr.domain import (
+from riskmgr.core.domain import (
     Balance,
     Candle,
     MarginMode,
@@ -18,7 +18,7 @@ from riskmgr.domain import (
     PositionSide,
     Ticker,
 )
-from riskmgr.errors import NotSupportedError
+from riskmgr.core.errors import NotSupportedError
 from riskmgr.exchanges.base import ExchangeAdapter
 
 BTC = "BTC/USDT:USDT"

@@ -18,8 +18,8 @@ sys.path.insert(0, str(HERE.parent))  # benchmarks/: the poll benchmark's venue
 from poll import LatencyVenue  # noqa: E402  (the poll benchmark's venue: 100 ms per call, concurrent reads)
 
 from riskmgr import create_app  # noqa: E402
-from riskmgr.clock import SystemClock  # noqa: E402
-from riskmgr.config import Settings  # noqa: E402
+from riskmgr.app.config import Settings  # noqa: E402
+from riskmgr.core.clock import SystemClock  # noqa: E402
 from riskmgr.workers import celery_app  # noqa: E402
 
 

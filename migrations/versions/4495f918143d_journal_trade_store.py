@@ -7,7 +7,7 @@ Create Date: 2026-12-02 23:07:34.151041
 """
 from alembic import op
 import sqlalchemy as sa
-import riskmgr.models
+import riskmgr.persistence.models
 
 
 # revision identifiers, used by Alembic.
@@ -24,15 +24,15 @@ def upgrade():
     sa.Column('exchange', sa.String(length=32), nullable=False),
     sa.Column('symbol', sa.String(length=64), nullable=True),
     sa.Column('side', sa.String(length=8), nullable=True),
-    sa.Column('closed_at', riskmgr.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('closed_at', riskmgr.persistence.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('realized_pnl', sa.Numeric(precision=28, scale=10), nullable=False),
-    sa.Column('opened_at', riskmgr.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('opened_at', riskmgr.persistence.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('entry_price', sa.Numeric(precision=28, scale=10), nullable=True),
     sa.Column('exit_price', sa.Numeric(precision=28, scale=10), nullable=True),
     sa.Column('qty', sa.Numeric(precision=28, scale=10), nullable=True),
     sa.Column('trading_fees', sa.Numeric(precision=28, scale=10), nullable=True),
     sa.Column('venue_id', sa.String(length=96), nullable=True),
-    sa.Column('first_seen_at', riskmgr.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('first_seen_at', riskmgr.persistence.models.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_journal_trade'))
     )
     with op.batch_alter_table('journal_trade', schema=None) as batch_op:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from alembic import op
 import sqlalchemy as sa
 
-import riskmgr.models
+import riskmgr.persistence.models
 
 
 # revision identifiers, used by Alembic.
@@ -32,7 +32,7 @@ def upgrade():
         sa.Column('name', sa.String(length=32), nullable=False),
         sa.Column('stamp', sa.String(length=80), nullable=False),
         sa.Column('version', sa.String(length=40), nullable=False),
-        sa.Column('built_at', riskmgr.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column('built_at', riskmgr.persistence.models.UTCDateTime(timezone=True), nullable=False),
         sa.Column('body', sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint('name', name=op.f('pk_view_cache')),
     )
@@ -40,8 +40,8 @@ def upgrade():
         'equity_rollup',
         sa.Column('account', sa.String(length=64), nullable=False),
         sa.Column('width_s', sa.Integer(), autoincrement=False, nullable=False),
-        sa.Column('bucket', riskmgr.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column('ts', riskmgr.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column('bucket', riskmgr.persistence.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column('ts', riskmgr.persistence.models.UTCDateTime(timezone=True), nullable=False),
         sa.Column('equity', sa.Numeric(precision=28, scale=10), nullable=False),
         sa.PrimaryKeyConstraint('account', 'width_s', 'bucket', name=op.f('pk_equity_rollup')),
     )
@@ -50,7 +50,7 @@ def upgrade():
 
 def _backfill(rollup):
     """Fill the roll-ups from the recorded points: the last reading of each bucket (points read in time order)."""
-    points = sa.table('equity_point', sa.column('account', sa.String), sa.column('ts', riskmgr.models.UTCDateTime()),
+    points = sa.table('equity_point', sa.column('account', sa.String), sa.column('ts', riskmgr.persistence.models.UTCDateTime()),
                       sa.column('equity', sa.Numeric(28, 10)))
     last = {}
     result = op.get_bind().execute(sa.select(points.c.account, points.c.ts, points.c.equity)

@@ -7,7 +7,7 @@ Create Date: 2026-12-02 17:45:00
 """
 from alembic import op
 import sqlalchemy as sa
-import riskmgr.models
+import riskmgr.persistence.models
 
 
 # revision identifiers, used by Alembic.
@@ -20,7 +20,7 @@ depends_on = None
 def upgrade():
     with op.batch_alter_table('watchdog_position', schema=None) as batch_op:
         batch_op.add_column(sa.Column('pending_client_id', sa.String(length=64), nullable=True))
-        batch_op.add_column(sa.Column('pending_at', riskmgr.models.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('pending_at', riskmgr.persistence.models.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('pending_levels', sa.String(length=160), nullable=True))
         batch_op.add_column(sa.Column('resends', sa.Integer(), nullable=False, server_default='0'))
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from alembic import op
 
-import riskmgr.models
+import riskmgr.persistence.models
 
 # revision identifiers, used by Alembic.
 revision = 'c3f1a9d27e45'
@@ -23,7 +23,7 @@ _TRADING_STATE = sa.table(
     sa.column('id', sa.Integer()),
     sa.column('state', sa.String(length=16)),
     sa.column('reason', sa.Text()),
-    sa.column('changed_at', riskmgr.models.UTCDateTime(timezone=True)),
+    sa.column('changed_at', riskmgr.persistence.models.UTCDateTime(timezone=True)),
     sa.column('changed_by', sa.String(length=64)),
 )
 

@@ -8,7 +8,7 @@ Create Date: 2026-12-03 00:40:00
 from alembic import op
 import sqlalchemy as sa
 
-import riskmgr.models
+import riskmgr.persistence.models
 
 
 # revision identifiers, used by Alembic.
@@ -22,7 +22,7 @@ def upgrade():
     op.create_table(
         'alert_gate',
         sa.Column('key', sa.String(length=64), nullable=False),
-        sa.Column('sent_at', riskmgr.models.UTCDateTime(), nullable=True),
+        sa.Column('sent_at', riskmgr.persistence.models.UTCDateTime(), nullable=True),
         sa.Column('held', sa.Integer(), nullable=False),
         sa.Column('recent', sa.JSON(), nullable=True),
         sa.PrimaryKeyConstraint('key'),
@@ -30,7 +30,7 @@ def upgrade():
     op.create_table(
         'stale_episode',
         sa.Column('account', sa.String(length=64), nullable=False),
-        sa.Column('since', riskmgr.models.UTCDateTime(), nullable=False),
+        sa.Column('since', riskmgr.persistence.models.UTCDateTime(), nullable=False),
         sa.Column('alerted', sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint('account'),
     )

@@ -10,7 +10,7 @@ Create Date: 2026-12-03 00:00:00
 from alembic import op
 import sqlalchemy as sa
 
-import riskmgr.models
+import riskmgr.persistence.models
 
 
 # revision identifiers, used by Alembic.
@@ -22,7 +22,7 @@ depends_on = None
 
 def upgrade():
     with op.batch_alter_table('signal_record', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('status_at', riskmgr.models.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('status_at', riskmgr.persistence.models.UTCDateTime(timezone=True), nullable=True))
 
 
 def downgrade():

@@ -10,7 +10,7 @@ import uuid
 import sqlalchemy as sa
 from alembic import op
 
-import riskmgr.models
+import riskmgr.persistence.models
 
 # revision identifiers, used by Alembic.
 revision = 'e5a7b2c9d1f3'
@@ -38,7 +38,7 @@ def upgrade():
     op.create_table('paper_funding',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('account_id', sa.Integer(), nullable=False),
-    sa.Column('ts', riskmgr.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ts', riskmgr.persistence.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('symbol', sa.String(length=64), nullable=False),
     sa.Column('side', sa.String(length=8), nullable=False),
     sa.Column('position_uid', sa.String(length=32), nullable=False),
@@ -56,7 +56,7 @@ def upgrade():
     op.create_table('paper_liquidation',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('account_id', sa.Integer(), nullable=False),
-    sa.Column('ts', riskmgr.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ts', riskmgr.persistence.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('symbol', sa.String(length=64), nullable=False),
     sa.Column('side', sa.String(length=8), nullable=False),
     sa.Column('position_uid', sa.String(length=32), nullable=False),
@@ -66,7 +66,7 @@ def upgrade():
     sa.Column('realized_pnl', sa.Numeric(precision=28, scale=10), nullable=False),
     sa.Column('fee', sa.Numeric(precision=28, scale=10), nullable=False),
     sa.Column('net_pnl', sa.Numeric(precision=28, scale=10), nullable=False),
-    sa.Column('announced_at', riskmgr.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('announced_at', riskmgr.persistence.models.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['account_id'], ['paper_account.id'],
                             name=op.f('fk_paper_liquidation_account_id_paper_account')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_paper_liquidation'))

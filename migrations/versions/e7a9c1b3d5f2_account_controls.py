@@ -8,7 +8,7 @@ Create Date: 2026-12-03 00:00:00
 from alembic import op
 import sqlalchemy as sa
 
-import riskmgr.models
+import riskmgr.persistence.models
 
 
 # revision identifiers, used by Alembic.
@@ -24,11 +24,11 @@ def upgrade():
         sa.Column('account', sa.String(length=64), nullable=False),
         sa.Column('entries_paused', sa.Boolean(), nullable=False),
         sa.Column('entries_reason', sa.Text(), nullable=True),
-        sa.Column('entries_changed_at', riskmgr.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column('entries_changed_at', riskmgr.persistence.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column('entries_changed_by', sa.String(length=64), nullable=True),
         sa.Column('auto_trading', sa.Boolean(), nullable=True),
         sa.Column('auto_reason', sa.Text(), nullable=True),
-        sa.Column('auto_changed_at', riskmgr.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column('auto_changed_at', riskmgr.persistence.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column('auto_changed_by', sa.String(length=64), nullable=True),
         sa.PrimaryKeyConstraint('account', name=op.f('pk_account_control')),
     )

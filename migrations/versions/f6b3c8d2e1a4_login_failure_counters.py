@@ -8,7 +8,7 @@ Create Date: 2026-12-03 10:00:00
 import sqlalchemy as sa
 from alembic import op
 
-import riskmgr.models
+import riskmgr.persistence.models
 
 # revision identifiers, used by Alembic.
 revision = 'f6b3c8d2e1a4'
@@ -22,9 +22,9 @@ def upgrade():
         'login_failure',
         sa.Column('key', sa.String(length=80), nullable=False),
         sa.Column('failures', sa.Integer(), nullable=False),
-        sa.Column('last_failure_at', riskmgr.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column('next_allowed_at', riskmgr.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column('slot_at', riskmgr.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column('last_failure_at', riskmgr.persistence.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column('next_allowed_at', riskmgr.persistence.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column('slot_at', riskmgr.persistence.models.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint('key', name=op.f('pk_login_failure')),
     )
     with op.batch_alter_table('login_failure', schema=None) as batch_op:

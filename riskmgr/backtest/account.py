@@ -16,8 +16,8 @@ from functools import cached_property
 import numpy as np
 
 from riskmgr.backtest.outcome import AccountEvent, Outcome, RuleCount, TradeTable
-from riskmgr.clock import from_ms
-from riskmgr.domain import ZERO, MarketSpec, PositionSide, TradingState
+from riskmgr.core.clock import from_ms
+from riskmgr.core.domain import ZERO, MarketSpec, PositionSide, TradingState
 from riskmgr.exchanges import fills as fm
 from riskmgr.risk.config import RiskLimits
 from riskmgr.risk.context import ClosedTrade
@@ -353,7 +353,7 @@ class SimAccount:
 
 
 def _open_view(h: Holding, mark: Decimal, unrealized: Decimal) -> dict[str, object]:
-    from riskmgr.formatting import dec
+    from riskmgr.core.formatting import dec
 
     return {
         "side": h.side.value, "qty": dec(h.qty), "entry_price": dec(h.entry),

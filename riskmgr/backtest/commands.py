@@ -11,11 +11,11 @@ from typing import Any
 import click
 from flask.cli import AppGroup
 
+from riskmgr.app.cli import fail
+from riskmgr.app.runtime import current_runtime
 from riskmgr.backtest.runs import DONE
 from riskmgr.backtest.stats import duration_text
-from riskmgr.cli import fail
-from riskmgr.errors import RiskmgrError
-from riskmgr.runtime import current_runtime
+from riskmgr.core.errors import RiskmgrError
 
 backtest_cli = AppGroup("backtest", help="Backtests: run one from a preset, list the presets.")
 

@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from riskmgr.clock import from_ms
-from riskmgr.errors import ValidationError
+from riskmgr.core.clock import from_ms
+from riskmgr.core.errors import ValidationError
 from riskmgr.market.base import TIMEFRAME_SECONDS, CandleArrays
 
 TIME_COLUMNS = ("timestamp", "time", "ts", "date", "datetime", "open_time")

@@ -20,14 +20,14 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session
 
+from riskmgr.app.runtime import Runtime
 from riskmgr.backtest.csvdata import GapReport, gap_report
 from riskmgr.backtest.models import BacktestDataset
 from riskmgr.backtest.params import BacktestParams
-from riskmgr.clock import from_ms, to_ms
-from riskmgr.domain import MarketSpec
-from riskmgr.errors import ValidationError
+from riskmgr.core.clock import from_ms, to_ms
+from riskmgr.core.domain import MarketSpec
+from riskmgr.core.errors import ValidationError
 from riskmgr.market.base import CandleArrays
-from riskmgr.runtime import Runtime
 
 PAGE = 5000  # the simulated market's most bars per call
 SIMULATED, CSV = "simulated", "csv"
@@ -194,7 +194,7 @@ def _simulated(
 def _anchor(market: Any) -> datetime | None:
     if getattr(market, "source", None) != SIMULATED:
         return None
-    from riskmgr.market.sim_daily import ANCHOR
+    from riskmgr.market.sim.daily import ANCHOR
 
     return ANCHOR
 

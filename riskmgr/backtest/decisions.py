@@ -22,18 +22,18 @@ from decimal import Decimal
 import numpy as np
 
 from riskmgr.backtest.account import Block, PendingEntry, SimAccount, price_of
-from riskmgr.clock import from_ms, to_ms
-from riskmgr.domain import ZERO, AccountStatus, PositionSide, Verdict
-from riskmgr.errors import ValidationError
+from riskmgr.core.clock import from_ms, to_ms
+from riskmgr.core.domain import ZERO, AccountStatus, PositionSide, Verdict
+from riskmgr.core.errors import ValidationError
 from riskmgr.risk.context import OrderIntent, build_context
 from riskmgr.risk.costs import backtest_costs
 from riskmgr.risk.rules import evaluate
 from riskmgr.risk.sizing import round_to_tick
 from riskmgr.risk.state import admits, next_day_start
-from riskmgr.signal_filters import filter_signals
-from riskmgr.signal_params import Reason
-from riskmgr.signal_rules import SignalArrays
-from riskmgr.signals import Signal
+from riskmgr.signals.conservative import Signal
+from riskmgr.signals.filters import filter_signals
+from riskmgr.signals.params import Reason
+from riskmgr.signals.rules import SignalArrays
 
 COOLDOWN_RULE = "signal_cooldown"
 CAP_RULE = "auto_trade_daily_cap"

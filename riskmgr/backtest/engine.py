@@ -69,13 +69,13 @@ from riskmgr.backtest.decisions import EntrySignals, decide
 from riskmgr.backtest.fastpath import DecisionPlan, try_place, try_shut
 from riskmgr.backtest.outcome import Outcome
 from riskmgr.backtest.screening import next_event
-from riskmgr.clock import from_ms, to_ms
-from riskmgr.domain import MarketSpec
+from riskmgr.core.clock import from_ms, to_ms
+from riskmgr.core.domain import MarketSpec
 from riskmgr.exchanges.fills import FUNDING_INTERVAL_MS
 from riskmgr.market.base import TIMEFRAME_SECONDS, CandleArrays
 from riskmgr.risk.state import next_day_start
-from riskmgr.signal_params import SignalParams
-from riskmgr.signal_rules import evaluate_series
+from riskmgr.signals.params import SignalParams
+from riskmgr.signals.rules import evaluate_series
 
 DAY_MS = 86_400_000
 Progress = Callable[[float], None]

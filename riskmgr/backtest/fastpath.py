@@ -31,9 +31,9 @@ from riskmgr.backtest.decisions import (
     _intent,
     _shut,
 )
-from riskmgr.clock import from_ms
-from riskmgr.domain import ZERO, AccountStatus, PositionSide, TradingState, Verdict
-from riskmgr.errors import ValidationError
+from riskmgr.core.clock import from_ms
+from riskmgr.core.domain import ZERO, AccountStatus, PositionSide, TradingState, Verdict
+from riskmgr.core.errors import ValidationError
 from riskmgr.risk import rules
 from riskmgr.risk.context import RuleContext
 from riskmgr.risk.costs import NO_LOSS, TradingCosts, backtest_costs

@@ -17,8 +17,8 @@ from decimal import Decimal
 
 from riskmgr.backtest.account import Holding, Series, SimAccount, price_of
 from riskmgr.backtest.polling import _apply_tiers, _monitor, _roll_day, poll
-from riskmgr.clock import from_ms
-from riskmgr.domain import PositionSide
+from riskmgr.core.clock import from_ms
+from riskmgr.core.domain import PositionSide
 from riskmgr.exchanges import fills as fm
 from riskmgr.risk.sizing import HUNDRED
 from riskmgr.risk.state import evaluate_account_tiers

@@ -7,8 +7,8 @@ from datetime import datetime
 from sqlalchemy import JSON, BigInteger, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from riskmgr.extensions import db
-from riskmgr.models import UTCDateTime
+from riskmgr.persistence.extensions import db
+from riskmgr.persistence.models import UTCDateTime
 
 
 class BacktestRun(db.Model):

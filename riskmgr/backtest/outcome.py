@@ -15,9 +15,9 @@ from typing import Any, overload
 
 import numpy as np
 
-from riskmgr.clock import from_ms
-from riskmgr.domain import ZERO
-from riskmgr.formatting import dec
+from riskmgr.core.clock import from_ms
+from riskmgr.core.domain import ZERO
+from riskmgr.core.formatting import dec
 
 
 class ExactColumn(Sequence[Decimal]):

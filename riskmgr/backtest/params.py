@@ -16,15 +16,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from riskmgr.backtest.account import EngineConfig
-from riskmgr.domain import ZERO
-from riskmgr.errors import ValidationError
+from riskmgr.core.domain import ZERO
+from riskmgr.core.errors import ValidationError
+from riskmgr.core.formatting import dec
+from riskmgr.core.validation import NAME_MAX, SYMBOL_MAX, opt_int, opt_str, req_decimal, req_str, shown, zone
 from riskmgr.exchanges.fills import FillModel
-from riskmgr.formatting import dec
-from riskmgr.indicators import IndicatorParams
 from riskmgr.market.base import TIMEFRAME_SECONDS
 from riskmgr.risk.config import RiskLimits
-from riskmgr.signal_params import SignalParams
-from riskmgr.validation import NAME_MAX, SYMBOL_MAX, opt_int, opt_str, req_decimal, req_str, shown, zone
+from riskmgr.signals.indicators import IndicatorParams
+from riskmgr.signals.params import SignalParams
 
 STRATEGIES = ("signals", "sma_cross")
 ENTRY_ORDERS = ("market", "limit")

@@ -14,8 +14,8 @@ from datetime import datetime
 from decimal import Decimal
 
 from riskmgr.backtest.account import SimAccount, price_of
-from riskmgr.clock import from_ms
-from riskmgr.domain import MarginMode, Position, TradingState
+from riskmgr.core.clock import from_ms
+from riskmgr.core.domain import MarginMode, Position, TradingState
 from riskmgr.exchanges import fills as fm
 from riskmgr.risk.levels import PositionActionKind, position_actions
 from riskmgr.risk.sizing import fmt_money, round_down_to_step

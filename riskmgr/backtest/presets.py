@@ -25,8 +25,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from riskmgr.formatting import dec
-from riskmgr.runtime import Runtime
+from riskmgr.app.runtime import Runtime
+from riskmgr.core.formatting import dec
 
 
 @dataclass(frozen=True)

@@ -45,10 +45,10 @@ from decimal import Decimal
 import numpy as np
 
 from riskmgr.backtest.outcome import ExactColumn, Outcome, TradeTable
-from riskmgr.clock import from_ms
-from riskmgr.domain import ZERO
-from riskmgr.errors import ValidationError
-from riskmgr.formatting import dec
+from riskmgr.core.clock import from_ms
+from riskmgr.core.domain import ZERO
+from riskmgr.core.errors import ValidationError
+from riskmgr.core.formatting import dec
 from riskmgr.market.base import CandleArrays
 
 MAX_PLACES = 8  # finer prices are read through their repr, as Python integers

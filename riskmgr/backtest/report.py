@@ -20,7 +20,7 @@ import numpy as np
 
 from riskmgr.backtest.outcome import Outcome
 from riskmgr.backtest.stats import compute_stats
-from riskmgr.clock import from_ms
+from riskmgr.core.clock import from_ms
 
 CHART_POINTS = 2000
 MARKER_TRADES = 1500  # trades whose entry and exit are drawn on the price chart

@@ -18,15 +18,15 @@ from typing import Any
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session, defer
 
+from riskmgr.app.runtime import Runtime
 from riskmgr.backtest import data as data_mod
 from riskmgr.backtest.engine import EngineInput, run_signal_backtest
 from riskmgr.backtest.models import BacktestDataset, BacktestPreset, BacktestRun
 from riskmgr.backtest.params import BacktestParams, parse_params
 from riskmgr.backtest.reference import run_sma_reference
 from riskmgr.backtest.report import build_result, summary
-from riskmgr.errors import RiskmgrError, ValidationError
-from riskmgr.formatting import dec
-from riskmgr.runtime import Runtime
+from riskmgr.core.errors import RiskmgrError, ValidationError
+from riskmgr.core.formatting import dec
 
 log = logging.getLogger(__name__)
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"

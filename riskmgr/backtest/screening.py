@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from riskmgr.backtest.account import Holding, Series, SimAccount
-from riskmgr.domain import PositionSide, TradingState
+from riskmgr.core.domain import PositionSide, TradingState
 
 EPS = 1e-9
 PCT_EPS = 1e-6

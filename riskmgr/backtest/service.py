@@ -14,15 +14,15 @@ from typing import Any
 
 from flask import Flask, current_app, has_app_context
 
+from riskmgr.app.runtime import Runtime
 from riskmgr.backtest import data as data_mod
 from riskmgr.backtest.commands import backtest_cli
 from riskmgr.backtest.params import BacktestParams, merge, parse_params
 from riskmgr.backtest.presets import BUILTIN, builtin_presets, defaults
 from riskmgr.backtest.runs import PresetStore, RunStore, execute_run
 from riskmgr.backtest.views import bp
-from riskmgr.errors import TemporaryError, ValidationError
-from riskmgr.runtime import Runtime
-from riskmgr.validation import NAME_MAX, opt_str
+from riskmgr.core.errors import TemporaryError, ValidationError
+from riskmgr.core.validation import NAME_MAX, opt_str
 
 __all__ = ["CLI", "NAV", "BacktestService", "bp", "install"]
 

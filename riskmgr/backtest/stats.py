@@ -32,8 +32,8 @@ from typing import Any
 import numpy as np
 
 from riskmgr.backtest.outcome import ExactColumn, Outcome, column_total
-from riskmgr.clock import from_ms
-from riskmgr.formatting import dec
+from riskmgr.core.clock import from_ms
+from riskmgr.core.formatting import dec
 
 DAY_MS = 86_400_000
 YEAR_DAYS = 365.25

@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, render_template, request
 
+from riskmgr.app.runtime import current_runtime
 from riskmgr.backtest import data as data_mod
 from riskmgr.backtest import engine, reference
 from riskmgr.backtest.csvdata import parse_csv
@@ -15,13 +16,12 @@ from riskmgr.backtest.params import ENTRY_ORDERS, REARM, STRATEGIES, signal_dict
 from riskmgr.backtest.presets import builtin_presets, defaults
 from riskmgr.backtest.report import equity_csv, public, trades_csv, trades_page
 from riskmgr.backtest.runs import DONE, datasets, save_dataset
-from riskmgr.clock import from_ms
-from riskmgr.errors import ValidationError
+from riskmgr.core.clock import from_ms
+from riskmgr.core.errors import ValidationError
+from riskmgr.core.validation import NAME_MAX, SYMBOL_MAX, json_object, only_keys, opt_int, opt_str, req_str
 from riskmgr.market.base import TIMEFRAME_SECONDS
 from riskmgr.risk.config import field_table
-from riskmgr.runtime import current_runtime
-from riskmgr.signal_params import SignalParams
-from riskmgr.validation import NAME_MAX, SYMBOL_MAX, json_object, only_keys, opt_int, opt_str, req_str
+from riskmgr.signals.params import SignalParams
 from riskmgr.web.errors import large_body
 
 bp = Blueprint("backtest", __name__)

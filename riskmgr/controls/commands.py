@@ -10,10 +10,10 @@ from typing import Any
 import click
 from flask.cli import AppGroup
 
+from riskmgr.app.runtime import current_runtime
 from riskmgr.controls.service import controls, pause_entries, switches, switches_view
-from riskmgr.domain import PositionSide
-from riskmgr.errors import ExchangeError, ValidationError
-from riskmgr.runtime import current_runtime
+from riskmgr.core.domain import PositionSide
+from riskmgr.core.errors import ExchangeError, ValidationError
 
 positions_cli = AppGroup("positions", help="Open positions: move stop / target, partial close, close.")
 orders_cli = AppGroup("orders", help="Open orders: cancel one.")

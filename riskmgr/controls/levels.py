@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from riskmgr.domain import Position, PositionSide
-from riskmgr.errors import ValidationError
+from riskmgr.core.domain import Position, PositionSide
+from riskmgr.core.errors import ValidationError
 from riskmgr.risk.costs import TradingCosts
 from riskmgr.risk.sizing import fmt_number, round_to_tick
 

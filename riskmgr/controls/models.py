@@ -7,8 +7,8 @@ from datetime import datetime
 from sqlalchemy import Boolean, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from riskmgr.extensions import db
-from riskmgr.models import UTCDateTime
+from riskmgr.persistence.extensions import db
+from riskmgr.persistence.models import UTCDateTime
 
 
 class AccountControl(db.Model):

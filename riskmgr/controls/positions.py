@@ -19,16 +19,25 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from riskmgr.app.runtime import Runtime
 from riskmgr.controls import levels
-from riskmgr.domain import AccountStatus, Order, OrderRequest, OrderType, Position, PositionSide, Protection, Verdict
-from riskmgr.errors import ExchangeError, NotSupportedError, ValidationError
-from riskmgr.formatting import dec
+from riskmgr.core.domain import (
+    AccountStatus,
+    Order,
+    OrderRequest,
+    OrderType,
+    Position,
+    PositionSide,
+    Protection,
+    Verdict,
+)
+from riskmgr.core.errors import ExchangeError, NotSupportedError, ValidationError
+from riskmgr.core.formatting import dec
 from riskmgr.risk.costs import existing_loss, trading_costs
 from riskmgr.risk.gateway import GatewayResult
 from riskmgr.risk.protection import find_protection
 from riskmgr.risk.sizing import fmt_money, fmt_number, fmt_pct, round_down_to_step
 from riskmgr.risk.state import admits
-from riskmgr.runtime import Runtime
 
 log = logging.getLogger(__name__)
 HUNDRED = Decimal(100)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from riskmgr.app.runtime import Runtime
 from riskmgr.controls.positions import PositionControls
 from riskmgr.controls.switches import AccountSwitches, Switches
-from riskmgr.runtime import Runtime
 
 FEATURE = "riskmgr.controls"
 
@@ -59,10 +59,10 @@ def override_of(s: Switches) -> tuple[bool, str] | None:
 
 def switches_view(runtime: Runtime) -> list[dict[str, Any]]:
     """Return every account's switches with the auto-trading policy in force (and why)."""
-    from riskmgr.scanner_auto import policies  # the scanner decides; here it is only described
+    from riskmgr.scanner.auto import policies  # the scanner decides; here it is only described
 
     stored = switches(runtime).all()  # one read for every account (a page's banner asks on every request)
-    in_force = {p.account: p for p in policies(runtime, runtime.settings.feature("riskmgr.scanner"),
+    in_force = {p.account: p for p in policies(runtime, runtime.settings.feature("riskmgr.scanner.feature"),
                                                {s.account: override_of(s) for s in stored})}
     out = []
     for s in stored:

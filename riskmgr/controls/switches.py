@@ -17,10 +17,10 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from riskmgr.audit import AuditLog
-from riskmgr.clock import Clock
 from riskmgr.controls.models import AccountControl
-from riskmgr.domain import Verdict
+from riskmgr.core.clock import Clock
+from riskmgr.core.domain import Verdict
+from riskmgr.persistence.audit import AuditLog
 
 PAUSE_RULE = "entries_paused"
 

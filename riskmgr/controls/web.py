@@ -8,11 +8,11 @@ from typing import Any
 
 from flask import Blueprint, g, jsonify, request
 
+from riskmgr.app.runtime import current_runtime
 from riskmgr.controls.service import controls, pause_entries, switch_notes, switches, switches_view
-from riskmgr.domain import PositionSide
-from riskmgr.errors import ValidationError
-from riskmgr.runtime import current_runtime
-from riskmgr.validation import (
+from riskmgr.core.domain import PositionSide
+from riskmgr.core.errors import ValidationError
+from riskmgr.core.validation import (
     ID_MAX,
     NAME_MAX,
     PRICE_MAX,

@@ -33,7 +33,7 @@ from abc import ABC, abstractmethod
 from datetime import datetime
 from decimal import Decimal
 
-from riskmgr.domain import (
+from riskmgr.core.domain import (
     Balance,
     Candle,
     MarginMode,
@@ -44,7 +44,7 @@ from riskmgr.domain import (
     PositionSide,
     Ticker,
 )
-from riskmgr.errors import ExchangeError, InvalidOrderError, NotSupportedError
+from riskmgr.core.errors import ExchangeError, InvalidOrderError, NotSupportedError
 from riskmgr.risk.context import ClosedTrade
 
 

@@ -59,9 +59,9 @@ from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 
-from riskmgr.clock import from_ms, to_ms
-from riskmgr.domain import ZERO, OrderSide, PositionSide
-from riskmgr.errors import ConfigError
+from riskmgr.core.clock import from_ms, to_ms
+from riskmgr.core.domain import ZERO, OrderSide, PositionSide
+from riskmgr.core.errors import ConfigError
 
 BPS = Decimal(10000)
 ONE = Decimal(1)

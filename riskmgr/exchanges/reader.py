@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from riskmgr.domain import Balance, Candle, MarketSpec, Order, Position, Ticker
-from riskmgr.errors import NotSupportedError
+from riskmgr.core.domain import Balance, Candle, MarketSpec, Order, Position, Ticker
+from riskmgr.core.errors import NotSupportedError
 from riskmgr.exchanges.base import ExchangeAdapter
 from riskmgr.risk.context import ClosedTrade
 

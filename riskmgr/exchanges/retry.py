@@ -15,7 +15,7 @@ from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import ParamSpec, TypeVar
 
-from riskmgr.errors import RateLimitError, TemporaryError
+from riskmgr.core.errors import RateLimitError, TemporaryError
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 
-from riskmgr.errors import MalformedResponseError
+from riskmgr.core.errors import MalformedResponseError
 
 
 class RateCache:

@@ -9,13 +9,13 @@ from zoneinfo import ZoneInfo
 import click
 from flask.cli import AppGroup
 
-from riskmgr.domain import ZERO
-from riskmgr.errors import RiskmgrError
-from riskmgr.formatting import dec
+from riskmgr.app.runtime import current_runtime
+from riskmgr.core.domain import ZERO
+from riskmgr.core.errors import RiskmgrError
+from riskmgr.core.formatting import dec
 from riskmgr.journal.export import journal_csv, journal_dict
 from riskmgr.journal.filters import parse_filter
 from riskmgr.journal.service import Journal
-from riskmgr.runtime import current_runtime
 
 trades_cli = AppGroup("trades", help="The trade journal: closed trades, their P&L and exit reasons.")
 

@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from riskmgr.errors import ExchangeError
-from riskmgr.exchanges.paper_models import PaperAccount, PaperFill, PaperOrder
-from riskmgr.formatting import dec
+from riskmgr.core.errors import ExchangeError
+from riskmgr.core.formatting import dec
+from riskmgr.exchanges.paper.models import PaperAccount, PaperFill, PaperOrder
 from riskmgr.journal import intents as intent_mod
-from riskmgr.models import OrderIntent
+from riskmgr.persistence.models import OrderIntent
 
 if TYPE_CHECKING:
-    from riskmgr.runtime import Runtime
+    from riskmgr.app.runtime import Runtime
 
 FILLED, PENDING, UNKNOWN = "filled", "pending", "unknown"
 

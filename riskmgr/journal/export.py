@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from riskmgr.formatting import dec
+from riskmgr.core.formatting import dec
 from riskmgr.journal.service import Journal
 from riskmgr.journal.stats import summary
 from riskmgr.journal.trades import EXIT_REASONS

@@ -1,4 +1,4 @@
-"""The journal feature as ``riskmgr.features`` wires it: blueprint, nav entry, CLI, service and poll hook."""
+"""The journal feature as ``riskmgr.app.features`` wires it: blueprint, nav entry, CLI, service and poll hook."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from riskmgr.journal.cli import trades_cli
 from riskmgr.journal.views import FEATURE_KEY, bp
 
 if TYPE_CHECKING:
-    from riskmgr.domain import AccountSnapshot
-    from riskmgr.runtime import Runtime
+    from riskmgr.app.runtime import Runtime
+    from riskmgr.core.domain import AccountSnapshot
 
 __all__ = ["CLI", "NAV", "bp", "install", "poll_hook"]
 

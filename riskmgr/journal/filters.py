@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from riskmgr.errors import ValidationError
+from riskmgr.core.errors import ValidationError
+from riskmgr.core.validation import SYMBOL_MAX, opt_str, opt_time
 from riskmgr.journal.trades import EXIT_REASONS, JournalTrade
-from riskmgr.validation import SYMBOL_MAX, opt_str, opt_time
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 366

@@ -10,8 +10,8 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from riskmgr.journal.trades import SignalRef, reason_of_purpose
-from riskmgr.models import OrderIntent
-from riskmgr.scanner_models import SignalDecision, SignalRecord
+from riskmgr.persistence.models import OrderIntent
+from riskmgr.scanner.models import SignalDecision, SignalRecord
 
 CLOSE_PURPOSES = ("emergency-close", "close", "manual", "partial-close", "partial-take-profit", "monitor-close",
                   "watchdog-close", "unwind-unprotected")

@@ -12,8 +12,8 @@ from decimal import Decimal
 from sqlalchemy import Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from riskmgr.extensions import db
-from riskmgr.models import MONEY, UTCDateTime
+from riskmgr.persistence.extensions import db
+from riskmgr.persistence.models import MONEY, UTCDateTime
 
 
 class StoredTrade(db.Model):

@@ -16,10 +16,10 @@ from decimal import Decimal
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from riskmgr.domain import ZERO, OrderSide, PositionSide
-from riskmgr.errors import MalformedResponseError
+from riskmgr.core.domain import ZERO, OrderSide, PositionSide
+from riskmgr.core.errors import MalformedResponseError
 from riskmgr.exchanges.fills import FillReason
-from riskmgr.exchanges.paper_models import PaperAccount, PaperFill, PaperOrder, money
+from riskmgr.exchanges.paper.models import PaperAccount, PaperFill, PaperOrder, money
 from riskmgr.journal import intents as intent_mod
 from riskmgr.journal.trades import LIQUIDATION, STOP, TARGET, UNKNOWN, JournalTrade
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from riskmgr.domain import AccountSnapshot, AccountStatus
-from riskmgr.errors import ExchangeError
+from riskmgr.core.domain import AccountSnapshot, AccountStatus
+from riskmgr.core.errors import ExchangeError
 from riskmgr.journal import store
 from riskmgr.journal.filters import TradeFilter
 from riskmgr.journal.paper_source import paper_trades
@@ -22,7 +22,7 @@ from riskmgr.journal.trades import JournalTrade
 from riskmgr.journal.venue_source import capture, stored_trades, venue_trades
 
 if TYPE_CHECKING:
-    from riskmgr.runtime import Runtime
+    from riskmgr.app.runtime import Runtime
 
 log = logging.getLogger(__name__)
 CAPTURE_EVERY = timedelta(minutes=10)

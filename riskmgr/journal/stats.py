@@ -9,8 +9,8 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from riskmgr.domain import ZERO
-from riskmgr.formatting import dec
+from riskmgr.core.domain import ZERO
+from riskmgr.core.formatting import dec
 from riskmgr.journal.trades import HUNDRED, JournalTrade
 
 PERIODS = ("day", "week", "month")

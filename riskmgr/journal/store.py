@@ -9,7 +9,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from riskmgr.domain import PositionSide
+from riskmgr.core.domain import PositionSide
 from riskmgr.journal.models import StoredTrade
 from riskmgr.risk.context import ClosedTrade
 

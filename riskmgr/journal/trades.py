@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from riskmgr.formatting import dec
+from riskmgr.core.formatting import dec
 
 STOP, TARGET, MANUAL, EMERGENCY, LIQUIDATION, SIGNAL, RISK, UNKNOWN = (
     "stop", "target", "manual", "emergency", "liquidation", "signal", "risk", "unknown",

@@ -7,13 +7,13 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, jsonify, render_template, request
 
+from riskmgr.app.runtime import current_runtime
+from riskmgr.core.validation import ID_MAX, NAME_MAX, opt_int, req_str
 from riskmgr.journal.closes import close_result
 from riskmgr.journal.export import journal_csv, journal_dict
 from riskmgr.journal.filters import DEFAULT_DAYS, MAX_DAYS, SIDES, parse_filter
 from riskmgr.journal.service import JournalService
 from riskmgr.journal.trades import EXIT_REASONS
-from riskmgr.runtime import current_runtime
-from riskmgr.validation import ID_MAX, NAME_MAX, opt_int, req_str
 
 bp = Blueprint("journal", __name__)
 FEATURE_KEY = "journal"
@@ -70,7 +70,7 @@ def one_close():  # type: ignore[no-untyped-def]
 @bp.get("/api/emergency-stop/closes")
 def emergency_closes():  # type: ignore[no-untyped-def]
     """Return the fill price and realized P&L of each accepted close of one emergency sequence (default: latest)."""
-    from riskmgr.risk.emergency import service as emergency_service
+    from riskmgr.risk.emergency.feature import service as emergency_service
 
     runtime = current_runtime()
     seq = opt_int(request.args, "seq", 1, 2**31 - 1)

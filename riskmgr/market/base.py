@@ -8,7 +8,7 @@ from typing import Protocol
 
 import numpy as np
 
-from riskmgr.domain import MarketSpec, Ticker
+from riskmgr.core.domain import MarketSpec, Ticker
 
 TIMEFRAME_SECONDS: dict[str, int] = {
     "1m": 60, "3m": 180, "5m": 300, "15m": 900, "30m": 1800,

@@ -16,9 +16,9 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from riskmgr.errors import ConfigError, ValidationError
-from riskmgr.labels import limit_label
-from riskmgr.validation import NAME_MAX, ZONE_MAX, shown
+from riskmgr.core.errors import ConfigError, ValidationError
+from riskmgr.core.labels import limit_label
+from riskmgr.core.validation import NAME_MAX, ZONE_MAX, shown
 
 UNPROTECTED_POLICIES = ("alert", "reducing", "close")
 _TRUE = {"1", "true", "yes", "on"}

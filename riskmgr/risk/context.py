@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from riskmgr.domain import ZERO, AccountStatus, MarketSpec, Position, PositionSide, TradingState, Verdict
-from riskmgr.errors import ValidationError
+from riskmgr.core.domain import ZERO, AccountStatus, MarketSpec, Position, PositionSide, TradingState, Verdict
+from riskmgr.core.errors import ValidationError
 from riskmgr.risk.config import RiskLimits
 from riskmgr.risk.costs import TradingCosts
 from riskmgr.risk.exposure import PendingEntry, UnpricedOrder

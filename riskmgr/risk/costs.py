@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
-from riskmgr.domain import ZERO, MarketSpec, Position, PositionSide
-from riskmgr.errors import MalformedResponseError, ValidationError
+from riskmgr.core.domain import ZERO, MarketSpec, Position, PositionSide
+from riskmgr.core.errors import MalformedResponseError, ValidationError
 from riskmgr.risk.config import RiskLimits
 
 HUNDRED = Decimal(100)

@@ -23,24 +23,24 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from riskmgr.domain import AccountSnapshot, AccountStatus, OrderRequest, OrderType, Position, TradingState
-from riskmgr.errors import ExchangeError, ValidationError
-from riskmgr.labels import rule_label
-from riskmgr.models import AccountState
-from riskmgr.risk import emergency_triggers as triggers
+from riskmgr.app.runtime import Runtime
+from riskmgr.core.domain import AccountSnapshot, AccountStatus, OrderRequest, OrderType, Position, TradingState
+from riskmgr.core.errors import ExchangeError, ValidationError
+from riskmgr.core.labels import rule_label
+from riskmgr.persistence.models import AccountState
 from riskmgr.risk.config import RiskLimits
-from riskmgr.risk.emergency_config import EmergencySettings
-from riskmgr.risk.emergency_models import MonitorAction
+from riskmgr.risk.emergency import triggers
+from riskmgr.risk.emergency.config import EmergencySettings
+from riskmgr.risk.emergency.models import MonitorAction
 from riskmgr.risk.gateway import GatewayResult
 from riskmgr.risk.levels import PositionAction, PositionActionKind, position_actions
 from riskmgr.risk.sizing import round_down_to_step
 from riskmgr.risk.state import AccountTiers, DrawdownTier, evaluate_account_tiers, risk_day
-from riskmgr.runtime import Runtime
 
 log = logging.getLogger(__name__)
 ACTOR = "risk-engine"
 EMERGENCY_FEATURE = "emergency"
-EMERGENCY_SETTINGS = "riskmgr.risk.emergency"
+EMERGENCY_SETTINGS = "riskmgr.risk.emergency.feature"
 MAX_MONITOR_ATTEMPTS = 20  # a close the exchange keeps rejecting is left to the operator after this many cycles
 FINAL = ("done", "alerted", "gave_up")
 

@@ -17,16 +17,16 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from riskmgr.domain import AccountSnapshot, TradingState
-from riskmgr.errors import ExchangeError
-from riskmgr.events import Event
+from riskmgr.core.domain import AccountSnapshot, TradingState
+from riskmgr.core.errors import ExchangeError
+from riskmgr.core.events import Event
 from riskmgr.risk.config import RiskLimits
 from riskmgr.risk.exposure import resting_entries
 from riskmgr.risk.gateway import EntryCancellation
 from riskmgr.risk.state import daily_loss_pct
 
 if TYPE_CHECKING:
-    from riskmgr.runtime import Runtime
+    from riskmgr.app.runtime import Runtime
 
 log = logging.getLogger(__name__)
 ACTOR = "entry-guard"

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from riskmgr.domain import ZERO, Order, OrderSide, Position, PositionSide
+from riskmgr.core.domain import ZERO, Order, OrderSide, Position, PositionSide
 
 
 @dataclass(frozen=True)

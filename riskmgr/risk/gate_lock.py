@@ -28,7 +28,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, text
 
-from riskmgr.errors import TemporaryError
+from riskmgr.core.errors import TemporaryError
 
 DEFAULT_TIMEOUT = 15.0
 _POLL = 0.002

@@ -27,13 +27,22 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from riskmgr.audit import AuditLog
-from riskmgr.clock import Clock
-from riskmgr.domain import MarketSpec, Order, OrderRequest, OrderSide, OrderType, PositionSide, TradingState, Verdict
-from riskmgr.errors import DuplicateClientIdError, ExchangeError, NotFoundError, NotSupportedError
+from riskmgr.core.clock import Clock
+from riskmgr.core.domain import (
+    MarketSpec,
+    Order,
+    OrderRequest,
+    OrderSide,
+    OrderType,
+    PositionSide,
+    TradingState,
+    Verdict,
+)
+from riskmgr.core.errors import DuplicateClientIdError, ExchangeError, NotFoundError, NotSupportedError
+from riskmgr.core.labels import rule_label
 from riskmgr.exchanges.base import ExchangeAdapter
-from riskmgr.labels import rule_label
-from riskmgr.models import OrderIntent
+from riskmgr.persistence.audit import AuditLog
+from riskmgr.persistence.models import OrderIntent
 from riskmgr.risk.exposure import PendingEntry
 from riskmgr.risk.gate_lock import GateBusyError, GateLock
 from riskmgr.risk.intent_ledger import IntentLedger
@@ -41,7 +50,7 @@ from riskmgr.risk.pretrade import Prepared
 from riskmgr.risk.sizing import round_to_tick
 from riskmgr.risk.specs import SpecCache
 from riskmgr.risk.state import admits
-from riskmgr.trading_state import TradingStateStore
+from riskmgr.risk.trading_state import TradingStateStore
 
 if TYPE_CHECKING:
     from riskmgr.risk.gateway_batch import CloseOrder, RunAll

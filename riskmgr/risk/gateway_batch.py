@@ -29,9 +29,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from riskmgr.domain import Order, OrderRequest, OrderType, PositionSide, Verdict
-from riskmgr.errors import DuplicateClientIdError, ExchangeError
-from riskmgr.models import OrderIntent
+from riskmgr.core.domain import Order, OrderRequest, OrderType, PositionSide, Verdict
+from riskmgr.core.errors import DuplicateClientIdError, ExchangeError
+from riskmgr.persistence.models import OrderIntent
 from riskmgr.risk.gateway import GatewayResult, OrderGateway, _describe, _request_dict, client_id_for
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from riskmgr.models import AccountGate, OrderIntent
+from riskmgr.persistence.models import AccountGate, OrderIntent
 from riskmgr.risk.exposure import PendingEntry, entry_from_request, to_decimal
 
 # a pending intent older than this is a crashed send, not one in flight: the venue reads show what became of it

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
-from riskmgr.domain import Position, PositionSide, RiskLevel
-from riskmgr.errors import ValidationError
+from riskmgr.core.domain import Position, PositionSide, RiskLevel
+from riskmgr.core.errors import ValidationError
 from riskmgr.risk.config import RiskLimits
 from riskmgr.risk.sizing import HUNDRED, fmt_number, fmt_pct
 

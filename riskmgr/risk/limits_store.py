@@ -12,9 +12,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from riskmgr.audit import AuditLog
-from riskmgr.errors import ConfigError, ValidationError
-from riskmgr.models import AppSetting
+from riskmgr.core.errors import ConfigError, ValidationError
+from riskmgr.persistence.audit import AuditLog
+from riskmgr.persistence.models import AppSetting
 from riskmgr.risk.config import FIELDS, RiskLimits
 
 KEY = "risk_limits_overrides"

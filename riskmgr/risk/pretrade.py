@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from riskmgr.domain import (
+from riskmgr.core.domain import (
     ZERO,
     AccountSnapshot,
     MarketSpec,
@@ -30,10 +30,10 @@ from riskmgr.domain import (
     TradingState,
     Verdict,
 )
-from riskmgr.errors import ExchangeError, ValidationError
-from riskmgr.formatting import dec
-from riskmgr.labels import rule_label, sentence_time
-from riskmgr.models import AccountState
+from riskmgr.core.errors import ExchangeError, ValidationError
+from riskmgr.core.formatting import dec
+from riskmgr.core.labels import rule_label, sentence_time
+from riskmgr.persistence.models import AccountState
 from riskmgr.risk.config import RiskLimits
 from riskmgr.risk.context import ClosedTrade, OrderIntent, RuleContext, build_context
 from riskmgr.risk.costs import TradingCosts, trading_costs

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from riskmgr.domain import Order, Position, Protection
+from riskmgr.core.domain import Order, Position, Protection
 
 
 def _guards(order: Order, position: Position) -> bool:

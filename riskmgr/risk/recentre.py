@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from riskmgr.domain import PositionSide
-from riskmgr.errors import ValidationError
-from riskmgr.formatting import dec
+from riskmgr.core.domain import PositionSide
+from riskmgr.core.errors import ValidationError
+from riskmgr.core.formatting import dec
 from riskmgr.risk.sizing import fmt_number, round_to_tick
 
 

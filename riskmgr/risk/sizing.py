@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from riskmgr.domain import ZERO, MarketSpec, Position, PositionSide
-from riskmgr.errors import ValidationError
+from riskmgr.core.domain import ZERO, MarketSpec, Position, PositionSide
+from riskmgr.core.errors import ValidationError
 from riskmgr.risk.config import RiskLimits
 from riskmgr.risk.costs import TradingCosts, existing_loss, loss_at_stop
 

@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from dataclasses import replace
 from decimal import Decimal
 
-from riskmgr.domain import MarketSpec, OrderRequest, OrderSide
-from riskmgr.errors import ValidationError
+from riskmgr.core.domain import MarketSpec, OrderRequest, OrderSide
+from riskmgr.core.errors import ValidationError
 from riskmgr.exchanges.base import ExchangeAdapter
 from riskmgr.risk.sizing import round_down_to_step, round_to_tick
 

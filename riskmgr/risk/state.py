@@ -13,8 +13,8 @@ from decimal import Decimal
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from riskmgr.domain import TradingState, Verdict
-from riskmgr.errors import ValidationError
+from riskmgr.core.domain import TradingState, Verdict
+from riskmgr.core.errors import ValidationError
 from riskmgr.risk.config import RiskLimits
 from riskmgr.risk.sizing import HUNDRED, fmt_money, fmt_number, fmt_pct
 

@@ -15,19 +15,19 @@ from flask import Blueprint, g, jsonify, render_template, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from riskmgr import services
-from riskmgr.domain import AccountStatus
-from riskmgr.errors import ConfigError, ValidationError
-from riskmgr.formatting import dec
-from riskmgr.labels import sentence_time
-from riskmgr.models import AuditEvent
+from riskmgr.accounts import services
+from riskmgr.app.runtime import Runtime, current_runtime
+from riskmgr.core.domain import AccountStatus
+from riskmgr.core.errors import ConfigError, ValidationError
+from riskmgr.core.formatting import dec
+from riskmgr.core.labels import sentence_time
+from riskmgr.core.validation import NAME_MAX, REASON_MAX, json_object, opt_int, opt_str, opt_time, req_str
+from riskmgr.persistence.models import AuditEvent
 from riskmgr.risk.config import FIELDS, RiskLimits, field_table
 from riskmgr.risk.pretrade import AccountPicture
 from riskmgr.risk.sizing import HUNDRED, fmt_money
 from riskmgr.risk.state import DrawdownTier, daily_loss_pct, drawdown_pct, drawdown_tier, next_day_start
-from riskmgr.runtime import Runtime, current_runtime
-from riskmgr.ticket import parse_ticket, preview_ticket
-from riskmgr.validation import NAME_MAX, REASON_MAX, json_object, opt_int, opt_str, opt_time, req_str
+from riskmgr.risk.ticket import parse_ticket, preview_ticket
 
 bp = Blueprint("risk", __name__)
 NAV = [("risk.risk_page", "Risk"), ("risk.audit_page", "Audit")]

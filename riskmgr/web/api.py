@@ -6,12 +6,12 @@ import uuid
 
 from flask import Blueprint, current_app, g, jsonify, request
 
-from riskmgr import equity_history, freshness, view_cache
-from riskmgr.domain import PositionSide
-from riskmgr.formatting import dec
-from riskmgr.runtime import current_runtime
-from riskmgr.ticket import parse_ticket, result_view, submit_ticket
-from riskmgr.validation import NAME_MAX, SYMBOL_MAX, json_object, opt_id, opt_time, req_str
+from riskmgr.accounts import equity_history, freshness, view_cache
+from riskmgr.app.runtime import current_runtime
+from riskmgr.core.domain import PositionSide
+from riskmgr.core.formatting import dec
+from riskmgr.core.validation import NAME_MAX, SYMBOL_MAX, json_object, opt_id, opt_time, req_str
+from riskmgr.risk.ticket import parse_ticket, result_view, submit_ticket
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -22,7 +22,7 @@ def _actor() -> str:
 
 @bp.get("/snapshot")
 def snapshot():  # type: ignore[no-untyped-def]
-    """Serve the view built once per poll (see riskmgr.view_cache); 304 when the client has this version."""
+    """Serve the view built once per poll (see riskmgr.accounts.view_cache); 304 when the client has this version."""
     runtime = current_runtime()
     version, view = view_cache.cached(runtime)
     version += freshness.etag_suffix(view, runtime.clock.now())  # a view gone stale by age is a new version

@@ -13,8 +13,8 @@ from typing import Any
 from flask import Flask, current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from riskmgr.errors import ExchangeError, ValidationError
-from riskmgr.extensions import db
+from riskmgr.core.errors import ExchangeError, ValidationError
+from riskmgr.persistence.extensions import db
 
 log = logging.getLogger(__name__)
 

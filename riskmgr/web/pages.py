@@ -9,10 +9,10 @@ from flask import Blueprint, current_app, jsonify, render_template
 from flask_login import current_user
 from sqlalchemy import text
 
-from riskmgr import features
-from riskmgr.extensions import db
-from riskmgr.labels import label_table
-from riskmgr.runtime import current_runtime
+from riskmgr.app import features
+from riskmgr.app.runtime import current_runtime
+from riskmgr.core.labels import label_table
+from riskmgr.persistence.extensions import db
 from riskmgr.web.page_cache import render_page
 
 bp = Blueprint("pages", __name__)

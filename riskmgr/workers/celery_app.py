@@ -52,7 +52,7 @@ def init_celery(app: Flask) -> Celery:
 @worker_process_init.connect
 def _fresh_connections(**_: Any) -> None:
     """A forked worker process drops the connections it inherited; it opens its own on first use."""
-    from riskmgr.extensions import db
+    from riskmgr.persistence.extensions import db
 
     app = _flask_app()
     if app is not None:

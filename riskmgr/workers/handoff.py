@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from riskmgr.runtime import Runtime
+from riskmgr.app.runtime import Runtime
 
 
 def hand_off(runtime: Runtime) -> None:
@@ -14,7 +14,7 @@ def hand_off(runtime: Runtime) -> None:
     backtests = runtime.features.get("backtest")
     if backtests is not None:
         backtests.remote = lambda run_id: tasks.run_backtest.delay(run_id)
-    alerts = runtime.features.get("riskmgr.alerts")
+    alerts = runtime.features.get("riskmgr.alerts.feature")
     if alerts is not None:
         alerts.dispatcher.remote = _alert_sender(tasks)
 

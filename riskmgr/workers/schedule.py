@@ -9,7 +9,7 @@ from flask import Flask
 
 def beat_schedule(app: Flask) -> dict[str, dict[str, Any]]:
     """Return one beat entry per background job: the ``riskmgr.periodic`` task with the job's id and interval."""
-    from riskmgr.jobs import job_table
+    from riskmgr.app.jobs import job_table
 
     return {
         job_id: {"task": "riskmgr.periodic", "schedule": float(seconds), "args": (job_id,),

@@ -9,8 +9,9 @@ from typing import Any
 from celery import chord, group, shared_task
 from flask import current_app
 
-from riskmgr import features, view_cache
-from riskmgr.runtime import current_runtime
+from riskmgr.accounts import view_cache
+from riskmgr.app import features
+from riskmgr.app.runtime import current_runtime
 from riskmgr.workers import locks
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,7 @@ def redis_client() -> Any:
 @shared_task(name="riskmgr.periodic", ignore_result=True)
 def periodic(job_id: str) -> str:
     """Run background job ``job_id`` unless a run of it is still going (a Redis lock per job)."""
-    from riskmgr.jobs import job_table
+    from riskmgr.app.jobs import job_table
 
     table = {jid: (seconds, fn) for jid, seconds, fn in job_table(current_app._get_current_object())}  # type: ignore[attr-defined]
     if job_id not in table:
@@ -65,7 +66,7 @@ def start_poll(token: str | None) -> str:
 @shared_task(name="riskmgr.poll_account")
 def poll_account(name: str) -> dict[str, str]:
     """Read one account and store its snapshot and equity point."""
-    from riskmgr.monitor import poll_account as read_one
+    from riskmgr.accounts.monitor import poll_account as read_one
 
     snap = read_one(current_runtime(), name)
     return {"account": name, "status": snap.status.value}
@@ -74,7 +75,7 @@ def poll_account(name: str) -> dict[str, str]:
 @shared_task(name="riskmgr.after_poll", ignore_result=True)
 def after_poll(results: list[dict[str, str]], started_iso: str, token: str | None) -> dict[str, Any]:
     """Run the poll hooks (risk engine, watchdog, alerts …) over the latest snapshots; rebuild the dashboard view."""
-    from riskmgr.monitor import after_poll as finish
+    from riskmgr.accounts.monitor import after_poll as finish
 
     runtime = current_runtime()
     try:
@@ -107,9 +108,9 @@ def scan_signals(auto_trade: bool = True) -> str:
 @shared_task(name="riskmgr.deliver_alert", ignore_result=True)
 def deliver_alert(alert: dict[str, Any]) -> str:
     """Deliver one alert (toggles, the shared rate limit and the channels as on the in-process queue)."""
-    from riskmgr.alerts_dispatch import Alert
+    from riskmgr.alerts.dispatch import Alert
 
-    dispatcher = current_runtime().features["riskmgr.alerts"].dispatcher
+    dispatcher = current_runtime().features["riskmgr.alerts.feature"].dispatcher
     dispatcher.deliver(Alert(alert["kind"], alert["message"], datetime.fromisoformat(alert["ts"]),
                              alert.get("account"), int(alert.get("repeats", 0))))
     return f"alert {alert['kind']}: handled"
@@ -118,6 +119,6 @@ def deliver_alert(alert: dict[str, Any]) -> str:
 @shared_task(name="riskmgr.emergency_resume", ignore_result=True)
 def emergency_resume() -> int | None:
     """Finish an emergency stop whose runner died (the instance that started it, or a worker)."""
-    from riskmgr.risk.emergency import service
+    from riskmgr.risk.emergency.feature import service
 
     return service(current_runtime()).resume_unfinished(wait=True)

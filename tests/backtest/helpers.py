@@ -15,8 +15,8 @@ from riskmgr.backtest.decisions import EntrySignals, decide
 from riskmgr.backtest.engine import EngineInput, build_series
 from riskmgr.backtest.outcome import Outcome
 from riskmgr.backtest.polling import step
-from riskmgr.clock import to_ms
-from riskmgr.domain import MarketSpec
+from riskmgr.core.clock import to_ms
+from riskmgr.core.domain import MarketSpec
 from riskmgr.exchanges.fills import FillModel
 from riskmgr.market.base import CandleArrays
 from riskmgr.risk.config import RiskLimits

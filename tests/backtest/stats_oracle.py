@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from riskmgr.backtest.outcome import Outcome
-from riskmgr.clock import from_ms
+from riskmgr.core.clock import from_ms
 
 DAY_MS = 86_400_000
 ANNUAL = math.sqrt(365)

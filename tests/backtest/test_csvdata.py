@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from riskmgr.backtest.csvdata import parse_csv
-from riskmgr.errors import ValidationError
+from riskmgr.core.errors import ValidationError
 
 HEADER = "timestamp,open,high,low,close,volume\n"
 

@@ -13,8 +13,8 @@ from riskmgr.backtest import data
 from riskmgr.backtest.csvdata import parse_csv
 from riskmgr.backtest.params import parse_params
 from riskmgr.backtest.runs import save_dataset
-from riskmgr.clock import to_ms
-from riskmgr.errors import ValidationError
+from riskmgr.core.clock import to_ms
+from riskmgr.core.errors import ValidationError
 from riskmgr.market.base import CandleArrays
 from tests.conftest import T0
 

@@ -10,7 +10,7 @@ import pytest
 
 from riskmgr.backtest.engine import EngineInput, run_events
 from riskmgr.backtest.outcome import Outcome
-from riskmgr.errors import ValidationError
+from riskmgr.core.errors import ValidationError
 from riskmgr.exchanges.fills import FillModel
 from riskmgr.risk.config import RiskLimits
 from tests.backtest.helpers import SPEC, bar_by_bar, candles, config, signals

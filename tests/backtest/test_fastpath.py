@@ -20,6 +20,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 
+from riskmgr.app.config import Settings
 from riskmgr.backtest import fastpath, fastpoll
 from riskmgr.backtest.account import Holding, SimAccount
 from riskmgr.backtest.decisions import EntrySignals, decide
@@ -29,17 +30,16 @@ from riskmgr.backtest.params import merge, parse_params
 from riskmgr.backtest.polling import step
 from riskmgr.backtest.presets import BUILTIN, defaults
 from riskmgr.backtest.screening import _Levels
-from riskmgr.clock import from_ms
-from riskmgr.config import Settings
-from riskmgr.domain import MarginMode, Position, PositionSide
-from riskmgr.errors import ValidationError
+from riskmgr.core.clock import from_ms
+from riskmgr.core.domain import MarginMode, Position, PositionSide
+from riskmgr.core.errors import ValidationError
 from riskmgr.exchanges.fills import FillModel
 from riskmgr.market.base import CandleArrays
-from riskmgr.market.sim_specs import SIM_BY_SYMBOL
+from riskmgr.market.sim.specs import SIM_BY_SYMBOL
 from riskmgr.risk.config import RiskLimits
 from riskmgr.risk.levels import position_actions
 from riskmgr.risk.state import evaluate_account_tiers
-from riskmgr.signal_rules import evaluate_series
+from riskmgr.signals.rules import evaluate_series
 from tests.backtest.helpers import SPEC, bar_by_bar, candles, config, signals
 
 # hypothesis keeps a cache directory; keep it out of the working tree, as test_property does

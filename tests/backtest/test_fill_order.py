@@ -12,7 +12,7 @@ import numpy as np
 
 from riskmgr.backtest.engine import EngineInput, run_events
 from riskmgr.backtest.outcome import Outcome
-from riskmgr.domain import PositionSide
+from riskmgr.core.domain import PositionSide
 from riskmgr.exchanges import fills as fm
 from riskmgr.risk.config import RiskLimits
 from tests.backtest.helpers import SPEC, T0, bar_by_bar, candles, config, signals

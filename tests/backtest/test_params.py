@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from riskmgr.backtest.params import merge, parse_params
-from riskmgr.errors import ValidationError
+from riskmgr.core.errors import ValidationError
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 BASE = {

@@ -9,13 +9,13 @@ import pytest
 from riskmgr import create_app
 from riskmgr.backtest.runs import QUEUED, RunStore
 from riskmgr.backtest.service import MAX_WAITING
-from riskmgr.errors import ValidationError
-from riskmgr.extensions import db
+from riskmgr.core.errors import ValidationError
+from riskmgr.persistence.extensions import db
 from tests.conftest import T0, make_settings
 
 
 def _store(tmp_path) -> tuple[RunStore, object]:
-    from riskmgr.clock import FixedClock
+    from riskmgr.core.clock import FixedClock
 
     app = create_app(make_settings(tmp_path, extra={"clock": FixedClock(T0)}))
     with app.app_context():

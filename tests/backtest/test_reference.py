@@ -9,9 +9,9 @@ import pytest
 
 from riskmgr.backtest.reference import decimal_ticks, run_sma_reference, sma_crosses
 from riskmgr.backtest.stats import compute_stats
-from riskmgr.errors import ValidationError
-from riskmgr.indicators import sma
+from riskmgr.core.errors import ValidationError
 from riskmgr.market.base import CandleArrays
+from riskmgr.signals.indicators import sma
 from tests.backtest.helpers import HOUR_MS, candles, sma_cross_oracle
 
 D = Decimal

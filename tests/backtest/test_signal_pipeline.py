@@ -9,12 +9,12 @@ import numpy as np
 
 from riskmgr.backtest.decisions import EntrySignals
 from riskmgr.backtest.engine import EngineInput, run_signal_backtest
-from riskmgr.clock import FixedClock
+from riskmgr.core.clock import FixedClock
 from riskmgr.exchanges.fills import FillModel
-from riskmgr.market.simulated import SimulatedMarket
+from riskmgr.market.sim.market import SimulatedMarket
 from riskmgr.risk.config import RiskLimits
-from riskmgr.signal_params import Reason, SignalParams
-from riskmgr.signal_rules import evaluate_series
+from riskmgr.signals.params import Reason, SignalParams
+from riskmgr.signals.rules import evaluate_series
 from tests.backtest.helpers import bar_by_bar, config
 
 END = datetime(2025, 6, 1, tzinfo=UTC)

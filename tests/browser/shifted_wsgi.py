@@ -10,7 +10,7 @@ import os
 from datetime import UTC, datetime
 
 from riskmgr import create_app
-from riskmgr.config import Settings
+from riskmgr.app.config import Settings
 
 
 class ShiftedClock:

@@ -24,8 +24,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from riskmgr.clock import SystemClock
-from riskmgr.market.simulated import SimulatedMarket
+from riskmgr.core.clock import SystemClock
+from riskmgr.market.sim.market import SimulatedMarket
 from tests.browser.conftest import ARTIFACTS, PASSWORD, ROOT, TOKEN, _free_port, log_in, shot
 
 D = Decimal

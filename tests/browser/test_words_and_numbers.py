@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from riskmgr.labels import LIMIT_LABELS, RULE_LABELS
+from riskmgr.core.labels import LIMIT_LABELS, RULE_LABELS
 from tests.browser.conftest import ARTIFACTS, api, log_in, shot
 
 pytestmark = pytest.mark.slow

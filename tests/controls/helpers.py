@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from riskmgr.domain import OrderRequest, OrderType, Position, PositionSide
-from riskmgr.monitor import poll_cycle
+from riskmgr.accounts.monitor import poll_cycle
+from riskmgr.core.domain import OrderRequest, OrderType, Position, PositionSide
 from riskmgr.risk.protection import find_protection
 
 BTC = "BTC/USDT:USDT"

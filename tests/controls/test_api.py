@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from riskmgr.domain import PositionSide
+from riskmgr.core.domain import PositionSide
 from tests.conftest import csrf_from, login
 from tests.controls.helpers import BTC, open_position, position, stops
 
@@ -178,7 +178,7 @@ def test_the_receipt_of_a_paused_account_shows_the_pause_as_the_gate_will_decide
 
 
 def test_pausing_cancels_the_resting_entry_orders_and_keeps_the_stops(runtime, api):
-    from riskmgr.domain import OrderRequest, OrderSide, OrderType
+    from riskmgr.core.domain import OrderRequest, OrderSide, OrderType
 
     open_position(runtime)
     mark = runtime.accounts["paper"].fetch_tickers()[ETH_SYMBOL].mark

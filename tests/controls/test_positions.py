@@ -7,11 +7,11 @@ from decimal import Decimal
 
 import pytest
 
+from riskmgr.accounts.monitor import poll_cycle
+from riskmgr.accounts.watchdog import watchdog
 from riskmgr.controls.service import controls
-from riskmgr.domain import AccountStatus, PositionSide, TradingState
-from riskmgr.errors import ValidationError
-from riskmgr.monitor import poll_cycle
-from riskmgr.protection_watchdog import watchdog
+from riskmgr.core.domain import AccountStatus, PositionSide, TradingState
+from riskmgr.core.errors import ValidationError
 from tests.controls.helpers import BTC, advance_until_profit, open_position, position, protection, stops
 
 D = Decimal
@@ -299,7 +299,7 @@ def test_resumed_account_accepts_entries_again(runtime):
 
 
 def _entry(runtime):
-    from riskmgr.domain import OrderRequest, OrderType
+    from riskmgr.core.domain import OrderRequest, OrderType
 
     mark = runtime.accounts["paper"].fetch_tickers()[BTC].mark
     request = OrderRequest(BTC, LONG.entry_order_side, OrderType.MARKET, D("0.002"), leverage=3,

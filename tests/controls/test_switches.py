@@ -6,12 +6,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from riskmgr import create_app
+from riskmgr.accounts.monitor import poll_cycle
 from riskmgr.controls.service import switch_notes, switches, switches_view
-from riskmgr.extensions import db
-from riskmgr.monitor import poll_cycle
-from riskmgr.scanner import ScannerSettings
-from riskmgr.scanner_auto import policies
-from riskmgr.scanner_models import SignalDecision
+from riskmgr.persistence.extensions import db
+from riskmgr.scanner.auto import policies
+from riskmgr.scanner.feature import ScannerSettings
+from riskmgr.scanner.models import SignalDecision
 from tests.conftest import make_settings
 
 

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from sqlalchemy import Engine, create_engine
 
-from riskmgr.clock import FixedClock, to_ms
-from riskmgr.domain import MarketSpec, Ticker
-from riskmgr.exchanges.paper import PaperExchange
-from riskmgr.extensions import db
+from riskmgr.core.clock import FixedClock, to_ms
+from riskmgr.core.domain import MarketSpec, Ticker
+from riskmgr.exchanges.paper.exchange import PaperExchange
 from riskmgr.market.base import CandleArrays
+from riskmgr.persistence.extensions import db
 from tests.conftest import ON_POSTGRES, database_url
 
 START = datetime(2024, 1, 1, tzinfo=UTC)

@@ -4,8 +4,8 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 import pytest
 
-from riskmgr.domain import OrderSide, PositionSide
-from riskmgr.errors import ConfigError
+from riskmgr.core.domain import OrderSide, PositionSide
+from riskmgr.core.errors import ConfigError
 from riskmgr.exchanges import fills as fm
 
 D = Decimal

@@ -5,8 +5,8 @@ from decimal import Decimal
 
 import pytest
 
-from riskmgr.domain import OrderRequest, OrderSide, OrderType
-from riskmgr.errors import InvalidOrderError, NotSupportedError
+from riskmgr.core.domain import OrderRequest, OrderSide, OrderType
+from riskmgr.core.errors import InvalidOrderError, NotSupportedError
 from tests.exchanges.conftest import BTC, ETH, SPECS
 
 D = Decimal

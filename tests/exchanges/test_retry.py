@@ -2,7 +2,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from riskmgr.errors import AuthError, RateLimitError, TemporaryError
+from riskmgr.core.errors import AuthError, RateLimitError, TemporaryError
 from riskmgr.exchanges.retry import call_with_retry, parse_retry_after, retry_after_from
 
 

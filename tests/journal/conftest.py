@@ -7,9 +7,9 @@ from decimal import Decimal
 import pytest
 
 from riskmgr import create_app
-from riskmgr.domain import OrderRequest, OrderSide, OrderType, PositionSide
-from riskmgr.extensions import db
-from riskmgr.monitor import poll_cycle
+from riskmgr.accounts.monitor import poll_cycle
+from riskmgr.core.domain import OrderRequest, OrderSide, OrderType, PositionSide
+from riskmgr.persistence.extensions import db
 from tests.conftest import make_settings
 from tests.exchanges.conftest import BTC, ETH, FakeMarket
 

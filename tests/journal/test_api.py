@@ -85,7 +85,7 @@ def test_csv_export_has_one_row_per_trade_with_times_in_the_display_zone(jrt, ma
 
 
 def test_csv_marks_an_unreadable_account_instead_of_pretending_it_had_no_trades(jrt, monkeypatch):
-    from riskmgr.errors import TemporaryError
+    from riskmgr.core.errors import TemporaryError
 
     def down():
         raise TemporaryError("venue unreachable", account="paper", operation="sync")
@@ -125,7 +125,7 @@ def test_close_result_gives_the_fill_price_and_realized_pnl_of_a_close(jrt, mark
 
 
 def test_the_emergency_panel_lists_each_close_with_its_fill_price_and_realized_pnl(jrt, market, clock):
-    from riskmgr.risk.emergency import service
+    from riskmgr.risk.emergency.feature import service
 
     open_long(jrt, market, clock, BTC, "50000", "0.01", "e1")
     market.price(BTC, "49500")

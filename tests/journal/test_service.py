@@ -55,7 +55,7 @@ def test_a_stop_fill_is_a_stop_exit_and_an_emergency_close_is_an_emergency_exit(
 def test_a_partial_close_is_its_own_trade_with_its_share_of_the_opening_fee(jrt, market, clock):
     open_long(jrt, market, clock, BTC, "50000", "0.02", "e1")
     market.price(BTC, "50500")
-    from riskmgr.domain import OrderRequest, OrderSide, OrderType
+    from riskmgr.core.domain import OrderRequest, OrderSide, OrderType
 
     half = OrderRequest(BTC, OrderSide.SELL, OrderType.MARKET, D("0.01"), reduce_only=True)
     assert jrt.gateway.submit("paper", half, actor="tester", intent_id="half", purpose="partial-take-profit").accepted
@@ -86,7 +86,7 @@ def test_filters_select_by_symbol_side_reason_and_time(jrt, market, clock):
 
 def test_an_account_whose_history_fails_is_reported_unavailable_with_the_reason_not_as_empty(jrt, clock,
                                                                                            monkeypatch):
-    from riskmgr.errors import TemporaryError
+    from riskmgr.core.errors import TemporaryError
 
     def down():
         raise TemporaryError("timeout after 5 s", account="paper", operation="sync")
@@ -106,7 +106,7 @@ def test_the_signal_that_opened_a_trade_is_named(jrt, market, clock):
     from sqlalchemy.orm import Session
 
     from riskmgr.risk.gateway import client_id_for
-    from riskmgr.scanner_models import SignalDecision, SignalRecord
+    from riskmgr.scanner.models import SignalDecision, SignalRecord
 
     open_long(jrt, market, clock, BTC, "50000", "0.01", "signal:k1")
     with Session(jrt.engine) as s, s.begin():

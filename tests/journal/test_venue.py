@@ -9,12 +9,12 @@ from decimal import Decimal
 import pytest
 from sqlalchemy.orm import Session
 
-from riskmgr.domain import PositionSide
-from riskmgr.errors import NotSupportedError, TemporaryError
+from riskmgr.core.domain import PositionSide
+from riskmgr.core.errors import NotSupportedError, TemporaryError
 from riskmgr.exchanges.reader import AccountReader
 from riskmgr.journal.closes import close_result
 from riskmgr.journal.filters import parse_filter
-from riskmgr.models import OrderIntent
+from riskmgr.persistence.models import OrderIntent
 from riskmgr.risk.context import ClosedTrade
 from tests.conftest import API_TOKEN
 from tests.fakes import BTC, ReadOnlyFake
@@ -153,9 +153,9 @@ def test_the_same_close_read_twice_is_stored_once(runtime, live, clock):
 
 
 def test_the_poll_hook_captures_new_closes_of_a_live_account_at_most_every_ten_minutes(runtime, live, clock):
+    from riskmgr.accounts.monitor import poll_cycle
     from riskmgr.journal.feature import poll_hook
     from riskmgr.journal.store import load
-    from riskmgr.monitor import poll_cycle
 
     live.closed = [ClosedTrade(clock.now() - timedelta(hours=1), D("2"), BTC, PositionSide.LONG, venue_id="a")]
     snapshots = poll_cycle(runtime)

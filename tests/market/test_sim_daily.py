@@ -3,8 +3,8 @@ import math
 import numpy as np
 import pytest
 
-from riskmgr.market.sim_daily import BLOCK_DAYS, DailyModel, symbol_key
-from riskmgr.market.sim_specs import SIM_BY_SYMBOL, SIM_SYMBOLS
+from riskmgr.market.sim.daily import BLOCK_DAYS, DailyModel, symbol_key
+from riskmgr.market.sim.specs import SIM_BY_SYMBOL, SIM_SYMBOLS
 
 BTC, SOL = SIM_BY_SYMBOL["BTC/USDT:USDT"], SIM_BY_SYMBOL["SOL/USDT:USDT"]
 DAYS = 1055  # 2024-01-01 .. 2026-11-21

@@ -3,9 +3,9 @@ import math
 import numpy as np
 import pytest
 
-from riskmgr.market.sim_daily import DailyModel, symbol_key
-from riskmgr.market.sim_intraday import MINUTES, SESSION_PROFILE, generate_minutes, hourly, to_grid
-from riskmgr.market.sim_specs import SIM_BY_SYMBOL
+from riskmgr.market.sim.daily import DailyModel, symbol_key
+from riskmgr.market.sim.intraday import MINUTES, SESSION_PROFILE, generate_minutes, hourly, to_grid
+from riskmgr.market.sim.specs import SIM_BY_SYMBOL
 
 SEED = 77
 DOGE = SIM_BY_SYMBOL["DOGE/USDT:USDT"]

@@ -4,8 +4,8 @@ from decimal import Decimal
 import numpy as np
 import pytest
 
-from riskmgr.clock import FixedClock
-from riskmgr.market.simulated import SimulatedMarket
+from riskmgr.core.clock import FixedClock
+from riskmgr.market.sim.market import SimulatedMarket
 
 NOW = datetime(2026, 11, 21, 13, 37, 42, tzinfo=UTC)
 BTC, DOGE = "BTC/USDT:USDT", "DOGE/USDT:USDT"

@@ -1,6 +1,6 @@
 from decimal import Decimal
 
-from riskmgr.market.sim_specs import SIM_SYMBOLS
+from riskmgr.market.sim.specs import SIM_SYMBOLS
 
 EXPECTED_BASES = [
     "BTC", "ETH", "SOL", "BNB", "XRP", "DOGE", "ADA", "AVAX", "LINK", "DOT",

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from riskmgr.market.sim_store import HourStore, Lru
+from riskmgr.market.sim.store import HourStore, Lru
 
 
 def test_lru_evicts_the_least_recently_used_entry():

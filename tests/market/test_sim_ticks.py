@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from riskmgr.market.sim_ticks import generate_ticks
+from riskmgr.market.sim.ticks import generate_ticks
 
 # three hand-made minutes: a rise, a fall, and a minute that never moved
 OPEN = np.array([100.0, 101.0, 99.5])

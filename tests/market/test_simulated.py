@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from riskmgr.clock import FixedClock
+from riskmgr.core.clock import FixedClock
 from riskmgr.market.base import TIMEFRAME_SECONDS, CandleArrays
-from riskmgr.market.simulated import SimulatedMarket
+from riskmgr.market.sim.market import SimulatedMarket
 
 NOW = datetime(2026, 11, 21, 13, 37, 42, tzinfo=UTC)
 BTC, ETH, SOL = "BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT"
@@ -225,8 +225,8 @@ def test_different_seeds_give_different_paths():
 
 _CHILD = """
 from datetime import UTC, datetime
-from riskmgr.clock import FixedClock
-from riskmgr.market.simulated import SimulatedMarket
+from riskmgr.core.clock import FixedClock
+from riskmgr.market.sim.market import SimulatedMarket
 m = SimulatedMarket(seed=9, clock=FixedClock(datetime(2026, 11, 21, 13, 37, 42, tzinfo=UTC)))
 print(m.ticker("SOL/USDT:USDT").last, m.candles("SOL/USDT:USDT", "1h", limit=5).close.tolist())
 """

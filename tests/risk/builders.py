@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from riskmgr.domain import AccountStatus, MarginMode, MarketSpec, Position, PositionSide, TradingState
+from riskmgr.core.domain import AccountStatus, MarginMode, MarketSpec, Position, PositionSide, TradingState
 from riskmgr.risk.config import RiskLimits
 from riskmgr.risk.context import OrderIntent, RuleContext, build_context
 from riskmgr.risk.costs import TradingCosts

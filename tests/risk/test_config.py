@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from riskmgr.errors import ConfigError, ValidationError
+from riskmgr.core.errors import ConfigError, ValidationError
 from riskmgr.risk.config import FIELDS, RiskLimits, field_table
 
 D = Decimal

@@ -4,8 +4,8 @@ from decimal import Decimal
 
 import pytest
 
-from riskmgr.domain import PositionSide, Verdict
-from riskmgr.errors import ValidationError
+from riskmgr.core.domain import PositionSide, Verdict
+from riskmgr.core.errors import ValidationError
 from riskmgr.risk.config import RiskLimits
 from riskmgr.risk.context import OrderIntent
 from tests.risk.builders import BTC, NOW, context, intent, position

@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from riskmgr.domain import PositionSide
-from riskmgr.errors import MalformedResponseError, ValidationError
+from riskmgr.core.domain import PositionSide
+from riskmgr.core.errors import MalformedResponseError, ValidationError
 from riskmgr.risk.config import RiskLimits
 from riskmgr.risk.costs import ESTIMATE_FEE_SOURCE, ESTIMATE_SLIPPAGE_SOURCE, TradingCosts, trading_costs
 from riskmgr.risk.rules import min_stop_distance, risk_per_trade

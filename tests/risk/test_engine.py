@@ -14,7 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from riskmgr import create_app
-from riskmgr.domain import (
+from riskmgr.accounts.monitor import poll_cycle
+from riskmgr.core.domain import (
     AccountSnapshot,
     AccountStatus,
     Order,
@@ -24,19 +25,18 @@ from riskmgr.domain import (
     PositionSide,
     TradingState,
 )
-from riskmgr.errors import MalformedResponseError, TemporaryError
-from riskmgr.extensions import db
-from riskmgr.models import AccountState, OrderIntent
-from riskmgr.monitor import poll_cycle
+from riskmgr.core.errors import MalformedResponseError, TemporaryError
+from riskmgr.persistence.extensions import db
+from riskmgr.persistence.models import AccountState, OrderIntent
 from riskmgr.risk import engine
 from riskmgr.risk.context import ClosedTrade
-from riskmgr.risk.emergency import service
-from riskmgr.risk.emergency_config import EmergencySettings
-from riskmgr.risk.emergency_store import StartResult
+from riskmgr.risk.emergency.config import EmergencySettings
+from riskmgr.risk.emergency.feature import service
+from riskmgr.risk.emergency.store import StartResult
 from tests.conftest import T0, make_settings
 from tests.fakes import BTC, ReadOnlyFake, balance, long_btc
 
-FEATURE = "riskmgr.risk.emergency"
+FEATURE = "riskmgr.risk.emergency.feature"
 
 
 class TradingFake(ReadOnlyFake):

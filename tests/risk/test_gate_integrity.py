@@ -15,12 +15,14 @@ from typing import Any
 
 import pytest
 
-from riskmgr import create_app, features, services
-from riskmgr.clock import FixedClock
-from riskmgr.domain import OrderRequest, OrderSide, OrderType, PositionSide, TradingState
-from riskmgr.extensions import db
-from riskmgr.market.sim_specs import SIM_SYMBOLS
-from riskmgr.monitor import poll_cycle
+from riskmgr import create_app
+from riskmgr.accounts import services
+from riskmgr.accounts.monitor import poll_cycle
+from riskmgr.app import features
+from riskmgr.core.clock import FixedClock
+from riskmgr.core.domain import OrderRequest, OrderSide, OrderType, PositionSide, TradingState
+from riskmgr.market.sim.specs import SIM_SYMBOLS
+from riskmgr.persistence.extensions import db
 from riskmgr.risk.gateway import OrderGateway
 from tests.conftest import T0, database_url, make_settings
 
@@ -242,7 +244,7 @@ def test_a_move_down_cancels_every_resting_entry_and_keeps_the_stops(polled, sta
 def test_a_poll_cancels_entries_resting_while_the_daily_loss_limit_is_reached(polled):
     from sqlalchemy.orm import Session
 
-    from riskmgr.models import AccountState
+    from riskmgr.persistence.models import AccountState
 
     assert polled.gateway.submit("paper", resting_buy(polled, SYMBOLS[0]), actor="t", intent_id="d").accepted
     with Session(polled.engine) as session, session.begin():

@@ -10,12 +10,21 @@ import pytest
 from sqlalchemy.orm import Session
 
 from riskmgr import create_app
-from riskmgr.domain import Order, OrderRequest, OrderSide, OrderStatus, OrderType, PositionSide, Ticker, TradingState
-from riskmgr.errors import DuplicateClientIdError, InsufficientFundsError
+from riskmgr.accounts.monitor import poll_cycle
+from riskmgr.core.domain import (
+    Order,
+    OrderRequest,
+    OrderSide,
+    OrderStatus,
+    OrderType,
+    PositionSide,
+    Ticker,
+    TradingState,
+)
+from riskmgr.core.errors import DuplicateClientIdError, InsufficientFundsError
 from riskmgr.exchanges.reader import AccountReader
-from riskmgr.extensions import db
-from riskmgr.models import OrderIntent
-from riskmgr.monitor import poll_cycle
+from riskmgr.persistence.extensions import db
+from riskmgr.persistence.models import OrderIntent
 from riskmgr.risk.gateway import OrderGateway, client_id_for
 from riskmgr.risk.rules import ALL_RULES
 from tests.conftest import T0, make_settings

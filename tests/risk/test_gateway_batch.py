@@ -17,11 +17,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from riskmgr import create_app
-from riskmgr.domain import Order, OrderStatus, OrderType, PositionSide
-from riskmgr.errors import DuplicateClientIdError, InvalidOrderError
-from riskmgr.extensions import db
-from riskmgr.models import OrderIntent
-from riskmgr.risk.emergency_pool import in_parallel
+from riskmgr.core.domain import Order, OrderStatus, OrderType, PositionSide
+from riskmgr.core.errors import DuplicateClientIdError, InvalidOrderError
+from riskmgr.persistence.extensions import db
+from riskmgr.persistence.models import OrderIntent
+from riskmgr.risk.emergency.pool import in_parallel
 from riskmgr.risk.gateway import GatewayResult, client_id_for
 from riskmgr.risk.gateway_batch import CloseOrder
 from tests.conftest import make_settings

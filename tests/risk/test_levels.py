@@ -2,8 +2,8 @@ from decimal import Decimal
 
 import pytest
 
-from riskmgr.domain import PositionSide, RiskLevel
-from riskmgr.errors import ValidationError
+from riskmgr.core.domain import PositionSide, RiskLevel
+from riskmgr.core.errors import ValidationError
 from riskmgr.risk.config import RiskLimits
 from riskmgr.risk.levels import PositionAction, PositionActionKind, move_pct, position_actions, risk_level
 from tests.risk.builders import position

@@ -7,9 +7,9 @@ from decimal import Decimal
 
 from sqlalchemy import create_engine
 
-from riskmgr.audit import AuditLog
-from riskmgr.clock import FixedClock
-from riskmgr.extensions import db
+from riskmgr.core.clock import FixedClock
+from riskmgr.persistence.audit import AuditLog
+from riskmgr.persistence.extensions import db
 from riskmgr.risk.config import RiskLimits
 from riskmgr.risk.limits_store import LimitsStore
 from tests.conftest import T0, database_url, make_engine

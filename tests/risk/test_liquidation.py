@@ -8,9 +8,9 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from riskmgr.domain import PositionSide
+from riskmgr.core.domain import PositionSide
 from riskmgr.exchanges import fills as fm
-from riskmgr.exchanges.paper_models import money
+from riskmgr.exchanges.paper.models import money
 from riskmgr.risk.sizing import liquidation_price, liquidation_price_on_tick
 
 D = Decimal

@@ -10,12 +10,12 @@ import pytest
 from sqlalchemy.orm import Session
 
 from riskmgr import create_app
-from riskmgr.domain import OrderRequest, OrderSide, OrderType, PositionSide
-from riskmgr.errors import TemporaryError
-from riskmgr.exchanges.paper import PaperExchange
-from riskmgr.extensions import db
-from riskmgr.models import AccountState
-from riskmgr.monitor import poll_cycle
+from riskmgr.accounts.monitor import poll_cycle
+from riskmgr.core.domain import OrderRequest, OrderSide, OrderType, PositionSide
+from riskmgr.core.errors import TemporaryError
+from riskmgr.exchanges.paper.exchange import PaperExchange
+from riskmgr.persistence.extensions import db
+from riskmgr.persistence.models import AccountState
 from riskmgr.risk.pretrade import PreTrade
 from riskmgr.risk.rules import ALL_RULES
 from tests.conftest import make_settings

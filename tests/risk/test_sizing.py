@@ -4,8 +4,8 @@ from decimal import Decimal
 
 import pytest
 
-from riskmgr.domain import PositionSide
-from riskmgr.errors import ValidationError
+from riskmgr.core.domain import PositionSide
+from riskmgr.core.errors import ValidationError
 from riskmgr.risk.config import RiskLimits
 from riskmgr.risk.sizing import (
     SizingInput,

@@ -3,8 +3,8 @@ from decimal import Decimal
 
 import pytest
 
-from riskmgr.domain import TradingState
-from riskmgr.errors import ValidationError
+from riskmgr.core.domain import TradingState
+from riskmgr.core.errors import ValidationError
 from riskmgr.risk.config import RiskLimits
 from riskmgr.risk.state import (
     DrawdownTier,

@@ -7,9 +7,9 @@ from decimal import Decimal
 import pytest
 
 from riskmgr import create_app
-from riskmgr.domain import TradingState
-from riskmgr.extensions import db
-from riskmgr.monitor import poll_cycle
+from riskmgr.accounts.monitor import poll_cycle
+from riskmgr.core.domain import TradingState
+from riskmgr.persistence.extensions import db
 from riskmgr.risk.config import RiskLimits
 from tests.conftest import API_TOKEN, csrf_from, login, make_settings
 from tests.fakes import balance, long_btc
@@ -93,7 +93,7 @@ def test_risk_view_shows_the_daily_loss_reached_and_the_drawdown_tier(fake_app, 
 
 
 def test_risk_view_shows_a_failed_read_as_stale(fake_app, fake, clock):
-    from riskmgr.errors import TemporaryError
+    from riskmgr.core.errors import TemporaryError
 
     rt = fake_app.extensions["riskmgr"]
     poll_cycle(rt)

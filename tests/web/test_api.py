@@ -2,7 +2,7 @@ from decimal import Decimal
 
 import pytest
 
-from riskmgr.monitor import poll_cycle
+from riskmgr.accounts.monitor import poll_cycle
 
 
 def test_snapshot_lists_the_paper_account_with_real_figures_after_a_poll(api, runtime):

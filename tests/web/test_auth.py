@@ -106,8 +106,8 @@ def test_session_cookie_is_protected(client, cookie_flag):
 
 def test_generated_password_is_printed_once_and_only_its_hash_stored(tmp_path, capsys):
     from riskmgr import create_app
-    from riskmgr.extensions import db
-    from riskmgr.models import AppSetting
+    from riskmgr.persistence.extensions import db
+    from riskmgr.persistence.models import AppSetting
     from riskmgr.web.auth import HASH_KEY, ensure_admin_credentials
     from tests.conftest import make_settings
 
@@ -129,7 +129,7 @@ def test_two_workers_storing_the_configured_password_at_once_both_start(tmp_path
     import threading
 
     from riskmgr import create_app
-    from riskmgr.extensions import db
+    from riskmgr.persistence.extensions import db
     from riskmgr.web.auth import ensure_admin_credentials
     from tests.conftest import make_settings
 

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from sqlalchemy import JSON, Float, Numeric, String, Text, select
 from sqlalchemy.orm import Session
 
-from riskmgr.extensions import db
-from riskmgr.monitor import poll_cycle
+from riskmgr.accounts.monitor import poll_cycle
+from riskmgr.persistence.extensions import db
 from riskmgr.risk.config import FIELDS
 from tests.conftest import API_TOKEN
 
@@ -238,7 +238,7 @@ def test_generated_json_on_every_write_route_never_gives_a_5xx_nor_stores_garbag
 
 # -- after the run -----------------------------------------------------------------------------------------------
 def _wait_for_emergency(runtime) -> None:
-    from riskmgr.risk.emergency import service
+    from riskmgr.risk.emergency.feature import service
 
     svc = service(runtime)
     view = svc.view()

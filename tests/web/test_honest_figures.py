@@ -8,8 +8,8 @@ from datetime import timedelta
 
 import responses
 
-from riskmgr.clock import FixedClock
-from riskmgr.domain import AccountSnapshot, AccountStatus
+from riskmgr.core.clock import FixedClock
+from riskmgr.core.domain import AccountSnapshot, AccountStatus
 from riskmgr.exchanges.bitunix.adapter import BitunixAdapter
 from riskmgr.exchanges.bitunix.client import BitunixClient
 from riskmgr.exchanges.bitunix.parse import EQUITY_FORMULA

@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from riskmgr.errors import ValidationError
-from riskmgr.models import AuditEvent, OrderIntent
-from riskmgr.monitor import poll_cycle
-from riskmgr.validation import MAX_JSON_DEPTH, nesting_depth, parse_json_object
+from riskmgr.accounts.monitor import poll_cycle
+from riskmgr.core.errors import ValidationError
+from riskmgr.core.validation import MAX_JSON_DEPTH, nesting_depth, parse_json_object
+from riskmgr.persistence.models import AuditEvent, OrderIntent
 from tests.conftest import API_TOKEN
 
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
@@ -97,7 +97,7 @@ def test_a_body_above_max_request_bytes_is_a_413_naming_the_limit(api, runtime):
 
 def test_the_dataset_upload_has_its_own_larger_cap_and_is_a_413_above_it(tmp_path, clock):
     from riskmgr import create_app
-    from riskmgr.extensions import db
+    from riskmgr.persistence.extensions import db
     from tests.conftest import make_settings
 
     app = create_app(make_settings(tmp_path, max_request_bytes=16_384, max_upload_bytes=1_048_576,
@@ -212,7 +212,7 @@ def test_text_too_long_and_values_of_the_wrong_type_are_a_400_naming_the_field(a
 def test_in_json_only_absent_or_null_is_not_set_but_in_a_query_string_empty_is_too():
     from werkzeug.datastructures import MultiDict
 
-    from riskmgr.validation import opt_bool, opt_decimal, opt_int, opt_str
+    from riskmgr.core.validation import opt_bool, opt_decimal, opt_int, opt_str
 
     assert opt_decimal({}, "qty") is None and opt_decimal({"qty": None}, "qty") is None
     assert opt_int(MultiDict({"limit": ""}), "limit", 1, 10) is None

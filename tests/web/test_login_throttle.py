@@ -8,9 +8,16 @@ import threading
 import pytest
 
 from riskmgr import create_app
-from riskmgr.extensions import db
-from riskmgr.login_throttle import FREE_FAILURES, GLOBAL_BURST, GLOBAL_INTERVAL_S, MAX_DELAY_S, address_key, backoff_s
+from riskmgr.persistence.extensions import db
 from riskmgr.web.auth import ensure_admin_credentials
+from riskmgr.web.login_throttle import (
+    FREE_FAILURES,
+    GLOBAL_BURST,
+    GLOBAL_INTERVAL_S,
+    MAX_DELAY_S,
+    address_key,
+    backoff_s,
+)
 from tests.conftest import ADMIN_PASSWORD, make_settings
 
 OPERATOR = "192.0.2.10"
@@ -164,8 +171,8 @@ def test_concurrent_attempts_from_two_workers_are_counted_exactly(settings):
 
 @pytest.mark.parametrize("proxies", [-1, 6])
 def test_trusted_proxies_outside_0_to_5_is_refused(proxies):
-    from riskmgr.config import Settings
-    from riskmgr.errors import ConfigError
+    from riskmgr.app.config import Settings
+    from riskmgr.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match=r"TRUSTED_PROXIES.*0–5"):
         Settings.from_env({"TRUSTED_PROXIES": str(proxies)})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from riskmgr.domain import TradingState
+from riskmgr.core.domain import TradingState
 from tests.conftest import login
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from riskmgr.risk.emergency import service
+from riskmgr.risk.emergency.feature import service
 from riskmgr.web.security import CONTENT_SECURITY_POLICY, HSTS
 from tests.conftest import ADMIN_PASSWORD, csrf_from, login, make_settings
 

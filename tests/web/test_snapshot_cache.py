@@ -1,9 +1,9 @@
 """GET /api/snapshot serves the view built once per poll, identical to building it now, with an ETag."""
 
-from riskmgr import services, view_cache
-from riskmgr.domain import TradingState
-from riskmgr.jobs import poll_job
-from riskmgr.monitor import poll_cycle
+from riskmgr.accounts import services, view_cache
+from riskmgr.accounts.monitor import poll_cycle
+from riskmgr.app.jobs import poll_job
+from riskmgr.core.domain import TradingState
 
 
 def _without_time(view):
@@ -61,7 +61,7 @@ def test_a_view_with_an_account_never_polled_is_not_stored(runtime):
     assert view["accounts"][0]["error"] == services.NOT_POLLED
     from sqlalchemy.orm import Session
 
-    from riskmgr.models import ViewCache
+    from riskmgr.persistence.models import ViewCache
 
     with Session(runtime.engine) as session:
         assert session.get(ViewCache, view_cache.NAME) is None

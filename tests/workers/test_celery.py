@@ -16,9 +16,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from riskmgr import create_app
-from riskmgr.clock import SystemClock
-from riskmgr.extensions import db
-from riskmgr.models import PollRun
+from riskmgr.core.clock import SystemClock
+from riskmgr.persistence.extensions import db
+from riskmgr.persistence.models import PollRun
 from tests.conftest import API_TOKEN, make_settings
 
 pytestmark = pytest.mark.slow
@@ -52,7 +52,7 @@ def _wait(predicate, timeout: float, what: str, log=lambda: "") -> Any:
 
 
 def test_the_web_runs_no_jobs_when_redis_is_configured(tmp_path, redis_url):
-    from riskmgr.scheduler import start_background_jobs
+    from riskmgr.app.scheduler import start_background_jobs
 
     app = _web(tmp_path, redis_url)
     start_background_jobs(app)
@@ -61,7 +61,7 @@ def test_the_web_runs_no_jobs_when_redis_is_configured(tmp_path, redis_url):
 
 
 def test_the_beat_schedule_is_the_job_table(tmp_path, redis_url):
-    from riskmgr.jobs import job_table
+    from riskmgr.app.jobs import job_table
 
     app = _web(tmp_path, redis_url)
     schedule = app.extensions["celery"].conf.beat_schedule

@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from riskmgr.clock import Clock, SystemClock, to_ms
-from riskmgr.domain import (
+from riskmgr.core.clock import Clock, SystemClock, to_ms
+from riskmgr.core.domain import (
     Balance,
     Candle,
     MarginMode,
@@ -28,7 +28,7 @@ from riskmgr.domain import (
     PositionSide,
     Ticker,
 )
-from riskmgr.errors import ExchangeError, NotFoundError, NotSupportedError, ValidationError
+from riskmgr.core.errors import ExchangeError, NotFoundError, NotSupportedError, ValidationError
 from riskmgr.exchanges.base import ExchangeAdapter
 from riskmgr.exchanges.bitunix import constants as C
 from riskmgr.exchanges.bitunix import orders as O

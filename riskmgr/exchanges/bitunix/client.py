@@ -17,8 +17,8 @@ from typing import Any
 
 import requests
 
-from riskmgr.clock import Clock, SystemClock, to_ms
-from riskmgr.errors import AuthError, ExchangeError, MalformedResponseError, RateLimitError, TemporaryError
+from riskmgr.core.clock import Clock, SystemClock, to_ms
+from riskmgr.core.errors import AuthError, ExchangeError, MalformedResponseError, RateLimitError, TemporaryError
 from riskmgr.exchanges.bitunix import constants as C
 from riskmgr.exchanges.bitunix.auth import Secret, new_nonce, signed_headers
 from riskmgr.exchanges.bitunix.parse import Row, malformed, rows

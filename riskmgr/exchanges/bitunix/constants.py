@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from riskmgr.domain import MarginMode, OrderStatus, OrderType, PositionSide
-from riskmgr.errors import (
+from riskmgr.core.domain import MarginMode, OrderStatus, OrderType, PositionSide
+from riskmgr.core.errors import (
     AuthError,
     DuplicateClientIdError,
     ExchangeError,

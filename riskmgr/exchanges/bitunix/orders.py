@@ -10,8 +10,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from riskmgr.domain import Order, OrderRequest, OrderSide, OrderStatus, OrderType, PositionSide
-from riskmgr.errors import ValidationError
+from riskmgr.core.domain import Order, OrderRequest, OrderSide, OrderStatus, OrderType, PositionSide
+from riskmgr.core.errors import ValidationError
 from riskmgr.exchanges.bitunix import constants as C
 from riskmgr.exchanges.bitunix import parse as P
 

@@ -13,8 +13,8 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from riskmgr.clock import from_ms
-from riskmgr.domain import (
+from riskmgr.core.clock import from_ms
+from riskmgr.core.domain import (
     Balance,
     Candle,
     MarketSpec,
@@ -26,7 +26,7 @@ from riskmgr.domain import (
     PositionSide,
     Ticker,
 )
-from riskmgr.errors import MalformedResponseError, TemporaryError, ValidationError
+from riskmgr.core.errors import MalformedResponseError, TemporaryError, ValidationError
 from riskmgr.exchanges.bitunix import constants as C
 from riskmgr.exchanges.tiers import first_tier_rate
 from riskmgr.risk.context import ClosedTrade

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from riskmgr.domain import Verdict
+from riskmgr.core.domain import Verdict
 from riskmgr.risk.context import RuleContext
 from riskmgr.risk.rules import (
     consecutive_losses,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from riskmgr.domain import Verdict
+from riskmgr.core.domain import Verdict
 from riskmgr.risk.context import RuleContext
 
 NAME = "consecutive_losses"

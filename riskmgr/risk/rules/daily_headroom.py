@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from riskmgr.domain import ZERO, Verdict
+from riskmgr.core.domain import ZERO, Verdict
 from riskmgr.risk.context import RuleContext
 from riskmgr.risk.exposure import PendingEntry
 from riskmgr.risk.sizing import HUNDRED, fmt_money

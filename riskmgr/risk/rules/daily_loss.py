@@ -6,7 +6,7 @@ skip signals while it is shut). Whether this order's loss at its stop still fits
 
 from __future__ import annotations
 
-from riskmgr.domain import Verdict
+from riskmgr.core.domain import Verdict
 from riskmgr.risk.context import RuleContext
 from riskmgr.risk.sizing import fmt_money
 from riskmgr.risk.state import daily_loss_pct, daily_loss_reason, next_day_start

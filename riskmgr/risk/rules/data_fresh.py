@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from riskmgr.domain import AccountStatus, Verdict
-from riskmgr.labels import human_duration
+from riskmgr.core.domain import AccountStatus, Verdict
+from riskmgr.core.labels import human_duration
 from riskmgr.risk.context import RuleContext
 
 NAME = "data_fresh"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from riskmgr.domain import Verdict
+from riskmgr.core.domain import Verdict
 from riskmgr.risk.context import RuleContext
 from riskmgr.risk.sizing import fmt_money
 from riskmgr.risk.state import DrawdownTier, drawdown_pct, drawdown_reason, drawdown_tier

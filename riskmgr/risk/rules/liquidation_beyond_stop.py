@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from riskmgr.domain import Verdict
+from riskmgr.core.domain import Verdict
 from riskmgr.risk.context import RuleContext
 from riskmgr.risk.sizing import fmt_number, liquidation_beyond_stop, liquidation_price_on_tick
 

@@ -3,7 +3,7 @@ within the limit."""
 
 from __future__ import annotations
 
-from riskmgr.domain import Verdict
+from riskmgr.core.domain import Verdict
 from riskmgr.risk.context import RuleContext
 from riskmgr.risk.sizing import fmt_money, fmt_number
 

@@ -6,7 +6,7 @@ adding to an open position (or to a resting entry's symbol and side) is not a ne
 
 from __future__ import annotations
 
-from riskmgr.domain import Verdict
+from riskmgr.core.domain import Verdict
 from riskmgr.risk.context import RuleContext
 
 NAME = "max_open_positions"

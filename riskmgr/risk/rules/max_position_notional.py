@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from riskmgr.domain import ZERO, Verdict
+from riskmgr.core.domain import ZERO, Verdict
 from riskmgr.risk.context import RuleContext
 from riskmgr.risk.sizing import fmt_money, fmt_number
 

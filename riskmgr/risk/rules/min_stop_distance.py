@@ -6,7 +6,7 @@ stop allows, and the size the risk budget gives for it is huge. ``min_stop_cost_
 
 from __future__ import annotations
 
-from riskmgr.domain import Verdict
+from riskmgr.core.domain import Verdict
 from riskmgr.risk.context import RuleContext
 from riskmgr.risk.sizing import fmt_money, fmt_number, fmt_pct, pct_of
 

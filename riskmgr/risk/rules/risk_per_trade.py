@@ -6,7 +6,7 @@ it all).
 
 from __future__ import annotations
 
-from riskmgr.domain import Verdict
+from riskmgr.core.domain import Verdict
 from riskmgr.risk.context import RuleContext
 from riskmgr.risk.sizing import SizingResult, fmt_money, fmt_number, fmt_pct
 

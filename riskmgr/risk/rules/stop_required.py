@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from riskmgr.domain import PositionSide, Verdict
+from riskmgr.core.domain import PositionSide, Verdict
 from riskmgr.risk.context import RuleContext
 from riskmgr.risk.sizing import fmt_number, fmt_pct, pct_of
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import responses
 
-from riskmgr.clock import FixedClock, from_ms
+from riskmgr.core.clock import FixedClock, from_ms
 from riskmgr.exchanges.bitunix.adapter import BitunixAdapter
 from riskmgr.exchanges.bitunix.client import BitunixClient
 

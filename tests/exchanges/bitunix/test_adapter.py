@@ -4,8 +4,8 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from riskmgr.domain import MarginMode, OrderRequest, OrderSide, OrderStatus, OrderType, PositionSide
-from riskmgr.errors import (
+from riskmgr.core.domain import MarginMode, OrderRequest, OrderSide, OrderStatus, OrderType, PositionSide
+from riskmgr.core.errors import (
     DuplicateClientIdError,
     MalformedResponseError,
     NotFoundError,

@@ -4,7 +4,7 @@ import pytest
 import requests
 import responses
 
-from riskmgr.errors import (
+from riskmgr.core.errors import (
     AuthError,
     DuplicateClientIdError,
     ExchangeError,

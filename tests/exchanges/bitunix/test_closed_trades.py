@@ -8,9 +8,9 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from riskmgr.clock import to_ms
-from riskmgr.domain import PositionSide
-from riskmgr.errors import MalformedResponseError, ValidationError
+from riskmgr.core.clock import to_ms
+from riskmgr.core.domain import PositionSide
+from riskmgr.core.errors import MalformedResponseError, ValidationError
 from riskmgr.risk.context import ClosedTrade
 from tests.exchanges.bitunix.conftest import BASE, ok
 

@@ -5,7 +5,7 @@ from email.utils import format_datetime
 
 import pytest
 
-from riskmgr.errors import MalformedResponseError, RateLimitError
+from riskmgr.core.errors import MalformedResponseError, RateLimitError
 from riskmgr.exchanges.retry import call_with_retry
 from tests.exchanges.bitunix.conftest import NOW, ok, reply
 

@@ -3,8 +3,8 @@ from decimal import Decimal
 
 import pytest
 
-from riskmgr.domain import MarginMode, OrderSide, OrderStatus, OrderType, PositionSide
-from riskmgr.errors import MalformedResponseError, TemporaryError, ValidationError
+from riskmgr.core.domain import MarginMode, OrderSide, OrderStatus, OrderType, PositionSide
+from riskmgr.core.errors import MalformedResponseError, TemporaryError, ValidationError
 from riskmgr.exchanges.bitunix import parse as P
 from tests.exchanges.bitunix.conftest import reply
 

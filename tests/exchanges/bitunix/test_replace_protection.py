@@ -2,7 +2,7 @@
 
 from decimal import Decimal
 
-from riskmgr.domain import PositionSide
+from riskmgr.core.domain import PositionSide
 from tests.exchanges.bitunix.conftest import ok, reply, sent_json
 
 V1 = "https://fapi.bitunix.com/api/v1/futures"

@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import responses
 
-from riskmgr.errors import MalformedResponseError, RateLimitError, ValidationError
+from riskmgr.core.errors import MalformedResponseError, RateLimitError, ValidationError
 from tests.exchanges.bitunix.conftest import BASE, ok, reply
 
 TIERS = f"{BASE}/api/v1/futures/position/get_position_tiers"

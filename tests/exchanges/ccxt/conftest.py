@@ -5,8 +5,8 @@ from collections.abc import Iterator
 import pytest
 import responses
 
-from riskmgr.exchanges.binance import BinanceUsdmAdapter
-from riskmgr.exchanges.bitget import BitgetAdapter
+from riskmgr.exchanges.ccxt.binance import BinanceUsdmAdapter
+from riskmgr.exchanges.ccxt.bitget import BitgetAdapter
 from tests.exchanges.ccxt.helpers import BINANCE, KEY, PASSPHRASE, SECRET, binance, bitget_markets_routes, route
 
 

@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 import responses
 
-from riskmgr.domain import MarginMode, OrderRequest, OrderSide, OrderStatus, OrderType, PositionSide
-from riskmgr.errors import (
+from riskmgr.core.domain import MarginMode, OrderRequest, OrderSide, OrderStatus, OrderType, PositionSide
+from riskmgr.core.errors import (
     AuthError,
     DuplicateClientIdError,
     InsufficientFundsError,
@@ -20,7 +20,7 @@ from riskmgr.errors import (
     RateLimitError,
     TemporaryError,
 )
-from riskmgr.exchanges.binance import BinanceUsdmAdapter
+from riskmgr.exchanges.ccxt.binance import BinanceUsdmAdapter
 from tests.exchanges.ccxt.helpers import BINANCE, KEY, SECRET, binance, calls_to, form, query, route
 
 BTC, DOGE = "BTC/USDT:USDT", "DOGE/USDT:USDT"

@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 import responses
 
-from riskmgr.domain import MarginMode, OrderRequest, OrderSide, OrderStatus, OrderType, PositionSide
-from riskmgr.errors import (
+from riskmgr.core.domain import MarginMode, OrderRequest, OrderSide, OrderStatus, OrderType, PositionSide
+from riskmgr.core.errors import (
     AuthError,
     DuplicateClientIdError,
     ExchangeError,
@@ -20,7 +20,7 @@ from riskmgr.errors import (
     RateLimitError,
     TemporaryError,
 )
-from riskmgr.exchanges.bitget import BitgetAdapter
+from riskmgr.exchanges.ccxt.bitget import BitgetAdapter
 from tests.exchanges.ccxt.helpers import (
     BITGET,
     BITGET_PRODUCT_TYPES,

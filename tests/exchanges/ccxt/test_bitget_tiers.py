@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from riskmgr.errors import ExchangeError, InvalidOrderError, MalformedResponseError, TemporaryError
-from riskmgr.exchanges.bitget import BitgetAdapter
+from riskmgr.core.errors import ExchangeError, InvalidOrderError, MalformedResponseError, TemporaryError
+from riskmgr.exchanges.ccxt.bitget import BitgetAdapter
 from tests.exchanges.ccxt.helpers import BITGET, KEY, PASSPHRASE, SECRET, calls_to, query, route
 
 BTC, ETH = "BTC/USDT:USDT", "ETH/USDT:USDT"

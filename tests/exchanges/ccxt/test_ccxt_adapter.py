@@ -9,7 +9,7 @@ import pytest
 import requests
 import responses
 
-from riskmgr.errors import (
+from riskmgr.core.errors import (
     AuthError,
     DuplicateClientIdError,
     ExchangeError,
@@ -22,8 +22,8 @@ from riskmgr.errors import (
     TemporaryError,
     ValidationError,
 )
-from riskmgr.exchanges.bitget import BitgetAdapter
-from riskmgr.exchanges.ccxt_adapter import exchange_code, sanitize
+from riskmgr.exchanges.ccxt.adapter import exchange_code, sanitize
+from riskmgr.exchanges.ccxt.bitget import BitgetAdapter
 from tests.exchanges.ccxt.helpers import (
     BITGET,
     KEY,

@@ -8,9 +8,9 @@ from decimal import Decimal
 
 import pytest
 
-from riskmgr.clock import to_ms
-from riskmgr.domain import PositionSide
-from riskmgr.errors import AuthError, MalformedResponseError
+from riskmgr.core.clock import to_ms
+from riskmgr.core.domain import PositionSide
+from riskmgr.core.errors import AuthError, MalformedResponseError
 from riskmgr.risk.context import ClosedTrade
 from tests.exchanges.ccxt.helpers import BINANCE, BITGET, calls_to, query, route
 

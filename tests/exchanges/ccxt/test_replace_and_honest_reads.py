@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 import responses
 
-from riskmgr.domain import PositionSide
-from riskmgr.errors import InvalidOrderError, MalformedResponseError, NotFoundError, RateLimitError
+from riskmgr.core.domain import PositionSide
+from riskmgr.core.errors import InvalidOrderError, MalformedResponseError, NotFoundError, RateLimitError
 from tests.exchanges.ccxt.helpers import BINANCE, BITGET, binance, bitget, calls_to, form, json_body, query, route
 from tests.exchanges.ccxt.test_binance import _listing_routes as binance_listing
 from tests.exchanges.ccxt.test_bitget import _listing_routes as bitget_listing

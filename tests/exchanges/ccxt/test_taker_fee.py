@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from riskmgr.errors import MalformedResponseError
-from riskmgr.exchanges.binance import BinanceUsdmAdapter
+from riskmgr.core.errors import MalformedResponseError
+from riskmgr.exchanges.ccxt.binance import BinanceUsdmAdapter
 from riskmgr.risk.config import RiskLimits
 from riskmgr.risk.costs import ESTIMATE_SLIPPAGE_SOURCE, trading_costs
 from tests.exchanges.ccxt.helpers import KEY, SECRET

@@ -1,6 +1,6 @@
 from decimal import Decimal
 
-from riskmgr.domain import AccountStatus
+from riskmgr.core.domain import AccountStatus
 from riskmgr.risk.rules import ALL_RULES, all_allowed, denials, evaluate
 from tests.risk.builders import context, intent
 

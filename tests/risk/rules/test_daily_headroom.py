@@ -1,6 +1,6 @@
 from decimal import Decimal
 
-from riskmgr.domain import PositionSide
+from riskmgr.core.domain import PositionSide
 from riskmgr.risk.exposure import PendingEntry
 from riskmgr.risk.rules import daily_headroom
 from tests.risk.builders import context, intent

@@ -2,7 +2,7 @@ from datetime import timedelta
 
 import pytest
 
-from riskmgr.domain import AccountStatus
+from riskmgr.core.domain import AccountStatus
 from riskmgr.risk.rules import data_fresh
 from tests.risk.builders import NOW, context, intent
 

@@ -3,7 +3,7 @@ from decimal import Decimal
 
 import pytest
 
-from riskmgr.domain import PositionSide
+from riskmgr.core.domain import PositionSide
 from riskmgr.risk.rules import liquidation_beyond_stop
 from tests.risk.builders import BTC, context, intent
 

@@ -1,6 +1,6 @@
 from decimal import Decimal
 
-from riskmgr.domain import PositionSide
+from riskmgr.core.domain import PositionSide
 from riskmgr.risk.rules import max_position_notional
 from tests.risk.builders import context, intent, position
 

@@ -2,7 +2,7 @@ from decimal import Decimal
 
 import pytest
 
-from riskmgr.domain import PositionSide
+from riskmgr.core.domain import PositionSide
 from riskmgr.risk.rules import reward_risk
 from tests.risk.builders import context, intent
 

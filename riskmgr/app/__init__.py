@@ -1,0 +1,9 @@
+"""The application: configuration, the runtime, the composition root, the scheduler and the command line.
+
+Owns: ``factory`` (``create_app``, the one composition root), ``config`` (settings read once and validated),
+``runtime`` (the long-lived objects built once), ``features`` (the features the app is assembled from), ``jobs``
+and ``scheduler`` (the background jobs, one elected runner per database through ``leader``), ``cli`` (the
+``flask`` commands) and ``logging_setup``.
+Imports from riskmgr: ``accounts``, ``core``, ``exchanges``, ``market``, ``persistence``, ``risk``, ``web``,
+``workers``.
+"""

@@ -1,0 +1,106 @@
+"""The runtime: long-lived objects built once by ``create_app`` (clock, market, accounts, stores).
+
+Views, CLI commands and jobs reach them through ``current_runtime()``; nothing is built at import time.
+Tests swap parts by passing them in ``Settings.extra`` (``clock``, ``market``, ``adapters``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask, current_app
+
+from riskmgr.accounts.registry import build_adapters
+from riskmgr.app.config import Settings
+from riskmgr.core.clock import Clock, SystemClock
+from riskmgr.core.events import EventBus
+from riskmgr.exchanges.reader import AccountReader
+from riskmgr.persistence.audit import AuditLog
+from riskmgr.persistence.extensions import db
+from riskmgr.persistence.snapshots import SnapshotStore
+from riskmgr.risk.config import RiskLimits
+from riskmgr.risk.entry_guard import EntryGuard
+from riskmgr.risk.gate_lock import GateLock
+from riskmgr.risk.gateway import OrderGateway
+from riskmgr.risk.limits_store import LimitsStore
+from riskmgr.risk.pretrade import PreTrade, PreTradeSources
+from riskmgr.risk.specs import SpecCache
+from riskmgr.risk.trading_state import TradingStateStore
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    clock: Clock
+    market: Any  # MarketData & PricePath
+    accounts: dict[str, AccountReader]
+    gateway: OrderGateway
+    snapshots: SnapshotStore
+    engine: Any
+    audit: AuditLog
+    trading: TradingStateStore
+    limits_store: LimitsStore
+    events: EventBus
+    specs: SpecCache
+    pretrade: PreTrade
+    entry_guard: EntryGuard | None = None  # set right after the runtime is built (it reads the runtime)
+    background: dict[str, Any] = field(default_factory=dict)
+    features: dict[str, Any] = field(default_factory=dict)  # objects installed by riskmgr.app.features modules
+
+    def limits(self) -> RiskLimits:
+        """Return the risk limits in force."""
+        return self.limits_store.current()
+
+    def paper_accounts(self) -> list[str]:
+        """Return the names of the paper accounts."""
+        return [name for name, a in self.accounts.items() if a.mode == "paper"]
+
+
+def build_runtime(app: Flask, settings: Settings) -> Runtime:
+    """Build the runtime objects for ``app`` from its settings."""
+    clock: Clock = settings.extra.get("clock") or SystemClock()
+    market = settings.extra.get("market") or _default_market(settings, clock)
+    with app.app_context():
+        engine = db.engine
+    adapters = settings.extra.get("adapters") or build_adapters(settings, engine, market, clock)
+    audit = AuditLog(engine, clock)
+    events = EventBus(clock.now)
+    trading = TradingStateStore(engine, clock, audit, events)
+    readers = {name: AccountReader(a) for name, a in adapters.items()}
+    snapshots = SnapshotStore(engine)
+    limits_store = LimitsStore(engine, audit, settings.risk_limits)
+    specs = SpecCache(adapters)
+    # the rules are built here, with the gateway, never installed later: a gateway without them denies new risk
+    pretrade = PreTrade(PreTradeSources(clock, limits_store, snapshots, engine, readers, trading, specs))
+    gateway = OrderGateway(adapters, engine, trading, audit, clock, risk_check=pretrade, specs=specs,
+                           gate=GateLock(engine))
+    runtime = Runtime(
+        settings=settings,
+        clock=clock,
+        market=market,
+        accounts=readers,
+        gateway=gateway,
+        snapshots=snapshots,
+        engine=engine,
+        audit=audit,
+        trading=trading,
+        limits_store=limits_store,
+        events=events,
+        specs=specs,
+        pretrade=pretrade,
+    )
+    runtime.entry_guard = EntryGuard(runtime)
+    events.subscribe(runtime.entry_guard.on_event)  # resting entries are cancelled when new risk stops
+    return runtime
+
+
+def _default_market(settings: Settings, clock: Clock) -> Any:
+    from riskmgr.market.sim.market import SimulatedMarket
+
+    return SimulatedMarket(seed=settings.market_seed, clock=clock)
+
+
+def current_runtime() -> Runtime:
+    """Return the runtime of the current app."""
+    return current_app.extensions["riskmgr"]

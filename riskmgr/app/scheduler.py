@@ -1,0 +1,111 @@
+"""Background jobs (APScheduler), run by exactly one process per database however many processes there are.
+
+Each gunicorn worker (and each ``flask scheduler run``) calls ``start_background_jobs`` after it boots. The first
+to take the database's leader lock (``riskmgr.app.leader``: a file lock beside a SQLite database, an advisory lock on
+PostgreSQL) runs the scheduler; the others keep trying every few seconds, so when the leader dies another process
+takes over within two poll intervals. The leader checks its lock as often and stops its jobs if it lost it. Jobs
+never overlap themselves (max_instances=1) and missed runs are coalesced; the poll runs at once on a new leader.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from flask import Flask
+
+from riskmgr.app.leader import FileLock, LeaderLock, lock_for
+
+log = logging.getLogger(__name__)
+RETRY_LOCK_SECONDS = 5.0
+ProcessLock = FileLock  # the SQLite / single-machine lock, under its former name
+_election = threading.Lock()  # one election step at a time in this process (start, the retry thread, stop)
+
+
+def build_scheduler(app: Flask) -> BackgroundScheduler:
+    """Return a scheduler with every background job of the app registered (not started)."""
+    from riskmgr.app.jobs import job_table
+
+    scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
+    for job_id, seconds, fn in job_table(app):
+        first = {"next_run_time": datetime.now(UTC)} if job_id == "poll" else {}  # a new leader polls at once
+        scheduler.add_job(
+            _in_context(app, fn), "interval", seconds=seconds, id=job_id, name=job_id, max_instances=1, coalesce=True,
+            **first,
+        )
+    return scheduler
+
+
+def _in_context(app: Flask, fn: Callable[[], None]) -> Callable[[], None]:
+    def run() -> None:
+        with app.app_context():
+            try:
+                fn()
+            except Exception:  # a failing job is logged and tried again next interval
+                log.exception("background job %s failed", getattr(fn, "__name__", fn))
+
+    return run
+
+
+def start_background_jobs(app: Flask) -> None:
+    """Run the scheduler in this process while it leads; otherwise keep trying in the background."""
+    runtime = app.extensions["riskmgr"]
+    if not runtime.settings.scheduler_enabled or "lock" in runtime.background:
+        return
+    if runtime.settings.redis_url:  # Celery beat and its workers run the jobs; this process serves pages only
+        log.info("REDIS_URL is set: background jobs run on the Celery workers (celery beat), not in pid %s",
+                 os.getpid())
+        return
+    lock = lock_for(runtime.settings.database_url, runtime.settings.instance_path)
+    runtime.background["lock"] = lock
+    stop = threading.Event()
+    runtime.background["stop_waiting"] = stop
+    interval = min(RETRY_LOCK_SECONDS, max(runtime.settings.poll_seconds / 2, 0.5))
+    _elect(app, lock, stop)
+
+    def keep_electing() -> None:
+        while not stop.wait(interval):
+            _elect(app, lock, stop)
+
+    threading.Thread(target=keep_electing, name="scheduler-election", daemon=True).start()
+
+
+def _elect(app: Flask, lock: LeaderLock, stop: threading.Event) -> None:
+    """Start the jobs when this process takes the lock; stop them when it lost the lock."""
+    with _election:
+        if not stop.is_set():
+            _elect_locked(app, lock)
+
+
+def _elect_locked(app: Flask, lock: LeaderLock) -> None:
+    bg = app.extensions["riskmgr"].background
+    if "scheduler" in bg:
+        if not lock.still_held():
+            log.error("lost the scheduler lock (%s); stopping the background jobs in pid %s", lock.describe(),
+                      os.getpid())
+            bg.pop("scheduler").shutdown(wait=False)
+            lock.release()
+        return
+    if lock.try_acquire():
+        scheduler = build_scheduler(app)
+        scheduler.start()
+        bg["scheduler"] = scheduler
+        log.info("background jobs started in pid %s (%s)", os.getpid(), lock.describe())
+
+
+def stop_background_jobs(app: Flask) -> None:
+    """Stop the scheduler (if this process runs it) and release the lock."""
+    bg = app.extensions["riskmgr"].background
+    if "stop_waiting" in bg:
+        bg.pop("stop_waiting").set()
+    with _election:
+        scheduler = bg.pop("scheduler", None)
+        lock = bg.pop("lock", None)
+    if scheduler is not None:
+        scheduler.shutdown(wait=True)
+    if lock is not None:
+        lock.release()

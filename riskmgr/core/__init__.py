@@ -1,0 +1,8 @@
+"""The core: the domain vocabulary every layer shares, and nothing else.
+
+Owns: ``domain`` (frozen dataclasses and enums, money in Decimal), ``errors`` (the exception tree), ``clock`` (the
+injected clocks), ``events`` (what features emit and subscribe to), ``formatting`` (Decimals as exact strings),
+``labels`` (human words for machine names), ``validation`` (typed parsing of input, failures naming the field) and
+``secret_strength`` (the start-up check of configured secrets).
+Imports from riskmgr: nothing.
+"""

@@ -1,0 +1,138 @@
+"""The emergency stop feature: the service on the runtime, its API, the live panel and ``flask risk emergency-stop``.
+
+The sequence itself lives in ``emergency_service`` (steps in ``emergency_steps``, tables in ``emergency_store``).
+A sequence left unfinished by a restart is resumed at start-up and by a background job.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+import click
+from flask import Blueprint, Response, abort, g, jsonify, render_template, request
+
+from riskmgr.app.cli import fail, risk_cli
+from riskmgr.app.runtime import Runtime, current_runtime
+from riskmgr.core.errors import RiskmgrError
+from riskmgr.core.validation import json_object
+from riskmgr.risk.emergency.config import EmergencySettings
+from riskmgr.risk.emergency.config import settings_from_env as _read_settings
+from riskmgr.risk.emergency.service import EmergencyService
+
+log = logging.getLogger(__name__)
+FEATURE_KEY = "emergency"
+CLI_POLL_SECONDS = 0.1
+
+bp = Blueprint("emergency", __name__)
+NAV = [("emergency.page", "Emergency")]
+settings_from_env = _read_settings
+
+
+def service(runtime: Runtime) -> EmergencyService:
+    """Return the emergency stop service of ``runtime``."""
+    return runtime.features[FEATURE_KEY]
+
+
+def install(runtime: Runtime) -> None:
+    """Build the service; if a sequence was left unfinished (a restart mid-sequence), resume it in the background."""
+    settings: EmergencySettings = runtime.settings.feature(__name__)
+    svc = EmergencyService(runtime, settings)
+    runtime.features[FEATURE_KEY] = svc
+    runtime.trading.add_rearm_guard(lambda: _still_running(svc))
+    if not svc.has_tables():  # before the first migration there is nothing to resume
+        return
+    if svc.store.running_id() is not None:
+        log.warning("an emergency stop sequence is unfinished: resuming it")
+        threading.Thread(target=svc.watch_for_orphans, name="emergency-resume", daemon=True).start()
+
+
+def _still_running(svc: EmergencyService) -> str | None:
+    running = svc.store.running_id() if svc.has_tables() else None
+    return f"emergency stop sequence #{running} is still running; wait until it finishes" if running else None
+
+
+def jobs(runtime: Runtime) -> list[tuple[str, float, Any]]:
+    """Check every few seconds for a sequence whose runner died (another worker or a crash) and finish it."""
+    svc = service(runtime)
+
+    def resume_orphaned_emergency_stop() -> None:
+        svc.resume_unfinished(wait=False)
+
+    return [("emergency-resume", max(5, svc.settings.lease_seconds // 2), resume_orphaned_emergency_stop)]
+
+
+# -- web -------------------------------------------------------------------------------------------------------
+@bp.app_context_processor
+def _accounts_for_button() -> dict[str, Any]:
+    # the confirm dialog on every page names the accounts that will be flattened
+    return {"emergency_accounts": list(current_runtime().accounts)}
+
+
+@bp.get("/emergency")
+def page() -> str:
+    return render_template("emergency.html")
+
+
+@bp.get("/api/emergency-stop")
+def current() -> Response:
+    return jsonify(service(current_runtime()).view())
+
+
+@bp.get("/api/emergency-stop/<int:seq_id>")
+def one(seq_id: int) -> Response:
+    svc = service(current_runtime())
+    try:
+        return jsonify(svc.view(seq_id))
+    except RiskmgrError:
+        abort(404, f"there is no emergency stop sequence #{seq_id}")
+
+
+@bp.post("/api/emergency-stop")
+def trigger() -> tuple[Response, int]:
+    data = json_object(request)
+    actor = getattr(g, "actor", "operator")
+    how = "manual" if actor == "operator" else "api"
+    result = service(current_runtime()).start(data.get("reason"), actor=actor, trigger=how)
+    return jsonify(id=result.id, already_running=result.already_running, status_url="/api/emergency-stop"), 202
+
+
+# -- CLI -------------------------------------------------------------------------------------------------------
+@risk_cli.command("emergency-stop")
+@click.option("--reason", required=True, help="Why everything is being flattened (recorded in the audit log).")
+@click.option("--timeout", type=click.FloatRange(1, 86400), default=None,
+              help="Stop waiting after this many seconds (default: twice the sequence's budget plus a minute).")
+def emergency_stop_command(reason: str, timeout: float | None) -> None:
+    """Flatten every account now: HALT, cancel, close everything, verify flat; waits and prints each step."""
+    svc = service(current_runtime())
+    try:
+        result = svc.start(reason, actor="cli", trigger="cli")
+    except RiskmgrError as exc:
+        fail(str(exc))
+    verb = "already running; following it" if result.already_running else "started"
+    click.echo(f"emergency stop #{result.id} {verb}")
+    view = _follow(svc, result.id, timeout)
+    if view["running"]:
+        fail(f"emergency stop #{result.id} still running after the wait; see /emergency or the audit log")
+    if view["status"] != "flat":
+        fail(f"emergency stop #{result.id} NOT flat: {view['summary']}")
+    click.echo(f"emergency stop #{result.id} finished: {view['summary']}; trading stays HALTED until re-armed")
+
+
+def _follow(svc: EmergencyService, seq_id: int, timeout: float | None) -> dict[str, Any]:
+    """Print each step as it ends, until the sequence finishes or the wait runs out."""
+    limit = timeout if timeout is not None else svc.wait_limit()
+    deadline = time.monotonic() + limit
+    printed: set[int] = set()
+    while True:
+        view = svc.view(seq_id)
+        for step in view["steps"]:
+            if step["status"] in ("done", "failed") and step["number"] not in printed:
+                printed.add(step["number"])
+                mark = "ok" if step["status"] == "done" else "FAILED"
+                click.echo(f"  step {step['number']}/6 {step['title']}: {mark} — {step['detail']}")
+        if not view["running"] or time.monotonic() > deadline:
+            return view
+        time.sleep(CLI_POLL_SECONDS)

@@ -1,0 +1,369 @@
+"""The emergency stop sequence: start it once however many triggers fire, run its six steps, resume it after a restart.
+
+1. set HALTED (persisted) so no new entry passes the gate, even mid-sequence;
+2. cancel every non-protective open order on every account (stop-losses stay until flat);
+3. close every position with reduce-only market orders, all accounts and symbols at once;
+4. re-read positions until flat, retrying failures with backoff; what is left is reported;
+5. cancel leftover protective and orphan orders;
+6. record the whole sequence and alert.
+
+``start`` claims the one running slot in the database (a second trigger gets the running sequence's id back),
+does step 1 before answering, then runs the rest on a background thread. The runner writes every step as it
+goes and beats a heartbeat; if its process dies, ``resume_unfinished`` (run at start-up and by a job) takes the
+sequence over and continues after the last completed step. HALTED stays until an operator re-arms.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import inspect
+from sqlalchemy.orm import Session
+
+from riskmgr.app.runtime import Runtime
+from riskmgr.core.domain import TradingState
+from riskmgr.core.errors import RiskmgrError, ValidationError
+from riskmgr.risk.emergency import steps
+from riskmgr.risk.emergency.config import EmergencySettings
+from riskmgr.risk.emergency.early import Ahead
+from riskmgr.risk.emergency.models import EmergencySequence
+from riskmgr.risk.emergency.store import STEPS, TITLES, EmergencyStore, SequenceInfo, StartResult
+
+log = logging.getLogger(__name__)
+MAX_REASON = 500
+WAIT_POLL_SECONDS = 0.05
+
+
+def clean_reason(reason: Any) -> str:
+    """Return the trimmed reason, or fail naming the field: every emergency stop says why."""
+    if not isinstance(reason, str) or not reason.strip():
+        raise ValidationError("reason", "is required: say why everything is being flattened")
+    if len(reason.strip()) > MAX_REASON:
+        raise ValidationError("reason", f"is {len(reason.strip())} characters long; allowed 1–{MAX_REASON}")
+    return reason.strip()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, it is just not ours
+        return True
+    return True
+
+
+class EmergencyService:
+    """Start, run, resume and describe emergency stop sequences for one runtime."""
+
+    def __init__(self, runtime: Runtime, settings: EmergencySettings):
+        self._rt = runtime
+        self._settings = settings
+        self._store = EmergencyStore(runtime.engine)
+        self._host = socket.gethostname()
+        self.owner = f"{self._host}|{os.getpid()}|{uuid.uuid4().hex[:12]}"
+        self._threads: dict[int, threading.Thread] = {}
+        self._active: set[int] = set()  # sequences a thread of this service is running right now
+        self._starting: set[int] = set()  # sequences whose step 1 a thread of this service is doing right now
+        self._ahead = Ahead(settings)  # work of steps 3 and 4 started while the step before waits on the venue
+        self._lock = threading.Lock()
+
+    @property
+    def store(self) -> EmergencyStore:
+        return self._store
+
+    @property
+    def settings(self) -> EmergencySettings:
+        return self._settings
+
+    def wait_limit(self) -> float:
+        """Return how long a caller should wait for a whole sequence at most (seconds)."""
+        return float(self._settings.budget_seconds * 2 + 60)
+
+    # -- starting ----------------------------------------------------------------------------------------
+    def start(self, reason: str, *, actor: str, trigger: str) -> StartResult:
+        """Start the sequence (step 1 done before returning) and run the rest in the background."""
+        result = self.begin(reason, actor=actor, trigger=trigger)
+        if not result.already_running:
+            self.spawn(result.id)
+        elif self._store.info(result.id).owner != self.owner:
+            self.resume_unfinished(wait=False)  # joined a sequence whose runner may have died: take it up now
+        return result
+
+    def begin(self, reason: str, *, actor: str, trigger: str) -> StartResult:
+        """Claim the running slot and set HALTED; return the running sequence instead if there is one."""
+        reason = clean_reason(reason)
+        result = self._store.claim(reason=reason, actor=actor, trigger=trigger, owner=self.owner, now=self._now())
+        if result.already_running:
+            self._rt.audit.record(
+                "emergency.already_running", actor,
+                f"emergency stop requested ({trigger}: {reason}) while #{result.id} runs: joined it",
+                data={"id": result.id, "trigger": trigger, "reason": reason},
+            )
+            return result
+        with self._lock:
+            self._starting.add(result.id)
+        try:
+            self._rt.audit.record(
+                "emergency.started", actor, f"emergency stop #{result.id} started ({trigger}): {reason}",
+                data={"id": result.id, "trigger": trigger, "reason": reason},
+            )
+            # HALTED before anything else that might be slow (the alert channels hang off the event below)
+            self._run_step(self._context(self._store.info(result.id)), 1)
+        finally:
+            with self._lock:
+                self._starting.discard(result.id)
+        self._rt.events.emit(
+            "emergency.started", f"emergency stop #{result.id} started by {actor} ({trigger}): {reason}",
+            data={"id": result.id, "trigger": trigger, "actor": actor, "reason": reason},
+        )
+        return result
+
+    def spawn(self, seq_id: int) -> threading.Thread:
+        """Run the rest of the sequence on a background thread (one per sequence per process)."""
+        with self._lock:
+            thread = self._threads.get(seq_id)
+            if thread is not None and thread.is_alive():
+                return thread
+            thread = threading.Thread(
+                target=self._run_logged, args=(seq_id,), name=f"emergency-{seq_id}", daemon=True
+            )
+            self._threads[seq_id] = thread
+            thread.start()
+            return thread
+
+    # -- running -----------------------------------------------------------------------------------------
+    def run(self, seq_id: int) -> str:
+        """Run the steps not yet done, in this thread, as the sequence's owner; return the final status."""
+        info = self._store.info(seq_id)
+        if not info.running:
+            return self.view(seq_id)["status"]
+        if info.owner != self.owner:
+            raise RiskmgrError(f"emergency stop #{seq_id} is run by {info.owner}, not by this process")
+        with self._lock:
+            busy = seq_id in self._active
+            self._active.add(seq_id)
+        if busy:  # another thread of ours runs it: follow it instead of running it twice
+            return self.wait(seq_id)["status"]
+        try:
+            self._run_steps(seq_id)
+        finally:
+            with self._lock:
+                self._active.discard(seq_id)
+        return self.view(seq_id)["status"]
+
+    def _run_steps(self, seq_id: int) -> None:
+        with self._heartbeat(seq_id):
+            for number, _, _ in STEPS:
+                info = self._store.info(seq_id)
+                if info.owner != self.owner:  # another process took it over (our heartbeat lapsed): it goes on
+                    log.error("emergency stop #%s was taken over by %s; this runner stops", seq_id, info.owner)
+                    break
+                if number > info.steps_done:
+                    self._run_step(self._context(info), number)
+
+    def _run_logged(self, seq_id: int) -> None:
+        try:
+            self.run(seq_id)
+        except Exception:  # a background runner must leave a trace; the resume job takes the sequence over
+            log.exception("emergency stop #%s: the runner failed", seq_id)
+
+    def _run_step(self, ctx: steps.RunContext, number: int) -> None:
+        store, now = self._store, self._now
+        store.step_started(ctx.seq_id, number, now())
+        try:
+            ok, detail = self._step_body(ctx, number)
+        except Exception as exc:  # one step's fault must not stop the steps after it (closing matters most)
+            log.exception("emergency stop #%s: step %s failed", ctx.seq_id, number)
+            ok, detail = False, f"failed: {steps.describe_error(exc)}"
+            if number == 6:
+                self._finish_unrecorded(ctx, detail)
+        if number != 6:  # step 6 records itself (it frees the running slot last)
+            self._finish_step(ctx, number, ok, detail)
+
+    def _finish_unrecorded(self, ctx: steps.RunContext, detail: str) -> None:
+        """Free the running slot even when recording failed, and say so: nothing may look flat unverified."""
+        summary = f"the record step {detail}; check the positions by hand"
+        self._store.finish(ctx.seq_id, "left_open", summary, self._now(), left_open=None, step_detail=detail,
+                           step_ok=False)
+        self._rt.events.emit("emergency.left_open", f"emergency stop #{ctx.seq_id}: {summary}",
+                             data={"id": ctx.seq_id, "left_open": None})
+
+    def _finish_step(self, ctx: steps.RunContext, number: int, ok: bool, detail: str) -> None:
+        def audit(session: Session) -> None:  # the step and its audit line are written together
+            self._rt.audit.stage(
+                session, "emergency.step", ctx.actor,
+                f"emergency stop #{ctx.seq_id} step {number}/6 {TITLES[number]}: {detail}",
+                data={"id": ctx.seq_id, "step": number, "ok": ok, "detail": detail},
+            )
+
+        self._store.step_finished(ctx.seq_id, number, ok, detail, self._now(), also=audit)
+
+    def _step_body(self, ctx: steps.RunContext, number: int) -> tuple[bool, str]:
+        bodies: dict[int, Callable[[], tuple[bool, str]]] = {
+            1: lambda: self._halt(ctx),
+            2: lambda: self._ahead.cancel_and_prefetch(ctx),
+            3: lambda: steps.close_positions(ctx, self._ahead.prefetched_reading(ctx.seq_id),
+                                             self._ahead.read_early(ctx)),
+            4: lambda: steps.verify_flat(ctx, first=self._ahead.early_reading(ctx.seq_id)),
+            5: lambda: steps.cancel_leftovers(ctx, self._store.info(ctx.seq_id).left_open),
+            6: lambda: self._record(ctx),
+        }
+        return bodies[number]()
+
+    def _halt(self, ctx: steps.RunContext) -> tuple[bool, str]:
+        info = self._store.info(ctx.seq_id)
+        moved = self._rt.trading.escalate(
+            TradingState.HALTED, f"emergency stop #{ctx.seq_id} ({info.trigger}): {info.reason}", ctx.actor
+        )
+        return True, "trading set HALTED" if moved else "trading was already HALTED"
+
+    def _record(self, ctx: steps.RunContext) -> tuple[bool, str]:
+        """Step 6: audit the whole sequence, then close it and free the running slot in one transaction, then alert.
+
+        The audit comes first: a crash in between repeats it on resume rather than losing it.
+        """
+        info = self._store.info(ctx.seq_id)
+        flat = info.left_open == []
+        left = info.left_open if info.left_open is not None else [
+            {"account": None, "symbol": None, "side": None, "size": None, "reason": "flatness was never verified"}
+        ]
+        summary = "flat: every position closed" if flat else f"{len(left)} item(s) left open: " + "; ".join(
+            f"{row['account'] or 'all accounts'} {row['symbol'] or ''} {row['side'] or ''} {row['reason']}".strip()
+            for row in left
+        )
+        status, detail = ("flat" if flat else "left_open"), f"recorded; {summary}"
+        view = self._store.view(ctx.seq_id, self._now())
+        self._rt.audit.record(
+            "emergency.step", ctx.actor, f"emergency stop #{ctx.seq_id} step 6/6 {TITLES[6]}: {detail}",
+            data={"id": ctx.seq_id, "step": 6, "ok": True, "detail": detail},
+        )
+        self._rt.audit.record(
+            "emergency.finished", ctx.actor, f"emergency stop #{ctx.seq_id} finished: {summary}",
+            data={"id": ctx.seq_id, "status": status, "trigger": info.trigger, "reason": info.reason,
+                  "steps": view["steps"], "orders": view["orders"], "left_open": left},
+        )
+        self._store.finish(ctx.seq_id, status, summary, self._now(), left_open=left, step_detail=detail)
+        self._rt.events.emit("emergency.finished" if flat else "emergency.left_open",
+                             f"emergency stop #{ctx.seq_id}: {summary}",
+                             data={"id": ctx.seq_id, "left_open": [] if flat else left})
+        return True, detail
+
+    # -- resuming ----------------------------------------------------------------------------------------
+    def resume_unfinished(self, *, wait: bool = True, timeout: float | None = None) -> int | None:
+        """Take over a sequence whose runner died and finish it; return its id (None when nothing runs).
+
+        With ``wait`` the sequence is run (or, if a live runner has it, awaited) in this thread.
+        """
+        seq_id = self._store.running_id()
+        if seq_id is None:
+            return None
+        if self._take_over(self._store.info(seq_id)):
+            if wait:
+                self.run(seq_id)
+            else:
+                self.spawn(seq_id)
+        elif wait:
+            self.wait(seq_id, timeout)
+        return seq_id
+
+    def _take_over(self, info: SequenceInfo) -> bool:
+        if not info.running:
+            return False
+        if info.owner == self.owner:  # ours: take it up again only if no thread of ours is still on it
+            with self._lock:
+                return info.id not in self._active and info.id not in self._starting
+        if not self._runner_gone(info):
+            return False
+        if not self._store.take_over(info.id, info.owner, self.owner, self._now()):
+            return False
+        log.warning("emergency stop #%s: taking over from %s after step %s", info.id, info.owner, info.steps_done)
+        self._rt.audit.record(
+            "emergency.resumed", "system",
+            f"emergency stop #{info.id} resumed after step {info.steps_done}/6 (its runner {info.owner} stopped)",
+            data={"id": info.id, "steps_done": info.steps_done, "previous_owner": info.owner},
+        )
+        return True
+
+    def _runner_gone(self, info: SequenceInfo) -> bool:
+        """Say whether the sequence's runner is dead: its process is gone, or its heartbeat is too old."""
+        if info.owner is None:
+            return True
+        host, _, rest = info.owner.partition("|")
+        pid_text = rest.partition("|")[0]
+        if host == self._host and pid_text.isdigit() and int(pid_text) != os.getpid() and not _pid_alive(
+            int(pid_text)
+        ):
+            return True
+        if info.heartbeat_at is None:
+            return True
+        return (self._now() - info.heartbeat_at).total_seconds() > self._settings.lease_seconds
+
+    def watch_for_orphans(self) -> None:
+        """Until no sequence is unfinished, keep trying to take over one whose runner died (start-up thread)."""
+        pause = max(0.5, self._settings.lease_seconds / 4)
+        while True:
+            seq_id = self._store.running_id()
+            if seq_id is None:
+                return
+            if self._take_over(self._store.info(seq_id)):
+                self.run(seq_id)
+                return
+            time.sleep(pause)
+
+    def has_tables(self) -> bool:
+        """Say whether the database holds this feature's tables (not yet, before the first migration)."""
+        return inspect(self._rt.engine).has_table(EmergencySequence.__tablename__)
+
+    # -- reading -----------------------------------------------------------------------------------------
+    def view(self, seq_id: int | None = None) -> dict[str, Any]:
+        """Describe one sequence (default: the running one, else the newest) and the recent history."""
+        seq_id = seq_id if seq_id is not None else self._store.latest_id()
+        history = self._store.history()
+        if seq_id is None:
+            return {"id": None, "status": "none", "running": False, "steps": [], "orders": [],
+                    "open_positions": [], "left_open": None, "history": history}
+        return self._store.view(seq_id, self._now()) | {"history": history}
+
+    def wait(self, seq_id: int, timeout: float | None = None) -> dict[str, Any]:
+        """Block until the sequence finished (or ``timeout`` seconds passed); return its view."""
+        limit = timeout if timeout is not None else self.wait_limit()
+        deadline = time.monotonic() + limit
+        while self._store.info(seq_id).running and time.monotonic() < deadline:
+            time.sleep(WAIT_POLL_SECONDS)
+        return self.view(seq_id)
+
+    # -- internals ---------------------------------------------------------------------------------------
+    def _now(self) -> datetime:
+        return self._rt.clock.now()
+
+    def _context(self, info: SequenceInfo) -> steps.RunContext:
+        return steps.RunContext(info.id, info.actor, self._rt, self._settings, self._store)
+
+    @contextlib.contextmanager
+    def _heartbeat(self, seq_id: int) -> Iterator[None]:
+        stop = threading.Event()
+        every = max(0.2, min(2.0, self._settings.lease_seconds / 4))
+
+        def beat() -> None:
+            while not stop.wait(every):
+                try:
+                    self._store.beat(seq_id, self.owner, self._now())
+                except Exception:  # a missed beat only risks a takeover, after which this runner stops
+                    log.exception("emergency stop #%s: heartbeat failed", seq_id)
+
+        thread = threading.Thread(target=beat, name=f"emergency-{seq_id}-heartbeat", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()

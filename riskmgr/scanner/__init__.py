@@ -1,0 +1,8 @@
+"""The signal scanner: scans of every USDT perpetual, their history, the Signals page and auto-trading.
+
+Owns: ``feature`` (the feature's hooks), ``core`` (one scan: candles -> rules -> quality -> filters -> history),
+``history`` and ``models`` (scan runs, signals seen, auto-trading decisions), ``auto`` (auto-trading through the
+order gateway), ``views`` (what the page, API and CLI show), ``web`` (the page and its API) and ``cli``.
+Imports from riskmgr: ``app``, ``candles``, ``controls``, ``core``, ``exchanges``, ``market``, ``persistence``,
+``risk``, ``signals``.
+"""

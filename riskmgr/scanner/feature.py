@@ -1,0 +1,90 @@
+"""Feature: the candle store, the signal scanner, the Signals page and auto-trading (issue 5).
+
+Installs ``runtime.features["candles"]`` (``riskmgr.candles.store.CandleStore``) and ``runtime.features["scanner"]``
+(``riskmgr.scanner.core.Scanner``), a scan job every SIGNAL_SECONDS, the Signals page and API, and the
+``flask data fetch`` / ``flask signals scan`` commands.
+
+Settings (environment, read once at start):
+
+- SIGNAL_SECONDS: seconds between scheduled scans, 10–3600, default 60.
+- SIGNAL_SOURCE: market data scanned: simulated (default), binanceusdm, bitget or bitunix (public data, no keys).
+- SIGNAL_TIMEFRAME: bar size of the scan, one of 1m 3m 5m 15m 30m 1h 2h 4h 6h 12h 1d (default 15m; the trend
+  uses bars four times as long); it must be one the source serves.
+- AUTO_TRADE_PAPER: auto-trading on paper accounts, default true.
+- AUTO_TRADE_LIVE: auto-trading on live accounts, default false.
+- AUTO_TRADE_ACCOUNTS: comma-separated account names; when given, only these accounts may auto-trade.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from riskmgr.app.config import read_bool, read_choice, read_int, read_names
+from riskmgr.app.runtime import Runtime, current_runtime
+from riskmgr.candles.sources import build_sources
+from riskmgr.candles.store import CandleStore
+from riskmgr.core.errors import ConfigError
+from riskmgr.market.base import TIMEFRAME_SECONDS
+from riskmgr.scanner.cli import data_cli, signals_cli
+from riskmgr.scanner.core import Scanner
+from riskmgr.scanner.web import bp
+
+SOURCE_NAMES = ("simulated", "binanceusdm", "bitget", "bitunix")
+NAV = [("scanner.signals_page", "Signals")]
+CLI = [data_cli, signals_cli]
+
+__all__ = ["CLI", "NAV", "ScannerSettings", "bp", "install", "jobs", "scan_job", "settings_from_env"]
+
+
+@dataclass(frozen=True)
+class ScannerSettings:
+    """The scanner's own settings (see the module docstring for ranges and defaults)."""
+
+    signal_seconds: int = 60
+    source: str = "simulated"
+    timeframe: str = "15m"
+    auto_trade_paper: bool = True
+    auto_trade_live: bool = False
+    auto_trade_accounts: tuple[str, ...] = ()
+
+
+def settings_from_env(env: Mapping[str, str]) -> ScannerSettings:
+    """Read and validate the scanner's variables; raise ConfigError naming the variable, value and range."""
+    return ScannerSettings(
+        signal_seconds=read_int(env, "SIGNAL_SECONDS", 60, 10, 3600),
+        source=read_choice(env, "SIGNAL_SOURCE", "simulated", SOURCE_NAMES),
+        timeframe=read_choice(env, "SIGNAL_TIMEFRAME", "15m", tuple(TIMEFRAME_SECONDS)),
+        auto_trade_paper=read_bool(env, "AUTO_TRADE_PAPER", True),
+        auto_trade_live=read_bool(env, "AUTO_TRADE_LIVE", False),
+        auto_trade_accounts=read_names(env, "AUTO_TRADE_ACCOUNTS", ""),
+    )
+
+
+def install(runtime: Runtime) -> None:
+    """Build the candle store and the scanner (no network here) and check the settings against the accounts."""
+    settings: ScannerSettings = runtime.settings.feature(__name__)
+    sources = runtime.settings.extra.get("candle_sources")
+    if sources is None:
+        sources = build_sources(runtime.clock, runtime.settings.fetch_timeout_seconds)
+    store = CandleStore(runtime.engine, runtime.clock, runtime.market, sources)
+    served = store.timeframes(settings.source)
+    if settings.timeframe not in served:
+        raise ConfigError(f"SIGNAL_TIMEFRAME={settings.timeframe!r} is not served by SIGNAL_SOURCE="
+                          f"{settings.source!r}; allowed {', '.join(served)}")
+    unknown = [name for name in settings.auto_trade_accounts if name not in runtime.accounts]
+    if unknown:
+        raise ConfigError(f"AUTO_TRADE_ACCOUNTS names {unknown[0]!r}, which is not a configured account; "
+                          f"configured: {', '.join(runtime.accounts) or 'none'}")
+    runtime.features["candles"] = store
+    runtime.features["scanner"] = Scanner(runtime, store, settings)
+
+
+def scan_job() -> None:
+    """Run one scheduled scan (auto-trading acts on it)."""
+    current_runtime().features["scanner"].scan(trigger="schedule", auto_trade=True)
+
+
+def jobs(runtime: Runtime) -> list[tuple[str, float, Callable[[], None]]]:
+    """Return the scan job, every SIGNAL_SECONDS."""
+    return [("signal-scan", runtime.settings.feature(__name__).signal_seconds, scan_job)]

@@ -1,0 +1,49 @@
+"""Equity history: raw points for short windows, roll-ups written with each poll for long ones; gaps stay gaps."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+from sqlalchemy.orm import Session
+
+from riskmgr.accounts import equity_history
+from riskmgr.accounts.equity_history import bucket_start, resolution
+from riskmgr.accounts.monitor import poll_cycle
+
+
+def test_a_short_window_is_raw_and_a_week_reads_15_minute_rollups():
+    assert resolution(timedelta(hours=1), 5) is None
+    assert resolution(timedelta(hours=24), 5) == 60
+    assert resolution(timedelta(days=7), 5) == 900
+    assert resolution(timedelta(days=60), 5) == 3600
+
+
+def test_each_poll_moves_the_rollup_buckets_to_its_reading_and_the_week_ends_on_the_latest(api, runtime, clock):
+    for _ in range(3):
+        poll_cycle(runtime)
+        clock.advance(20)
+    since = (clock.now() - timedelta(days=7)).isoformat().replace("+00:00", "Z")
+    body = api.get(f"/api/equity?account=paper&since={since}").get_json()
+    assert body["resolution_seconds"] == 900 and body["resolution"] == "last reading per 15 min"
+    points = body["series"]["paper"]
+    assert len(points) == 1 and points[0]["ts"] == (clock.now() - timedelta(seconds=20)).isoformat()
+
+
+def test_a_bucket_without_a_reading_has_no_point(runtime, clock):
+    t0 = clock.now()
+    with Session(runtime.engine) as session, session.begin():
+        equity_history.record(session, [("paper", t0, Decimal(100))])
+        equity_history.record(session, [("paper", t0 + timedelta(hours=3), Decimal(90))])
+    clock.advance(4 * 3600)
+    body = equity_history.history(runtime, "paper", t0 - timedelta(days=6))
+    assert [p["equity"] for p in body["series"]["paper"]] == ["100", "90"]  # not 12 points filled in between
+
+
+def test_a_later_reading_in_the_same_bucket_wins_and_an_earlier_one_does_not(runtime, clock):
+    t0 = bucket_start(clock.now(), 3600) + timedelta(minutes=10)
+    with Session(runtime.engine) as session, session.begin():
+        equity_history.record(session, [("paper", t0, Decimal(100))])
+        equity_history.record(session, [("paper", t0 + timedelta(minutes=5), Decimal(105))])
+        equity_history.record(session, [("paper", t0 - timedelta(minutes=5), Decimal(95))])
+    clock.advance(3600 * 24 * 30)
+    body = equity_history.history(runtime, "paper", t0 - timedelta(days=1))
+    assert body["resolution_seconds"] == 3600 and [p["equity"] for p in body["series"]["paper"]] == ["105"]
