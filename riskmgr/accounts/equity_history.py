@@ -14,16 +14,18 @@ import weakref
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from riskmgr.app.runtime import Runtime
 from riskmgr.core.formatting import dec
 from riskmgr.persistence.models import EquityPoint, EquityRollup
+
+if TYPE_CHECKING:
+    from riskmgr.app.runtime import Runtime
 
 MAX_POINTS = 2000  # per account and answer
 WIDTHS = (60, 900, 3600)  # roll-up bucket widths in seconds, finest first

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import click
@@ -24,13 +24,16 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from riskmgr.app.config import read_int
-from riskmgr.app.runtime import Runtime, current_runtime
+from riskmgr.app.runtime import current_runtime
 from riskmgr.core.domain import AccountSnapshot
+from riskmgr.core.env import read_int
 from riskmgr.core.errors import ConfigError
 from riskmgr.persistence.models import PollRun
 from riskmgr.risk.emergency.models import RiskNotice
 from riskmgr.risk.emergency.triggers import Notices
+
+if TYPE_CHECKING:
+    from riskmgr.app.runtime import Runtime
 
 ACTOR = "liveness"
 

@@ -29,10 +29,10 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from riskmgr.accounts import equity_history
-from riskmgr.app.logging_setup import mask
 from riskmgr.app.runtime import Runtime
 from riskmgr.core.domain import AccountSnapshot, AccountStatus
 from riskmgr.core.errors import AuthError, ExchangeError
+from riskmgr.core.secrets import mask
 from riskmgr.exchanges.reader import AccountReader
 from riskmgr.exchanges.retry import call_with_retry
 from riskmgr.persistence.models import AccountState, EquityPoint, PollRun

@@ -18,8 +18,6 @@ from decimal import ROUND_CEILING, Decimal
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from riskmgr.app.config import read_bool, read_choice, read_names
-from riskmgr.app.logging_setup import register_secret
 from riskmgr.core.clock import Clock
 from riskmgr.core.domain import (
     AccountSnapshot,
@@ -30,8 +28,10 @@ from riskmgr.core.domain import (
     OrderType,
     PositionSide,
 )
+from riskmgr.core.env import read_bool, read_choice, read_names
 from riskmgr.core.errors import ConfigError, ExchangeError, ValidationError
 from riskmgr.core.labels import sentence_time
+from riskmgr.core.secrets import register_secret
 from riskmgr.exchanges.base import ExchangeAdapter
 from riskmgr.exchanges.bitunix.auth import Secret
 from riskmgr.risk.config import RiskLimits
@@ -352,12 +352,11 @@ class _SelfTest:
         last = self.runtime.snapshots.latest().get(self.account)
         if _read_within(last, now, limit / 2):
             return True, f"last read {_age(last, now)} s ago (limit {limit} s)"
-        # imported here: the monitor and the feature modules import the runtime, which imports this module
+        # imported here: the monitor imports the runtime, which imports this module
         from riskmgr.accounts.monitor import poll_cycle
-        from riskmgr.app import features
 
         # a whole poll cycle, hooks included, as the scheduler runs it: nothing it watches misses this read
-        fresh = {s.account: s for s in poll_cycle(self.runtime, features.poll_hooks())}.get(self.account)
+        fresh = {s.account: s for s in poll_cycle(self.runtime, self.runtime.poll_hooks)}.get(self.account)
         if fresh is None:
             return False, "the poll returned no snapshot of the account"
         if not _read_within(fresh, self.runtime.clock.now(), limit):

@@ -5,19 +5,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from riskmgr.accounts import equity_history as equity_history_module
 from riskmgr.accounts import freshness
-from riskmgr.app.runtime import Runtime
 from riskmgr.core.domain import AccountSnapshot, AccountStatus, Order, Position
 from riskmgr.core.formatting import dec
 from riskmgr.persistence.models import AccountState
 from riskmgr.risk.config import RiskLimits
 from riskmgr.risk.protection import by_symbol, find_protection
+
+if TYPE_CHECKING:
+    from riskmgr.app.runtime import Runtime
 
 MAX_EQUITY_POINTS = equity_history_module.MAX_POINTS
 NOT_POLLED = "not polled yet"

@@ -18,7 +18,7 @@ import hashlib
 import json
 import threading
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -26,8 +26,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from riskmgr.accounts import freshness, services
-from riskmgr.app.runtime import Runtime
 from riskmgr.persistence.models import ViewCache
+
+if TYPE_CHECKING:
+    from riskmgr.app.runtime import Runtime
 
 NAME = "snapshot"
 _memory: dict[str, Any] = {}  # version -> parsed view, per worker process (content-addressed: safe across apps)

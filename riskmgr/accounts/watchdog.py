@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from flask import Blueprint, g, jsonify, render_template, request
@@ -29,15 +29,18 @@ from flask.cli import AppGroup
 from riskmgr.accounts import services
 from riskmgr.accounts.registry import run_selftest
 from riskmgr.accounts.watchdog_store import Episode, Observation, Read, Sighting, WatchedPosition, WatchStore
-from riskmgr.app.config import read_bool, read_decimal, read_int
-from riskmgr.app.runtime import Runtime, current_runtime
+from riskmgr.app.runtime import current_runtime
 from riskmgr.core.domain import AccountSnapshot, AccountStatus, Order, Position, PositionSide, Protection, TradingState
+from riskmgr.core.env import read_bool, read_decimal, read_int
 from riskmgr.core.errors import ConfigError, ExchangeError, ValidationError
 from riskmgr.core.validation import SYMBOL_MAX, json_object, opt_str
 from riskmgr.risk.gateway import GatewayResult
 from riskmgr.risk.protection import by_symbol, find_protection
 from riskmgr.risk.sizing import fmt_number as fmt
 from riskmgr.risk.sizing import round_to_tick
+
+if TYPE_CHECKING:
+    from riskmgr.app.runtime import Runtime
 
 log = logging.getLogger(__name__)
 ACTOR = "watchdog"

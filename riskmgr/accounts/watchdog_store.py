@@ -21,13 +21,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from riskmgr.core.domain import PositionSide
-from riskmgr.persistence.extensions import db
+from riskmgr.persistence.base import Base
 from riskmgr.persistence.models import OrderIntent, UTCDateTime
 
 COUNTERS = ("detected", "placed", "restored", "failed", "escalated", "wrong_side", "deferred")
 
 
-class WatchedPosition(db.Model):
+class WatchedPosition(Base):
     """One (account, symbol, side) the watchdog has seen: the open position there and its protection episode.
 
     ``unprotected_since`` is set while the position lacks a stop-loss (or a wanted take-profit); ``attempts``,
@@ -72,7 +72,7 @@ class WatchedPosition(db.Model):
         self.pending_client_id = self.pending_at = self.pending_levels = None
 
 
-class WatchdogCounter(db.Model):
+class WatchdogCounter(Base):
     """One of the watchdog's running totals (see ``COUNTERS``)."""
 
     __tablename__ = "watchdog_counter"

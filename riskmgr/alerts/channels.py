@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import requests
 
 from riskmgr.alerts.settings import CRITICAL
-from riskmgr.app.logging_setup import mask
+from riskmgr.core.secrets import mask
 
 log = logging.getLogger("riskmgr.alerts.feature")
 TELEGRAM_API = "https://api.telegram.org"

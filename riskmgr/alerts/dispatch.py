@@ -23,10 +23,10 @@ from riskmgr.alerts.channels import Alert, DeliveryError, format_alert
 from riskmgr.alerts.models import AlertRecord, AlertToggle, StaleEpisode
 from riskmgr.alerts.queue import BackgroundQueue
 from riskmgr.alerts.settings import ALERTABLE, CRITICAL, AlertSettings
-from riskmgr.app.logging_setup import mask
 from riskmgr.core.clock import Clock
 from riskmgr.core.domain import AccountSnapshot, AccountStatus
 from riskmgr.core.events import KINDS, Event
+from riskmgr.core.secrets import mask
 from riskmgr.persistence.audit import AuditLog
 
 log = logging.getLogger(__name__)

@@ -7,6 +7,7 @@ Parts: ``alerts_settings`` (environment), ``alerts_channels`` (Telegram, SMTP, l
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import click
 from flask import Blueprint, g, jsonify, render_template, request
@@ -16,11 +17,14 @@ from riskmgr.alerts.channels import EmailChannel, LogChannel, TelegramChannel
 from riskmgr.alerts.dispatch import STATUSES, AlertDispatcher, Channel, StaleTracker
 from riskmgr.alerts.settings import ALERTABLE, AlertSettings
 from riskmgr.alerts.settings import settings_from_env as settings_from_env  # the feature's settings reader
-from riskmgr.app.logging_setup import register_secret
-from riskmgr.app.runtime import Runtime, current_runtime
+from riskmgr.app.runtime import current_runtime
 from riskmgr.core.domain import AccountSnapshot
 from riskmgr.core.errors import ValidationError
+from riskmgr.core.secrets import register_secret
 from riskmgr.core.validation import NAME_MAX, json_object, opt_int, req_str
+
+if TYPE_CHECKING:
+    from riskmgr.app.runtime import Runtime
 
 bp = Blueprint("alerts", __name__)
 NAV = [("alerts.page", "Alerts")]

@@ -11,11 +11,11 @@ from datetime import datetime
 from sqlalchemy import JSON, Boolean, Float, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from riskmgr.persistence.extensions import db
+from riskmgr.persistence.base import Base
 from riskmgr.persistence.models import UTCDateTime
 
 
-class AlertRecord(db.Model):
+class AlertRecord(Base):
     """One alert as it was delivered (or not): what, when, and each channel's outcome."""
 
     __tablename__ = "alert_record"
@@ -31,7 +31,7 @@ class AlertRecord(db.Model):
     repeats: Mapped[int] = mapped_column(Integer, default=0)  # identical alerts folded into this one
 
 
-class AlertToggle(db.Model):
+class AlertToggle(Base):
     """The operator's choice for one event kind (overrides the ALERT_EVENTS default)."""
 
     __tablename__ = "alert_toggle"
@@ -41,7 +41,7 @@ class AlertToggle(db.Model):
     changed_by: Mapped[str] = mapped_column(String(64))
 
 
-class MetricCounter(db.Model):
+class MetricCounter(Base):
     """One monotonically increasing counter sample (name plus its canonical label text)."""
 
     __tablename__ = "metric_counter"
@@ -50,7 +50,7 @@ class MetricCounter(db.Model):
     value: Mapped[float] = mapped_column(Float)
 
 
-class AlertGate(db.Model):
+class AlertGate(Base):
     """Shared alert state, one row per key: an alert's last send and the copies held back since (de-duplication),
     or, under the key ``__rate__``, the send times inside the rate window. Every process and worker reads and moves
     these rows under a row lock, so duplicates and the rate limit count across all of them."""
@@ -62,7 +62,7 @@ class AlertGate(db.Model):
     recent: Mapped[list | None] = mapped_column(JSON, nullable=True)
 
 
-class StaleEpisode(db.Model):
+class StaleEpisode(Base):
     """An account whose reads fail or whose figures are stale: since when, and whether it was announced."""
 
     __tablename__ = "stale_episode"

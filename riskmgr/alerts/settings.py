@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from riskmgr.app.config import read_bool, read_int
+from riskmgr.core.env import read_bool, read_int
 from riskmgr.core.errors import ConfigError
 from riskmgr.core.events import KINDS
 

@@ -9,92 +9,18 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from riskmgr.core.env import read_bool, read_choice, read_decimal, read_int, read_names, read_raw
 from riskmgr.core.errors import ConfigError
 from riskmgr.core.secret_strength import GENERATE_HINT, PASSWORD_MIN_BITS, TOKEN_MIN_BITS, check_secret
 from riskmgr.risk.config import RiskLimits
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_INSTANCE = PROJECT_ROOT / "instance"
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
-
-
-def _raw(env: Mapping[str, str], name: str) -> str | None:
-    value = env.get(name)
-    if value is None or value.strip() == "":
-        return None
-    return value.strip()
-
-
-def read_int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
-    """Read an integer in [lo, hi]."""
-    raw = _raw(env, name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a whole number; allowed {lo}–{hi}") from None
-    if not lo <= value <= hi:
-        raise ConfigError(f"{name}={raw!r} is out of range; allowed {lo}–{hi}")
-    return value
-
-
-def read_decimal(env: Mapping[str, str], name: str, default: str, lo: str, hi: str) -> Decimal:
-    """Read a decimal number in [lo, hi]."""
-    raw = _raw(env, name)
-    if raw is None:
-        return Decimal(default)
-    try:
-        value = Decimal(raw)
-    except InvalidOperation:
-        raise ConfigError(f"{name}={raw!r} is not a number; allowed {lo}–{hi}") from None
-    if not value.is_finite() or not Decimal(lo) <= value <= Decimal(hi):
-        raise ConfigError(f"{name}={raw!r} is out of range; allowed {lo}–{hi}")
-    return value
-
-
-def read_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
-    """Read a boolean spelled true/false, yes/no, on/off or 1/0."""
-    raw = _raw(env, name)
-    if raw is None:
-        return default
-    if raw.lower() in _TRUE:
-        return True
-    if raw.lower() in _FALSE:
-        return False
-    raise ConfigError(f"{name}={raw!r} is not a boolean; allowed true/false, yes/no, on/off, 1/0")
-
-
-def read_choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
-    """Read one of a fixed set of words (case-insensitive)."""
-    raw = _raw(env, name)
-    if raw is None:
-        return default
-    if raw.lower() not in choices:
-        raise ConfigError(f"{name}={raw!r} is not allowed; choose one of {', '.join(choices)}")
-    return raw.lower()
-
-
-def read_names(env: Mapping[str, str], name: str, default: str) -> tuple[str, ...]:
-    """Read a comma-separated list of account-style names (letters, digits, - and _)."""
-    raw = _raw(env, name)
-    items = tuple(x.strip() for x in (raw if raw is not None else default).split(",") if x.strip())
-    for item in items:
-        if not item.replace("-", "").replace("_", "").isalnum() or len(item) > 40:
-            raise ConfigError(
-                f"{name}={raw!r}: {item!r} is not a valid name; use up to 40 letters, digits, '-' or '_'"
-            )
-    if len(set(items)) != len(items):
-        raise ConfigError(f"{name}={raw!r} names an account twice")
-    return items
-
-
 def normalize_database_url(url: str) -> str:
     """Accept the ``postgres://`` spelling that Heroku-style platforms hand out."""
     if url.startswith("postgres://"):
@@ -103,7 +29,7 @@ def normalize_database_url(url: str) -> str:
 
 
 def _read_timezone(env: Mapping[str, str]) -> str:
-    raw = _raw(env, "DISPLAY_TIMEZONE") or "UTC"
+    raw = read_raw(env, "DISPLAY_TIMEZONE") or "UTC"
     try:
         ZoneInfo(raw)
     except (ZoneInfoNotFoundError, ValueError):
@@ -112,7 +38,7 @@ def _read_timezone(env: Mapping[str, str]) -> str:
 
 
 def _read_redis_url(env: Mapping[str, str]) -> str | None:
-    raw = _raw(env, "REDIS_URL")
+    raw = read_raw(env, "REDIS_URL")
     if raw is None:
         return None
     if not raw.startswith(("redis://", "rediss://", "unix://")):
@@ -167,12 +93,12 @@ class Settings:
         from riskmgr.app import features
 
         env = os.environ if env is None else env
-        instance = Path(_raw(env, "INSTANCE_PATH") or DEFAULT_INSTANCE)
+        instance = Path(read_raw(env, "INSTANCE_PATH") or DEFAULT_INSTANCE)
         db_default = f"sqlite:///{instance / 'riskmgr.db'}"
         return cls(
-            database_url=normalize_database_url(_raw(env, "DATABASE_URL") or db_default),
+            database_url=normalize_database_url(read_raw(env, "DATABASE_URL") or db_default),
             instance_path=instance,
-            secret_key=_raw(env, "SECRET_KEY"),
+            secret_key=read_raw(env, "SECRET_KEY"),
             admin_password=_read_password(env),
             api_token=_read_token(env),
             cookie_secure=read_bool(env, "SESSION_COOKIE_SECURE", False),
@@ -219,7 +145,7 @@ class Settings:
 
 
 def _read_token(env: Mapping[str, str]) -> str | None:
-    token = _raw(env, "RISKMGR_API_TOKEN")
+    token = read_raw(env, "RISKMGR_API_TOKEN")
     if token is not None and len(token) < 24:
         raise ConfigError(
             f"RISKMGR_API_TOKEN is too short; allowed: at least 24 characters; {GENERATE_HINT} (the value is not shown)"
@@ -230,7 +156,7 @@ def _read_token(env: Mapping[str, str]) -> str | None:
 
 
 def _read_password(env: Mapping[str, str]) -> str | None:
-    password = _raw(env, "RISKMGR_ADMIN_PASSWORD")
+    password = read_raw(env, "RISKMGR_ADMIN_PASSWORD")
     if password is not None:
         check_secret("RISKMGR_ADMIN_PASSWORD", password, PASSWORD_MIN_BITS,
                      f"choose four or more random words, or {GENERATE_HINT}")

@@ -50,8 +50,8 @@ def create_app(config: Settings | None = None) -> Flask:
         _enable_sqlite_wal(db.engine)
         _set_postgres_timeouts(db.engine, config)
 
+    from riskmgr.app import tables  # noqa: F401  (register every table)
     from riskmgr.app.runtime import build_runtime
-    from riskmgr.persistence import models  # noqa: F401  (register tables)
 
     app.extensions["riskmgr"] = build_runtime(app, config)
     _register_web(app)

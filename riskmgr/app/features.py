@@ -26,7 +26,7 @@ FEATURES: tuple[str, ...] = (
     "riskmgr.risk.views",  # Risk page, limits API, pre-trade receipt, audit page and API, re-arm
     "riskmgr.accounts.watchdog",  # exchange-side stop-loss watchdog, accounts page, self-test
     "riskmgr.exchanges.paper.notices",  # paper liquidations: one audit event and one alert each
-    "riskmgr.controls",  # position controls (move stop, partial close, cancel one order), pause / auto-trading switches
+    "riskmgr.controls.feature",  # position controls (move stop, partial close, cancel one order), pause / auto-trading
     "riskmgr.scanner.feature",  # candle store, signal scanner, Signals page, auto-trading
     "riskmgr.backtest.service",  # backtests: engine service, page, API, CLI
     "riskmgr.journal.feature",  # trade journal: closed trades page, /api/trades (JSON, CSV), flask trades

@@ -8,9 +8,8 @@ from flask import Flask
 
 from riskmgr.accounts import view_cache
 from riskmgr.accounts.monitor import poll_cycle
-from riskmgr.app import features
+from riskmgr.app import features, retention
 from riskmgr.app.runtime import current_runtime
-from riskmgr.persistence import retention
 
 
 def poll_job() -> None:

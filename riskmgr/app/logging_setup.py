@@ -13,38 +13,18 @@ import logging
 import logging.handlers
 import re
 import sys
-import threading
 import uuid
 from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from typing import Any
 
 from riskmgr.app.config import Settings
+from riskmgr.core.secrets import mask, register_secret
 
 FORMAT = "%(asctime)s %(levelname)s [%(name)s] %(request_tag)s%(message)s"
 REQUEST_ID_HEADER = "X-Request-ID"
 _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")  # anything else could forge or break a log line
 _request_id: ContextVar[str | None] = ContextVar("riskmgr_request_id", default=None)
-_secrets: set[str] = set()
-_lock = threading.Lock()
-
-
-def register_secret(value: str | None) -> None:
-    """Mask ``value`` in every log line from now on (values shorter than 6 characters are ignored)."""
-    if value and len(value) >= 6:
-        with _lock:
-            _secrets.add(value)
-
-
-def mask(text: str) -> str:
-    """Return ``text`` with every registered secret replaced by ***."""
-    with _lock:
-        known = sorted(_secrets, key=len, reverse=True)
-    for secret in known:
-        text = text.replace(secret, "***")
-    return text
-
-
 class SecretMaskingFilter(logging.Filter):
     """Rewrite each record's final message with secrets masked."""
 

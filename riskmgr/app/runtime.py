@@ -6,12 +6,14 @@ Tests swap parts by passing them in ``Settings.extra`` (``clock``, ``market``, `
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, current_app
 
 from riskmgr.accounts.registry import build_adapters
+from riskmgr.app import features
 from riskmgr.app.config import Settings
 from riskmgr.core.clock import Clock, SystemClock
 from riskmgr.core.events import EventBus
@@ -47,6 +49,7 @@ class Runtime:
     entry_guard: EntryGuard | None = None  # set right after the runtime is built (it reads the runtime)
     background: dict[str, Any] = field(default_factory=dict)
     features: dict[str, Any] = field(default_factory=dict)  # objects installed by riskmgr.app.features modules
+    poll_hooks: list[Callable[..., None]] = field(default_factory=list)  # the features' hooks, run after each poll
 
     def limits(self) -> RiskLimits:
         """Return the risk limits in force."""
@@ -89,6 +92,7 @@ def build_runtime(app: Flask, settings: Settings) -> Runtime:
         events=events,
         specs=specs,
         pretrade=pretrade,
+        poll_hooks=features.poll_hooks(),
     )
     runtime.entry_guard = EntryGuard(runtime)
     events.subscribe(runtime.entry_guard.on_event)  # resting entries are cancelled when new risk stops

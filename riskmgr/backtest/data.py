@@ -15,12 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy.orm import Session
 
-from riskmgr.app.runtime import Runtime
 from riskmgr.backtest.csvdata import GapReport, gap_report
 from riskmgr.backtest.models import BacktestDataset
 from riskmgr.backtest.params import BacktestParams
@@ -28,6 +27,9 @@ from riskmgr.core.clock import from_ms, to_ms
 from riskmgr.core.domain import MarketSpec
 from riskmgr.core.errors import ValidationError
 from riskmgr.market.base import CandleArrays
+
+if TYPE_CHECKING:
+    from riskmgr.app.runtime import Runtime
 
 PAGE = 5000  # the simulated market's most bars per call
 SIMULATED, CSV = "simulated", "csv"

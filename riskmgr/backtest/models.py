@@ -7,11 +7,11 @@ from datetime import datetime
 from sqlalchemy import JSON, BigInteger, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from riskmgr.persistence.extensions import db
+from riskmgr.persistence.base import Base
 from riskmgr.persistence.models import UTCDateTime
 
 
-class BacktestRun(db.Model):
+class BacktestRun(Base):
     """One backtest: queued, running (with progress 0-100), done (with its result) or failed (with the reason)."""
 
     __tablename__ = "backtest_run"
@@ -31,7 +31,7 @@ class BacktestRun(db.Model):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
-class BacktestPreset(db.Model):
+class BacktestPreset(Base):
     """A preset saved by the operator: a name and any subset of the backtest settings."""
 
     __tablename__ = "backtest_preset"
@@ -44,7 +44,7 @@ class BacktestPreset(db.Model):
     actor: Mapped[str] = mapped_column(String(64))
 
 
-class BacktestDataset(db.Model):
+class BacktestDataset(Base):
     """Bars uploaded as CSV, validated, stored as compressed numpy columns."""
 
     __tablename__ = "backtest_dataset"

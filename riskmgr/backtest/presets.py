@@ -23,10 +23,12 @@ Fees and slippage default to the paper exchange's (``PAPER_TAKER_FEE``, ``PAPER_
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from riskmgr.app.runtime import Runtime
 from riskmgr.core.formatting import dec
+
+if TYPE_CHECKING:
+    from riskmgr.app.runtime import Runtime
 
 
 @dataclass(frozen=True)

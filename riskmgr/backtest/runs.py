@@ -13,12 +13,11 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.orm import Session, defer
 
-from riskmgr.app.runtime import Runtime
 from riskmgr.backtest import data as data_mod
 from riskmgr.backtest.engine import EngineInput, run_signal_backtest
 from riskmgr.backtest.models import BacktestDataset, BacktestPreset, BacktestRun
@@ -27,6 +26,9 @@ from riskmgr.backtest.reference import run_sma_reference
 from riskmgr.backtest.report import build_result, summary
 from riskmgr.core.errors import RiskmgrError, ValidationError
 from riskmgr.core.formatting import dec
+
+if TYPE_CHECKING:
+    from riskmgr.app.runtime import Runtime
 
 log = logging.getLogger(__name__)
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"

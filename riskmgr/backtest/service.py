@@ -10,11 +10,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app, has_app_context
 
-from riskmgr.app.runtime import Runtime
 from riskmgr.backtest import data as data_mod
 from riskmgr.backtest.commands import backtest_cli
 from riskmgr.backtest.params import BacktestParams, merge, parse_params
@@ -23,6 +22,9 @@ from riskmgr.backtest.runs import PresetStore, RunStore, execute_run
 from riskmgr.backtest.views import bp
 from riskmgr.core.errors import TemporaryError, ValidationError
 from riskmgr.core.validation import NAME_MAX, opt_str
+
+if TYPE_CHECKING:
+    from riskmgr.app.runtime import Runtime
 
 __all__ = ["CLI", "NAV", "BacktestService", "bp", "install"]
 

@@ -4,12 +4,6 @@ Move a position's stop / target (or the stop to break-even), close part of it or
 realized P&L, cancel one order (never the last stop of an open position); pause new entries and switch
 auto-trading per account. Everything goes through the one ``OrderGateway``; UI on the dashboard, JSON API under
 /api/positions, /api/orders/<id> and /api/accounts/<name>, CLI ``flask positions|orders|accounts``.
+
+The feature's hooks (CLI, blueprint, install) are in ``feature``; this package imports nothing on import.
 """
-
-from __future__ import annotations
-
-from riskmgr.controls.commands import CLI
-from riskmgr.controls.service import install
-from riskmgr.controls.web import bp
-
-__all__ = ["CLI", "bp", "install"]

@@ -7,11 +7,11 @@ from datetime import datetime
 from sqlalchemy import Boolean, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from riskmgr.persistence.extensions import db
+from riskmgr.persistence.base import Base
 from riskmgr.persistence.models import UTCDateTime
 
 
-class AccountControl(db.Model):
+class AccountControl(Base):
     """One account's operator switches; no row means: entries allowed, auto-trading as configured."""
 
     __tablename__ = "account_control"

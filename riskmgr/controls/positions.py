@@ -17,9 +17,8 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from riskmgr.app.runtime import Runtime
 from riskmgr.controls import levels
 from riskmgr.core.domain import (
     AccountStatus,
@@ -38,6 +37,9 @@ from riskmgr.risk.gateway import GatewayResult
 from riskmgr.risk.protection import find_protection
 from riskmgr.risk.sizing import fmt_money, fmt_number, fmt_pct, round_down_to_step
 from riskmgr.risk.state import admits
+
+if TYPE_CHECKING:
+    from riskmgr.app.runtime import Runtime
 
 log = logging.getLogger(__name__)
 HUNDRED = Decimal(100)

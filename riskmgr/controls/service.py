@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from riskmgr.app.runtime import Runtime
 from riskmgr.controls.positions import PositionControls
 from riskmgr.controls.switches import AccountSwitches, Switches
 
-FEATURE = "riskmgr.controls"
+if TYPE_CHECKING:
+    from riskmgr.app.runtime import Runtime
+
+FEATURE = "riskmgr.controls.feature"
 
 
 def install(runtime: Runtime) -> None:

@@ -12,11 +12,11 @@ from decimal import Decimal
 from sqlalchemy import Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from riskmgr.persistence.extensions import db
+from riskmgr.persistence.base import Base
 from riskmgr.persistence.models import MONEY, UTCDateTime
 
 
-class StoredTrade(db.Model):
+class StoredTrade(Base):
     """One close of one position as a live venue reported it (None: the venue's report lacks that figure)."""
 
     __tablename__ = "journal_trade"

@@ -16,7 +16,7 @@ import logging
 import math
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Response, request
 from prometheus_client import CollectorRegistry
@@ -31,9 +31,12 @@ from riskmgr.alerts.dispatch import STATUSES
 from riskmgr.alerts.models import AlertRecord, MetricCounter
 from riskmgr.alerts.queue import BackgroundQueue
 from riskmgr.app.logging_setup import init_request_ids
-from riskmgr.app.runtime import Runtime, current_runtime
+from riskmgr.app.runtime import current_runtime
 from riskmgr.core.domain import TradingState
 from riskmgr.core.events import Event
+
+if TYPE_CHECKING:
+    from riskmgr.app.runtime import Runtime
 
 log = logging.getLogger(__name__)
 bp = Blueprint("metrics", __name__)

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, Index, Numeric, String, Text, TypeDecorator
 from sqlalchemy.orm import Mapped, mapped_column
 
-from riskmgr.persistence.extensions import db
+from riskmgr.persistence.base import Base
 
 MONEY = Numeric(28, 10, asdecimal=True)
 
@@ -33,7 +33,7 @@ class UTCDateTime(TypeDecorator):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-class AppSetting(db.Model):
+class AppSetting(Base):
     """Small key/value store for values the app generates itself (e.g. the admin password hash)."""
 
     __tablename__ = "app_setting"
@@ -41,7 +41,7 @@ class AppSetting(db.Model):
     value: Mapped[str] = mapped_column(Text)
 
 
-class AuditEvent(db.Model):
+class AuditEvent(Base):
     """Append-only audit log. The app never updates or deletes a row."""
 
     __tablename__ = "audit_event"
@@ -54,7 +54,7 @@ class AuditEvent(db.Model):
     data: Mapped[dict | None] = mapped_column(JSON, nullable=True)
 
 
-class EquityPoint(db.Model):
+class EquityPoint(Base):
     """One equity reading per account per successful poll."""
 
     __tablename__ = "equity_point"
@@ -67,7 +67,7 @@ class EquityPoint(db.Model):
     unrealized_pnl: Mapped[Decimal] = mapped_column(MONEY)
 
 
-class EquityRollup(db.Model):
+class EquityRollup(Base):
     """The last equity reading within one time bucket (1 min, 15 min or 1 h) of one account, kept with each poll.
 
     Long chart windows read these instead of every raw point; a bucket without a reading has no row (a gap).
@@ -81,7 +81,7 @@ class EquityRollup(db.Model):
     equity: Mapped[Decimal] = mapped_column(MONEY)
 
 
-class AccountState(db.Model):
+class AccountState(Base):
     """Per-account figures that must survive restarts: peak equity and the day's opening equity."""
 
     __tablename__ = "account_state"
@@ -93,7 +93,7 @@ class AccountState(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class SnapshotRecord(db.Model):
+class SnapshotRecord(Base):
     """The latest snapshot of each account, shared by every web worker (the poller runs in one)."""
 
     __tablename__ = "snapshot_record"
@@ -102,7 +102,7 @@ class SnapshotRecord(db.Model):
     data: Mapped[dict] = mapped_column(JSON)
 
 
-class TradingStateRecord(db.Model):
+class TradingStateRecord(Base):
     """The persisted trading state (one row, id 1)."""
 
     __tablename__ = "trading_state"
@@ -113,7 +113,7 @@ class TradingStateRecord(db.Model):
     changed_by: Mapped[str] = mapped_column(String(64))
 
 
-class PollRun(db.Model):
+class PollRun(Base):
     """One poll cycle: who ran it and how it went (recent rows only; pruned after a day)."""
 
     __tablename__ = "poll_run"
@@ -126,7 +126,7 @@ class PollRun(db.Model):
     accounts_failed: Mapped[int] = mapped_column()
 
 
-class ViewCache(db.Model):
+class ViewCache(Base):
     """A view built once and served to every web worker from this one row (see ``riskmgr.accounts.view_cache``).
 
     ``stamp`` names what the view was built from (the newest audit event and snapshot); a different stamp now
@@ -141,7 +141,7 @@ class ViewCache(db.Model):
     body: Mapped[str] = mapped_column(Text)
 
 
-class OrderIntent(db.Model):
+class OrderIntent(Base):
     """One order intent seen by the gateway, keyed by its deterministic client id (idempotency record)."""
 
     __tablename__ = "order_intent"
@@ -158,20 +158,9 @@ class OrderIntent(db.Model):
     gate_seq: Mapped[int | None] = mapped_column(nullable=True)
 
 
-class AccountGate(db.Model):
+class AccountGate(Base):
     """One row per account: how many new-risk intents the gate has let through (the in-flight watermark)."""
 
     __tablename__ = "account_gate"
     account: Mapped[str] = mapped_column(String(64), primary_key=True)
     seq: Mapped[int] = mapped_column(default=0)
-
-
-# Each feature's tables live beside its code; import them so metadata (and migrations) see them.
-from riskmgr.accounts import watchdog_store as watchdog_models  # noqa: E402, F401
-from riskmgr.alerts import models as alerts_models  # noqa: E402, F401
-from riskmgr.backtest import models as backtest_models  # noqa: E402, F401
-from riskmgr.exchanges.paper import models as paper_models  # noqa: E402, F401
-from riskmgr.journal import models as journal_models  # noqa: E402, F401
-from riskmgr.risk.emergency import models as emergency_models  # noqa: E402, F401
-from riskmgr.scanner import models as scanner_models  # noqa: E402, F401
-from riskmgr.web import login_throttle  # noqa: E402, F401

@@ -18,12 +18,12 @@ import logging
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from riskmgr.app.runtime import Runtime
 from riskmgr.core.domain import AccountSnapshot, AccountStatus, OrderRequest, OrderType, Position, TradingState
 from riskmgr.core.errors import ExchangeError, ValidationError
 from riskmgr.core.labels import rule_label
@@ -36,6 +36,9 @@ from riskmgr.risk.gateway import GatewayResult
 from riskmgr.risk.levels import PositionAction, PositionActionKind, position_actions
 from riskmgr.risk.sizing import round_down_to_step
 from riskmgr.risk.state import AccountTiers, DrawdownTier, evaluate_account_tiers, risk_day
+
+if TYPE_CHECKING:
+    from riskmgr.app.runtime import Runtime
 
 log = logging.getLogger(__name__)
 ACTOR = "risk-engine"

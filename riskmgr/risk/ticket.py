@@ -18,9 +18,8 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from riskmgr.app.runtime import Runtime
 from riskmgr.core.domain import ZERO, MarginMode, MarketSpec, OrderRequest, OrderSide, OrderType, PositionSide
 from riskmgr.core.errors import ExchangeError, ValidationError
 from riskmgr.core.formatting import dec
@@ -42,6 +41,9 @@ from riskmgr.core.validation import (
 from riskmgr.risk.gateway import GatewayResult, client_id_for
 from riskmgr.risk.pretrade import PreTrade, verdict_dict
 from riskmgr.risk.recentre import Recentred, recentre
+
+if TYPE_CHECKING:
+    from riskmgr.app.runtime import Runtime
 
 TICKET_FIELDS = frozenset({
     "account", "symbol", "side", "type", "qty", "price", "leverage", "margin_mode", "stop_loss", "take_profit",

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, g, jsonify, render_template, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from riskmgr.accounts import services
-from riskmgr.app.runtime import Runtime, current_runtime
+from riskmgr.app.runtime import current_runtime
 from riskmgr.core.domain import AccountStatus
 from riskmgr.core.errors import ConfigError, ValidationError
 from riskmgr.core.formatting import dec
@@ -28,6 +28,9 @@ from riskmgr.risk.pretrade import AccountPicture
 from riskmgr.risk.sizing import HUNDRED, fmt_money
 from riskmgr.risk.state import DrawdownTier, daily_loss_pct, drawdown_pct, drawdown_tier, next_day_start
 from riskmgr.risk.ticket import parse_ticket, preview_ticket
+
+if TYPE_CHECKING:
+    from riskmgr.app.runtime import Runtime
 
 bp = Blueprint("risk", __name__)
 NAV = [("risk.risk_page", "Risk"), ("risk.audit_page", "Audit")]

@@ -26,12 +26,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from riskmgr.app.runtime import Runtime
 from riskmgr.controls.service import auto_trading_override
 from riskmgr.core.domain import ZERO, AccountStatus, OrderRequest, OrderType, PositionSide
 from riskmgr.core.errors import ExchangeError, NotSupportedError, ValidationError
@@ -47,6 +46,9 @@ from riskmgr.risk.sizing import SizingInput, size_position
 from riskmgr.scanner.history import OpenTrade, Outcome, Recorded, SignalHistory, day_start
 from riskmgr.signals.conservative import Signal
 from riskmgr.signals.quality import Quality
+
+if TYPE_CHECKING:
+    from riskmgr.app.runtime import Runtime
 
 log = logging.getLogger(__name__)
 ACTOR = "auto-trader"

@@ -16,9 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from riskmgr.app.runtime import Runtime
 from riskmgr.candles.store import CandleDataError, CandleStore
 from riskmgr.core.errors import ExchangeError, ValidationError
 from riskmgr.market.base import CandleArrays
@@ -31,6 +30,9 @@ from riskmgr.signals.filters import filter_signals
 from riskmgr.signals.indicators import IndicatorParams
 from riskmgr.signals.params import TARGET_HEADROOM
 from riskmgr.signals.quality import Quality, quality_score
+
+if TYPE_CHECKING:
+    from riskmgr.app.runtime import Runtime
 
 log = logging.getLogger(__name__)
 RULE = "conservative"

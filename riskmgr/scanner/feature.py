@@ -19,16 +19,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from riskmgr.app.config import read_bool, read_choice, read_int, read_names
-from riskmgr.app.runtime import Runtime, current_runtime
+from riskmgr.app.runtime import current_runtime
 from riskmgr.candles.sources import build_sources
 from riskmgr.candles.store import CandleStore
+from riskmgr.core.env import read_bool, read_choice, read_int, read_names
 from riskmgr.core.errors import ConfigError
 from riskmgr.market.base import TIMEFRAME_SECONDS
 from riskmgr.scanner.cli import data_cli, signals_cli
 from riskmgr.scanner.core import Scanner
 from riskmgr.scanner.web import bp
+
+if TYPE_CHECKING:
+    from riskmgr.app.runtime import Runtime
 
 SOURCE_NAMES = ("simulated", "binanceusdm", "bitget", "bitunix")
 NAV = [("scanner.signals_page", "Signals")]

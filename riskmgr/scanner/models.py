@@ -8,11 +8,11 @@ from decimal import Decimal
 from sqlalchemy import JSON, BigInteger, Double, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from riskmgr.persistence.extensions import db
+from riskmgr.persistence.base import Base
 from riskmgr.persistence.models import MONEY, UTCDateTime
 
 
-class CandleBar(db.Model):
+class CandleBar(Base):
     """One closed OHLCV bar of a public market-data source; ``ts`` is the bar's open time in ms (UTC).
 
     Only closed bars are stored (a forming bar still changes). Prices are floats like every indicator input.
@@ -30,7 +30,7 @@ class CandleBar(db.Model):
     volume: Mapped[float] = mapped_column(Double)
 
 
-class ScanRun(db.Model):
+class ScanRun(Base):
     """One scan: when, over what, and its result (ranked signals, dropped ones, rejections, errors) as JSON."""
 
     __tablename__ = "scan_run"
@@ -43,7 +43,7 @@ class ScanRun(db.Model):
     data: Mapped[dict] = mapped_column(JSON)
 
 
-class SignalRecord(db.Model):
+class SignalRecord(Base):
     """Every distinct signal the scanner saw (one bar of one symbol) and what became of it.
 
     ``status``: active (actionable, nothing decided yet), taken, denied, rejected (by the exchange),
@@ -75,7 +75,7 @@ class SignalRecord(db.Model):
     status_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # when status last changed
 
 
-class SignalDecision(db.Model):
+class SignalDecision(Base):
     """What auto-trading decided for one signal on one account, and the trade's outcome once it closed.
 
     ``decision``: pending (being decided), taken, denied, rejected or skipped. ``outcome``: win, loss, flat,

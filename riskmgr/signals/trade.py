@@ -21,15 +21,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from riskmgr.app.runtime import Runtime
 from riskmgr.core.domain import AccountStatus, PositionSide
 from riskmgr.core.errors import ExchangeError, ValidationError
 from riskmgr.core.formatting import dec
 from riskmgr.risk.recentre import recentre
 from riskmgr.risk.sizing import fmt_number, round_to_tick
+
+if TYPE_CHECKING:
+    from riskmgr.app.runtime import Runtime
 
 
 @dataclass(frozen=True)

@@ -23,10 +23,10 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms import PasswordField
 from wtforms.validators import DataRequired
 
+from riskmgr.app.login_throttle import Admission, LoginThrottle
 from riskmgr.core.secret_strength import PASSWORD_MIN_BITS, estimate_bits
 from riskmgr.persistence.extensions import csrf, db, login_manager
 from riskmgr.persistence.models import AppSetting
-from riskmgr.web.login_throttle import Admission, LoginThrottle
 
 log = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__)

@@ -10,9 +10,9 @@ import responses
 
 from riskmgr.accounts.registry import AccountConfig, build_adapters, parse_accounts, run_selftest, smallest_qty
 from riskmgr.app.config import Settings
-from riskmgr.app.logging_setup import mask
 from riskmgr.core.domain import Order, OrderStatus, Ticker, TradingState
 from riskmgr.core.errors import ConfigError, NotFoundError
+from riskmgr.core.secrets import mask
 from riskmgr.exchanges.bitunix.adapter import BitunixAdapter
 from riskmgr.exchanges.ccxt.binance import BinanceUsdmAdapter
 from riskmgr.exchanges.ccxt.bitget import BitgetAdapter

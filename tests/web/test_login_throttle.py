@@ -8,9 +8,7 @@ import threading
 import pytest
 
 from riskmgr import create_app
-from riskmgr.persistence.extensions import db
-from riskmgr.web.auth import ensure_admin_credentials
-from riskmgr.web.login_throttle import (
+from riskmgr.app.login_throttle import (
     FREE_FAILURES,
     GLOBAL_BURST,
     GLOBAL_INTERVAL_S,
@@ -18,6 +16,8 @@ from riskmgr.web.login_throttle import (
     address_key,
     backoff_s,
 )
+from riskmgr.persistence.extensions import db
+from riskmgr.web.auth import ensure_admin_credentials
 from tests.conftest import ADMIN_PASSWORD, make_settings
 
 OPERATOR = "192.0.2.10"

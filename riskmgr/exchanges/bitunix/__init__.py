@@ -1,6 +1,6 @@
-"""Bitunix USDT-M futures: hand-written signed REST client (client.py) and the riskmgr adapter (adapter.py)."""
+"""Bitunix USDT-M futures, by hand (no library covers it): ``constants``, ``auth`` (signing), ``client`` (the signed
+REST client), ``parse`` and ``orders`` (replies read into riskmgr types) and ``adapter`` (the ExchangeAdapter).
 
-from riskmgr.exchanges.bitunix.adapter import BitunixAdapter, PartialCancelError
-from riskmgr.exchanges.bitunix.client import BatchFailure, BatchResult, BitunixClient
-
-__all__ = ["BatchFailure", "BatchResult", "BitunixAdapter", "BitunixClient", "PartialCancelError"]
+Imports from riskmgr: ``core``, ``exchanges`` (base, retry, tiers) and ``risk.context``; this package imports
+nothing on import.
+"""

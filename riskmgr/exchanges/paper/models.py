@@ -14,7 +14,7 @@ from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from riskmgr.core.domain import ZERO
-from riskmgr.persistence.extensions import db
+from riskmgr.persistence.base import Base
 from riskmgr.persistence.models import MONEY, UTCDateTime
 
 MONEY_QUANTUM = Decimal("1e-10")  # the scale of MONEY
@@ -30,7 +30,7 @@ def new_uid() -> str:
     return uuid.uuid4().hex
 
 
-class PaperAccount(db.Model):
+class PaperAccount(Base):
     """One simulated USDT futures account. ``last_matched_at``: the market path is replayed up to here."""
 
     __tablename__ = "paper_account"
@@ -42,7 +42,7 @@ class PaperAccount(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class PaperSymbolSetting(db.Model):
+class PaperSymbolSetting(Base):
     """Leverage and margin mode chosen for one symbol; a symbol without a row uses the defaults (1x, isolated)."""
 
     __tablename__ = "paper_symbol_setting"
@@ -52,7 +52,7 @@ class PaperSymbolSetting(db.Model):
     margin_mode: Mapped[str] = mapped_column(String(16))
 
 
-class PaperPosition(db.Model):
+class PaperPosition(Base):
     """An open position (one-way mode: at most one per symbol). ``uid`` is its identity, never reused (SQLite
     reuses a deleted highest row id); ``margin`` is its initial margin, ``entry_fees`` the opening fees and
     ``funding`` the funding received (negative: paid) not yet matched by a close (for each close's net P&L)."""
@@ -78,7 +78,7 @@ class PaperPosition(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class PaperOrder(db.Model):
+class PaperOrder(Base):
     """An order with every field of ``domain.Order``, plus the margin it holds while resting and the stop-loss /
     take-profit to attach to the position once it fills."""
 
@@ -110,7 +110,7 @@ class PaperOrder(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class PaperFill(db.Model):
+class PaperFill(Base):
     """One fill: the trade history. ``closes`` marks a fill that reduced a position; such fills carry
     ``net_pnl`` (realized P&L minus this fee and the matching share of the opening fees)."""
 
@@ -132,7 +132,7 @@ class PaperFill(db.Model):
     maker: Mapped[bool] = mapped_column(default=False)
 
 
-class PaperFunding(db.Model):
+class PaperFunding(Base):
     """One funding payment on one position at one funding instant: ``amount`` received (negative: paid)."""
 
     __tablename__ = "paper_funding"
@@ -149,7 +149,7 @@ class PaperFunding(db.Model):
     amount: Mapped[Decimal] = mapped_column(MONEY)
 
 
-class PaperLiquidation(db.Model):
+class PaperLiquidation(Base):
     """One liquidated position, kept for the audit log and the alert; ``announced_at`` is set once they are made.
 
     ``side`` is the position's side; ``net_pnl`` the loss after the liquidation fee, the opening fees and funding.

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
-from riskmgr.app.config import read_bool, read_decimal, read_int
+from riskmgr.core.env import read_bool, read_decimal, read_int
 
 
 @dataclass(frozen=True)

@@ -9,18 +9,21 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from flask import Blueprint, Response, abort, g, jsonify, render_template, request
 
 from riskmgr.app.cli import fail, risk_cli
-from riskmgr.app.runtime import Runtime, current_runtime
+from riskmgr.app.runtime import current_runtime
 from riskmgr.core.errors import RiskmgrError
 from riskmgr.core.validation import json_object
 from riskmgr.risk.emergency.config import EmergencySettings
 from riskmgr.risk.emergency.config import settings_from_env as _read_settings
 from riskmgr.risk.emergency.service import EmergencyService
+
+if TYPE_CHECKING:
+    from riskmgr.app.runtime import Runtime
 
 log = logging.getLogger(__name__)
 FEATURE_KEY = "emergency"

@@ -9,11 +9,11 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from riskmgr.persistence.extensions import db
+from riskmgr.persistence.base import Base
 from riskmgr.persistence.models import UTCDateTime
 
 
-class EmergencySequence(db.Model):
+class EmergencySequence(Base):
     """One emergency stop: who, when, why, where it stands, and what was left open.
 
     ``running_slot`` is "running" while the sequence runs and NULL afterwards; its unique constraint lets exactly
@@ -39,7 +39,7 @@ class EmergencySequence(db.Model):
     summary: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
-class EmergencyStep(db.Model):
+class EmergencyStep(Base):
     """One of the six steps of a sequence, with its times, progress and outcome."""
 
     __tablename__ = "emergency_step"
@@ -56,7 +56,7 @@ class EmergencyStep(db.Model):
     detail: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
-class EmergencyOrder(db.Model):
+class EmergencyOrder(Base):
     """One exchange action of a sequence (a cancel, a close, a re-read) and its result."""
 
     __tablename__ = "emergency_order"
@@ -76,7 +76,7 @@ class EmergencyOrder(db.Model):
     message: Mapped[str] = mapped_column(Text)
 
 
-class RiskNotice(db.Model):
+class RiskNotice(Base):
     """A one-time automatic action already taken: the key names what and for which day or episode."""
 
     __tablename__ = "risk_notice"
@@ -88,7 +88,7 @@ class RiskNotice(db.Model):
     message: Mapped[str] = mapped_column(Text)
 
 
-class MonitorAction(db.Model):
+class MonitorAction(Base):
     """What the position monitor did about one position (identified by account, symbol, side and identity).
 
     A done close or partial take-profit is never repeated for the same position; a rejected one is retried on

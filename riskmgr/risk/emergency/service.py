@@ -24,12 +24,11 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
-from riskmgr.app.runtime import Runtime
 from riskmgr.core.domain import TradingState
 from riskmgr.core.errors import RiskmgrError, ValidationError
 from riskmgr.risk.emergency import steps
@@ -37,6 +36,9 @@ from riskmgr.risk.emergency.config import EmergencySettings
 from riskmgr.risk.emergency.early import Ahead
 from riskmgr.risk.emergency.models import EmergencySequence
 from riskmgr.risk.emergency.store import STEPS, TITLES, EmergencyStore, SequenceInfo, StartResult
+
+if TYPE_CHECKING:
+    from riskmgr.app.runtime import Runtime
 
 log = logging.getLogger(__name__)
 MAX_REASON = 500

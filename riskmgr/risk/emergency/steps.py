@@ -14,9 +14,8 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from riskmgr.app.runtime import Runtime
 from riskmgr.core.domain import Order, Position
 from riskmgr.core.errors import ExchangeError
 from riskmgr.core.formatting import dec
@@ -26,6 +25,9 @@ from riskmgr.risk.emergency.pool import Outcome, in_parallel, telling
 from riskmgr.risk.emergency.store import EmergencyStore, OrderRecord
 from riskmgr.risk.gate_lock import GateBusyError
 from riskmgr.risk.gateway_batch import CloseOrder, RunAll
+
+if TYPE_CHECKING:
+    from riskmgr.app.runtime import Runtime
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

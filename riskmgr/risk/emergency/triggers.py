@@ -20,12 +20,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from riskmgr.app.runtime import Runtime
 from riskmgr.core.clock import Clock
 from riskmgr.core.domain import AccountSnapshot, Order, Position, PositionSide, RiskLevel
 from riskmgr.core.errors import ExchangeError, ValidationError
@@ -35,6 +35,9 @@ from riskmgr.risk.emergency.config import EmergencySettings
 from riskmgr.risk.emergency.models import RiskNotice
 from riskmgr.risk.levels import move_pct, risk_level
 from riskmgr.risk.protection import find_protection
+
+if TYPE_CHECKING:
+    from riskmgr.app.runtime import Runtime
 
 log = logging.getLogger(__name__)
 CLOSED_TRADES_LOOKBACK = timedelta(days=30)

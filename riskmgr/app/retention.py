@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from riskmgr.accounts.watchdog_store import WatchedPosition
-from riskmgr.app.runtime import Runtime, current_runtime
+from riskmgr.app.runtime import current_runtime
 from riskmgr.persistence.models import EquityPoint, EquityRollup, OrderIntent
 from riskmgr.scanner.models import CandleBar
+
+if TYPE_CHECKING:
+    from riskmgr.app.runtime import Runtime
 
 log = logging.getLogger(__name__)
 FINISHED = ("accepted", "denied", "rejected", "failed")

@@ -31,7 +31,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
 
 from riskmgr.core.clock import Clock
-from riskmgr.persistence.extensions import db
+from riskmgr.persistence.base import Base
 from riskmgr.persistence.models import UTCDateTime
 
 GLOBAL_KEY = "*global*"
@@ -43,7 +43,7 @@ GLOBAL_INTERVAL_S = 2.0
 GLOBAL_BURST = 60
 
 
-class LoginFailure(db.Model):
+class LoginFailure(Base):
     """Failed-login counter of one client address (``addr:...``) or of all of them (``*global*``)."""
 
     __tablename__ = "login_failure"

@@ -8,8 +8,8 @@ from sqlalchemy.orm import Session
 
 from riskmgr.accounts import equity_history
 from riskmgr.accounts.watchdog_store import WatchedPosition
+from riskmgr.app import retention
 from riskmgr.app.jobs import job_table
-from riskmgr.persistence import retention
 from riskmgr.persistence.models import AuditEvent, EquityPoint, EquityRollup, OrderIntent
 from riskmgr.scanner.models import CandleBar
 
