@@ -110,6 +110,8 @@ class Holding:
     alerted: bool = False
     # the event-driven engine's float image of (stop or liquidation, whichever is met first; target), set there
     float_levels: tuple[float, float] | None = field(default=None, compare=False, repr=False)
+    # the event search's widened float levels, kept with the (alerted, partial_done) they were computed for
+    scan_levels: tuple[tuple[bool, bool], tuple[float, ...]] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(slots=True)  # not frozen: a frozen init sets each field through object.__setattr__; nothing mutates it

@@ -14,6 +14,7 @@ The bar-by-bar loop of the tests runs only ``polling.step``; the engine equals i
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import cast
 
 from riskmgr.backtest.account import Holding, Series, SimAccount, price_of
 from riskmgr.backtest.polling import _apply_tiers, _monitor, _roll_day, poll
@@ -52,7 +53,7 @@ def step(acct: SimAccount, j: int) -> None:
         if acct.s.funding is not None and acct.s.funding[j]:
             acct._pay_funding(j)  # as ``bar_start`` does first; it changes the wallet, never the exits
         if _exit_possible(acct, h, j):
-            acct._exits(j, acct.s.bar(j))
+            _exits(acct, h, j)
     _poll(acct, j)
 
 
@@ -68,7 +69,35 @@ def _market_fill(acct: SimAccount, j: int) -> None:
     acct._open(j, p, price, fm.fee_for(price, p.qty, acct.cfg.fill.taker_fee), j)
     h = acct.holding
     if h is not None and _exit_possible(acct, h, j):
-        acct._exits(j, acct.s.bar(j))
+        _exits(acct, h, j)
+
+
+class _Prices:
+    """The three prices of a valid bar that ``fills.position_exit`` reads (its open, high and low), in Decimal.
+
+    ``SimAccount._exits`` builds a full ``fills.Bar`` (time stamp, four prices, validation); the engine calls this
+    only for a bar ``bar_valid`` passed, whose Decimal prices keep the floats' order, so the validation holds.
+    """
+
+    __slots__ = ("high", "low", "open")
+
+    def __init__(self, open_: Decimal, high: Decimal, low: Decimal):
+        self.open, self.high, self.low = open_, high, low
+
+
+def _exits(acct: SimAccount, h: Holding, j: int) -> None:
+    """Do what ``SimAccount._exits`` does at a valid bar, reading only the three prices the exit search needs."""
+    s = acct.s
+    bar = cast(fm.Bar, _Prices(price_of(s.open[j]), price_of(s.high[j]), price_of(s.low[j])))
+    target = h.target if j >= h.target_from else None
+    found = fm.position_exit(h.side, bar, stop=h.stop, liquidation=h.liquidation, take_profit=target)
+    if found is None:
+        return
+    ms = int(s.ts[j])
+    if found.kind is fm.ExitKind.LIQUIDATION:
+        acct._liquidate(j, found.price, ms)
+    else:
+        acct.close(j, h.qty, acct._exit_price(found, h), found.kind.value, ms)
 
 
 def mark(acct: SimAccount, j: int) -> None:
