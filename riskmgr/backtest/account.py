@@ -164,6 +164,7 @@ class SimAccount:
         self.exposure_bars = 0
         self.curve = np.full(len(series), float(cfg.capital))
         self.tier_key: tuple[object, ...] | None = None
+        self.funded_bar = -1  # a bar whose funding the event-driven engine paid ahead of the rest of its step
 
     # -- figures ---------------------------------------------------------------------------------------
     @property

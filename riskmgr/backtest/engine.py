@@ -144,6 +144,9 @@ def run_events(inp: EngineInput, signals: EntrySignals, progress: Progress | Non
         skip(acct, i, c, signal_bars)
         if c >= n:
             break
+        if fastpoll.prepay_funding(acct, c):
+            i = c  # funding paid at the open of a held bar: search that bar again with the new wallet
+            continue
         fastpoll.step(acct, c)  # polling.step, its quiet parts skipped
         if acct.idle and sides[c] != 0 and not try_place(acct, c, signals, plan) \
                 and not try_shut(acct, c, signals, plan):

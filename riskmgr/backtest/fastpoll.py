@@ -50,11 +50,26 @@ def step(acct: SimAccount, j: int) -> None:
         else:
             acct.bar_start(j)
     else:
-        if acct.s.funding is not None and acct.s.funding[j]:
+        if acct.s.funding is not None and acct.s.funding[j]  and acct.funded_bar != j:
             acct._pay_funding(j)  # as ``bar_start`` does first; it changes the wallet, never the exits
         if _exit_possible(acct, h, j):
             _exits(acct, h, j)
     _poll(acct, j)
+
+
+def prepay_funding(acct: SimAccount, j: int) -> bool:
+    """Pay bar ``j``'s funding ahead of the rest of its step when ``step`` would pay it first and then look at the
+    exits and the poll (a position held at the open, nothing pending, a valid bar); True when it did.
+
+    Funding changes only the wallet, so the event search can then tell, with the new wallet, whether anything
+    else in the bar may act: a quiet funding bar is skipped like any quiet bar instead of taking a full step.
+    """
+    if (acct.holding is None or acct.pending is not None or acct.s.funding is None or not acct.s.funding[j]
+            or acct.funded_bar == j or not bar_valid(acct.s, j)):
+        return False
+    acct._pay_funding(j)
+    acct.funded_bar = j
+    return True
 
 
 def _market_fill(acct: SimAccount, j: int) -> None:

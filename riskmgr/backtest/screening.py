@@ -11,7 +11,8 @@ where the exact Decimal check fires is never skipped. A bar found that turns out
   risk day.
 * A position open: the first bar whose low or high reaches the stop, liquidation or target; whose close reaches
   the position monitor's levels; whose close equity crosses the next drawdown tier or the daily loss limit; the
-  first bar of the next risk day; or a funding bar.
+  first bar of the next risk day; or a funding bar (once the engine paid its funding, the rest of that bar is
+  searched like any other).
 """
 
 from __future__ import annotations
@@ -73,6 +74,8 @@ def _holding(acct: SimAccount, h: Holding, i: int, n: int, funding_bars: np.ndar
     end = min(n, acct.s.day_start_bar((acct.day or 0) + 1))
     if funding_bars is not None:
         k = int(funding_bars.searchsorted(i, side="left"))
+        if k < len(funding_bars) and int(funding_bars[k]) == acct.funded_bar:
+            k += 1  # its funding is paid: the rest of that bar is searched like any other
         if k < len(funding_bars):
             end = min(end, int(funding_bars[k]))
     near = min(end, i + NEAR)

@@ -169,6 +169,28 @@ def test_engine_with_fast_paths_equals_the_full_bar_by_bar_loop_on_the_conservat
     _same(fast, full)
 
 
+@pytest.mark.parametrize("rate", ["0.0001", "-0.002", "0.004"])
+def test_funding_paid_ahead_of_a_quiet_held_bar_equals_the_full_loop_and_is_paid_once(rate, monkeypatch):
+    # the preset re-armed daily holds over many 8-hour funding instants; a large rate moves the wallet enough to
+    # change later sizing, tiers and stops, so a funding paid twice, late or with a stale wallet would show
+    inp, sig = conservative(6000, 7, rearm=True, funding_rate=D(rate))
+    prepaid: list[int] = []
+    original = fastpoll.prepay_funding
+
+    def spy(acct, j):
+        paid = original(acct, j)
+        if paid:
+            prepaid.append(j)
+        return paid
+
+    monkeypatch.setattr(fastpoll, "prepay_funding", spy)
+    fast, full = run_events(inp, sig), bar_by_bar(inp, sig)
+
+    assert len(prepaid) > 20 and len(set(prepaid)) == len(prepaid)
+    assert fast.funding != 0
+    _same(fast, full)
+
+
 def test_a_bad_bar_where_the_engine_stops_fails_there_as_in_the_full_step():
     # a position is open over the first bar of the next risk day (the engine stops there for the new day), whose
     # high lies below its open: the full step's Bar rejects it, so the engine must not skip building it
