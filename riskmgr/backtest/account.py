@@ -15,6 +15,7 @@ from functools import cached_property
 
 import numpy as np
 
+from riskmgr.backtest.fastfill import FillPlan
 from riskmgr.backtest.outcome import AccountEvent, Outcome, RuleCount, TradeTable
 from riskmgr.clock import from_ms
 from riskmgr.domain import ZERO, MarketSpec, PositionSide, TradingState
@@ -164,6 +165,7 @@ class SimAccount:
         self.exposure_bars = 0
         self.curve = np.full(len(series), float(cfg.capital))
         self.tier_key: tuple[object, ...] | None = None
+        self.fill_plan = FillPlan.of(cfg.fill.slippage_bps, spec.price_tick)  # the fast step's fill constants
         self.funded_bar = -1  # a bar whose funding the event-driven engine paid ahead of the rest of its step
 
     # -- figures ---------------------------------------------------------------------------------------

@@ -14,9 +14,9 @@ The bar-by-bar loop of the tests runs only ``polling.step``; the engine equals i
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import cast
 
 from riskmgr.backtest.account import Holding, Series, SimAccount, price_of
+from riskmgr.backtest.fastfill import LIQUIDATION, position_exit
 from riskmgr.backtest.polling import _apply_tiers, _monitor, _roll_day, poll
 from riskmgr.clock import from_ms
 from riskmgr.domain import PositionSide
@@ -50,7 +50,7 @@ def step(acct: SimAccount, j: int) -> None:
         else:
             acct.bar_start(j)
     else:
-        if acct.s.funding is not None and acct.s.funding[j]  and acct.funded_bar != j:
+        if acct.s.funding is not None and acct.s.funding[j] and acct.funded_bar != j:
             acct._pay_funding(j)  # as ``bar_start`` does first; it changes the wallet, never the exits
         if _exit_possible(acct, h, j):
             _exits(acct, h, j)
@@ -78,41 +78,36 @@ def _market_fill(acct: SimAccount, j: int) -> None:
     p = acct.pending
     if p is None:  # the caller checked; a bug otherwise
         raise RuntimeError("no pending entry")
-    price = fm.slipped_price(price_of(acct.s.open[j]), p.side.entry_order_side, acct.cfg.fill.slippage_bps,
-                             acct.spec.price_tick)
+    plan = acct.fill_plan
+    if plan is None:
+        price = fm.slipped_price(price_of(acct.s.open[j]), p.side.entry_order_side, acct.cfg.fill.slippage_bps,
+                                 acct.spec.price_tick)
+    else:
+        price = plan.slipped(price_of(acct.s.open[j]), p.side is LONG)  # a long enters with a buy
     acct.pending = None
-    acct._open(j, p, price, fm.fee_for(price, p.qty, acct.cfg.fill.taker_fee), j)
+    acct._open(j, p, price, price * p.qty * acct.cfg.fill.taker_fee, j)  # fills.fee_for
     h = acct.holding
     if h is not None and _exit_possible(acct, h, j):
         _exits(acct, h, j)
 
 
-class _Prices:
-    """The three prices of a valid bar that ``fills.position_exit`` reads (its open, high and low), in Decimal.
-
-    ``SimAccount._exits`` builds a full ``fills.Bar`` (time stamp, four prices, validation); the engine calls this
-    only for a bar ``bar_valid`` passed, whose Decimal prices keep the floats' order, so the validation holds.
-    """
-
-    __slots__ = ("high", "low", "open")
-
-    def __init__(self, open_: Decimal, high: Decimal, low: Decimal):
-        self.open, self.high, self.low = open_, high, low
-
-
 def _exits(acct: SimAccount, h: Holding, j: int) -> None:
     """Do what ``SimAccount._exits`` does at a valid bar, reading only the three prices the exit search needs."""
-    s = acct.s
-    bar = cast(fm.Bar, _Prices(price_of(s.open[j]), price_of(s.high[j]), price_of(s.low[j])))
-    target = h.target if j >= h.target_from else None
-    found = fm.position_exit(h.side, bar, stop=h.stop, liquidation=h.liquidation, take_profit=target)
+    s, plan = acct.s, acct.fill_plan
+    if plan is None:
+        return acct._exits(j, s.bar(j))
+    long = h.side is LONG
+    found = position_exit(long, (price_of(s.open[j]), price_of(s.high[j]), price_of(s.low[j])), h.stop,
+                          h.liquidation, h.target if j >= h.target_from else None)
     if found is None:
-        return
+        return None
+    kind, price = found
     ms = int(s.ts[j])
-    if found.kind is fm.ExitKind.LIQUIDATION:
-        acct._liquidate(j, found.price, ms)
+    if kind is LIQUIDATION:
+        acct._liquidate(j, price, ms)
     else:
-        acct.close(j, h.qty, acct._exit_price(found, h), found.kind.value, ms)
+        acct.close(j, h.qty, plan.exit_price(kind, price, long), kind.value, ms)
+    return None
 
 
 def mark(acct: SimAccount, j: int) -> None:
