@@ -140,20 +140,25 @@ def run_events(inp: EngineInput, signals: EntrySignals, progress: Progress | Non
     report = _Reporter(progress, inp.first_bar, n)
     plan = DecisionPlan.of(acct)
     while i < n:
-        c = min(next_event(acct, i, signal_bars, funding_bars), n)
-        skip(acct, i, c, signal_bars)
-        if c >= n:
-            break
-        if fastpoll.prepay_funding(acct, c):
-            i = c  # funding paid at the open of a held bar: search that bar again with the new wallet
-            continue
+        pending = acct.pending
+        if pending is not None and pending.limit is None and acct.holding is None and not acct.bust:
+            c = i  # a market entry fills at this bar's open: what next_event would answer, with nothing to skip
+        else:
+            c = min(next_event(acct, i, signal_bars, funding_bars), n)
+            skip(acct, i, c, signal_bars)
+            if c >= n:
+                break
+            if fastpoll.prepay_funding(acct, c):
+                i = c  # funding paid at the open of a held bar: search that bar again with the new wallet
+                continue
         fastpoll.step(acct, c)  # polling.step, its quiet parts skipped
         if acct.idle and sides[c] != 0 and not try_place(acct, c, signals, plan) \
                 and not try_shut(acct, c, signals, plan):
             decide(acct, c, signals)  # a denial by the order's own rules, or an input only the full path judges
         fastpoll.mark(acct, c)
         i = c + 1
-        report.at(i)
+        if progress is not None:
+            report.at(i)
     report.at(n)
     return acct.outcome()
 

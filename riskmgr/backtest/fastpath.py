@@ -164,6 +164,11 @@ def try_shut(acct: SimAccount, j: int, sig: EntrySignals, plan: DecisionPlan) ->
         intent = _intent(acct, side, j, sig)
     except ValidationError:
         return False
+    streak = _streak_only(acct, now, plan)
+    if streak is not None:
+        acct.signals += 1
+        _shut(acct, [streak], ms)
+        return True
     ctx = RuleContext(
         now=now, limits=acct.limits, intent=intent, spec=acct.spec, equity=acct.wallet, available=acct.wallet,
         day_start_equity=acct.day_start, peak_equity=acct.peak, positions=(), account_status=AccountStatus.OK,
@@ -178,6 +183,37 @@ def try_shut(acct: SimAccount, j: int, sig: EntrySignals, plan: DecisionPlan) ->
     acct.signals += 1
     _shut(acct, gates, ms)
     return True
+
+
+def _streak_only(acct: SimAccount, now: datetime, plan: DecisionPlan) -> Verdict | None:
+    """The loss-streak breaker's denial when it is certainly the only shut gate and has denied before (its first
+    reason is kept, so this one is not worded); None: the live gate rules judge.
+
+    The other gates certainly allow: the state is ACTIVE, the daily cap not reached, the day's loss and the
+    drawdown below their limits (the rules' own arithmetic, as ``try_place`` checks them), the data fresh
+    (``settings_allow``). The breaker denies, as ``consecutive_losses.check`` does, while ``now`` is before the
+    newest close of a long-enough losing streak plus the cooldown.
+    """
+    first = acct.denials.get(rules.consecutive_losses.NAME)
+    limits = acct.limits
+    if first is None or acct.status.state is not ACTIVE or limits.auto_trade_daily_cap <= 0:
+        return None
+    if acct.entries_day == acct.day and acct.entries_today >= limits.auto_trade_daily_cap:
+        return None
+    equity = acct.wallet
+    if not (equity > 0 and acct.day_start > 0 and acct.peak > 0) or not _gates_allow(acct, equity):
+        return None
+    streak = 0
+    for trade in acct.recent:  # newest first (closes are recorded in time order), as the rule sorts them
+        if trade.realized_pnl >= 0:
+            break
+        streak += 1
+    if streak < limits.max_consecutive_losses:
+        return None
+    until = acct.recent[0].closed_at + timedelta(minutes=limits.loss_cooldown_minutes)
+    if not now < until:
+        return None
+    return Verdict.deny(rules.consecutive_losses.NAME, first.first_reason, until)
 
 
 def _cooldown_verdict(acct: SimAccount, now: datetime, side: PositionSide, j: int, sig: EntrySignals,
