@@ -116,13 +116,16 @@ def _scan(s: Series, a: int, b: int, peak: float, bar_levels: tuple[float, ...],
     """``_Levels.scan``: the offset of the first bar in a..b-1 that may act (-1: none) and the running float peak."""
     lows, highs, closes = s.low[a:b].tolist(), s.high[a:b].tolist(), s.close[a:b].tolist()
     down, up, close_low, close_high, sign_qty, entry = bar_levels
+    dd_at = None if drawdown is None else drawdown - PCT_EPS
+    loss_at = None if loss is None else loss - PCT_EPS
     running = peak
     for k, close in enumerate(closes):
         equity = wallet + sign_qty * (close - entry)
-        running = max(running, equity)
+        if equity > running:  # max(running, equity), a NaN equity left out as max leaves it
+            running = equity
         if (lows[k] <= down or highs[k] >= up or close <= close_low or close >= close_high or equity <= 0
-                or (drawdown is not None and (running - equity) / running * 100 >= drawdown - PCT_EPS)
-                or (loss is not None and (day_start - equity) / day_start * 100 >= loss - PCT_EPS)):
+                or (dd_at is not None and (running - equity) / running * 100 >= dd_at)
+                or (loss_at is not None and (day_start - equity) / day_start * 100 >= loss_at)):
             return k, peak
     return -1, running
 
