@@ -76,3 +76,21 @@ def test_without_a_plan_the_engine_fills_through_the_fill_model_and_still_equals
     assert len(without.trades) > 20
     _same(without, with_plan)
     _same(without, bar_by_bar(inp, sig))
+
+
+@pytest.mark.parametrize("leverage", [1, 3, 7, 100])
+@pytest.mark.parametrize("side", [PositionSide.LONG, PositionSide.SHORT])
+def test_an_opened_position_has_the_fill_models_margin_and_liquidation_price(leverage, side):
+    from riskmgr.backtest.account import PendingEntry, SimAccount
+    from riskmgr.backtest.engine import build_series
+    from tests.backtest.test_fastpath import conservative
+
+    inp, _ = conservative(200, 1, rearm=False, leverage=leverage)
+    acct = SimAccount(build_series(inp), inp.spec, inp.config, 0)
+    price, qty = D("40123.4"), D("0.013")
+
+    acct._open(5, PendingEntry(side, qty, D(39000), D(42000), None, 6), price, D("0.26"), 5)
+
+    h = acct.held()
+    assert h.margin == fm.initial_margin(price, qty, leverage)
+    assert h.liquidation == fm.isolated_liquidation_price(side, price, leverage, acct.mmr)
