@@ -50,7 +50,10 @@ stops at, the engine skips only what certainly does nothing: ``fastpoll.step`` l
 tier grading and the position monitor where the same Decimal comparisons show they cannot act, and
 ``fastpath.try_place`` places an entry that every gate and rule certainly allows (the same arithmetic as the
 sizing and the rules, with the run's constants computed once) without formatting the reasons nobody reads;
-``fastpath.try_shut`` counts a signal against a shut account-level gate with the live gate rules. Everything else
+``fastpath.try_shut`` counts a signal against a shut account-level gate with the live gate rules (a repeated
+loss-streak denial, the only gate shut, without wording them again). Fills and exits at those bars use the fill
+model's arithmetic with the run's constants computed once (``fastfill``), and a funding bar while holding pays its
+funding first and is searched again with the new wallet, so a quiet one is skipped. Everything else
 (every order-rule denial, every action of the tiers and the monitor) runs the full path, so it is done and
 worded by the same code as live. The plain bar-by-bar loop of the tests runs only the full path.
 """
