@@ -67,6 +67,8 @@ class DecisionPlan:
     day_floor: Decimal  # 1 - daily loss limit / 100: daily_headroom's factor
     # the liquidation estimate per unit of entry price, long and short (None: not a plain factor; compute it)
     liquidation_factors: tuple[float, float] | None
+    two_ticks: Decimal  # the tick rounding of the entry and the stop fill, as costs.slippage_per_unit adds it
+    no_loss: Decimal  # NO_LOSS.total: the loss at the stop of positions already open (none)
 
     @classmethod
     def of(cls, acct: SimAccount) -> DecisionPlan:
@@ -87,6 +89,7 @@ class DecisionPlan:
             min_notional=max(spec.min_notional, limits.min_notional_floor),
             day_floor=1 - limits.daily_loss_limit_pct / HUNDRED,
             liquidation_factors=_liquidation_factors(lev, spec.maintenance_margin_rate) if settings_allow else None,
+            two_ticks=2 * spec.price_tick, no_loss=NO_LOSS.total,
         )
 
 
@@ -265,13 +268,16 @@ def _judge(acct: SimAccount, side: PositionSide, entry: Decimal, stop: Decimal, 
     if not (equity > 0 and day_start > 0 and peak > 0) or not _gates_allow(acct, equity):
         return None
     denied: list[str] = []
-    fees, slippage = costs.fees_per_unit(entry, stop), costs.slippage_per_unit(entry, stop)
+    # costs.slippage_per_unit and costs.fees_per_unit, the sum of entry and stop taken once
+    both = entry + stop
+    slippage = ZERO if costs.slippage_rate == 0 else both * costs.slippage_rate + plan.two_ticks
+    fees = (both + slippage) * costs.taker_fee_rate
     if abs(entry - stop) < limits.min_stop_cost_multiple * (fees + slippage):
         denied.append(rules.min_stop_distance.NAME)
     qty = _size(acct, entry, abs(entry - stop) + (slippage + fees), equity, plan)  # costs.loss_per_unit
     notional = qty * entry
     # loss_at_stop + existing_loss of nothing, as sizing's _result sums them
-    risk = (qty * max((entry - stop) * sign, ZERO) + qty * fees + qty * slippage) + NO_LOSS.total
+    risk = (qty * max((entry - stop) * sign, ZERO) + qty * fees + qty * slippage) + plan.no_loss
     if (qty <= 0 or qty < acct.spec.min_qty or notional < plan.min_notional
             or risk / equity * HUNDRED > limits.risk_per_trade_pct):
         denied.append(rules.risk_per_trade.NAME)
@@ -292,7 +298,7 @@ def _judge(acct: SimAccount, side: PositionSide, entry: Decimal, stop: Decimal, 
 def _size(acct: SimAccount, entry: Decimal, per_unit: Decimal, equity: Decimal, plan: DecisionPlan) -> Decimal:
     """``size_position`` with nothing open or resting: the risk budget, capped, rounded down to the step."""
     limits = acct.limits
-    left = equity * limits.risk_per_trade_pct / HUNDRED - NO_LOSS.total
+    left = equity * limits.risk_per_trade_pct / HUNDRED - plan.no_loss
     raw_qty = left / per_unit if left > 0 else ZERO
     qty = raw_qty
     for room in (plan.position_room, max(equity * limits.max_leverage - plan.nothing, ZERO)):
