@@ -15,6 +15,7 @@ from functools import cached_property
 
 import numpy as np
 
+from riskmgr.backtest.fastfill import FillPlan
 from riskmgr.backtest.outcome import AccountEvent, Outcome, RuleCount, TradeTable
 from riskmgr.core.clock import from_ms
 from riskmgr.core.domain import ZERO, MarketSpec, PositionSide, TradingState
@@ -110,6 +111,8 @@ class Holding:
     alerted: bool = False
     # the event-driven engine's float image of (stop or liquidation, whichever is met first; target), set there
     float_levels: tuple[float, float] | None = field(default=None, compare=False, repr=False)
+    # the event search's widened float levels, kept with the (alerted, partial_done) they were computed for
+    scan_levels: tuple[tuple[bool, bool], tuple[float, ...]] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(slots=True)  # not frozen: a frozen init sets each field through object.__setattr__; nothing mutates it
@@ -162,6 +165,8 @@ class SimAccount:
         self.exposure_bars = 0
         self.curve = np.full(len(series), float(cfg.capital))
         self.tier_key: tuple[object, ...] | None = None
+        self.fill_plan = FillPlan.of(cfg.fill.slippage_bps, spec.price_tick)  # the fast step's fill constants
+        self.funded_bar = -1  # a bar whose funding the event-driven engine paid ahead of the rest of its step
 
     # -- figures ---------------------------------------------------------------------------------------
     @property
@@ -249,16 +254,29 @@ class SimAccount:
         self.pending = None
         self._open(j, p, price, fm.fee_for(price, p.qty, rate), target_from)
 
-    def _open(self, j: int, p: PendingEntry, price: Decimal, fee: Decimal, target_from: int) -> None:
+    @cached_property
+    def _margin_terms(self) -> tuple[Decimal, Decimal, Decimal] | None:
+        """The leverage as a Decimal and the liquidation factors of a long and a short, as ``fills`` computes them
+        (None for a leverage they reject: they raise at the fill)."""
         leverage = self.cfg.leverage
-        margin = fm.initial_margin(price, p.qty, leverage)
+        if not leverage > 0:
+            return None
+        inverse = fm.ONE / Decimal(leverage)
+        return Decimal(leverage), fm.ONE - inverse + self.mmr, fm.ONE + inverse - self.mmr
+
+    def _open(self, j: int, p: PendingEntry, price: Decimal, fee: Decimal, target_from: int) -> None:
+        leverage, terms = self.cfg.leverage, self._margin_terms
+        margin = fm.initial_margin(price, p.qty, leverage) if terms is None else price * p.qty / terms[0]
         ms = int(self.s.ts[j])
         if margin + fee > self.wallet:
             self.deny("insufficient_margin", f"margin {margin:.2f} + fee {fee:.2f} USDT exceeds the wallet "
                       f"{self.wallet:.2f} USDT", ms)
             return
         self.wallet -= fee
-        liquidation = fm.isolated_liquidation_price(p.side, price, leverage, self.mmr)
+        if terms is None:
+            liquidation = fm.isolated_liquidation_price(p.side, price, leverage, self.mmr)
+        else:  # fills.isolated_liquidation_price: the entry times its side's factor
+            liquidation = price * (terms[1] if p.side is PositionSide.LONG else terms[2])
         self.holding = Holding(
             side=p.side, qty=p.qty, opened_qty=p.qty, entry=price, entry_bar=j, entry_ms=ms, stop=p.stop,
             target=p.target, liquidation=liquidation if liquidation > 0 else None, margin=margin, leverage=leverage,

@@ -50,7 +50,10 @@ stops at, the engine skips only what certainly does nothing: ``fastpoll.step`` l
 tier grading and the position monitor where the same Decimal comparisons show they cannot act, and
 ``fastpath.try_place`` places an entry that every gate and rule certainly allows (the same arithmetic as the
 sizing and the rules, with the run's constants computed once) without formatting the reasons nobody reads;
-``fastpath.try_shut`` counts a signal against a shut account-level gate with the live gate rules. Everything else
+``fastpath.try_shut`` counts a signal against a shut account-level gate with the live gate rules (a repeated
+loss-streak denial, the only gate shut, without wording them again). Fills and exits at those bars use the fill
+model's arithmetic with the run's constants computed once (``fastfill``), and a funding bar while holding pays its
+funding first and is searched again with the new wallet, so a quiet one is skipped. Everything else
 (every order-rule denial, every action of the tiers and the monitor) runs the full path, so it is done and
 worded by the same code as live. The plain bar-by-bar loop of the tests runs only the full path.
 """
@@ -140,17 +143,25 @@ def run_events(inp: EngineInput, signals: EntrySignals, progress: Progress | Non
     report = _Reporter(progress, inp.first_bar, n)
     plan = DecisionPlan.of(acct)
     while i < n:
-        c = min(next_event(acct, i, signal_bars, funding_bars), n)
-        skip(acct, i, c, signal_bars)
-        if c >= n:
-            break
+        pending = acct.pending
+        if pending is not None and pending.limit is None and acct.holding is None and not acct.bust:
+            c = i  # a market entry fills at this bar's open: what next_event would answer, with nothing to skip
+        else:
+            c = min(next_event(acct, i, signal_bars, funding_bars), n)
+            skip(acct, i, c, signal_bars)
+            if c >= n:
+                break
+            if fastpoll.prepay_funding(acct, c):
+                i = c  # funding paid at the open of a held bar: search that bar again with the new wallet
+                continue
         fastpoll.step(acct, c)  # polling.step, its quiet parts skipped
         if acct.idle and sides[c] != 0 and not try_place(acct, c, signals, plan) \
                 and not try_shut(acct, c, signals, plan):
             decide(acct, c, signals)  # a denial by the order's own rules, or an input only the full path judges
         fastpoll.mark(acct, c)
         i = c + 1
-        report.at(i)
+        if progress is not None:
+            report.at(i)
     report.at(n)
     return acct.outcome()
 

@@ -67,6 +67,8 @@ class DecisionPlan:
     day_floor: Decimal  # 1 - daily loss limit / 100: daily_headroom's factor
     # the liquidation estimate per unit of entry price, long and short (None: not a plain factor; compute it)
     liquidation_factors: tuple[float, float] | None
+    two_ticks: Decimal  # the tick rounding of the entry and the stop fill, as costs.slippage_per_unit adds it
+    no_loss: Decimal  # NO_LOSS.total: the loss at the stop of positions already open (none)
 
     @classmethod
     def of(cls, acct: SimAccount) -> DecisionPlan:
@@ -87,6 +89,7 @@ class DecisionPlan:
             min_notional=max(spec.min_notional, limits.min_notional_floor),
             day_floor=1 - limits.daily_loss_limit_pct / HUNDRED,
             liquidation_factors=_liquidation_factors(lev, spec.maintenance_margin_rate) if settings_allow else None,
+            two_ticks=2 * spec.price_tick, no_loss=NO_LOSS.total,
         )
 
 
@@ -164,6 +167,11 @@ def try_shut(acct: SimAccount, j: int, sig: EntrySignals, plan: DecisionPlan) ->
         intent = _intent(acct, side, j, sig)
     except ValidationError:
         return False
+    streak = _streak_only(acct, now, plan)
+    if streak is not None:
+        acct.signals += 1
+        _shut(acct, [streak], ms)
+        return True
     ctx = RuleContext(
         now=now, limits=acct.limits, intent=intent, spec=acct.spec, equity=acct.wallet, available=acct.wallet,
         day_start_equity=acct.day_start, peak_equity=acct.peak, positions=(), account_status=AccountStatus.OK,
@@ -178,6 +186,37 @@ def try_shut(acct: SimAccount, j: int, sig: EntrySignals, plan: DecisionPlan) ->
     acct.signals += 1
     _shut(acct, gates, ms)
     return True
+
+
+def _streak_only(acct: SimAccount, now: datetime, plan: DecisionPlan) -> Verdict | None:
+    """The loss-streak breaker's denial when it is certainly the only shut gate and has denied before (its first
+    reason is kept, so this one is not worded); None: the live gate rules judge.
+
+    The other gates certainly allow: the state is ACTIVE, the daily cap not reached, the day's loss and the
+    drawdown below their limits (the rules' own arithmetic, as ``try_place`` checks them), the data fresh
+    (``settings_allow``). The breaker denies, as ``consecutive_losses.check`` does, while ``now`` is before the
+    newest close of a long-enough losing streak plus the cooldown.
+    """
+    first = acct.denials.get(rules.consecutive_losses.NAME)
+    limits = acct.limits
+    if first is None or acct.status.state is not ACTIVE or limits.auto_trade_daily_cap <= 0:
+        return None
+    if acct.entries_day == acct.day and acct.entries_today >= limits.auto_trade_daily_cap:
+        return None
+    equity = acct.wallet
+    if not (equity > 0 and acct.day_start > 0 and acct.peak > 0) or not _gates_allow(acct, equity):
+        return None
+    streak = 0
+    for trade in acct.recent:  # newest first (closes are recorded in time order), as the rule sorts them
+        if trade.realized_pnl >= 0:
+            break
+        streak += 1
+    if streak < limits.max_consecutive_losses:
+        return None
+    until = acct.recent[0].closed_at + timedelta(minutes=limits.loss_cooldown_minutes)
+    if not now < until:
+        return None
+    return Verdict.deny(rules.consecutive_losses.NAME, first.first_reason, until)
 
 
 def _cooldown_verdict(acct: SimAccount, now: datetime, side: PositionSide, j: int, sig: EntrySignals,
@@ -229,13 +268,16 @@ def _judge(acct: SimAccount, side: PositionSide, entry: Decimal, stop: Decimal, 
     if not (equity > 0 and day_start > 0 and peak > 0) or not _gates_allow(acct, equity):
         return None
     denied: list[str] = []
-    fees, slippage = costs.fees_per_unit(entry, stop), costs.slippage_per_unit(entry, stop)
+    # costs.slippage_per_unit and costs.fees_per_unit, the sum of entry and stop taken once
+    both = entry + stop
+    slippage = ZERO if costs.slippage_rate == 0 else both * costs.slippage_rate + plan.two_ticks
+    fees = (both + slippage) * costs.taker_fee_rate
     if abs(entry - stop) < limits.min_stop_cost_multiple * (fees + slippage):
         denied.append(rules.min_stop_distance.NAME)
     qty = _size(acct, entry, abs(entry - stop) + (slippage + fees), equity, plan)  # costs.loss_per_unit
     notional = qty * entry
     # loss_at_stop + existing_loss of nothing, as sizing's _result sums them
-    risk = (qty * max((entry - stop) * sign, ZERO) + qty * fees + qty * slippage) + NO_LOSS.total
+    risk = (qty * max((entry - stop) * sign, ZERO) + qty * fees + qty * slippage) + plan.no_loss
     if (qty <= 0 or qty < acct.spec.min_qty or notional < plan.min_notional
             or risk / equity * HUNDRED > limits.risk_per_trade_pct):
         denied.append(rules.risk_per_trade.NAME)
@@ -256,7 +298,7 @@ def _judge(acct: SimAccount, side: PositionSide, entry: Decimal, stop: Decimal, 
 def _size(acct: SimAccount, entry: Decimal, per_unit: Decimal, equity: Decimal, plan: DecisionPlan) -> Decimal:
     """``size_position`` with nothing open or resting: the risk budget, capped, rounded down to the step."""
     limits = acct.limits
-    left = equity * limits.risk_per_trade_pct / HUNDRED - NO_LOSS.total
+    left = equity * limits.risk_per_trade_pct / HUNDRED - plan.no_loss
     raw_qty = left / per_unit if left > 0 else ZERO
     qty = raw_qty
     for room in (plan.position_room, max(equity * limits.max_leverage - plan.nothing, ZERO)):

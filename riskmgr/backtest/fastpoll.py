@@ -16,6 +16,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from riskmgr.backtest.account import Holding, Series, SimAccount, price_of
+from riskmgr.backtest.fastfill import LIQUIDATION, position_exit
 from riskmgr.backtest.polling import _apply_tiers, _monitor, _roll_day, poll
 from riskmgr.core.clock import from_ms
 from riskmgr.core.domain import PositionSide
@@ -49,11 +50,26 @@ def step(acct: SimAccount, j: int) -> None:
         else:
             acct.bar_start(j)
     else:
-        if acct.s.funding is not None and acct.s.funding[j]:
+        if acct.s.funding is not None and acct.s.funding[j] and acct.funded_bar != j:
             acct._pay_funding(j)  # as ``bar_start`` does first; it changes the wallet, never the exits
         if _exit_possible(acct, h, j):
-            acct._exits(j, acct.s.bar(j))
+            _exits(acct, h, j)
     _poll(acct, j)
+
+
+def prepay_funding(acct: SimAccount, j: int) -> bool:
+    """Pay bar ``j``'s funding ahead of the rest of its step when ``step`` would pay it first and then look at the
+    exits and the poll (a position held at the open, nothing pending, a valid bar); True when it did.
+
+    Funding changes only the wallet, so the event search can then tell, with the new wallet, whether anything
+    else in the bar may act: a quiet funding bar is skipped like any quiet bar instead of taking a full step.
+    """
+    if (acct.holding is None or acct.pending is not None or acct.s.funding is None or not acct.s.funding[j]
+            or acct.funded_bar == j or not bar_valid(acct.s, j)):
+        return False
+    acct._pay_funding(j)
+    acct.funded_bar = j
+    return True
 
 
 def _market_fill(acct: SimAccount, j: int) -> None:
@@ -62,13 +78,36 @@ def _market_fill(acct: SimAccount, j: int) -> None:
     p = acct.pending
     if p is None:  # the caller checked; a bug otherwise
         raise RuntimeError("no pending entry")
-    price = fm.slipped_price(price_of(acct.s.open[j]), p.side.entry_order_side, acct.cfg.fill.slippage_bps,
-                             acct.spec.price_tick)
+    plan = acct.fill_plan
+    if plan is None:
+        price = fm.slipped_price(price_of(acct.s.open[j]), p.side.entry_order_side, acct.cfg.fill.slippage_bps,
+                                 acct.spec.price_tick)
+    else:
+        price = plan.slipped(price_of(acct.s.open[j]), p.side is LONG)  # a long enters with a buy
     acct.pending = None
-    acct._open(j, p, price, fm.fee_for(price, p.qty, acct.cfg.fill.taker_fee), j)
+    acct._open(j, p, price, price * p.qty * acct.cfg.fill.taker_fee, j)  # fills.fee_for
     h = acct.holding
     if h is not None and _exit_possible(acct, h, j):
-        acct._exits(j, acct.s.bar(j))
+        _exits(acct, h, j)
+
+
+def _exits(acct: SimAccount, h: Holding, j: int) -> None:
+    """Do what ``SimAccount._exits`` does at a valid bar, reading only the three prices the exit search needs."""
+    s, plan = acct.s, acct.fill_plan
+    if plan is None:
+        return acct._exits(j, s.bar(j))
+    long = h.side is LONG
+    found = position_exit(long, (price_of(s.open[j]), price_of(s.high[j]), price_of(s.low[j])), h.stop,
+                          h.liquidation, h.target if j >= h.target_from else None)
+    if found is None:
+        return None
+    kind, price = found
+    ms = int(s.ts[j])
+    if kind is LIQUIDATION:
+        acct._liquidate(j, price, ms)
+    else:
+        acct.close(j, h.qty, plan.exit_price(kind, price, long), kind.value, ms)
+    return None
 
 
 def mark(acct: SimAccount, j: int) -> None:

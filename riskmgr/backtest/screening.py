@@ -11,7 +11,8 @@ where the exact Decimal check fires is never skipped. A bar found that turns out
   risk day.
 * A position open: the first bar whose low or high reaches the stop, liquidation or target; whose close reaches
   the position monitor's levels; whose close equity crosses the next drawdown tier or the daily loss limit; the
-  first bar of the next risk day; or a funding bar.
+  first bar of the next risk day; or a funding bar (once the engine paid its funding, the rest of that bar is
+  searched like any other).
 """
 
 from __future__ import annotations
@@ -73,15 +74,21 @@ def _holding(acct: SimAccount, h: Holding, i: int, n: int, funding_bars: np.ndar
     end = min(n, acct.s.day_start_bar((acct.day or 0) + 1))
     if funding_bars is not None:
         k = int(funding_bars.searchsorted(i, side="left"))
+        if k < len(funding_bars) and int(funding_bars[k]) == acct.funded_bar:
+            k += 1  # its funding is paid: the rest of that bar is searched like any other
         if k < len(funding_bars):
             end = min(end, int(funding_bars[k]))
-    levels = _Levels.of(acct, h)
-    peak = float(acct.peak)
     near = min(end, i + NEAR)
-    hit, peak = levels.scan(acct.s, i, near, peak)
+    # the few bars after an event first, one by one (no _Levels set-up: most events come within them)
+    drawdown = _drawdown_tier(acct)
+    loss = None if acct.daily_hit_day == acct.day else float(acct.limits.daily_loss_limit_pct)
+    wallet, day_start = float(acct.wallet), float(acct.day_start)
+    hit, peak = _scan(acct.s, i, near, float(acct.peak), _bar_levels(acct, h), wallet, drawdown, loss, day_start)
     if hit >= 0:
         return i + hit
     a = near
+    if a < end:
+        levels = _Levels.of(acct, h)
     while a < end:
         b = min(end, a + WINDOW)
         hit, peak = levels.first(acct.s, a, b, peak)
@@ -89,6 +96,38 @@ def _holding(acct: SimAccount, h: Holding, i: int, n: int, funding_bars: np.ndar
             return a + hit
         a = b
     return end
+
+
+def _bar_levels(acct: SimAccount, h: Holding) -> tuple[float, ...]:
+    """Return the scan's levels of the position (``_Levels._bar_levels``, then its signed quantity and entry),
+    computed once per position and again only when the monitor's own state (alert, partial profit) changes."""
+    key = (h.alerted, h.partial_done)
+    kept = h.scan_levels
+    if kept is not None and kept[0] == key:
+        return kept[1]
+    levels = _Levels.of(acct, h)
+    found = (*levels._bar_levels(), (1.0 if levels.long else -1.0) * levels.qty, levels.entry)
+    h.scan_levels = (key, found)
+    return found
+
+
+def _scan(s: Series, a: int, b: int, peak: float, bar_levels: tuple[float, ...], wallet: float,
+          drawdown: float | None, loss: float | None, day_start: float) -> tuple[int, float]:
+    """``_Levels.scan``: the offset of the first bar in a..b-1 that may act (-1: none) and the running float peak."""
+    lows, highs, closes = s.low[a:b].tolist(), s.high[a:b].tolist(), s.close[a:b].tolist()
+    down, up, close_low, close_high, sign_qty, entry = bar_levels
+    dd_at = None if drawdown is None else drawdown - PCT_EPS
+    loss_at = None if loss is None else loss - PCT_EPS
+    running = peak
+    for k, close in enumerate(closes):
+        equity = wallet + sign_qty * (close - entry)
+        if equity > running:  # max(running, equity), a NaN equity left out as max leaves it
+            running = equity
+        if (lows[k] <= down or highs[k] >= up or close <= close_low or close >= close_high or equity <= 0
+                or (dd_at is not None and (running - equity) / running * 100 >= dd_at)
+                or (loss_at is not None and (day_start - equity) / day_start * 100 >= loss_at)):
+            return k, peak
+    return -1, running
 
 
 @dataclass(slots=True)  # built at every search while a position is open: no frozen-attribute set-up cost
@@ -145,19 +184,9 @@ class _Levels:
 
     def scan(self, s: Series, a: int, b: int, peak: float) -> tuple[int, float]:
         """Do what ``first`` does, one bar at a time, with the same float arithmetic in the same order."""
-        lows, highs, closes = s.low[a:b].tolist(), s.high[a:b].tolist(), s.close[a:b].tolist()
-        down, up, close_low, close_high = self._bar_levels()
         sign_qty = (1.0 if self.long else -1.0) * self.qty
-        wallet, entry, drawdown, loss, day_start = self.wallet, self.entry, self.drawdown, self.loss, self.day_start
-        running = peak
-        for k, close in enumerate(closes):
-            equity = wallet + sign_qty * (close - entry)
-            running = max(running, equity)
-            if (lows[k] <= down or highs[k] >= up or close <= close_low or close >= close_high or equity <= 0
-                    or (drawdown is not None and (running - equity) / running * 100 >= drawdown - PCT_EPS)
-                    or (loss is not None and (day_start - equity) / day_start * 100 >= loss - PCT_EPS)):
-                return k, peak
-        return -1, running
+        return _scan(s, a, b, peak, (*self._bar_levels(), sign_qty, self.entry), self.wallet, self.drawdown,
+                     self.loss, self.day_start)
 
     def _bar_levels(self) -> tuple[float, float, float, float]:
         """Return the widened levels a bar's low may reach (at or below) and its high (at or above), then the

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import tempfile
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 from types import SimpleNamespace
@@ -31,7 +32,7 @@ from riskmgr.backtest.polling import step
 from riskmgr.backtest.presets import BUILTIN, defaults
 from riskmgr.backtest.screening import _Levels
 from riskmgr.core.clock import from_ms
-from riskmgr.core.domain import MarginMode, Position, PositionSide
+from riskmgr.core.domain import MarginMode, Position, PositionSide, TradingState
 from riskmgr.core.errors import ValidationError
 from riskmgr.exchanges.fills import FillModel
 from riskmgr.market.base import CandleArrays
@@ -140,6 +141,68 @@ def test_each_fast_decision_equals_the_full_rule_path_under_other_settings(chang
     assert sum(paths.values()) > 20
 
 
+@pytest.mark.parametrize(("seed", "changes"), [
+    (1, {}),
+    # tight daily loss and drawdown tiers: the streak is often shut together with other gates, which the live
+    # rules must then judge (and word) in full
+    (3, {"limits": RiskLimits().with_changes(daily_loss_limit_pct=D(1), risk_per_trade_pct=D(1),
+                                             drawdown_reducing_pct=D(2), drawdown_warn_pct=D(1),
+                                             max_consecutive_losses=2)}),
+])
+def test_a_repeated_loss_streak_denial_alone_is_counted_without_the_live_rules_and_equals_them(seed, changes,
+                                                                                              monkeypatch):
+    found: list[bool] = []
+    original = fastpath._streak_only
+
+    def spy(acct, now, plan):
+        verdict = original(acct, now, plan)
+        found.append(verdict is not None)
+        return verdict
+
+    monkeypatch.setattr(fastpath, "_streak_only", spy)
+    inp, sig = conservative(6000, seed, rearm=True, **changes)
+
+    _check_every_decision(inp, sig)  # every decision equal to decide's on a twin account
+
+    assert sum(found) > 10  # the shortcut counted many repeated streak denials
+    assert not all(found)  # and left others (a first denial, another gate shut too) to the live rules
+
+
+@pytest.mark.parametrize("other", ["none", "daily_loss", "drawdown", "daily_cap", "streak_over", "halted"])
+def test_a_repeated_loss_streak_denial_is_counted_like_decide_whichever_other_gate_is_shut(other):
+    inp, sig = conservative(3000, 4, rearm=True)
+    acct = SimAccount(build_series(inp), inp.spec, inp.config, inp.first_bar)
+    plan = DecisionPlan.of(acct)
+    j = int(np.flatnonzero(sig.side)[0])
+    now = from_ms(acct.s.close_ms(j))
+    acct.day = acct.entries_day = int(acct.s.day[j])
+    for _ in range(3):  # three losing closes in a row, the last a minute ago: the breaker is shut
+        acct.recent.insert(0, SimpleNamespace(closed_at=now - timedelta(minutes=1), realized_pnl=D(-5)))
+    twin = _twin(acct)
+    decide(twin, j, sig)  # the streak's first denial, worded by the live rule
+    acct.denials, acct.signals, acct.block = copy.deepcopy(twin.denials), twin.signals, twin.block
+    if other == "daily_loss":
+        acct.wallet = acct.day_start * D("0.95")
+    elif other == "drawdown":
+        acct.peak = acct.wallet * D("1.06")
+    elif other == "daily_cap":
+        acct.entries_today = acct.limits.auto_trade_daily_cap
+    elif other == "halted":
+        acct.status = replace(acct.status, state=TradingState.HALTED)
+    elif other == "streak_over":  # the same streak a day ago: the breaker is open again
+        acct.recent = [SimpleNamespace(closed_at=now - timedelta(days=1), realized_pnl=D(-5))] * 3
+    twin = _twin(acct)
+
+    expected_fast = other == "none"
+    assert (fastpath._streak_only(acct, now, plan) is not None) == expected_fast
+    if not try_place(acct, j, sig, plan) and not try_shut(acct, j, sig, plan):  # as the engine decides
+        decide(acct, j, sig)
+    decide(twin, j, sig)
+
+    assert _decision_state(acct) == _decision_state(twin)
+    assert acct.denials["consecutive_losses"].count == (1 if other == "streak_over" else 2)
+
+
 def test_a_repeated_order_rule_denial_is_counted_on_the_fast_path_with_the_first_reason_kept():
     # at 100x the liquidation often lies inside the stop: liquidation_beyond_stop denies again and again
     inp, sig = conservative(4000, 3, rearm=True, leverage=100, limits=RiskLimits().with_changes(max_leverage=100))
@@ -166,6 +229,28 @@ def test_engine_with_fast_paths_equals_the_full_bar_by_bar_loop_on_the_conservat
     fast, full = run_events(inp, sig), bar_by_bar(inp, sig)
 
     assert len(fast.trades) > 20
+    _same(fast, full)
+
+
+@pytest.mark.parametrize("rate", ["0.0001", "-0.002", "0.004"])
+def test_funding_paid_ahead_of_a_quiet_held_bar_equals_the_full_loop_and_is_paid_once(rate, monkeypatch):
+    # the preset re-armed daily holds over many 8-hour funding instants; a large rate moves the wallet enough to
+    # change later sizing, tiers and stops, so a funding paid twice, late or with a stale wallet would show
+    inp, sig = conservative(6000, 7, rearm=True, funding_rate=D(rate))
+    prepaid: list[int] = []
+    original = fastpoll.prepay_funding
+
+    def spy(acct, j):
+        paid = original(acct, j)
+        if paid:
+            prepaid.append(j)
+        return paid
+
+    monkeypatch.setattr(fastpoll, "prepay_funding", spy)
+    fast, full = run_events(inp, sig), bar_by_bar(inp, sig)
+
+    assert len(prepaid) > 20 and len(set(prepaid)) == len(prepaid)
+    assert fast.funding != 0
     _same(fast, full)
 
 

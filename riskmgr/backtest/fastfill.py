@@ -1,0 +1,75 @@
+"""The fill model's arithmetic for the engine's fast step, with the run's constants computed once.
+
+``fills.slipped_price`` divides the slippage by 10,000 and checks the tick at every fill, and
+``fills.position_exit`` builds a list of candidate ``Exit`` objects and picks one with a keyed ``min`` at every exit.
+Here the slippage factors are the same Decimals computed once per run (``ONE + slippage_bps / BPS``, as the fill
+model computes them), and the exit is chosen by the same rules written out for one side: the open comes first (a
+level the bar opens at or beyond fills at the open, the target before a stop the bar did not open beyond), inside
+the bar the adverse level met first wins (the liquidation on a tie), then the target. ``tests/backtest/
+test_fastfill.py`` checks both against the fill model on exhaustive small cases, and the engine equals the plain
+bar-by-bar loop, which uses only the fill model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+
+from riskmgr.exchanges import fills as fm
+from riskmgr.exchanges.fills import BPS, ONE, ExitKind
+
+STOP, TARGET, LIQUIDATION = ExitKind.STOP_LOSS, ExitKind.TAKE_PROFIT, ExitKind.LIQUIDATION
+
+
+@dataclass(frozen=True, slots=True)
+class FillPlan:
+    """The slippage factors of a buy and a sell, and the tick they round to."""
+
+    buy: Decimal
+    sell: Decimal
+    tick: Decimal
+
+    @classmethod
+    def of(cls, slippage_bps: Decimal, tick: Decimal) -> FillPlan | None:
+        """Return the run's plan (None for a tick the fill model rejects: the full path raises there)."""
+        if not tick.is_finite() or tick <= 0:
+            return None
+        return cls(ONE + slippage_bps / BPS, ONE - slippage_bps / BPS, tick)
+
+    def slipped(self, price: Decimal, buy: bool) -> Decimal:
+        """``fills.slipped_price(price, BUY or SELL, slippage_bps, tick)``."""
+        if buy:
+            return (price * self.buy / self.tick).to_integral_value(rounding=ROUND_CEILING) * self.tick
+        return (price * self.sell / self.tick).to_integral_value(rounding=ROUND_FLOOR) * self.tick
+
+    def exit_price(self, kind: ExitKind, price: Decimal, long: bool) -> Decimal:
+        """``fills.exit_fill_price``: a stop or target closes with a market order (a long sells), a liquidation
+        fills at its price."""
+        return price if kind is LIQUIDATION else self.slipped(price, not long)
+
+
+def position_exit(long: bool, bar: tuple[Decimal, Decimal, Decimal], stop: Decimal | None,
+                  liquidation: Decimal | None, target: Decimal | None) -> tuple[ExitKind, Decimal] | None:
+    """``fills.position_exit`` for a valid bar given as (open, high, low): what ends the position, and where."""
+    o, high, low = bar
+    adverse: tuple[ExitKind, Decimal] | None = None
+    best = None  # the distance from the open of the adverse level met first (0: at the open)
+    for kind, level in ((LIQUIDATION, liquidation), (STOP, stop)):  # the liquidation first: it wins a tie
+        if level is None:
+            continue
+        if (o <= level) if long else (o >= level):
+            distance, price = fm.ZERO, o
+        elif (low <= level) if long else (high >= level):
+            distance, price = abs(o - level), level
+        else:
+            continue
+        if best is None or distance < best:
+            best, adverse = distance, (kind, price)
+    gapped = target is not None and ((o >= target) if long else (o <= target))
+    if gapped and (adverse is None or adverse[1] != o):  # the bar opened beyond the target, not beyond a stop
+        return TARGET, o
+    if adverse is not None or target is None:
+        return adverse
+    if (high >= target) if long else (low <= target):
+        return TARGET, target
+    return None

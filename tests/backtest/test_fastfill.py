@@ -1,0 +1,96 @@
+"""The fast step's fill arithmetic must give exactly what the fill model gives, or the engine drifts from the loop."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from riskmgr.backtest.fastfill import FillPlan, position_exit
+from riskmgr.core.domain import OrderSide, PositionSide
+from riskmgr.exchanges import fills as fm
+
+D = Decimal
+T = datetime(2024, 1, 1, tzinfo=UTC)
+PRICES = [D(98), D(100), D(102)]
+LEVELS = [None, D(97), D("98"), D("99"), D("99.95"), D(100), D("100.05"), D(101), D(102), D(103)]
+
+
+def _bars() -> list[fm.Bar]:
+    bars = []
+    for o, c in itertools.product(PRICES, PRICES):
+        for low in (p for p in [*PRICES, D(96)] if p <= min(o, c)):
+            for high in (p for p in [*PRICES, D(104)] if p >= max(o, c)):
+                bars.append(fm.Bar(T, o, high, low, c))
+    return bars
+
+
+@pytest.mark.parametrize("side", [PositionSide.LONG, PositionSide.SHORT])
+def test_the_exit_of_every_small_bar_and_level_set_is_the_fill_models_exit(side):
+    checked = exits = 0
+    for bar in _bars():
+        for stop, liquidation, target in itertools.product(LEVELS, LEVELS, LEVELS):
+            expected = fm.position_exit(side, bar, stop=stop, liquidation=liquidation, take_profit=target)
+            found = position_exit(side is PositionSide.LONG, (bar.open, bar.high, bar.low), stop, liquidation, target)
+            assert found == (None if expected is None else (expected.kind, expected.price)), (bar, stop, liquidation,
+                                                                                                target)
+            checked += 1
+            exits += expected is not None
+    assert checked > 20_000 and 0 < exits < checked  # both outcomes, every order of levels, gaps and ties included
+
+
+@pytest.mark.parametrize("bps", [D(0), D("0.5"), D(2), D("7.25"), D(100)])
+@pytest.mark.parametrize("tick", [D("0.1"), D("0.01"), D("0.5"), D(1)])
+def test_slipped_prices_are_the_fill_models_on_the_tick(bps, tick):
+    plan = FillPlan.of(bps, tick)
+    assert plan is not None
+    for price in (D("40000.1"), D("39999.9"), D("0.3"), D("123.45"), D(100), D("65432.7")):
+        assert plan.slipped(price, True) == fm.slipped_price(price, OrderSide.BUY, bps, tick)
+        assert plan.slipped(price, False) == fm.slipped_price(price, OrderSide.SELL, bps, tick)
+        for kind in fm.ExitKind:
+            for side in PositionSide:
+                exit_ = fm.Exit(kind, price)
+                assert plan.exit_price(kind, price, side is PositionSide.LONG) == \
+                    fm.exit_fill_price(exit_, side, bps, tick)
+
+
+@pytest.mark.parametrize("tick", [D(0), D(-1), D("NaN"), D("Infinity")])
+def test_a_tick_the_fill_model_rejects_gives_no_plan_so_the_full_path_raises_there(tick):
+    assert FillPlan.of(D(2), tick) is None
+
+
+def test_without_a_plan_the_engine_fills_through_the_fill_model_and_still_equals_the_loop(monkeypatch):
+    from riskmgr.backtest import account
+    from riskmgr.backtest.engine import run_events
+    from tests.backtest.helpers import bar_by_bar
+    from tests.backtest.test_fastpath import _same, conservative
+
+    inp, sig = conservative(4000, 11, rearm=True)
+    with_plan = run_events(inp, sig)
+    monkeypatch.setattr(account.FillPlan, "of", classmethod(lambda cls, bps, tick: None))
+
+    without = run_events(inp, sig)
+
+    assert len(without.trades) > 20
+    _same(without, with_plan)
+    _same(without, bar_by_bar(inp, sig))
+
+
+@pytest.mark.parametrize("leverage", [1, 3, 7, 100])
+@pytest.mark.parametrize("side", [PositionSide.LONG, PositionSide.SHORT])
+def test_an_opened_position_has_the_fill_models_margin_and_liquidation_price(leverage, side):
+    from riskmgr.backtest.account import PendingEntry, SimAccount
+    from riskmgr.backtest.engine import build_series
+    from tests.backtest.test_fastpath import conservative
+
+    inp, _ = conservative(200, 1, rearm=False, leverage=leverage)
+    acct = SimAccount(build_series(inp), inp.spec, inp.config, 0)
+    price, qty = D("40123.4"), D("0.013")
+
+    acct._open(5, PendingEntry(side, qty, D(39000), D(42000), None, 6), price, D("0.26"), 5)
+
+    h = acct.held()
+    assert h.margin == fm.initial_margin(price, qty, leverage)
+    assert h.liquidation == fm.isolated_liquidation_price(side, price, leverage, acct.mmr)
