@@ -14,11 +14,17 @@ from datetime import UTC, datetime
 from urllib.parse import quote
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from riskmgr import create_app
 from riskmgr.app.config import Settings
 from riskmgr.core.clock import FixedClock
 from riskmgr.persistence.extensions import db
+
+# Property tests judge results, not speed: on a shared 2-core machine a slow example is load, not a defect.
+hypothesis_settings.register_profile("riskmgr", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+hypothesis_settings.load_profile("riskmgr")
 
 ADMIN_PASSWORD = "correct horse battery staple"
 API_TOKEN = "Qm7fX2vR9kLp4TzW8cN3hB6yJd1sGa5E"  # random-looking: passes the start-up strength check
