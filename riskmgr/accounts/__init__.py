@@ -5,5 +5,6 @@ Owns: ``registry`` (paper and live accounts from the environment, their self-tes
 page), ``freshness`` (stale by age, honest totals), ``liveness`` (the poller's heartbeat), ``equity_history``
 (the equity chart's points and roll-ups), ``services`` (the figures shared by pages, API, CLI and jobs) and
 ``view_cache`` (the stored dashboard view).
-Imports from riskmgr: ``app``, ``core``, ``exchanges``, ``persistence``, ``risk``.
+Layer: a feature. May import other features, ``persistence`` and ``core``; never ``app``, ``web`` or ``workers``
+(import-linter contract, with the remaining exceptions named in pyproject.toml).
 """

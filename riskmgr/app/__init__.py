@@ -4,6 +4,6 @@ Owns: ``factory`` (``create_app``, the one composition root), ``config`` (settin
 ``runtime`` (the long-lived objects built once), ``features`` (the features the app is assembled from), ``jobs``
 and ``scheduler`` (the background jobs, one elected runner per database through ``leader``), ``cli`` (the
 ``flask`` commands) and ``logging_setup``.
-Imports from riskmgr: ``accounts``, ``core``, ``exchanges``, ``market``, ``persistence``, ``risk``, ``web``,
-``workers``.
+Layer: above the features; only ``web`` and ``workers`` sit above it (import-linter contract). The
+composition root (``factory``) wires every layer.
 """

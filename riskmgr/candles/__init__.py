@@ -2,5 +2,6 @@
 
 Owns: ``store`` (the candle store), ``sources`` (exchanges' public listings and klines, no keys), ``ccxt_source``
 (Binance and Bitget public data through ccxt) and ``clean`` (judging raw rows, finding holes).
-Imports from riskmgr: ``core``, ``exchanges``, ``market``, ``scanner``.
+Layer: a feature. May import other features, ``persistence`` and ``core``; never ``app``, ``web`` or ``workers``
+(import-linter contract, with the remaining exceptions named in pyproject.toml).
 """

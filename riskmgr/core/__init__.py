@@ -4,5 +4,5 @@ Owns: ``domain`` (frozen dataclasses and enums, money in Decimal), ``errors`` (t
 injected clocks), ``events`` (what features emit and subscribe to), ``formatting`` (Decimals as exact strings),
 ``labels`` (human words for machine names), ``validation`` (typed parsing of input, failures naming the field) and
 ``secret_strength`` (the start-up check of configured secrets).
-Imports from riskmgr: nothing.
+Layer: the bottom. Imports nothing else of riskmgr, nor Flask or SQLAlchemy (import-linter contracts).
 """

@@ -1,5 +1,6 @@
 """Metrics: Prometheus ``/metrics`` from a registry of this app's own.
 
 Owns: ``prometheus`` (the registry, the collectors and the route, authenticated like every route).
-Imports from riskmgr: ``accounts``, ``alerts``, ``app``, ``core``.
+Layer: a feature. May import other features, ``persistence`` and ``core``; never ``app``, ``web`` or ``workers``
+(import-linter contract, with the remaining exceptions named in pyproject.toml).
 """

@@ -3,6 +3,5 @@
 Owns: ``extensions`` (Flask-SQLAlchemy, Flask-Migrate, login and CSRF extensions, bound in ``create_app``),
 ``models`` (core tables and column types), ``audit`` (the append-only audit log) and ``snapshots`` (the latest
 account snapshot per account).
-Imports from riskmgr: ``accounts``, ``alerts``, ``app``, ``backtest``, ``core``, ``exchanges``, ``journal``,
-``risk``, ``scanner``, ``web``.
+Layer: above ``core`` only (import-linter contract); the tables of each feature live in the feature.
 """

@@ -3,6 +3,6 @@
 Owns: ``feature`` (the feature's hooks), ``core`` (one scan: candles -> rules -> quality -> filters -> history),
 ``history`` and ``models`` (scan runs, signals seen, auto-trading decisions), ``auto`` (auto-trading through the
 order gateway), ``views`` (what the page, API and CLI show), ``web`` (the page and its API) and ``cli``.
-Imports from riskmgr: ``app``, ``candles``, ``controls``, ``core``, ``exchanges``, ``market``, ``persistence``,
-``risk``, ``signals``.
+Layer: a feature. May import other features, ``persistence`` and ``core``; never ``app``, ``web`` or ``workers``
+(import-linter contract, with the remaining exceptions named in pyproject.toml).
 """
