@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from riskmgr.controls.models import AccountControl
 from riskmgr.controls.positions import PositionControls
 from riskmgr.controls.switches import AccountSwitches, Switches
+from riskmgr.risk.state import TradingStatus
 from riskmgr.runtime import Runtime
 
 FEATURE = "riskmgr.controls"
@@ -57,11 +59,13 @@ def override_of(s: Switches) -> tuple[bool, str] | None:
     return s.auto_trading, f"switched {word} for this account by {s.auto_changed_by} at {when}{why}"
 
 
-def switches_view(runtime: Runtime) -> list[dict[str, Any]]:
-    """Return every account's switches with the auto-trading policy in force (and why)."""
+def switches_view(runtime: Runtime, stored: list[Switches] | None = None) -> list[dict[str, Any]]:
+    """Return every account's switches with the auto-trading policy in force (and why); ``stored``: the switches
+    already read (else one read for every account)."""
     from riskmgr.scanner_auto import policies  # the scanner decides; here it is only described
 
-    stored = switches(runtime).all()  # one read for every account (a page's banner asks on every request)
+    if stored is None:
+        stored = switches(runtime).all()
     in_force = {p.account: p for p in policies(runtime, runtime.settings.feature("riskmgr.scanner"),
                                                {s.account: override_of(s) for s in stored})}
     out = []
@@ -75,11 +79,11 @@ def switches_view(runtime: Runtime) -> list[dict[str, Any]]:
     return out
 
 
-def switch_notes(runtime: Runtime) -> list[str]:
+def switch_notes(runtime: Runtime, stored: list[Switches] | None = None) -> list[str]:
     """Return the banner's notes: where auto-trading acts (it opens positions by itself), entries paused, and
-    auto-trading switched off by hand."""
+    auto-trading switched off by hand (``stored``: the switches already read)."""
     notes = []
-    for view in switches_view(runtime):
+    for view in switches_view(runtime, stored):
         name = view["account"]
         if view["auto_trading"]:
             notes.append(f"auto-trading ON on {name}")
@@ -88,3 +92,10 @@ def switch_notes(runtime: Runtime) -> list[str]:
         if view["auto_trading_switch"] == "off":
             notes.append(f"auto-trading OFF on {name}")
     return notes
+
+
+def banner(runtime: Runtime) -> tuple[TradingStatus, list[str]]:
+    """Return what every page's banner shows: the trading state in force and the switches' notes, both read fresh
+    in one select (so a change made by any worker, the CLI or the API shows on the very next page)."""
+    status, rows = runtime.trading.current_with(AccountControl.__table__)
+    return status, switch_notes(runtime, switches(runtime).of_rows(rows))
