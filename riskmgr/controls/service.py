@@ -62,12 +62,9 @@ def override_of(s: Switches) -> tuple[bool, str] | None:
 def switches_view(runtime: Runtime, stored: list[Switches] | None = None) -> list[dict[str, Any]]:
     """Return every account's switches with the auto-trading policy in force (and why); ``stored``: the switches
     already read (else one read for every account)."""
-    from riskmgr.scanner_auto import policies  # the scanner decides; here it is only described
-
     if stored is None:
         stored = switches(runtime).all()
-    in_force = {p.account: p for p in policies(runtime, runtime.settings.feature("riskmgr.scanner"),
-                                               {s.account: override_of(s) for s in stored})}
+    in_force = _policies_in_force(runtime, stored)
     out = []
     for s in stored:
         policy = in_force.get(s.account)
@@ -82,16 +79,27 @@ def switches_view(runtime: Runtime, stored: list[Switches] | None = None) -> lis
 def switch_notes(runtime: Runtime, stored: list[Switches] | None = None) -> list[str]:
     """Return the banner's notes: where auto-trading acts (it opens positions by itself), entries paused, and
     auto-trading switched off by hand (``stored``: the switches already read)."""
+    if stored is None:
+        stored = switches(runtime).all()
+    in_force = _policies_in_force(runtime, stored)
     notes = []
-    for view in switches_view(runtime, stored):
-        name = view["account"]
-        if view["auto_trading"]:
-            notes.append(f"auto-trading ON on {name}")
-        if view["entries_paused"]:
-            notes.append(f"new entries PAUSED on {name}")
-        if view["auto_trading_switch"] == "off":
-            notes.append(f"auto-trading OFF on {name}")
+    for s in stored:
+        policy = in_force.get(s.account)
+        if policy is not None and policy.enabled:
+            notes.append(f"auto-trading ON on {s.account}")
+        if s.entries_paused:
+            notes.append(f"new entries PAUSED on {s.account}")
+        if s.auto_trading is False:  # switched off by hand (None: as configured)
+            notes.append(f"auto-trading OFF on {s.account}")
     return notes
+
+
+def _policies_in_force(runtime: Runtime, stored: list[Switches]) -> dict[str, Any]:
+    """Return each account's auto-trading policy with its stored switch applied."""
+    from riskmgr.scanner_auto import policies  # the scanner decides; here it is only described
+
+    overrides = {s.account: override_of(s) for s in stored}
+    return {p.account: p for p in policies(runtime, runtime.settings.feature("riskmgr.scanner"), overrides)}
 
 
 def banner(runtime: Runtime) -> tuple[TradingStatus, list[str]]:

@@ -9,7 +9,7 @@ from sqlalchemy import event
 from riskmgr.audit import AuditLog
 from riskmgr.clock import FixedClock
 from riskmgr.controls.models import AccountControl
-from riskmgr.controls.service import banner, switches
+from riskmgr.controls.service import banner, switches, switches_view
 from riskmgr.domain import TradingState
 from riskmgr.extensions import db
 from riskmgr.trading_state import TradingStateStore
@@ -98,3 +98,16 @@ def test_the_banner_read_on_a_schema_without_the_state_row_creates_it(tmp_path):
     assert status.state is TradingState.ACTIVE and rows == []
     assert store.current_with(AccountControl.__table__)[0] == status  # now read from the row itself
     engine.dispose()
+
+
+def test_the_banner_notes_say_what_the_switches_view_says_for_every_combination(runtime):
+    for paused in (False, True):
+        for auto in (None, True, False):
+            switches(runtime).set_paused("paper", paused, reason="", by="t")
+            switches(runtime).set_auto_trading("paper", auto, reason="", by="t")
+            (view,) = switches_view(runtime)
+            expected = (["auto-trading ON on paper"] if view["auto_trading"] else []) + (
+                ["new entries PAUSED on paper"] if view["entries_paused"] else []) + (
+                ["auto-trading OFF on paper"] if view["auto_trading_switch"] == "off" else [])
+
+            assert banner(runtime)[1] == expected, (paused, auto)
