@@ -2,7 +2,7 @@
 
 A logged-in browser sends the same session cookie with every page and every poll, and Flask checks its signature
 (two HMACs), inflates and parses it each time. Here a cookie whose signature has been checked is remembered, by its
-exact bytes and the keys it was checked with, together with its signing time and its payload. The next request
+exact bytes and the secret key it was checked with, together with its signing time and its payload. The next request
 with the same bytes gets a fresh session built from that payload (never a shared dict: a session is changed in
 place), after the same age check the signature check makes (``PERMANENT_SESSION_LIFETIME``); anything else — a
 cookie not seen yet, one too old or dated in the future, a changed key — goes through Flask's own check unchanged.
@@ -35,7 +35,8 @@ class CheckedCookieSessions(SecureCookieSessionInterface):
         value = request.cookies.get(self.get_cookie_name(app))
         if not value or not app.secret_key:
             return super().open_session(app, request)
-        key = (value, app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        # the key it is checked with is part of the memo's key; older keys Flask also accepts are fixed at start
+        key = (value, app.secret_key)
         max_age = int(app.permanent_session_lifetime.total_seconds())
         with self._lock:
             entry = self._checked.get(key)
