@@ -149,13 +149,14 @@ def jobs(runtime: Runtime) -> list[tuple[str, float, Any]]:
 bp = Blueprint("liveness", __name__)
 
 
-@bp.app_context_processor
-def _liveness_context() -> dict[str, Any]:
+@bp.record_once
+def _liveness_globals(state: Any) -> None:
     """Give every page the poll interval and the environment's staleness limit (no query per page: liveness.js
-    takes the limit in force from /api/liveness as soon as the page loads)."""
-    runtime = current_runtime()
-    return {"liveness_poll_seconds": runtime.settings.poll_seconds,
-            "liveness_stale_after": runtime.limits_store.base().stale_after_seconds}
+    takes the limit in force from /api/liveness as soon as the page loads). Both are fixed while the app runs, so
+    they are Jinja globals rather than per-request values."""
+    runtime = state.app.extensions["riskmgr"]
+    state.app.jinja_env.globals.update(liveness_poll_seconds=runtime.settings.poll_seconds,
+                                       liveness_stale_after=runtime.limits_store.base().stale_after_seconds)
 
 
 @bp.get("/api/liveness")

@@ -169,13 +169,14 @@ def _enable_sqlite_wal(engine: Engine) -> None:
 def _register_web(app: Flask) -> None:
     from riskmgr.app import features
     from riskmgr.app.cli import register_cli
-    from riskmgr.web import api, auth, errors, page_cache, pages, security, urls
+    from riskmgr.web import api, auth, errors, page_cache, pages, security, sessions, urls
 
     auth.init_app(app)
     errors.init_app(app)
     security.init_app(app)
     urls.init_app(app)
     page_cache.init_app(app)
+    sessions.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)

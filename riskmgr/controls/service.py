@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from riskmgr.controls.models import AccountControl
 from riskmgr.controls.positions import PositionControls
 from riskmgr.controls.switches import AccountSwitches, Switches
+from riskmgr.risk.state import TradingStatus
 
 if TYPE_CHECKING:
     from riskmgr.app.runtime import Runtime
@@ -59,13 +61,12 @@ def override_of(s: Switches) -> tuple[bool, str] | None:
     return s.auto_trading, f"switched {word} for this account by {s.auto_changed_by} at {when}{why}"
 
 
-def switches_view(runtime: Runtime) -> list[dict[str, Any]]:
-    """Return every account's switches with the auto-trading policy in force (and why)."""
-    from riskmgr.scanner.auto import policies  # the scanner decides; here it is only described
-
-    stored = switches(runtime).all()  # one read for every account (a page's banner asks on every request)
-    in_force = {p.account: p for p in policies(runtime, runtime.settings.feature("riskmgr.scanner.feature"),
-                                               {s.account: override_of(s) for s in stored})}
+def switches_view(runtime: Runtime, stored: list[Switches] | None = None) -> list[dict[str, Any]]:
+    """Return every account's switches with the auto-trading policy in force (and why); ``stored``: the switches
+    already read (else one read for every account)."""
+    if stored is None:
+        stored = switches(runtime).all()
+    in_force = _policies_in_force(runtime, stored)
     out = []
     for s in stored:
         policy = in_force.get(s.account)
@@ -77,16 +78,34 @@ def switches_view(runtime: Runtime) -> list[dict[str, Any]]:
     return out
 
 
-def switch_notes(runtime: Runtime) -> list[str]:
+def switch_notes(runtime: Runtime, stored: list[Switches] | None = None) -> list[str]:
     """Return the banner's notes: where auto-trading acts (it opens positions by itself), entries paused, and
-    auto-trading switched off by hand."""
+    auto-trading switched off by hand (``stored``: the switches already read)."""
+    if stored is None:
+        stored = switches(runtime).all()
+    in_force = _policies_in_force(runtime, stored)
     notes = []
-    for view in switches_view(runtime):
-        name = view["account"]
-        if view["auto_trading"]:
-            notes.append(f"auto-trading ON on {name}")
-        if view["entries_paused"]:
-            notes.append(f"new entries PAUSED on {name}")
-        if view["auto_trading_switch"] == "off":
-            notes.append(f"auto-trading OFF on {name}")
+    for s in stored:
+        policy = in_force.get(s.account)
+        if policy is not None and policy.enabled:
+            notes.append(f"auto-trading ON on {s.account}")
+        if s.entries_paused:
+            notes.append(f"new entries PAUSED on {s.account}")
+        if s.auto_trading is False:  # switched off by hand (None: as configured)
+            notes.append(f"auto-trading OFF on {s.account}")
     return notes
+
+
+def _policies_in_force(runtime: Runtime, stored: list[Switches]) -> dict[str, Any]:
+    """Return each account's auto-trading policy with its stored switch applied."""
+    from riskmgr.scanner.auto import policies  # the scanner decides; here it is only described
+
+    overrides = {s.account: override_of(s) for s in stored}
+    return {p.account: p for p in policies(runtime, runtime.settings.feature("riskmgr.scanner.feature"), overrides)}
+
+
+def banner(runtime: Runtime) -> tuple[TradingStatus, list[str]]:
+    """Return what every page's banner shows: the trading state in force and the switches' notes, both read fresh
+    in one select (so a change made by any worker, the CLI or the API shows on the very next page)."""
+    status, rows = runtime.trading.current_with(AccountControl.__table__)
+    return status, switch_notes(runtime, switches(runtime).of_rows(rows))

@@ -78,8 +78,12 @@ class AccountSwitches:
         """Return every configured account's switches, in configuration order."""
         # a Core read on a pooled connection: every page's banner asks for this
         with self._engine.connect() as conn:
-            rows = {r.account: r for r in conn.execute(select(AccountControl.__table__))}
-        return [_switches(rows[a]) if a in rows else Switches(a) for a in self._accounts]
+            return self.of_rows(conn.execute(select(AccountControl.__table__)))
+
+    def of_rows(self, rows: Iterable[Any]) -> list[Switches]:
+        """Return every configured account's switches from rows of the switches table already read."""
+        by_account = {r.account: r for r in rows}
+        return [_switches(by_account[a]) if a in by_account else Switches(a) for a in self._accounts]
 
     def set_paused(self, account: str, paused: bool, *, reason: str, by: str) -> Switches:
         """Pause or resume new entries on ``account``; audited (a no-op change is audited too, as such)."""

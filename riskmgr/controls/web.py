@@ -138,12 +138,3 @@ def set_auto_trading(name: str):  # type: ignore[no-untyped-def]
                                        by=_actor())
     return jsonify(next(v for v in switches_view(runtime) if v["account"] == account))
 
-
-@bp.app_context_processor
-def _banner_notes() -> dict[str, Any]:
-    """Give every page the switch notes for the trading-state banner (empty when not logged in)."""
-    from flask_login import current_user
-
-    if not current_user.is_authenticated:
-        return {"account_switch_notes": []}
-    return {"account_switch_notes": switch_notes(current_runtime())}

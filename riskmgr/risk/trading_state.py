@@ -5,10 +5,11 @@ The transition rules are the pure functions of ``risk.state``; this module store
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import Engine, Insert, select
+from sqlalchemy import Engine, Insert, Row, Select, Table, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -25,6 +26,9 @@ _ROW_ID = 1
 _TABLE = TradingStateRecord.__table__
 _READ_STATE = select(_TABLE.c.state, _TABLE.c.reason, _TABLE.c.changed_at, _TABLE.c.changed_by).where(
     _TABLE.c.id == _ROW_ID)
+# the state's columns under names no other table uses, for a select that reads another table alongside
+_STATE_LABELS = tuple(_TABLE.c[name].label(f"trading_state_{name}") for name in ("state", "reason", "changed_at",
+                                                                                 "changed_by"))
 
 
 class TradingStateStore:
@@ -53,6 +57,24 @@ class TradingStateStore:
             return TradingStatus(TradingState(row.state), row.reason, row.changed_at, row.changed_by)
         with Session(self._engine) as session, session.begin():
             return _status(self._row(session, lock=False))
+
+    def current_with(self, table: Table) -> tuple[TradingStatus, list[Row]]:
+        """Return the state in force and every row of ``table``, read together in one select.
+
+        Every logged-in page's banner shows the state and the account switches: one round trip serves both, and
+        both come from the same moment. The rows carry ``table``'s columns by name (and the state's, prefixed).
+        """
+        key = next(iter(table.primary_key.columns)).name
+        with self._engine.connect() as conn:
+            rows = conn.execute(_state_with(table)).all()
+        if not rows:  # no state row yet (a schema built by create_all): create it, then read the table alone
+            status = self.current()
+            with self._engine.connect() as conn:
+                return status, list(conn.execute(select(table)).all())
+        first = rows[0]
+        status = TradingStatus(TradingState(first.trading_state_state), first.trading_state_reason,
+                               first.trading_state_changed_at, first.trading_state_changed_by)
+        return status, [row for row in rows if getattr(row, key) is not None]
 
     def escalate(self, state: TradingState, reason: str, by: str) -> bool:
         """Move down to ``state`` if it is stricter than the current one; return whether it moved."""
@@ -106,6 +128,12 @@ class TradingStateStore:
         if row is None:
             raise AssertionError("the trading-state row is missing right after inserting it")
         return row
+
+
+@functools.cache
+def _state_with(table: Table) -> Select:
+    """The state row joined with every row of ``table`` (one row with NULLs for ``table`` when it is empty)."""
+    return select(*_STATE_LABELS, table).select_from(_TABLE.outerjoin(table, true())).where(_TABLE.c.id == _ROW_ID)
 
 
 def _insert_initial_row(session: Session, now: datetime) -> Insert:

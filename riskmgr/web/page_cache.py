@@ -1,9 +1,10 @@
 """Rendered page shells, kept while nothing they show has changed.
 
 The HTML pages are shells: their figures arrive from the JSON API, so the rendered text depends only on its
-template context — the template's own arguments, what the context processors add (the trading state, the
-navigation, the display time zone), the user, the session's CSRF token and the path. That whole context is the
-cache key, taken fresh on every request (the trading state is read each time), so a page never shows an older state
+template context — the template's own arguments, what the context processors add (the banner: the trading state
+and the account switches' notes), the user, the session's CSRF token and the path — and on the Jinja globals, which
+hold only what is fixed while the app runs (the navigation, the display time zone, the labels). That whole context
+is the cache key, taken fresh on every request (the banner is read each time), so a page never shows an older state
 than an uncached render would. A page with flashed messages pending is always rendered (showing them consumes
 them). Entries live at most ``TTL_SECONDS`` and the cache holds at most ``MAX_ENTRIES`` pages.
 """

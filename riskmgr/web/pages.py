@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from riskmgr.app import features
 from riskmgr.app.runtime import current_runtime
+from riskmgr.controls.service import banner
 from riskmgr.core.labels import label_table
 from riskmgr.persistence.extensions import db
 from riskmgr.web.page_cache import render_page
@@ -24,24 +25,25 @@ NAV_ITEMS = [
 
 
 @bp.app_context_processor
-def _inject_common() -> dict:
-    settings = current_app.config["RISKMGR"]
-    runtime = current_runtime()
-    status = runtime.trading.current() if current_user.is_authenticated else None
-    return {
-        "nav_items": NAV_ITEMS + [item for _, nav in features.collect("NAV") for item in nav],
-        "display_tz": settings.display_timezone,
-        "market_simulated": bool(getattr(runtime.market, "simulated", False)),
-        "trading_status": status,
-    }
+def _inject_banner() -> dict:
+    """Give every page the banner: the trading state and the account switches' notes, read fresh for every page
+    (a change shows on the very next one, whichever worker or command made it) in one select."""
+    status, notes = banner(current_runtime()) if current_user.is_authenticated else (None, [])
+    return {"trading_status": status, "account_switch_notes": notes}
 
 
 @bp.record_once
-def _labels_global(state) -> None:  # type: ignore[no-untyped-def]
-    """Give every page the one table of human labels for rule and limit names (read by static/js/format.js).
-
-    A Jinja global, not a context value: it never changes, so no page pays for it per request."""
-    state.app.jinja_env.globals["rm_labels"] = label_table()
+def _constant_globals(state) -> None:  # type: ignore[no-untyped-def]
+    """Give every page what is fixed while the app runs as Jinja globals, not context values, so no page pays
+    for them per request: the navigation, the display time zone, whether the market is the simulated one, and the
+    one table of human labels for rule and limit names (read by static/js/format.js)."""
+    runtime = state.app.extensions["riskmgr"]
+    state.app.jinja_env.globals.update(
+        nav_items=tuple(NAV_ITEMS + [item for _, nav in features.collect("NAV") for item in nav]),
+        display_tz=state.app.config["RISKMGR"].display_timezone,
+        market_simulated=bool(getattr(runtime.market, "simulated", False)),
+        rm_labels=label_table(),
+    )
 
 
 @bp.app_template_filter("fmt_time")

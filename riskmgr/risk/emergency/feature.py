@@ -68,10 +68,11 @@ def jobs(runtime: Runtime) -> list[tuple[str, float, Any]]:
 
 
 # -- web -------------------------------------------------------------------------------------------------------
-@bp.app_context_processor
-def _accounts_for_button() -> dict[str, Any]:
-    # the confirm dialog on every page names the accounts that will be flattened
-    return {"emergency_accounts": list(current_runtime().accounts)}
+@bp.record_once
+def _accounts_for_button(state: Any) -> None:
+    """The confirm dialog on every page names the accounts that will be flattened: the configured accounts, fixed
+    while the app runs, so a Jinja global rather than a per-request value."""
+    state.app.jinja_env.globals["emergency_accounts"] = tuple(state.app.extensions["riskmgr"].accounts)
 
 
 @bp.get("/emergency")
