@@ -7,6 +7,9 @@ Each module may define any of:
 - ``jobs(runtime)``: ``[(job_id, interval_seconds, fn)]`` background jobs (fn takes no arguments and runs
   inside the app context);
 - ``poll_hook(runtime, snapshots)``: called after every poll cycle, in feature order (risk first);
+- ``on_serve(runtime)``: start the feature's own background work in a serving process. Called by the server
+  hooks (``start_background_jobs``: gunicorn's ``post_worker_init``, ``flask scheduler run``), never by
+  ``create_app``: ``flask db upgrade`` or any other command starts no thread that could send an order;
 - ``CLI``: a list of click groups/commands for the ``flask`` command;
 - ``settings_from_env(env) -> object``: read and validate the feature's own environment variables (raise
   ``ConfigError`` naming the variable, value and range); called once by ``Settings.from_env``, and with ``{}``

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 
+from riskmgr.app import features
 from riskmgr.app.leader import FileLock, LeaderLock, lock_for
 
 log = logging.getLogger(__name__)
@@ -51,8 +52,22 @@ def _in_context(app: Flask, fn: Callable[[], None]) -> Callable[[], None]:
     return run
 
 
+def serve(app: Flask) -> None:
+    """Start the features' own background work in this serving process (their ``on_serve`` hooks), once.
+
+    With ``REDIS_URL`` the Celery workers do that work (their start resumes an unfinished emergency stop)."""
+    runtime = app.extensions["riskmgr"]
+    if runtime.settings.redis_url or runtime.background.get("served"):
+        return
+    runtime.background["served"] = True
+    for _, hook in features.collect("on_serve"):
+        hook(runtime)
+
+
 def start_background_jobs(app: Flask) -> None:
-    """Run the scheduler in this process while it leads; otherwise keep trying in the background."""
+    """Start the features' background work, then run the scheduler in this process while it leads (otherwise keep
+    trying in the background)."""
+    serve(app)
     runtime = app.extensions["riskmgr"]
     if not runtime.settings.scheduler_enabled or "lock" in runtime.background:
         return

@@ -40,11 +40,17 @@ def service(runtime: Runtime) -> EmergencyService:
 
 
 def install(runtime: Runtime) -> None:
-    """Build the service; if a sequence was left unfinished (a restart mid-sequence), resume it in the background."""
+    """Build the service (nothing starts here: see ``on_serve``)."""
     settings: EmergencySettings = runtime.settings.feature(__name__)
     svc = EmergencyService(runtime, settings)
     runtime.features[FEATURE_KEY] = svc
     runtime.trading.add_rearm_guard(lambda: _still_running(svc))
+
+
+def on_serve(runtime: Runtime) -> None:
+    """In a serving process: if a sequence was left unfinished (a restart mid-sequence), resume it in the background
+    at once (the scheduler's ``emergency-resume`` job checks again every few seconds)."""
+    svc = service(runtime)
     if not svc.has_tables():  # before the first migration there is nothing to resume
         return
     if svc.store.running_id() is not None:

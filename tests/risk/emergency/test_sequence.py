@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 from riskmgr import create_app
 from riskmgr.app.config import Settings
 from riskmgr.app.runtime import Runtime
+from riskmgr.app.scheduler import serve
 from riskmgr.core.clock import FixedClock
 from riskmgr.core.domain import OrderRequest, OrderSide, OrderType, PositionSide, TradingState
 from riskmgr.core.errors import TemporaryError
@@ -133,9 +135,10 @@ class World:
     apps: list[Any]
 
     def new_app(self) -> Runtime:
-        """Build another app on the same database, as a restarted process would."""
+        """Build another app on the same database and start it serving, as a restarted server process would."""
         app = create_app(self.settings)
         self.apps.append(app)
+        serve(app)
         return app.extensions["riskmgr"]
 
 
@@ -338,6 +341,31 @@ def test_restart_after_step_two_resumes_in_a_new_app_and_finishes_flat(tmp_path,
         assert _positions(w) == []
         assert len([o for o in view["orders"] if o["action"] == "cancel_orders"]) == len(ACCOUNTS)  # step 2 once
         assert [e["kind"] for e in w.rt.audit.query(kind="emergency.resumed")] == ["emergency.resumed"]
+    finally:
+        _dispose(w)
+
+
+def test_building_an_app_starts_nothing_only_serving_it_resumes_the_unfinished_stop(tmp_path, clock, monkeypatch):
+    """`flask db upgrade` (or any command) builds the app too: it must not start a thread that sends orders."""
+    w = build_world(tmp_path, clock, rate=0.0)
+    try:
+        svc = service(w.rt)
+        seq = svc.begin("command drill", actor="tester", trigger="test")
+        monkeypatch.setattr(emergency_steps, "close_positions", lambda *a: (_ for _ in ()).throw(SimulatedCrash()))
+        with pytest.raises(SimulatedCrash):
+            svc.run(seq.id)
+        monkeypatch.undo()
+        clock.advance(FAST.lease_seconds + 1)  # the dead runner's heartbeat has lapsed
+
+        app = create_app(w.settings)  # as `flask db upgrade` would
+        w.apps.append(app)
+        time.sleep(0.5)
+        assert not [t for t in threading.enumerate() if t.name == "emergency-resume"]
+        assert svc.store.info(seq.id).steps_done == 2 and len(_positions(w)) == len(ACCOUNTS) * len(SYMBOLS)
+
+        serve(app)  # gunicorn's post_worker_init / `flask scheduler run`
+        view = service(app.extensions["riskmgr"]).wait(seq.id, timeout=60)
+        assert view["status"] == "flat" and view["resumed"] == 1 and _positions(w) == []
     finally:
         _dispose(w)
 
