@@ -36,11 +36,13 @@ TPSL_PENDING = f"{V1}/tpsl/get_pending_orders"
 TPSL_POSITION_PLACE = f"{V1}/tpsl/position/place_order"
 CANCEL = f"{V1}/trade/cancel_orders"
 FLASH_CLOSE = f"{V1}/trade/flash_close_position"
+TPSL_CANCEL = f"{V1}/tpsl/cancel_order"
 
 
 class BitunixHarness(Harness):
     name = "bitunix"
-    declared = Declared(equity_estimated=True, position_ids=True)
+    balance_endpoint = "/api/v1/futures/account"
+    declared = Declared(equity_estimated=True, position_ids=True, paired_protection=True)
 
     def __init__(self, http: responses.RequestsMock):
         self._http = http
@@ -93,7 +95,16 @@ class BitunixHarness(Harness):
         return BTC, "11111"
 
     def cancelled(self) -> list[str]:
-        return [item["orderId"] for body in self._sent(CANCEL) for item in body["orderList"]]
+        plain = [item["orderId"] for body in self._sent(CANCEL) for item in body["orderList"]]
+        return plain + [body["orderId"] for body in self._sent(TPSL_CANCEL)]
+
+    def venue_order_id(self, order_id: str) -> str:
+        return order_id.split(":")[0]  # "123:sl" is the stop leg of TP/SL row 123
+
+    def given_cancels_accepted(self) -> None:
+        self._http.post(CANCEL, json=ok({"successList": [{"orderId": "11111", "clientId": "rm-abc-1"}],
+                                        "failureList": []}))
+        self._http.post(TPSL_CANCEL, json=ok({"orderId": "123"}))
 
     def given_no_such_order(self) -> tuple[str, str]:
         failure = {"orderId": "424242", "clientId": "", "errorMsg": "Order not found", "errorCode": "20007"}

@@ -53,6 +53,7 @@ def _quick(adapter):  # ccxt's throttle would make tests sleep between mocked ca
 
 class BitgetHarness(Harness):
     name = "bitget"
+    balance_endpoint = "/api/v2/mix/account/accounts"
     declared = Declared()
 
     def __init__(self, http: responses.RequestsMock, markets: list[dict]):
@@ -104,7 +105,14 @@ class BitgetHarness(Harness):
         return BTC, "1001"
 
     def cancelled(self) -> list[str]:
-        return [json_body(r)["orderId"] for r in calls_to(self._http, "/api/v2/mix/order/cancel-order")]
+        plain = [json_body(r)["orderId"] for r in calls_to(self._http, "/api/v2/mix/order/cancel-order")]
+        plans = [item["orderId"] for r in calls_to(self._http, "/api/v2/mix/order/cancel-plan-order")
+                 for item in json_body(r).get("orderIdList", [])]
+        return plain + plans
+
+    def given_cancels_accepted(self) -> None:
+        route(self._http, "POST", f"{MIX}/order/cancel-order", bitget("cancel_order"))
+        route(self._http, "POST", f"{MIX}/order/cancel-plan-order", bitget("cancel_plan_one"))
 
     def given_no_such_order(self) -> tuple[str, str]:
         bitget_listing(self._http)
@@ -146,6 +154,7 @@ class BitgetHarness(Harness):
 
 class BinanceHarness(Harness):
     name = "binance"
+    balance_endpoint = "/fapi/v3/account"
     declared = Declared(open_times=False)
 
     def __init__(self, http: responses.RequestsMock, markets: list[dict]):
@@ -197,7 +206,13 @@ class BinanceHarness(Harness):
         return BTC, "4001"
 
     def cancelled(self) -> list[str]:
-        return [query(r)["orderId"] for r in calls_to(self._http, "/fapi/v1/order", "DELETE")]
+        plain = [query(r)["orderId"] for r in calls_to(self._http, "/fapi/v1/order", "DELETE")]
+        return plain + [query(r)["algoId"] for r in calls_to(self._http, "/fapi/v1/algoOrder", "DELETE")]
+
+    def given_cancels_accepted(self) -> None:
+        route(self._http, "DELETE", f"{FAPI}/v1/order", dict(binance("open_orders")[0], status="CANCELED"))
+        route(self._http, "DELETE", f"{FAPI}/v1/algoOrder", {"algoId": 5001, "clientAlgoId": "rm-prot-2-sl",
+                                                            "code": "200", "msg": "success"})
 
     def given_no_such_order(self) -> tuple[str, str]:
         binance_listing(self._http)

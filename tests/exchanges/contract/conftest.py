@@ -56,7 +56,7 @@ def venue(request: pytest.FixtureRequest, offline: responses.RequestsMock) -> Ha
         clock: FixedClock = request.getfixturevalue("paper_clock")
         engine: Engine = request.getfixturevalue("paper_engine")
         db_path: Path = request.getfixturevalue("paper_db_path")
-        return PaperHarness(make_paper, market, clock, engine, db_path)
+        return PaperHarness(make_paper, market, clock, engine, db_path, offline)
     if name == "bitunix":
         return BitunixHarness(offline)
     if name == "bitget":

@@ -9,6 +9,7 @@ behaviour instead of skipping.
 
 from __future__ import annotations
 
+import sqlite3
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from decimal import Decimal
@@ -33,6 +34,8 @@ class Declared:
     wire: bool = True
     # True: positions carry the venue's own position id, part of their identity
     position_ids: bool = False
+    # True: a stop-loss and a take-profit are two legs of one venue order (Bitunix TP/SL rows): they cancel together
+    paired_protection: bool = False
     # False: positions carry no open time (Binance positionRisk): identity falls back to the entry price
     open_times: bool = True
 
@@ -71,6 +74,7 @@ class Harness(ABC):
     name: str
     declared: Declared
     adapter: ExchangeAdapter
+    balance_endpoint: str = ""  # the path the balance is read from (wire venues)
 
     # -- reads ------------------------------------------------------------------------------------------
     @abstractmethod
@@ -110,6 +114,14 @@ class Harness(ABC):
     def cancelled(self) -> list[str]:
         """Return the ids the venue was asked to cancel (paper: the ids no longer open)."""
 
+    def venue_order_id(self, order_id: str) -> str:
+        """Return the id the venue is sent to cancel the order riskmgr knows as ``order_id``."""
+        return order_id
+
+    @abstractmethod
+    def given_cancels_accepted(self) -> None:
+        """The venue accepts every cancel of the orders ``given_protected_position_and_a_resting_order`` listed."""
+
     @abstractmethod
     def given_no_such_order(self) -> tuple[str, str]:
         """Return (symbol, id) of an order that is not open on the venue."""
@@ -142,3 +154,12 @@ class Harness(ABC):
     def given_venue_unavailable(self) -> None:
         """The balance read is answered 503 (the venue is down or overloaded)."""
         raise NotImplementedError(f"{self.name} declares no wire")
+
+    # -- what a venue without keys, throttle or wire (paper) offers instead ---------------------------------------
+    def busy_store(self) -> tuple[ExchangeAdapter, sqlite3.Connection]:
+        """Return an adapter that waits briefly for its store, and the connection now holding the store's lock."""
+        raise NotImplementedError(f"{self.name} has no store of its own")
+
+    def network_calls(self) -> int:
+        """Return how many HTTP calls the adapter has made."""
+        raise NotImplementedError(f"{self.name} talks to its venue over the network")

@@ -12,8 +12,10 @@ from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, text
+import responses
+from sqlalchemy import Engine, create_engine
 
+from riskmgr.core.clock import FixedClock
 from riskmgr.core.domain import OrderRequest, OrderSide, OrderType, PositionSide
 from riskmgr.exchanges.paper.exchange import PaperExchange
 from tests.exchanges.conftest import ETH, FakeMarket
@@ -33,9 +35,9 @@ class PaperHarness(Harness):
     name = "paper"
     declared = Declared(credentials=False, throttles=False, wire=False, position_ids=True)
 
-    def __init__(self, make_paper: Callable[..., PaperExchange], market: FakeMarket, clock, engine: Engine,
-                 db_path: Path):
-        self._make, self._market, self._clock = make_paper, market, clock
+    def __init__(self, make_paper: Callable[..., PaperExchange], market: FakeMarket, clock: FixedClock,
+                 engine: Engine, db_path: Path, http: responses.RequestsMock):
+        self._make, self._market, self._clock, self._http = make_paper, market, clock, http
         self._engine, self._db_path = engine, db_path
         self.adapter = make_paper()
         self._opened: set[str] = set()
@@ -93,6 +95,9 @@ class PaperHarness(Harness):
         still_open = {o.id for o in self.adapter.fetch_open_orders()}
         return sorted(self._opened - still_open)
 
+    def given_cancels_accepted(self) -> None:
+        self._opened |= {o.id for o in self.adapter.fetch_open_orders()}  # the paper venue accepts any cancel
+
     def given_no_such_order(self) -> tuple[str, str]:
         self.adapter.fetch_balance()  # the account exists, the order does not
         return ETH, "424242"
@@ -106,8 +111,5 @@ class PaperHarness(Harness):
         holder.execute("BEGIN IMMEDIATE")
         return impatient, holder
 
-    def given_corrupt_position_record(self) -> None:
-        """A stored position whose side is neither long nor short."""
-        self._buy_btc()
-        with self._engine.begin() as connection:
-            connection.execute(text("UPDATE paper_position SET side = 'sideways'"))
+    def network_calls(self) -> int:
+        return len(self._http.calls)

@@ -76,3 +76,26 @@ def test_cancelling_an_order_that_is_not_open_is_not_found(venue: Harness):
         venue.adapter.cancel_order(symbol, order_id)
 
     assert caught.value.account == venue.adapter.account and order_id in str(caught.value)
+
+
+def test_cancelling_all_but_protection_leaves_the_stop_and_the_target_standing(venue: Harness):
+    expected = venue.given_protected_position_and_a_resting_order()
+    venue.given_cancels_accepted()
+
+    cancelled = venue.adapter.cancel_all_orders(include_protective=False)
+
+    assert expected.plain_id in cancelled
+    assert not {expected.stop_id, expected.target_id} & set(cancelled)
+    assert not {expected.stop_id, expected.target_id} & set(venue.cancelled())
+
+
+def test_cancelling_a_stop_by_the_id_the_listing_gave_cancels_that_stop(venue: Harness):
+    expected = venue.given_protected_position_and_a_resting_order()
+    venue.given_cancels_accepted()
+    stop = next(o for o in venue.adapter.fetch_open_orders() if o.id == expected.stop_id)
+
+    venue.adapter.cancel_order(stop.symbol, stop.id)
+
+    assert venue.cancelled() == [venue.venue_order_id(stop.id)]
+    paired = venue.venue_order_id(expected.target_id) == venue.venue_order_id(stop.id)
+    assert paired is venue.declared.paired_protection  # paired legs: the target goes with the stop (Bitunix)
