@@ -42,6 +42,7 @@ TPSL_CANCEL = f"{V1}/tpsl/cancel_order"
 class BitunixHarness(Harness):
     name = "bitunix"
     balance_endpoint = "/api/v1/futures/account"
+    secrets = (API_KEY, SECRET)
     declared = Declared(equity_estimated=True, position_ids=True, paired_protection=True)
 
     def __init__(self, http: responses.RequestsMock):
@@ -113,7 +114,8 @@ class BitunixHarness(Harness):
 
     # -- failures ---------------------------------------------------------------------------------------
     def given_rejected_credentials(self) -> None:
-        self._http.get(ACCOUNT, json={"code": 10007, "msg": "Signature Error", "data": None})
+        # the documented envelope; the message repeats the key, as a venue or a proxy may
+        self._http.get(ACCOUNT, json={"code": 10007, "msg": f"Signature Error for api-key {API_KEY}", "data": None})
 
     def given_throttled(self, seconds: int) -> None:
         self._http.get(ACCOUNT, status=429, body="Too Many Requests", headers={"Retry-After": str(seconds)})

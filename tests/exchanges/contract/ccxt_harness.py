@@ -54,6 +54,7 @@ def _quick(adapter):  # ccxt's throttle would make tests sleep between mocked ca
 class BitgetHarness(Harness):
     name = "bitget"
     balance_endpoint = "/api/v2/mix/account/accounts"
+    secrets = (KEY, SECRET, PASSPHRASE)
     declared = Declared()
 
     def __init__(self, http: responses.RequestsMock, markets: list[dict]):
@@ -125,7 +126,8 @@ class BitgetHarness(Harness):
                        content_type=content_type)
 
     def given_rejected_credentials(self) -> None:
-        self._accounts(400, json.dumps({"code": "40009", "msg": "sign signature error",
+        # the documented envelope; the message repeats the key and passphrase, as a venue or a proxy may
+        self._accounts(400, json.dumps({"code": "40009", "msg": f"sign signature error: {KEY} {PASSPHRASE}",
                                         "requestTime": 1717000000000, "data": None}))
 
     def given_throttled(self, seconds: int) -> None:
@@ -155,6 +157,7 @@ class BitgetHarness(Harness):
 class BinanceHarness(Harness):
     name = "binance"
     balance_endpoint = "/fapi/v3/account"
+    secrets = (KEY, SECRET)
     declared = Declared(open_times=False)
 
     def __init__(self, http: responses.RequestsMock, markets: list[dict]):
@@ -225,7 +228,8 @@ class BinanceHarness(Harness):
                        content_type=content_type)
 
     def given_rejected_credentials(self) -> None:
-        self._account(401, json.dumps({"code": -2015, "msg": "Invalid API-key, IP, or permissions for action."}))
+        # the documented envelope; the message repeats the key, as a venue or a proxy may
+        self._account(401, json.dumps({"code": -2015, "msg": f"Invalid API-key {KEY}, IP, or permissions for action."}))
 
     def given_throttled(self, seconds: int) -> None:
         self._account(429, json.dumps({"code": -1003, "msg": "Too many requests; current limit is 2400 requests "

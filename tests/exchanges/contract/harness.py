@@ -75,6 +75,7 @@ class Harness(ABC):
     declared: Declared
     adapter: ExchangeAdapter
     balance_endpoint: str = ""  # the path the balance is read from (wire venues)
+    secrets: tuple[str, ...] = ()  # the key, secret (and passphrase) the adapter was built with
 
     # -- reads ------------------------------------------------------------------------------------------
     @abstractmethod

@@ -46,7 +46,9 @@ def test_rejected_credentials_are_an_auth_error_and_not_retried(venue: Harness):
         assert venue.adapter.fetch_balance().currency == "USDT"
         return
     venue.given_rejected_credentials()
-    _fails_with(AuthError, venue, "fetch_balance")
+    error = _fails_with(AuthError, venue, "fetch_balance")
+    shown = f"{error} {error.describe()} {error!r} {venue.adapter!r}"
+    assert venue.secrets and not [s for s in venue.secrets if s in shown]  # the refused keys are never repeated
 
     venue.given_rejected_credentials()
     sleeps: list[float] = []

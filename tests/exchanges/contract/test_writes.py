@@ -38,7 +38,7 @@ def test_a_stop_for_a_position_that_is_not_open_is_not_found(venue: Harness):
     with pytest.raises(NotFoundError) as caught:
         venue.adapter.place_position_protection(BTC, PositionSide.LONG, stop_loss=STOP)
 
-    assert caught.value.account == venue.adapter.account
+    assert (caught.value.account, caught.value.operation) == (venue.adapter.account, "place_position_protection")
 
 
 # -- closing ------------------------------------------------------------------------------------------------------
@@ -57,7 +57,7 @@ def test_closing_a_position_that_is_not_open_is_not_found(venue: Harness):
     with pytest.raises(NotFoundError) as caught:
         venue.adapter.close_position(BTC, PositionSide.LONG)
 
-    assert caught.value.account == venue.adapter.account
+    assert (caught.value.account, caught.value.operation) == (venue.adapter.account, "close_position")
 
 
 # -- cancelling ---------------------------------------------------------------------------------------------------
@@ -75,7 +75,8 @@ def test_cancelling_an_order_that_is_not_open_is_not_found(venue: Harness):
     with pytest.raises(NotFoundError) as caught:
         venue.adapter.cancel_order(symbol, order_id)
 
-    assert caught.value.account == venue.adapter.account and order_id in str(caught.value)
+    assert (caught.value.account, caught.value.operation) == (venue.adapter.account, "cancel_order")
+    assert order_id in str(caught.value)
 
 
 def test_cancelling_all_but_protection_leaves_the_stop_and_the_target_standing(venue: Harness):
