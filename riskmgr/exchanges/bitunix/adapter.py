@@ -78,23 +78,32 @@ class BitunixAdapter(ExchangeAdapter):
                    clock=clock)
 
     @contextmanager
-    def _context(self) -> Iterator[None]:
-        """Stamp this account on every exchange error that leaves the adapter."""
+    def _context(self, operation: str) -> Iterator[None]:
+        """Stamp this account and ``operation`` on every exchange error that leaves the adapter.
+
+        The client names the endpoint (a path) as the operation; the path moves into the message, which keeps it.
+        An operation already named (a nested call such as set_leverage inside place_order) stays, as with ccxt.
+        """
         try:
             yield
         except ExchangeError as exc:
             exc.account = exc.account or self.account
+            endpoint = exc.operation or ""
+            if endpoint.startswith("/") and endpoint not in str(exc):
+                exc.args = (f"{endpoint}: {exc}",)
+            if not endpoint or endpoint.startswith("/"):
+                exc.operation = operation
             raise
 
     # -- reads ------------------------------------------------------------------------------------------
     def fetch_balance(self) -> Balance:
         """Return the USDT futures balance (equity inferred, see parse.parse_balance)."""
-        with self._context():
+        with self._context("fetch_balance"):
             return P.parse_balance(self._client.get_account())
 
     def fetch_positions(self) -> list[Position]:
         """Return every open position with its mark price joined from the tickers."""
-        with self._context():
+        with self._context("fetch_positions"):
             rows = self._position_rows()
             if not rows:
                 return []
@@ -107,7 +116,7 @@ class BitunixAdapter(ExchangeAdapter):
 
     def fetch_open_orders(self) -> list[Order]:
         """Return plain open orders plus every leg of every pending TP/SL order."""
-        with self._context():
+        with self._context("fetch_open_orders"):
             orders = [P.parse_order(row) for row in self._client.get_pending_orders()]
             tpsl_rows = self._client.get_pending_tpsl()
             if tpsl_rows:
@@ -118,7 +127,7 @@ class BitunixAdapter(ExchangeAdapter):
 
     def fetch_markets(self) -> dict[str, MarketSpec]:
         """Return the spec of every USDT-margined perpetual (whatever its symbolStatus)."""
-        with self._context():
+        with self._context("fetch_markets"):
             pairs = self._client.get_trading_pairs()
             specs = [P.parse_market(row) for row in pairs if row.text("quote").upper() in C.QUOTE_CURRENCIES]
             return {spec.symbol: spec for spec in specs}
@@ -126,7 +135,7 @@ class BitunixAdapter(ExchangeAdapter):
     def fetch_maintenance_margin_rate(self, symbol: str) -> Decimal:
         """Return the first-tier maintenance margin rate of ``symbol`` (get_position_tiers, once per symbol)."""
         native = P.to_native(symbol)
-        with self._context():
+        with self._context("fetch_maintenance_margin_rate"):
             return self._rates.get(native, lambda: self._tier_rate(native))
 
     def _tier_rate(self, native: str) -> Decimal:
@@ -134,7 +143,7 @@ class BitunixAdapter(ExchangeAdapter):
 
     def fetch_tickers(self) -> dict[str, Ticker]:
         """Return last and mark prices of every USDT-margined perpetual."""
-        with self._context():
+        with self._context("fetch_tickers"):
             rows = self._client.get_tickers()
             now = self._clock.now()
             tickers = [P.parse_ticker(row, now) for row in rows if P.is_supported_native(row.raw.get("symbol"))]
@@ -160,7 +169,7 @@ class BitunixAdapter(ExchangeAdapter):
         else:
             start = to_ms(since)
             end = min(start + limit * step - 1, now_ms)
-        with self._context():
+        with self._context("fetch_candles"):
             bars: dict[datetime, Candle] = {}
             for window in range(start, end + 1, C.KLINE_LIMIT * step):
                 window_end = min(window + C.KLINE_LIMIT * step - 1, end)
@@ -178,7 +187,7 @@ class BitunixAdapter(ExchangeAdapter):
         if since.tzinfo is None:
             raise ValidationError("since", "must be a timezone-aware UTC datetime")
         found: list[P.Row] = []
-        with self._context():
+        with self._context("fetch_closed_trades"):
             for _page in range(C.MAX_PAGES):
                 query = {"startTime": to_ms(since - HISTORY_LOOKBACK), "skip": len(found), "limit": C.PAGE_LIMIT}
                 data = P.Row(self._client.get(HISTORY_POSITIONS, query), HISTORY_POSITIONS, "reply")
@@ -196,7 +205,7 @@ class BitunixAdapter(ExchangeAdapter):
         """Place a market or limit order, applying the request's leverage and margin mode first."""
         O.validate_request(request)
         native = P.to_native(request.symbol)
-        with self._context():
+        with self._context("place_order"):
             if request.leverage is not None:
                 self.set_leverage(request.symbol, request.leverage)
             if request.margin_mode is not None:
@@ -241,7 +250,7 @@ class BitunixAdapter(ExchangeAdapter):
             if price is not None and not (price.is_finite() and price > 0):
                 raise ValidationError(name, f"{price} must be a price greater than zero")
         native = P.to_native(symbol)
-        with self._context():
+        with self._context("place_position_protection"):
             position_id = self._position_row(native, side).text("positionId")
             existing = [row for row in self._client.get_pending_tpsl(native, position_id)
                         if row.text("positionId") == position_id and P.is_position_tpsl(row)]
@@ -277,7 +286,7 @@ class BitunixAdapter(ExchangeAdapter):
     def cancel_order(self, symbol: str, order_id: str) -> None:
         """Cancel one plain order, or one TP/SL order (cancelling a leg cancels its whole Bitunix row)."""
         native = P.to_native(symbol)
-        with self._context():
+        with self._context("cancel_order"):
             tpsl = P.split_tpsl_id(order_id)
             if tpsl is not None:
                 self._client.cancel_tpsl(native, tpsl[0])
@@ -289,7 +298,7 @@ class BitunixAdapter(ExchangeAdapter):
     def cancel_all_orders(self, symbol: str | None = None, *, include_protective: bool = True) -> list[str]:
         """Cancel open orders (with or without TP/SL); raise PartialCancelError naming any that survived."""
         native = P.to_native(symbol) if symbol else None
-        with self._context():
+        with self._context("cancel_all_orders"):
             if include_protective:
                 results = [self._client.cancel_all_orders(native)]
             else:
@@ -325,7 +334,7 @@ class BitunixAdapter(ExchangeAdapter):
     def close_position(self, symbol: str, side: PositionSide, client_id: str | None = None) -> Order:
         """Close one position at market with flash_close_position (which takes no client id)."""
         native = P.to_native(symbol)
-        with self._context():
+        with self._context("close_position"):
             position = self._position_row(native, side)
             position_id = position.text("positionId")
             reply = self._client.flash_close_position(position_id)
@@ -341,7 +350,7 @@ class BitunixAdapter(ExchangeAdapter):
         just before the call; re-read positions to confirm the account is flat.
         """
         native = P.to_native(symbol) if symbol else None
-        with self._context():
+        with self._context("close_all_positions"):
             positions = self._position_rows(native)
             if not positions:
                 return []
@@ -354,13 +363,13 @@ class BitunixAdapter(ExchangeAdapter):
         if isinstance(leverage, bool) or not isinstance(leverage, int) or leverage < 1:
             raise ValidationError("leverage", f"{leverage!r} must be a whole number of at least 1")
         native = P.to_native(symbol)
-        with self._context():
+        with self._context("set_leverage"):
             self._client.change_leverage(native, leverage)
 
     def set_margin_mode(self, symbol: str, margin_mode: MarginMode) -> None:
         """Set isolated or cross margin on ``symbol`` (Bitunix refuses while orders or positions are open)."""
         native = P.to_native(symbol)
-        with self._context():
+        with self._context("set_margin_mode"):
             self._client.change_margin_mode(native, C.MARGIN_MODE_NAMES[MarginMode(margin_mode)])
 
     # -- helpers ----------------------------------------------------------------------------------------

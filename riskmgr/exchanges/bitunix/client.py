@@ -118,12 +118,20 @@ class BitunixClient:
         return self._unwrap(response, path)
 
     def _error(self, cls: type[ExchangeError], message: str, path: str, code: object = None) -> ExchangeError:
-        return cls(message, account=self.account, operation=path, code=None if code is None else str(code))
+        return cls(self._scrub(message), account=self.account, operation=path,
+                   code=None if code is None else str(code))
+
+    def _scrub(self, message: str) -> str:
+        """Mask the key and secret should the exchange's message (or a proxy's page) repeat them."""
+        for credential in (self._api_key, self._secret):
+            message = message.replace(credential.reveal(), "***")
+        return message
 
     def _rate_limited(self, message: str, path: str, response: requests.Response, code: object = None
                       ) -> RateLimitError:
         """Return the RateLimitError of a throttled reply, carrying the wait its Retry-After header names."""
-        error = RateLimitError(message, account=self.account, operation=path, code=None if code is None else str(code))
+        error = RateLimitError(self._scrub(message), account=self.account, operation=path,
+                               code=None if code is None else str(code))
         error.retry_after = retry_after_from(response.headers, self._clock.now())
         if error.retry_after is not None:
             log.info("bitunix %s: rate limited, the exchange asks to wait %.1f s", path, error.retry_after)
@@ -272,7 +280,7 @@ class BitunixClient:
                 order_id=item.opt_text("orderId"),
                 client_id=item.opt_text("clientId"),
                 code=item.integer("errorCode") if item.present("errorCode") else None,
-                message=item.opt_text("errorMsg") or "no reason given",
+                message=self._scrub(item.opt_text("errorMsg") or "no reason given"),
             )
             for item in rows(reply.raw.get("failureList"), endpoint, "failure", null_is_empty=True)
         )

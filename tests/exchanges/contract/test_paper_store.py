@@ -1,0 +1,54 @@
+"""The paper venue's answer to "malformed reply": it has no wire, so its unreadable answer is a corrupt stored record.
+
+The contract suite declares the paper venue wire-less (test_errors.py); here is the guard it does have: a stored fill
+that closes a position but cannot say its result is a MalformedResponseError, never a P&L guessed or left out.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import Engine, text
+
+from riskmgr.core.domain import OrderRequest, OrderSide, OrderType, PositionSide
+from riskmgr.core.errors import MalformedResponseError
+from riskmgr.exchanges.paper.exchange import PaperExchange
+from tests.exchanges.conftest import BTC, START
+
+
+@pytest.fixture
+def closed_paper(paper: PaperExchange) -> PaperExchange:
+    """A paper account that opened and closed one BTC long."""
+    paper.place_order(OrderRequest(BTC, OrderSide.BUY, OrderType.MARKET, Decimal("0.02")))
+    paper.close_position(BTC, PositionSide.LONG)
+    return paper
+
+
+def _corrupt_the_closing_fill(engine: Engine, statement: str) -> None:
+    with engine.begin() as connection:
+        changed = connection.execute(text(statement))
+        assert changed.rowcount == 1
+
+
+def test_a_stored_close_without_its_net_pnl_is_a_malformed_response_error(closed_paper, paper_engine):
+    _corrupt_the_closing_fill(paper_engine, "UPDATE paper_fill SET net_pnl = NULL WHERE closes")
+
+    with pytest.raises(MalformedResponseError, match="no net P&L") as caught:
+        closed_paper.fetch_closed_trades(START)
+
+    assert (caught.value.account, caught.value.operation) == ("paper", "fetch_closed_trades")
+
+
+def test_a_stored_close_of_no_known_side_is_a_malformed_response_error(closed_paper, paper_engine):
+    _corrupt_the_closing_fill(paper_engine, "UPDATE paper_fill SET side = 'sideways' WHERE closes")
+
+    with pytest.raises(MalformedResponseError, match="neither buy nor sell"):
+        closed_paper.fetch_closed_trades(START)
+
+
+def test_the_same_close_read_intact_names_its_symbol_side_and_net_pnl(closed_paper):
+    (trade,) = closed_paper.fetch_closed_trades(START)
+
+    # 0.02 BTC bought and sold at 50000: no move, fees 0.02 x 50000 x 0.0005 twice = 1
+    assert (trade.symbol, trade.side, trade.realized_pnl) == (BTC, PositionSide.LONG, Decimal(-1))
