@@ -4,10 +4,10 @@
 #   scripts/pg_test_server.sh stop DIR
 # Runs the server as the "postgres" user when started by root (PostgreSQL refuses to run as root).
 set -euo pipefail
-cmd=${1:?start|stop}; dir=${2:?data folder}; port=${3:-55432}
+cmd=${1:?start|stop}; dir=$(realpath -m "${2:?data folder}"); port=${3:-55432}
 bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 [ -n "$bindir" ] || { echo "PostgreSQL server binaries not found (apt-get install postgresql)" >&2; exit 2; }
-as_owner() { if [ "$(id -u)" = "0" ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+as_owner() { if [ "$(id -u)" = "0" ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi; }  # from /: postgres may not enter the caller's folder
 case "$cmd" in
   start)
     mkdir -p "$dir"
