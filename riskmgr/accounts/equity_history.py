@@ -109,7 +109,7 @@ def history_json(runtime: Runtime, account: str | None, since: datetime | None) 
     return json.dumps(head, separators=(",", ":"))[:-1] + ',"series":{' + ",".join(parts) + "}}"
 
 
-def _raw_query(name: str, since: datetime):  # type: ignore[no-untyped-def]
+def _raw_query(name: str, since: datetime):
     return (select(EquityPoint.ts, EquityPoint.equity)
             .where(EquityPoint.account == name, EquityPoint.ts >= since).order_by(EquityPoint.ts))
 
