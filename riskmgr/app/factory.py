@@ -36,7 +36,7 @@ def create_app(config: Settings | None = None) -> Flask:
         # believe X-Forwarded-For / -Proto only as far as the configured proxies: the client address is the one
         # the outermost trusted proxy saw (what login throttling keys on); anything further left is spoofable
         n = config.trusted_proxies
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]  # Flask's documented way to put middleware around the app
 
     from riskmgr.app.logging_setup import configure_logging, init_request_ids
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Insert, Row, Select, Table, select, true
+from sqlalchemy import Engine, FromClause, Insert, Row, Select, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -59,13 +59,13 @@ class TradingStateStore:
         with Session(self._engine) as session, session.begin():
             return _status(self._row(session, lock=False))
 
-    def current_with(self, table: Table) -> tuple[TradingStatus, list[Row[Any]]]:
+    def current_with(self, table: FromClause) -> tuple[TradingStatus, list[Row[Any]]]:
         """Return the state in force and every row of ``table``, read together in one select.
 
         Every logged-in page's banner shows the state and the account switches: one round trip serves both, and
         both come from the same moment. The rows carry ``table``'s columns by name (and the state's, prefixed).
         """
-        key = next(iter(table.primary_key.columns)).name
+        key = next(iter(table.primary_key)).name
         with self._engine.connect() as conn:
             rows = conn.execute(_state_with(table)).all()
         if not rows:  # no state row yet (a schema built by create_all): create it, then read the table alone
@@ -132,7 +132,7 @@ class TradingStateStore:
 
 
 @functools.cache
-def _state_with(table: Table) -> Select[Any]:
+def _state_with(table: FromClause) -> Select[Any]:
     """The state row joined with every row of ``table`` (one row with NULLs for ``table`` when it is empty)."""
     return select(*_STATE_LABELS, table).select_from(_TABLE.outerjoin(table, true())).where(_TABLE.c.id == _ROW_ID)
 

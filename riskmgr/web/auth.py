@@ -103,7 +103,7 @@ def _store_hash(row: AppSetting | None, value: str) -> None:
 def _password_ok(password: str) -> bool:
     row = db.session.get(AppSetting, HASH_KEY)
     if row is None:
-        ensure_admin_credentials(current_app._get_current_object())  # type: ignore[attr-defined]
+        ensure_admin_credentials(current_app._get_current_object())  # type: ignore[attr-defined]  # a LocalProxy method: Flask types current_app as the app
         row = db.session.get(AppSetting, HASH_KEY)
     return row is not None and check_password_hash(row.value, password)
 
