@@ -12,7 +12,7 @@ export FLASK_APP := app
 help:
 	@echo "make run    install what is needed and serve the dashboard on http://$(HOST):$(PORT)"
 	@echo "make test   install what is needed and run the whole suite"
-	@echo "make lint   ruff over the code and the import layers (import-linter)"
+	@echo "make lint   ruff over the code, the import layers (import-linter) and the types (mypy)"
 	@echo "make bench  run the benchmarks under benchmarks/"
 
 $(VENV)/.stamp-python: requirements.txt
@@ -20,7 +20,7 @@ $(VENV)/.stamp-python: requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
 
-# the suite's tools (pytest, hypothesis, responses, ruff, import-linter, playwright) only for `make test` / `make bench`
+# the suite's tools (pytest, hypothesis, responses, ruff, import-linter, mypy, playwright): `make test` / `make bench`
 $(VENV)/.stamp-dev: requirements-dev.txt $(VENV)/.stamp-python
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
@@ -45,15 +45,17 @@ run: install
 test: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports --no-cache
+	$(VENV)/bin/mypy
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.stamp-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports --no-cache
+	$(VENV)/bin/mypy
 
 bench: install-dev
 	@failed=""; for f in benchmarks/*.py; do echo "== $$f"; $(PY) $$f || failed="$$failed $$f"; done; \
 	if [ -n "$$failed" ]; then echo "benchmarks that missed a target:$$failed"; exit 1; fi; echo "every benchmark met its targets"
 
 clean:
-	rm -rf $(VENV) node_modules static/vendor .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules static/vendor .pytest_cache .ruff_cache .mypy_cache

@@ -14,9 +14,9 @@ import weakref
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -58,7 +58,7 @@ def _upsert(dialect: str) -> Any:
     """Return the roll-up upsert for ``dialect``, built once and run as one executemany per poll."""
     if dialect not in _UPSERTS:
         maker = pg_insert if dialect == "postgresql" else sqlite_insert
-        table = EquityRollup.__table__
+        table = cast(Table, EquityRollup.__table__)  # a declarative model's table
         stmt = maker(table)
         _UPSERTS[dialect] = stmt.on_conflict_do_update(
             index_elements=["account", "width_s", "bucket"],
@@ -109,7 +109,7 @@ def history_json(runtime: Runtime, account: str | None, since: datetime | None) 
     return json.dumps(head, separators=(",", ":"))[:-1] + ',"series":{' + ",".join(parts) + "}}"
 
 
-def _raw_query(name: str, since: datetime):  # type: ignore[no-untyped-def]
+def _raw_query(name: str, since: datetime):
     return (select(EquityPoint.ts, EquityPoint.equity)
             .where(EquityPoint.account == name, EquityPoint.ts >= since).order_by(EquityPoint.ts))
 

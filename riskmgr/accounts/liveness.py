@@ -160,7 +160,7 @@ def _liveness_globals(state: Any) -> None:
 
 
 @bp.get("/api/liveness")
-def api_liveness():  # type: ignore[no-untyped-def]
+def api_liveness():
     """The poller's heartbeat and the staleness limit; alerts once if the poller is found stopped."""
     runtime = current_runtime()
     beat = check(runtime)

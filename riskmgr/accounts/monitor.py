@@ -229,7 +229,7 @@ def _read_all(runtime: Runtime, previous: _Previous, now: datetime) -> list[Acco
     return [_outcome(a, readings[a.account], previous.get(a.account), now, timeout, deadline) for a in adapters]
 
 
-def _outcome(adapter, reading, previous, now: datetime, timeout: float, deadline: float) -> AccountSnapshot:  # type: ignore[no-untyped-def]
+def _outcome(adapter, reading, previous, now: datetime, timeout: float, deadline: float) -> AccountSnapshot:
     try:
         snap = reading.result(deadline)
     except FutureTimeout:

@@ -113,8 +113,8 @@ def _account(env: Mapping[str, str], name: str, prefix: str) -> AccountConfig:
     return AccountConfig(
         name=name,
         exchange=exchange,
-        api_key=_secret(env, prefix + "API_KEY", required=True),  # type: ignore[arg-type]
-        api_secret=_secret(env, prefix + "API_SECRET", required=True),  # type: ignore[arg-type]
+        api_key=_secret(env, prefix + "API_KEY", required=True),  # type: ignore[arg-type]  # required=True: _secret never returns None
+        api_secret=_secret(env, prefix + "API_SECRET", required=True),  # type: ignore[arg-type]  # required=True: _secret never returns None
         passphrase=passphrase,
         base_url=_base_url(env, prefix + "BASE_URL"),
         demo=demo,
@@ -177,9 +177,9 @@ def build_adapters(settings: Any, engine: Any, market: Any, clock: Clock) -> dic
 
 def live_adapter(config: AccountConfig, *, timeout_s: float, clock: Clock) -> ExchangeAdapter:
     """Build the adapter of one live account (no network call: markets load on first use)."""
-    for secret in (config.api_key, config.api_secret, config.passphrase):
-        if secret is not None:
-            register_secret(secret.reveal())
+    for held in (config.api_key, config.api_secret, config.passphrase):
+        if held is not None:
+            register_secret(held.reveal())
     key, secret = config.api_key.reveal(), config.api_secret.reveal()
     if config.exchange == "bitunix":
         from riskmgr.exchanges.bitunix.adapter import BitunixAdapter

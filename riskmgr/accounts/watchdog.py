@@ -358,19 +358,19 @@ NAV = [("accounts.page", "Accounts")]
 
 
 @bp.get("/accounts")
-def page():  # type: ignore[no-untyped-def]
+def page():
     runtime = current_runtime()
     return render_template("accounts.html", poll_seconds=runtime.settings.poll_seconds,
                            selftest=watchdog(runtime).settings)
 
 
 @bp.get("/api/accounts")
-def api_accounts():  # type: ignore[no-untyped-def]
+def api_accounts():
     return jsonify(accounts_view(current_runtime()))
 
 
 @bp.post("/api/accounts/<name>/selftest")
-def api_selftest(name: str):  # type: ignore[no-untyped-def]
+def api_selftest(name: str):
     runtime = current_runtime()
     settings = watchdog(runtime).settings
     symbol = opt_str(json_object(request, optional=True), "symbol", max_len=SYMBOL_MAX) or settings.selftest_symbol

@@ -219,7 +219,7 @@ class WatchStore:
                         resends=WatchedPosition.resends + 1, last_result=message))
         with self._session() as session, session.begin():
             # one conditional UPDATE: of two processes giving up the same placement, exactly one wins
-            if session.execute(stmt).rowcount != 1:  # type: ignore[attr-defined]
+            if session.execute(stmt).rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE's Result is a CursorResult (rowcount)
                 return None
             return episode.resends + 1
 
@@ -240,8 +240,8 @@ class WatchStore:
             rows = [r for r in session.scalars(stmt) if r.account in accounts and r.unprotected_since is not None]
         return [{
             "account": r.account, "symbol": r.symbol, "side": r.side, "missing": r.missing,
-            "since": r.unprotected_since.isoformat(),  # type: ignore[union-attr]
-            "seconds": round((now - r.unprotected_since).total_seconds()),  # type: ignore[operator]
+            "since": r.unprotected_since.isoformat(),  # type: ignore[union-attr]  # the rows kept have unprotected_since set
+            "seconds": round((now - r.unprotected_since).total_seconds()),  # type: ignore[operator]  # the rows kept have unprotected_since set
             "attempts": r.attempts, "failures": r.failures, "last_result": r.last_result,
             "escalation": r.escalation, "last_seen": r.last_seen.isoformat(),
             "pending": None if r.pending_client_id is None else {
@@ -281,7 +281,7 @@ class WatchStore:
 
 def _episode(row: WatchedPosition) -> Episode:
     return Episode(row.account, row.symbol, PositionSide(row.side), row.identity,
-                   row.unprotected_since,  # type: ignore[arg-type]
+                   row.unprotected_since,  # type: ignore[arg-type]  # called only on a row with an open episode
                    row.missing or "", row.attempts, row.failures, row.escalation, row.escalations, row.flat_since,
                    row.pending_client_id, row.pending_at, row.pending_levels, row.resends or 0)
 
@@ -340,7 +340,8 @@ def _forget(row: WatchedPosition, now: datetime) -> WatchedPosition | None:
 
 def _observe(row: WatchedPosition, sight: Sighting, now: datetime, bumps: Counter[str]) -> Observation:
     """Record the position as seen now; start or end its unprotected episode (counted in ``bumps``)."""
-    started, ended = False, (None, None)
+    started = False
+    ended: tuple[datetime | None, str | None] = (None, None)
     if not row.open:
         row.open, row.first_seen = True, now
         row.start_episode(None, None)

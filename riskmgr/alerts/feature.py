@@ -71,18 +71,18 @@ def _dispatcher() -> AlertDispatcher:
 
 
 @bp.get("/alerts")
-def page():  # type: ignore[no-untyped-def]
+def page():
     dispatcher = _dispatcher()
     return render_template("alerts.html", settings=dispatcher.settings, statuses=STATUSES)
 
 
 @bp.get("/api/alerts/status")
-def status():  # type: ignore[no-untyped-def]
+def status():
     return jsonify(_dispatcher().status())
 
 
 @bp.get("/api/alerts")
-def history():  # type: ignore[no-untyped-def]
+def history():
     limit = opt_int(request.args, "limit", 1, 1000) or 100
     wanted = request.args.get("status") or None
     if wanted is not None:
@@ -91,12 +91,12 @@ def history():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/api/alerts/toggles")
-def toggles():  # type: ignore[no-untyped-def]
+def toggles():
     return jsonify(toggles=_dispatcher().toggles())
 
 
 @bp.put("/api/alerts/toggles")
-def set_toggle():  # type: ignore[no-untyped-def]
+def set_toggle():
     data = json_object(request)
     kind = req_str(data, "kind", list(ALERTABLE), max_len=NAME_MAX)
     enabled = data.get("enabled")
@@ -108,7 +108,7 @@ def set_toggle():  # type: ignore[no-untyped-def]
 
 
 @bp.post("/api/alerts/test")
-def send_test():  # type: ignore[no-untyped-def]
+def send_test():
     return jsonify(_dispatcher().send_test(getattr(g, "actor", "operator")))
 
 

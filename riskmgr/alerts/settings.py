@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from riskmgr.core.env import read_bool, read_int
 from riskmgr.core.errors import ConfigError
@@ -104,9 +105,9 @@ def _read_telegram(env: Mapping[str, str]) -> tuple[str | None, tuple[str, ...]]
     return token, chats
 
 
-def _read_smtp(env: Mapping[str, str]) -> dict:
+def _read_smtp(env: Mapping[str, str]) -> dict[str, Any]:
     host = _raw(env, "SMTP_HOST")
-    values = {
+    values: dict[str, Any] = {
         "smtp_host": host,
         "smtp_port": read_int(env, "SMTP_PORT", 587, 1, 65535),
         "smtp_user": _raw(env, "SMTP_USER"),

@@ -6,6 +6,7 @@ import contextlib
 import json
 import signal
 import threading
+from typing import NoReturn
 
 import click
 from flask import Flask, current_app
@@ -19,7 +20,7 @@ risk_cli = AppGroup("risk", help="Trading state and risk controls.")
 scheduler_cli = AppGroup("scheduler", help="Background jobs (polling, paper matching).")
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     """Print a one-line reason and exit non-zero."""
     raise click.ClickException(message)
 
@@ -92,7 +93,7 @@ def scheduler_run() -> None:
     """Run the background jobs in the foreground (for a separate worker process); Ctrl-C stops."""
     from riskmgr.app.scheduler import start_background_jobs, stop_background_jobs
 
-    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]  # a LocalProxy method: Flask types current_app as the app
     start_background_jobs(app)
     if "scheduler" not in current_runtime().background:
         click.echo("another process holds the scheduler lock; waiting to take over")

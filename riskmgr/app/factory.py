@@ -36,7 +36,7 @@ def create_app(config: Settings | None = None) -> Flask:
         # believe X-Forwarded-For / -Proto only as far as the configured proxies: the client address is the one
         # the outermost trusted proxy saw (what login throttling keys on); anything further left is spoofable
         n = config.trusted_proxies
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]  # Flask's documented way to put middleware around the app
 
     from riskmgr.app.logging_setup import configure_logging, init_request_ids
 
@@ -97,7 +97,7 @@ def _set_postgres_timeouts(engine: Engine, config: Settings) -> None:
         return
 
     @event.listens_for(engine, "connect")
-    def _timeouts(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+    def _timeouts(dbapi_conn, _record) -> None:
         cur = dbapi_conn.cursor()
         cur.execute(f"SET lock_timeout = {int(config.db_lock_timeout_ms)}")
         cur.execute(f"SET statement_timeout = {int(config.db_statement_timeout_ms)}")
@@ -157,7 +157,7 @@ def _enable_sqlite_wal(engine: Engine) -> None:
         return
 
     @event.listens_for(engine, "connect")
-    def _pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+    def _pragmas(dbapi_conn, _record) -> None:
         cur = dbapi_conn.cursor()
         if engine.url.database not in (None, "", ":memory:"):
             cur.execute("PRAGMA journal_mode=WAL")

@@ -16,9 +16,12 @@ import fcntl
 import logging
 import os
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.engine import make_url
+
+if TYPE_CHECKING:
+    import psycopg
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +88,7 @@ class PostgresLock:
         self._conninfo = url.render_as_string(hide_password=False)
         self._where = url.render_as_string(hide_password=True)
         self._timeout = connect_timeout
-        self._conn = None  # type: ignore[var-annotated]  # psycopg.Connection once held
+        self._conn: psycopg.Connection[Any] | None = None  # imported when the lock is first tried
 
     def try_acquire(self) -> bool:
         if self._conn is not None:

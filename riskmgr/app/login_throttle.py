@@ -134,10 +134,10 @@ class LoginThrottle:
                      .values(failures=0, next_allowed_at=None))
 
     @staticmethod
-    def _row(conn: Connection, key: str):  # type: ignore[no-untyped-def]
+    def _row(conn: Connection, key: str):
         return conn.execute(select(LoginFailure.__table__).where(LoginFailure.key == key)).one_or_none()
 
-    def _refusal(self, conn: Connection, key: str, row, glob, now: datetime) -> datetime | None:  # type: ignore[no-untyped-def]
+    def _refusal(self, conn: Connection, key: str, row, glob, now: datetime) -> datetime | None:
         """Return when the address may try again, or None to let it in now (reserving a slot when capped)."""
         own = row.next_allowed_at if row.next_allowed_at is not None and row.next_allowed_at > now else None
         if own is not None:
@@ -153,7 +153,7 @@ class LoginThrottle:
         conn.execute(update(LoginFailure).where(LoginFailure.key == key).values(slot_at=slot))
         return slot
 
-    def _count(self, conn: Connection, key: str, row, glob, now: datetime) -> None:  # type: ignore[no-untyped-def]
+    def _count(self, conn: Connection, key: str, row, glob, now: datetime) -> None:
         """Count the admitted attempt as a failure of the address and of the global cap."""
         conn.execute(update(LoginFailure).where(LoginFailure.key == key)
                      .values(failures=LoginFailure.failures + 1, last_failure_at=now, slot_at=None))
@@ -167,7 +167,7 @@ class LoginThrottle:
         conn.execute(update(LoginFailure).where(LoginFailure.key == GLOBAL_KEY).values(**values))
 
 
-def _global_after(glob, now: datetime) -> datetime:  # type: ignore[no-untyped-def]
+def _global_after(glob, now: datetime) -> datetime:
     """Return the global cap's theoretical arrival time after one more attempt now."""
     tat = glob.next_allowed_at if glob.next_allowed_at is not None and glob.next_allowed_at > now else now
     return tat + timedelta(seconds=GLOBAL_INTERVAL_S)

@@ -58,7 +58,7 @@ def _prune_intents(session: Session, cut: datetime) -> int:
     return len(doomed)
 
 
-def _count(result) -> int:  # type: ignore[no-untyped-def]
+def _count(result) -> int:
     return int(result.rowcount or 0)
 
 

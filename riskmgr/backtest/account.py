@@ -228,7 +228,7 @@ class SimAccount:
 
     def _pay_funding(self, j: int) -> None:
         h = self.held()
-        instants = int(self.s.funding[j])  # type: ignore[index]
+        instants = int(self.s.funding[j])  # type: ignore[index]  # callers pay funding only where s.funding is set
         delta = fm.funding_payment(h.side, h.qty, price_of(self.s.open[j]), self.cfg.funding_rate) * instants
         self.wallet += delta
         h.funding += delta

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import numpy as np
 from sqlalchemy.orm import Session
@@ -67,9 +67,22 @@ def warmup_bars(params: BacktestParams) -> int:
     return 2 * slowest + ip.htf_factor
 
 
-def store(runtime: Runtime) -> Any | None:
+class CandleHistory(Protocol):
+    """What a run reads from the candle store feature (riskmgr.candles.store.CandleStore)."""
+
+    def sources(self) -> list[str]: ...
+
+    def timeframes(self, source: str) -> list[str]: ...
+
+    def symbols(self, source: str) -> list[str]: ...
+
+    def candles(self, source: str, symbol: str, timeframe: str, *, start: datetime | None = None,
+                end: datetime | None = None, limit: int | None = None) -> CandleArrays: ...
+
+
+def store(runtime: Runtime) -> CandleHistory | None:
     """Return the candle store feature, if it is installed."""
-    return runtime.features.get("candles")
+    return cast("CandleHistory | None", runtime.features.get("candles"))
 
 
 def sources(runtime: Runtime) -> list[str]:
@@ -100,7 +113,7 @@ def check_source(runtime: Runtime, params: BacktestParams) -> None:
         _dataset_row(runtime, params)
     else:
         if params.source != SIMULATED:
-            served = store(runtime).timeframes(params.source)  # type: ignore[union-attr]
+            served = store(runtime).timeframes(params.source)  # type: ignore[union-attr]  # sources() named it: installed
             if params.timeframe not in served:
                 raise ValidationError("timeframe", f"{params.source} does not serve {params.timeframe} bars; "
                                                    f"one of {', '.join(served)}")

@@ -62,7 +62,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, tzinfo
 
 import numpy as np
 
@@ -116,18 +116,18 @@ def build_series(inp: EngineInput) -> Series:
                   funding)
 
 
-def risk_days(close_ms: np.ndarray, zone: object) -> np.ndarray:
+def risk_days(close_ms: np.ndarray, zone: tzinfo) -> np.ndarray:
     """Return a number per bar close that changes exactly when the risk day (in ``zone``) changes."""
     if getattr(zone, "key", None) == "UTC" or zone is UTC:
         return close_ms // DAY_MS
     bounds: list[int] = []
-    edge = next_day_start(from_ms(int(close_ms[0])), zone)  # type: ignore[arg-type]
+    edge = next_day_start(from_ms(int(close_ms[0])), zone)
     last = int(close_ms[-1])
     while True:
         bounds.append(to_ms(edge))
         if bounds[-1] > last:
             break
-        edge = next_day_start(edge, zone)  # type: ignore[arg-type]
+        edge = next_day_start(edge, zone)
     return np.searchsorted(np.array(bounds, dtype=np.int64), close_ms, side="right")
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
-from riskmgr.exchanges import fills as fm
+from riskmgr.core.domain import ZERO
 from riskmgr.exchanges.fills import BPS, ONE, ExitKind
 
 STOP, TARGET, LIQUIDATION = ExitKind.STOP_LOSS, ExitKind.TAKE_PROFIT, ExitKind.LIQUIDATION
@@ -58,7 +58,7 @@ def position_exit(long: bool, bar: tuple[Decimal, Decimal, Decimal], stop: Decim
         if level is None:
             continue
         if (o <= level) if long else (o >= level):
-            distance, price = fm.ZERO, o
+            distance, price = ZERO, o
         elif (low <= level) if long else (high >= level):
             distance, price = abs(o - level), level
         else:

@@ -49,7 +49,7 @@ def step(acct: SimAccount, j: int) -> None:
             _market_fill(acct, j)
         else:
             acct.bar_start(j)
-    else:
+    elif h is not None:  # always, here: neither held nor pending went to the first branch
         if acct.s.funding is not None and acct.s.funding[j] and acct.funded_bar != j:
             acct._pay_funding(j)  # as ``bar_start`` does first; it changes the wallet, never the exits
         if _exit_possible(acct, h, j):

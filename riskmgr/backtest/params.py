@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from riskmgr.backtest.account import EngineConfig
@@ -25,6 +25,11 @@ from riskmgr.market.base import TIMEFRAME_SECONDS
 from riskmgr.risk.config import RiskLimits
 from riskmgr.signals.indicators import IndicatorParams
 from riskmgr.signals.params import SignalParams
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+_Settings = TypeVar("_Settings", bound="DataclassInstance")
 
 STRATEGIES = ("signals", "sma_cross")
 ENTRY_ORDERS = ("market", "limit")
@@ -262,7 +267,7 @@ def _coerce(name: str, default: Any, raw: Any) -> Any:
     return float(number)
 
 
-def _dataclass_from(cls: type, raw: Mapping[str, Any], prefix: str, fixed: dict[str, Any]) -> Any:
+def _dataclass_from(cls: type[_Settings], raw: Mapping[str, Any], prefix: str, fixed: dict[str, Any]) -> _Settings:
     defaults = cls()
     values: dict[str, Any] = dict(fixed)
     names = {f.name for f in fields(cls)}

@@ -342,11 +342,16 @@ def _trade_table(candles: CandleArrays, entry_bars: np.ndarray, sides: np.ndarra
         gross, fees = book.gross[:closed], book.fees[:closed]
     net = list(gross) if book.commission == 0 else [g - f for g, f in zip(gross, fees, strict=True)]
     money, count = book.money_places, len(qty)
+    # the money columns are ExactColumns (outcome.py): read like the engine's list[Decimal], never appended to
     return TradeTable(
         entry_bar=entry.tolist(), exit_bar=exit_.tolist(), entry_ms=candles.ts[entry].tolist(),
-        exit_ms=candles.ts[exit_].tolist(), side=side.tolist(), qty=ExactColumn(qty, 0),
-        entry_price=ExactColumn(opened, book.price_places), exit_price=ExactColumn(shut, book.price_places),
-        gross_pnl=ExactColumn(gross, money), fees=ExactColumn(fees, money), net_pnl=ExactColumn(net, money),
+        exit_ms=candles.ts[exit_].tolist(), side=side.tolist(),
+        qty=ExactColumn(qty, 0),  # type: ignore[arg-type]  # read-only, it reads as list[Decimal]
+        entry_price=ExactColumn(opened, book.price_places),  # type: ignore[arg-type]  # read-only, it reads as list[Decimal]
+        exit_price=ExactColumn(shut, book.price_places),  # type: ignore[arg-type]  # read-only, it reads as list[Decimal]
+        gross_pnl=ExactColumn(gross, money),  # type: ignore[arg-type]  # read-only, it reads as list[Decimal]
+        fees=ExactColumn(fees, money),  # type: ignore[arg-type]  # read-only, it reads as list[Decimal]
+        net_pnl=ExactColumn(net, money),  # type: ignore[arg-type]  # read-only, it reads as list[Decimal]
         funding=[ZERO] * count, reason=["cross"] * count, stop=[None] * count, target=[None] * count,
     )
 

@@ -250,7 +250,7 @@ class PresetStore:
     def delete(self, name: str) -> None:
         with Session(self._rt.engine) as session, session.begin():
             gone = session.execute(delete(BacktestPreset).where(BacktestPreset.name == name))
-            if not gone.rowcount:  # type: ignore[attr-defined]
+            if not gone.rowcount:  # type: ignore[attr-defined]  # a DML statement's Result is a CursorResult, which has rowcount
                 raise ValidationError("name", f"no saved preset {name!r}")
 
 

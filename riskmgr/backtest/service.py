@@ -89,7 +89,7 @@ class BacktestService:
                     raise TemporaryError(f"the backtest workers cannot be reached ({type(exc).__name__})",
                                          operation="submit backtest") from exc
                 return run_id
-            app = current_app._get_current_object() if has_app_context() else None  # type: ignore[attr-defined]
+            app = current_app._get_current_object() if has_app_context() else None  # type: ignore[attr-defined]  # a LocalProxy method: Flask types current_app as the app
             self._futures[run_id] = self._pool.submit(self._job(app), run_id)
         return run_id
 

@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
 
 from riskmgr.app.runtime import current_runtime
 from riskmgr.backtest import data as data_mod
@@ -42,12 +43,12 @@ def _actor() -> str:
 
 
 @bp.get("/backtests")
-def page():  # type: ignore[no-untyped-def]
+def page() -> ResponseReturnValue:
     return render_template("backtests.html", engine_doc=engine.__doc__, reference_doc=reference.__doc__)
 
 
 @bp.get("/api/backtests/options")
-def options():  # type: ignore[no-untyped-def]
+def options() -> ResponseReturnValue:
     runtime = current_runtime()
     sources = data_mod.sources(runtime)
     return jsonify(
@@ -66,27 +67,27 @@ def options():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/api/backtests/symbols")
-def source_symbols():  # type: ignore[no-untyped-def]
+def source_symbols() -> ResponseReturnValue:
     runtime = current_runtime()
     source = req_str(request.args, "source", data_mod.sources(runtime))
     return jsonify(source=source, symbols=data_mod.symbols(runtime, source))
 
 
 @bp.post("/api/backtests")
-def start():  # type: ignore[no-untyped-def]
+def start() -> ResponseReturnValue:
     run_id = _service().submit(json_object(request), _actor())
     row = _service().runs.get(run_id)
     return jsonify(id=run_id, status=row.status, progress=row.progress, url=f"/api/backtests/{run_id}"), 202
 
 
 @bp.get("/api/backtests")
-def runs():  # type: ignore[no-untyped-def]
+def runs() -> ResponseReturnValue:
     limit = opt_int(request.args, "limit", 1, 500) or 100
     return jsonify(runs=[_run_head(r) for r in _service().runs.recent(limit)])
 
 
 @bp.get("/api/backtests/<int:run_id>")
-def run(run_id: int):  # type: ignore[no-untyped-def]
+def run(run_id: int) -> ResponseReturnValue:
     row = _service().runs.get(run_id)
     view = _run_head(row) | {"params": row.params, "error": row.error}
     if row.status == DONE and row.result is not None:
@@ -99,13 +100,13 @@ def run(run_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.delete("/api/backtests/<int:run_id>")
-def delete_run(run_id: int):  # type: ignore[no-untyped-def]
+def delete_run(run_id: int) -> ResponseReturnValue:
     _service().runs.delete(run_id)
     return jsonify(deleted=run_id)
 
 
 @bp.get("/api/backtests/<int:run_id>/export.csv")
-def export_csv(run_id: int):  # type: ignore[no-untyped-def]
+def export_csv(run_id: int) -> ResponseReturnValue:
     row = _finished(run_id)
     what = req_str({"what": request.args.get("what", "trades")}, "what", ["trades", "equity"])
     body = trades_csv(row.result) if what == "trades" else equity_csv(row.result)
@@ -114,7 +115,7 @@ def export_csv(run_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.get("/api/backtests/<int:run_id>/export.json")
-def export_json(run_id: int):  # type: ignore[no-untyped-def]
+def export_json(run_id: int) -> ResponseReturnValue:
     row = _finished(run_id)
     response = jsonify(_run_head(row) | {"params": row.params, "result": public(row.result)})
     response.headers["Content-Disposition"] = f'attachment; filename="backtest-{run_id}.json"'
@@ -122,12 +123,12 @@ def export_json(run_id: int):  # type: ignore[no-untyped-def]
 
 
 @bp.get("/api/backtests/presets")
-def presets():  # type: ignore[no-untyped-def]
+def presets() -> ResponseReturnValue:
     return jsonify(presets=_presets())
 
 
 @bp.post("/api/backtests/presets")
-def save_preset():  # type: ignore[no-untyped-def]
+def save_preset() -> ResponseReturnValue:
     body = json_object(request)
     only_keys(body, PRESET_FIELDS, "a field of a preset")
     name = req_str(body, "name", max_len=NAME_MAX)
@@ -149,19 +150,19 @@ def save_preset():  # type: ignore[no-untyped-def]
 
 
 @bp.delete("/api/backtests/presets/<name>")
-def delete_preset(name: str):  # type: ignore[no-untyped-def]
+def delete_preset(name: str) -> ResponseReturnValue:
     _service().presets.delete(req_str({"name": name}, "name", max_len=NAME_MAX))
     return jsonify(deleted=name)
 
 
 @bp.get("/api/backtests/datasets")
-def list_datasets():  # type: ignore[no-untyped-def]
+def list_datasets() -> ResponseReturnValue:
     return jsonify(datasets=[_dataset_view(d) for d in datasets(current_runtime())])
 
 
 @bp.post("/api/backtests/datasets")
 @large_body
-def upload_dataset():  # type: ignore[no-untyped-def]
+def upload_dataset() -> ResponseReturnValue:
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         raise ValidationError("file", "choose a CSV file to upload")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 import ccxt
@@ -100,7 +101,7 @@ class BinanceSource(_CcxtSource):
         for start, end in spans:
             query = {"symbol": native, "interval": timeframe, "startTime": start, "endTime": end + bar_ms - 1,
                      "limit": (end - start) // bar_ms + 1}
-            reply = self._call("klines", lambda q=query: self.client.fapiPublicGetKlines(q))
+            reply = self._call("klines", partial(self.client.fapiPublicGetKlines, query))
             if not isinstance(reply, list):
                 got = type(reply).__name__
                 raise MalformedResponseError(f"binanceusdm klines {native}: expected a list, got {got}")
@@ -159,10 +160,10 @@ class BitgetSource(_CcxtSource):
             query = {"symbol": native, "productType": BITGET_PRODUCT, "granularity": self._granularity[timeframe],
                      "startTime": start, "endTime": end + bar_ms - 1, "limit": (end - start) // bar_ms + 1}
             if self._recent(timeframe, start):
-                reply = self._call("candles", lambda q=query: self.client.publicMixGetV2MixMarketCandles(q))
+                reply = self._call("candles", partial(self.client.publicMixGetV2MixMarketCandles, query))
             else:
                 reply = self._call("history-candles",
-                                   lambda q=query: self.client.publicMixGetV2MixMarketHistoryCandles(q))
+                                   partial(self.client.publicMixGetV2MixMarketHistoryCandles, query))
             found.extend(array_row(row, f"bitget candles {native}") for row in _bitget_data(reply, "candles"))
         return Download(found, len(spans))
 

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol
 
 from riskmgr.core.clock import Clock
@@ -128,8 +129,8 @@ class BitunixSource:
         spans = windows(first_ms, last_ms, bar_ms, lambda _start: BX.KLINE_LIMIT)
         for start, end in spans:
             count = (end - start) // bar_ms + 1
-            reply = self._call("kline", lambda s=start, e=end, n=count: self._client.get_klines(
-                native, interval, s, e + bar_ms - 1, n))
+            reply = self._call("kline", partial(
+                self._client.get_klines, native, interval, start, end + bar_ms - 1, count))
             found.extend(_bitunix_bar(row) for row in reply)
         return Download(found, len(spans))
 

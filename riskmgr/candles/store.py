@@ -355,9 +355,11 @@ class CandleStore:
 def _dialect_insert(engine: Engine) -> Any:
     """Return the INSERT construct that supports ON CONFLICT DO NOTHING on this database."""
     if engine.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif engine.dialect.name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:
-        raise RiskmgrError(f"the candle store supports SQLite and PostgreSQL, not {engine.dialect.name}")
-    return insert
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert
+    if engine.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert
+    raise RiskmgrError(f"the candle store supports SQLite and PostgreSQL, not {engine.dialect.name}")

@@ -196,9 +196,9 @@ class PositionControls:
             if qty is not None and qty > size:
                 raise ValidationError("qty", f"{fmt_number(qty)} is more than the position's {fmt_number(size)} "
                                              f"{spec.base}; allowed above 0 up to {fmt_number(size)}")
-            amount = round_down_to_step(wanted, step)  # type: ignore[arg-type]
+            amount = round_down_to_step(wanted, step)  # type: ignore[arg-type]  # the caller validated: percent or qty is set
             if amount <= 0:
-                raise ValidationError(field_name, f"{fmt_number(wanted)} {spec.base} rounds down to 0 at the lot step "  # type: ignore[arg-type]
+                raise ValidationError(field_name, f"{fmt_number(wanted)} {spec.base} rounds down to 0 at the lot step "  # type: ignore[arg-type]  # the caller validated: percent or qty is set
                                                   f"{fmt_number(step)}; allowed at least {fmt_number(step)} "
                                                   f"{spec.base} of the {fmt_number(size)} open")
             if amount >= size:

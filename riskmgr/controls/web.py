@@ -45,7 +45,7 @@ def _position_args(data: dict[str, Any]) -> tuple[str, str, PositionSide, str]:
     return account, symbol, side, opt_id(data, "intent_id") or str(uuid.uuid4())
 
 
-def _answer(outcome: Any, ok_status: int = 200):  # type: ignore[no-untyped-def]
+def _answer(outcome: Any, ok_status: int = 200):
     view = outcome.as_dict()
     if outcome.accepted:
         return jsonify(view), ok_status
@@ -54,7 +54,7 @@ def _answer(outcome: Any, ok_status: int = 200):  # type: ignore[no-untyped-def]
 
 
 @bp.post("/api/positions/protection")
-def move_protection():  # type: ignore[no-untyped-def]
+def move_protection():
     """Move the stop-loss (to a price, or ``"break_even": true``) and/or the take-profit of one position."""
     data = json_object(request)
     only_keys(data, POSITION_KEYS | {"stop_loss", "take_profit", "break_even"}, "a protection move")
@@ -68,7 +68,7 @@ def move_protection():  # type: ignore[no-untyped-def]
 
 
 @bp.post("/api/positions/partial-close")
-def partial_close():  # type: ignore[no-untyped-def]
+def partial_close():
     """Close part of one position: ``percent`` (1–100) or ``qty`` (rounded down to the lot step)."""
     data = json_object(request)
     only_keys(data, POSITION_KEYS | {"percent", "qty"}, "a partial close")
@@ -81,7 +81,7 @@ def partial_close():  # type: ignore[no-untyped-def]
 
 
 @bp.delete("/api/orders/<order_id>")
-def cancel_order(order_id: str):  # type: ignore[no-untyped-def]
+def cancel_order(order_id: str):
     """Cancel one open order of ``?account=``; the last stop-loss of an open position is refused (409)."""
     runtime = current_runtime()
     account = req_str(request.args, "account", list(runtime.accounts), max_len=NAME_MAX)
@@ -90,7 +90,7 @@ def cancel_order(order_id: str):  # type: ignore[no-untyped-def]
 
 
 @bp.get("/api/accounts/controls")
-def account_controls():  # type: ignore[no-untyped-def]
+def account_controls():
     """Every account's switches, effective auto-trading and the banner's notes."""
     runtime = current_runtime()
     return jsonify(accounts=switches_view(runtime), notes=switch_notes(runtime))
@@ -101,12 +101,12 @@ def _account(name: str) -> str:
 
 
 @bp.get("/api/accounts/<name>/entries")
-def entries_state(name: str):  # type: ignore[no-untyped-def]
+def entries_state(name: str):
     return jsonify(switches(current_runtime()).get(_account(name)).as_dict())
 
 
 @bp.post("/api/accounts/<name>/entries")
-def set_entries(name: str):  # type: ignore[no-untyped-def]
+def set_entries(name: str):
     """Pause (``{"paused": true}``) or resume new entries of one account, with an optional reason."""
     account = _account(name)
     data = json_object(request)
@@ -119,14 +119,14 @@ def set_entries(name: str):  # type: ignore[no-untyped-def]
 
 
 @bp.get("/api/accounts/<name>/auto-trading")
-def auto_trading_state(name: str):  # type: ignore[no-untyped-def]
+def auto_trading_state(name: str):
     account = _account(name)
     view = next(v for v in switches_view(current_runtime()) if v["account"] == account)
     return jsonify(view)
 
 
 @bp.post("/api/accounts/<name>/auto-trading")
-def set_auto_trading(name: str):  # type: ignore[no-untyped-def]
+def set_auto_trading(name: str):
     """Switch auto-trading ``"on"``, ``"off"`` or back to the configured ``"default"`` for one account."""
     account = _account(name)
     data = json_object(request)

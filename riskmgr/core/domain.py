@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 ZERO = Decimal(0)
 
@@ -274,7 +275,7 @@ class AccountSnapshot:
     positions: tuple[Position, ...] = ()
     orders: tuple[Order, ...] = ()
     simulated: bool = False
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def stale_since(self) -> datetime | None:

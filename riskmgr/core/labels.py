@@ -130,7 +130,7 @@ def price_at_tick(value: Decimal, tick: Decimal | None) -> str:
     """Format a price with as many places as the market's tick ("0.5234" for tick 0.0001); no tick: as given."""
     if tick is None or tick <= 0:
         return f"{value.normalize():f}"
-    places = max(-tick.normalize().as_tuple().exponent, 0)  # type: ignore[operator]
+    places = max(-tick.normalize().as_tuple().exponent, 0)  # type: ignore[operator]  # tick > 0 is finite: an int exponent
     return f"{value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN):,.{places}f}"
 
 

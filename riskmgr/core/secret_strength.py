@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import re
 import string
+from collections.abc import Iterator
 
 from riskmgr.core.errors import ConfigError
 
@@ -75,7 +76,9 @@ def estimate_bits(secret: str) -> float:
     return best[n]
 
 
-def _pieces(s: str, i: int, per_char: float, words: dict[int, int], common: dict[int, list[int]]):
+def _pieces(
+    s: str, i: int, per_char: float, words: dict[int, int], common: dict[int, list[int]]
+) -> Iterator[tuple[int, float]]:
     """Yield (end, cost) of every multi-character piece that starts at ``i``."""
     run = _run_end(s, i)
     for end in range(i + 3, run + 1):

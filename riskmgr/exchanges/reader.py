@@ -6,6 +6,7 @@ the adapters themselves; a reader has no method that changes anything on an exch
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 
@@ -59,7 +60,7 @@ class AccountReader:
 
     def fetch_closed_trades(self, since: datetime) -> list[ClosedTrade]:
         """Return the closes (full or partial) since ``since``, newest first; raise when the venue cannot say."""
-        fetch = getattr(self._adapter, "fetch_closed_trades", None)
+        fetch: Callable[[datetime], list[ClosedTrade]] | None = getattr(self._adapter, "fetch_closed_trades", None)
         if fetch is None:
             raise NotSupportedError(
                 f"the {self.exchange} adapter cannot report closed trades",

@@ -20,7 +20,7 @@ from riskmgr.journal.service import Journal
 trades_cli = AppGroup("trades", help="The trade journal: closed trades, their P&L and exit reasons.")
 
 
-def _filters(func):  # type: ignore[no-untyped-def]
+def _filters(func):
     options = [
         click.option("--account", help="Only this account."),
         click.option("--symbol", help="Only this symbol, e.g. BTC/USDT:USDT."),

@@ -9,6 +9,7 @@ share``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -21,7 +22,7 @@ from riskmgr.core.errors import MalformedResponseError
 from riskmgr.exchanges.fills import FillReason
 from riskmgr.exchanges.paper.models import PaperAccount, PaperFill, PaperOrder, money
 from riskmgr.journal import intents as intent_mod
-from riskmgr.journal.trades import LIQUIDATION, STOP, TARGET, UNKNOWN, JournalTrade
+from riskmgr.journal.trades import LIQUIDATION, STOP, TARGET, UNKNOWN, JournalTrade, SignalRef
 
 PNL_BASIS = "after trading fees and funding (paper ledger)"
 FILL_REASONS = {FillReason.STOP_LOSS.value: STOP, FillReason.TAKE_PROFIT.value: TARGET,
@@ -78,10 +79,10 @@ def _replay(fills: list[PaperFill], clients: dict[int, str | None]) -> list[_Clo
             raise MalformedResponseError(f"paper fill {fill.id} has side {fill.side!r}, neither buy nor sell")
         if not fill.closes:
             side = PositionSide.LONG if fill.side == OrderSide.BUY.value else PositionSide.SHORT
-            held = book.setdefault(fill.symbol, _Open(side, fill.ts, client_id))
-            held.qty += fill.qty
-            held.cost += fill.price * fill.qty
-            held.fees += fill.fee
+            opening = book.setdefault(fill.symbol, _Open(side, fill.ts, client_id))
+            opening.qty += fill.qty
+            opening.cost += fill.price * fill.qty
+            opening.fees += fill.fee
             continue
         held = book.get(fill.symbol)
         if held is None or held.qty <= 0:  # history starts mid-position (a reset or a cut): nothing to tie it to
@@ -103,7 +104,7 @@ def _closed_side(fill: PaperFill) -> PositionSide:
 
 
 def _trade(account: str, close: _Close, gate: dict[str, intent_mod.IntentInfo],
-           opened_by_signal: dict[str, object]) -> JournalTrade:
+           opened_by_signal: Mapping[str, SignalRef]) -> JournalTrade:
     fill, held = close.fill, close.position
     if fill.net_pnl is None:
         raise MalformedResponseError(f"paper fill {fill.id} closes a position but has no net P&L")
@@ -125,6 +126,6 @@ def _trade(account: str, close: _Close, gate: dict[str, intent_mod.IntentInfo],
         funding=fill.net_pnl - fill.realized_pnl + fill.fee + close.share if known else None,
         exit_reason=reason or UNKNOWN, exit_detail=detail,
         opened_by=opener.purpose if opener else None,
-        signal=opened_by_signal.get(held.opener or "") if known else None,  # type: ignore[arg-type]
+        signal=opened_by_signal.get(held.opener or "") if known else None,
         close_client_id=close.client_id,
     )

@@ -28,7 +28,7 @@ def save(engine: Engine, account: str, exchange: str, trades: list[tuple[str, Cl
     with Session(engine) as session, session.begin():
         maker = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
         result = session.execute(maker(StoredTrade).values(rows).on_conflict_do_nothing(index_elements=["id"]))
-        return max(result.rowcount or 0, 0)
+        return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]  # a DML statement's Result is a CursorResult, which has rowcount
 
 
 def load(engine: Engine, account: str, since: datetime, until: datetime) -> list[tuple[str, ClosedTrade]]:

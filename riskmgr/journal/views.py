@@ -28,7 +28,7 @@ def _tz() -> ZoneInfo:
 
 
 @bp.get("/journal")
-def page():  # type: ignore[no-untyped-def]
+def page():
     return render_template("journal.html", accounts=service().accounts(), sides=SIDES, reasons=EXIT_REASONS,
                            default_days=DEFAULT_DAYS, max_days=MAX_DAYS)
 
@@ -45,7 +45,7 @@ def _csv(journal: Any) -> Response:
 
 
 @bp.get("/api/trades")
-def trades():  # type: ignore[no-untyped-def]
+def trades():
     fmt = request.args.get("format") or "json"
     if fmt not in ("json", "csv"):
         req_str({"format": fmt}, "format", ["json", "csv"])
@@ -56,19 +56,19 @@ def trades():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/api/trades.csv")
-def trades_csv():  # type: ignore[no-untyped-def]
+def trades_csv():
     return _csv(_journal())
 
 
 @bp.get("/api/trades/close-result")
-def one_close():  # type: ignore[no-untyped-def]
+def one_close():
     account = req_str(request.args, "account", service().accounts(), max_len=NAME_MAX)
     client_id = req_str(request.args, "client_id", max_len=ID_MAX)
     return jsonify(close_result(current_runtime(), account, client_id) | {"account": account, "client_id": client_id})
 
 
 @bp.get("/api/emergency-stop/closes")
-def emergency_closes():  # type: ignore[no-untyped-def]
+def emergency_closes():
     """Return the fill price and realized P&L of each accepted close of one emergency sequence (default: latest)."""
     from riskmgr.risk.emergency.feature import service as emergency_service
 

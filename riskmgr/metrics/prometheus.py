@@ -145,7 +145,7 @@ class CounterStore:
                     .where(MetricCounter.name == name, MetricCounter.labels == key)
                     .values(value=MetricCounter.value + amount)
                 )
-                if done.rowcount == 0:  # type: ignore[attr-defined]
+                if done.rowcount == 0:  # type: ignore[attr-defined]  # a DML statement's Result is a CursorResult, which has rowcount
                     session.add(MetricCounter(name=name, labels=key, value=amount))
                     session.flush()
 
@@ -282,7 +282,7 @@ def install(runtime: Runtime) -> None:
 
 
 @bp.get("/metrics")
-def metrics():  # type: ignore[no-untyped-def]
+def metrics():
     """Answer in the format the scraper asks for (Prometheus text by default, OpenMetrics on request)."""
     registry = current_runtime().features[__name__].registry
     encode, content_type = choose_encoder(request.headers.get("Accept", ""))

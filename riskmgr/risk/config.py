@@ -268,13 +268,13 @@ def _check_value(spec: LimitField, value: Any) -> None:
     if not isinstance(value, expected) or (spec.kind != "bool" and isinstance(value, bool)):
         raise _bad(spec, value, f"has the wrong type {type(value).__name__}")
     if spec.kind in ("decimal", "int"):
-        if not _in_range(spec, value):
+        if not (isinstance(value, Decimal | int) and _in_range(spec, value)):
             raise _bad(spec, value, "is out of range")
     elif spec.kind == "choice" and value not in spec.choices:
         raise _bad(spec, value, "is not allowed")
     elif spec.kind == "timezone":
         try:
-            ZoneInfo(value)
+            ZoneInfo(str(value))
         except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file name
             raise _bad(spec, value, "is not a known time zone") from None
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from riskmgr.core.domain import ZERO, Order, OrderSide, Position, PositionSide
 
@@ -87,7 +88,7 @@ def to_decimal(value: object) -> Decimal | None:
     return out if out.is_finite() else None
 
 
-def entry_from_request(client_id: str, req: dict) -> PendingEntry | None:
+def entry_from_request(client_id: str, req: dict[str, Any]) -> PendingEntry | None:
     """Return the pending entry an intent's recorded request stands for (None: it records no usable size)."""
     qty = to_decimal(req.get("qty"))
     price = to_decimal(req.get("price")) or to_decimal(req.get("exposure_price"))

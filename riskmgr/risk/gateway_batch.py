@@ -23,6 +23,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
@@ -99,7 +100,7 @@ def close_many(
         return outcome
 
     to_send = [i for i, item in enumerate(sends) if item.client_id not in seen]
-    reported = run_all({i: (lambda i=i: send(i)) for i in to_send})
+    reported = run_all({i: partial(send, i) for i in to_send})
     with lock:
         answered = dict(answers)
         written = True

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, Table, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import UpdateBase
 
 from riskmgr.core.errors import ConfigError, ValidationError
 from riskmgr.persistence.audit import AuditLog
@@ -58,7 +59,8 @@ class LimitsStore:
         Two processes editing the limits at once: the one whose swap fails reads again and re-applies its change
         over the other's, so no edit is lost — on SQLite and PostgreSQL alike, without holding a lock meanwhile.
         """
-        table = AppSetting.__table__
+        table = cast(Table, AppSetting.__table__)  # a declarative model's table
+        stmt: UpdateBase
         with Session(self._engine) as session, session.begin():
             if expected is None:
                 maker = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert

@@ -39,6 +39,7 @@ from riskmgr.risk.context import ClosedTrade, OrderIntent, RuleContext, build_co
 from riskmgr.risk.costs import TradingCosts, trading_costs
 from riskmgr.risk.exposure import PendingEntry, UnpricedOrder, merge, resting_entries
 from riskmgr.risk.intent_ledger import IntentLedger
+from riskmgr.risk.limits_store import LimitsStore
 from riskmgr.risk.rules import ALL_RULES, evaluate
 from riskmgr.risk.sizing import HUNDRED, SizingResult, fmt_number, pct_of
 from riskmgr.risk.specs import SpecCache
@@ -120,7 +121,7 @@ class PreTradeSources:
     """What the pre-trade check reads, as the composition root has it before the runtime exists."""
 
     clock: Any
-    limits_store: Any
+    limits_store: LimitsStore
     snapshots: Any
     engine: Any
     accounts: Mapping[str, Any]

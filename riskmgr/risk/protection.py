@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from decimal import Decimal
 
 from riskmgr.core.domain import Order, Position, Protection
 
@@ -21,8 +22,8 @@ def find_protection(position: Position, orders: Iterable[Order]) -> Protection:
     stops = [o for o in orders if o.is_stop_loss and o.trigger_price is not None and _guards(o, position)]
     targets = [o for o in orders if o.is_take_profit and o.trigger_price is not None and _guards(o, position)]
     long = position.side.sign > 0
-    stop = max(stops, key=lambda o: o.trigger_price if long else -o.trigger_price, default=None)  # type: ignore[operator]
-    target = min(targets, key=lambda o: o.trigger_price if long else -o.trigger_price, default=None)  # type: ignore[operator]
+    stop = max(stops, key=lambda o: _reach(o, long), default=None)
+    target = min(targets, key=lambda o: _reach(o, long), default=None)
     covered = sum((o.qty or 0) for o in stops if not o.close_position)
     full = any(o.close_position for o in stops) or covered >= position.size
     return Protection(
@@ -30,6 +31,14 @@ def find_protection(position: Position, orders: Iterable[Order]) -> Protection:
         take_profit=target.trigger_price if target else None,
         stop_covers_full_size=bool(stops) and full,
     )
+
+
+def _reach(order: Order, long: bool) -> Decimal:
+    """Return the trigger price signed so that the tightest stop is the largest and the nearest target the smallest."""
+    price = order.trigger_price
+    if price is None:  # find_protection passes only orders with a trigger price
+        raise ValueError(f"order {order.id} has no trigger price")
+    return price if long else -price
 
 
 def by_symbol(orders: Iterable[Order]) -> dict[str, list[Order]]:

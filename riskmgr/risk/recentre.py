@@ -56,7 +56,7 @@ class Recentred:
 def _like(before: Decimal, after: Decimal) -> str:
     """Show a level as given with no more places than its re-centred one (a computed 0.3299512553... as 0.3300)."""
     places = after.as_tuple().exponent
-    if isinstance(places, int) and before.as_tuple().exponent < places:  # type: ignore[operator]
+    if isinstance(places, int) and before.as_tuple().exponent < places:  # type: ignore[operator]  # levels are finite: an int exponent
         return f"{before.quantize(Decimal(1).scaleb(places)):f}"
     return fmt_number(before)
 

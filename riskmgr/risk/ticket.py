@@ -271,7 +271,7 @@ def _unsized(runtime: Runtime, ticket: OrderTicket, receipt: dict[str, Any], act
         "order.denied", actor, f"manual {ticket.side} {ticket.symbol} {ticket.type} (size for me) denied — {message}",
         account=ticket.account, data={"receipt": receipt},
     )
-    entry = {
+    entry: dict[str, Any] = {
         "accepted": False, "client_id": client_id_for(ticket.account, ticket.intent_id), "duplicate": False,
         "message": message, "order": None,
         "verdicts": [{"allowed": v["allowed"], "rule": v["rule"], "label": rule_label(v["rule"]), "reason": v["reason"]}

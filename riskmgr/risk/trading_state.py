@@ -8,8 +8,9 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Engine, Insert, Row, Select, Table, select, true
+from sqlalchemy import Engine, FromClause, Insert, Row, Select, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -58,13 +59,13 @@ class TradingStateStore:
         with Session(self._engine) as session, session.begin():
             return _status(self._row(session, lock=False))
 
-    def current_with(self, table: Table) -> tuple[TradingStatus, list[Row]]:
+    def current_with(self, table: FromClause) -> tuple[TradingStatus, list[Row[Any]]]:
         """Return the state in force and every row of ``table``, read together in one select.
 
         Every logged-in page's banner shows the state and the account switches: one round trip serves both, and
         both come from the same moment. The rows carry ``table``'s columns by name (and the state's, prefixed).
         """
-        key = next(iter(table.primary_key.columns)).name
+        key = next(iter(table.primary_key)).name
         with self._engine.connect() as conn:
             rows = conn.execute(_state_with(table)).all()
         if not rows:  # no state row yet (a schema built by create_all): create it, then read the table alone
@@ -131,7 +132,7 @@ class TradingStateStore:
 
 
 @functools.cache
-def _state_with(table: Table) -> Select:
+def _state_with(table: FromClause) -> Select[Any]:
     """The state row joined with every row of ``table`` (one row with NULLs for ``table`` when it is empty)."""
     return select(*_STATE_LABELS, table).select_from(_TABLE.outerjoin(table, true())).where(_TABLE.c.id == _ROW_ID)
 
@@ -139,12 +140,13 @@ def _state_with(table: Table) -> Select:
 def _insert_initial_row(session: Session, now: datetime) -> Insert:
     """Return an insert of the ACTIVE row that does nothing when another session inserted it first."""
     dialect = session.get_bind().dialect.name
-    dialects = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
-    if dialect not in dialects:
-        raise ConfigError(f"the trading-state row cannot be created race-free on {dialect} (SQLite or PostgreSQL only)")
     values = {"id": _ROW_ID, "state": TradingState.ACTIVE.value, "reason": "initial state", "changed_at": now,
               "changed_by": "system"}
-    return dialects[dialect](TradingStateRecord).values(**values).on_conflict_do_nothing(index_elements=["id"])
+    if dialect == "sqlite":
+        return sqlite.insert(TradingStateRecord).values(**values).on_conflict_do_nothing(index_elements=["id"])
+    if dialect == "postgresql":
+        return postgresql.insert(TradingStateRecord).values(**values).on_conflict_do_nothing(index_elements=["id"])
+    raise ConfigError(f"the trading-state row cannot be created race-free on {dialect} (SQLite or PostgreSQL only)")
 
 
 def _status(row: TradingStateRecord) -> TradingStatus:

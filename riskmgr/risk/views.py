@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, g, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -49,24 +50,24 @@ def _actor() -> str:
 
 # -- pages -------------------------------------------------------------------------------------------------------
 @bp.get("/risk")
-def risk_page():  # type: ignore[no-untyped-def]
+def risk_page() -> ResponseReturnValue:
     return render_template("risk.html")
 
 
 @bp.get("/audit")
-def audit_page():  # type: ignore[no-untyped-def]
+def audit_page() -> ResponseReturnValue:
     runtime = current_runtime()
     return render_template("audit.html", kinds=runtime.audit.kinds(), accounts=list(runtime.accounts))
 
 
 # -- risk API ----------------------------------------------------------------------------------------------------
 @bp.get("/api/risk")
-def risk_api():  # type: ignore[no-untyped-def]
+def risk_api() -> ResponseReturnValue:
     return jsonify(risk_view(current_runtime()))
 
 
 @bp.put("/api/risk/limits")
-def limits_api():  # type: ignore[no-untyped-def]
+def limits_api() -> ResponseReturnValue:
     runtime = current_runtime()
     changes = json_object(request)
     # when the stored changes misfit the environment this update repairs them: report against the environment
@@ -77,7 +78,7 @@ def limits_api():  # type: ignore[no-untyped-def]
 
 
 @bp.post("/api/rearm")
-def rearm_api():  # type: ignore[no-untyped-def]
+def rearm_api() -> ResponseReturnValue:
     runtime = current_runtime()
     reason = req_str(json_object(request), "reason", max_len=REASON_MAX)
     previous = runtime.trading.rearm(reason, _actor())
@@ -85,7 +86,7 @@ def rearm_api():  # type: ignore[no-untyped-def]
 
 
 @bp.post("/api/orders/preview")
-def preview_api():  # type: ignore[no-untyped-def]
+def preview_api() -> ResponseReturnValue:
     runtime = current_runtime()
     ticket = parse_ticket(json_object(request), runtime)
     return jsonify(preview_ticket(runtime, ticket))
@@ -274,7 +275,7 @@ def _streak_row(picture: AccountPicture, limits: RiskLimits, now: datetime) -> d
 
 # -- audit -------------------------------------------------------------------------------------------------------
 @bp.get("/api/audit")
-def audit_api():  # type: ignore[no-untyped-def]
+def audit_api() -> ResponseReturnValue:
     runtime = current_runtime()
     args = request.args
     since, until = opt_time(args, "since"), opt_time(args, "until")

@@ -213,8 +213,8 @@ class AutoTrader:
         resolved = 0
         for trade in self._history.open_trades():
             snap = snaps.get(trade.account)
-            fresh = snap is not None and snap.status is AccountStatus.OK and snap.fetched_at is not None
-            if not fresh or snap.fetched_at <= trade.taken_at or any(p.symbol == trade.symbol for p in snap.positions):
+            if (snap is None or snap.status is not AccountStatus.OK or snap.fetched_at is None  # not fresh
+                    or snap.fetched_at <= trade.taken_at or any(p.symbol == trade.symbol for p in snap.positions)):
                 continue  # still open, or not known to be closed yet
             try:
                 found = self._closed_pnl(trade)
@@ -288,7 +288,7 @@ def paper_closed_pnl(engine: Any, account: str, symbol: str, since: datetime, un
         stmt = stmt.where(PaperFill.ts < until)
     with Session(engine) as session:
         total, last = session.execute(stmt).one()
-    return (None, None) if last is None else (Decimal(total), last)
+    return (None, None) if last is None or total is None else (Decimal(total), last)
 
 
 def _moved_past(signal: Signal, price: Decimal) -> str | None:

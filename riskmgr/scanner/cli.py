@@ -45,7 +45,7 @@ def data_fetch(source: str, symbol: str, timeframe: str, since: str) -> None:
     store: CandleStore = current_runtime().features["candles"]
     try:
         start = opt_time({"since": since}, "since")
-        report = store.fetch(source, normalize_symbol(symbol), timeframe, start)  # type: ignore[arg-type]
+        report = store.fetch(source, normalize_symbol(symbol), timeframe, start)  # type: ignore[arg-type]  # --since is required, so never None
     except ValidationError as exc:
         fail(str(exc))
     except ExchangeError as exc:

@@ -147,7 +147,7 @@ class SignalHistory:
         with Session(self._engine) as session:
             rows = session.scalars(select(SignalRecord).where(SignalRecord.key.in_(keys))).all()
             by_id = {row.id: row.key for row in rows}
-            out = {row.key: {"status": row.status, "status_reason": row.status_reason,
+            out: dict[str, dict[str, Any]] = {row.key: {"status": row.status, "status_reason": row.status_reason,
                              "status_at": _iso(row.status_at), "decisions": []} for row in rows}
             decisions = session.scalars(select(SignalDecision).where(SignalDecision.signal_id.in_(list(by_id)))
                                         .order_by(SignalDecision.id)).all()
@@ -202,7 +202,7 @@ class SignalHistory:
             # one account's entry outweighs another's denial: "taken" is what became of the signal
             moves = outcome.result != "skipped" and record is not None and (
                 record.status == "active" or (outcome.result == "taken" and record.status in ("denied", "rejected")))
-            if moves:
+            if moves and record is not None:  # moves only with a record
                 record.status, record.status_at = outcome.result, row.decided_at
                 record.status_reason = f"{outcome.result} on {account}: {outcome.reason}"
 

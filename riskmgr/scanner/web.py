@@ -70,7 +70,7 @@ def scanned_symbol(s: Scanner, raw: str) -> str:
 
 
 @bp.get("/signals")
-def signals_page():  # type: ignore[no-untyped-def]
+def signals_page():
     s = scanner()
     return render_template(
         "signals.html",
@@ -82,12 +82,12 @@ def signals_page():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/api/signals")
-def signals_api():  # type: ignore[no-untyped-def]
+def signals_api():
     return jsonify(api_view(scanner()))
 
 
 @bp.post("/api/signals/scan")
-def scan_now():  # type: ignore[no-untyped-def]
+def scan_now():
     """Run one scan now; it never trades (auto-trading acts on the scheduled scans only)."""
     s = scanner()
     s.scan(trigger="manual", auto_trade=False)
@@ -95,7 +95,7 @@ def scan_now():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/api/signals/history")
-def history_api():  # type: ignore[no-untyped-def]
+def history_api():
     s = scanner()
     limit = opt_int(request.args, "limit", 1, HISTORY_MAX) or HISTORY_DEFAULT
     symbol = request.args.get("symbol")
@@ -103,7 +103,7 @@ def history_api():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/api/signals/plan")
-def plan_api():  # type: ignore[no-untyped-def]
+def plan_api():
     """One signal (``key``, or the latest scan's on ``symbol``) and whether it can be traded by hand now."""
     s = scanner()
     key = opt_str(request.args, "key", max_len=KEY_MAX)
@@ -119,7 +119,7 @@ def plan_api():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/api/signals/<path:symbol>/chart")
-def chart_api(symbol: str):  # type: ignore[no-untyped-def]
+def chart_api(symbol: str):
     s = scanner()
     try:
         return jsonify(chart_view(s, scanned_symbol(s, symbol)))

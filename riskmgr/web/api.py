@@ -21,7 +21,7 @@ def _actor() -> str:
 
 
 @bp.get("/snapshot")
-def snapshot():  # type: ignore[no-untyped-def]
+def snapshot():
     """Serve the view built once per poll (see riskmgr.accounts.view_cache); 304 when the client has this version."""
     runtime = current_runtime()
     version, view = view_cache.cached(runtime)
@@ -36,7 +36,7 @@ def snapshot():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/equity")
-def equity():  # type: ignore[no-untyped-def]
+def equity():
     runtime = current_runtime()
     account = request.args.get("account") or None
     if account is not None:
@@ -46,7 +46,7 @@ def equity():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/markets")
-def markets():  # type: ignore[no-untyped-def]
+def markets():
     runtime = current_runtime()
     specs = runtime.market.specs()
     tickers = runtime.market.tickers()
@@ -65,7 +65,7 @@ def markets():  # type: ignore[no-untyped-def]
 
 
 @bp.post("/orders")
-def place_order():  # type: ignore[no-untyped-def]
+def place_order():
     runtime = current_runtime()
     ticket = parse_ticket(json_object(request), runtime)
     answer = submit_ticket(runtime, ticket, _actor())
@@ -77,7 +77,7 @@ def place_order():  # type: ignore[no-untyped-def]
 
 
 @bp.post("/positions/close")
-def close_position():  # type: ignore[no-untyped-def]
+def close_position():
     runtime = current_runtime()
     data = json_object(request)
     account = req_str(data, "account", list(runtime.accounts), max_len=NAME_MAX)

@@ -103,7 +103,7 @@ def _store_hash(row: AppSetting | None, value: str) -> None:
 def _password_ok(password: str) -> bool:
     row = db.session.get(AppSetting, HASH_KEY)
     if row is None:
-        ensure_admin_credentials(current_app._get_current_object())  # type: ignore[attr-defined]
+        ensure_admin_credentials(current_app._get_current_object())  # type: ignore[attr-defined]  # a LocalProxy method: Flask types current_app as the app
         row = db.session.get(AppSetting, HASH_KEY)
     return row is not None and check_password_hash(row.value, password)
 
@@ -115,7 +115,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login():  # type: ignore[no-untyped-def]
+def login():
     form = LoginForm()
     # the client address: remote_addr, or X-Forwarded-For as far as TRUSTED_PROXIES allows (ProxyFix)
     who = request.remote_addr or "?"
@@ -134,7 +134,7 @@ def login():  # type: ignore[no-untyped-def]
     return render_template("login.html", form=form)
 
 
-def _throttled(form: LoginForm, who: str, admission: Admission):  # type: ignore[no-untyped-def]
+def _throttled(form: LoginForm, who: str, admission: Admission):
     """Answer 429 with Retry-After; the page says when to try again."""
     settings = current_app.config["RISKMGR"]
     when = admission.retry_at or current_app.extensions["riskmgr"].clock.now()  # a refusal always has its time
@@ -147,7 +147,7 @@ def _throttled(form: LoginForm, who: str, admission: Admission):  # type: ignore
 
 @bp.route("/logout", methods=["POST"])
 @login_required
-def logout():  # type: ignore[no-untyped-def]
+def logout():
     logout_user()
     return redirect(url_for("auth.login"))
 
@@ -163,7 +163,7 @@ def _wants_json() -> bool:
     return request.path.startswith("/api/") or request.path == "/metrics"
 
 
-def require_auth():  # type: ignore[no-untyped-def]
+def require_auth():
     """Run before every request: deny unless public, a valid bearer token, or a logged-in session."""
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
@@ -184,7 +184,7 @@ def require_auth():  # type: ignore[no-untyped-def]
     return None
 
 
-def _csrf_error(exc: CSRFError):  # type: ignore[no-untyped-def]
+def _csrf_error(exc: CSRFError):
     if _wants_json():
         return jsonify(error="csrf", detail=exc.description), 400
     flash("Your form expired; please try again.", "warning")

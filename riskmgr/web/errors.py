@@ -23,28 +23,28 @@ def _json_wanted() -> bool:
     return request.path.startswith("/api/") or request.path == "/metrics" or request.is_json
 
 
-def _answer(status: int, error: str, detail: object):  # type: ignore[no-untyped-def]
+def _answer(status: int, error: str, detail: object):
     if _json_wanted():
         return jsonify(error=error, detail=detail), status
     return render_template("error.html", status=status, error=error, detail=detail), status
 
 
-def _validation(exc: ValidationError):  # type: ignore[no-untyped-def]
+def _validation(exc: ValidationError):
     return _answer(400, f"invalid {exc.field}", {"field": exc.field, "message": exc.message})
 
 
-def _exchange(exc: ExchangeError):  # type: ignore[no-untyped-def]
+def _exchange(exc: ExchangeError):
     log.warning("exchange error answered as 502: %s", exc.describe())
     return _answer(502, "exchange error", exc.describe())
 
 
-def _http(exc: HTTPException):  # type: ignore[no-untyped-def]
+def _http(exc: HTTPException):
     return _answer(exc.code or 500, (exc.name or "error").lower(), exc.description)
 
 
 def large_body(view: Callable[..., Any]) -> Callable[..., Any]:
     """Mark a view whose body may be as large as MAX_UPLOAD_BYTES (file uploads) instead of MAX_REQUEST_BYTES."""
-    view.large_body = True  # type: ignore[attr-defined]
+    view.large_body = True  # type: ignore[attr-defined]  # a mark on the view function, read by the size check
     return view
 
 
@@ -63,7 +63,7 @@ def _check_size() -> None:
         raise RequestEntityTooLarge()
 
 
-def _too_large(exc: RequestEntityTooLarge):  # type: ignore[no-untyped-def]
+def _too_large(exc: RequestEntityTooLarge):
     limit, setting = _limit()
     message = f"the request body is larger than the {limit} bytes allowed ({setting})"
     if request.content_length is not None and request.content_length <= limit:  # the form parser's own limits
@@ -72,7 +72,7 @@ def _too_large(exc: RequestEntityTooLarge):  # type: ignore[no-untyped-def]
     return _answer(413, "request too large", {"field": "body", "message": message, "limit": limit})
 
 
-def _internal(exc: Exception):  # type: ignore[no-untyped-def]
+def _internal(exc: Exception):
     db.session.rollback()
     log.exception("unhandled error on %s %s", request.method, request.path)
     return _answer(500, "internal error", "the error was logged with the request details")

@@ -33,7 +33,7 @@ def _inject_banner() -> dict:
 
 
 @bp.record_once
-def _constant_globals(state) -> None:  # type: ignore[no-untyped-def]
+def _constant_globals(state) -> None:
     """Give every page what is fixed while the app runs as Jinja globals, not context values, so no page pays
     for them per request: the navigation, the display time zone, whether the market is the simulated one, and the
     one table of human labels for rule and limit names (read by static/js/format.js)."""
@@ -55,7 +55,7 @@ def _fmt_time(value: datetime | None) -> str:
 
 
 @bp.get("/health")
-def health():  # type: ignore[no-untyped-def]
+def health():
     """Answer whether the app and its database respond; no data, no auth."""
     try:
         db.session.execute(text("SELECT 1"))
@@ -66,12 +66,12 @@ def health():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/")
-def dashboard():  # type: ignore[no-untyped-def]
+def dashboard():
     return render_page("dashboard.html", poll_seconds=current_runtime().settings.poll_seconds)
 
 
 @bp.get("/trade")
-def trade():  # type: ignore[no-untyped-def]
+def trade():
     runtime = current_runtime()
     specs = runtime.market.specs()
     return render_template(

@@ -69,7 +69,7 @@ def _flask_app() -> Flask | None:
 
 def _build() -> Celery:
     global _APP
-    from riskmgr import create_app
+    from riskmgr.app.factory import create_app
 
     _APP = create_app()
     return init_celery(_APP)

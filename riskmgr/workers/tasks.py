@@ -25,7 +25,10 @@ def redis_client() -> Any:
 
     ext = current_app.extensions
     if "redis" not in ext:
-        ext["redis"] = redis.Redis.from_url(current_runtime().settings.redis_url)
+        url = current_runtime().settings.redis_url
+        if not url:
+            raise RuntimeError("the workers need REDIS_URL")
+        ext["redis"] = redis.Redis.from_url(url)
     return ext["redis"]
 
 
@@ -34,7 +37,7 @@ def periodic(job_id: str) -> str:
     """Run background job ``job_id`` unless a run of it is still going (a Redis lock per job)."""
     from riskmgr.app.jobs import job_table
 
-    table = {jid: (seconds, fn) for jid, seconds, fn in job_table(current_app._get_current_object())}  # type: ignore[attr-defined]
+    table = {jid: (seconds, fn) for jid, seconds, fn in job_table(current_app._get_current_object())}  # type: ignore[attr-defined]  # LocalProxy method; current_app is typed as the app
     if job_id not in table:
         raise KeyError(f"no background job {job_id!r}; known: {', '.join(table)}")
     seconds, fn = table[job_id]

@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 
 from riskmgr.core.clock import from_ms
 from riskmgr.core.domain import (
@@ -30,6 +30,8 @@ from riskmgr.core.errors import MalformedResponseError, TemporaryError, Validati
 from riskmgr.exchanges.bitunix import constants as C
 from riskmgr.exchanges.tiers import first_tier_rate
 from riskmgr.risk.context import ClosedTrade
+
+_Choice = TypeVar("_Choice")
 
 _UNIFIED = re.compile(r"^([A-Z0-9]+)/([A-Z0-9]+):([A-Z0-9]+)$")
 _NATIVE = re.compile(r"^[A-Z0-9]+$")
@@ -124,7 +126,7 @@ class Row:
             return value.lower() == "true"
         raise self._fail(name, "is not a boolean")
 
-    def choice(self, name: str, table: Mapping[str, Any]) -> Any:
+    def choice(self, name: str, table: Mapping[str, _Choice]) -> _Choice:
         """Return ``table[value]`` for a required field that must be one of the table's keys."""
         value = self.text(name).upper()
         if value not in table:

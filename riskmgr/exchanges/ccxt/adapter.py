@@ -79,7 +79,7 @@ def exchange_code(message: str) -> str | None:
     return match.group(1) if match else None
 
 
-class _RedactingLogger(logging.LoggerAdapter):
+class _RedactingLogger(logging.LoggerAdapter[logging.Logger]):
     """ccxt logs every request with its headers at DEBUG; format first, then mask, so keys never reach a log."""
 
     def __init__(self, logger: logging.Logger, secrets: Sequence[str]):
@@ -110,7 +110,7 @@ class CcxtAdapter(ExchangeAdapter):
     concurrent_reads = True  # one requests.Session per client; markets load under a lock; errors read their own reply
 
     def __init__(self, account: str, client: ccxt.Exchange, secrets: Sequence[str], *, timeout_s: float = 10,
-                 markets: list[dict] | None = None):
+                 markets: list[dict[str, Any]] | None = None):
         super().__init__(account)
         self._secrets = tuple(s for s in secrets if s)
         self._markets_lock = threading.RLock()
@@ -164,7 +164,7 @@ class CcxtAdapter(ExchangeAdapter):
         return kind(sanitize(message, self._secrets), account=self.account, code=code)
 
     # -- markets -------------------------------------------------------------------------------------
-    def set_markets(self, markets: list[dict]) -> None:
+    def set_markets(self, markets: list[dict[str, Any]]) -> None:
         """Use these ccxt market structures instead of loading them (tests, or a cache shared by accounts)."""
         with self._markets_lock:
             self.client.set_markets(markets)
@@ -175,14 +175,14 @@ class CcxtAdapter(ExchangeAdapter):
             if reload or not self.client.markets:
                 self.client.load_markets(reload=reload)
 
-    def markets_snapshot(self) -> list[dict]:
+    def markets_snapshot(self) -> list[dict[str, Any]]:
         """Return the loaded ccxt markets, JSON-serialisable, for caching and ``markets=`` injection."""
         self.load_markets()
         return list(self.client.markets.values())
 
-    def _market(self, symbol: str) -> dict:
+    def _market(self, symbol: str) -> dict[str, Any]:
         self.load_markets()
-        market = self.client.markets.get(symbol)
+        market: dict[str, Any] | None = self.client.markets.get(symbol)
         if market is None or not self._is_usdt_perp(market):
             raise self._fail(InvalidOrderError, f"{symbol!r} is not a USDT perpetual on {self.exchange}")
         return market
@@ -228,11 +228,11 @@ class CcxtAdapter(ExchangeAdapter):
                 return Decimal(0)  # a promotion can waive the fee
             return positive(taker, f"market {symbol} taker")
 
-    def _market_extras(self, markets: list[dict]) -> dict[str, dict[str, Any]] | None:
+    def _market_extras(self, markets: list[dict[str, Any]]) -> dict[str, dict[str, Any]] | None:
         """Return per-symbol figures the markets lack (``max_leverage``, ``mmr``), or None when none are needed."""
         return None
 
-    def _spec(self, market: dict, extra: Mapping[str, Any]) -> MarketSpec:
+    def _spec(self, market: dict[str, Any], extra: Mapping[str, Any]) -> MarketSpec:
         symbol = str(market["symbol"])
         where = f"market {symbol}"
         limits, precision = market.get("limits") or {}, market.get("precision") or {}
@@ -294,11 +294,11 @@ class CcxtAdapter(ExchangeAdapter):
             return self._accepted_order(request, result)
 
     @abstractmethod
-    def _order_params(self, request: OrderRequest, market: dict) -> dict[str, Any]:
+    def _order_params(self, request: OrderRequest, market: dict[str, Any]) -> dict[str, Any]:
         """Return the ccxt params for a plain order (client id, reduce-only, margin mode, attached TP/SL)."""
 
     @abstractmethod
-    def _accepted_order(self, request: OrderRequest, result: dict) -> Order:
+    def _accepted_order(self, request: OrderRequest, result: dict[str, Any]) -> Order:
         """Return the Order for what create_order answered."""
 
     def _sent_qty(self, symbol: str, qty: Decimal) -> Decimal:
@@ -374,7 +374,7 @@ class CcxtAdapter(ExchangeAdapter):
         with self._op("replace_position_protection"):
             return replace_protection(self, symbol, side, stop_loss, take_profit, client_id)
 
-    def held(self, symbol: str, side: PositionSide) -> dict:
+    def held(self, symbol: str, side: PositionSide) -> dict[str, Any]:
         """Return the venue's row of the open ``side`` position on ``symbol``; NotFoundError when there is none."""
         return self._held(self._native(symbol), side)
 
@@ -387,7 +387,7 @@ class CcxtAdapter(ExchangeAdapter):
         return self._cancel_if_open(item)
 
     @abstractmethod
-    def _held(self, native: str, side: PositionSide) -> dict:
+    def _held(self, native: str, side: PositionSide) -> dict[str, Any]:
         """Return the venue's row of the open ``side`` position on ``native``; NotFoundError when there is none."""
 
     @abstractmethod

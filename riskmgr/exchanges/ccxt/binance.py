@@ -65,11 +65,12 @@ _SIDES = {"buy": OrderSide.BUY, "sell": OrderSide.SELL}
 _MARGIN_TYPES = {"cross": MarginMode.CROSS, "crossed": MarginMode.CROSS, "isolated": MarginMode.ISOLATED}
 
 
-class _UsdmClient(ccxt.binanceusdm):
+class _UsdmClient(ccxt.binanceusdm):  # type: ignore[misc]  # ccxt ships no type information
     """binanceusdm that keeps the USDⓈ-M ("linear") error table whatever host it talks to."""
 
-    def get_exceptions_by_url(self, url: str, exactOrBroad: str) -> dict:
-        return self.safe_dict(self.safe_dict(self.exceptions, "linear", {}), exactOrBroad, {})
+    def get_exceptions_by_url(self, url: str, exactOrBroad: str) -> dict[str, Any]:
+        table: dict[str, Any] = self.safe_dict(self.safe_dict(self.exceptions, "linear", {}), exactOrBroad, {})
+        return table
 
 
 class BinanceUsdmAdapter(CcxtAdapter):
@@ -80,7 +81,7 @@ class BinanceUsdmAdapter(CcxtAdapter):
     attaches_protection = False  # TP/SL are separate Algo orders, placed once there is a position
 
     def __init__(self, account: str, api_key: str, secret: str, *, base_url: str | None = None,
-                 timeout_s: float = 10, markets: list[dict] | None = None, demo: bool = False):
+                 timeout_s: float = 10, markets: list[dict[str, Any]] | None = None, demo: bool = False):
         client = _UsdmClient({
             "apiKey": api_key, "secret": secret,
             "options": {"fetchCurrencies": False, "warnOnFetchOpenOrdersWithoutSymbol": False},
@@ -120,14 +121,14 @@ class BinanceUsdmAdapter(CcxtAdapter):
         with self._op("fetch_positions"):
             return [self._position(r) for r in self._position_rows(None)]
 
-    def _position_rows(self, native: str | None) -> list[dict]:
+    def _position_rows(self, native: str | None) -> list[dict[str, Any]]:
         reply = self.client.fapiPrivateV2GetPositionRisk({"symbol": native} if native else {})
         if not isinstance(reply, list):
             raise MalformedResponseError("fapi/v2/positionRisk: expected a list")
         # the endpoint lists every symbol with a position *or open orders*; flat rows have positionAmt 0
         return [r for r in reply if dec(r, "positionAmt", "fapi/v2/positionRisk") != 0]
 
-    def _position(self, row: dict) -> Position:
+    def _position(self, row: dict[str, Any]) -> Position:
         where = f"position {row.get('symbol')}"
         amount = dec(row, "positionAmt", where)
         liquidation = dec(row, "liquidationPrice", where)
@@ -197,10 +198,10 @@ class BinanceUsdmAdapter(CcxtAdapter):
                       for (native, ms), pnl in closes.items()]
             return sorted(trades, key=lambda t: t.closed_at, reverse=True)
 
-    def _income(self, kind: str, since: datetime) -> list[dict]:
+    def _income(self, kind: str, since: datetime) -> list[dict[str, Any]]:
         """Return every income row of ``kind`` since ``since`` (pages follow the time; tranId removes repeats)."""
         where = f"fapi/v1/income {kind}"
-        found: dict[str, dict] = {}
+        found: dict[str, dict[str, Any]] = {}
         start = to_ms(since)
         for _ in range(INCOME_MAX_PAGES):
             reply = self.client.fapiPrivateGetIncome({"incomeType": kind, "startTime": start, "limit": INCOME_PAGE})
@@ -216,7 +217,7 @@ class BinanceUsdmAdapter(CcxtAdapter):
             start = last  # inclusive: rows of that millisecond come again and are deduplicated
         raise MalformedResponseError(f"{where}: more than {INCOME_PAGE * INCOME_MAX_PAGES} rows; refusing a part")
 
-    def _market_extras(self, markets: list[dict]) -> dict[str, dict[str, Any]]:
+    def _market_extras(self, markets: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         """Return max leverage and first-tier maintenance rate per symbol (brackets cached, refreshed on a gap)."""
         if self._extras is None or any(m["id"] not in self._extras for m in markets):
             self._extras = self._leverage_brackets()
@@ -252,7 +253,7 @@ class BinanceUsdmAdapter(CcxtAdapter):
             OpenOrder(self._algo_order(r), "algo") for r in algo
         ]
 
-    def _order(self, row: dict, *, open_only: bool = True) -> Order:
+    def _order(self, row: dict[str, Any], *, open_only: bool = True) -> Order:
         where = f"order {row.get('orderId')}"
         kind, side, closing, position_side = self._kind_side(row, "type", row.get("closePosition") is True, where)
         average = opt_dec(row, "avgPrice", where)
@@ -267,7 +268,7 @@ class BinanceUsdmAdapter(CcxtAdapter):
             created_at=opt_time(row, "time", where) or opt_time(row, "updateTime", where),
         )
 
-    def _algo_order(self, row: dict) -> Order:
+    def _algo_order(self, row: dict[str, Any]) -> Order:
         where = f"algo order {row.get('algoId')}"
         whole = row.get("closePosition") is True
         kind, side, closing, position_side = self._kind_side(row, "orderType", whole, where)
@@ -282,7 +283,7 @@ class BinanceUsdmAdapter(CcxtAdapter):
 
     @staticmethod
     def _kind_side(
-        row: dict, type_key: str, whole: bool, where: str
+        row: dict[str, Any], type_key: str, whole: bool, where: str
     ) -> tuple[OrderType, OrderSide, bool, PositionSide | None]:
         """Return type, side, reduces-only and the position side reduced (hedge: positionSide says it)."""
         kind, side = pick(row, type_key, where, _TYPES), pick(row, "side", where, _SIDES)
@@ -291,11 +292,11 @@ class BinanceUsdmAdapter(CcxtAdapter):
             held = PositionSide(hedged.lower())
             return kind, side, side is held.close_order_side, held
         closing = whole or row.get("reduceOnly") is True
-        held = (PositionSide.LONG if side is OrderSide.SELL else PositionSide.SHORT) if closing else None
-        return kind, side, closing, held
+        reduced = (PositionSide.LONG if side is OrderSide.SELL else PositionSide.SHORT) if closing else None
+        return kind, side, closing, reduced
 
     # -- writes --------------------------------------------------------------------------------------
-    def _order_params(self, request: OrderRequest, market: dict) -> dict[str, Any]:
+    def _order_params(self, request: OrderRequest, market: dict[str, Any]) -> dict[str, Any]:
         if request.stop_loss is not None or request.take_profit is not None:
             raise self._fail(
                 NotSupportedError, "Binance has no stop-loss/take-profit attached to an order: "
@@ -310,8 +311,8 @@ class BinanceUsdmAdapter(CcxtAdapter):
             params["reduceOnly"] = True
         return params
 
-    def _accepted_order(self, request: OrderRequest, result: dict) -> Order:
-        return self._order(result.get("info"), open_only=False)
+    def _accepted_order(self, request: OrderRequest, result: dict[str, Any]) -> Order:
+        return self._order(result["info"], open_only=False)  # ccxt keeps the venue's raw reply under "info"
 
     def place_position_protection(self, symbol: str, side: PositionSide, *, stop_loss: Decimal | None = None,
                                   take_profit: Decimal | None = None, client_id: str | None = None) -> list[Order]:
@@ -361,7 +362,7 @@ class BinanceUsdmAdapter(CcxtAdapter):
             held = [self._position(r) for r in self._position_rows(self._native(symbol) if symbol else None)]
             return self._each(held, lambda p: self.close_position(p.symbol, p.side), lambda p: f"{p.symbol} {p.side}")
 
-    def _held(self, native: str, side: PositionSide) -> dict:
+    def _held(self, native: str, side: PositionSide) -> dict[str, Any]:
         for row in self._position_rows(native):
             if _position_side(row, dec(row, "positionAmt", "fapi/v2/positionRisk"), "position") is side:
                 return row
@@ -390,7 +391,7 @@ class BinanceUsdmAdapter(CcxtAdapter):
             raise MalformedResponseError(f"fapi/v1/{where}: unexpected answer {str(reply)[:200]}")
 
 
-def _position_side(row: dict, amount: Decimal, where: str) -> PositionSide:
+def _position_side(row: dict[str, Any], amount: Decimal, where: str) -> PositionSide:
     hedged = text(row, "positionSide", where).upper()
     if hedged in ("LONG", "SHORT"):
         return PositionSide(hedged.lower())

@@ -17,6 +17,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import ccxt
@@ -59,7 +60,7 @@ class BitgetAdapter(CcxtAdapter):
     not_found_codes = frozenset({"22001", "22002", "40768", "43001", "43025"})  # no order / no position
 
     def __init__(self, account: str, api_key: str, secret: str, passphrase: str, *, base_url: str | None = None,
-                 timeout_s: float = 10, markets: list[dict] | None = None, demo: bool = False):
+                 timeout_s: float = 10, markets: list[dict[str, Any]] | None = None, demo: bool = False):
         client = ccxt.bitget({
             "apiKey": api_key, "secret": secret, "password": passphrase, "has": {"fetchCurrencies": False},
             "options": {"defaultType": "swap", "uta": False, "fetchMarkets": {"types": ["swap"]}},
@@ -102,7 +103,7 @@ class BitgetAdapter(CcxtAdapter):
         with self._op("fetch_positions"):
             return [self._position(row) for row in self._position_rows(None)]
 
-    def _position_rows(self, native: str | None) -> list[dict]:
+    def _position_rows(self, native: str | None) -> list[dict[str, Any]]:
         base = {"productType": PRODUCT_TYPE, "marginCoin": MARGIN_COIN}
         if native is None:
             reply = self.client.privateMixGetV2MixPositionAllPosition(base)
@@ -111,7 +112,7 @@ class BitgetAdapter(CcxtAdapter):
         held = rows(reply, "data", "mix/position")
         return [r for r in held if dec(r, "total", "mix/position") > 0]
 
-    def _position(self, row: dict) -> Position:
+    def _position(self, row: dict[str, Any]) -> Position:
         where = f"position {row.get('symbol')}"
         liquidation = opt_dec(row, "liquidationPrice", where)
         return Position(
@@ -162,7 +163,7 @@ class BitgetAdapter(CcxtAdapter):
             raise ValidationError("since", "must be a timezone-aware UTC datetime")
         with self._op("fetch_closed_trades"):
             where = "mix/position/history-position"
-            found: list[dict] = []
+            found: list[dict[str, Any]] = []
             cursor = None
             for _ in range(_MAX_PAGES):
                 query = {"productType": PRODUCT_TYPE, "startTime": str(to_ms(since - _HISTORY_LOOKBACK)),
@@ -179,7 +180,7 @@ class BitgetAdapter(CcxtAdapter):
             trades = [self._closed_trade(r, where) for r in found if r.get("marginCoin", MARGIN_COIN) == MARGIN_COIN]
             return sorted((t for t in trades if t.closed_at >= since), key=lambda t: t.closed_at, reverse=True)
 
-    def _closed_trade(self, row: dict, where: str) -> ClosedTrade:
+    def _closed_trade(self, row: dict[str, Any], where: str) -> ClosedTrade:
         # no markets reload for an unknown id: a delisted contract stays in the history and would cost a reload
         # per read; its P&L still counts, without a symbol
         return ClosedTrade(
@@ -218,9 +219,11 @@ class BitgetAdapter(CcxtAdapter):
     def _unified(self, native: str, where: str) -> str:
         return str(self._symbol_of(native, where))
 
-    def _pages(self, endpoint: Callable[[dict], Any], params: dict, where: str) -> list[dict]:
+    def _pages(
+        self, endpoint: Callable[[dict[str, Any]], Any], params: dict[str, Any], where: str
+    ) -> list[dict[str, Any]]:
         """Return every row of a list endpoint, following ``endId`` so a full page never hides the rest."""
-        found: list[dict] = []
+        found: list[dict[str, Any]] = []
         cursor = None
         for _ in range(_MAX_PAGES):
             query = {**params, "limit": str(_PAGE), **({"idLessThan": cursor} if cursor else {})}
@@ -242,7 +245,7 @@ class BitgetAdapter(CcxtAdapter):
         return dec(found[0], "markPrice", "mix/market/ticker")
 
     # -- writes --------------------------------------------------------------------------------------
-    def _order_params(self, request: OrderRequest, market: dict) -> dict[str, Any]:
+    def _order_params(self, request: OrderRequest, market: dict[str, Any]) -> dict[str, Any]:
         where = "mix/account/account"
         account = self.client.privateMixGetV2MixAccountAccount(
             {"symbol": market["id"], "productType": PRODUCT_TYPE, "marginCoin": MARGIN_COIN}
@@ -263,8 +266,8 @@ class BitgetAdapter(CcxtAdapter):
             params["takeProfit"] = {"triggerPrice": float(request.take_profit)}
         return params
 
-    def _accepted_order(self, request: OrderRequest, result: dict) -> Order:
-        info = result.get("info")
+    def _accepted_order(self, request: OrderRequest, result: dict[str, Any]) -> Order:
+        info: dict[str, Any] = result["info"]  # ccxt keeps the venue's raw reply under "info"
         where = "mix/order/place-order"
         price = request.price
         if price is not None:
@@ -344,7 +347,7 @@ class BitgetAdapter(CcxtAdapter):
                 orders.append(closing_order(left.pop(0), p.symbol, p.side, p.size))
             return orders
 
-    def _held(self, native: str, side: PositionSide) -> dict:
+    def _held(self, native: str, side: PositionSide) -> dict[str, Any]:
         found = [r for r in self._position_rows(native) if r.get("holdSide") == side.value]
         if not found:
             raise self._fail(NotFoundError, f"no {side.value} position on {native}")
@@ -368,8 +371,8 @@ class BitgetAdapter(CcxtAdapter):
         if "normal" in kinds:
             calls.append(("batch-cancel-orders", lambda: self.client.privateMixPostV2MixOrderBatchCancelOrders(base)))
         for plan_list in (p for p in PLAN_LISTS if p in kinds):
-            calls.append((f"cancel-plan-order {plan_list}", lambda p=plan_list: (
-                self.client.privateMixPostV2MixOrderCancelPlanOrder({**base, "planType": p}))))
+            calls.append((f"cancel-plan-order {plan_list}", partial(
+                self.client.privateMixPostV2MixOrderCancelPlanOrder, {**base, "planType": plan_list})))
         cancelled: list[str] = []
         for where, call in calls:
             try:
@@ -381,7 +384,7 @@ class BitgetAdapter(CcxtAdapter):
             cancelled += [text(r, "orderId", where) for r in done]
         return cancelled
 
-    def _outcome(self, reply: Any, where: str) -> list[dict]:
+    def _outcome(self, reply: Any, where: str) -> list[dict[str, Any]]:
         """Return a successList; raise for any failureList entry (Bitget answers code 00000 regardless)."""
         data = reply.get("data") if isinstance(reply, dict) else None
         if not isinstance(data, dict):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 from riskmgr.core.domain import ZERO, Order, OrderSide, OrderStatus, OrderType, PositionSide
 from riskmgr.core.errors import MalformedResponseError
@@ -28,7 +29,7 @@ SymbolOf = Callable[[str, str], str]  # (native id, where it was read) -> unifie
 MarkOf = Callable[[str], Decimal]  # native id -> mark price
 
 
-def plain_order(row: dict, symbol_of: SymbolOf) -> Order:
+def plain_order(row: dict[str, Any], symbol_of: SymbolOf) -> Order:
     """Return one orders-pending row as an Order."""
     where = f"open order {row.get('orderId')}"
     side, closing = trade_side(row, where)
@@ -44,16 +45,17 @@ def plain_order(row: dict, symbol_of: SymbolOf) -> Order:
     )
 
 
-def plan_order(row: dict, plan_list: str, symbol_of: SymbolOf, mark_of: MarkOf) -> OpenOrder:
+def plan_order(row: dict[str, Any], plan_list: str, symbol_of: SymbolOf, mark_of: MarkOf) -> OpenOrder:
     """Return one orders-plan-pending row (from the ``plan_list`` list) as an Order filed under its plan type."""
     where = f"plan order {row.get('orderId')}"
     plan = text(row, "planType", where)
     native = text(row, "symbol", where)
     trigger = dec(row, "triggerPrice", where)
+    held: PositionSide | None
     if plan_list == "profit_loss":
         # TP/SL orders always close; their side follows place-tpsl-order's holdSide (the position's side)
-        held = _tpsl_side(row, where)
-        side, closing = held.close_order_side, True
+        tpsl = held = _tpsl_side(row, where)
+        side, closing = tpsl.close_order_side, True
     else:
         side, closing = trade_side(row, where)
         held = closed_side(row, side) if closing else None
@@ -76,7 +78,7 @@ def plan_order(row: dict, plan_list: str, symbol_of: SymbolOf, mark_of: MarkOf) 
     return OpenOrder(order, plan_list, plan)
 
 
-def _tpsl_side(row: dict, where: str) -> PositionSide:
+def _tpsl_side(row: dict[str, Any], where: str) -> PositionSide:
     """Return the position a TP/SL order closes: posSide when given, else its holdSide-style ``side``."""
     held = closed_side(row, None)
     if held is not None:
@@ -93,7 +95,7 @@ def closing_order(order_id: str, symbol: str, side: PositionSide, size: Decimal)
                  status=OrderStatus.NEW, qty=size, reduce_only=True, close_position=True, position_side=side)
 
 
-def trade_side(row: dict, where: str) -> tuple[OrderSide, bool]:
+def trade_side(row: dict[str, Any], where: str) -> tuple[OrderSide, bool]:
     """Return the order's trade direction and whether it only reduces (hedge-mode closes name the position)."""
     side = pick(row, "side", where, _SIDES)
     hedge_close = row.get("posMode") == "hedge_mode" and str(row.get("tradeSide", "")).lower() == "close"
@@ -101,7 +103,7 @@ def trade_side(row: dict, where: str) -> tuple[OrderSide, bool]:
     return (side.opposite if hedge_close else side), closing
 
 
-def closed_side(row: dict, side: OrderSide | None) -> PositionSide | None:
+def closed_side(row: dict[str, Any], side: OrderSide | None) -> PositionSide | None:
     """Return the position side a closing order reduces: posSide when explicit, else the trade's opposite."""
     pos_side = str(row.get("posSide", "")).lower()
     if pos_side in ("long", "short"):

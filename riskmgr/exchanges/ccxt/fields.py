@@ -64,7 +64,7 @@ def opt_time(row: Mapping[str, Any], key: str, where: str) -> datetime | None:
     return from_ms(int(value)) if value is not None and value > 0 else None
 
 
-def rows(payload: Any, key: str, where: str, *, null_is_empty: bool = False) -> list[dict]:
+def rows(payload: Any, key: str, where: str, *, null_is_empty: bool = False) -> list[dict[str, Any]]:
     """Return the list ``payload[key]``; a missing key is malformed, null only where the exchange documents it."""
     if not isinstance(payload, Mapping) or key not in payload:
         raise MalformedResponseError(f"{where}: field {key!r} is missing")

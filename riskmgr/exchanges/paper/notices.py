@@ -10,9 +10,9 @@ alerts subscribe to. A claim whose audit write fails is given back, so the next 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import CursorResult, Engine, select, update
 from sqlalchemy.orm import Session
 
 from riskmgr.core.domain import AccountSnapshot, MarginMode
@@ -79,12 +79,12 @@ def _pending(engine: Engine, names: list[str]) -> list[tuple[PaperLiquidation, s
 
 def _claim(engine: Engine, row_id: int, now: datetime) -> bool:
     with Session(engine) as session, session.begin():
-        result = session.execute(
+        result = cast("CursorResult[Any]", session.execute(
             update(PaperLiquidation)
             .where(PaperLiquidation.id == row_id, PaperLiquidation.announced_at.is_(None))
             .values(announced_at=now)
-        )
-        return result.rowcount == 1  # type: ignore[attr-defined]
+        ))  # an UPDATE's Result is a CursorResult
+        return result.rowcount == 1
 
 
 def _release(engine: Engine, row_id: int) -> None:

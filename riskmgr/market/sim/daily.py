@@ -109,7 +109,9 @@ def _regime_and_vol(
     return np.array(vols), np.array(drifts), (log_vol, kick, drift)
 
 
-def _market_block(seed: int, block: int, state: tuple[float, float, float]) -> tuple[_MarketBlock, tuple]:
+def _market_block(
+    seed: int, block: int, state: tuple[float, float, float]
+) -> tuple[_MarketBlock, tuple[float, float, float]]:
     rng = rng_for(seed, 0, STREAM_MARKET, block)
     shock = rng.standard_normal(BLOCK_DAYS)
     jump, minute = _jumps(rng, P_JUMP_MARKET, P_DOWN_MARKET)
@@ -123,8 +125,8 @@ def _symbol_block(
     rng = rng_for(seed, symbol_key(sim.spec.symbol), STREAM_SYMBOL, block)
     own_shock = rng.standard_normal(BLOCK_DAYS)
     own_jump, own_minute = _jumps(rng, P_JUMP_SYMBOL, 0.5)
-    x, *vol_state = state
-    own_vol, own_drift, vol_state = _regime_and_vol(rng, own_jump, SYMBOL_DRIFT_SD, tuple(vol_state))
+    x, *held = state
+    own_vol, own_drift, vol_state = _regime_and_vol(rng, own_jump, SYMBOL_DRIFT_SD, (held[0], held[1], held[2]))
     noise = rng.standard_normal(BLOCK_DAYS)
     s0, rho = sim.daily_vol, sim.market_corr
     log_vol = math.sqrt(MARKET_VOL_SHARE) * mkt.log_vol + math.sqrt(1 - MARKET_VOL_SHARE) * own_vol
@@ -143,7 +145,8 @@ def _symbol_block(
     move = np.abs(np.diff(close, prepend=state[0])) / s0
     # turnover rises with the volatility regime and with the size of the day's move
     quote_volume = sim.quote_volume * np.exp(0.5 * log_vol + 0.3 * noise - 0.2) * (0.6 + 0.5 * move)
-    out = {"close_log": close, "sigma": sigma, "jump": jump, "jump_minute": minute, "quote_volume": quote_volume}
+    out: dict[str, np.ndarray] = {"close_log": close, "sigma": sigma, "jump": jump, "jump_minute": minute,
+                                  "quote_volume": quote_volume}
     return out, (x, *vol_state)
 
 

@@ -30,7 +30,10 @@ class SimSymbol:
     @property
     def price_decimals(self) -> int:
         """Return how many decimals the price tick has (ticks are powers of ten)."""
-        return max(0, -self.spec.price_tick.normalize().as_tuple().exponent)
+        exponent = self.spec.price_tick.normalize().as_tuple().exponent
+        if not isinstance(exponent, int):  # NaN or infinity has no decimals
+            raise ValueError(f"{self.spec.symbol}: the price tick {self.spec.price_tick} is not a finite number")
+        return max(0, -exponent)
 
 
 def _sym(
