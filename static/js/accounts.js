@@ -83,8 +83,8 @@
   async function refresh() {
     const res = await RM.api("/api/accounts");
     if (!res.ok) {
-      status.innerHTML = `<span class="error-note">refresh failed at ${RM.time(new Date().toISOString())}: ${RM.esc(res.data.error)}</span>`;
-      return;
+      RM.fill(status, RM.html`<span class="error-note">refresh failed at ${RM.time(new Date().toISOString())}: ${res.data.error}</span>`);
+      return false;
     }
     render(res.data);
     status.textContent = `refreshed ${RM.time(res.data.generated_at)} · every ${pollMs / 1000} s`;
@@ -123,7 +123,7 @@
     } finally {
       progress.classList.add("d-none");
       running = false;
-      refresh();
+      poller.now();
     }
   }
 
@@ -141,6 +141,5 @@
     pendingAccount = null;
   });
 
-  refresh();
-  setInterval(refresh, pollMs);
+  const poller = RM.poll(refresh, { every: pollMs });
 })();

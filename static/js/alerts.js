@@ -80,7 +80,7 @@
     ]);
     if (!status.ok || !history.ok) {
       el("alerts-refresh").textContent = `could not refresh: ${(status.ok ? history : status).data.detail || "error"}`;
-      return;
+      return false;
     }
     renderStatus(status.data);
     renderHistory(history.data.alerts);
@@ -136,11 +136,10 @@
     const lines = Object.entries(res.data.channels).map(([name, o]) =>
       `<div>${RM.esc(name)}: ${o.ok ? '<span class="text-success">delivered</span>' : `<span class="text-danger">failed — ${RM.esc(o.error)}</span>`}</div>`);
     out.innerHTML = lines.join("") + (res.data.status === "logged" ? `<div class="stale-note">Only the log is configured.</div>` : "");
-    refresh();
+    poller.now();
   });
 
-  el("alerts-status-filter").addEventListener("change", refresh);
+  el("alerts-status-filter").addEventListener("change", () => poller.now());
   loadToggles();
-  refresh();
-  setInterval(refresh, REFRESH_MS);
+  const poller = RM.poll(refresh, { every: REFRESH_MS });
 })();

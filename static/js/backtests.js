@@ -11,7 +11,7 @@
   let opts = null;
   let current = null;          // the run shown in the result card
   let tradesOffset = 0;
-  let pollTimer = null;
+  let follower = null;  // the RM.poll following a queued / running run
   const modal = window.bootstrap ? new bootstrap.Modal($("bt-modal")) : null;
 
   // -- small helpers -------------------------------------------------------------------------------------------
@@ -196,13 +196,19 @@
     $("bt-progress-stage").textContent = run.stage;
   }
 
-  async function follow(id) {
-    clearTimeout(pollTimer);
+  function follow(id) {
+    if (follower) follower.stop();
+    const poller = RM.poll(() => followStep(id, () => poller.stop()), { every: POLL_MS });
+    follower = poller;
+  }
+
+  async function followStep(id, stop) {
     const res = await RM.api(`/api/backtests/${id}?trades_limit=${TRADES_PAGE}`);
-    if (!res.ok) { showError(res.data); return; }
+    if (!res.ok) { stop(); showError(res.data); return false; }
     const run = res.data;
     showProgress(run);
-    if (run.status === "queued" || run.status === "running") { pollTimer = setTimeout(() => follow(id), POLL_MS); return; }
+    if (run.status === "queued" || run.status === "running") return true;
+    stop();
     $("bt-run").disabled = false;
     loadRuns();
     if (run.status === "failed") { showError({ error: `run #${id} failed`, detail: run.error }); return; }

@@ -143,15 +143,15 @@
     if (!box || !res.ok) return;
     const f = res.data.last_failure;
     if (res.data.healthy || !f) { box.classList.add("d-none"); return; }
-    box.innerHTML = `Alert delivery failed at ${RM.dateTime(f.handled_at)} (${RM.esc(f.kind)}): ${RM.esc(f.error)} — <a href="/alerts">Alerts</a>`;
+    RM.fill(box, RM.html`Alert delivery failed at ${RM.dateTime(f.handled_at)} (${f.kind}): ${f.error} — <a href="/alerts">Alerts</a>`);
     box.classList.remove("d-none");
   }
 
   async function refresh() {
     const res = await RM.api("/api/snapshot");
     if (!res.ok) {
-      status.innerHTML = `<span class="error-note">refresh failed at ${RM.time(new Date().toISOString())}: ${RM.esc(res.data.error)}</span>`;
-      return;
+      RM.fill(status, RM.html`<span class="error-note">refresh failed at ${RM.time(new Date().toISOString())}: ${res.data.error}</span>`);
+      return false;
     }
     render(res.data);
     status.textContent = `refreshed ${RM.time(res.data.generated_at)} · every ${pollMs / 1000} s`;
@@ -169,7 +169,7 @@
   async function refreshEquity() {
     const since = new Date(Date.now() - equityHours * 3600 * 1000).toISOString();
     const res = await RM.api(`/api/equity?since=${encodeURIComponent(since)}`);
-    if (!res.ok) return;
+    if (!res.ok) return false;
     // a gap longer than ~3 readings is drawn as a gap, not as a line across a period with no data
     const gapMs = (res.data.gap_seconds || 0) * 1000;
     const datasets = Object.entries(res.data.series).map(([name, points], i) => {
@@ -213,13 +213,11 @@
     if (!btn) return;
     equityHours = Number(btn.dataset.hours);
     document.querySelectorAll("#equity-range button").forEach((b) => b.classList.toggle("active", b === btn));
-    refreshEquity();
+    equityPoller.now();
   });
 
-  window.RMDashboard = { refresh };  // position controls (static/js/position_controls.js) refresh after acting
-
-  refresh();
-  refreshEquity();
-  setInterval(refresh, pollMs);
-  setInterval(refreshEquity, Math.max(pollMs, 10000));
+  const poller = RM.poll(refresh, { every: pollMs });
+  const equityPoller = RM.poll(refreshEquity, { every: Math.max(pollMs, 10000) });
+  // position controls (static/js/position_controls.js) refresh after acting
+  window.RMDashboard = { refresh: () => poller.now() };
 })();

@@ -67,7 +67,7 @@
 
   // -- the live panel -----------------------------------------------------------------------------------
   let shownId = null; // null: follow the running / latest sequence
-  let timer = null;
+  let running = false; // the shown sequence is still running: followed every second
 
   function fmtSeconds(s) { return s === null || s === undefined ? "—" : `${Number(s).toFixed(2)} s`; }
 
@@ -149,7 +149,7 @@
     const path = shownId === null ? "/api/emergency-stop" : `/api/emergency-stop/${shownId}`;
     const res = await RM.api(path);
     const note = document.getElementById("em-refresh");
-    let running = false;
+    running = false;
     if (res.ok) {
       const v = res.data;
       running = Boolean(v.running);
@@ -165,8 +165,7 @@
       note.textContent = `could not refresh (${res.data.error}); retrying`;
       note.className = "small error-note";
     }
-    clearTimeout(timer);
-    timer = setTimeout(refresh, running ? 1000 : 5000);
+    return res.ok;
   }
 
   async function refreshBanner() {
@@ -181,9 +180,10 @@
       if (!row) return;
       // the newest row means "follow whatever runs next"; an older one pins that sequence
       shownId = row === row.parentElement.firstElementChild ? null : Number(row.dataset.id);
-      refresh();
+      poller.now();
     });
-    refresh();
+    // a running sequence is followed every second, an idle page every five
+    const poller = RM.poll(refresh, { every: () => (running ? 1000 : 5000) });
   }
 
   setUpDialog();

@@ -35,12 +35,13 @@
     try {
       const res = await RM.api(`/api/emergency-stop/closes${seq ? `?seq=${encodeURIComponent(seq)}` : ""}`);
       if (res.ok) render(res.data.closes);
+      return res.ok;
     } catch (err) {
       // the connection banner (liveness) says the server is unreachable; keep the last rows, marked as such
       tbody.querySelectorAll(".em-fill, .em-pnl").forEach((el) => el.classList.add("text-body-secondary"));
+      return false;
     }
   }
 
-  refresh();
-  setInterval(refresh, 3000);
+  RM.poll(refresh, { every: 3000 });
 })();

@@ -222,8 +222,8 @@
     const res = await RM.api("/api/risk");
     const status = document.getElementById("risk-refresh");
     if (!res.ok) {
-      status.innerHTML = `<span class="error-note">refresh failed at ${RM.time(new Date().toISOString())}: ${RM.esc(res.data.error)} — figures below are from the last good load</span>`;
-      return;
+      RM.fill(status, RM.html`<span class="error-note">refresh failed at ${RM.time(new Date().toISOString())}: ${res.data.error} — figures below are from the last good load</span>`);
+      return false;
     }
     const view = res.data;
     renderState(view.trading_state);
@@ -234,5 +234,5 @@
   }
 
   load(true);
-  setInterval(() => load(false), REFRESH_MS);
+  RM.poll(() => load(false), { every: REFRESH_MS, immediate: false });
 })();

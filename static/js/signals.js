@@ -199,7 +199,7 @@
 
   async function load() {
     const res = await RM.api("/api/signals");
-    if (!res.ok) { status.textContent = `could not load signals: ${res.data.error} ${res.data.detail || ""}`; return; }
+    if (!res.ok) { status.textContent = `could not load signals: ${res.data.error} ${res.data.detail || ""}`; return false; }
     render(res.data);
     const hist = await RM.api("/api/signals/history?limit=50");
     if (hist.ok) renderHistory(hist.data.signals);
@@ -310,6 +310,5 @@
   });
   scanButton.addEventListener("click", scanNow);
 
-  load();
-  setInterval(() => { if (!scanning) load(); }, refreshMs);
+  RM.poll(() => (scanning ? true : load()), { every: refreshMs });
 })();

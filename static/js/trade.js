@@ -23,7 +23,7 @@
 
   async function loadMarkets() {
     const res = await RM.api("/api/markets");
-    if (!res.ok) return;
+    if (!res.ok) return false;
     markets = Object.fromEntries(res.data.markets.map((m) => [m.symbol, m]));
     showMarket();
   }
@@ -194,7 +194,7 @@
     receiptStatus.textContent = `out of date — ${why}${receiptAt ? `; receipt from ${RM.time(new Date(receiptAt).toISOString())}` : ""}`;
     setSubmit(false, `The receipt is out of date (${RM.esc(why)}): no order until a new one is shown.`, "text-warning");
   }
-  setInterval(() => {
+  RM.poll(() => {
     if (receiptAt === null) return;
     if (lastKey !== null && formKey() !== lastKey && !receiptBox.classList.contains("stale")) {
       receiptBox.classList.add("stale");
@@ -208,7 +208,7 @@
     } else if (!receiptOld()) {
       oldEpisode = false;
     }
-  }, 1000);
+  }, { every: 1000 });
 
   form.addEventListener("input", schedulePreview);
   form.addEventListener("change", schedulePreview);
@@ -266,7 +266,7 @@
 
   async function refreshPositions() {
     const res = await RM.api("/api/snapshot");
-    if (!res.ok) return;
+    if (!res.ok) return false;
     RM.setBanner(res.data.trading_state);
     const rows = res.data.accounts.filter((a) => a.mode === "paper").flatMap((a) => a.positions.map((p) => {
       const u = RM.signed(p.unrealized_pnl);
@@ -308,8 +308,12 @@
   const planned = fromQuery();
   if (planned) autoProtection = false;
   loadMarkets().then(() => { showMarket(); if (!planned) defaultProtection(); schedulePreview(); });
-  refreshPositions();
-  setInterval(refreshPositions, 5000);
-  setInterval(() => loadMarkets().then(() => { if (autoProtection && field("type").value === "market") { defaultProtection(); schedulePreview(); } }), 5000);
-  setInterval(() => { if (document.activeElement === document.body || !form.contains(document.activeElement)) schedulePreview(); }, 10000);
+  RM.poll(refreshPositions, { every: 5000 });
+  RM.poll(async () => {
+    const ok = await loadMarkets();
+    if (ok !== false && autoProtection && field("type").value === "market") { defaultProtection(); schedulePreview(); }
+    return ok;
+  }, { every: 5000, immediate: false });
+  RM.poll(() => { if (document.activeElement === document.body || !form.contains(document.activeElement)) schedulePreview(); },
+    { every: 10000, immediate: false });
 })();
