@@ -53,11 +53,11 @@ window.BTView = (() => {
   function renderStats(stats) {
     const box = document.getElementById("bt-stats");
     RM.fill(box, STAT_ROWS.map(([label, key, kind]) => {
-      const note = stats.notes && stats.notes[key] ? ` title="${stats.notes[key]}"` : "";
+      const note = stats.notes && stats.notes[key] ? RM.html` title="${stats.notes[key]}"` : "";
       return RM.html`<div class="col-6 col-md-4 col-xl-3"><div class="border rounded px-2 py-1"${note}>
         <div class="small text-body-secondary">${label}${note ? " *" : ""}</div>
         <div class="fw-semibold num ${signClass(key, stats[key])}">${statText(stats, key, kind)}</div></div></div>`;
-    }).join(""));
+    }));
     const notes = Object.entries(stats.notes || {}).map(([k, v]) => `${k}: ${v}`);
     RM.fill(document.getElementById("bt-notes"), notes.length ? "* " + notes.join(" · ") : "");
   }
@@ -112,13 +112,13 @@ window.BTView = (() => {
 
   function renderTables(result) {
     const den = result.denials;
-    RM.fill(document.querySelector("#bt-denials tbody"), den.length ? den.map((d) => RM.html`<tr><td>${FMT.rule(d.rule)}</td>
-      <td class="text-end num">${d.count}</td><td class="small">${d.first_reason} <span class="text-body-secondary">(first ${RM.dateTime(d.first_at)})</span></td></tr>`).join("")
+    RM.fill(document.querySelector("#bt-denials tbody"), den.length ? den.map((d) => RM.html`<tr><td>${RM.rule(d.rule)}</td>
+      <td class="text-end num">${d.count}</td><td class="small">${d.first_reason} <span class="text-body-secondary">(first ${RM.dateTime(d.first_at)})</span></td></tr>`)
       : RM.html`<tr><td colspan="3" class="text-body-secondary">No signal was turned down.</td></tr>`);
     const ev = result.events;
     const more = result.events_total > ev.length ? RM.html`<tr><td colspan="3" class="text-body-secondary">…and ${result.events_total - ev.length} more (counts: ${JSON.stringify(result.event_counts)})</td></tr>` : "";
     RM.fill(document.querySelector("#bt-events tbody"), ev.length ? ev.map((e) => RM.html`<tr><td class="text-nowrap small">${RM.dateTime(e.at)}</td>
-      <td>${e.kind}</td><td class="small">${e.message}</td></tr>`).join("") + more
+      <td>${e.kind}</td><td class="small">${e.message}</td></tr>`).concat([more])
       : RM.html`<tr><td colspan="3" class="text-body-secondary">No state change, forced close or alert.</td></tr>`);
     const open = result.open_position;
     RM.fill(document.getElementById("bt-open-position"), open ? RM.html`<span class="badge text-bg-info">open at the end</span>
@@ -137,7 +137,7 @@ window.BTView = (() => {
         <td class="small">${String(t.exit_reason || "").replace(/_/g, " ")}</td><td class="text-end">${RM.num(t.fees, 2)}</td>
         <td class="text-end ${pnl.cls}">${pnl.text}</td><td class="text-end">${t.bars}</td></tr>`;
     });
-    RM.fill(document.querySelector("#bt-trades tbody"), rows.join("") || RM.html`<tr><td colspan="11" class="text-body-secondary">No closed trade.</td></tr>`);
+    RM.fill(document.querySelector("#bt-trades tbody"), RM.join(rows) || RM.html`<tr><td colspan="11" class="text-body-secondary">No closed trade.</td></tr>`);
     const last = Math.min(page.offset + page.rows.length, page.total);
     document.getElementById("bt-trades-count").textContent = `(${page.total} closed)`;
     document.getElementById("bt-trades-page").textContent = page.total ? `showing ${page.offset + 1}–${last} of ${page.total}` : "";
@@ -151,7 +151,7 @@ window.BTView = (() => {
     document.getElementById("bt-result-title").textContent =
       `Run #${run.id} · ${run.preset || "custom"} · ${run.symbol} ${run.timeframe}`;
     const gaps = d.gaps.count ? ` · ${d.gaps.count} gap(s), ${d.gaps.missing_bars} bar(s) missing (first after ${RM.dateTime(d.gaps.first[0].after)})` : " · no gaps";
-    RM.fill(document.getElementById("bt-result-data"), `${d.simulated ? '<span class="badge text-bg-warning">DEMO data</span> ' : ""}
+    RM.fill(document.getElementById("bt-result-data"), RM.html`${d.simulated ? RM.html`<span class="badge text-bg-warning">DEMO data</span> ` : ""}
       ${d.note} · ${RM.dateTime(r.stats.start)} – ${RM.dateTime(r.stats.end)} · ${d.bars} bars (+${d.warmup_bars} warm-up)${gaps}
       · contract: ${d.spec_source} · ran in ${d.seconds} s${d.warning ? RM.html`<div class="stale-note">${d.warning}</div>` : ""}`);
     for (const [id, path] of [["bt-export-trades", "export.csv?what=trades"], ["bt-export-equity", "export.csv?what=equity"], ["bt-export-json", "export.json"]]) {
@@ -166,11 +166,11 @@ window.BTView = (() => {
   function renderCompare(a, b) {
     const card = document.getElementById("bt-compare-card");
     card.classList.remove("d-none");
-    const head = (run) => `#${run.id} ${run.preset || "custom"}<div class="small text-body-secondary">${run.symbol} ${run.timeframe}, ${RM.dateTime(run.start)} – ${RM.dateTime(run.end)}</div>`;
+    const head = (run) => RM.html`#${run.id} ${run.preset || "custom"}<div class="small text-body-secondary">${run.symbol} ${run.timeframe}, ${RM.dateTime(run.start)} – ${RM.dateTime(run.end)}</div>`;
     RM.fill(card.querySelector("thead"), RM.html`<tr><th></th><th>A: ${head(a)}</th><th>B: ${head(b)}</th></tr>`);
     RM.fill(card.querySelector("tbody"), STAT_ROWS.map(([label, key, kind]) => RM.html`<tr><td>${label}</td>
       <td class="${signClass(key, a.result.stats[key])}">${statText(a.result.stats, key, kind)}</td>
-      <td class="${signClass(key, b.result.stats[key])}">${statText(b.result.stats, key, kind)}</td></tr>`).join(""));
+      <td class="${signClass(key, b.result.stats[key])}">${statText(b.result.stats, key, kind)}</td></tr>`));
     const pct = (run) => {
       const cap = Number(run.result.stats.capital);
       return points(run.result.curve.t, run.result.curve.equity.map((e) => (e / cap - 1) * 100));

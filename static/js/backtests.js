@@ -71,15 +71,15 @@
     if (type === "bool") {
       input = RM.html`<div class="form-check mt-4"><input class="form-check-input" type="checkbox" id="${id}" name="${name}" ${value ? "checked" : ""}>
         <label class="form-check-label small" for="${id}">${label}</label></div>`;
-      container.insertAdjacentHTML("beforeend", RM.html`<div class="col-6" title="${help}">${input}</div>`);
+      container.append(RM.fragment(RM.html`<div class="col-6" title="${help}">${input}</div>`));
       return;
     }
     if (choices) {
-      input = RM.html`<select class="form-select form-select-sm" id="${id}" name="${name}">${choices.map((c) => RM.html`<option ${c === value ? "selected" : ""}>${c}</option>`).join("")}</select>`;
+      input = RM.html`<select class="form-select form-select-sm" id="${id}" name="${name}">${choices.map((c) => RM.html`<option ${c === value ? "selected" : ""}>${c}</option>`)}</select>`;
     } else {
       input = RM.html`<input class="form-control form-control-sm" id="${id}" name="${name}" value="${value ?? ""}" inputmode="decimal">`;
     }
-    container.insertAdjacentHTML("beforeend", RM.html`<div class="col-6"><label class="form-label small mb-0" for="${id}" title="${help}">${label}</label>${input}</div>`);
+    container.append(RM.fragment(RM.html`<div class="col-6"><label class="form-label small mb-0" for="${id}" title="${help}">${label}</label>${input}</div>`));
   }
 
   function buildGroups() {
@@ -105,13 +105,13 @@
   }
 
   function fillSelect(id, values, labels = null) {
-    RM.fill($(id), values.map((v, i) => RM.html`<option value="${v}">${labels ? labels[i] : v}</option>`).join(""));
+    RM.fill($(id), values.map((v, i) => RM.html`<option value="${v}">${labels ? labels[i] : v}</option>`));
   }
 
   function fillDatasets(selected = null) {
     const list = opts.datasets;
     RM.fill($("bt-dataset"), list.length ? list.map((d) => RM.html`<option value="${d.id}" ${d.id === selected ? "selected" : ""}>
-      #${d.id} ${d.name} · ${d.symbol} ${d.timeframe} · ${d.bars} bars</option>`).join("") : RM.html`<option value="">no dataset uploaded yet</option>`);
+      #${d.id} ${d.name} · ${d.symbol} ${d.timeframe} · ${d.bars} bars</option>`) : RM.html`<option value="">no dataset uploaded yet</option>`);
   }
 
   async function updateSymbols() {
@@ -125,7 +125,7 @@
       if (!res.ok) { showError(res.data); return; }
       opts.symbols[source] = res.data.symbols;
     }
-    RM.fill($("bt-symbols"), (opts.symbols[source] || []).map((s) => RM.html`<option>${s}</option>`).join(""));
+    RM.fill($("bt-symbols"), (opts.symbols[source] || []).map((s) => RM.html`<option>${s}</option>`));
   }
 
   function updateStrategy() {
@@ -249,7 +249,7 @@
         <td class="text-nowrap"><button class="btn btn-sm btn-outline-primary py-0" data-open="${r.id}">Open</button>
           <button class="btn btn-sm btn-outline-danger py-0" data-delete="${r.id}" ${r.status === "queued" || r.status === "running" ? "disabled" : ""} aria-label="Delete run ${r.id}"><i class="bi bi-trash"></i></button></td></tr>`;
     });
-    RM.fill(document.querySelector("#bt-runs tbody"), rows.join("") || RM.html`<tr><td colspan="12" class="text-body-secondary">No run yet.</td></tr>`);
+    RM.fill(document.querySelector("#bt-runs tbody"), RM.join(rows) || RM.html`<tr><td colspan="12" class="text-body-secondary">No run yet.</td></tr>`);
     updateCompareButton();
   }
 

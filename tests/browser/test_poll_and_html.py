@@ -59,7 +59,8 @@ HIDDEN = """async () => {
 HTML = """() => {
   const evil = '<img src=x id="pwned">"\\'&';
   const box = document.createElement("div");
-  RM.fill(box, RM.html`<span class="a" title="${evil}">${evil}</span>${[1, 2].map((n) => RM.html`<b>${n}</b>`)}${null}`);
+  const bolds = [1, 2].map((n) => RM.html`<b>${n}</b>`);
+  RM.fill(box, RM.html`<span class="a" title="${evil}">${evil}</span>${bolds}${null}`);
   return { text: box.querySelector("span").textContent, title: box.querySelector("span").title,
            bolds: box.querySelectorAll("b").length, img: box.querySelectorAll("img").length, html: box.innerHTML };
 }"""
