@@ -15,7 +15,7 @@
   }
 
   function part(value) {
-    if (value === null || value === undefined || value === false) return "";
+    if (value === null || value === undefined) return "";  // false stays "false" (data-allowed="false")
     if (value instanceof SafeHTML) return value.text;
     if (Array.isArray(value)) return value.map(part).join("");
     return escapeText(value);

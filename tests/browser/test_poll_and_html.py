@@ -60,9 +60,9 @@ HTML = """() => {
   const evil = '<img src=x id="pwned">"\\'&';
   const box = document.createElement("div");
   const bolds = [1, 2].map((n) => RM.html`<b>${n}</b>`);
-  RM.fill(box, RM.html`<span class="a" title="${evil}">${evil}</span>${bolds}${null}`);
+  RM.fill(box, RM.html`<span class="a" title="${evil}" data-no="${false}">${evil}</span>${bolds}${null}`);
   return { text: box.querySelector("span").textContent, title: box.querySelector("span").title,
-           bolds: box.querySelectorAll("b").length, img: box.querySelectorAll("img").length, html: box.innerHTML };
+           bolds: box.querySelectorAll("b").length, no: box.querySelector("span").dataset.no, img: box.querySelectorAll("img").length, html: box.innerHTML };
 }"""
 
 
@@ -92,3 +92,4 @@ def test_html_escapes_every_interpolation_and_keeps_nested_markup(page, server):
     assert result["title"] == result["text"]
     assert result["img"] == 0
     assert result["bolds"] == 2
+    assert result["no"] == "false"  # a boolean is written as such (data-allowed="false"), null as nothing
