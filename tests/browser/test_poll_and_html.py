@@ -62,7 +62,8 @@ HTML = """() => {
   const bolds = [1, 2].map((n) => RM.html`<b>${n}</b>`);
   RM.fill(box, RM.html`<span class="a" title="${evil}" data-no="${false}">${evil}</span>${bolds}${null}`);
   return { text: box.querySelector("span").textContent, title: box.querySelector("span").title,
-           bolds: box.querySelectorAll("b").length, no: box.querySelector("span").dataset.no, img: box.querySelectorAll("img").length, html: box.innerHTML };
+           bolds: box.querySelectorAll("b").length,
+           no: box.querySelector("span").dataset.no, img: box.querySelectorAll("img").length, html: box.innerHTML };
 }"""
 
 
