@@ -35,6 +35,11 @@ def test_no_page_runs_its_own_interval_or_timeout_poll():
     assert over == {}, f"own timers instead of RM.poll: {over}"
 
 
+def test_no_page_escapes_by_hand_instead_of_through_rm_html():
+    hand = {name: text.count("RM.esc(") for name, text in _pages().items() if "RM.esc(" in text}
+    assert hand == {}, f"escape by building with RM.html, not RM.esc: {hand}"
+
+
 def test_common_helpers_assign_no_interpolated_markup():
     for name in HELPERS:
         text = (JS / name).read_text()
