@@ -10,12 +10,12 @@
 
   function channelLine(ch, external) {
     const icon = ch.name === "log" ? "bi-journal-text" : ch.name === "telegram" ? "bi-telegram" : "bi-envelope";
-    return `<li><i class="bi ${icon}"></i> <strong>${RM.esc(ch.name)}</strong> <span class="text-body-secondary">${RM.esc(ch.detail)}</span></li>` +
-      (external.length === 0 && ch.name === "log" ? `<li class="small stale-note">No Telegram or e-mail channel configured: alerts reach the log only.</li>` : "");
+    return RM.html`<li><i class="bi ${icon}"></i> <strong>${ch.name}</strong> <span class="text-body-secondary">${ch.detail}</span></li>${
+      external.length === 0 && ch.name === "log" ? RM.html`<li class="small stale-note">No Telegram or e-mail channel configured: alerts reach the log only.</li>` : ""}`;
   }
 
   function renderStatus(s) {
-    el("alerts-channels").innerHTML = s.channels.map((c) => channelLine(c, s.external_channels)).join("");
+    RM.fill(el("alerts-channels"), s.channels.map((c) => channelLine(c, s.external_channels)));
     const health = el("alerts-health");
     // green only once a real channel (Telegram / e-mail) delivered; the log alone reaches nobody
     const look = { healthy: "success", failing: "danger", log_only: "warning", untested: "secondary" }[s.health] || "secondary";
@@ -28,7 +28,7 @@
     const box = el("alerts-failure");
     if (s.last_failure && !s.healthy) {
       const f = s.last_failure;
-      box.innerHTML = `<strong>Alert delivery failed</strong> at ${RM.dateTime(f.handled_at)} (${RM.esc(f.kind)}): ${RM.esc(f.error)}`;
+      RM.fill(box, RM.html`<strong>Alert delivery failed</strong> at ${RM.dateTime(f.handled_at)} (${f.kind}): ${f.error}`);
       box.classList.remove("d-none");
     } else {
       box.classList.add("d-none");
@@ -39,38 +39,38 @@
   }
 
   function toggleRow(t) {
-    const crit = t.critical ? ` <span class="badge text-bg-danger" title="never held back by the rate limit">critical</span>` : "";
-    const changed = t.overridden ? `<div class="small text-body-secondary">set by ${RM.esc(t.changed_by)} ${RM.dateTime(t.changed_at)}</div>` : "";
-    return `<tr><td><code>${RM.esc(t.kind)}</code>${crit}</td><td class="small">${RM.esc(t.description)}${changed}</td>
+    const crit = t.critical ? RM.html` <span class="badge text-bg-danger" title="never held back by the rate limit">critical</span>` : "";
+    const changed = t.overridden ? RM.html`<div class="small text-body-secondary">set by ${t.changed_by} ${RM.dateTime(t.changed_at)}</div>` : "";
+    return RM.html`<tr><td><code>${t.kind}</code>${crit}</td><td class="small">${t.description}${changed}</td>
       <td class="small">${t.default ? "on" : "off"}</td>
       <td class="text-end"><div class="form-check form-switch d-inline-block mb-0">
-        <input class="form-check-input alert-toggle" type="checkbox" role="switch" data-kind="${RM.esc(t.kind)}"
-          data-description="${RM.esc(t.description)}" aria-label="Alerts for ${RM.esc(t.kind)}" ${t.enabled ? "checked" : ""}></div></td></tr>`;
+        <input class="form-check-input alert-toggle" type="checkbox" role="switch" data-kind="${t.kind}"
+          data-description="${t.description}" aria-label="Alerts for ${t.kind}" ${t.enabled ? "checked" : ""}></div></td></tr>`;
   }
 
   function renderToggles(list) {
-    el("alerts-toggles").querySelector("tbody").innerHTML = list.map(toggleRow).join("");
+    RM.fill(el("alerts-toggles").querySelector("tbody"), list.map(toggleRow));
   }
 
   function channelsCell(channels) {
     const parts = Object.entries(channels || {}).map(([name, o]) =>
-      o.ok ? `<span class="badge text-bg-success">${RM.esc(name)}</span>` :
-        `<span class="badge text-bg-danger" title="${RM.esc(o.error)}">${RM.esc(name)}</span> <span class="small">${RM.esc(o.error)}</span>`);
-    return parts.join(" ") || "—";
+      o.ok ? RM.html`<span class="badge text-bg-success">${name}</span>` :
+        RM.html`<span class="badge text-bg-danger" title="${o.error}">${name}</span> <span class="small">${o.error}</span>`);
+    return RM.join(parts, " ") || "—";
   }
 
   function historyRow(a) {
-    const repeats = a.repeats ? ` <span class="small text-body-secondary">(+${a.repeats} identical held back)</span>` : "";
-    const error = a.error && !Object.keys(a.channels || {}).length ? `<div class="small">${RM.esc(a.error)}</div>` : "";
-    return `<tr><td class="text-nowrap">${RM.dateTime(a.ts)}</td><td><code>${RM.esc(a.kind)}</code></td>
-      <td>${RM.esc(a.account || "—")}</td><td>${RM.esc(a.message)}${repeats}</td>
-      <td><span class="badge text-bg-${badges[a.status] || "secondary"}">${RM.esc(a.status)}</span>${error}</td>
+    const repeats = a.repeats ? RM.html` <span class="small text-body-secondary">(+${a.repeats} identical held back)</span>` : "";
+    const error = a.error && !Object.keys(a.channels || {}).length ? RM.html`<div class="small">${a.error}</div>` : "";
+    return RM.html`<tr><td class="text-nowrap">${RM.dateTime(a.ts)}</td><td><code>${a.kind}</code></td>
+      <td>${a.account || "—"}</td><td>${a.message}${repeats}</td>
+      <td><span class="badge text-bg-${badges[a.status] || "secondary"}">${a.status}</span>${error}</td>
       <td>${channelsCell(a.channels)}</td></tr>`;
   }
 
   function renderHistory(list) {
-    el("alerts-history").querySelector("tbody").innerHTML = list.length
-      ? list.map(historyRow).join("") : `<tr><td colspan="6" class="text-body-secondary">No alerts recorded.</td></tr>`;
+    RM.fill(el("alerts-history").querySelector("tbody"), list.length
+      ? list.map(historyRow) : RM.html`<tr><td colspan="6" class="text-body-secondary">No alerts recorded.</td></tr>`);
   }
 
   async function refresh() {
@@ -80,7 +80,7 @@
     ]);
     if (!status.ok || !history.ok) {
       el("alerts-refresh").textContent = `could not refresh: ${(status.ok ? history : status).data.detail || "error"}`;
-      return;
+      return false;
     }
     renderStatus(status.data);
     renderHistory(history.data.alerts);
@@ -110,8 +110,8 @@
     if (input.checked) { setToggle(input.dataset.kind, true, input); return; }
     input.checked = true; // stays on until the operator confirms
     pendingOff = input;
-    el("alerts-off-body").innerHTML = `You will no longer be alerted on any channel when: <strong>${RM.esc(input.dataset.description)}</strong>
-      (<code>${RM.esc(input.dataset.kind)}</code>). The change applies to every worker and is recorded in the audit log.`;
+    RM.fill(el("alerts-off-body"), RM.html`You will no longer be alerted on any channel when: <strong>${input.dataset.description}</strong>
+      (<code>${input.dataset.kind}</code>). The change applies to every worker and is recorded in the audit log.`);
     offModal.show();
   });
 
@@ -132,15 +132,14 @@
     const res = await RM.api("/api/alerts/test", { method: "POST", body: {} });
     btn.disabled = false;
     el("alerts-test-spinner").classList.add("d-none");
-    if (!res.ok) { out.innerHTML = `<span class="text-danger">${RM.esc(res.data.detail || res.data.error)}</span>`; return; }
+    if (!res.ok) { RM.fill(out, RM.html`<span class="text-danger">${res.data.detail || res.data.error}</span>`); return; }
     const lines = Object.entries(res.data.channels).map(([name, o]) =>
-      `<div>${RM.esc(name)}: ${o.ok ? '<span class="text-success">delivered</span>' : `<span class="text-danger">failed — ${RM.esc(o.error)}</span>`}</div>`);
-    out.innerHTML = lines.join("") + (res.data.status === "logged" ? `<div class="stale-note">Only the log is configured.</div>` : "");
-    refresh();
+      RM.html`<div>${name}: ${o.ok ? RM.html`<span class="text-success">delivered</span>` : RM.html`<span class="text-danger">failed — ${o.error}</span>`}</div>`);
+    RM.fill(out, lines, res.data.status === "logged" ? RM.html`<div class="stale-note">Only the log is configured.</div>` : "");
+    poller.now();
   });
 
-  el("alerts-status-filter").addEventListener("change", refresh);
+  el("alerts-status-filter").addEventListener("change", () => poller.now());
   loadToggles();
-  refresh();
-  setInterval(refresh, REFRESH_MS);
+  const poller = RM.poll(refresh, { every: REFRESH_MS });
 })();

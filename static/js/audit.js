@@ -28,10 +28,10 @@
   }
 
   function row(e) {
-    const data = e.data ? `<button class="btn btn-link btn-sm p-0" type="button" data-bs-toggle="collapse" data-bs-target="#ev-${e.id}" aria-expanded="false">details</button>` : "";
-    const detail = e.data ? `<tr class="collapse" id="ev-${e.id}"><td></td><td colspan="5"><pre class="small mb-0">${RM.esc(JSON.stringify(e.data, null, 2))}</pre></td></tr>` : "";
-    return `<tr data-id="${e.id}"><td class="num small">${RM.dateTime(e.ts)}</td><td><code>${RM.esc(e.kind)}</code></td>
-      <td>${RM.esc(e.actor)}</td><td>${RM.esc(e.account || "—")}</td><td class="small">${RM.esc(e.message)}</td><td>${data}</td></tr>${detail}`;
+    const data = e.data ? RM.html`<button class="btn btn-link btn-sm p-0" type="button" data-bs-toggle="collapse" data-bs-target="#ev-${e.id}" aria-expanded="false">details</button>` : "";
+    const detail = e.data ? RM.html`<tr class="collapse" id="ev-${e.id}"><td></td><td colspan="5"><pre class="small mb-0">${JSON.stringify(e.data, null, 2)}</pre></td></tr>` : "";
+    return RM.html`<tr data-id="${e.id}"><td class="num small">${RM.dateTime(e.ts)}</td><td><code>${e.kind}</code></td>
+      <td>${e.actor}</td><td>${e.account || "—"}</td><td class="small">${e.message}</td><td>${data}</td></tr>${detail}`;
   }
 
   async function show() {
@@ -53,7 +53,7 @@
     }
     nextBefore = res.data.next_before;
     const events = res.data.events;
-    tbody.innerHTML = events.map(row).join("") || `<tr><td colspan="6" class="text-body-secondary">No events match these filters.</td></tr>`;
+    RM.fill(tbody, RM.join(events.map(row)) || RM.html`<tr><td colspan="6" class="text-body-secondary">No events match these filters.</td></tr>`);
     summary.textContent = events.length
       ? `page ${cursors.length}: ${events.length} event(s), ${RM.dateTime(events[0].ts)} back to ${RM.dateTime(events[events.length - 1].ts)}${res.data.more ? "" : " (oldest reached)"}`
       : `page ${cursors.length}: no events`;

@@ -52,14 +52,14 @@ window.BTView = (() => {
 
   function renderStats(stats) {
     const box = document.getElementById("bt-stats");
-    box.innerHTML = STAT_ROWS.map(([label, key, kind]) => {
-      const note = stats.notes && stats.notes[key] ? ` title="${RM.esc(stats.notes[key])}"` : "";
-      return `<div class="col-6 col-md-4 col-xl-3"><div class="border rounded px-2 py-1"${note}>
+    RM.fill(box, STAT_ROWS.map(([label, key, kind]) => {
+      const note = stats.notes && stats.notes[key] ? RM.html` title="${stats.notes[key]}"` : "";
+      return RM.html`<div class="col-6 col-md-4 col-xl-3"><div class="border rounded px-2 py-1"${note}>
         <div class="small text-body-secondary">${label}${note ? " *" : ""}</div>
         <div class="fw-semibold num ${signClass(key, stats[key])}">${statText(stats, key, kind)}</div></div></div>`;
-    }).join("");
-    const notes = Object.entries(stats.notes || {}).map(([k, v]) => `${RM.esc(k)}: ${RM.esc(v)}`);
-    document.getElementById("bt-notes").innerHTML = notes.length ? "* " + notes.join(" · ") : "";
+    }));
+    const notes = Object.entries(stats.notes || {}).map(([k, v]) => `${k}: ${v}`);
+    RM.fill(document.getElementById("bt-notes"), notes.length ? "* " + notes.join(" · ") : "");
   }
 
   function timeAxis() {
@@ -112,32 +112,32 @@ window.BTView = (() => {
 
   function renderTables(result) {
     const den = result.denials;
-    document.querySelector("#bt-denials tbody").innerHTML = den.length ? den.map((d) => `<tr><td>${FMT.rule(d.rule)}</td>
-      <td class="text-end num">${d.count}</td><td class="small">${RM.esc(d.first_reason)} <span class="text-body-secondary">(first ${RM.dateTime(d.first_at)})</span></td></tr>`).join("")
-      : `<tr><td colspan="3" class="text-body-secondary">No signal was turned down.</td></tr>`;
+    RM.fill(document.querySelector("#bt-denials tbody"), den.length ? den.map((d) => RM.html`<tr><td>${RM.rule(d.rule)}</td>
+      <td class="text-end num">${d.count}</td><td class="small">${d.first_reason} <span class="text-body-secondary">(first ${RM.dateTime(d.first_at)})</span></td></tr>`)
+      : RM.html`<tr><td colspan="3" class="text-body-secondary">No signal was turned down.</td></tr>`);
     const ev = result.events;
-    const more = result.events_total > ev.length ? `<tr><td colspan="3" class="text-body-secondary">…and ${result.events_total - ev.length} more (counts: ${RM.esc(JSON.stringify(result.event_counts))})</td></tr>` : "";
-    document.querySelector("#bt-events tbody").innerHTML = ev.length ? ev.map((e) => `<tr><td class="text-nowrap small">${RM.dateTime(e.at)}</td>
-      <td>${RM.esc(e.kind)}</td><td class="small">${RM.esc(e.message)}</td></tr>`).join("") + more
-      : `<tr><td colspan="3" class="text-body-secondary">No state change, forced close or alert.</td></tr>`;
+    const more = result.events_total > ev.length ? RM.html`<tr><td colspan="3" class="text-body-secondary">…and ${result.events_total - ev.length} more (counts: ${JSON.stringify(result.event_counts)})</td></tr>` : "";
+    RM.fill(document.querySelector("#bt-events tbody"), ev.length ? ev.map((e) => RM.html`<tr><td class="text-nowrap small">${RM.dateTime(e.at)}</td>
+      <td>${e.kind}</td><td class="small">${e.message}</td></tr>`).concat([more])
+      : RM.html`<tr><td colspan="3" class="text-body-secondary">No state change, forced close or alert.</td></tr>`);
     const open = result.open_position;
-    document.getElementById("bt-open-position").innerHTML = open ? `<span class="badge text-bg-info">open at the end</span>
-      ${RM.esc(open.side)} ${RM.esc(open.qty)} from ${RM.price(open.entry_price)} (${RM.dateTime(open.entry_time)}), marked at ${RM.price(open.mark_price)}:
-      unrealized ${RM.num(open.unrealized_pnl, 2)} USDT — counted in the final equity, not among the trades.` : "";
+    RM.fill(document.getElementById("bt-open-position"), open ? RM.html`<span class="badge text-bg-info">open at the end</span>
+      ${open.side} ${open.qty} from ${RM.price(open.entry_price)} (${RM.dateTime(open.entry_time)}), marked at ${RM.price(open.mark_price)}:
+      unrealized ${RM.num(open.unrealized_pnl, 2)} USDT — counted in the final equity, not among the trades.` : "");
   }
 
   function renderTrades(page) {
     const rows = page.rows.map((t) => {
       const pnl = RM.signed(t.net_pnl, 2);
       // short times (the full one on hover) so that Net P&L stays in view at 1440 px
-      const short = (iso) => `<span title="${RM.dateTime(iso)}">${FMT.dateTime(iso, { zone: false, seconds: false }).slice(2)}</span>`;
-      return `<tr><td>${t.n}</td><td>${t.side}</td><td class="text-nowrap small">${short(t.entry_time)}</td>
+      const short = (iso) => RM.html`<span title="${RM.dateTime(iso)}">${FMT.dateTime(iso, { zone: false, seconds: false }).slice(2)}</span>`;
+      return RM.html`<tr><td>${t.n}</td><td>${t.side}</td><td class="text-nowrap small">${short(t.entry_time)}</td>
         <td class="text-end">${RM.price(t.entry_price)}</td><td class="text-end">${RM.qty(t.qty)}</td>
         <td class="text-nowrap small">${short(t.exit_time)}</td><td class="text-end">${RM.price(t.exit_price)}</td>
-        <td class="small">${RM.esc(String(t.exit_reason || "").replace(/_/g, " "))}</td><td class="text-end">${RM.num(t.fees, 2)}</td>
+        <td class="small">${String(t.exit_reason || "").replace(/_/g, " ")}</td><td class="text-end">${RM.num(t.fees, 2)}</td>
         <td class="text-end ${pnl.cls}">${pnl.text}</td><td class="text-end">${t.bars}</td></tr>`;
     });
-    document.querySelector("#bt-trades tbody").innerHTML = rows.join("") || `<tr><td colspan="11" class="text-body-secondary">No closed trade.</td></tr>`;
+    RM.fill(document.querySelector("#bt-trades tbody"), RM.join(rows) || RM.html`<tr><td colspan="11" class="text-body-secondary">No closed trade.</td></tr>`);
     const last = Math.min(page.offset + page.rows.length, page.total);
     document.getElementById("bt-trades-count").textContent = `(${page.total} closed)`;
     document.getElementById("bt-trades-page").textContent = page.total ? `showing ${page.offset + 1}–${last} of ${page.total}` : "";
@@ -151,9 +151,9 @@ window.BTView = (() => {
     document.getElementById("bt-result-title").textContent =
       `Run #${run.id} · ${run.preset || "custom"} · ${run.symbol} ${run.timeframe}`;
     const gaps = d.gaps.count ? ` · ${d.gaps.count} gap(s), ${d.gaps.missing_bars} bar(s) missing (first after ${RM.dateTime(d.gaps.first[0].after)})` : " · no gaps";
-    document.getElementById("bt-result-data").innerHTML = `${d.simulated ? '<span class="badge text-bg-warning">DEMO data</span> ' : ""}
-      ${RM.esc(d.note)} · ${RM.dateTime(r.stats.start)} – ${RM.dateTime(r.stats.end)} · ${d.bars} bars (+${d.warmup_bars} warm-up)${gaps}
-      · contract: ${RM.esc(d.spec_source)} · ran in ${d.seconds} s${d.warning ? `<div class="stale-note">${RM.esc(d.warning)}</div>` : ""}`;
+    RM.fill(document.getElementById("bt-result-data"), RM.html`${d.simulated ? RM.html`<span class="badge text-bg-warning">DEMO data</span> ` : ""}
+      ${d.note} · ${RM.dateTime(r.stats.start)} – ${RM.dateTime(r.stats.end)} · ${d.bars} bars (+${d.warmup_bars} warm-up)${gaps}
+      · contract: ${d.spec_source} · ran in ${d.seconds} s${d.warning ? RM.html`<div class="stale-note">${d.warning}</div>` : ""}`);
     for (const [id, path] of [["bt-export-trades", "export.csv?what=trades"], ["bt-export-equity", "export.csv?what=equity"], ["bt-export-json", "export.json"]]) {
       document.getElementById(id).href = `/api/backtests/${run.id}/${path}`;
     }
@@ -166,11 +166,11 @@ window.BTView = (() => {
   function renderCompare(a, b) {
     const card = document.getElementById("bt-compare-card");
     card.classList.remove("d-none");
-    const head = (run) => `#${run.id} ${RM.esc(run.preset || "custom")}<div class="small text-body-secondary">${RM.esc(run.symbol)} ${run.timeframe}, ${RM.dateTime(run.start)} – ${RM.dateTime(run.end)}</div>`;
-    card.querySelector("thead").innerHTML = `<tr><th></th><th>A: ${head(a)}</th><th>B: ${head(b)}</th></tr>`;
-    card.querySelector("tbody").innerHTML = STAT_ROWS.map(([label, key, kind]) => `<tr><td>${label}</td>
+    const head = (run) => RM.html`#${run.id} ${run.preset || "custom"}<div class="small text-body-secondary">${run.symbol} ${run.timeframe}, ${RM.dateTime(run.start)} – ${RM.dateTime(run.end)}</div>`;
+    RM.fill(card.querySelector("thead"), RM.html`<tr><th></th><th>A: ${head(a)}</th><th>B: ${head(b)}</th></tr>`);
+    RM.fill(card.querySelector("tbody"), STAT_ROWS.map(([label, key, kind]) => RM.html`<tr><td>${label}</td>
       <td class="${signClass(key, a.result.stats[key])}">${statText(a.result.stats, key, kind)}</td>
-      <td class="${signClass(key, b.result.stats[key])}">${statText(b.result.stats, key, kind)}</td></tr>`).join("");
+      <td class="${signClass(key, b.result.stats[key])}">${statText(b.result.stats, key, kind)}</td></tr>`));
     const pct = (run) => {
       const cap = Number(run.result.stats.capital);
       return points(run.result.curve.t, run.result.curve.equity.map((e) => (e / cap - 1) * 100));

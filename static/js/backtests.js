@@ -11,7 +11,7 @@
   let opts = null;
   let current = null;          // the run shown in the result card
   let tradesOffset = 0;
-  let pollTimer = null;
+  let follower = null;  // the RM.poll following a queued / running run
   const modal = window.bootstrap ? new bootstrap.Modal($("bt-modal")) : null;
 
   // -- small helpers -------------------------------------------------------------------------------------------
@@ -69,17 +69,17 @@
     const id = `bt-f-${name.replace(/\./g, "-")}`;
     let input;
     if (type === "bool") {
-      input = `<div class="form-check mt-4"><input class="form-check-input" type="checkbox" id="${id}" name="${name}" ${value ? "checked" : ""}>
-        <label class="form-check-label small" for="${id}">${RM.esc(label)}</label></div>`;
-      container.insertAdjacentHTML("beforeend", `<div class="col-6" title="${RM.esc(help)}">${input}</div>`);
+      input = RM.html`<div class="form-check mt-4"><input class="form-check-input" type="checkbox" id="${id}" name="${name}" ${value ? "checked" : ""}>
+        <label class="form-check-label small" for="${id}">${label}</label></div>`;
+      container.append(RM.fragment(RM.html`<div class="col-6" title="${help}">${input}</div>`));
       return;
     }
     if (choices) {
-      input = `<select class="form-select form-select-sm" id="${id}" name="${name}">${choices.map((c) => `<option ${c === value ? "selected" : ""}>${RM.esc(c)}</option>`).join("")}</select>`;
+      input = RM.html`<select class="form-select form-select-sm" id="${id}" name="${name}">${choices.map((c) => RM.html`<option ${c === value ? "selected" : ""}>${c}</option>`)}</select>`;
     } else {
-      input = `<input class="form-control form-control-sm" id="${id}" name="${name}" value="${RM.esc(value ?? "")}" inputmode="decimal">`;
+      input = RM.html`<input class="form-control form-control-sm" id="${id}" name="${name}" value="${value ?? ""}" inputmode="decimal">`;
     }
-    container.insertAdjacentHTML("beforeend", `<div class="col-6"><label class="form-label small mb-0" for="${id}" title="${RM.esc(help)}">${RM.esc(label)}</label>${input}</div>`);
+    container.append(RM.fragment(RM.html`<div class="col-6"><label class="form-label small mb-0" for="${id}" title="${help}">${label}</label>${input}</div>`));
   }
 
   function buildGroups() {
@@ -105,13 +105,13 @@
   }
 
   function fillSelect(id, values, labels = null) {
-    $(id).innerHTML = values.map((v, i) => `<option value="${RM.esc(v)}">${RM.esc(labels ? labels[i] : v)}</option>`).join("");
+    RM.fill($(id), values.map((v, i) => RM.html`<option value="${v}">${labels ? labels[i] : v}</option>`));
   }
 
   function fillDatasets(selected = null) {
     const list = opts.datasets;
-    $("bt-dataset").innerHTML = list.length ? list.map((d) => `<option value="${d.id}" ${d.id === selected ? "selected" : ""}>
-      #${d.id} ${RM.esc(d.name)} · ${RM.esc(d.symbol)} ${d.timeframe} · ${d.bars} bars</option>`).join("") : `<option value="">no dataset uploaded yet</option>`;
+    RM.fill($("bt-dataset"), list.length ? list.map((d) => RM.html`<option value="${d.id}" ${d.id === selected ? "selected" : ""}>
+      #${d.id} ${d.name} · ${d.symbol} ${d.timeframe} · ${d.bars} bars</option>`) : RM.html`<option value="">no dataset uploaded yet</option>`);
   }
 
   async function updateSymbols() {
@@ -120,12 +120,12 @@
     if (source === "csv") useDataset($("bt-dataset").value);
     if (!(source in opts.symbols)) {
       // an exchange's symbol list is fetched on demand (the candle store caches it)
-      $("bt-symbols").innerHTML = "";
+      $("bt-symbols").replaceChildren();
       const res = await RM.api(`/api/backtests/symbols?source=${encodeURIComponent(source)}`);
       if (!res.ok) { showError(res.data); return; }
       opts.symbols[source] = res.data.symbols;
     }
-    $("bt-symbols").innerHTML = (opts.symbols[source] || []).map((s) => `<option>${RM.esc(s)}</option>`).join("");
+    RM.fill($("bt-symbols"), (opts.symbols[source] || []).map((s) => RM.html`<option>${s}</option>`));
   }
 
   function updateStrategy() {
@@ -196,13 +196,19 @@
     $("bt-progress-stage").textContent = run.stage;
   }
 
-  async function follow(id) {
-    clearTimeout(pollTimer);
+  function follow(id) {
+    if (follower) follower.stop();
+    const poller = RM.poll(() => followStep(id, () => poller.stop()), { every: POLL_MS });
+    follower = poller;
+  }
+
+  async function followStep(id, stop) {
     const res = await RM.api(`/api/backtests/${id}?trades_limit=${TRADES_PAGE}`);
-    if (!res.ok) { showError(res.data); return; }
+    if (!res.ok) { stop(); showError(res.data); return false; }
     const run = res.data;
     showProgress(run);
-    if (run.status === "queued" || run.status === "running") { pollTimer = setTimeout(() => follow(id), POLL_MS); return; }
+    if (run.status === "queued" || run.status === "running") return true;
+    stop();
     $("bt-run").disabled = false;
     loadRuns();
     if (run.status === "failed") { showError({ error: `run #${id} failed`, detail: run.error }); return; }
@@ -231,19 +237,19 @@
     const rows = res.data.runs.map((r) => {
       const s = r.summary || {};
       const ret = RM.signed(s.total_return_pct, 2, " %");
-      const status = r.status === "failed" ? `<span class="text-danger" title="${RM.esc(r.error || "")}">failed</span>` : r.status === "done" ? "done" : `${r.status} ${r.progress} %`;
+      const status = r.status === "failed" ? RM.html`<span class="text-danger" title="${r.error || ""}">failed</span>` : r.status === "done" ? "done" : `${r.status} ${r.progress} %`;
       const done = r.status === "done";
-      return `<tr data-id="${r.id}"><td><input class="form-check-input" type="radio" name="cmp-a" value="${r.id}" ${done ? "" : "disabled"} aria-label="A"></td>
+      return RM.html`<tr data-id="${r.id}"><td><input class="form-check-input" type="radio" name="cmp-a" value="${r.id}" ${done ? "" : "disabled"} aria-label="A"></td>
         <td><input class="form-check-input" type="radio" name="cmp-b" value="${r.id}" ${done ? "" : "disabled"} aria-label="B"></td>
-        <td>${r.id}</td><td class="text-nowrap small" title="${RM.dateTime(r.created_at)}">${FMT.dateTime(r.created_at, { zone: false, seconds: false }).slice(5)}</td><td>${RM.esc(r.preset || "custom")}</td>
-        <td class="small">${RM.esc(r.symbol)} ${RM.esc(r.timeframe)}</td><td class="small">${FMT.day(r.start)} – ${FMT.day(r.end)}</td>
+        <td>${r.id}</td><td class="text-nowrap small" title="${RM.dateTime(r.created_at)}">${FMT.dateTime(r.created_at, { zone: false, seconds: false }).slice(5)}</td><td>${r.preset || "custom"}</td>
+        <td class="small">${r.symbol} ${r.timeframe}</td><td class="small">${FMT.day(r.start)} – ${FMT.day(r.end)}</td>
         <td class="small">${status}</td><td class="text-end ${ret.cls}">${ret.text}</td>
         <td class="text-end">${s.max_drawdown_pct === undefined || s.max_drawdown_pct === null ? "—" : RM.num(s.max_drawdown_pct, 2) + " %"}</td>
         <td class="text-end">${s.trades ?? "—"}</td>
         <td class="text-nowrap"><button class="btn btn-sm btn-outline-primary py-0" data-open="${r.id}">Open</button>
           <button class="btn btn-sm btn-outline-danger py-0" data-delete="${r.id}" ${r.status === "queued" || r.status === "running" ? "disabled" : ""} aria-label="Delete run ${r.id}"><i class="bi bi-trash"></i></button></td></tr>`;
     });
-    document.querySelector("#bt-runs tbody").innerHTML = rows.join("") || `<tr><td colspan="12" class="text-body-secondary">No run yet.</td></tr>`;
+    RM.fill(document.querySelector("#bt-runs tbody"), RM.join(rows) || RM.html`<tr><td colspan="12" class="text-body-secondary">No run yet.</td></tr>`);
     updateCompareButton();
   }
 
@@ -313,7 +319,7 @@
   $("bt-csv-upload").addEventListener("click", async () => {
     const file = $("bt-csv-file").files[0];
     const report = $("bt-csv-report");
-    if (!file) { report.innerHTML = `<span class="error-note">Choose a CSV file first.</span>`; return; }
+    if (!file) { RM.fill(report, RM.html`<span class="error-note">Choose a CSV file first.</span>`); return; }
     const body = new FormData();
     body.append("file", file);
     body.append("symbol", $("bt-symbol").value);
@@ -322,10 +328,10 @@
     const csrf = document.querySelector('meta[name="csrf-token"]').content;
     const res = await fetch("/api/backtests/datasets", { method: "POST", body, headers: { "X-CSRFToken": csrf, Accept: "application/json" }, credentials: "same-origin" });
     const data = await res.json().catch(() => ({ error: `HTTP ${res.status}` }));
-    if (!res.ok) { report.innerHTML = `<span class="error-note">${RM.esc(data.detail?.message || data.detail || data.error)}</span>`; return; }
+    if (!res.ok) { RM.fill(report, RM.html`<span class="error-note">${data.detail?.message || data.detail || data.error}</span>`); return; }
     const g = data.gaps;
     const gapText = g.count ? `${g.count} gap(s), ${g.missing_bars} bar(s) missing; first: ${g.first.map((x) => `line ${x.line}: after ${RM.dateTime(x.after)} (${x.missing_bars} missing)`).slice(0, 5).join("; ")}` : "no gaps";
-    report.innerHTML = `<span class="pos">Stored as dataset #${data.id}</span>: ${data.bars} bars, ${RM.dateTime(data.first)} – ${RM.dateTime(data.last_close)}; ${RM.esc(gapText)}.`;
+    RM.fill(report, RM.html`<span class="pos">Stored as dataset #${data.id}</span>: ${data.bars} bars, ${RM.dateTime(data.first)} – ${RM.dateTime(data.last_close)}; ${gapText}.`);
     opts.datasets.unshift(data);
     fillDatasets(data.id);
     useDataset(data.id);

@@ -53,12 +53,6 @@ const RM = (() => {
   function time(iso) { return FMT.time(iso); }
   function dateTime(iso) { return FMT.dateTime(iso); }
 
-  function esc(text) {
-    const div = document.createElement("div");
-    div.textContent = text === null || text === undefined ? "" : String(text);
-    return div.innerHTML;
-  }
-
   function setBanner(status) {
     const el = document.getElementById("state-banner");
     if (!el || !status) return;
@@ -69,5 +63,5 @@ const RM = (() => {
       status.state === "ACTIVE" ? "" : ` — ${status.reason} (since ${time(status.changed_at)} by ${status.changed_by})`;
   }
 
-  return { api, num, price, qty, signed, time, dateTime, esc, setBanner, tz, onConnection };
+  return { api, num, price, qty, signed, time, dateTime, setBanner, tz, onConnection };  // markup: RM.html (dom.js)
 })();

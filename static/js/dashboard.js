@@ -9,7 +9,7 @@
   let chart = null;
 
   function figure(label, value, cls = "") {
-    return `<dt class="col-6">${label}</dt><dd class="col-6 text-end num ${cls}">${value}</dd>`;
+    return RM.html`<dt class="col-6">${label}</dt><dd class="col-6 text-end num ${cls}">${value}</dd>`;
   }
 
   const withUnit = (text) => (text === "—" ? text : `${text} USDT`);
@@ -17,7 +17,7 @@
   // an inferred figure says so, with the venue's sum on hover
   function estimatedMark(a) {
     return a.equity_estimated
-      ? ` <span class="badge text-bg-secondary estimated-mark" title="estimated: ${RM.esc(a.equity_formula)}">estimated</span>` : "";
+      ? RM.html` <span class="badge text-bg-secondary estimated-mark" title="estimated: ${a.equity_formula}">estimated</span>` : "";
   }
 
   function accountCard(a) {
@@ -25,41 +25,41 @@
     const badge = { ok: "success", stale: "warning", error: "danger" }[a.status] || "secondary";
     const dayPnl = RM.signed(a.day_pnl);
     const upnl = RM.signed(a.unrealized_pnl);
-    const figures = a.equity === null ? `<p class="text-body-secondary mb-0">No figures: the account has never been read successfully.</p>` : `
+    const figures = a.equity === null ? RM.html`<p class="text-body-secondary mb-0">No figures: the account has never been read successfully.</p>` : RM.html`
       <dl class="row kv mb-0 ${stale ? "stale" : ""}">
-        ${figure("Equity", FMT.usdt(a.equity) + estimatedMark(a), "fw-semibold")}
+        ${figure("Equity", RM.html`${FMT.usdt(a.equity)}${estimatedMark(a)}`, "fw-semibold")}
         ${figure("Available", FMT.usdt(a.available))}
         ${figure("Margin used", FMT.usdt(a.margin_used))}
         ${figure("Unrealized P&L", withUnit(upnl.text), upnl.cls)}
-        ${a.day_pnl_note ? figure("Today's P&L", `<span class="stale-note" title="the day's baseline is not from today">${RM.esc(a.day_pnl_note)}</span>`)
+        ${a.day_pnl_note ? figure("Today's P&L", RM.html`<span class="stale-note" title="the day's baseline is not from today">${a.day_pnl_note}</span>`)
     : figure("Today's P&L", withUnit(dayPnl.text) + (a.day_pnl_pct !== null ? ` (${RM.signed(a.day_pnl_pct, 2, " %").text})` : ""), dayPnl.cls)}
         ${figure("Drawdown from peak", a.drawdown_pct === null ? "—" : RM.num(a.drawdown_pct) + " %")}
       </dl>`;
     const age = stale
-      ? `<div class="small ${a.status === "error" ? "error-note" : "stale-note"} age-note">${a.fetched_at ? "stale since " + RMLive.since(a.fetched_at) : "never read"} — ${RM.esc(a.error)}</div>`
-      : `<div class="small text-body-secondary age-note">data from ${RMLive.since(a.fetched_at)}</div>`;
-    return `<div class="col-sm-6 col-xl-3"><div class="card h-100 account-card" data-account="${RM.esc(a.name)}" data-status="${a.status}" data-fetched-at="${a.fetched_at || ""}">
+      ? RM.html`<div class="small ${a.status === "error" ? "error-note" : "stale-note"} age-note">${a.fetched_at ? "stale since " + RMLive.since(a.fetched_at) : "never read"} — ${a.error}</div>`
+      : RM.html`<div class="small text-body-secondary age-note">data from ${RMLive.since(a.fetched_at)}</div>`;
+    return RM.html`<div class="col-sm-6 col-xl-3"><div class="card h-100 account-card" data-account="${a.name}" data-status="${a.status}" data-fetched-at="${a.fetched_at || ""}">
       <div class="card-header d-flex justify-content-between align-items-center">
-        <span><strong>${RM.esc(a.name)}</strong> <span class="text-body-secondary small">${RM.esc(a.exchange)} · ${a.mode}</span></span>
+        <span><strong>${a.name}</strong> <span class="text-body-secondary small">${a.exchange} · ${a.mode}</span></span>
         <span class="badge text-bg-${badge}" data-live-status>${a.status}</span></div>
       <div class="card-body">${figures}${age}</div></div></div>`;
   }
 
   function totalsCard(t) {
     if (t && t.accounts_included === 0 && t.accounts_total) {
-      return `<div class="col-sm-6 col-xl-3"><div class="card h-100 border-warning" id="totals-card">
+      return RM.html`<div class="col-sm-6 col-xl-3"><div class="card h-100 border-warning" id="totals-card">
         <div class="card-header"><strong>All accounts</strong></div>
-        <div class="card-body small stale-note">No account has current figures: no sum is shown (${RM.esc(t.coverage)}).</div></div></div>`;
+        <div class="card-body small stale-note">No account has current figures: no sum is shown (${t.coverage}).</div></div></div>`;
     }
     if (!t || t.accounts_included === 0) return "";
-    const dayNote = t.day_pnl_complete || !t.day_pnl_excluded ? "" : `<div class="small stale-note" id="totals-day-coverage">Today's P&L covers ${t.day_pnl_accounts.length} of ${t.accounts_total}: excludes ${t.day_pnl_excluded.map((e) => `${RM.esc(e.name)}: ${RM.esc(e.reason)}`).join(", ")}</div>`;
-    const note = (t.complete ? "" : `<div class="small stale-note" id="totals-coverage">${RM.esc(t.coverage)}</div>`) + dayNote;
+    const dayNote = t.day_pnl_complete || !t.day_pnl_excluded ? "" : RM.html`<div class="small stale-note" id="totals-day-coverage">Today's P&L covers ${t.day_pnl_accounts.length} of ${t.accounts_total}: excludes ${t.day_pnl_excluded.map((e) => `${e.name}: ${e.reason}`).join(", ")}</div>`;
+    const note = RM.html`${t.complete ? "" : RM.html`<div class="small stale-note" id="totals-coverage">${t.coverage}</div>`}${dayNote}`;
     const upnl = RM.signed(t.unrealized_pnl);
     const day = RM.signed(t.day_pnl);
-    return `<div class="col-sm-6 col-xl-3"><div class="card h-100 border-info" id="totals-card">
-      <div class="card-header"><strong>All accounts</strong> <span class="small text-body-secondary">${t.coverage ? RM.esc(t.coverage.split(";")[0]) : `${t.accounts_included} account(s)`}</span></div>
+    return RM.html`<div class="col-sm-6 col-xl-3"><div class="card h-100 border-info" id="totals-card">
+      <div class="card-header"><strong>All accounts</strong> <span class="small text-body-secondary">${t.coverage ? t.coverage.split(";")[0] : `${t.accounts_included} account(s)`}</span></div>
       <div class="card-body"><dl class="row kv mb-0">
-        ${figure("Equity", FMT.usdt(t.equity) + totalsEstimated(t), "fw-semibold")}
+        ${figure("Equity", RM.html`${FMT.usdt(t.equity)}${totalsEstimated(t)}`, "fw-semibold")}
         ${figure("Available", FMT.usdt(t.available))}
         ${figure("Margin used", FMT.usdt(t.margin_used))}
         ${figure("Unrealized P&L", withUnit(upnl.text), upnl.cls)}
@@ -70,7 +70,7 @@
 
   function totalsEstimated(t) {
     const names = t.estimated_accounts || [];
-    return names.length ? ` <span class="badge text-bg-secondary estimated-mark" title="includes the estimated equity of ${names.map(RM.esc).join(", ")}">estimated</span>` : "";
+    return names.length ? RM.html` <span class="badge text-bg-secondary estimated-mark" title="includes the estimated equity of ${names.join(", ")}">estimated</span>` : "";
   }
 
   let unprotectedSince = {};
@@ -80,11 +80,11 @@
   function protectionCell(p, key) {
     if (!p.present) {
       const u = key && unprotectedSince[key];
-      const since = u ? ` <span class="small text-danger" title="since ${RM.dateTime(u.since)}">for ${duration(u.seconds)}</span>` : "";
-      return `<span class="badge text-bg-danger">NONE</span>${since}`;
+      const since = u ? RM.html` <span class="small text-danger" title="since ${RM.dateTime(u.since)}">for ${duration(u.seconds)}</span>` : "";
+      return RM.html`<span class="badge text-bg-danger">NONE</span>${since}`;
     }
-    const partial = p.covers_full_size === false ? ` <span class="badge text-bg-warning" title="does not cover the full size">partial</span>` : "";
-    return `${RM.price(p.price)}${partial}`;
+    const partial = p.covers_full_size === false ? RM.html` <span class="badge text-bg-warning" title="does not cover the full size">partial</span>` : "";
+    return RM.html`${RM.price(p.price)}${partial}`;
   }
 
   function positionRow(a, p) {
@@ -92,8 +92,8 @@
     const pct = RM.signed(p.pnl_pct, 2, " %");
     const level = { LOW: "secondary", HIGH: "warning", CRITICAL: "danger", PROFITABLE: "success" }[p.risk_level] || "secondary";
     const actions = window.RMControls ? RMControls.positionActions(a, p) : "";
-    return `<tr class="${a.status !== "ok" ? "stale" : ""} ${p.stop_loss.present ? "" : "unprotected"}" data-symbol="${RM.esc(p.symbol)}" data-key="${RM.esc(`${a.name}|${p.symbol}|${p.side}`)}">
-      <td>${RM.esc(a.name)}</td><td>${RM.esc(p.symbol)}</td>
+    return RM.html`<tr class="${a.status !== "ok" ? "stale" : ""} ${p.stop_loss.present ? "" : "unprotected"}" data-symbol="${p.symbol}" data-key="${`${a.name}|${p.symbol}|${p.side}`}">
+      <td>${a.name}</td><td>${p.symbol}</td>
       <td><span class="badge text-bg-${p.side === "long" ? "success" : "danger"}">${p.side}</span></td>
       <td class="text-end num">${RM.qty(p.size)}</td><td class="text-end num">${RM.price(p.entry_price)}</td>
       <td class="text-end num">${RM.price(p.mark_price)}</td><td class="text-end num">${RM.num(p.leverage, 0)}x</td>
@@ -105,9 +105,9 @@
 
   function orderRow(a, o) {
     const flags = [o.reduce_only ? "reduce-only" : "", o.close_position ? "close-position" : ""].filter(Boolean).join(", ");
-    return `<tr class="${a.status !== "ok" ? "stale" : ""}"><td>${RM.esc(a.name)}</td><td>${RM.esc(o.symbol)}</td><td>${o.type}</td><td>${o.side}</td>
+    return RM.html`<tr class="${a.status !== "ok" ? "stale" : ""}"><td>${a.name}</td><td>${o.symbol}</td><td>${o.type}</td><td>${o.side}</td>
       <td class="text-end num">${o.qty === null ? "all" : RM.qty(o.qty)}</td><td class="text-end num">${RM.price(o.price)}</td>
-      <td class="text-end num">${RM.price(o.trigger_price)}</td><td>${flags}</td><td class="small">${RM.esc(o.client_id || "")}</td>
+      <td class="text-end num">${RM.price(o.trigger_price)}</td><td>${flags}</td><td class="small">${o.client_id || ""}</td>
       <td class="order-actions" data-label="Actions">${window.RMControls ? RMControls.orderActions(a, o) : ""}</td></tr>`;
   }
 
@@ -115,25 +115,25 @@
     RM.setBanner(snap.trading_state);
     unprotectedSince = Object.fromEntries((snap.unprotected || []).filter((u) => u.missing !== "take-profit")
       .map((u) => [`${u.account}|${u.symbol}|${u.side}`, u]));
-    cards.innerHTML = totalsCard(snap.totals) + snap.accounts.map(accountCard).join("") ||
-      `<div class="col-12 text-body-secondary">No accounts configured.</div>`;
+    RM.fill(cards, RM.join([totalsCard(snap.totals), ...snap.accounts.map(accountCard)].filter(Boolean)) ||
+      RM.html`<div class="col-12 text-body-secondary">No accounts configured.</div>`);
     const positions = snap.accounts.flatMap((a) => a.positions.map((p) => positionRow(a, p)));
-    document.querySelector("#positions-table tbody").innerHTML = positions.join("") ||
-      `<tr><td colspan="14" class="text-body-secondary">No open positions.</td></tr>`;
+    RM.fill(document.querySelector("#positions-table tbody"), RM.join(positions) ||
+      RM.html`<tr><td colspan="14" class="text-body-secondary">No open positions.</td></tr>`);
     const orders = snap.accounts.flatMap((a) => a.orders.map((o) => orderRow(a, o)));
-    document.querySelector("#orders-table tbody").innerHTML = orders.join("") ||
-      `<tr><td colspan="10" class="text-body-secondary">No open orders.</td></tr>`;
+    RM.fill(document.querySelector("#orders-table tbody"), RM.join(orders) ||
+      RM.html`<tr><td colspan="10" class="text-body-secondary">No open orders.</td></tr>`);
     // liveness: each row carries its account's read time, so it greys by itself if no refresh comes
     RMLive.stampRows(document.querySelector("#positions-table tbody"), snap.accounts.flatMap((a) => a.positions.map(() => a)));
     RMLive.stampRows(document.querySelector("#orders-table tbody"), snap.accounts.flatMap((a) => a.orders.map(() => a)));
     const cancelled = snap.entry_cancellations || [];
     const box = document.getElementById("entry-cancellations");
-    box.innerHTML = cancelled.length ? `<strong>Resting entry orders cancelled (new risk stopped):</strong><ul class="mb-0">${
-      cancelled.map((c) => `<li class="${c.failed ? "text-danger" : ""}">${RM.dateTime(c.ts)} · ${RM.esc(c.account)}: ${RM.esc(c.message)}</li>`).join("")}</ul>` : "";
+    RM.fill(box, cancelled.length ? RM.html`<strong>Resting entry orders cancelled (new risk stopped):</strong><ul class="mb-0">${
+      cancelled.map((c) => RM.html`<li class="${c.failed ? "text-danger" : ""}">${RM.dateTime(c.ts)} · ${c.account}: ${c.message}</li>`)}</ul>` : "");
     box.classList.toggle("d-none", !cancelled.length);
     const unprotected = snap.accounts.flatMap((a) => a.positions.filter((p) => !p.stop_loss.present)).length;
-    document.getElementById("unprotected-summary").innerHTML = unprotected
-      ? `<span class="badge text-bg-danger">${unprotected} without a stop-loss</span>` : "";
+    RM.fill(document.getElementById("unprotected-summary"), unprotected
+      ? RM.html`<span class="badge text-bg-danger">${unprotected} without a stop-loss</span>` : "");
     if (window.RMControls) RMControls.afterRender(snap);
   }
 
@@ -143,15 +143,15 @@
     if (!box || !res.ok) return;
     const f = res.data.last_failure;
     if (res.data.healthy || !f) { box.classList.add("d-none"); return; }
-    box.innerHTML = `Alert delivery failed at ${RM.dateTime(f.handled_at)} (${RM.esc(f.kind)}): ${RM.esc(f.error)} — <a href="/alerts">Alerts</a>`;
+    RM.fill(box, RM.html`Alert delivery failed at ${RM.dateTime(f.handled_at)} (${f.kind}): ${f.error} — <a href="/alerts">Alerts</a>`);
     box.classList.remove("d-none");
   }
 
   async function refresh() {
     const res = await RM.api("/api/snapshot");
     if (!res.ok) {
-      status.innerHTML = `<span class="error-note">refresh failed at ${RM.time(new Date().toISOString())}: ${RM.esc(res.data.error)}</span>`;
-      return;
+      RM.fill(status, RM.html`<span class="error-note">refresh failed at ${RM.time(new Date().toISOString())}: ${res.data.error}</span>`);
+      return false;
     }
     render(res.data);
     status.textContent = `refreshed ${RM.time(res.data.generated_at)} · every ${pollMs / 1000} s`;
@@ -169,7 +169,7 @@
   async function refreshEquity() {
     const since = new Date(Date.now() - equityHours * 3600 * 1000).toISOString();
     const res = await RM.api(`/api/equity?since=${encodeURIComponent(since)}`);
-    if (!res.ok) return;
+    if (!res.ok) return false;
     // a gap longer than ~3 readings is drawn as a gap, not as a line across a period with no data
     const gapMs = (res.data.gap_seconds || 0) * 1000;
     const datasets = Object.entries(res.data.series).map(([name, points], i) => {
@@ -213,13 +213,11 @@
     if (!btn) return;
     equityHours = Number(btn.dataset.hours);
     document.querySelectorAll("#equity-range button").forEach((b) => b.classList.toggle("active", b === btn));
-    refreshEquity();
+    equityPoller.now();
   });
 
-  window.RMDashboard = { refresh };  // position controls (static/js/position_controls.js) refresh after acting
-
-  refresh();
-  refreshEquity();
-  setInterval(refresh, pollMs);
-  setInterval(refreshEquity, Math.max(pollMs, 10000));
+  const poller = RM.poll(refresh, { every: pollMs });
+  const equityPoller = RM.poll(refreshEquity, { every: Math.max(pollMs, 10000) });
+  // position controls (static/js/position_controls.js) refresh after acting
+  window.RMDashboard = { refresh: () => poller.now() };
 })();

@@ -59,23 +59,23 @@
       const n = a.positions.length;
       const orders = a.orders.length;
       const stale = a.status !== "ok" ? ` (data ${a.status}${a.fetched_at ? " since " + RM.time(a.fetched_at) : ""})` : "";
-      return `${RM.esc(a.name)}: ${n} position(s), ${orders} open order(s)${stale}`;
+      return `${a.name}: ${n} position(s), ${orders} open order(s)${stale}`;
     });
     const total = res.data.accounts.reduce((sum, a) => sum + a.positions.length, 0);
-    el.innerHTML = `<strong>${total} position(s) will be closed.</strong> As of the last poll — ${parts.join("; ")}.`;
+    RM.fill(el, RM.html`<strong>${total} position(s) will be closed.</strong> As of the last poll — ${parts.join("; ")}.`);
   }
 
   // -- the live panel -----------------------------------------------------------------------------------
   let shownId = null; // null: follow the running / latest sequence
-  let timer = null;
+  let running = false; // the shown sequence is still running: followed every second
 
   function fmtSeconds(s) { return s === null || s === undefined ? "—" : `${Number(s).toFixed(2)} s`; }
 
   function setText(id, text) { document.getElementById(id).textContent = text; }
 
-  function rows(tbody, html, cols, empty) {
-    document.querySelector(`${tbody} tbody`).innerHTML =
-      html || `<tr><td colspan="${cols}" class="text-body-secondary">${empty}</td></tr>`;
+  function rows(tbody, items, cols, empty) {
+    RM.fill(document.querySelector(`${tbody} tbody`),
+      RM.join(items) || RM.html`<tr><td colspan="${cols}" class="text-body-secondary">${empty}</td></tr>`);
   }
 
   function renderHeader(v) {
@@ -100,12 +100,12 @@
   function renderSteps(v) {
     rows("#em-steps", v.steps.map((s) => {
       const progress = s.progress.total ? `${s.progress.done} / ${s.progress.total}` : "";
-      return `<tr data-step="${s.number}"><td>${s.number}</td><td>${RM.esc(s.title)}</td>
-        <td><span class="badge text-bg-${STEP_BADGE[s.status] || "secondary"}">${RM.esc(s.status)}</span></td>
+      return RM.html`<tr data-step="${s.number}"><td>${s.number}</td><td>${s.title}</td>
+        <td><span class="badge text-bg-${STEP_BADGE[s.status] || "secondary"}">${s.status}</span></td>
         <td class="small">${RM.time(s.started_at)}</td><td class="small">${RM.time(s.finished_at)}</td>
         <td class="text-end num">${fmtSeconds(s.duration_s)}</td><td class="text-end num">${progress}</td>
-        <td class="small">${RM.esc(s.detail || "")}</td></tr>`;
-    }).join(""), 8, "Nothing to show.");
+        <td class="small">${s.detail || ""}</td></tr>`;
+    }), 8, "Nothing to show.");
   }
 
   function renderOpen(v) {
@@ -116,32 +116,32 @@
       : "Nothing open at the latest re-read.";
     rows("#em-open", list.map((p) => {
       const pnl = RM.signed(p.unrealized_pnl);
-      return `<tr class="${finished ? "table-danger" : ""}"><td>${RM.esc(p.account || "all")}</td>
-        <td>${RM.esc(p.symbol || "—")}</td><td>${RM.esc(p.side || "—")}</td>
+      return RM.html`<tr class="${finished ? "table-danger" : ""}"><td>${p.account || "all"}</td>
+        <td>${p.symbol || "—"}</td><td>${p.side || "—"}</td>
         <td class="text-end num">${RM.qty(p.size)}</td><td class="text-end num">${RM.price(p.entry_price)}</td>
         <td class="text-end num">${RM.price(p.mark_price)}</td><td class="text-end num ${pnl.cls}">${pnl.text}</td>
-        <td class="small">${RM.esc(p.reason)}</td></tr>`;
-    }).join(""), 8, empty);
+        <td class="small">${p.reason}</td></tr>`;
+    }), 8, empty);
   }
 
   function renderOrders(v) {
     const failed = v.orders.filter((o) => !o.ok).length;
     setText("em-orders-count", v.orders.length ? `${v.orders.length} action(s), ${failed} failed (retried where it matters)` : "");
-    rows("#em-orders", v.orders.map((o) => `<tr class="${o.ok ? "" : "table-warning"}">
-        <td>${o.step}</td><td class="small">${RM.time(o.at)}</td><td>${RM.esc(o.account)}</td>
-        <td>${RM.esc(o.action)}</td><td>${RM.esc(o.symbol || "")}</td><td>${RM.esc(o.side || "")}</td>
+    rows("#em-orders", v.orders.map((o) => RM.html`<tr class="${o.ok ? "" : "table-warning"}">
+        <td>${o.step}</td><td class="small">${RM.time(o.at)}</td><td>${o.account}</td>
+        <td>${o.action}</td><td>${o.symbol || ""}</td><td>${o.side || ""}</td>
         <td class="text-end">${o.attempt}</td>
         <td><span class="badge text-bg-${o.ok ? "success" : "danger"}">${o.ok ? "ok" : "failed"}</span></td>
-        <td class="small">${RM.esc(o.order_id || "")}</td><td class="small">${RM.esc(o.message)}</td></tr>`).join(""),
+        <td class="small">${o.order_id || ""}</td><td class="small">${o.message}</td></tr>`),
       10, "No exchange action yet.");
   }
 
   function renderHistory(v) {
-    rows("#em-history", v.history.map((h) => `<tr role="button" data-id="${h.id}" class="${h.id === v.id ? "table-active" : ""}">
-        <td>${h.id}</td><td><span class="badge text-bg-${STATUS_BADGE[h.status] || "secondary"}">${STATUS_TEXT[h.status] || RM.esc(h.status)}</span></td>
-        <td>${RM.esc(h.trigger)}</td><td>${RM.esc(h.actor)}</td><td class="small">${RM.esc(h.reason)}</td>
+    rows("#em-history", v.history.map((h) => RM.html`<tr role="button" data-id="${h.id}" class="${h.id === v.id ? "table-active" : ""}">
+        <td>${h.id}</td><td><span class="badge text-bg-${STATUS_BADGE[h.status] || "secondary"}">${STATUS_TEXT[h.status] || h.status}</span></td>
+        <td>${h.trigger}</td><td>${h.actor}</td><td class="small">${h.reason}</td>
         <td class="small">${RM.dateTime(h.started_at)}</td><td class="text-end num">${fmtSeconds(h.duration_s)}</td>
-        <td class="text-end">${h.left_open === null ? "—" : h.left_open}</td></tr>`).join(""),
+        <td class="text-end">${h.left_open === null ? "—" : h.left_open}</td></tr>`),
       8, "No emergency stop has run yet.");
   }
 
@@ -149,7 +149,7 @@
     const path = shownId === null ? "/api/emergency-stop" : `/api/emergency-stop/${shownId}`;
     const res = await RM.api(path);
     const note = document.getElementById("em-refresh");
-    let running = false;
+    running = false;
     if (res.ok) {
       const v = res.data;
       running = Boolean(v.running);
@@ -165,8 +165,7 @@
       note.textContent = `could not refresh (${res.data.error}); retrying`;
       note.className = "small error-note";
     }
-    clearTimeout(timer);
-    timer = setTimeout(refresh, running ? 1000 : 5000);
+    return res.ok;
   }
 
   async function refreshBanner() {
@@ -181,9 +180,10 @@
       if (!row) return;
       // the newest row means "follow whatever runs next"; an older one pins that sequence
       shownId = row === row.parentElement.firstElementChild ? null : Number(row.dataset.id);
-      refresh();
+      poller.now();
     });
-    refresh();
+    // a running sequence is followed every second, an idle page every five
+    const poller = RM.poll(refresh, { every: () => (running ? 1000 : 5000) });
   }
 
   setUpDialog();

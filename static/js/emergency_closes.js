@@ -15,19 +15,19 @@
 
   function render(closes) {
     if (!closes.length) {
-      tbody.innerHTML = `<tr><td colspan="9" class="text-body-secondary">No close sent yet.</td></tr>`;
+      RM.fill(tbody, RM.html`<tr><td colspan="9" class="text-body-secondary">No close sent yet.</td></tr>`);
       return;
     }
-    tbody.innerHTML = closes.map((c) => {
+    RM.fill(tbody, closes.map((c) => {
       const pnl = RM.signed(c.realized_pnl, 2);
       const price = c.fill_price === null ? (c.status === "filled" ? "unknown" : "pending") : RM.price(c.fill_price);
       const money = c.realized_pnl === null ? (c.status === "unknown" ? "unknown" : "pending") : pnl.text;
-      return `<tr data-client-id="${RM.esc(c.client_id)}"><td>${RM.esc(c.account)}</td><td>${RM.esc(c.symbol)}</td>
-        <td>${RM.esc(c.side)}</td><td><span class="badge text-bg-${BADGE[c.status] || "secondary"}">${RM.esc(c.status)}</span></td>
+      return RM.html`<tr data-client-id="${c.client_id}"><td>${c.account}</td><td>${c.symbol}</td>
+        <td>${c.side}</td><td><span class="badge text-bg-${BADGE[c.status] || "secondary"}">${c.status}</span></td>
         <td class="text-end num">${c.qty === null ? "—" : RM.qty(c.qty)}</td><td class="text-end num em-fill">${price}</td>
         <td class="text-end num em-pnl ${c.realized_pnl === null ? "" : pnl.cls}">${money}</td>
-        <td class="small">${c.closed_at ? RM.time(c.closed_at) : "—"}</td><td class="small">${RM.esc(c.note)}</td></tr>`;
-    }).join("");
+        <td class="small">${c.closed_at ? RM.time(c.closed_at) : "—"}</td><td class="small">${c.note}</td></tr>`;
+    }));
   }
 
   async function refresh() {
@@ -35,12 +35,13 @@
     try {
       const res = await RM.api(`/api/emergency-stop/closes${seq ? `?seq=${encodeURIComponent(seq)}` : ""}`);
       if (res.ok) render(res.data.closes);
+      return res.ok;
     } catch (err) {
       // the connection banner (liveness) says the server is unreachable; keep the last rows, marked as such
       tbody.querySelectorAll(".em-fill, .em-pnl").forEach((el) => el.classList.add("text-body-secondary"));
+      return false;
     }
   }
 
-  refresh();
-  setInterval(refresh, 3000);
+  RM.poll(refresh, { every: 3000 });
 })();

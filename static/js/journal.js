@@ -42,7 +42,7 @@
     return out;
   }
 
-  const unknown = (title) => `<span class="text-body-secondary" title="${RM.esc(title)}">unknown</span>`;
+  const unknown = (title) => RM.html`<span class="text-body-secondary" title="${title}">unknown</span>`;
   const usdt = (v) => (v === null || v === undefined ? "—" : `${RM.num(v, 2)} USDT`);
 
   function duration(s) {
@@ -55,9 +55,9 @@
   }
 
   function renderAccounts(v) {
-    document.getElementById("journal-accounts").innerHTML = v.accounts.map((a) => a.available
-      ? `<span class="badge text-bg-secondary me-1" title="history read at ${RM.esc(RM.dateTime(a.checked_at))}">${RM.esc(a.account)} (${RM.esc(a.exchange)}): ${a.trades} trade(s)</span>`
-      : `<div class="alert alert-warning py-1 px-2 mb-1 small journal-unavailable" data-account="${RM.esc(a.account)}"><strong>${RM.esc(a.account)}</strong>: history unavailable since ${RM.esc(RM.dateTime(a.unavailable_since))} — ${RM.esc(a.reason)}. ${a.stored_only ? `Only the ${a.trades} close(s) stored by earlier reads are shown; later ones are missing from the figures below.` : "Its trades are not in the figures below."}</div>`).join("");
+    RM.fill(document.getElementById("journal-accounts"), v.accounts.map((a) => a.available
+      ? RM.html`<span class="badge text-bg-secondary me-1" title="history read at ${RM.dateTime(a.checked_at)}">${a.account} (${a.exchange}): ${a.trades} trade(s)</span>`
+      : RM.html`<div class="alert alert-warning py-1 px-2 mb-1 small journal-unavailable" data-account="${a.account}"><strong>${a.account}</strong>: history unavailable since ${RM.dateTime(a.unavailable_since)} — ${a.reason}. ${a.stored_only ? `Only the ${a.trades} close(s) stored by earlier reads are shown; later ones are missing from the figures below.` : "Its trades are not in the figures below."}</div>`));
   }
 
   function renderTotals(v) {
@@ -81,28 +81,28 @@
     const pnl = RM.signed(t.realized_pnl, 2);
     const pct = RM.signed(t.pnl_pct, 2, " %");
     const why = `${t.exchange} does not report this figure in its closed-trade history`;
-    const signal = t.signal ? `<span title="${RM.esc(t.signal.key)}">${RM.esc(t.signal.rule)} ${RM.esc(t.signal.timeframe)} (${t.signal.confidence} %)</span>` : (t.opened_by ? RM.esc(t.opened_by) : "—");
-    return `<tr data-id="${RM.esc(t.id)}"><td class="num">${RM.dateTime(t.exit_time)}</td><td>${RM.esc(t.account)}</td>
-      <td>${RM.esc(t.symbol || "unknown")}</td><td>${RM.esc(t.side || "unknown")}</td>
+    const signal = t.signal ? RM.html`<span title="${t.signal.key}">${t.signal.rule} ${t.signal.timeframe} (${t.signal.confidence} %)</span>` : (t.opened_by ? t.opened_by : "—");
+    return RM.html`<tr data-id="${t.id}"><td class="num">${RM.dateTime(t.exit_time)}</td><td>${t.account}</td>
+      <td>${t.symbol || "unknown"}</td><td>${t.side || "unknown"}</td>
       <td class="num">${cell(t.entry_time, RM.dateTime, why)}</td>
       <td class="text-end num">${cell(t.entry_price, RM.price, why)}</td><td class="text-end num">${cell(t.exit_price, RM.price, why)}</td>
       <td class="text-end num">${cell(t.qty, RM.qty, why)}</td>
-      <td class="text-end num ${pnl.cls}" title="${RM.esc(t.pnl_basis)}">${pnl.text}</td>
+      <td class="text-end num ${pnl.cls}" title="${t.pnl_basis}">${pnl.text}</td>
       <td class="text-end num ${pct.cls}">${cell(t.pnl_pct, () => pct.text, "entry notional unknown")}</td>
       <td class="text-end num">${cell(t.fees, (x) => RM.num(x, 2), why)}</td>
       <td class="text-end num">${cell(t.funding, (x) => RM.signed(x, 2).text, why)}</td>
       <td class="text-end num">${cell(duration(t.duration_seconds), (x) => x, "entry time unknown")}</td>
-      <td title="${RM.esc(t.exit_detail)}">${RM.esc(t.exit_reason_label)}</td><td class="small">${signal}</td></tr>`;
+      <td title="${t.exit_detail}">${t.exit_reason_label}</td><td class="small">${signal}</td></tr>`;
   }
 
   function tradeCard(t) {
     const pnl = RM.signed(t.realized_pnl, 2, " USDT");
     const pct = t.pnl_pct === null ? "" : ` (${RM.signed(t.pnl_pct, 2, " %").text})`;
     const prices = t.entry_price === null ? "entry / exit unknown" : `${RM.price(t.entry_price)} → ${RM.price(t.exit_price)}, size ${RM.qty(t.qty)}`;
-    return `<div class="card card-body p-2 mb-2 trade-card" data-id="${RM.esc(t.id)}">
-      <div class="d-flex justify-content-between"><strong>${RM.esc(t.symbol || "unknown")} ${RM.esc(t.side || "")}</strong>
+    return RM.html`<div class="card card-body p-2 mb-2 trade-card" data-id="${t.id}">
+      <div class="d-flex justify-content-between"><strong>${t.symbol || "unknown"} ${t.side || ""}</strong>
         <span class="num ${pnl.cls}">${pnl.text}${pct}</span></div>
-      <div class="small text-body-secondary">${RM.esc(t.account)} · ${RM.esc(t.exit_reason_label)} · ${RM.dateTime(t.exit_time)}</div>
+      <div class="small text-body-secondary">${t.account} · ${t.exit_reason_label} · ${RM.dateTime(t.exit_time)}</div>
       <div class="small num">${prices}${t.duration_seconds === null ? "" : ` · held ${duration(t.duration_seconds)}`}</div></div>`;
   }
 
@@ -110,20 +110,20 @@
     const tbody = document.querySelector("#trades-table tbody");
     document.getElementById("trades-count").textContent = `${v.trades.length} trade(s)`;
     const empty = v.complete ? "No closed trades in this range." : "No closed trades among the accounts whose history could be read.";
-    tbody.innerHTML = v.trades.length ? v.trades.map(tradeRow).join("") : `<tr><td colspan="15" class="text-body-secondary">${empty}</td></tr>`;
-    document.getElementById("trades-cards").innerHTML = v.trades.length ? v.trades.map(tradeCard).join("") : `<div class="text-body-secondary small">${empty}</div>`;
+    RM.fill(tbody, v.trades.length ? v.trades.map(tradeRow) : RM.html`<tr><td colspan="15" class="text-body-secondary">${empty}</td></tr>`);
+    RM.fill(document.getElementById("trades-cards"), v.trades.length ? v.trades.map(tradeCard) : RM.html`<div class="text-body-secondary small">${empty}</div>`);
   }
 
   function renderSymbols(v) {
     const tbody = document.querySelector("#symbol-table tbody");
-    tbody.innerHTML = v.stats.per_symbol.length ? v.stats.per_symbol.map((s) => {
+    RM.fill(tbody, v.stats.per_symbol.length ? v.stats.per_symbol.map((s) => {
       const pnl = RM.signed(s.realized_pnl, 2);
-      return `<tr><td>${RM.esc(s.symbol || "unknown")}</td><td class="text-end">${s.trades}</td>
+      return RM.html`<tr><td>${s.symbol || "unknown"}</td><td class="text-end">${s.trades}</td>
         <td class="text-end">${s.win_rate_pct === null ? "—" : s.win_rate_pct + " %"}</td>
         <td class="text-end num ${pnl.cls}">${pnl.text}</td>
         <td class="text-end num" title="over ${s.avg_pnl_pct_over} trade(s) with a known entry">${s.avg_pnl_pct === null ? "unknown" : RM.signed(s.avg_pnl_pct, 2, " %").text}</td>
         <td class="text-end num">${RM.signed(s.best, 2).text}</td><td class="text-end num">${RM.signed(s.worst, 2).text}</td></tr>`;
-    }).join("") : `<tr><td colspan="7" class="text-body-secondary">No trades.</td></tr>`;
+    }) : RM.html`<tr><td colspan="7" class="text-body-secondary">No trades.</td></tr>`);
   }
 
   const colours = (values) => values.map((x) => (x >= 0 ? "rgba(25, 135, 84, .8)" : "rgba(220, 53, 69, .8)"));

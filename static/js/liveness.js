@@ -101,7 +101,8 @@ const RMLive = (() => {
 
   async function heartbeat() {
     const res = await RM.api("/api/liveness");
-    if (!res.ok || !res.data.poller) return;
+    if (!res.ok) return false;
+    if (!res.data.poller) return true;
     staleAfterS = Number(res.data.stale_after_seconds) || staleAfterS;
     showHeartbeat(res.data.poller);
     ageAll();
@@ -146,10 +147,10 @@ const RMLive = (() => {
   followState();
   watchTables();
   if (document.getElementById("connection-banner")) {  // logged in: the banners exist
-    heartbeat();
-    setInterval(heartbeat, Math.max(5, pollS) * 1000);
+    // back-off capped at 30 s so a server that comes back is noticed soon
+    RM.poll(heartbeat, { every: Math.max(5, pollS) * 1000, backoffMax: 30000 });
   }
-  setInterval(ageAll, 1000);
+  RM.poll(ageAll, { every: 1000 });
 
   return { since, stampRows, ageAll, serverNow, staleAfter: () => staleAfterS, lost: () => lostSince !== null };
 })();

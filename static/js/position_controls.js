@@ -32,22 +32,21 @@ const RMControls = (() => {
   function attrs(a, p) {
     return [["account", a.name], ["symbol", p.symbol], ["side", p.side], ["size", p.size], ["entry", p.entry_price],
       ["mark", p.mark_price], ["stop", p.stop_loss.price], ["target", p.take_profit.price]]
-      .map(([k, v]) => `data-${k}="${RM.esc(v === null || v === undefined ? "" : v)}"`).join(" ");
+      .map(([k, v]) => RM.html`data-${k}="${v === null || v === undefined ? "" : v}"`).reduce((all, one) => RM.html`${all} ${one}`);
   }
 
   function positionActions(a, p) {
-    if (a.status !== "ok") return `<span class="small text-body-secondary">controls wait for live data</span>`;
+    if (a.status !== "ok") return RM.html`<span class="small text-body-secondary">controls wait for live data</span>`;
     const data = attrs(a, p);
-    return `<button type="button" class="btn btn-sm btn-outline-info pc-open" ${data}>Stop / target / part</button>` +
-      `<button type="button" class="btn btn-sm btn-outline-danger close-pos" ${data}>Close</button>`;
+    return RM.html`<button type="button" class="btn btn-sm btn-outline-info pc-open" ${data}>Stop / target / part</button><button type="button" class="btn btn-sm btn-outline-danger close-pos" ${data}>Close</button>`;
   }
 
   function orderActions(a, o) {
     if (a.status !== "ok") return "";
     const what = `${o.type.replace("_", " ")} ${o.side} ${o.symbol}${o.trigger_price ? " @ " + o.trigger_price : o.price ? " @ " + o.price : ""}`;
     const title = o.type === "stop_market" ? "the last stop-loss of an open position is refused: move it instead" : "cancel this order";
-    return `<button type="button" class="btn btn-sm btn-outline-secondary pc-cancel" title="${title}" data-account="${RM.esc(a.name)}"
-      data-id="${RM.esc(o.id)}" data-what="${RM.esc(what)}">Cancel</button>`;
+    return RM.html`<button type="button" class="btn btn-sm btn-outline-secondary pc-cancel" title="${title}" data-account="${a.name}"
+      data-id="${o.id}" data-what="${what}">Cancel</button>`;
   }
 
   function afterRender(snap) {
@@ -57,7 +56,7 @@ const RMControls = (() => {
       row.classList.add("closing");
       row.querySelectorAll("button").forEach((b) => { b.disabled = true; });
       const cell = row.querySelector(".pos-actions");
-      if (cell) cell.insertAdjacentHTML("afterbegin", `<span class="badge text-bg-warning me-1 closing-note">${RM.esc(text)}</span>`);
+      if (cell) cell.prepend(RM.fragment(RM.html`<span class="badge text-bg-warning me-1 closing-note">${text}</span>`));
     }
     if (current) {
       const key = `${current.account}|${current.symbol}|${current.side}`;
@@ -118,7 +117,7 @@ const RMControls = (() => {
     const row = btn.closest("tr");
     row.classList.add("closing");
     row.querySelectorAll("button").forEach((b) => { b.disabled = true; });
-    btn.insertAdjacentHTML("beforebegin", `<span class="badge text-bg-warning me-1 closing-note">closing…</span>`);
+    btn.before(RM.fragment(RM.html`<span class="badge text-bg-warning me-1 closing-note">closing…</span>`));
     show(`closing the ${side} ${symbol} on ${account}…`, "secondary");
     const res = await call("/api/positions/close", { method: "POST", body: { account, symbol, side } });
     if (res.ok) {
@@ -143,21 +142,21 @@ const RMControls = (() => {
 
   // -- account switches -------------------------------------------------------------------------------------
   function switchRow(v) {
-    const name = RM.esc(v.account);
+    const name = v.account;
     const entries = v.entries_paused
-      ? `<span class="badge text-bg-warning">PAUSED</span> <span class="small">${RM.esc(v.entries_reason || "")} (by ${RM.esc(v.entries_changed_by)}, ${RM.dateTime(v.entries_changed_at)})</span>`
-      : `<span class="badge text-bg-success">allowed</span>`;
-    const auto = `<span class="badge text-bg-${v.auto_trading ? "info" : "secondary"}">${v.auto_trading ? "on" : "off"}</span> <span class="small">${RM.esc(v.auto_trading_reason)}</span>`;
-    return `<tr data-account="${name}"><td>${name} <span class="small text-body-secondary">${RM.esc(v.mode)}</span></td>
+      ? RM.html`<span class="badge text-bg-warning">PAUSED</span> <span class="small">${v.entries_reason || ""} (by ${v.entries_changed_by}, ${RM.dateTime(v.entries_changed_at)})</span>`
+      : RM.html`<span class="badge text-bg-success">allowed</span>`;
+    const auto = RM.html`<span class="badge text-bg-${v.auto_trading ? "info" : "secondary"}">${v.auto_trading ? "on" : "off"}</span> <span class="small">${v.auto_trading_reason}</span>`;
+    return RM.html`<tr data-account="${name}"><td>${name} <span class="small text-body-secondary">${v.mode}</span></td>
       <td data-label="New entries">${entries}</td><td data-label="Auto-trading">${auto}</td><td class="text-nowrap">
       <button type="button" class="btn btn-sm btn-outline-warning pc-pause" data-account="${name}" data-paused="${v.entries_paused ? "false" : "true"}">${v.entries_paused ? "Resume entries" : "Pause new entries"}</button>
       <button type="button" class="btn btn-sm btn-outline-info pc-auto" data-account="${name}" data-enabled="${v.auto_trading ? "off" : "on"}">Auto-trading ${v.auto_trading ? "off" : "on"}</button>
-      ${v.auto_trading_switch ? `<button type="button" class="btn btn-sm btn-link pc-auto" data-account="${name}" data-enabled="default" title="back to AUTO_TRADE_PAPER / AUTO_TRADE_LIVE">use default</button>` : ""}</td></tr>`;
+      ${v.auto_trading_switch ? RM.html`<button type="button" class="btn btn-sm btn-link pc-auto" data-account="${name}" data-enabled="default" title="back to AUTO_TRADE_PAPER / AUTO_TRADE_LIVE">use default</button>` : ""}</td></tr>`;
   }
 
   function setBannerNotes(notes) {
     const box = $("state-banner-switches");
-    if (box) box.innerHTML = notes.map((n) => `<span class="badge text-bg-warning ms-2">${RM.esc(n)}</span>`).join("");
+    if (box) RM.fill(box, notes.map((n) => RM.html`<span class="badge text-bg-warning ms-2">${n}</span>`));
   }
 
   async function loadSwitches() {
@@ -165,8 +164,8 @@ const RMControls = (() => {
     if (!table) return;
     const res = await call("/api/accounts/controls");
     if (!res.ok) return;
-    table.querySelector("tbody").innerHTML = res.data.accounts.map(switchRow).join("") ||
-      `<tr><td colspan="4" class="text-body-secondary">No accounts configured.</td></tr>`;
+    RM.fill(table.querySelector("tbody"), RM.join(res.data.accounts.map(switchRow)) ||
+      RM.html`<tr><td colspan="4" class="text-body-secondary">No accounts configured.</td></tr>`);
     setBannerNotes(res.data.notes);
   }
 

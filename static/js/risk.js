@@ -19,8 +19,8 @@
   };
 
   function showAlert(kind, html) {
-    alertBox.innerHTML = `<div class="alert alert-${kind} alert-dismissible fade show" role="alert">${html}
-      <button type="button" class="btn-close" data-bs-dismiss="alert" aria-label="Close"></button></div>`;
+    RM.fill(alertBox, RM.html`<div class="alert alert-${kind} alert-dismissible fade show" role="alert">${html}
+      <button type="button" class="btn-close" data-bs-dismiss="alert" aria-label="Close"></button></div>`);
   }
 
   // -- trading state -------------------------------------------------------------------------------------------
@@ -40,42 +40,42 @@
     if (row.fraction === null || row.fraction === undefined) return "";
     const pct = Math.round(Number(row.fraction) * 100);
     const cls = STATUS[row.status] ? STATUS[row.status][0] : "secondary";
-    return `<div class="progress progress-thin" role="progressbar" aria-label="${RM.esc(row.label)} used" aria-valuenow="${pct}" aria-valuemin="0" aria-valuemax="100">
+    return RM.html`<div class="progress progress-thin" role="progressbar" aria-label="${row.label} used" aria-valuenow="${pct}" aria-valuemin="0" aria-valuemax="100">
       <div class="progress-bar bg-${cls}" data-pct="${pct}"></div></div>`;
   }
 
   function ruleRow(row) {
     const [cls, word] = STATUS[row.status] || ["secondary", row.status];
-    const unit = row.unit ? ` ${RM.esc(row.unit)}` : "";
-    const used = row.used !== null ? `${RM.esc(row.used)}${unit} of ${RM.esc(row.limit)}${unit}` : (row.limit !== null ? `limit ${RM.esc(row.limit)}${unit}` : "");
-    const room = row.headroom !== null ? `${RM.esc(row.headroom)} ${RM.esc(row.headroom_unit || "")}` : "—";
-    return `<tr data-rule="${RM.esc(row.rule)}" data-status="${RM.esc(row.status)}">
-      <td><span title="${RM.esc(row.rule)}">${RM.esc(row.label)}</span></td><td><span class="badge text-bg-${cls}">${RM.esc(word)}</span></td>
+    const unit = row.unit ? ` ${row.unit}` : "";
+    const used = row.used !== null ? `${row.used}${unit} of ${row.limit}${unit}` : (row.limit !== null ? `limit ${row.limit}${unit}` : "");
+    const room = row.headroom !== null ? `${row.headroom} ${row.headroom_unit || ""}` : "—";
+    return RM.html`<tr data-rule="${row.rule}" data-status="${row.status}">
+      <td><span title="${row.rule}">${row.label}</span></td><td><span class="badge text-bg-${cls}">${word}</span></td>
       <td class="num text-nowrap">${used}${bar(row)}</td><td class="num text-nowrap">${room}</td>
-      <td class="small">${RM.esc(row.detail)}</td></tr>`;
+      <td class="small">${row.detail}</td></tr>`;
   }
 
   function accountCard(a) {
     const when = a.fetched_at ? `figures from ${RM.dateTime(a.fetched_at)}` : "never read";
-    const note = a.status !== "ok" ? `<div class="small ${a.status === "error" ? "error-note" : "stale-note"}">${a.status}: ${RM.esc(a.error)} (${when})</div>`
-      : `<div class="small text-body-secondary">${when}</div>`;
-    return `<div class="col-12"><div class="card h-100" data-account="${RM.esc(a.account)}">
-      <div class="card-header d-flex justify-content-between"><strong>${RM.esc(a.account)}</strong>
+    const note = a.status !== "ok" ? RM.html`<div class="small ${a.status === "error" ? "error-note" : "stale-note"}">${a.status}: ${a.error} (${when})</div>`
+      : RM.html`<div class="small text-body-secondary">${when}</div>`;
+    return RM.html`<div class="col-12"><div class="card h-100" data-account="${a.account}">
+      <div class="card-header d-flex justify-content-between"><strong>${a.account}</strong>
         <span class="num">${a.equity !== null ? "equity " + FMT.usdt(a.equity) : "no figures"}</span></div>
       <div class="card-body p-2">${note}
         <div class="table-responsive"><table class="table table-sm align-middle mb-0">
           <thead><tr><th class="col-w-11">Rule</th><th class="col-w-9">Status</th><th class="col-w-13">Used of limit</th>
             <th class="col-w-14">Headroom</th><th>Detail</th></tr></thead>
-          <tbody>${a.rules.map(ruleRow).join("")}</tbody></table></div></div></div></div>`;
+          <tbody>${a.rules.map(ruleRow)}</tbody></table></div></div></div></div>`;
   }
 
   function renderHeadroom(view) {
     const box = document.getElementById("headroom");
     if (view.limits_error) {
-      box.innerHTML = `<div class="col-12"><div class="alert alert-danger mb-0">The limits cannot be read: ${RM.esc(view.limits_error)}. Every order is refused until they are fixed below.</div></div>`;
+      RM.fill(box, RM.html`<div class="col-12"><div class="alert alert-danger mb-0">The limits cannot be read: ${view.limits_error}. Every order is refused until they are fixed below.</div></div>`);
       return;
     }
-    box.innerHTML = view.accounts.map(accountCard).join("") || `<div class="col-12 text-body-secondary">No accounts are configured.</div>`;
+    RM.fill(box, RM.join(view.accounts.map(accountCard)) || RM.html`<div class="col-12 text-body-secondary">No accounts are configured.</div>`);
     // widths through the CSSOM: the Content-Security-Policy refuses style="" attributes in markup
     box.querySelectorAll(".progress-bar[data-pct]").forEach((el) => { el.style.width = `${el.dataset.pct}%`; });
   }
@@ -85,25 +85,25 @@
     const id = `limit-${f.name}`;
     const value = f.value !== null ? f.value : (f.stored !== null ? f.stored : f.environment);
     if (f.type === "bool") {
-      return `<div class="form-check form-switch"><input class="form-check-input" type="checkbox" role="switch" id="${id}" name="${f.name}" ${value ? "checked" : ""}>
+      return RM.html`<div class="form-check form-switch"><input class="form-check-input" type="checkbox" role="switch" id="${id}" name="${f.name}" ${value ? "checked" : ""}>
         <label class="form-check-label small" for="${id}">${value ? "on" : "off"}</label></div>`;
     }
     if (f.type === "choice") {
-      return `<select class="form-select form-select-sm" id="${id}" name="${f.name}">${f.choices.map((c) =>
-        `<option ${c === value ? "selected" : ""}>${RM.esc(c)}</option>`).join("")}</select>`;
+      return RM.html`<select class="form-select form-select-sm" id="${id}" name="${f.name}">${f.choices.map((c) =>
+        RM.html`<option ${c === value ? "selected" : ""}>${c}</option>`)}</select>`;
     }
     const mode = f.type === "int" ? "numeric" : f.type === "decimal" ? "decimal" : "text";
-    return `<input class="form-control form-control-sm" id="${id}" name="${f.name}" inputmode="${mode}" value="${RM.esc(value)}" autocomplete="off">`;
+    return RM.html`<input class="form-control form-control-sm" id="${id}" name="${f.name}" inputmode="${mode}" value="${value}" autocomplete="off">`;
   }
 
   function renderForm(view) {
     fields = view.fields;
     formDirty = false;
-    tbody.innerHTML = fields.map((f) => `<tr data-field="${f.name}">
-      <td><label for="limit-${f.name}" title="${RM.esc(f.name)}">${RM.esc(f.label || f.name)}</label>${f.changed ? ' <span class="badge text-bg-info">changed</span>' : ""}</td>
+    RM.fill(tbody, fields.map((f) => RM.html`<tr data-field="${f.name}">
+      <td><label for="limit-${f.name}" title="${f.name}">${f.label || f.name}</label>${f.changed ? RM.html` <span class="badge text-bg-info">changed</span>` : ""}</td>
       <td>${input(f)}<div class="invalid-feedback"></div></td>
-      <td>${RM.esc(f.unit)}</td><td class="small">${RM.esc(f.allowed)}</td>
-      <td class="small">${RM.esc(String(f.environment))}</td><td class="small">${RM.esc(f.help)}</td></tr>`).join("");
+      <td>${f.unit}</td><td class="small">${f.allowed}</td>
+      <td class="small">${String(f.environment)}</td><td class="small">${f.help}</td></tr>`));
   }
 
   function currentValue(f) {
@@ -158,10 +158,10 @@
       return;
     }
     const byName = Object.fromEntries(fields.map((f) => [f.name, f]));
-    document.getElementById("limits-confirm-list").innerHTML = names.map((n) => {
-      const unit = byName[n].unit ? ` ${RM.esc(byName[n].unit)}` : "";
-      return `<li><span title="${RM.esc(n)}">${RM.esc(byName[n].label || n)}</span>: ${RM.esc(String(byName[n].value))}${unit} → <strong>${RM.esc(String(pending[n]))}${unit}</strong></li>`;
-    }).join("");
+    RM.fill(document.getElementById("limits-confirm-list"), names.map((n) => {
+      const unit = byName[n].unit ? ` ${byName[n].unit}` : "";
+      return RM.html`<li><span title="${n}">${byName[n].label || n}</span>: ${String(byName[n].value)}${unit} → <strong>${String(pending[n])}${unit}</strong></li>`;
+    }));
     confirmModal.show();
   });
 
@@ -174,17 +174,17 @@
     if (res.status === 400) {
       const d = res.data.detail || {};
       const named = (fields.find((f) => f.name === d.field) || {}).label || d.field || "limits";
-      if (!fieldError(d.field, d.message)) showAlert("warning", `Not saved — <strong title="${RM.esc(d.field)}">${RM.esc(named)}</strong>: ${RM.esc(d.message || res.data.error)}`);
-      limitsStatus.innerHTML = `<span class="text-warning">Not saved: <span title="${RM.esc(d.field)}">${RM.esc(named)}</span> — ${RM.esc(d.message)}</span>`;
+      if (!fieldError(d.field, d.message)) showAlert("warning", RM.html`Not saved — <strong title="${d.field}">${named}</strong>: ${d.message || res.data.error}`);
+      RM.fill(limitsStatus, RM.html`<span class="text-warning">Not saved: <span title="${d.field}">${named}</span> — ${d.message}</span>`);
       return;
     }
     if (!res.ok) {
-      showAlert("danger", `Not saved: ${RM.esc(res.data.error)} — ${RM.esc(JSON.stringify(res.data.detail))}`);
+      showAlert("danger", `Not saved: ${res.data.error} — ${JSON.stringify(res.data.detail)}`);
       return;
     }
     const label = (k) => (fields.find((f) => f.name === k) || {}).label || k;
     const changed = Object.entries(res.data.changed).map(([k, v]) => `${label(k)}: ${v.old} → ${v.new}`).join(", ");
-    limitsStatus.innerHTML = `<span class="text-success">Saved at ${RM.time(new Date().toISOString())}${changed ? ": " + RM.esc(changed) : " (no change)"}</span>`;
+    RM.fill(limitsStatus, RM.html`<span class="text-success">Saved at ${RM.time(new Date().toISOString())}${changed ? ": " + changed : " (no change)"}</span>`);
     await load(true);
   });
 
@@ -213,7 +213,7 @@
       return;
     }
     rearmModal.hide();
-    showAlert("success", `Re-armed: ${RM.esc(res.data.previous)} → ACTIVE.`);
+    showAlert("success", `Re-armed: ${res.data.previous} → ACTIVE.`);
     await load(false);
   });
 
@@ -222,17 +222,17 @@
     const res = await RM.api("/api/risk");
     const status = document.getElementById("risk-refresh");
     if (!res.ok) {
-      status.innerHTML = `<span class="error-note">refresh failed at ${RM.time(new Date().toISOString())}: ${RM.esc(res.data.error)} — figures below are from the last good load</span>`;
-      return;
+      RM.fill(status, RM.html`<span class="error-note">refresh failed at ${RM.time(new Date().toISOString())}: ${res.data.error} — figures below are from the last good load</span>`);
+      return false;
     }
     const view = res.data;
     renderState(view.trading_state);
     renderHeadroom(view);
     if (withForm || !formDirty) renderForm(view);
-    if (view.limits_error) showAlert("danger", `Stored limits do not fit the environment: ${RM.esc(view.limits_error)}`);
+    if (view.limits_error) showAlert("danger", `Stored limits do not fit the environment: ${view.limits_error}`);
     status.textContent = `updated ${RM.time(view.generated_at)}`;
   }
 
   load(true);
-  setInterval(() => load(false), REFRESH_MS);
+  RM.poll(() => load(false), { every: REFRESH_MS, immediate: false });
 })();

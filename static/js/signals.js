@@ -22,12 +22,12 @@
   const STATUS_BADGE = { active: "primary", taken: "success", denied: "warning", rejected: "danger", expired: "secondary", dropped: "secondary" };
 
   function badge(text, kind, title = "") {
-    return `<span class="badge text-bg-${kind}"${title ? ` title="${RM.esc(title)}"` : ""}>${RM.esc(text)}</span>`;
+    return RM.html`<span class="badge text-bg-${kind}"${title ? RM.html` title="${title}"` : ""}>${text}</span>`;
   }
 
   function componentsCell(parts, max) {
-    return Object.entries(parts).map(([name, points]) =>
-      `<span class="text-nowrap me-1">${RM.esc(name)} <span class="num">${points}/${max[name] ?? "?"}</span></span>`).join(" ");
+    return RM.join(Object.entries(parts).map(([name, points]) =>
+      RM.html`<span class="text-nowrap me-1">${name} <span class="num">${points}/${max[name] ?? "?"}</span></span>`), " ");
   }
 
   let partLabels = {};
@@ -35,22 +35,22 @@
 
   // the score is taken over the parts that have data; a missing part is named with why, never given points
   function qualityCell(q) {
-    const parts = Object.entries(q.components).map(([name, points]) =>
-      `<span class="text-nowrap me-1" title="${RM.esc(name)}">${RM.esc(partLabel(name))} <span class="num">${RM.num(points)}</span></span>`).join(" ");
-    const missing = Object.entries(q.missing || {}).map(([name, why]) =>
-      `<span class="me-1 text-warning quality-missing" title="${RM.esc(name)}: left out of the score, the other weights renormalised">${RM.esc(partLabel(name))}: ${RM.esc(why)}</span>`).join(" ");
+    const parts = RM.join(Object.entries(q.components).map(([name, points]) =>
+      RM.html`<span class="text-nowrap me-1" title="${name}">${partLabel(name)} <span class="num">${RM.num(points)}</span></span>`), " ");
+    const missing = RM.join(Object.entries(q.missing || {}).map(([name, why]) =>
+      RM.html`<span class="me-1 text-warning quality-missing" title="${name}: left out of the score, the other weights renormalised">${partLabel(name)}: ${why}</span>`), " ");
     const notes = q.notes.filter((n) => !Object.keys(q.missing || {}).some((k) => n.startsWith(`${partLabel(k)}:`)));
-    const noteText = notes.length ? `<div class="text-body-secondary">${notes.map(RM.esc).join("; ")}</div>` : "";
-    return `<div class="fw-semibold num">${RM.num(q.score)}</div><div class="small">${parts}</div>`
-      + `${missing ? `<div class="small">${missing}</div>` : ""}<div class="small">${noteText}</div>`;
+    const noteText = notes.length ? RM.html`<div class="text-body-secondary">${notes.join("; ")}</div>` : "";
+    return RM.html`<div class="fw-semibold num">${RM.num(q.score)}</div><div class="small">${parts}</div>${
+      missing ? RM.html`<div class="small">${missing}</div>` : ""}<div class="small">${noteText}</div>`;
   }
 
   function decisionsText(decisions) {
     if (!decisions || !decisions.length) return "";
     return decisions.map((d) => {
-      const order = d.order_id ? ` (order ${RM.esc(d.order_id)})` : "";
-      return `<div><strong>${RM.esc(d.account)}</strong>: ${RM.esc(d.decision)}${order} — ${RM.esc(d.reason)}</div>`;
-    }).join("");
+      const order = d.order_id ? ` (order ${d.order_id})` : "";
+      return RM.html`<div><strong>${d.account}</strong>: ${d.decision}${order} — ${d.reason}</div>`;
+    });
   }
 
   // Now: worked out by the server on every refresh against the current book and mark (never the scan's old view)
@@ -59,8 +59,8 @@
     if (!n) return "";
     const until = n.until ? ` (until ${RM.time(n.until)})` : "";
     const book = n.book_as_of ? `positions as of ${RM.time(n.book_as_of)}` : "positions never read";
-    const head = n.allowed ? `<span class="text-success">tradable now</span>` : `<span class="text-warning">not tradable now</span>`;
-    return `<div class="small signal-now" data-allowed="${n.allowed}" data-code="${RM.esc(n.code)}">${head}: ${RM.esc(n.reason)}${until}
+    const head = n.allowed ? RM.html`<span class="text-success">tradable now</span>` : RM.html`<span class="text-warning">not tradable now</span>`;
+    return RM.html`<div class="small signal-now" data-allowed="${n.allowed}" data-code="${n.code}">${head}: ${n.reason}${until}
       <div class="text-body-secondary">as of ${RM.time(n.as_of)} · ${book}</div></div>`;
   }
 
@@ -68,14 +68,14 @@
   function statusCell(s) {
     const reason = s.status_reason || s.drop_reason || "";
     const when = s.status_at ? `as of ${RM.time(s.status_at)}` : "time not recorded";
-    return `${nowLine(s)}<div class="mt-1"><span class="small text-body-secondary">recorded:</span> ${badge(s.status, STATUS_BADGE[s.status] || "secondary", reason)}
+    return RM.html`${nowLine(s)}<div class="mt-1"><span class="small text-body-secondary">recorded:</span> ${badge(s.status, STATUS_BADGE[s.status] || "secondary", reason)}
       <span class="small text-body-secondary">${when}</span></div>${decisionsFolded(s.decisions)}`;
   }
 
   // each account's decision in one line; its full reason (often long, with raw levels) one click away
   function decisionsFolded(decisions) {
-    return (decisions || []).map((d) => `<details class="small text-body-secondary"><summary><strong>${RM.esc(d.account)}</strong>: ${RM.esc(d.decision)}${d.decided_at ? ` at ${RM.time(d.decided_at)}` : ""}</summary>
-      <div class="text-break">${RM.esc(d.reason)}</div></details>`).join("");
+    return (decisions || []).map((d) => RM.html`<details class="small text-body-secondary"><summary><strong>${d.account}</strong>: ${d.decision}${d.decided_at ? ` at ${RM.time(d.decided_at)}` : ""}</summary>
+      <div class="text-break">${d.reason}</div></details>`);
   }
 
   // usable whatever auto-trading decided; when the server says it cannot be traded now, the button says why
@@ -83,44 +83,44 @@
     const n = s.now;
     if (!n || !n.allowed) {
       const why = n ? n.reason : "no answer from the server";
-      return `<button class="btn btn-sm btn-outline-secondary trade-btn" type="button" disabled title="${RM.esc(why)}">Trade</button>
-        <div class="small text-warning text-break trade-why">${RM.esc(why)}</div>`;
+      return RM.html`<button class="btn btn-sm btn-outline-secondary trade-btn" type="button" disabled title="${why}">Trade</button>
+        <div class="small text-warning text-break trade-why">${why}</div>`;
     }
     const l = n.levels;
-    return `<a class="btn btn-sm btn-primary trade-btn" href="${RM.esc(n.url)}" title="Open the order ticket with stop and target re-centred on the current mark (the receipt shows size and every rule before anything is sent)">Trade</a>
-      <div class="small text-body-secondary trade-levels" title="${RM.esc(l.message)}">re-centred:<br>stop ${RM.price(l.stop_loss)}<br>target ${RM.price(l.take_profit)}<br>at mark ${RM.price(l.mark)}</div>`;
+    return RM.html`<a class="btn btn-sm btn-primary trade-btn" href="${n.url}" title="Open the order ticket with stop and target re-centred on the current mark (the receipt shows size and every rule before anything is sent)">Trade</a>
+      <div class="small text-body-secondary trade-levels" title="${l.message}">re-centred:<br>stop ${RM.price(l.stop_loss)}<br>target ${RM.price(l.take_profit)}<br>at mark ${RM.price(l.mark)}</div>`;
   }
 
   function levelsCell(s) {
-    return `<div class="num text-nowrap">entry ${RM.price(s.entry)}</div>
+    return RM.html`<div class="num text-nowrap">entry ${RM.price(s.entry)}</div>
       <div class="num text-nowrap neg">stop ${RM.price(s.stop)}</div>
       <div class="num text-nowrap pos">target ${RM.price(s.target)}</div>
       <div class="small text-body-secondary">reward:risk ${RM.num(s.reward_risk)}:1</div>`;
   }
 
   function signalRow(s, max) {
-    return `<tr data-symbol="${RM.esc(s.symbol)}">
+    return RM.html`<tr data-symbol="${s.symbol}">
       <td class="num">${s.rank}</td>
-      <td><div class="fw-semibold text-nowrap">${RM.esc(s.symbol)}</div>${badge(s.side, SIDE_BADGE[s.side] || "secondary")}</td>
+      <td><div class="fw-semibold text-nowrap">${s.symbol}</div>${badge(s.side, SIDE_BADGE[s.side] || "secondary")}</td>
       <td>${qualityCell(s.quality)}</td>
       <td><div class="fw-semibold num">${s.confidence}</div><div class="small">${componentsCell(s.components, max)}</div></td>
       <td>${levelsCell(s)}</td>
       <td class="small">${RM.dateTime(s.created_at)}<br><span class="text-body-secondary">valid until ${RM.time(s.valid_until)}</span></td>
       <td>${statusCell(s)}</td>
-      <td><div class="d-grid gap-1"><button class="btn btn-sm btn-outline-info chart-btn" type="button" data-symbol="${RM.esc(s.symbol)}">Chart</button>${tradeButton(s)}</div></td>
+      <td><div class="d-grid gap-1"><button class="btn btn-sm btn-outline-info chart-btn" type="button" data-symbol="${s.symbol}">Chart</button>${tradeButton(s)}</div></td>
     </tr>
-    <tr class="small text-body-secondary"><td></td><td colspan="7">${s.reasons.map(RM.esc).join(" · ")}</td></tr>`;
+    <tr class="small text-body-secondary"><td></td><td colspan="7">${s.reasons.join(" · ")}</td></tr>`;
   }
 
   function renderSignals(data) {
     const body = document.querySelector("#signals-table tbody");
     if (!data.scan) {
-      body.innerHTML = `<tr><td colspan="8" class="text-body-secondary">No scan has run yet.</td></tr>`;
+      RM.fill(body, RM.html`<tr><td colspan="8" class="text-body-secondary">No scan has run yet.</td></tr>`);
       return;
     }
-    body.innerHTML = data.signals.length
-      ? data.signals.map((s) => signalRow(s, data.component_max)).join("")
-      : `<tr><td colspan="8" class="text-body-secondary">No actionable signal in the last scan (${data.scan.symbols} symbols). Conservative rules mostly say no; see why below.</td></tr>`;
+    RM.fill(body, data.signals.length
+      ? data.signals.map((s) => signalRow(s, data.component_max))
+      : RM.html`<tr><td colspan="8" class="text-body-secondary">No actionable signal in the last scan (${data.scan.symbols} symbols). Conservative rules mostly say no; see why below.</td></tr>`);
     const t = data.thresholds;
     document.getElementById("thresholds").textContent =
       `confidence ≥ ${t.min_confidence} · reward:risk ≥ ${t.min_reward_risk}:1 · cooldown ${t.cooldown_minutes} min per symbol`;
@@ -128,36 +128,36 @@
 
   function renderDropped(data) {
     const body = document.querySelector("#dropped-table tbody");
-    body.innerHTML = data.dropped.length ? data.dropped.map((s) => `<tr data-symbol="${RM.esc(s.symbol)}">
-        <td class="fw-semibold">${RM.esc(s.symbol)}</td><td>${badge(s.side, SIDE_BADGE[s.side] || "secondary")}</td>
+    RM.fill(body, data.dropped.length ? data.dropped.map((s) => RM.html`<tr data-symbol="${s.symbol}">
+        <td class="fw-semibold">${s.symbol}</td><td>${badge(s.side, SIDE_BADGE[s.side] || "secondary")}</td>
         <td class="num">${RM.num(s.quality.score)}</td><td class="num">${s.confidence}</td>
-        <td>${RM.esc(s.drop_reason)} <span class="small text-body-secondary">(scan of ${RM.time(data.scan.started_at)})</span></td>
+        <td>${s.drop_reason} <span class="small text-body-secondary">(scan of ${RM.time(data.scan.started_at)})</span></td>
         <td>${badge(s.status, STATUS_BADGE[s.status] || "secondary", s.status_reason)}${nowLine(s)}</td>
-        <td><div class="d-grid gap-1">${tradeButton(s)}</div></td></tr>`).join("")
-      : `<tr><td colspan="7" class="text-body-secondary">None.</td></tr>`;
+        <td><div class="d-grid gap-1">${tradeButton(s)}</div></td></tr>`)
+      : RM.html`<tr><td colspan="7" class="text-body-secondary">None.</td></tr>`);
   }
 
   function renderRejected(data) {
-    document.querySelector("#rejected-table tbody").innerHTML = data.rejected.map((r) =>
-      `<tr><td>${RM.esc(r.symbol)}</td><td>${RM.esc(r.text)}</td></tr>`).join("");
+    RM.fill(document.querySelector("#rejected-table tbody"), data.rejected.map((r) =>
+      RM.html`<tr><td>${r.symbol}</td><td>${r.text}</td></tr>`));
     const counts = {};
     data.rejected.forEach((r) => { counts[r.text] = (counts[r.text] || 0) + 1; });
-    const parts = Object.entries(counts).sort((a, b) => b[1] - a[1]).map(([text, n]) => `${n} × ${RM.esc(text)}`);
-    document.getElementById("rejected-summary").innerHTML = parts.length ? parts.join("<br>") : "Every symbol evaluated had a signal or none was evaluated.";
+    const parts = Object.entries(counts).sort((a, b) => b[1] - a[1]).map(([text, n]) => `${n} × ${text}`);
+    RM.fill(document.getElementById("rejected-summary"), parts.length ? RM.join(parts, RM.html`<br>`) : "Every symbol evaluated had a signal or none was evaluated.");
     const errorsCard = document.getElementById("errors-card");
     errorsCard.classList.toggle("d-none", !data.errors.length);
-    document.querySelector("#errors-table tbody").innerHTML = data.errors.map((e) =>
-      `<tr><td>${RM.esc(e.symbol)}</td><td class="stale-note">${RM.esc(e.error)}</td></tr>`).join("");
+    RM.fill(document.querySelector("#errors-table tbody"), data.errors.map((e) =>
+      RM.html`<tr><td>${e.symbol}</td><td class="stale-note">${e.error}</td></tr>`));
   }
 
   function renderAuto(data) {
     const a = data.auto_trading;
-    const rows = a.accounts.map((p) => `<div class="d-flex justify-content-between border-bottom py-1">
-        <span><strong>${RM.esc(p.account)}</strong> <span class="text-body-secondary">${RM.esc(p.mode)} · ${RM.esc(p.market)}</span></span>
+    const rows = RM.join(a.accounts.map((p) => RM.html`<div class="d-flex justify-content-between border-bottom py-1">
+        <span><strong>${p.account}</strong> <span class="text-body-secondary">${p.mode} · ${p.market}</span></span>
         <span>${p.enabled ? badge("ON", "success") : badge("off", "secondary", p.reason)}</span></div>
-        ${p.enabled ? "" : `<div class="text-body-secondary">${RM.esc(p.reason)}</div>`}`).join("");
-    document.getElementById("auto-trading").innerHTML =
-      `${rows || "No accounts configured."}<div class="mt-2">Daily cap: <strong>${a.daily_cap}</strong> automatic entries per account per risk day.</div>`;
+        ${p.enabled ? "" : RM.html`<div class="text-body-secondary">${p.reason}</div>`}`));
+    RM.fill(document.getElementById("auto-trading"),
+      RM.html`${rows || "No accounts configured."}<div class="mt-2">Daily cap: <strong>${a.daily_cap}</strong> automatic entries per account per risk day.</div>`);
   }
 
   function renderStatus(data) {
@@ -171,21 +171,21 @@
   function outcomeText(d) {
     if (d.decision !== "taken") return "";
     if (!d.outcome) return "open";
-    if (d.outcome === "unknown") return `unknown — ${RM.esc(d.outcome_note)}`;
+    if (d.outcome === "unknown") return `unknown — ${d.outcome_note}`;
     const pnl = RM.signed(d.outcome_pnl);
-    return `<span class="${pnl.cls}">${d.outcome} ${pnl.text} USDT</span>`;
+    return RM.html`<span class="${pnl.cls}">${d.outcome} ${pnl.text} USDT</span>`;
   }
 
   function renderHistory(rows) {
     const body = document.querySelector("#history-table tbody");
-    body.innerHTML = rows.length ? rows.map((r) => `<tr>
-        <td class="small">${RM.dateTime(r.first_seen_at)}</td><td>${RM.esc(r.symbol)}</td>
+    RM.fill(body, rows.length ? rows.map((r) => RM.html`<tr>
+        <td class="small">${RM.dateTime(r.first_seen_at)}</td><td>${r.symbol}</td>
         <td>${badge(r.side, SIDE_BADGE[r.side] || "secondary")}</td><td class="num">${r.confidence}</td>
         <td class="num">${RM.num(r.quality)}</td>
-        <td>${badge(r.status, STATUS_BADGE[r.status] || "secondary")}<div class="small text-body-secondary">${RM.esc(r.status_reason)}</div></td>
+        <td>${badge(r.status, STATUS_BADGE[r.status] || "secondary")}<div class="small text-body-secondary">${r.status_reason}</div></td>
         <td class="small">${decisionsText(r.decisions)}</td>
-        <td class="small">${r.decisions.map(outcomeText).filter(Boolean).join("<br>")}</td></tr>`).join("")
-      : `<tr><td colspan="8" class="text-body-secondary">No signal yet.</td></tr>`;
+        <td class="small">${RM.join(r.decisions.map(outcomeText).filter(Boolean), RM.html`<br>`)}</td></tr>`)
+      : RM.html`<tr><td colspan="8" class="text-body-secondary">No signal yet.</td></tr>`);
   }
 
   function render(data) {
@@ -199,7 +199,7 @@
 
   async function load() {
     const res = await RM.api("/api/signals");
-    if (!res.ok) { status.textContent = `could not load signals: ${res.data.error} ${res.data.detail || ""}`; return; }
+    if (!res.ok) { status.textContent = `could not load signals: ${res.data.error} ${res.data.detail || ""}`; return false; }
     render(res.data);
     const hist = await RM.api("/api/signals/history?limit=50");
     if (hist.ok) renderHistory(hist.data.signals);
@@ -310,6 +310,5 @@
   });
   scanButton.addEventListener("click", scanNow);
 
-  load();
-  setInterval(() => { if (!scanning) load(); }, refreshMs);
+  RM.poll(() => (scanning ? true : load()), { every: refreshMs });
 })();

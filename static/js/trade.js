@@ -23,7 +23,7 @@
 
   async function loadMarkets() {
     const res = await RM.api("/api/markets");
-    if (!res.ok) return;
+    if (!res.ok) return false;
     markets = Object.fromEntries(res.data.markets.map((m) => [m.symbol, m]));
     showMarket();
   }
@@ -72,16 +72,16 @@
 
   function verdictList(verdicts) {
     if (!verdicts || !verdicts.length) return "";
-    return `<ul class="list-unstyled small mb-0">${verdicts.map((v) =>
-      `<li>${v.allowed ? '<i class="bi bi-check-circle text-success"></i>' : '<i class="bi bi-x-circle text-danger"></i>'} <strong>${FMT.rule(v.rule, v.label)}</strong>: ${RM.esc(v.reason)}</li>`).join("")}</ul>`;
+    return RM.html`<ul class="list-unstyled small mb-0">${verdicts.map((v) =>
+      RM.html`<li>${v.allowed ? RM.html`<i class="bi bi-check-circle text-success"></i>` : RM.html`<i class="bi bi-x-circle text-danger"></i>`} <strong>${RM.rule(v.rule, v.label)}</strong>: ${v.reason}</li>`)}</ul>`;
   }
 
   function describe(label, r) {
     if (!r) return "";
     const cls = r.accepted ? "success" : "danger";
-    const o = r.order ? ` — order ${RM.esc(r.order.id)} ${r.order.status}${r.order.avg_fill_price ? " at " + RM.price(r.order.avg_fill_price) : ""}` : "";
-    return `<div class="alert alert-${cls} py-2 mb-2"><strong>${label}:</strong> ${r.accepted ? "accepted" : "not placed"}${o}
-      <div class="small">${RM.esc(r.message || "")}</div>${verdictList(r.verdicts)}</div>`;
+    const o = r.order ? ` — order ${r.order.id} ${r.order.status}${r.order.avg_fill_price ? " at " + RM.price(r.order.avg_fill_price) : ""}` : "";
+    return RM.html`<div class="alert alert-${cls} py-2 mb-2"><strong>${label}:</strong> ${r.accepted ? "accepted" : "not placed"}${o}
+      <div class="small">${r.message || ""}</div>${verdictList(r.verdicts)}</div>`;
   }
 
   // -- the pre-trade receipt ----------------------------------------------------------------------------------
@@ -94,27 +94,27 @@
   function setSubmit(allowed, why, cls = "text-danger") {
     submitButton.disabled = !allowed;
     submitWhy.className = `small mt-1 ${allowed ? "text-body-secondary" : cls}`;
-    submitWhy.innerHTML = why;
+    RM.fill(submitWhy, why);  // text, or markup built with RM.html
   }
 
   function line(label, value) {
-    return `<dt class="col-5">${label}</dt><dd class="col-7 num">${value}</dd>`;
+    return RM.html`<dt class="col-5">${label}</dt><dd class="col-7 num">${value}</dd>`;
   }
 
   function renderFigures(r) {
     const f = r.figures;
     if (!f) {
-      return r.reduce_only ? `<p class="small mb-1">Reduce-only: only the trading state is checked; the new-risk rules do not apply.</p>`
-        : `<p class="small text-warning mb-1">No size: ${RM.esc(r.sizing_error || "the order cannot be sized (see the verdicts)")}</p>`;
+      return r.reduce_only ? RM.html`<p class="small mb-1">Reduce-only: only the trading state is checked; the new-risk rules do not apply.</p>`
+        : RM.html`<p class="small text-warning mb-1">No size: ${r.sizing_error || "the order cannot be sized (see the verdicts)"}</p>`;
     }
     const s = f.size;
-    const caps = s.caps.length ? `<div class="small text-warning">${s.caps.map((c) => RM.esc(c.reason)).join("<br>")}</div>` : "";
+    const caps = s.caps.length ? RM.html`<div class="small text-warning">${RM.join(s.caps.map((c) => c.reason), RM.html`<br>`)}</div>` : "";
     const d = f.daily_loss;
     const daily = d ? `${RM.num(d.headroom_usdt)} USDT left (${RM.num(d.headroom_after_stop_usdt)} if this stop is hit) · day ${RM.num(d.loss_pct)} % of ${d.limit_pct} %`
       : "unknown (no opening equity on record)";
-    return `<dl class="row kv small mb-1">
-      ${line("Size", `${RM.esc(s.qty)} ${RM.esc(s.base)} ${s.sized ? "(sized from the stop by risk per trade)" : "(as entered, rounded to the step)"}${caps}`)}
-      ${line("Entry", `${RM.price(r.entry_price)} <span class="text-body-secondary">(${RM.esc(r.entry_source)})</span>`)}
+    return RM.html`<dl class="row kv small mb-1">
+      ${line("Size", RM.html`${s.qty} ${s.base} ${s.sized ? "(sized from the stop by risk per trade)" : "(as entered, rounded to the step)"}${caps}`)}
+      ${line("Entry", RM.html`${RM.price(r.entry_price)} <span class="text-body-secondary">(${r.entry_source})</span>`)}
       ${line("Notional / margin", `${RM.num(s.notional)} / ${RM.num(s.margin)} USDT`)}
       ${line("Risk if stopped, incl. fees and slippage", riskLine(f.risk, s.base))}
       ${line("Leverage", `${f.leverage.setting}x (cap ${f.leverage.limit}x, exchange ${f.leverage.exchange_max}x) · account ${f.leverage.account_after ?? "—"}x after`)}
@@ -128,22 +128,22 @@
 
   // the loss at the stop with its split; after an add, of the whole position under its one stop
   function riskLine(k, base) {
-    const split = k.split ? `<div class="small text-body-secondary">price move ${RM.num(k.split.price_move)} + fees ${RM.num(k.split.fees)} + slippage ${RM.num(k.split.slippage)} USDT`
-      + `${Number(k.existing_qty) ? ` · whole position: ${RM.esc(k.existing_qty)} ${RM.esc(base)} open loses ${RM.num(k.existing_usdt)} of it` : ""}`
-      + `${k.costs ? ` · ${RM.esc(k.costs.source)}` : ""}</div>` : "";
-    return `${RM.num(k.usdt)} USDT = ${RM.num(k.pct_of_equity)} % of equity ${RM.num(k.equity)} (limit ${k.limit_pct} %)${split}`;
+    const split = k.split ? RM.html`<div class="small text-body-secondary">price move ${RM.num(k.split.price_move)} + fees ${RM.num(k.split.fees)} + slippage ${RM.num(k.split.slippage)} USDT${
+      Number(k.existing_qty) ? ` · whole position: ${k.existing_qty} ${base} open loses ${RM.num(k.existing_usdt)} of it` : ""}${
+      k.costs ? ` · ${k.costs.source}` : ""}</div>` : "";
+    return RM.html`${RM.num(k.usdt)} USDT = ${RM.num(k.pct_of_equity)} % of equity ${RM.num(k.equity)} (limit ${k.limit_pct} %)${split}`;
   }
 
   function renderReceipt(r) {
-    receiptBox.innerHTML = renderFigures(r) + verdictList(r.verdicts);
+    RM.fill(receiptBox, renderFigures(r), verdictList(r.verdicts));
     receiptAt = Date.now();
     receiptBox.classList.remove("stale");
     receiptStatus.className = "small text-body-secondary";
     receiptStatus.textContent = `as of ${RM.time(new Date().toISOString())}`;
     if (r.allowed) {
-      setSubmit(true, `Every rule allows this order${r.qty ? ` (${RM.esc(r.qty)} ${RM.esc(r.symbol.split("/")[0])})` : ""}.`);
+      setSubmit(true, `Every rule allows this order${r.qty ? ` (${r.qty} ${r.symbol.split("/")[0]})` : ""}.`);
     } else {
-      setSubmit(false, `<strong>Blocked</strong> — ${r.denials.map((v) => `${FMT.rule(v.rule, v.label)}: ${RM.esc(v.reason)}`).join("; ")}`);
+      setSubmit(false, RM.html`<strong>Blocked</strong> — ${RM.join(r.denials.map((v) => RM.html`${RM.rule(v.rule, v.label)}: ${v.reason}`), "; ")}`);
     }
   }
 
@@ -164,8 +164,8 @@
     lastReceipt = null;
     if (res.status === 400) {
       const d = res.data.detail || {};
-      receiptBox.innerHTML = `<div class="text-warning small">Check <strong>${RM.esc(d.field || "the form")}</strong>: ${RM.esc(d.message || res.data.error)}</div>`;
-      setSubmit(false, `Check ${RM.esc(d.field || "the form")}: ${RM.esc(d.message || res.data.error)}`, "text-warning");
+      RM.fill(receiptBox, RM.html`<div class="text-warning small">Check <strong>${d.field || "the form"}</strong>: ${d.message || res.data.error}</div>`);
+      setSubmit(false, `Check ${d.field || "the form"}: ${d.message || res.data.error}`, "text-warning");
       return false;
     }
     if (res.status === 0) {  // the server did not answer: the receipt on screen no longer holds
@@ -173,7 +173,7 @@
       return false;
     }
     if (!res.ok) {
-      receiptBox.innerHTML = `<div class="text-danger small">No receipt: ${RM.esc(res.data.error)} — ${RM.esc(JSON.stringify(res.data.detail))}</div>`;
+      RM.fill(receiptBox, RM.html`<div class="text-danger small">No receipt: ${res.data.error} — ${JSON.stringify(res.data.detail)}</div>`);
       setSubmit(false, "No receipt, so no order: the figures could not be read.");
       return false;
     }
@@ -192,9 +192,9 @@
     receiptBox.classList.add("stale");
     receiptStatus.className = "small stale-note";
     receiptStatus.textContent = `out of date — ${why}${receiptAt ? `; receipt from ${RM.time(new Date(receiptAt).toISOString())}` : ""}`;
-    setSubmit(false, `The receipt is out of date (${RM.esc(why)}): no order until a new one is shown.`, "text-warning");
+    setSubmit(false, `The receipt is out of date (${why}): no order until a new one is shown.`, "text-warning");
   }
-  setInterval(() => {
+  RM.poll(() => {
     if (receiptAt === null) return;
     if (lastKey !== null && formKey() !== lastKey && !receiptBox.classList.contains("stale")) {
       receiptBox.classList.add("stale");
@@ -208,7 +208,7 @@
     } else if (!receiptOld()) {
       oldEpisode = false;
     }
-  }, 1000);
+  }, { every: 1000 });
 
   form.addEventListener("input", schedulePreview);
   form.addEventListener("change", schedulePreview);
@@ -234,8 +234,8 @@
   function recentreOffer(d) {
     const o = d.recentred;
     if (!o || o.applied) return "";
-    return `<div class="alert alert-warning small">Denied by ${RM.esc((o.denied_by || []).join(", "))} because the mark moved: ${RM.esc(o.message)}
-      (${o.allowed ? "every rule allows these levels" : "still denied: " + o.denials.map((v) => FMT.rule(v.rule, v.label)).join(", ")}).
+    return RM.html`<div class="alert alert-warning small">Denied by ${(o.denied_by || []).join(", ")} because the mark moved: ${o.message}
+      (${o.allowed ? "every rule allows these levels" : RM.html`still denied: ${RM.join(o.denials.map((v) => RM.rule(v.rule, v.label)), ", ")}`}).
       <button type="button" class="btn btn-sm btn-warning ms-2" id="use-recentred">Re-centre on the mark and place</button></div>`;
   }
 
@@ -243,20 +243,21 @@
     const res = await RM.api("/api/orders", { method: "POST", body });
     if (res.status === 400) {
       const d = res.data.detail || {};
-      result.innerHTML = `<div class="alert alert-warning">Check <strong>${RM.esc(d.field || "the form")}</strong>: ${RM.esc(d.message || res.data.error)}</div>`;
+      RM.fill(result, RM.html`<div class="alert alert-warning">Check <strong>${d.field || "the form"}</strong>: ${d.message || res.data.error}</div>`);
       schedulePreview();
       return;  // same intent id: fixing the form and resubmitting is the same order
     }
     const d = res.data;
     const applied = d.recentred && d.recentred.applied
-      ? `<div class="alert alert-info small">${RM.esc(d.recentred.message)}</div>` : "";
+      ? RM.html`<div class="alert alert-info small">${d.recentred.message}</div>` : "";
     if (d.recentred && d.recentred.applied) {
       autoProtection = false;
       field("stop_loss").value = d.recentred.stop_loss;
       if (d.recentred.take_profit) field("take_profit").value = d.recentred.take_profit;
     }
-    result.innerHTML = applied + recentreOffer(d) + (describe("Entry", d.entry) + describe("Stop-loss / take-profit", d.protection) + describe("Unwind (protection failed)", d.unwind)
-      || `<div class="alert alert-danger">${RM.esc(d.error)}: ${RM.esc(JSON.stringify(d.detail))}</div>`);
+    RM.fill(result, applied, recentreOffer(d),
+      RM.join([describe("Entry", d.entry), describe("Stop-loss / take-profit", d.protection), describe("Unwind (protection failed)", d.unwind)].filter(Boolean))
+      || RM.html`<div class="alert alert-danger">${d.error}: ${JSON.stringify(d.detail)}</div>`);
     intentId = crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random();  // next order is a new intent
     const again = document.getElementById("use-recentred");
     if (again) again.addEventListener("click", () => { again.disabled = true; send({ ...body, intent_id: intentId, recentre: true }); });
@@ -266,16 +267,16 @@
 
   async function refreshPositions() {
     const res = await RM.api("/api/snapshot");
-    if (!res.ok) return;
+    if (!res.ok) return false;
     RM.setBanner(res.data.trading_state);
     const rows = res.data.accounts.filter((a) => a.mode === "paper").flatMap((a) => a.positions.map((p) => {
       const u = RM.signed(p.unrealized_pnl);
-      return `<tr><td>${RM.esc(a.name)}</td><td>${RM.esc(p.symbol)}</td><td>${p.side}</td><td class="text-end">${RM.qty(p.size)}</td>
+      return RM.html`<tr><td>${a.name}</td><td>${p.symbol}</td><td>${p.side}</td><td class="text-end">${RM.qty(p.size)}</td>
         <td class="text-end">${RM.price(p.entry_price)}</td><td class="text-end">${RM.price(p.mark_price)}</td><td class="text-end ${u.cls}">${u.text}</td>
-        <td>${p.stop_loss.present ? RM.price(p.stop_loss.price) : '<span class="badge text-bg-danger">NONE</span>'}</td>
+        <td>${p.stop_loss.present ? RM.price(p.stop_loss.price) : RM.html`<span class="badge text-bg-danger">NONE</span>`}</td>
         <td>${p.take_profit.present ? RM.price(p.take_profit.price) : "—"}</td></tr>`;
     }));
-    document.querySelector("#trade-positions tbody").innerHTML = rows.join("") || `<tr><td colspan="9" class="text-body-secondary">No open paper positions.</td></tr>`;
+    RM.fill(document.querySelector("#trade-positions tbody"), RM.join(rows) || RM.html`<tr><td colspan="9" class="text-body-secondary">No open paper positions.</td></tr>`);
     RMLive.stampRows(document.querySelector("#trade-positions tbody"),
       res.data.accounts.filter((a) => a.mode === "paper").flatMap((a) => a.positions.map(() => a)));
   }
@@ -308,8 +309,12 @@
   const planned = fromQuery();
   if (planned) autoProtection = false;
   loadMarkets().then(() => { showMarket(); if (!planned) defaultProtection(); schedulePreview(); });
-  refreshPositions();
-  setInterval(refreshPositions, 5000);
-  setInterval(() => loadMarkets().then(() => { if (autoProtection && field("type").value === "market") { defaultProtection(); schedulePreview(); } }), 5000);
-  setInterval(() => { if (document.activeElement === document.body || !form.contains(document.activeElement)) schedulePreview(); }, 10000);
+  RM.poll(refreshPositions, { every: 5000 });
+  RM.poll(async () => {
+    const ok = await loadMarkets();
+    if (ok !== false && autoProtection && field("type").value === "market") { defaultProtection(); schedulePreview(); }
+    return ok;
+  }, { every: 5000, immediate: false });
+  RM.poll(() => { if (document.activeElement === document.body || !form.contains(document.activeElement)) schedulePreview(); },
+    { every: 10000, immediate: false });
 })();
