@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, current_app
+from sqlalchemy import Engine
 
 from riskmgr.accounts.registry import build_adapters
 from riskmgr.app import features
@@ -18,6 +19,7 @@ from riskmgr.app.config import Settings
 from riskmgr.core.clock import Clock, SystemClock
 from riskmgr.core.events import EventBus
 from riskmgr.exchanges.reader import AccountReader
+from riskmgr.market.base import MarketFeed
 from riskmgr.persistence.audit import AuditLog
 from riskmgr.persistence.extensions import db
 from riskmgr.persistence.snapshots import SnapshotStore
@@ -35,11 +37,11 @@ from riskmgr.risk.trading_state import TradingStateStore
 class Runtime:
     settings: Settings
     clock: Clock
-    market: Any  # MarketData & PricePath
+    market: MarketFeed
     accounts: dict[str, AccountReader]
     gateway: OrderGateway
     snapshots: SnapshotStore
-    engine: Any
+    engine: Engine
     audit: AuditLog
     trading: TradingStateStore
     limits_store: LimitsStore
@@ -99,7 +101,7 @@ def build_runtime(app: Flask, settings: Settings) -> Runtime:
     return runtime
 
 
-def _default_market(settings: Settings, clock: Clock) -> Any:
+def _default_market(settings: Settings, clock: Clock) -> MarketFeed:
     from riskmgr.market.sim.market import SimulatedMarket
 
     return SimulatedMarket(seed=settings.market_seed, clock=clock)

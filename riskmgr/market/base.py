@@ -75,3 +75,7 @@ class PricePath(Protocol):
         """Return bars covering (start, end] at the finest resolution kept (1 s ticks as o=h=l=c bars, or
         coarser bars with real high/low for long gaps), so a trigger crossed in between is never missed."""
         ...
+
+
+class MarketFeed(MarketData, PricePath, Protocol):
+    """What the app's runtime holds: market data that can also replay its tick path (the paper exchange's need)."""
