@@ -108,7 +108,8 @@ class CancelOrders(Step):
     number, name, title = 2, "cancel_orders", "Cancel every non-protective open order"
 
     def run(self, ctx: StepContext) -> StepOutcome:
-        return StepOutcome(*ctx.ahead.cancel_and_prefetch(ctx.venue))
+        # step 3's read of the positions starts meanwhile (a cancel never changes a position)
+        return StepOutcome(*ctx.ahead.cancel_and_prefetch(ctx.venue, read_step=ClosePositions.number))
 
 
 class ClosePositions(Step):
@@ -116,7 +117,7 @@ class ClosePositions(Step):
 
     def run(self, ctx: StepContext) -> StepOutcome:
         reading = ctx.ahead.prefetched_reading(ctx.seq_id)
-        answered = ctx.ahead.read_early(ctx.venue)
+        answered = ctx.ahead.read_early(ctx.venue, read_step=VerifyFlat.number)  # step 4's reads start meanwhile
         return StepOutcome(*steps.close_positions(ctx.venue, reading, answered))
 
 

@@ -122,9 +122,8 @@ class EmergencyService:
                 data={"id": result.id, "trigger": trigger, "reason": reason},
             )
             # HALTED before anything else that might be slow (the alert channels hang off the event below)
-            ctx = self._context(self._store.info(result.id))
             for step in before_reply():
-                self._run_step(ctx, step)
+                self._run_step(self._context(self._store.info(result.id), step), step)
         finally:
             with self._lock:
                 self._starting.discard(result.id)
@@ -175,7 +174,7 @@ class EmergencyService:
                     log.error("emergency stop #%s was taken over by %s; this runner stops", seq_id, info.owner)
                     break
                 if step.number > info.steps_done:
-                    self._run_step(self._context(info), step)
+                    self._run_step(self._context(info, step), step)
 
     def _run_logged(self, seq_id: int) -> None:
         try:
@@ -282,8 +281,8 @@ class EmergencyService:
     def _now(self) -> datetime:
         return self._rt.clock.now()
 
-    def _context(self, info: SequenceInfo) -> StepContext:
-        venue = steps.RunContext(info.id, info.actor, self._rt, self._settings, self._store)
+    def _context(self, info: SequenceInfo, step: Step) -> StepContext:
+        venue = steps.RunContext(info.id, info.actor, self._rt, self._settings, self._store, step.number)
         return StepContext(venue, self._ahead)
 
     @contextlib.contextmanager

@@ -91,6 +91,11 @@ def test_a_fresh_sequence_writes_a_row_per_step_and_runs_every_step_once_in_tabl
     assert ran == [s.name for s in SEQUENCE]
     assert view["status"] == "flat" and view["steps_done"] == len(SEQUENCE) and not view["running"]
     assert step_rows(view) == [(n, name, title, "done") for n, name, title in STORED]
+    number = {s.name: s.number for s in SEQUENCE}  # each exchange action is recorded under the step that did it
+    assert {(o["action"], o["step"]) for o in view["orders"]} == {
+        ("cancel_orders", number["cancel_orders"]), ("close", number["close_positions"]),
+        ("cancel_leftovers", number["cleanup"]),
+    }
     audited = [e["message"] for e in world.rt.audit.query(kind="emergency.step")]
     assert sorted(m.split(" ")[4] for m in audited) == [f"{n}/6" for n, _, _ in STORED]
 
