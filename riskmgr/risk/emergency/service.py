@@ -151,20 +151,20 @@ class EmergencyService:
         """Run the steps not yet done, in this thread, as the sequence's owner; return the final status."""
         info = self._store.info(seq_id)
         if not info.running:
-            return self.view(seq_id)["status"]
+            return str(self.view(seq_id)["status"])
         if info.owner != self.owner:
             raise RiskmgrError(f"emergency stop #{seq_id} is run by {info.owner}, not by this process")
         with self._lock:
             busy = seq_id in self._active
             self._active.add(seq_id)
         if busy:  # another thread of ours runs it: follow it instead of running it twice
-            return self.wait(seq_id)["status"]
+            return str(self.wait(seq_id)["status"])
         try:
             self._run_steps(seq_id)
         finally:
             with self._lock:
                 self._active.discard(seq_id)
-        return self.view(seq_id)["status"]
+        return str(self.view(seq_id)["status"])
 
     def _run_steps(self, seq_id: int) -> None:
         with self._heartbeat(seq_id):
@@ -257,7 +257,7 @@ class EmergencyService:
 
     def has_tables(self) -> bool:
         """Say whether the database holds this feature's tables (not yet, before the first migration)."""
-        return inspect(self._rt.engine).has_table(EmergencySequence.__tablename__)
+        return bool(inspect(self._rt.engine).has_table(EmergencySequence.__tablename__))
 
     # -- reading -----------------------------------------------------------------------------------------
     def view(self, seq_id: int | None = None) -> dict[str, Any]:

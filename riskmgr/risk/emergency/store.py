@@ -132,7 +132,7 @@ class EmergencyStore:
                 .where(EmergencySequence.id == seq_id, EmergencySequence.running_slot == RUNNING, holder)
                 .values(owner=new_owner, heartbeat_at=now, resumed=EmergencySequence.resumed + 1)
             )
-            return result.rowcount == 1  # type: ignore[attr-defined]
+            return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
     def beat(self, seq_id: int, owner: str, now: datetime) -> None:
         """Record that ``owner`` is still running the sequence."""
@@ -148,8 +148,10 @@ class EmergencyStore:
         """Mark a step running."""
         self._update_step(seq_id, number, status="running", started_at=now, finished_at=None, progress_total=total)
 
-    def step_progress(self, seq_id: int, number: int, done: int, total: int, detail: str | None = None, *,
-                      open_positions: list[dict] | None = None, left_open: list[dict] | None = None) -> None:
+    def step_progress(
+        self, seq_id: int, number: int, done: int, total: int, detail: str | None = None, *,
+        open_positions: list[dict[str, Any]] | None = None, left_open: list[dict[str, Any]] | None = None,
+    ) -> None:
         """Record how far a running step got (and, in the same transaction, what ``set_positions`` takes)."""
         values: dict[str, Any] = {"progress_done": done, "progress_total": total}
         if detail is not None:
@@ -182,13 +184,13 @@ class EmergencyStore:
             if also is not None:
                 also(session)
 
-    def set_positions(self, seq_id: int, *, open_positions: list[dict] | None = None,
-                      left_open: list[dict] | None = None) -> None:
+    def set_positions(self, seq_id: int, *, open_positions: list[dict[str, Any]] | None = None,
+                      left_open: list[dict[str, Any]] | None = None) -> None:
         """Store the latest re-read (what is still open) and, once known, what is left open."""
         with Session(self._engine) as session, session.begin():
             _set_positions(session, seq_id, open_positions, left_open)
 
-    def finish(self, seq_id: int, status: str, summary: str, now: datetime, *, left_open: list[dict] | None,
+    def finish(self, seq_id: int, status: str, summary: str, now: datetime, *, left_open: list[dict[str, Any]] | None,
                step_detail: str, step_ok: bool = True) -> None:
         """Close the sequence and its last step together, freeing the running slot for the next trigger."""
         last = self._steps[-1].number
@@ -269,8 +271,8 @@ class EmergencyStore:
             )
 
 
-def _set_positions(session: Session, seq_id: int, open_positions: list[dict] | None,
-                   left_open: list[dict] | None) -> None:
+def _set_positions(session: Session, seq_id: int, open_positions: list[dict[str, Any]] | None,
+                   left_open: list[dict[str, Any]] | None) -> None:
     values: dict[str, Any] = {}
     if open_positions is not None:
         values["open_positions"] = open_positions
