@@ -10,6 +10,7 @@ Each ``run(ctx)`` returns a ``StepOutcome``; the venue work behind steps 2-5 liv
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -55,7 +56,7 @@ class StepContext:
         return self.venue.runtime.clock.now()
 
 
-class Step:
+class Step(ABC):
     """One step of the emergency stop: its stored number and name, its title, and its work."""
 
     number: ClassVar[int]
@@ -64,8 +65,9 @@ class Step:
     before_reply: ClassVar[bool] = False  # done before the trigger gets its answer (HALTED first of all)
     records_itself: ClassVar[bool] = False  # writes its own step row (and frees the running slot) in ``run``
 
+    @abstractmethod
     def run(self, ctx: StepContext) -> StepOutcome:
-        raise NotImplementedError
+        """Do the step's work and say how it went (an exception is recorded as the step's failure)."""
 
     @property
     def label(self) -> str:
