@@ -90,8 +90,8 @@
     setText("em-summary", v.summary || (v.running ? "Running…" : ""));
     const done = v.steps.filter((s) => s.status === "done" || s.status === "failed").length;
     const bar = document.getElementById("em-progress-bar");
-    bar.style.width = `${(done / 6) * 100}%`;
-    bar.textContent = `${done} / 6 steps`;
+    bar.style.width = `${(done / v.steps.length) * 100}%`;
+    bar.textContent = `${done} / ${v.steps.length} steps`;
     bar.className = "progress-bar" + (v.running ? " progress-bar-striped progress-bar-animated bg-warning"
       : v.status === "flat" ? " bg-success" : " bg-danger");
     document.getElementById("em-progress").setAttribute("aria-valuenow", String(done));

@@ -31,9 +31,11 @@ log = logging.getLogger(__name__)
 class EarlyReads:
     """Re-read accounts in the background as their closes finish; hand step 4 its first reading."""
 
-    def __init__(self, ctx: RunContext, accounts: list[str]):
+    def __init__(self, ctx: RunContext, accounts: list[str], read_step: int):
+        """``read_step``: the number of the step whose reads these are (step 4: a read that fails is its record)."""
         self._ctx = ctx
         self._accounts = accounts
+        self._read_step = read_step
         self._pool = ThreadPoolExecutor(max_workers=max(1, len(accounts)), thread_name_prefix="emergency-verify")
         self._futures: dict[str, Future[list[Position]]] = {}
         self._lock = threading.Lock()
@@ -63,7 +65,7 @@ class EarlyReads:
         missing = [a for a in self._accounts if a not in positions]
         if not missing:
             return Reading(positions, {})
-        now = read_positions(self._ctx, 4, missing)  # records the reads that fail
+        now = read_positions(self._ctx, self._read_step, missing)  # records the reads that fail
         return Reading(positions | now.positions, now.failures)
 
     def close(self) -> None:
@@ -80,13 +82,15 @@ class Ahead:
         self._prefetched: dict[int, Future[Reading]] = {}  # step 3's read, taken while step 2 runs
         self._early: dict[int, EarlyReads] = {}  # step 4's first reads, started as step 3's closes answer
 
-    def cancel_and_prefetch(self, ctx: RunContext) -> tuple[bool, str]:
+    def cancel_and_prefetch(self, ctx: RunContext, read_step: int) -> tuple[bool, str]:
         """Step 2, with step 3's read of the positions in flight meanwhile: a cancel never changes a position,
-        so step 3 can send its closes at once (step 4's re-read catches an entry that filled in between)."""
+        so step 3 can send its closes at once (step 4's re-read catches an entry that filled in between).
+
+        ``read_step``: the number of the step whose read that is (step 3)."""
         if self._settings.max_workers == 1:  # one worker means one exchange call at a time, strictly
             return cancel_entry_orders(ctx)
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="emergency-read")
-        future = pool.submit(read_positions, ctx, 3, list(ctx.runtime.accounts))
+        future = pool.submit(read_positions, ctx, read_step, list(ctx.runtime.accounts))
         pool.shutdown(wait=False)
         with self._lock:
             self._prefetched[ctx.seq_id] = future
@@ -104,11 +108,13 @@ class Ahead:
             log.exception("emergency stop #%s: the early read of positions failed; reading again", seq_id)
             return None
 
-    def read_early(self, ctx: RunContext) -> Callable[[str], None] | None:
-        """Return what starts step 4's first read of an account once step 3's closes there answered."""
+    def read_early(self, ctx: RunContext, read_step: int) -> Callable[[str], None] | None:
+        """Return what starts step 4's first read of an account once step 3's closes there answered.
+
+        ``read_step``: the number of the step whose reads these are (step 4)."""
         if self._settings.max_workers == 1:  # one worker means one exchange call at a time, strictly
             return None
-        early = EarlyReads(ctx, list(ctx.runtime.accounts))
+        early = EarlyReads(ctx, list(ctx.runtime.accounts), read_step)
         with self._lock:
             stale = self._early.pop(ctx.seq_id, None)
             self._early[ctx.seq_id] = early

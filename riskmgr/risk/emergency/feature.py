@@ -20,6 +20,7 @@ from riskmgr.core.errors import RiskmgrError
 from riskmgr.core.validation import json_object
 from riskmgr.risk.emergency.config import EmergencySettings
 from riskmgr.risk.emergency.config import settings_from_env as _read_settings
+from riskmgr.risk.emergency.sequence import SEQUENCE
 from riskmgr.risk.emergency.service import EmergencyService
 
 if TYPE_CHECKING:
@@ -83,7 +84,7 @@ def _accounts_for_button(state: Any) -> None:
 
 @bp.get("/emergency")
 def page() -> str:
-    return render_template("emergency.html")
+    return render_template("emergency.html", step_count=len(SEQUENCE))
 
 
 @bp.get("/api/emergency-stop")
@@ -142,7 +143,7 @@ def _follow(svc: EmergencyService, seq_id: int, timeout: float | None) -> dict[s
             if step["status"] in ("done", "failed") and step["number"] not in printed:
                 printed.add(step["number"])
                 mark = "ok" if step["status"] == "done" else "FAILED"
-                click.echo(f"  step {step['number']}/6 {step['title']}: {mark} — {step['detail']}")
+                click.echo(f"  step {step['number']}/{len(SEQUENCE)} {step['title']}: {mark} — {step['detail']}")
         if not view["running"] or time.monotonic() > deadline:
             return view
         time.sleep(CLI_POLL_SECONDS)

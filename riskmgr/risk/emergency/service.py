@@ -1,4 +1,6 @@
-"""The emergency stop sequence: start it once however many triggers fire, run its six steps, resume it after a restart.
+"""The emergency stop sequence: start it once however many triggers fire, run its steps, resume it after a restart.
+
+The steps, in order, are ``sequence.SEQUENCE`` (one class each):
 
 1. set HALTED (persisted) so no new entry passes the gate, even mid-sequence;
 2. cancel every non-protective open order on every account (stop-losses stay until flat);
@@ -8,9 +10,10 @@
 6. record the whole sequence and alert.
 
 ``start`` claims the one running slot in the database (a second trigger gets the running sequence's id back),
-does step 1 before answering, then runs the rest on a background thread. The runner writes every step as it
-goes and beats a heartbeat; if its process dies, ``resume_unfinished`` (run at start-up and by a job) takes the
-sequence over and continues after the last completed step. HALTED stays until an operator re-arms.
+does the steps marked ``before_reply`` (setting HALTED) before answering, then runs the rest on a background
+thread. The runner writes every step as it goes and beats a heartbeat; if its process dies, ``resume_unfinished``
+(run at start-up and by a job) takes the sequence over and continues after the last completed step. HALTED stays
+until an operator re-arms.
 """
 
 from __future__ import annotations
@@ -22,20 +25,19 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import inspect
-from sqlalchemy.orm import Session
 
-from riskmgr.core.domain import TradingState
 from riskmgr.core.errors import RiskmgrError, ValidationError
 from riskmgr.risk.emergency import steps
 from riskmgr.risk.emergency.config import EmergencySettings
 from riskmgr.risk.emergency.early import Ahead
 from riskmgr.risk.emergency.models import EmergencySequence
-from riskmgr.risk.emergency.store import STEPS, TITLES, EmergencyStore, SequenceInfo, StartResult
+from riskmgr.risk.emergency.sequence import SEQUENCE, Step, StepContext, before_reply
+from riskmgr.risk.emergency.store import EmergencyStore, SequenceInfo, StartResult
 
 if TYPE_CHECKING:
     from riskmgr.app.runtime import Runtime
@@ -70,12 +72,12 @@ class EmergencyService:
     def __init__(self, runtime: Runtime, settings: EmergencySettings):
         self._rt = runtime
         self._settings = settings
-        self._store = EmergencyStore(runtime.engine)
+        self._store = EmergencyStore(runtime.engine, SEQUENCE)
         self._host = socket.gethostname()
         self.owner = f"{self._host}|{os.getpid()}|{uuid.uuid4().hex[:12]}"
         self._threads: dict[int, threading.Thread] = {}
         self._active: set[int] = set()  # sequences a thread of this service is running right now
-        self._starting: set[int] = set()  # sequences whose step 1 a thread of this service is doing right now
+        self._starting: set[int] = set()  # sequences whose before-reply steps a thread of ours is doing right now
         self._ahead = Ahead(settings)  # work of steps 3 and 4 started while the step before waits on the venue
         self._lock = threading.Lock()
 
@@ -93,7 +95,7 @@ class EmergencyService:
 
     # -- starting ----------------------------------------------------------------------------------------
     def start(self, reason: str, *, actor: str, trigger: str) -> StartResult:
-        """Start the sequence (step 1 done before returning) and run the rest in the background."""
+        """Start the sequence (HALTED before returning) and run the rest in the background."""
         result = self.begin(reason, actor=actor, trigger=trigger)
         if not result.already_running:
             self.spawn(result.id)
@@ -120,7 +122,8 @@ class EmergencyService:
                 data={"id": result.id, "trigger": trigger, "reason": reason},
             )
             # HALTED before anything else that might be slow (the alert channels hang off the event below)
-            self._run_step(self._context(self._store.info(result.id)), 1)
+            for step in before_reply():
+                self._run_step(self._context(self._store.info(result.id), step), step)
         finally:
             with self._lock:
                 self._starting.discard(result.id)
@@ -148,30 +151,30 @@ class EmergencyService:
         """Run the steps not yet done, in this thread, as the sequence's owner; return the final status."""
         info = self._store.info(seq_id)
         if not info.running:
-            return self.view(seq_id)["status"]
+            return str(self.view(seq_id)["status"])
         if info.owner != self.owner:
             raise RiskmgrError(f"emergency stop #{seq_id} is run by {info.owner}, not by this process")
         with self._lock:
             busy = seq_id in self._active
             self._active.add(seq_id)
         if busy:  # another thread of ours runs it: follow it instead of running it twice
-            return self.wait(seq_id)["status"]
+            return str(self.wait(seq_id)["status"])
         try:
             self._run_steps(seq_id)
         finally:
             with self._lock:
                 self._active.discard(seq_id)
-        return self.view(seq_id)["status"]
+        return str(self.view(seq_id)["status"])
 
     def _run_steps(self, seq_id: int) -> None:
         with self._heartbeat(seq_id):
-            for number, _, _ in STEPS:
+            for step in SEQUENCE:
                 info = self._store.info(seq_id)
                 if info.owner != self.owner:  # another process took it over (our heartbeat lapsed): it goes on
                     log.error("emergency stop #%s was taken over by %s; this runner stops", seq_id, info.owner)
                     break
-                if number > info.steps_done:
-                    self._run_step(self._context(info), number)
+                if step.number > info.steps_done:
+                    self._run_step(self._context(info, step), step)
 
     def _run_logged(self, seq_id: int) -> None:
         try:
@@ -179,86 +182,15 @@ class EmergencyService:
         except Exception:  # a background runner must leave a trace; the resume job takes the sequence over
             log.exception("emergency stop #%s: the runner failed", seq_id)
 
-    def _run_step(self, ctx: steps.RunContext, number: int) -> None:
-        store, now = self._store, self._now
-        store.step_started(ctx.seq_id, number, now())
+    def _run_step(self, ctx: StepContext, step: Step) -> None:
+        self._store.step_started(ctx.seq_id, step.number, self._now())
         try:
-            ok, detail = self._step_body(ctx, number)
+            outcome = step.run(ctx)
         except Exception as exc:  # one step's fault must not stop the steps after it (closing matters most)
-            log.exception("emergency stop #%s: step %s failed", ctx.seq_id, number)
-            ok, detail = False, f"failed: {steps.describe_error(exc)}"
-            if number == 6:
-                self._finish_unrecorded(ctx, detail)
-        if number != 6:  # step 6 records itself (it frees the running slot last)
-            self._finish_step(ctx, number, ok, detail)
-
-    def _finish_unrecorded(self, ctx: steps.RunContext, detail: str) -> None:
-        """Free the running slot even when recording failed, and say so: nothing may look flat unverified."""
-        summary = f"the record step {detail}; check the positions by hand"
-        self._store.finish(ctx.seq_id, "left_open", summary, self._now(), left_open=None, step_detail=detail,
-                           step_ok=False)
-        self._rt.events.emit("emergency.left_open", f"emergency stop #{ctx.seq_id}: {summary}",
-                             data={"id": ctx.seq_id, "left_open": None})
-
-    def _finish_step(self, ctx: steps.RunContext, number: int, ok: bool, detail: str) -> None:
-        def audit(session: Session) -> None:  # the step and its audit line are written together
-            self._rt.audit.stage(
-                session, "emergency.step", ctx.actor,
-                f"emergency stop #{ctx.seq_id} step {number}/6 {TITLES[number]}: {detail}",
-                data={"id": ctx.seq_id, "step": number, "ok": ok, "detail": detail},
-            )
-
-        self._store.step_finished(ctx.seq_id, number, ok, detail, self._now(), also=audit)
-
-    def _step_body(self, ctx: steps.RunContext, number: int) -> tuple[bool, str]:
-        bodies: dict[int, Callable[[], tuple[bool, str]]] = {
-            1: lambda: self._halt(ctx),
-            2: lambda: self._ahead.cancel_and_prefetch(ctx),
-            3: lambda: steps.close_positions(ctx, self._ahead.prefetched_reading(ctx.seq_id),
-                                             self._ahead.read_early(ctx)),
-            4: lambda: steps.verify_flat(ctx, first=self._ahead.early_reading(ctx.seq_id)),
-            5: lambda: steps.cancel_leftovers(ctx, self._store.info(ctx.seq_id).left_open),
-            6: lambda: self._record(ctx),
-        }
-        return bodies[number]()
-
-    def _halt(self, ctx: steps.RunContext) -> tuple[bool, str]:
-        info = self._store.info(ctx.seq_id)
-        moved = self._rt.trading.escalate(
-            TradingState.HALTED, f"emergency stop #{ctx.seq_id} ({info.trigger}): {info.reason}", ctx.actor
-        )
-        return True, "trading set HALTED" if moved else "trading was already HALTED"
-
-    def _record(self, ctx: steps.RunContext) -> tuple[bool, str]:
-        """Step 6: audit the whole sequence, then close it and free the running slot in one transaction, then alert.
-
-        The audit comes first: a crash in between repeats it on resume rather than losing it.
-        """
-        info = self._store.info(ctx.seq_id)
-        flat = info.left_open == []
-        left = info.left_open if info.left_open is not None else [
-            {"account": None, "symbol": None, "side": None, "size": None, "reason": "flatness was never verified"}
-        ]
-        summary = "flat: every position closed" if flat else f"{len(left)} item(s) left open: " + "; ".join(
-            f"{row['account'] or 'all accounts'} {row['symbol'] or ''} {row['side'] or ''} {row['reason']}".strip()
-            for row in left
-        )
-        status, detail = ("flat" if flat else "left_open"), f"recorded; {summary}"
-        view = self._store.view(ctx.seq_id, self._now())
-        self._rt.audit.record(
-            "emergency.step", ctx.actor, f"emergency stop #{ctx.seq_id} step 6/6 {TITLES[6]}: {detail}",
-            data={"id": ctx.seq_id, "step": 6, "ok": True, "detail": detail},
-        )
-        self._rt.audit.record(
-            "emergency.finished", ctx.actor, f"emergency stop #{ctx.seq_id} finished: {summary}",
-            data={"id": ctx.seq_id, "status": status, "trigger": info.trigger, "reason": info.reason,
-                  "steps": view["steps"], "orders": view["orders"], "left_open": left},
-        )
-        self._store.finish(ctx.seq_id, status, summary, self._now(), left_open=left, step_detail=detail)
-        self._rt.events.emit("emergency.finished" if flat else "emergency.left_open",
-                             f"emergency stop #{ctx.seq_id}: {summary}",
-                             data={"id": ctx.seq_id, "left_open": [] if flat else left})
-        return True, detail
+            log.exception("emergency stop #%s: step %s failed", ctx.seq_id, step.number)
+            step.failed(ctx, f"failed: {steps.describe_error(exc)}")
+            return
+        step.finished(ctx, outcome)
 
     # -- resuming ----------------------------------------------------------------------------------------
     def resume_unfinished(self, *, wait: bool = True, timeout: float | None = None) -> int | None:
@@ -291,7 +223,8 @@ class EmergencyService:
         log.warning("emergency stop #%s: taking over from %s after step %s", info.id, info.owner, info.steps_done)
         self._rt.audit.record(
             "emergency.resumed", "system",
-            f"emergency stop #{info.id} resumed after step {info.steps_done}/6 (its runner {info.owner} stopped)",
+            f"emergency stop #{info.id} resumed after step {info.steps_done}/{len(SEQUENCE)} "
+            f"(its runner {info.owner} stopped)",
             data={"id": info.id, "steps_done": info.steps_done, "previous_owner": info.owner},
         )
         return True
@@ -324,7 +257,7 @@ class EmergencyService:
 
     def has_tables(self) -> bool:
         """Say whether the database holds this feature's tables (not yet, before the first migration)."""
-        return inspect(self._rt.engine).has_table(EmergencySequence.__tablename__)
+        return bool(inspect(self._rt.engine).has_table(EmergencySequence.__tablename__))
 
     # -- reading -----------------------------------------------------------------------------------------
     def view(self, seq_id: int | None = None) -> dict[str, Any]:
@@ -348,8 +281,9 @@ class EmergencyService:
     def _now(self) -> datetime:
         return self._rt.clock.now()
 
-    def _context(self, info: SequenceInfo) -> steps.RunContext:
-        return steps.RunContext(info.id, info.actor, self._rt, self._settings, self._store)
+    def _context(self, info: SequenceInfo, step: Step) -> StepContext:
+        venue = steps.RunContext(info.id, info.actor, self._rt, self._settings, self._store, step.number)
+        return StepContext(venue, self._ahead)
 
     @contextlib.contextmanager
     def _heartbeat(self, seq_id: int) -> Iterator[None]:

@@ -36,13 +36,15 @@ MAX_BACKOFF_SECONDS = 5.0
 
 @dataclass(frozen=True)
 class RunContext:
-    """What every step of one running sequence works with."""
+    """What a step of one running sequence works with; ``step`` is its number (``sequence.SEQUENCE``), which the
+    actions it records and the progress it reports carry."""
 
     seq_id: int
     actor: str
     runtime: Runtime
     settings: EmergencySettings
     store: EmergencyStore
+    step: int
 
     def record(self, records: list[OrderRecord]) -> None:
         """Store exchange actions and their results."""
@@ -143,11 +145,13 @@ def cancel_entry_orders(ctx: RunContext) -> tuple[bool, str]:
     for account, outcome in outcomes.items():
         if isinstance(outcome, BaseException):
             failed.append(account)
-            records.append(OrderRecord(2, account, "cancel_orders", False, describe_error(outcome)))
+            records.append(OrderRecord(ctx.step, account, "cancel_orders", False, describe_error(outcome)))
         else:
             cancelled += len(outcome)
             ids = ", ".join(outcome) if outcome else "none open"
-            records.append(OrderRecord(2, account, "cancel_orders", True, f"cancelled {len(outcome)} order(s): {ids}"))
+            records.append(
+                OrderRecord(ctx.step, account, "cancel_orders", True, f"cancelled {len(outcome)} order(s): {ids}")
+            )
     ctx.record(records)
     detail = f"cancelled {cancelled} non-protective order(s) on {len(accounts) - len(failed)} account(s)"
     if failed:
@@ -206,15 +210,15 @@ def close_positions(
     """Step 3: close every position of every account at once (read now unless ``reading`` was taken in step 2;
     ``answered(account)`` once that account's closes have all answered)."""
     if reading is None:
-        reading = read_positions(ctx, 3, list(ctx.runtime.accounts))
+        reading = read_positions(ctx, ctx.step, list(ctx.runtime.accounts))
     total = reading.open_count
-    ctx.store.step_progress(ctx.seq_id, 3, 0, total, f"closing {total} position(s)",
+    ctx.store.step_progress(ctx.seq_id, ctx.step, 0, total, f"closing {total} position(s)",
                             open_positions=_open_rows(reading))
-    accepted, failed = close_all(ctx, 3, reading.positions, answered)
+    accepted, failed = close_all(ctx, ctx.step, reading.positions, answered)
     detail = f"sent {total} close order(s): {accepted} accepted, {failed} failed (retried in step 4)"
     if reading.failures:
         detail += f"; positions unreadable on {', '.join(sorted(reading.failures))}"
-    ctx.store.step_progress(ctx.seq_id, 3, accepted, total)
+    ctx.store.step_progress(ctx.seq_id, ctx.step, accepted, total)
     # rejected closes are not this step's failure: step 4 retries them; an unreadable account is
     return not reading.failures, detail
 
@@ -238,10 +242,10 @@ def verify_flat(
     delay = settings.backoff
     reading = Reading({}, {})
     for round_no in range(1, settings.max_rounds + 1):
-        reading = first() if first is not None and round_no == 1 else read_positions(ctx, 4, accounts)
+        reading = first() if first is not None and round_no == 1 else read_positions(ctx, ctx.step, accounts)
         known.update(reading.positions)
         ctx.store.step_progress(
-            ctx.seq_id, 4, round_no, settings.max_rounds, f"re-read {round_no}: {_still_open(reading)}",
+            ctx.seq_id, ctx.step, round_no, settings.max_rounds, f"re-read {round_no}: {_still_open(reading)}",
             open_positions=_open_rows(reading), left_open=[] if reading.flat else None,
         )
         if reading.flat:
@@ -250,7 +254,7 @@ def verify_flat(
             break
         # an account that could not be read is retried with what its last good read showed
         retry = {a: (reading.positions[a] if a in reading.positions else known.get(a, [])) for a in accounts}
-        close_all(ctx, 4, {a: p for a, p in retry.items() if p})
+        close_all(ctx, ctx.step, {a: p for a, p in retry.items() if p})
         sleep(delay)
         delay = min(delay * 2, MAX_BACKOFF_SECONDS)
     left = position_rows(reading.positions, "still open after the last retry") + unreadable_rows(reading.failures)
@@ -289,7 +293,7 @@ def cancel_leftovers(ctx: RunContext, left_open: list[dict[str, Any]] | None) ->
     for account, outcome in outcomes.items():
         if isinstance(outcome, BaseException):
             failed.append(account)
-            records.append(OrderRecord(5, account, "cancel_leftovers", False, describe_error(outcome)))
+            records.append(OrderRecord(ctx.step, account, "cancel_leftovers", False, describe_error(outcome)))
         else:
             count, done = outcome
             cancelled += count
@@ -310,7 +314,9 @@ def _cancel_leftovers_of(ctx: RunContext, account: str, open_symbols: set[str]) 
             partial(gateway.cancel_all, account, actor=ctx.actor, include_protective=True), f"{account} cancel all"
         )
         text = ", ".join(ids) if ids else "none open"
-        return len(ids), [OrderRecord(5, account, "cancel_leftovers", True, f"cancelled {len(ids)} order(s): {text}")]
+        return len(ids), [
+            OrderRecord(ctx.step, account, "cancel_leftovers", True, f"cancelled {len(ids)} order(s): {text}")
+        ]
     # positions remain here: keep their stop-losses, cancel only orders on symbols that have no position
     orders = ctx.with_retry(ctx.runtime.accounts[account].fetch_open_orders, f"{account} open orders")
     total, records = 0, []
@@ -319,7 +325,7 @@ def _cancel_leftovers_of(ctx: RunContext, account: str, open_symbols: set[str]) 
             partial(gateway.cancel_all, account, actor=ctx.actor, symbol=symbol, include_protective=True),
             f"{account} cancel {symbol}",
         )
-        records.append(OrderRecord(5, account, "cancel_leftovers", True, f"cancelled {len(ids)} orphan order(s)",
+        records.append(OrderRecord(ctx.step, account, "cancel_leftovers", True, f"cancelled {len(ids)} orphan order(s)",
                                    symbol))
         total += len(ids)
     return total, records

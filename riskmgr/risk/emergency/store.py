@@ -6,10 +6,10 @@ resuming after a restart always see how far the sequence got.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -19,16 +19,20 @@ from riskmgr.core.errors import RiskmgrError
 from riskmgr.risk.emergency.models import EmergencyOrder, EmergencySequence, EmergencyStep
 
 RUNNING = "running"
-STEPS: tuple[tuple[int, str, str], ...] = (
-    (1, "halt", "Set trading HALTED"),
-    (2, "cancel_orders", "Cancel every non-protective open order"),
-    (3, "close_positions", "Close every position with reduce-only market orders"),
-    (4, "verify_flat", "Re-read positions until flat, retrying failures"),
-    (5, "cleanup", "Cancel leftover protective and orphan orders"),
-    (6, "record", "Record the sequence and alert"),
-)
-TITLES = {number: title for number, _, title in STEPS}
 HISTORY_LIMIT = 20
+
+
+class StepRow(Protocol):
+    """What the store needs of a step (``sequence.Step``): its stored number and name, and its title."""
+
+    @property
+    def number(self) -> int: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def title(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -73,8 +77,11 @@ class OrderRecord:
 class EmergencyStore:
     """Read and write the emergency tables."""
 
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, steps: Sequence[StepRow]):
+        """``steps``: the sequence's step table in order (``sequence.SEQUENCE``); the last one closes a sequence."""
         self._engine = engine
+        self._steps = tuple(steps)
+        self._titles = {step.number: step.title for step in self._steps}
 
     # -- claiming ----------------------------------------------------------------------------------------
     def claim(self, *, reason: str, actor: str, trigger: str, owner: str, now: datetime) -> StartResult:
@@ -88,8 +95,10 @@ class EmergencyStore:
                     )
                     session.add(seq)
                     session.flush()
-                    for number, name, _ in STEPS:
-                        session.add(EmergencyStep(sequence_id=seq.id, number=number, name=name, status="pending"))
+                    for step in self._steps:
+                        session.add(
+                            EmergencyStep(sequence_id=seq.id, number=step.number, name=step.name, status="pending")
+                        )
                     return StartResult(seq.id, False)
             except IntegrityError:
                 running = self.running_id()
@@ -123,7 +132,7 @@ class EmergencyStore:
                 .where(EmergencySequence.id == seq_id, EmergencySequence.running_slot == RUNNING, holder)
                 .values(owner=new_owner, heartbeat_at=now, resumed=EmergencySequence.resumed + 1)
             )
-            return result.rowcount == 1  # type: ignore[attr-defined]
+            return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
     def beat(self, seq_id: int, owner: str, now: datetime) -> None:
         """Record that ``owner`` is still running the sequence."""
@@ -139,8 +148,10 @@ class EmergencyStore:
         """Mark a step running."""
         self._update_step(seq_id, number, status="running", started_at=now, finished_at=None, progress_total=total)
 
-    def step_progress(self, seq_id: int, number: int, done: int, total: int, detail: str | None = None, *,
-                      open_positions: list[dict] | None = None, left_open: list[dict] | None = None) -> None:
+    def step_progress(
+        self, seq_id: int, number: int, done: int, total: int, detail: str | None = None, *,
+        open_positions: list[dict[str, Any]] | None = None, left_open: list[dict[str, Any]] | None = None,
+    ) -> None:
         """Record how far a running step got (and, in the same transaction, what ``set_positions`` takes)."""
         values: dict[str, Any] = {"progress_done": done, "progress_total": total}
         if detail is not None:
@@ -173,23 +184,24 @@ class EmergencyStore:
             if also is not None:
                 also(session)
 
-    def set_positions(self, seq_id: int, *, open_positions: list[dict] | None = None,
-                      left_open: list[dict] | None = None) -> None:
+    def set_positions(self, seq_id: int, *, open_positions: list[dict[str, Any]] | None = None,
+                      left_open: list[dict[str, Any]] | None = None) -> None:
         """Store the latest re-read (what is still open) and, once known, what is left open."""
         with Session(self._engine) as session, session.begin():
             _set_positions(session, seq_id, open_positions, left_open)
 
-    def finish(self, seq_id: int, status: str, summary: str, now: datetime, *, left_open: list[dict] | None,
+    def finish(self, seq_id: int, status: str, summary: str, now: datetime, *, left_open: list[dict[str, Any]] | None,
                step_detail: str, step_ok: bool = True) -> None:
         """Close the sequence and its last step together, freeing the running slot for the next trigger."""
+        last = self._steps[-1].number
         with Session(self._engine) as session, session.begin():
             session.execute(
                 update(EmergencyStep)
-                .where(EmergencyStep.sequence_id == seq_id, EmergencyStep.number == len(STEPS))
+                .where(EmergencyStep.sequence_id == seq_id, EmergencyStep.number == last)
                 .values(status="done" if step_ok else "failed", finished_at=now, detail=step_detail)
             )
             values: dict[str, Any] = {"status": status, "summary": summary, "finished_at": now, "running_slot": None,
-                                      "steps_done": len(STEPS)}
+                                      "steps_done": last}
             if left_open is not None:
                 values["left_open"] = left_open
             session.execute(update(EmergencySequence).where(EmergencySequence.id == seq_id).values(**values))
@@ -240,7 +252,7 @@ class EmergencyStore:
             orders = session.scalars(
                 select(EmergencyOrder).where(EmergencyOrder.sequence_id == seq_id).order_by(EmergencyOrder.id)
             ).all()
-            return _sequence_view(row, steps, orders, now)
+            return _sequence_view(row, steps, orders, now, self._titles)
 
     def history(self, limit: int = HISTORY_LIMIT) -> list[dict[str, Any]]:
         """Summarise the newest sequences, newest first."""
@@ -259,8 +271,8 @@ class EmergencyStore:
             )
 
 
-def _set_positions(session: Session, seq_id: int, open_positions: list[dict] | None,
-                   left_open: list[dict] | None) -> None:
+def _set_positions(session: Session, seq_id: int, open_positions: list[dict[str, Any]] | None,
+                   left_open: list[dict[str, Any]] | None) -> None:
     values: dict[str, Any] = {}
     if open_positions is not None:
         values["open_positions"] = open_positions
@@ -296,7 +308,8 @@ def _summary(row: EmergencySequence) -> dict[str, Any]:
 
 
 def _sequence_view(
-    row: EmergencySequence, steps: list[EmergencyStep], orders: list[EmergencyOrder], now: datetime
+    row: EmergencySequence, steps: Sequence[EmergencyStep], orders: Sequence[EmergencyOrder], now: datetime,
+    titles: Mapping[int, str],
 ) -> dict[str, Any]:
     view = _summary(row)
     view.update(
@@ -307,7 +320,7 @@ def _sequence_view(
         generated_at=now.isoformat(),
         steps=[
             {
-                "number": s.number, "name": s.name, "title": TITLES.get(s.number, s.name), "status": s.status,
+                "number": s.number, "name": s.name, "title": titles.get(s.number, s.name), "status": s.status,
                 "started_at": _iso(s.started_at), "finished_at": _iso(s.finished_at),
                 "duration_s": _seconds(s.started_at, s.finished_at),
                 "progress": {"done": s.progress_done, "total": s.progress_total}, "detail": s.detail,
