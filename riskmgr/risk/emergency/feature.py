@@ -21,7 +21,7 @@ from riskmgr.core.validation import json_object
 from riskmgr.risk.emergency.config import EmergencySettings
 from riskmgr.risk.emergency.config import settings_from_env as _read_settings
 from riskmgr.risk.emergency.sequence import SEQUENCE
-from riskmgr.risk.emergency.service import EmergencyService
+from riskmgr.risk.emergency.service import EmergencyService, clean_reason
 
 if TYPE_CHECKING:
     from riskmgr.app.runtime import Runtime
@@ -37,7 +37,8 @@ settings_from_env = _read_settings
 
 def service(runtime: Runtime) -> EmergencyService:
     """Return the emergency stop service of ``runtime``."""
-    return runtime.features[FEATURE_KEY]
+    svc: EmergencyService = runtime.features[FEATURE_KEY]
+    return svc
 
 
 def install(runtime: Runtime) -> None:
@@ -106,7 +107,8 @@ def trigger() -> tuple[Response, int]:
     data = json_object(request)
     actor = getattr(g, "actor", "operator")
     how = "manual" if actor == "operator" else "api"
-    result = service(current_runtime()).start(data.get("reason"), actor=actor, trigger=how)
+    reason = clean_reason(data.get("reason"))  # a 400 naming the field before anything starts
+    result = service(current_runtime()).start(reason, actor=actor, trigger=how)
     return jsonify(id=result.id, already_running=result.already_running, status_url="/api/emergency-stop"), 202
 
 

@@ -5,6 +5,7 @@ that make an automatic action happen once (a tier per day, a trigger per episode
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -34,8 +35,8 @@ class EmergencySequence(Base):
     owner: Mapped[str | None] = mapped_column(String(128), nullable=True)
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     resumed: Mapped[int] = mapped_column(default=0)  # how many times another runner took it over
-    open_positions: Mapped[list | None] = mapped_column(JSON, nullable=True)  # the latest re-read, while running
-    left_open: Mapped[list | None] = mapped_column(JSON, nullable=True)  # what could not be closed or read
+    open_positions: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)  # the latest re-read, while running
+    left_open: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)  # what could not be closed or read
     summary: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 

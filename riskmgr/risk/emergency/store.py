@@ -132,7 +132,7 @@ class EmergencyStore:
                 .where(EmergencySequence.id == seq_id, EmergencySequence.running_slot == RUNNING, holder)
                 .values(owner=new_owner, heartbeat_at=now, resumed=EmergencySequence.resumed + 1)
             )
-            return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+            return bool(result.rowcount == 1)  # type: ignore[attr-defined]  # an UPDATE's CursorResult has rowcount
 
     def beat(self, seq_id: int, owner: str, now: datetime) -> None:
         """Record that ``owner`` is still running the sequence."""
