@@ -1,10 +1,11 @@
-"""The entry decision at the close of a signal bar, through the same filters and rules as live auto-trading.
+"""The entry decision at the close of a signal bar, through the execution core the live gateway decides with.
 
-In order: the live signal filter (``signal_filters.filter_signals``: the per-symbol cooldown after an entry), the
-trading state (``risk.state.admits``, as the gateway checks it), the daily cap of automatic entries, then every
-pre-trade rule of ``risk.rules`` on a ``RuleContext`` built like the gateway's (stop and target rounded to the
-tick in the cautious direction, the quantity sized from the risk budget by ``size_position``, the run's taker
-fee and slippage included in the loss at the stop as ``TradingCosts``).
+In order: the live signal filter (``signal_filters.filter_signals``: the per-symbol cooldown after an entry), then
+``risk.decision.decide_entry`` on a ``RuleContext`` built like the gateway's (``entry_context``): the trading
+state, the daily cap of automatic entries (``risk.rules.auto_trade_daily_cap``), then every pre-trade rule of
+``risk.rules``, with stop and target rounded to the tick in the cautious direction (``risk.sizing.round_levels``),
+the quantity sized from the risk budget by ``size_position`` and the run's taker fee and slippage included in the
+loss at the stop as ``TradingCosts``.
 
 Account-level gates (cooldown, trading state, daily cap, data, daily loss, drawdown, loss streak) are judged
 first: while one is shut, a signal is counted against those gates only. Such a gate depends on time and on the
@@ -25,18 +26,18 @@ from riskmgr.backtest.account import Block, PendingEntry, SimAccount, price_of
 from riskmgr.core.clock import from_ms, to_ms
 from riskmgr.core.domain import ZERO, AccountStatus, PositionSide, Verdict
 from riskmgr.core.errors import ValidationError
-from riskmgr.risk.context import OrderIntent, build_context
+from riskmgr.risk.context import OrderIntent, RuleContext, build_context
 from riskmgr.risk.costs import backtest_costs
-from riskmgr.risk.rules import evaluate
-from riskmgr.risk.sizing import round_to_tick
-from riskmgr.risk.state import admits, next_day_start
+from riskmgr.risk.decision import decide_entry
+from riskmgr.risk.rules import auto_trade_daily_cap
+from riskmgr.risk.sizing import round_levels, round_to_tick
 from riskmgr.signals.conservative import Signal
 from riskmgr.signals.filters import filter_signals
 from riskmgr.signals.params import Reason
 from riskmgr.signals.rules import SignalArrays
 
 COOLDOWN_RULE = "signal_cooldown"
-CAP_RULE = "auto_trade_daily_cap"
+CAP_RULE = auto_trade_daily_cap.NAME
 ACCOUNT_GATES = frozenset(
     {COOLDOWN_RULE, "trading_state", CAP_RULE, "data_fresh", "daily_loss", "drawdown", "consecutive_losses"}
 )
@@ -73,31 +74,39 @@ def decide(acct: SimAccount, j: int, sig: EntrySignals) -> None:
     except ValidationError as exc:  # a stop or target the tick rounds to nothing: the signal cannot be traded
         acct.deny("invalid_signal", str(exc), ms)
         return
-    ctx = build_context(
-        now=now, limits=acct.limits, intent=intent, spec=acct.spec, equity=acct.wallet, available=acct.wallet,
-        day_start_equity=acct.day_start, peak_equity=acct.peak, positions=(), account_status=AccountStatus.OK,
-        fetched_at=now, recent_trades=tuple(acct.recent), trading_state=acct.status.state,
-        # the run's own taker fee and slippage, so the loss at the stop stays within the budget as it does live
-        costs=backtest_costs(acct.cfg.fill.taker_fee, acct.cfg.fill.slippage_bps, acct.spec.price_tick),
-    )
-    verdicts = [admits(acct.status.state, reduces_exposure=False, is_cancel=False), _daily_cap(acct, now),
-                *evaluate(ctx)]
-    gates = [v for v in verdicts if not v.allowed and v.rule in ACCOUNT_GATES]
+    decision = decide_entry(entry_context(acct, now, intent))  # the execution core the live gateway decides with
+    gates = [v for v in decision.denials if v.rule in ACCOUNT_GATES]
     if gates:
         _shut(acct, gates, ms)
         return
-    denied = [v for v in verdicts if not v.allowed]
-    for verdict in denied:
+    for verdict in decision.denials:
         acct.deny(verdict.rule, verdict.reason, ms)
-    if not denied and ctx.sizing is not None:
-        _place(acct, j, now, intent, ctx.sizing.qty)
+    if decision.qty is not None:
+        _place(acct, j, now, intent, decision.qty)
+
+
+def entry_context(acct: SimAccount, now: datetime, intent: OrderIntent) -> RuleContext:
+    """Return the rule context of an automatic entry on the idle simulated account at ``now``, built as the gateway
+    builds its own: the wallet as equity, the day's opening and peak equity, the recent closes, the trading state,
+    the run's own taker fee and slippage (so the loss at the stop stays within the budget as it does live), and the
+    day's automatic entries for the daily cap."""
+    return build_context(
+        now=now, limits=acct.limits, intent=intent, spec=acct.spec, equity=acct.wallet, available=acct.wallet,
+        day_start_equity=acct.day_start, peak_equity=acct.peak, positions=(), account_status=AccountStatus.OK,
+        fetched_at=now, recent_trades=tuple(acct.recent), trading_state=acct.status.state,
+        costs=backtest_costs(acct.cfg.fill.taker_fee, acct.cfg.fill.slippage_bps, acct.spec.price_tick),
+        automatic_entries=automatic_entries(acct),
+    )
+
+
+def automatic_entries(acct: SimAccount) -> int:
+    """Return the entries the run placed this risk day (every backtest entry is an automatic one)."""
+    return acct.entries_today if acct.entries_day == acct.day else 0
 
 
 def _intent(acct: SimAccount, side: PositionSide, j: int, sig: EntrySignals) -> OrderIntent:
     """Return the order intent of the signal, stop and target rounded to the tick as the gateway rounds them."""
-    tick, long = acct.spec.price_tick, side is PositionSide.LONG
-    stop = round_to_tick(price_of(sig.stop[j]), tick, up=long)
-    target = round_to_tick(price_of(sig.target[j]), tick, up=not long)
+    stop, target = round_levels(side, price_of(sig.stop[j]), price_of(sig.target[j]), acct.spec.price_tick)
     return OrderIntent(
         symbol=acct.cfg.symbol, side=side, entry_price=price_of(acct.s.close[j]), stop_loss=stop,
         take_profit=target, qty=None, leverage=acct.cfg.leverage,
@@ -124,12 +133,8 @@ def _cooldown(acct: SimAccount, now: datetime, side: PositionSide, j: int, sig: 
 
 
 def _daily_cap(acct: SimAccount, now: datetime) -> Verdict:
-    cap = acct.limits.auto_trade_daily_cap
-    count = acct.entries_today if acct.entries_day == acct.day else 0
-    if count < cap:
-        return Verdict.allow(CAP_RULE, f"{count} automatic entries this risk day; the cap is {cap}")
-    resumes = next_day_start(now, acct.limits.zone())
-    return Verdict.deny(CAP_RULE, f"{count} automatic entries this risk day reached the cap of {cap}", until=resumes)
+    """The daily cap rule on the run's next automatic entry (the fast path judges it on its own)."""
+    return auto_trade_daily_cap.judge(automatic_entries(acct), acct.limits, now)
 
 
 def _shut(acct: SimAccount, gates: list[Verdict], ms: int) -> None:

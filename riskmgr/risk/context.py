@@ -108,6 +108,8 @@ class RuleContext:
     unpriced: tuple[UnpricedOrder, ...] = ()
     # taker fees and slippage of a round trip on this symbol (None: unknown, the rules that need them deny)
     costs: TradingCosts | None = None
+    # automatic entries already placed this risk day (auto-trading, the backtest); None for a manual order
+    automatic_entries: int | None = None
 
     def __post_init__(self) -> None:
         if self.now.tzinfo is None:
@@ -190,10 +192,12 @@ def build_context(
     pending: tuple[PendingEntry, ...] = (),
     unpriced: tuple[UnpricedOrder, ...] = (),
     costs: TradingCosts,
+    automatic_entries: int | None = None,
 ) -> RuleContext:
     """Size the intent (a failure becomes ``sizing_error``) and assemble the context the rules read.
 
     ``pending`` are entries that may still fill; sizing caps and the rules count them as filled at their price.
+    ``automatic_entries`` is the day's count of automatic entries for an automatic entry (None: a manual order).
     """
     for name, when in (("now", now), ("fetched_at", fetched_at)):
         if when is not None and when.tzinfo is None:
@@ -219,6 +223,7 @@ def build_context(
         pending=tuple(pending),
         unpriced=tuple(unpriced),
         costs=costs,
+        automatic_entries=automatic_entries,
     )
 
 

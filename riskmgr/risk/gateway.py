@@ -1,10 +1,11 @@
 """The one gate through which every order reaches every exchange.
 
-Signals, manual tickets, the stop-loss watchdog, the emergency stop and backtests all call
-``OrderGateway``. For each intent it: checks the trading state; runs the risk rules for new risk; rounds
-quantity and prices to the market's step and tick; assigns a deterministic client order id so a retried
-intent never becomes a second order; records the intent and its result in the audit log; and only then calls
-the exchange adapter. Denials come back as values (``GatewayResult.verdicts``), never as exceptions.
+Signals, manual tickets, position controls, the stop-loss watchdog and the emergency stop all call
+``OrderGateway``. For each intent it: rounds quantity and prices to the market's step and tick; decides a
+new-risk entry with the execution core the backtest shares (``risk.decision.decide_entry``: the trading state,
+the account gates, the automatic-entry cap, every risk rule); assigns a deterministic client order id so a
+retried intent never becomes a second order; records the intent and its result in the audit log; and only then
+calls the exchange adapter. Denials come back as values (``GatewayResult.verdicts``), never as exceptions.
 
 For a new-risk order, "read exposure → run the rules → send" is atomic per account: the venue reads happen first
 (outside), then under the account's gate lock (``GateLock``: across threads and processes) the trading state and
@@ -47,7 +48,7 @@ from riskmgr.risk.exposure import PendingEntry
 from riskmgr.risk.gate_lock import GateBusyError, GateLock
 from riskmgr.risk.intent_ledger import IntentLedger
 from riskmgr.risk.pretrade import Prepared
-from riskmgr.risk.sizing import round_to_tick
+from riskmgr.risk.sizing import round_levels
 from riskmgr.risk.specs import SpecCache
 from riskmgr.risk.state import admits
 from riskmgr.risk.trading_state import TradingStateStore
@@ -163,9 +164,13 @@ class OrderGateway:
 
     # -- orders ------------------------------------------------------------------------------------
     def submit(
-        self, account: str, request: OrderRequest, *, actor: str, intent_id: str, purpose: str = "manual"
+        self, account: str, request: OrderRequest, *, actor: str, intent_id: str, purpose: str = "manual",
+        automatic_entries: int | None = None,
     ) -> GatewayResult:
         """Send one order if the state and the rules allow it; return what happened.
+
+        ``automatic_entries`` marks an automatic entry (auto-trading): the account's automatic entries this risk day,
+        judged against the daily cap with the other rules. None (a manual order) is not capped.
 
         A market entry's stop-loss / take-profit are placed on the exchange right after the fill, and the
         position is closed at once if they cannot be; a limit entry carries them attached for the venue to
@@ -190,21 +195,24 @@ class OrderGateway:
         try:
             with self._gate.hold(account):
                 return self._submit_locked(account, request, prepared, actor=actor, intent_id=intent_id,
-                                           purpose=purpose)
+                                           purpose=purpose, automatic_entries=automatic_entries)
         except GateBusyError as exc:
             verdicts = [Verdict.deny(GATE_RULE, f"{exc}; try again")]
             return self._deny(account, request, verdicts, actor=actor, purpose=purpose)
 
     def _submit_locked(
-        self, account: str, request: OrderRequest, prepared: Prepared, *, actor: str, intent_id: str, purpose: str
+        self, account: str, request: OrderRequest, prepared: Prepared, *, actor: str, intent_id: str, purpose: str,
+        automatic_entries: int | None,
     ) -> GatewayResult:
-        """Re-read the state and the intents in flight, judge, and send: the caller holds the account's gate."""
+        """Re-read the state and the intents in flight, decide with the execution core (``risk.decision``, as the
+        backtest decides), and send: the caller holds the account's gate."""
         assert self._risk_check is not None  # noqa: S101 (submit checked it; narrows the type)
         state = self._trading.current().state
         in_flight = self._risk_check.in_flight(account, prepared)
-        verdicts = [self._state_verdict(request, state), *self.entry_verdicts(account),
-                    *prepared.judge(in_flight, state).verdicts]
-        if any(not v.allowed for v in verdicts):
+        decision = prepared.decide(in_flight, state, gates=self.entry_verdicts(account),
+                                   automatic_entries=automatic_entries)
+        verdicts = list(decision.verdicts)
+        if not decision.allowed:
             return self._deny(account, request, verdicts, actor=actor, purpose=purpose)
         adapter = self._adapter(account)
         protect_after = request.type is OrderType.MARKET and (
@@ -290,9 +298,7 @@ class OrderGateway:
         """
         adapter = self._adapter(account)
         spec = self.spec(account, symbol)
-        long = side is PositionSide.LONG
-        sl = round_to_tick(stop_loss, spec.price_tick, up=long) if stop_loss is not None else None
-        tp = round_to_tick(take_profit, spec.price_tick, up=not long) if take_profit is not None else None
+        sl, tp = round_levels(side, stop_loss, take_profit, spec.price_tick)
         client_id = client_id_for(account, intent_id)
         request = OrderRequest(
             symbol, side.close_order_side, OrderType.STOP_MARKET, Decimal(0), reduce_only=True, client_id=client_id,

@@ -11,7 +11,7 @@ figure that cannot be read is never replaced by a guess: the rules that need it 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -37,10 +37,11 @@ from riskmgr.persistence.models import AccountState
 from riskmgr.risk.config import RiskLimits
 from riskmgr.risk.context import ClosedTrade, OrderIntent, RuleContext, build_context
 from riskmgr.risk.costs import TradingCosts, trading_costs
+from riskmgr.risk.decision import EntryDecision, decide_entry, rule_verdicts, undecidable
 from riskmgr.risk.exposure import PendingEntry, UnpricedOrder, merge, resting_entries
 from riskmgr.risk.intent_ledger import IntentLedger
 from riskmgr.risk.limits_store import LimitsStore
-from riskmgr.risk.rules import ALL_RULES, evaluate
+from riskmgr.risk.rules import ALL_RULES
 from riskmgr.risk.sizing import HUNDRED, SizingResult, fmt_number, pct_of
 from riskmgr.risk.specs import SpecCache
 from riskmgr.risk.state import admits, daily_loss_pct, risk_day
@@ -96,24 +97,46 @@ class Prepared:
     costs: TradingCosts | None = None
 
     def judge(self, in_flight: list[PendingEntry], trading_state: TradingState) -> Assessment:
-        """Return every rule's verdict, counting the resting entries and ``in_flight`` as filled."""
+        """Return every rule's verdict, counting the resting entries and ``in_flight`` as filled (the receipt)."""
         if self.early is not None:
             return self.early
+        ctx = self.context(in_flight, trading_state)
+        return Assessment(tuple(rule_verdicts(ctx, self._overrides())), ctx, self.entry_source)
+
+    def decide(
+        self, in_flight: list[PendingEntry], trading_state: TradingState, *, gates: Sequence[Verdict] = (),
+        automatic_entries: int | None = None,
+    ) -> EntryDecision:
+        """Decide the entry with the execution core (``risk.decision``), as the backtest does: the trading state,
+        ``gates``, the automatic-entry cap (``automatic_entries``: the day's count; None for a manual order), then
+        every rule, counting the resting entries and ``in_flight`` as filled."""
+        if self.early is not None:
+            return undecidable(trading_state, self.early.verdicts, limits=self.limits, now=self.now, gates=gates,
+                               automatic_entries=automatic_entries)
+        ctx = self.context(in_flight, trading_state, automatic_entries)
+        return decide_entry(ctx, gates=gates, overrides=self._overrides())
+
+    def context(
+        self, in_flight: list[PendingEntry], trading_state: TradingState, automatic_entries: int | None = None
+    ) -> RuleContext:
+        """Return the rule context of these reads, the resting entries and ``in_flight`` counted as filled."""
         picture, snap = self.picture, self.picture.snapshot if self.picture else None
         if (picture is None or snap is None or snap.balance is None or self.intent is None or self.spec is None
                 or self.costs is None):
             raise ValueError("a Prepared without an early answer carries its reads")  # programming error
-        ctx = build_context(
+        return build_context(
             now=self.now, limits=self.limits, intent=self.intent, spec=self.spec, equity=snap.balance.equity,
             available=snap.balance.available,
-            # an unknown baseline or peak is passed as 0, which those rules deny; the reason is replaced below
+            # an unknown baseline or peak is passed as 0, which those rules deny; the reason is replaced (overrides)
             day_start_equity=picture.day_start_equity or ZERO, peak_equity=picture.peak_equity or ZERO,
             positions=self.positions, account_status=snap.status, fetched_at=snap.fetched_at,
             recent_trades=picture.trades or (), trading_state=trading_state,
             pending=merge(list(self.resting), in_flight), unpriced=self.unpriced, costs=self.costs,
+            automatic_entries=automatic_entries,
         )
-        overrides = _overrides(picture)
-        return Assessment(tuple(overrides.get(v.rule, v) for v in evaluate(ctx)), ctx, self.entry_source)
+
+    def _overrides(self) -> dict[str, Verdict]:
+        return _overrides(self.picture) if self.picture is not None else {}
 
 
 @dataclass(frozen=True)

@@ -71,6 +71,17 @@ def round_to_tick(price: Decimal, tick: Decimal, *, up: bool) -> Decimal:
     return (price / tick).to_integral_value(rounding=ROUND_CEILING if up else ROUND_FLOOR) * tick
 
 
+def round_levels(
+    side: PositionSide, stop_loss: Decimal | None, take_profit: Decimal | None, tick: Decimal
+) -> tuple[Decimal | None, Decimal | None]:
+    """Round a position's stop and target to the tick on the cautious side: the stop nearer the entry (a long's up,
+    a short's down), the target nearer too (a long's down, a short's up). The gateway and the backtest both use it."""
+    long = side is PositionSide.LONG
+    stop = None if stop_loss is None else round_to_tick(stop_loss, tick, up=long)
+    target = None if take_profit is None else round_to_tick(take_profit, tick, up=not long)
+    return stop, target
+
+
 def stop_distance(entry: Decimal, stop: Decimal) -> Decimal:
     """Return the absolute price distance between entry and stop."""
     return abs(entry - stop)

@@ -11,10 +11,10 @@ from collections.abc import Mapping
 from dataclasses import replace
 from decimal import Decimal
 
-from riskmgr.core.domain import MarketSpec, OrderRequest, OrderSide
+from riskmgr.core.domain import MarketSpec, OrderRequest, OrderSide, PositionSide
 from riskmgr.core.errors import ValidationError
 from riskmgr.exchanges.base import ExchangeAdapter
-from riskmgr.risk.sizing import round_down_to_step, round_to_tick
+from riskmgr.risk.sizing import round_down_to_step, round_levels, round_to_tick
 
 
 class SpecCache:
@@ -53,15 +53,13 @@ class SpecCache:
         spec = self.spec(account, request.symbol)
         tick = spec.price_tick
         buy = request.side is OrderSide.BUY
-
-        def to_tick(price: Decimal | None, up: bool) -> Decimal | None:
-            return None if price is None else round_to_tick(price, tick, up=up)
-
+        # a buy opens a long: its stop sits below, rounded up (closer); its target rounded down (nearer)
+        stop, target = round_levels(PositionSide.LONG if buy else PositionSide.SHORT, request.stop_loss,
+                                    request.take_profit, tick)
         return replace(
             request,
             qty=round_down_to_step(request.qty, spec.qty_step),
-            price=to_tick(request.price, not buy),
-            # a buy opens a long: its stop sits below, rounded up (closer); its target rounded down (nearer)
-            stop_loss=to_tick(request.stop_loss, buy),
-            take_profit=to_tick(request.take_profit, not buy),
+            price=None if request.price is None else round_to_tick(request.price, tick, up=not buy),
+            stop_loss=stop,
+            take_profit=target,
         )

@@ -42,6 +42,7 @@ from riskmgr.risk.context import ClosedTrade
 from riskmgr.risk.costs import trading_costs
 from riskmgr.risk.gateway import GatewayResult
 from riskmgr.risk.recentre import recentre
+from riskmgr.risk.rules import auto_trade_daily_cap
 from riskmgr.risk.sizing import SizingInput, size_position
 from riskmgr.scanner.history import OpenTrade, Outcome, Recorded, SignalHistory, day_start
 from riskmgr.signals.conservative import Signal
@@ -144,7 +145,7 @@ class AutoTrader:
                 now: datetime) -> Outcome:
         account = policy.account
         taken = self._history.taken_since(account, day_start(now, limits.zone()))
-        if taken >= limits.auto_trade_daily_cap:
+        if not auto_trade_daily_cap.judge(taken, limits, now).allowed:  # before any venue read; the gate judges again
             return Outcome("skipped", f"daily cap reached: {taken} of {limits.auto_trade_daily_cap} automatic "
                                       f"entries this risk day ({limits.risk_day_timezone})")
         snap = self._runtime.snapshots.latest().get(account)
@@ -178,7 +179,8 @@ class AutoTrader:
         request = OrderRequest(signal.symbol, signal.side.entry_order_side, OrderType.MARKET, sizing.qty,
                                leverage=leverage, stop_loss=levels.stop, take_profit=levels.target)
         gateway = self._runtime.gateway
-        result = gateway.submit(account, request, actor=ACTOR, intent_id=f"signal:{record.key}", purpose="signal")
+        result = gateway.submit(account, request, actor=ACTOR, intent_id=f"signal:{record.key}", purpose="signal",
+                                automatic_entries=taken)
         outcome = _from_result(result, sizing.qty, gateway.rounded(account, request))
         return replace(outcome, reason=f"{outcome.reason} ({levels.describe()})")
 
