@@ -1,7 +1,9 @@
 """Database tables of the paper exchange: accounts, per-symbol settings, positions, orders and fills.
 
-Enum-valued columns hold the ``.value`` of the domain enums (OrderSide, OrderType, ...). Quantities and money
-are ``MONEY`` (Numeric 28, 10) and come back as Decimal.
+Enum-valued columns hold the ``.value`` of the domain enums (OrderSide, OrderType, ...) and come back as the enum
+member (``EnumText``): a stored value that is not one of them (a damaged or hand-edited database) is refused at load
+as a ``MalformedResponseError`` naming the column and the value, like any malformed venue reply, never a bare
+``ValueError`` deep inside a fill. Quantities and money are ``MONEY`` (Numeric 28, 10) and come back as Decimal.
 """
 
 from __future__ import annotations
@@ -9,11 +11,15 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
+from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import Dialect, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
 
-from riskmgr.core.domain import ZERO
+from riskmgr.core.domain import ZERO, MarginMode, OrderSide, OrderStatus, OrderType, PositionSide
+from riskmgr.core.errors import MalformedResponseError
 from riskmgr.persistence.base import Base
 from riskmgr.persistence.models import MONEY, UTCDateTime
 
@@ -23,6 +29,37 @@ MONEY_QUANTUM = Decimal("1e-10")  # the scale of MONEY
 def money(value: Decimal) -> Decimal:
     """Quantize a figure to the stored scale, so what is computed and what is read back agree."""
     return value.quantize(MONEY_QUANTUM, rounding=ROUND_HALF_EVEN)
+
+
+class EnumText(TypeDecorator[StrEnum]):
+    """A domain enum stored as its text value: written from the member or its value, read back as the member."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum: type[StrEnum], length: int):
+        super().__init__(length)
+        self.enum = enum
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        try:
+            return self.enum(value).value
+        except ValueError:
+            raise ValueError(f"{value!r} is not a {self.enum.__name__}") from None  # a bug of ours: never stored
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> StrEnum | None:
+        if value is None:
+            return None
+        try:
+            return self.enum(value)
+        except ValueError:
+            allowed = ", ".join(member.value for member in self.enum)
+            raise MalformedResponseError(
+                f"the paper ledger holds {value!r} as its {self.enum.__name__}, which is one of {allowed}: the "
+                "database is damaged; restore it or reset the paper account", operation="paper ledger",
+            ) from None
 
 
 def new_uid() -> str:
@@ -49,7 +86,7 @@ class PaperSymbolSetting(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("paper_account.id"), primary_key=True)
     symbol: Mapped[str] = mapped_column(String(64), primary_key=True)
     leverage: Mapped[int] = mapped_column()
-    margin_mode: Mapped[str] = mapped_column(String(16))
+    margin_mode: Mapped[str] = mapped_column(EnumText(MarginMode, 16))
 
 
 class PaperPosition(Base):
@@ -66,11 +103,11 @@ class PaperPosition(Base):
     uid: Mapped[str] = mapped_column(String(32), default=new_uid)
     account_id: Mapped[int] = mapped_column(ForeignKey("paper_account.id"))
     symbol: Mapped[str] = mapped_column(String(64))
-    side: Mapped[str] = mapped_column(String(8))
+    side: Mapped[str] = mapped_column(EnumText(PositionSide, 8))
     size: Mapped[Decimal] = mapped_column(MONEY)
     entry_price: Mapped[Decimal] = mapped_column(MONEY)
     leverage: Mapped[int] = mapped_column()
-    margin_mode: Mapped[str] = mapped_column(String(16))
+    margin_mode: Mapped[str] = mapped_column(EnumText(MarginMode, 16))
     margin: Mapped[Decimal] = mapped_column(MONEY)
     entry_fees: Mapped[Decimal] = mapped_column(MONEY, default=ZERO)
     funding: Mapped[Decimal] = mapped_column(MONEY, default=ZERO)
@@ -90,9 +127,9 @@ class PaperOrder(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("paper_account.id"))
     symbol: Mapped[str] = mapped_column(String(64))
-    side: Mapped[str] = mapped_column(String(8))
-    type: Mapped[str] = mapped_column(String(24))
-    status: Mapped[str] = mapped_column(String(24))
+    side: Mapped[str] = mapped_column(EnumText(OrderSide, 8))
+    type: Mapped[str] = mapped_column(EnumText(OrderType, 24))
+    status: Mapped[str] = mapped_column(EnumText(OrderStatus, 24))
     qty: Mapped[Decimal | None] = mapped_column(MONEY, nullable=True)
     price: Mapped[Decimal | None] = mapped_column(MONEY, nullable=True)
     trigger_price: Mapped[Decimal | None] = mapped_column(MONEY, nullable=True)
@@ -103,7 +140,7 @@ class PaperOrder(Base):
     avg_fill_price: Mapped[Decimal | None] = mapped_column(MONEY, nullable=True)
     fee: Mapped[Decimal] = mapped_column(MONEY, default=ZERO)
     reserved_margin: Mapped[Decimal] = mapped_column(MONEY, default=ZERO)
-    position_side: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    position_side: Mapped[str | None] = mapped_column(EnumText(PositionSide, 8), nullable=True)
     attached_stop_loss: Mapped[Decimal | None] = mapped_column(MONEY, nullable=True)
     attached_take_profit: Mapped[Decimal | None] = mapped_column(MONEY, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -121,7 +158,7 @@ class PaperFill(Base):
     order_id: Mapped[int | None] = mapped_column(ForeignKey("paper_order.id"), nullable=True)
     ts: Mapped[datetime] = mapped_column(UTCDateTime)
     symbol: Mapped[str] = mapped_column(String(64))
-    side: Mapped[str] = mapped_column(String(8))
+    side: Mapped[str] = mapped_column(EnumText(OrderSide, 8))
     qty: Mapped[Decimal] = mapped_column(MONEY)
     price: Mapped[Decimal] = mapped_column(MONEY)
     fee: Mapped[Decimal] = mapped_column(MONEY)
@@ -141,7 +178,7 @@ class PaperFunding(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("paper_account.id"))
     ts: Mapped[datetime] = mapped_column(UTCDateTime)
     symbol: Mapped[str] = mapped_column(String(64))
-    side: Mapped[str] = mapped_column(String(8))  # the position's side
+    side: Mapped[str] = mapped_column(EnumText(PositionSide, 8))  # the position's side
     position_uid: Mapped[str] = mapped_column(String(32))
     qty: Mapped[Decimal] = mapped_column(MONEY)
     price: Mapped[Decimal] = mapped_column(MONEY)
@@ -161,9 +198,9 @@ class PaperLiquidation(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("paper_account.id"))
     ts: Mapped[datetime] = mapped_column(UTCDateTime)
     symbol: Mapped[str] = mapped_column(String(64))
-    side: Mapped[str] = mapped_column(String(8))
+    side: Mapped[str] = mapped_column(EnumText(PositionSide, 8))
     position_uid: Mapped[str] = mapped_column(String(32))
-    margin_mode: Mapped[str] = mapped_column(String(16))
+    margin_mode: Mapped[str] = mapped_column(EnumText(MarginMode, 16))
     qty: Mapped[Decimal] = mapped_column(MONEY)
     price: Mapped[Decimal] = mapped_column(MONEY)
     realized_pnl: Mapped[Decimal] = mapped_column(MONEY)
