@@ -194,12 +194,12 @@ def live_adapter(config: AccountConfig, *, timeout_s: float, clock: Clock) -> Ex
 
         passphrase = config.passphrase.reveal() if config.passphrase else ""
         return BitgetAdapter(config.name, key, secret, passphrase, base_url=config.base_url, timeout_s=timeout_s,
-                             demo=config.demo)
+                             demo=config.demo, clock=clock)
     if config.exchange == "binanceusdm":
         from riskmgr.exchanges.ccxt.binance import BinanceUsdmAdapter
 
         return BinanceUsdmAdapter(config.name, key, secret, base_url=config.base_url, timeout_s=timeout_s,
-                                  demo=config.demo)
+                                  demo=config.demo, clock=clock)
     raise ConfigError(f"account {config.name!r}: unknown exchange {config.exchange!r}")
 
 

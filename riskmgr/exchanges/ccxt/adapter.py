@@ -23,7 +23,7 @@ from typing import Any
 
 import ccxt
 
-from riskmgr.core.clock import SystemClock, to_ms
+from riskmgr.core.clock import Clock, SystemClock, to_ms
 from riskmgr.core.domain import Candle, MarginMode, MarketSpec, Order, OrderRequest, PositionSide
 from riskmgr.core.errors import (
     AuthError,
@@ -110,8 +110,9 @@ class CcxtAdapter(ExchangeAdapter):
     concurrent_reads = True  # one requests.Session per client; markets load under a lock; errors read their own reply
 
     def __init__(self, account: str, client: ccxt.Exchange, secrets: Sequence[str], *, timeout_s: float = 10,
-                 markets: list[dict[str, Any]] | None = None):
+                 markets: list[dict[str, Any]] | None = None, clock: Clock | None = None):
         super().__init__(account)
+        self._clock: Clock = clock or SystemClock()  # reads an HTTP-date Retry-After against it
         self._secrets = tuple(s for s in secrets if s)
         self._markets_lock = threading.RLock()
         self.client = client
@@ -145,7 +146,7 @@ class CcxtAdapter(ExchangeAdapter):
         by_class = next((ours for theirs, ours in _TRANSLATION if isinstance(exc, theirs)), ExchangeError)
         error = self._kind_for_code(code, by_class)(message, account=self.account, operation=operation, code=code)
         if isinstance(error, RateLimitError):  # the throttled reply's headers may name the wait (Binance 418/429)
-            error.retry_after = retry_after_from(self._reply_headers(exc), SystemClock().now())
+            error.retry_after = retry_after_from(self._reply_headers(exc), self._clock.now())
         return error
 
     def _reply_headers(self, exc: ccxt.BaseError) -> Mapping[str, str] | None:

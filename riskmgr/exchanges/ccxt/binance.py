@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 import ccxt
 
-from riskmgr.core.clock import from_ms, to_ms
+from riskmgr.core.clock import Clock, from_ms, to_ms
 from riskmgr.core.domain import (
     Balance,
     MarginMode,
@@ -81,7 +81,8 @@ class BinanceUsdmAdapter(CcxtAdapter):
     attaches_protection = False  # TP/SL are separate Algo orders, placed once there is a position
 
     def __init__(self, account: str, api_key: str, secret: str, *, base_url: str | None = None,
-                 timeout_s: float = 10, markets: list[dict[str, Any]] | None = None, demo: bool = False):
+                 timeout_s: float = 10, markets: list[dict[str, Any]] | None = None, demo: bool = False,
+                 clock: Clock | None = None):
         client = _UsdmClient({
             "apiKey": api_key, "secret": secret,
             "options": {"fetchCurrencies": False, "warnOnFetchOpenOrdersWithoutSymbol": False},
@@ -95,7 +96,8 @@ class BinanceUsdmAdapter(CcxtAdapter):
         self.demo = demo
         self.mode = "demo" if demo else "live"
         self._extras: dict[str, dict[str, Any]] | None = None
-        super().__init__(account, client, (api_key, secret), timeout_s=timeout_s, markets=markets)
+        super().__init__(account, client, (api_key, secret), timeout_s=timeout_s, markets=markets,
+                         clock=clock)
 
     # -- reads ---------------------------------------------------------------------------------------
     def fetch_balance(self) -> Balance:

@@ -22,7 +22,7 @@ from typing import Any
 
 import ccxt
 
-from riskmgr.core.clock import from_ms, to_ms
+from riskmgr.core.clock import Clock, from_ms, to_ms
 from riskmgr.core.domain import (
     ZERO,
     Balance,
@@ -60,7 +60,8 @@ class BitgetAdapter(CcxtAdapter):
     not_found_codes = frozenset({"22001", "22002", "40768", "43001", "43025"})  # no order / no position
 
     def __init__(self, account: str, api_key: str, secret: str, passphrase: str, *, base_url: str | None = None,
-                 timeout_s: float = 10, markets: list[dict[str, Any]] | None = None, demo: bool = False):
+                 timeout_s: float = 10, markets: list[dict[str, Any]] | None = None, demo: bool = False,
+                 clock: Clock | None = None):
         client = ccxt.bitget({
             "apiKey": api_key, "secret": secret, "password": passphrase, "has": {"fetchCurrencies": False},
             "options": {"defaultType": "swap", "uta": False, "fetchMarkets": {"types": ["swap"]}},
@@ -73,7 +74,8 @@ class BitgetAdapter(CcxtAdapter):
         self.demo = demo
         self.mode = "demo" if demo else "live"
         self._rates = RateCache()
-        super().__init__(account, client, (api_key, secret, passphrase), timeout_s=timeout_s, markets=markets)
+        super().__init__(account, client, (api_key, secret, passphrase), timeout_s=timeout_s, markets=markets,
+                         clock=clock)
 
     # -- reads ---------------------------------------------------------------------------------------
     def fetch_balance(self) -> Balance:

@@ -3,14 +3,31 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from email.utils import format_datetime
 
 import pytest
 import responses
 
+from riskmgr.core.clock import FixedClock
 from riskmgr.core.domain import PositionSide
 from riskmgr.core.errors import InvalidOrderError, MalformedResponseError, NotFoundError, RateLimitError
-from tests.exchanges.ccxt.helpers import BINANCE, BITGET, binance, bitget, calls_to, form, json_body, query, route
+from riskmgr.exchanges.ccxt.binance import BinanceUsdmAdapter
+from tests.exchanges.ccxt.conftest import _quick
+from tests.exchanges.ccxt.helpers import (
+    BINANCE,
+    BITGET,
+    KEY,
+    SECRET,
+    binance,
+    bitget,
+    calls_to,
+    form,
+    json_body,
+    query,
+    route,
+)
 from tests.exchanges.ccxt.test_binance import _listing_routes as binance_listing
 from tests.exchanges.ccxt.test_bitget import _listing_routes as bitget_listing
 
@@ -116,6 +133,19 @@ def test_binance_throttled_with_retry_after_then_the_error_carries_the_wait(http
         binance_adapter.fetch_balance()
 
     assert caught.value.retry_after == float(wait)
+
+
+def test_binance_retry_after_as_an_http_date_is_measured_on_the_adapters_injected_clock(http, binance_markets):
+    now = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+    adapter = _quick(BinanceUsdmAdapter("bn-clock", KEY, SECRET, markets=binance_markets, clock=FixedClock(now)))
+    http.add(responses.GET, f"{BINANCE}/fapi/v3/account", status=429,
+             headers={"Retry-After": format_datetime(now + timedelta(seconds=42), usegmt=True)},
+             body=json.dumps({"code": -1003, "msg": "Too many requests."}))
+
+    with pytest.raises(RateLimitError) as caught:
+        adapter.fetch_balance()
+
+    assert caught.value.retry_after == 42.0
 
 
 def test_bitget_429_without_retry_after_then_no_named_wait(http, bitget_adapter):
