@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.browser.conftest import PASSWORD, ROOT, TOKEN, _free_port, api, log_in, shot
 
@@ -104,6 +105,19 @@ def _denied_by_auto_trading(server: str, env: dict) -> dict:
     return row
 
 
+def _wait_for_submit(pg, name: str, receipt_says: str = "") -> None:
+    """Wait until the ticket's submit is enabled (and its receipt says ``receipt_says``); fail saying what it showed."""
+    try:
+        pg.wait_for_function(
+            "(says) => !document.querySelector('#submit-order').disabled"
+            " && document.querySelector('#receipt').innerText.includes(says)", arg=receipt_says, timeout=30000)
+    except PlaywrightTimeout:
+        shot(pg, f"trade-from-signal-{name}-blocked")
+        pytest.fail(f"the ticket's submit stayed disabled or its receipt lacks {receipt_says!r}: "
+                    f"{pg.inner_text('#submit-why')!r}; receipt {pg.inner_text('#receipt-status')!r}: "
+                    f"{pg.inner_text('#receipt')[:1500]!r}")
+
+
 def _open_ticket_from_signal(pg, server: str, name: str) -> str:
     """From the Signals page, click the denied signal's Trade button; return the ticket's stop-loss value."""
     pg.goto(server + "/signals")
@@ -127,7 +141,7 @@ def _open_ticket_from_signal(pg, server: str, name: str) -> str:
     assert moved, note
     assert Decimal(stop) == Decimal(moved.group(2))
     assert Decimal(pg.input_value("#take_profit")) == Decimal(moved.group(4))
-    pg.wait_for_function("() => !document.querySelector('#submit-order').disabled", timeout=30000)
+    _wait_for_submit(pg, name)
     shot(pg, f"trade-from-signal-{name}")
     return stop
 
@@ -152,9 +166,7 @@ def test_a_denied_signal_opens_the_ticket_re_centred_then_says_why_once_its_posi
         # a fixed size well inside the position-notional cap: "size for me" sizes right up to the cap, and the
         # mark moving between the receipt and the gate could then push it over (that is the ticket's own matter)
         pg.fill("#qty", "4000")
-        pg.wait_for_function(
-            "() => !document.querySelector('#submit-order').disabled"
-            " && document.querySelector('#receipt').innerText.includes('4000 DOGE')", timeout=30000)
+        _wait_for_submit(pg, "1440-4000", "4000 DOGE")
         pg.click("#submit-order")
         pg.wait_for_selector("#ticket-result .alert", timeout=20000)
         assert pg.locator("#ticket-result .alert-success").count() >= 1, pg.inner_text("#ticket-result")
