@@ -30,6 +30,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from riskmgr.backtest.service import BacktestService
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
@@ -123,7 +125,7 @@ def backtests(app: Any, size: int) -> tuple[float, set[tuple[Any, ...]]]:
     from riskmgr.workers import tasks
 
     runtime = app.extensions["riskmgr"]
-    service, store = runtime.features["backtest"], RunStore(runtime)
+    service, store = runtime.feature(BacktestService), RunStore(runtime)
     params, _ = service.resolve(BACKTEST_BODY)
     with app.app_context():
         ids = [store.create(params, "conservative", "bench") for _ in range(BACKTESTS)]

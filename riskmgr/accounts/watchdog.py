@@ -33,6 +33,7 @@ from riskmgr.app.runtime import current_runtime
 from riskmgr.core.domain import AccountSnapshot, AccountStatus, Order, Position, PositionSide, Protection, TradingState
 from riskmgr.core.env import read_bool, read_decimal, read_int
 from riskmgr.core.errors import ConfigError, ExchangeError, ValidationError
+from riskmgr.core.feature import Feature
 from riskmgr.core.validation import SYMBOL_MAX, json_object, opt_str
 from riskmgr.risk.gateway import GatewayResult
 from riskmgr.risk.protection import by_symbol, find_protection
@@ -313,14 +314,17 @@ class ProtectionWatchdog:
 
 
 # -- feature wiring --------------------------------------------------------------------------------------
-def install(runtime: Runtime) -> None:
-    """Attach the watchdog to the runtime."""
-    runtime.features[__name__] = ProtectionWatchdog(runtime, runtime.settings.feature(__name__))
+NAME = "watchdog"
+
+
+def install(runtime: Runtime) -> tuple[ProtectionWatchdog]:
+    """Build the watchdog."""
+    return (ProtectionWatchdog(runtime, runtime.settings.feature(NAME)),)
 
 
 def watchdog(runtime: Runtime) -> ProtectionWatchdog:
     """Return the installed watchdog."""
-    return runtime.features[__name__]
+    return runtime.feature(ProtectionWatchdog)
 
 
 def poll_hook(runtime: Runtime, snapshots: list[AccountSnapshot]) -> None:
@@ -354,7 +358,6 @@ def accounts_view(runtime: Runtime) -> dict[str, Any]:
 
 
 bp = Blueprint("accounts", __name__)
-NAV = [("accounts.page", "Accounts")]
 
 
 @bp.get("/accounts")
@@ -416,4 +419,6 @@ def watchdog_status() -> None:
     click.echo(" ".join(f"{k}={v}" for k, v in dog.counts().items()))
 
 
-CLI = [exchanges_cli, watchdog_cli]
+FEATURE = Feature(name=NAME, install=install, provides=(ProtectionWatchdog,), blueprint=bp,
+                  nav=(("accounts.page", "Accounts"),), poll_hook=poll_hook, cli=(exchanges_cli, watchdog_cli),
+                  settings_from_env=settings_from_env)

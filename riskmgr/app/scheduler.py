@@ -60,7 +60,7 @@ def serve(app: Flask) -> None:
     if runtime.settings.redis_url or runtime.background.get("served"):
         return
     runtime.background["served"] = True
-    for _, hook in features.collect("on_serve"):
+    for hook in features.on_serve_hooks():
         hook(runtime)
 
 
