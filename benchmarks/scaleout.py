@@ -30,8 +30,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from riskmgr.backtest.service import BacktestService
-
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
@@ -122,6 +120,7 @@ def poll_cycle(app: Any, size: int) -> float:
 def backtests(app: Any, size: int) -> tuple[float, set[tuple[Any, ...]]]:
     """Run BACKTESTS runs on queue q<size>; return the seconds until all are done and their (trades, equity)."""
     from riskmgr.backtest.runs import RunStore
+    from riskmgr.backtest.service import BacktestService
     from riskmgr.workers import tasks
 
     runtime = app.extensions["riskmgr"]
