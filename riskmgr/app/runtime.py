@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from flask import Flask, current_app
 from sqlalchemy import Engine
@@ -32,7 +32,24 @@ from riskmgr.risk.pretrade import PreTrade, PreTradeSources
 from riskmgr.risk.specs import SpecCache
 from riskmgr.risk.trading_state import TradingStateStore
 
+if TYPE_CHECKING:
+    import threading
+
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from riskmgr.app.leader import LeaderLock
+
 T = TypeVar("T")
+
+
+@dataclass
+class Background:
+    """What the server hooks (``riskmgr.app.scheduler``) started in this process; ``create_app`` sets none of it."""
+
+    served: bool = False  # the features' on_serve hooks have run
+    lock: LeaderLock | None = None  # the scheduler's leader lock this process tries to take
+    stop_waiting: threading.Event | None = None  # stops the thread that keeps trying to take it
+    scheduler: BackgroundScheduler | None = None  # the running jobs, while this process leads
 
 
 @dataclass
@@ -51,7 +68,7 @@ class Runtime:
     specs: SpecCache
     pretrade: PreTrade
     entry_guard: EntryGuard | None = None  # set right after the runtime is built (it reads the runtime)
-    background: dict[str, Any] = field(default_factory=dict)
+    background: Background = field(default_factory=Background)
     features: Installed = field(default_factory=Installed)  # what the installed features provide, by type
     poll_hooks: list[Callable[..., None]] = field(default_factory=list)  # the features' hooks, run after each poll
 

@@ -58,7 +58,7 @@ def test_the_web_runs_no_jobs_when_redis_is_configured(tmp_path, redis_url):
     app = _web(tmp_path, redis_url)
     start_background_jobs(app)
     background = app.extensions["riskmgr"].background
-    assert "scheduler" not in background and "lock" not in background
+    assert background.scheduler is None and background.lock is None
 
 
 def test_the_beat_schedule_is_the_job_table(tmp_path, redis_url):
