@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 import click
 from flask import Blueprint
 
+from riskmgr.accounts.feature import FEATURE as WATCHDOG
 from riskmgr.accounts.liveness import FEATURE as LIVENESS
-from riskmgr.accounts.watchdog import FEATURE as WATCHDOG
 from riskmgr.alerts.feature import FEATURE as ALERTS
 from riskmgr.backtest.service import FEATURE as BACKTEST
 from riskmgr.controls.feature import FEATURE as CONTROLS
