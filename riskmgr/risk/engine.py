@@ -31,6 +31,7 @@ from riskmgr.core.labels import rule_label
 from riskmgr.persistence.models import AccountState
 from riskmgr.risk.config import RiskLimits
 from riskmgr.risk.emergency import triggers
+from riskmgr.risk.emergency.config import NAME as EMERGENCY
 from riskmgr.risk.emergency.config import EmergencySettings
 from riskmgr.risk.emergency.models import MonitorAction
 from riskmgr.risk.emergency.service import EmergencyService
@@ -44,7 +45,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 ACTOR = "risk-engine"
-EMERGENCY_SETTINGS = "emergency"  # the emergency stop feature's settings (its triggers' thresholds)
 MAX_MONITOR_ATTEMPTS = 20  # a close the exchange keeps rejecting is left to the operator after this many cycles
 FINAL = ("done", "alerted", "gave_up")
 
@@ -68,7 +68,7 @@ class RiskEngine:
         self._rt = runtime
         self._limits = runtime.limits()
         self._now = runtime.clock.now()
-        self._settings: EmergencySettings = runtime.settings.feature(EMERGENCY_SETTINGS)
+        self._settings: EmergencySettings = runtime.settings.feature(EMERGENCY)
         self._notices = triggers.Notices(runtime.engine, runtime.clock)
 
     def run(self, snapshots: list[AccountSnapshot]) -> None:

@@ -19,7 +19,7 @@ from riskmgr.app.runtime import current_runtime
 from riskmgr.core.errors import RiskmgrError
 from riskmgr.core.feature import Feature, Job, RearmGuard
 from riskmgr.core.validation import json_object
-from riskmgr.risk.emergency.config import EmergencySettings
+from riskmgr.risk.emergency.config import NAME, EmergencySettings
 from riskmgr.risk.emergency.config import settings_from_env as _read_settings
 from riskmgr.risk.emergency.sequence import SEQUENCE
 from riskmgr.risk.emergency.service import EmergencyService, clean_reason
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from riskmgr.app.runtime import Runtime
 
 log = logging.getLogger(__name__)
-NAME = "emergency"
 CLI_POLL_SECONDS = 0.1
 
 bp = Blueprint("emergency", __name__)
