@@ -81,6 +81,8 @@ def check(features: Sequence[Feature] | None = None) -> None:
             raise InvalidFeatureError(feature.name, "order", f"comes first; the {FIRST!r} feature must (its poll "
                                       "hook grades the accounts before any other acts on the poll)")
         seen.append(feature.name)
+    if not seen:
+        raise InvalidFeatureError(FIRST, "FEATURES", "is empty; the risk engine at least must be listed")
 
 
 def _check_one(f: Feature) -> None:
@@ -133,10 +135,20 @@ def install(runtime: Runtime, features: Sequence[Feature] | None = None) -> None
         if feature.install is not None:
             _publish(runtime.features, feature, feature.install(runtime))
     for feature in features:
-        for entry_check in feature.entry_checks(runtime) if feature.entry_checks else ():
+        for entry_check in _functions(feature, "entry_checks", feature.entry_checks(runtime)
+                                      if feature.entry_checks else (), 1):
             runtime.gateway.add_entry_check(entry_check)
-        for guard in feature.rearm_guards(runtime) if feature.rearm_guards else ():
+        for guard in _functions(feature, "rearm_guards", feature.rearm_guards(runtime)
+                                if feature.rearm_guards else (), 0):
             runtime.trading.add_rearm_guard(guard)
+
+
+def _functions(feature: Feature, field: str, made: Iterable[Any], arity: int) -> list[Any]:
+    """Return what ``field`` built, each checked to be a function of ``arity`` positional arguments."""
+    made = list(made)
+    for i, fn in enumerate(made):
+        _check_hook(feature.name, f"{field}[{i}]", fn, arity)
+    return made
 
 
 def _publish(installed: Installed, feature: Feature, objects: Iterable[object]) -> None:

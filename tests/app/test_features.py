@@ -214,6 +214,18 @@ def test_an_entry_check_declared_by_a_feature_denies_new_entries_at_the_gate(mad
     assert not result.accepted and denial in result.denials
 
 
+def test_an_entry_check_that_is_not_a_function_of_the_account_is_refused_at_start_up(tmp_path, clock, monkeypatch):
+    with_extra(monkeypatch, Feature(name="drill", entry_checks=lambda rt: [lambda: None]))
+
+    with pytest.raises(InvalidFeatureError, match=r"'drill': entry_checks\[0\] must take 1 positional argument"):
+        create_app(make_settings(tmp_path, extra={"clock": clock}))
+
+
+def test_an_empty_feature_list_is_refused():
+    with pytest.raises(InvalidFeatureError, match="FEATURES is empty"):
+        check(())
+
+
 def test_a_rearm_guard_declared_by_a_feature_refuses_the_rearm_with_its_reason(made, monkeypatch):
     with_extra(monkeypatch, Feature(name="drill", rearm_guards=lambda rt: [lambda: "the drill is still on"]))
     runtime = made().extensions["riskmgr"]
