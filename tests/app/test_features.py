@@ -270,13 +270,20 @@ def test_a_features_settings_are_read_under_its_name_and_default_when_not_given(
 
 # -- threads -----------------------------------------------------------------------------------------------------
 def test_building_the_app_starts_no_thread_and_calls_no_server_hook(tmp_path, clock, monkeypatch):
-    served = []
+    served, started = [], []
     with_extra(monkeypatch, Feature(name="drill", on_serve=served.append))
-    before = set(threading.enumerate())
+    caller, real_start = threading.current_thread(), threading.Thread.start
 
+    def spy(thread: threading.Thread) -> None:
+        if threading.current_thread() is caller:  # started from this call, not by another test's leftovers
+            started.append(thread.name)
+        real_start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", spy)
     app = create_app(make_settings(tmp_path, extra={"clock": clock}))  # as `flask db upgrade` would
+    monkeypatch.setattr(threading.Thread, "start", real_start)
 
-    assert set(threading.enumerate()) - before == set()
+    assert started == []
     assert served == []
     from riskmgr.app.scheduler import serve
 
