@@ -87,7 +87,7 @@ def build(folder: Path, workers: int) -> Any:
     settings = Settings(
         database_url=f"sqlite:///{folder / 'riskmgr.db'}", instance_path=folder / "instance", secret_key="bench-only",  # noqa: S106 (a throwaway key for a throwaway app)
         scheduler_enabled=False, paper_accounts=(),
-        feature_settings={"riskmgr.risk.emergency.feature": EmergencySettings(max_workers=workers)},
+        feature_settings={"emergency": EmergencySettings(max_workers=workers)},
         extra={"clock": clock, "market": market, "adapters": adapters},
     )
     app = create_app(settings)

@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from riskmgr import create_app
 from riskmgr.accounts.monitor import poll_cycle
+from riskmgr.accounts.watchdog import ProtectionWatchdog
 from riskmgr.app import features
 from riskmgr.app.config import Settings
 from riskmgr.core.clock import SystemClock
@@ -196,7 +197,7 @@ def hooks_cost(folder: Path) -> tuple[float, float, bool, dict[str, int]]:
         with_hooks.append(b)
         same = same and read_a == read_b
     with app.app_context():
-        counts = app.extensions["riskmgr"].features["riskmgr.accounts.watchdog"].counts()
+        counts = app.extensions["riskmgr"].feature(ProtectionWatchdog).counts()
         db.engine.dispose()
     return statistics.median(without), statistics.median(with_hooks), same, counts
 

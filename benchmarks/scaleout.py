@@ -120,10 +120,11 @@ def poll_cycle(app: Any, size: int) -> float:
 def backtests(app: Any, size: int) -> tuple[float, set[tuple[Any, ...]]]:
     """Run BACKTESTS runs on queue q<size>; return the seconds until all are done and their (trades, equity)."""
     from riskmgr.backtest.runs import RunStore
+    from riskmgr.backtest.service import BacktestService
     from riskmgr.workers import tasks
 
     runtime = app.extensions["riskmgr"]
-    service, store = runtime.features["backtest"], RunStore(runtime)
+    service, store = runtime.feature(BacktestService), RunStore(runtime)
     params, _ = service.resolve(BACKTEST_BODY)
     with app.app_context():
         ids = [store.create(params, "conservative", "bench") for _ in range(BACKTESTS)]

@@ -28,6 +28,7 @@ from riskmgr.app.runtime import current_runtime
 from riskmgr.core.domain import AccountSnapshot
 from riskmgr.core.env import read_int
 from riskmgr.core.errors import ConfigError
+from riskmgr.core.feature import Feature, Job
 from riskmgr.persistence.models import PollRun
 from riskmgr.risk.emergency.models import RiskNotice
 from riskmgr.risk.emergency.triggers import Notices
@@ -35,6 +36,7 @@ from riskmgr.risk.emergency.triggers import Notices
 if TYPE_CHECKING:
     from riskmgr.app.runtime import Runtime
 
+NAME = "liveness"
 ACTOR = "liveness"
 
 
@@ -53,7 +55,7 @@ def settings_from_env(env: Mapping[str, str]) -> LivenessSettings:
 def stopped_after_seconds(runtime: Runtime) -> int:
     """Return how long without a new cycle means the poller is stopped."""
     s = runtime.settings
-    return runtime.settings.feature(__name__).stopped_intervals * s.poll_seconds + s.fetch_timeout_seconds
+    return runtime.settings.feature(NAME).stopped_intervals * s.poll_seconds + s.fetch_timeout_seconds
 
 
 def stale_limit(runtime: Runtime) -> int:
@@ -141,7 +143,7 @@ def watch_job() -> None:
     check(current_runtime())
 
 
-def jobs(runtime: Runtime) -> list[tuple[str, float, Any]]:
+def jobs(runtime: Runtime) -> list[Job]:
     """Check the poller every poll interval (at least every 5 s)."""
     return [("liveness", max(5, runtime.settings.poll_seconds), watch_job)]
 
@@ -183,4 +185,5 @@ def poller_status() -> None:
     raise click.ClickException(f"the poller is {beat['state']}")
 
 
-CLI = [poller_cli]
+FEATURE = Feature(name=NAME, blueprint=bp, jobs=jobs, poll_hook=poll_hook, cli=(poller_cli,),
+                  settings_from_env=settings_from_env)

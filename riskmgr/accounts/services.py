@@ -175,7 +175,9 @@ def entry_cancellations(runtime: Runtime) -> list[dict[str, Any]]:
 
 
 def _unprotected(runtime: Runtime) -> list[dict[str, Any]]:
-    watchdog = runtime.features.get("riskmgr.accounts.watchdog")
+    from riskmgr.accounts.watchdog import ProtectionWatchdog  # the page shows it; the watchdog reads services
+
+    watchdog = runtime.optional_feature(ProtectionWatchdog)
     return watchdog.unprotected() if watchdog is not None else []
 
 

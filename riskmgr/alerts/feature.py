@@ -20,14 +20,15 @@ from riskmgr.alerts.settings import settings_from_env as settings_from_env  # th
 from riskmgr.app.runtime import current_runtime
 from riskmgr.core.domain import AccountSnapshot
 from riskmgr.core.errors import ValidationError
+from riskmgr.core.feature import Feature
 from riskmgr.core.secrets import register_secret
 from riskmgr.core.validation import NAME_MAX, json_object, opt_int, req_str
 
 if TYPE_CHECKING:
     from riskmgr.app.runtime import Runtime
 
+NAME = "alerts"
 bp = Blueprint("alerts", __name__)
-NAV = [("alerts.page", "Alerts")]
 
 
 @dataclass
@@ -49,25 +50,25 @@ def build_channels(s: AlertSettings) -> list[Channel]:
     return channels
 
 
-def install(runtime: Runtime) -> None:
+def install(runtime: Runtime) -> tuple[AlertsFeature]:
     """Build the dispatcher, mask the channel secrets and subscribe to the event bus."""
-    s: AlertSettings = runtime.settings.feature(__name__)
+    s: AlertSettings = runtime.settings.feature(NAME)
     register_secret(s.telegram_bot_token)
     register_secret(s.smtp_password)
     dispatcher = AlertDispatcher(
         runtime.engine, runtime.clock, s, build_channels(s), runtime.settings.display_timezone, runtime.audit
     )
     runtime.events.subscribe(dispatcher.on_event)
-    runtime.features[__name__] = AlertsFeature(dispatcher, StaleTracker(s.stale_seconds, runtime.engine))
+    return (AlertsFeature(dispatcher, StaleTracker(s.stale_seconds, runtime.engine)),)
 
 
 def poll_hook(runtime: Runtime, snapshots: list[AccountSnapshot]) -> None:
     """Announce accounts stale or failing for longer than ALERT_STALE_SECONDS, and their recovery."""
-    runtime.features[__name__].stale.observe(snapshots, runtime.events.emit)
+    runtime.feature(AlertsFeature).stale.observe(snapshots, runtime.events.emit)
 
 
 def _dispatcher() -> AlertDispatcher:
-    return current_runtime().features[__name__].dispatcher
+    return current_runtime().feature(AlertsFeature).dispatcher
 
 
 @bp.get("/alerts")
@@ -130,4 +131,5 @@ def alerts_test() -> None:
         raise click.ClickException(f"test alert not delivered everywhere: {result['error']}")
 
 
-CLI = [alerts_cli]
+FEATURE = Feature(name=NAME, install=install, provides=(AlertsFeature,), blueprint=bp, nav=(("alerts.page", "Alerts"),),
+                  poll_hook=poll_hook, cli=(alerts_cli,), settings_from_env=settings_from_env)

@@ -95,7 +95,7 @@ def scheduler_run() -> None:
 
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]  # a LocalProxy method: Flask types current_app as the app
     start_background_jobs(app)
-    if "scheduler" not in current_runtime().background:
+    if current_runtime().background.scheduler is None:
         click.echo("another process holds the scheduler lock; waiting to take over")
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())

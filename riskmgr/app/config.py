@@ -83,7 +83,7 @@ class Settings:
     testing: bool = False
     risk_limits: RiskLimits = field(default_factory=RiskLimits)
     live_accounts: tuple[Any, ...] = ()  # riskmgr.accounts.registry.AccountConfig, read from ACCOUNT_* variables
-    feature_settings: dict[str, Any] = field(default_factory=dict)  # feature module name -> its own settings
+    feature_settings: dict[str, Any] = field(default_factory=dict)  # feature name -> its own settings
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -92,6 +92,7 @@ class Settings:
         from riskmgr.accounts.registry import parse_accounts
         from riskmgr.app import features
 
+        features.check()  # the features' settings readers are called below: refuse an ill-typed one first
         env = os.environ if env is None else env
         instance = Path(read_raw(env, "INSTANCE_PATH") or DEFAULT_INSTANCE)
         db_default = f"sqlite:///{instance / 'riskmgr.db'}"
@@ -128,16 +129,21 @@ class Settings:
             log_level=read_choice(env, "LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
             risk_limits=RiskLimits.from_env(env),
             live_accounts=parse_accounts(env),
-            feature_settings={mod.__name__: read(env) for mod, read in features.collect("settings_from_env")},
+            feature_settings={f.name: f.settings_from_env(env) for f in features.FEATURES
+                              if f.settings_from_env is not None},
         )
 
-    def feature(self, module_name: str) -> Any:
-        """Return a feature's own settings (read from the environment at start; defaults in tests)."""
-        if module_name not in self.feature_settings:
-            import importlib
+    def feature(self, name: str) -> Any:
+        """Return the settings of the feature called ``name`` (read from the environment at start; its defaults
+        when none were given, as in tests); a feature without settings is a LookupError naming it."""
+        if name in self.feature_settings:
+            return self.feature_settings[name]
+        from riskmgr.app import features
 
-            return importlib.import_module(module_name).settings_from_env({})
-        return self.feature_settings[module_name]
+        read = features.by_name(name).settings_from_env
+        if read is None:
+            raise LookupError(f"feature {name!r} has no settings of its own")
+        return read({})
 
     def with_changes(self, **changes: Any) -> Settings:
         """Return a copy with some fields replaced (tests use this)."""

@@ -181,11 +181,13 @@ def _register_web(app: Flask) -> None:
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     runtime = app.extensions["riskmgr"]
-    for _, install in features.collect("install"):
-        install(runtime)
-    for _, bp in features.collect("bp"):
-        app.register_blueprint(bp)
+    features.check(features.FEATURES)  # an ill-typed or misordered declaration stops the start here
+    runtime.poll_hooks = features.poll_hooks()
+    features.install(runtime, features.FEATURES)  # builds objects only: threads start in the server hooks
+    for feature in features.FEATURES:
+        if feature.blueprint is not None:
+            app.register_blueprint(feature.blueprint)
     register_cli(app)
-    for _, commands in features.collect("CLI"):
-        for command in commands:
+    for feature in features.FEATURES:
+        for command in feature.cli:
             app.cli.add_command(command)

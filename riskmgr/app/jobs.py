@@ -34,6 +34,4 @@ def job_table(app: Flask) -> list[tuple[str, float, Callable[[], None]]]:
         ("paper-tick", 1, paper_tick_job),
         ("retention", retention.INTERVAL_S, retention.retention_job),
     ]
-    for _, jobs in features.collect("jobs"):
-        table.extend(jobs(runtime))
-    return table
+    return table + features.jobs(runtime)

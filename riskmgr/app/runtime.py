@@ -8,16 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, TypeVar
 
 from flask import Flask, current_app
 from sqlalchemy import Engine
 
 from riskmgr.accounts.registry import build_adapters
-from riskmgr.app import features
 from riskmgr.app.config import Settings
 from riskmgr.core.clock import Clock, SystemClock
 from riskmgr.core.events import EventBus
+from riskmgr.core.feature import Installed
 from riskmgr.exchanges.reader import AccountReader
 from riskmgr.market.base import MarketFeed
 from riskmgr.persistence.audit import AuditLog
@@ -31,6 +31,25 @@ from riskmgr.risk.limits_store import LimitsStore
 from riskmgr.risk.pretrade import PreTrade, PreTradeSources
 from riskmgr.risk.specs import SpecCache
 from riskmgr.risk.trading_state import TradingStateStore
+
+if TYPE_CHECKING:
+    import threading
+
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from riskmgr.app.leader import LeaderLock
+
+T = TypeVar("T")
+
+
+@dataclass
+class Background:
+    """What the server hooks (``riskmgr.app.scheduler``) started in this process; ``create_app`` sets none of it."""
+
+    served: bool = False  # the features' on_serve hooks have run
+    lock: LeaderLock | None = None  # the scheduler's leader lock this process tries to take
+    stop_waiting: threading.Event | None = None  # stops the thread that keeps trying to take it
+    scheduler: BackgroundScheduler | None = None  # the running jobs, while this process leads
 
 
 @dataclass
@@ -49,9 +68,18 @@ class Runtime:
     specs: SpecCache
     pretrade: PreTrade
     entry_guard: EntryGuard | None = None  # set right after the runtime is built (it reads the runtime)
-    background: dict[str, Any] = field(default_factory=dict)
-    features: dict[str, Any] = field(default_factory=dict)  # objects installed by riskmgr.app.features modules
+    background: Background = field(default_factory=Background)
+    features: Installed = field(default_factory=Installed)  # what the installed features provide, by type
     poll_hooks: list[Callable[..., None]] = field(default_factory=list)  # the features' hooks, run after each poll
+
+    def feature(self, kind: type[T]) -> T:
+        """Return the installed feature object of type ``kind`` (e.g. ``BacktestService``); raise
+        ``FeatureNotInstalledError`` naming it when no installed feature provides it."""
+        return self.features.get(kind)
+
+    def optional_feature(self, kind: type[T]) -> T | None:
+        """Return the installed feature object of type ``kind``, or None when no installed feature provides it."""
+        return self.features.find(kind)
 
     def limits(self) -> RiskLimits:
         """Return the risk limits in force."""
@@ -94,7 +122,6 @@ def build_runtime(app: Flask, settings: Settings) -> Runtime:
         events=events,
         specs=specs,
         pretrade=pretrade,
-        poll_hooks=features.poll_hooks(),
     )
     runtime.entry_guard = EntryGuard(runtime)
     events.subscribe(runtime.entry_guard.on_event)  # resting entries are cancelled when new risk stops

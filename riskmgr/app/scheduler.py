@@ -20,6 +20,7 @@ from flask import Flask
 
 from riskmgr.app import features
 from riskmgr.app.leader import FileLock, LeaderLock, lock_for
+from riskmgr.app.runtime import Background
 
 log = logging.getLogger(__name__)
 RETRY_LOCK_SECONDS = 5.0
@@ -57,10 +58,10 @@ def serve(app: Flask) -> None:
 
     With ``REDIS_URL`` the Celery workers do that work (their start resumes an unfinished emergency stop)."""
     runtime = app.extensions["riskmgr"]
-    if runtime.settings.redis_url or runtime.background.get("served"):
+    if runtime.settings.redis_url or runtime.background.served:
         return
-    runtime.background["served"] = True
-    for _, hook in features.collect("on_serve"):
+    runtime.background.served = True
+    for hook in features.on_serve_hooks():
         hook(runtime)
 
 
@@ -69,16 +70,16 @@ def start_background_jobs(app: Flask) -> None:
     trying in the background)."""
     serve(app)
     runtime = app.extensions["riskmgr"]
-    if not runtime.settings.scheduler_enabled or "lock" in runtime.background:
+    if not runtime.settings.scheduler_enabled or runtime.background.lock is not None:
         return
     if runtime.settings.redis_url:  # Celery beat and its workers run the jobs; this process serves pages only
         log.info("REDIS_URL is set: background jobs run on the Celery workers (celery beat), not in pid %s",
                  os.getpid())
         return
     lock = lock_for(runtime.settings.database_url, runtime.settings.instance_path)
-    runtime.background["lock"] = lock
+    runtime.background.lock = lock
     stop = threading.Event()
-    runtime.background["stop_waiting"] = stop
+    runtime.background.stop_waiting = stop
     interval = min(RETRY_LOCK_SECONDS, max(runtime.settings.poll_seconds / 2, 0.5))
     _elect(app, lock, stop)
 
@@ -97,29 +98,31 @@ def _elect(app: Flask, lock: LeaderLock, stop: threading.Event) -> None:
 
 
 def _elect_locked(app: Flask, lock: LeaderLock) -> None:
-    bg = app.extensions["riskmgr"].background
-    if "scheduler" in bg:
+    bg: Background = app.extensions["riskmgr"].background
+    if bg.scheduler is not None:
         if not lock.still_held():
             log.error("lost the scheduler lock (%s); stopping the background jobs in pid %s", lock.describe(),
                       os.getpid())
-            bg.pop("scheduler").shutdown(wait=False)
+            bg.scheduler.shutdown(wait=False)
+            bg.scheduler = None
             lock.release()
         return
     if lock.try_acquire():
         scheduler = build_scheduler(app)
         scheduler.start()
-        bg["scheduler"] = scheduler
+        bg.scheduler = scheduler
         log.info("background jobs started in pid %s (%s)", os.getpid(), lock.describe())
 
 
 def stop_background_jobs(app: Flask) -> None:
     """Stop the scheduler (if this process runs it) and release the lock."""
-    bg = app.extensions["riskmgr"].background
-    if "stop_waiting" in bg:
-        bg.pop("stop_waiting").set()
+    bg: Background = app.extensions["riskmgr"].background
+    if bg.stop_waiting is not None:
+        bg.stop_waiting.set()
+        bg.stop_waiting = None
     with _election:
-        scheduler = bg.pop("scheduler", None)
-        lock = bg.pop("lock", None)
+        scheduler, bg.scheduler = bg.scheduler, None
+        lock, bg.lock = bg.lock, None
     if scheduler is not None:
         scheduler.shutdown(wait=True)
     if lock is not None:

@@ -6,7 +6,7 @@ Bad input exits with status 1 and a one-line reason naming the setting.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from flask.cli import AppGroup
@@ -17,7 +17,16 @@ from riskmgr.backtest.runs import DONE
 from riskmgr.backtest.stats import duration_text
 from riskmgr.core.errors import RiskmgrError
 
+if TYPE_CHECKING:
+    from riskmgr.backtest.service import BacktestService
+
 backtest_cli = AppGroup("backtest", help="Backtests: run one from a preset, list the presets.")
+
+
+def _service() -> BacktestService:
+    from riskmgr.backtest.service import BacktestService  # the service module registers these commands
+
+    return current_runtime().feature(BacktestService)
 
 # option name -> setting name
 _OPTIONS = {
@@ -83,7 +92,7 @@ def _settings(preset: str, given: dict[str, Any], extra: tuple[str, ...]) -> dic
 @click.option("--json", "as_json", is_flag=True, help="Print the statistics as JSON.")
 def run_command(preset: str, extra: tuple[str, ...], as_json: bool, **given: Any) -> None:
     """Run a backtest now and print its statistics (the run is stored and shows on the Backtests page)."""
-    service = current_runtime().features["backtest"]
+    service = _service()
     try:
         run_id = service.run_now(_settings(preset, given, extra), "cli")
     except RiskmgrError as exc:
@@ -92,6 +101,8 @@ def run_command(preset: str, extra: tuple[str, ...], as_json: bool, **given: Any
     if row.status != DONE:
         fail(f"backtest #{run_id} failed: {row.error}")
     result = row.result
+    if result is None:  # a finished run always stores its result; say so rather than print nothing
+        fail(f"backtest #{run_id} finished without a stored result")
     if as_json:
         click.echo(json.dumps({"id": run_id, "stats": result["stats"], "denials": result["denials"]}, indent=2))
         return
@@ -122,5 +133,5 @@ def presets_command() -> None:
     runtime = current_runtime()
     for preset in builtin_presets(runtime):
         click.echo(f"{preset.name:<16} {preset.label}: {preset.description}")
-    for saved in runtime.features["backtest"].presets.all():
+    for saved in _service().presets.all():
         click.echo(f"{saved.name:<16} (saved) {saved.description}")

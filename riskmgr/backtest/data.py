@@ -3,7 +3,7 @@
 The run's range is [start, end): bars whose open time is at or after ``start`` and whose close is at or before
 ``end``. Before ``start`` the signal strategy loads warm-up bars (twice what its slowest indicator needs) so
 that indicators are settled when trading starts, as they are live; the SMA reference starts cold, as in the
-tutorials. Exchange history comes through the candle store (``runtime.features["candles"]``, which caches it);
+tutorials. Exchange history comes through the candle store (``runtime.feature(CandleStore)``, which caches it);
 its contract figures come from the run's ``contract`` settings or, for a symbol the simulated market also lists,
 from its table (which follows Binance USDⓈ-M), and a symbol with neither is refused rather than guessed.
 """
@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 from sqlalchemy.orm import Session
@@ -82,7 +82,9 @@ class CandleHistory(Protocol):
 
 def store(runtime: Runtime) -> CandleHistory | None:
     """Return the candle store feature, if it is installed."""
-    return cast("CandleHistory | None", runtime.features.get("candles"))
+    from riskmgr.candles.store import CandleStore  # the scanner feature's store; this module stays Flask-free
+
+    return runtime.optional_feature(CandleStore)
 
 
 def sources(runtime: Runtime) -> list[str]:

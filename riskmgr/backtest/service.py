@@ -1,6 +1,6 @@
 """The backtests feature: the run service (a thread pool of jobs), the Backtests page, its JSON API and CLI.
 
-``install`` puts a ``BacktestService`` at ``runtime.features["backtest"]``. A run is validated when it is asked
+``install`` builds the ``BacktestService`` (``runtime.feature(BacktestService)``). A run is validated when it is asked
 for (a bad setting is a 400 naming the field, before anything is queued), recorded as queued, then executed by
 ``runs.execute_run(runtime, run_id)`` on a one-thread pool, inside an app context.
 """
@@ -21,21 +21,20 @@ from riskmgr.backtest.presets import BUILTIN, builtin_presets, defaults
 from riskmgr.backtest.runs import PresetStore, RunStore, execute_run
 from riskmgr.backtest.views import bp
 from riskmgr.core.errors import TemporaryError, ValidationError
+from riskmgr.core.feature import Feature
 from riskmgr.core.validation import NAME_MAX, opt_str
 
 if TYPE_CHECKING:
     from riskmgr.app.runtime import Runtime
 
-__all__ = ["CLI", "NAV", "BacktestService", "bp", "install"]
+__all__ = ["FEATURE", "BacktestService", "install"]
 
-NAV = [("backtest.page", "Backtests")]
-CLI = [backtest_cli]
 MAX_WAITING = 8  # runs queued or running at most, counted in the database (every process and worker alike)
 
 
-def install(runtime: Runtime) -> None:
+def install(runtime: Runtime) -> tuple[BacktestService]:
     """Build the backtest service."""
-    runtime.features["backtest"] = BacktestService(runtime)
+    return (BacktestService(runtime),)
 
 
 class BacktestService:
@@ -115,3 +114,7 @@ class BacktestService:
                 execute_run(self.runtime, run_id)
 
         return job
+
+
+FEATURE = Feature(name="backtest", install=install, provides=(BacktestService,), blueprint=bp,
+                  nav=(("backtest.page", "Backtests"),), cli=(backtest_cli,))

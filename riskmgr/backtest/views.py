@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Response, g, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
@@ -25,6 +25,9 @@ from riskmgr.risk.config import field_table
 from riskmgr.signals.params import SignalParams
 from riskmgr.web.errors import large_body
 
+if TYPE_CHECKING:
+    from riskmgr.backtest.service import BacktestService
+
 bp = Blueprint("backtest", __name__)
 PRESET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.\-]{0,39}$")
 PRESET_FIELDS = frozenset({"name", "description", "params", "base"})
@@ -34,8 +37,10 @@ DATASET_SYMBOL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9/:._\-]*$")
 TRADES_PAGE = 200
 
 
-def _service() -> Any:
-    return current_runtime().features["backtest"]
+def _service() -> BacktestService:
+    from riskmgr.backtest.service import BacktestService  # the service module registers this blueprint
+
+    return current_runtime().feature(BacktestService)
 
 
 def _actor() -> str:

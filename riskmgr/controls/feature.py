@@ -1,9 +1,27 @@
-"""The position controls feature's hooks, as ``riskmgr.app.features`` collects them: CLI, blueprint, install."""
+"""The position controls feature as ``riskmgr.app.features`` lists it: its switches and controls, the pause as an
+entry check of the order gate, its pages' API and CLI."""
 
 from __future__ import annotations
 
-from riskmgr.controls.commands import CLI
-from riskmgr.controls.service import install
-from riskmgr.controls.web import bp
+from typing import TYPE_CHECKING
 
-__all__ = ["CLI", "bp", "install"]
+from riskmgr.controls.commands import CLI
+from riskmgr.controls.positions import PositionControls
+from riskmgr.controls.service import NAME, install, switches
+from riskmgr.controls.switches import AccountSwitches
+from riskmgr.controls.web import bp
+from riskmgr.core.feature import EntryCheck, Feature
+
+if TYPE_CHECKING:
+    from riskmgr.app.runtime import Runtime
+
+__all__ = ["FEATURE"]
+
+
+def entry_checks(runtime: Runtime) -> list[EntryCheck]:
+    """A paused account's new entries are denied by the gate (closes, stop moves and cancels still pass)."""
+    return [switches(runtime).entry_check]
+
+
+FEATURE = Feature(name=NAME, install=install, provides=(AccountSwitches, PositionControls), blueprint=bp,
+                  cli=tuple(CLI), entry_checks=entry_checks)

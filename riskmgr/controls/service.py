@@ -12,24 +12,23 @@ from riskmgr.risk.state import TradingStatus
 if TYPE_CHECKING:
     from riskmgr.app.runtime import Runtime
 
-FEATURE = "riskmgr.controls.feature"
+NAME = "controls"
 
 
-def install(runtime: Runtime) -> None:
-    """Build the switches and the controls; wire the pause into the gate."""
+def install(runtime: Runtime) -> tuple[AccountSwitches, PositionControls]:
+    """Build the switches and the controls (the feature declares the pause as the gate's entry check)."""
     store = AccountSwitches(runtime.engine, runtime.clock, runtime.audit, runtime.accounts)
-    runtime.features[FEATURE] = {"switches": store, "controls": PositionControls(runtime)}
-    runtime.gateway.add_entry_check(store.entry_check)
+    return store, PositionControls(runtime)
 
 
 def controls(runtime: Runtime) -> PositionControls:
     """Return the runtime's position controls."""
-    return runtime.features[FEATURE]["controls"]
+    return runtime.feature(PositionControls)
 
 
 def switches(runtime: Runtime) -> AccountSwitches:
     """Return the runtime's account switches."""
-    return runtime.features[FEATURE]["switches"]
+    return runtime.feature(AccountSwitches)
 
 
 def pause_entries(runtime: Runtime, account: str, paused: bool, *, reason: str, by: str) -> dict[str, Any]:
@@ -45,10 +44,10 @@ def pause_entries(runtime: Runtime, account: str, paused: bool, *, reason: str, 
 
 def auto_trading_override(runtime: Runtime, account: str) -> tuple[bool, str] | None:
     """Return (enabled, reason) when the account's auto-trading switch is set, else None (the config decides)."""
-    installed = getattr(runtime, "features", {}).get(FEATURE)  # a runtime without the feature: the config decides
+    installed = runtime.optional_feature(AccountSwitches)  # a runtime without the feature: the config decides
     if installed is None:
         return None
-    return override_of(installed["switches"].get(account))
+    return override_of(installed.get(account))
 
 
 def override_of(s: Switches) -> tuple[bool, str] | None:
@@ -101,7 +100,7 @@ def _policies_in_force(runtime: Runtime, stored: list[Switches]) -> dict[str, An
     from riskmgr.scanner.auto import policies  # the scanner decides; here it is only described
 
     overrides = {s.account: override_of(s) for s in stored}
-    return {p.account: p for p in policies(runtime, runtime.settings.feature("riskmgr.scanner.feature"), overrides)}
+    return {p.account: p for p in policies(runtime, runtime.settings.feature("scanner"), overrides)}
 
 
 def banner(runtime: Runtime) -> tuple[TradingStatus, list[str]]:

@@ -15,7 +15,7 @@ from riskmgr.core.errors import RiskmgrError
 from riskmgr.core.formatting import dec
 from riskmgr.journal.export import journal_csv, journal_dict
 from riskmgr.journal.filters import parse_filter
-from riskmgr.journal.service import Journal
+from riskmgr.journal.service import Journal, JournalService
 
 trades_cli = AppGroup("trades", help="The trade journal: closed trades, their P&L and exit reasons.")
 
@@ -37,7 +37,7 @@ def _filters(func):
 
 def _load(**given: str | None) -> Journal:
     runtime = current_runtime()
-    service = runtime.features["journal"]
+    service = runtime.feature(JournalService)
     args = {"account": given["account"], "symbol": given["symbol"], "side": given["side"],
             "reason": given["reason"], "from": given["since"], "to": given["until"]}
     try:

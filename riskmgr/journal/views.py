@@ -16,11 +16,10 @@ from riskmgr.journal.service import JournalService
 from riskmgr.journal.trades import EXIT_REASONS
 
 bp = Blueprint("journal", __name__)
-FEATURE_KEY = "journal"
 
 
 def service() -> JournalService:
-    return current_runtime().features[FEATURE_KEY]
+    return current_runtime().feature(JournalService)
 
 
 def _tz() -> ZoneInfo:

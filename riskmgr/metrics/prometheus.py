@@ -34,6 +34,7 @@ from riskmgr.app.logging_setup import init_request_ids
 from riskmgr.app.runtime import current_runtime
 from riskmgr.core.domain import TradingState
 from riskmgr.core.events import Event
+from riskmgr.core.feature import Feature
 
 if TYPE_CHECKING:
     from riskmgr.app.runtime import Runtime
@@ -274,16 +275,19 @@ class MetricsFeature:
             self.store.add(increments)
 
 
-def install(runtime: Runtime) -> None:
+def install(runtime: Runtime) -> tuple[MetricsFeature]:
     """Build this app's registry and counter writer and subscribe to the event bus."""
     feature = MetricsFeature(runtime)
     runtime.events.subscribe(feature.on_event)
-    runtime.features[__name__] = feature
+    return (feature,)
 
 
 @bp.get("/metrics")
 def metrics():
     """Answer in the format the scraper asks for (Prometheus text by default, OpenMetrics on request)."""
-    registry = current_runtime().features[__name__].registry
+    registry = current_runtime().feature(MetricsFeature).registry
     encode, content_type = choose_encoder(request.headers.get("Accept", ""))
     return Response(encode(registry), headers={"Content-Type": content_type})
+
+
+FEATURE = Feature(name="metrics", install=install, provides=(MetricsFeature,), blueprint=bp)

@@ -26,12 +26,15 @@ from sqlalchemy.orm import Session
 
 from riskmgr.core.domain import AccountSnapshot, AccountStatus, OrderRequest, OrderType, Position, TradingState
 from riskmgr.core.errors import ExchangeError, ValidationError
+from riskmgr.core.feature import Feature
 from riskmgr.core.labels import rule_label
 from riskmgr.persistence.models import AccountState
 from riskmgr.risk.config import RiskLimits
 from riskmgr.risk.emergency import triggers
+from riskmgr.risk.emergency.config import NAME as EMERGENCY
 from riskmgr.risk.emergency.config import EmergencySettings
 from riskmgr.risk.emergency.models import MonitorAction
+from riskmgr.risk.emergency.service import EmergencyService
 from riskmgr.risk.gateway import GatewayResult
 from riskmgr.risk.levels import PositionAction, PositionActionKind, position_actions
 from riskmgr.risk.sizing import round_down_to_step
@@ -42,8 +45,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 ACTOR = "risk-engine"
-EMERGENCY_FEATURE = "emergency"
-EMERGENCY_SETTINGS = "riskmgr.risk.emergency.feature"
 MAX_MONITOR_ATTEMPTS = 20  # a close the exchange keeps rejecting is left to the operator after this many cycles
 FINAL = ("done", "alerted", "gave_up")
 
@@ -67,7 +68,7 @@ class RiskEngine:
         self._rt = runtime
         self._limits = runtime.limits()
         self._now = runtime.clock.now()
-        self._settings: EmergencySettings = runtime.settings.feature(EMERGENCY_SETTINGS)
+        self._settings: EmergencySettings = runtime.settings.feature(EMERGENCY)
         self._notices = triggers.Notices(runtime.engine, runtime.clock)
 
     def run(self, snapshots: list[AccountSnapshot]) -> None:
@@ -86,7 +87,7 @@ class RiskEngine:
         if fired:
             self._fire(fired)
             return
-        emergency = self._rt.features.get(EMERGENCY_FEATURE)
+        emergency = self._rt.optional_feature(EmergencyService)
         if emergency is not None and emergency.store.running_id() is not None:
             return  # the emergency stop is flattening everything; the monitor would only race it
         self._sweep_entries(real, states)
@@ -180,7 +181,7 @@ class RiskEngine:
                 account=t.account,
                 data={"trigger": t.name, "reason": t.reason, "fired_with": names},
             )
-        emergency = self._rt.features.get(EMERGENCY_FEATURE)
+        emergency = self._rt.optional_feature(EmergencyService)
         if emergency is None:
             log.error("emergency triggers fired (%s) but the emergency stop feature is not installed", names)
             self._rt.trading.escalate(TradingState.HALTED, f"emergency triggers fired: {names}", ACTOR)
@@ -305,3 +306,6 @@ def _update_row(runtime: Runtime, key: str, status: str, attempts: int, result: 
         row = session.get(MonitorAction, key)
         if row is not None:
             row.status, row.attempts, row.result, row.updated_at = status, attempts, result, now
+
+
+FEATURE = Feature(name="risk", poll_hook=poll_hook)  # first in FEATURES: it grades the accounts before others act

@@ -21,6 +21,7 @@ from riskmgr.core.domain import AccountSnapshot, TradingState
 from riskmgr.core.errors import ExchangeError
 from riskmgr.core.events import Event
 from riskmgr.risk.config import RiskLimits
+from riskmgr.risk.emergency.service import EmergencyService
 from riskmgr.risk.exposure import resting_entries
 from riskmgr.risk.gateway import EntryCancellation
 from riskmgr.risk.state import daily_loss_pct
@@ -112,5 +113,5 @@ class EntryGuard:
         return out
 
     def _emergency_running(self) -> bool:
-        emergency = self._rt.features.get("emergency")
+        emergency = self._rt.optional_feature(EmergencyService)
         return emergency is not None and emergency.store.running_id() is not None

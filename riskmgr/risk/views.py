@@ -20,6 +20,7 @@ from riskmgr.accounts import services
 from riskmgr.app.runtime import current_runtime
 from riskmgr.core.domain import AccountStatus
 from riskmgr.core.errors import ConfigError, ValidationError
+from riskmgr.core.feature import Feature
 from riskmgr.core.formatting import dec
 from riskmgr.core.labels import sentence_time
 from riskmgr.core.validation import NAME_MAX, REASON_MAX, json_object, opt_int, opt_str, opt_time, req_str
@@ -34,14 +35,8 @@ if TYPE_CHECKING:
     from riskmgr.app.runtime import Runtime
 
 bp = Blueprint("risk", __name__)
-NAV = [("risk.risk_page", "Risk"), ("risk.audit_page", "Audit")]
 AUDIT_PAGE_MAX = 1000
 _PCT = Decimal("0.01")
-
-
-def install(runtime: Runtime) -> None:
-    """Expose the pre-trade check (built with the gateway in the composition root) to this feature's pages."""
-    runtime.features[__name__] = runtime.pretrade
 
 
 def _actor() -> str:
@@ -316,3 +311,7 @@ def audit_events(
              "message": e.message, "data": e.data}
             for e in session.scalars(stmt)
         ]
+
+
+# the pre-trade check these pages read is ``runtime.pretrade``, built with the gateway by the composition root
+FEATURE = Feature(name="risk-pages", blueprint=bp, nav=(("risk.risk_page", "Risk"), ("risk.audit_page", "Audit")))

@@ -10,6 +10,7 @@ from riskmgr.app.runtime import current_runtime
 from riskmgr.candles.store import CandleDataError, CandleStore, FetchReport
 from riskmgr.core.errors import ExchangeError, ValidationError
 from riskmgr.core.validation import opt_time
+from riskmgr.scanner.core import Scanner
 from riskmgr.scanner.web import normalize_symbol
 
 data_cli = AppGroup("data", help="Market data: the candle store.")
@@ -42,7 +43,7 @@ def _report_lines(report: FetchReport) -> list[str]:
 @click.option("--since", required=True, help="First bar to fetch, ISO 8601 (e.g. 2026-01-01T00:00:00Z; no zone = UTC).")
 def data_fetch(source: str, symbol: str, timeframe: str, since: str) -> None:
     """Fetch the closed bars of SYMBOL on SOURCE not stored yet (incremental), repairing gaps."""
-    store: CandleStore = current_runtime().features["candles"]
+    store = current_runtime().feature(CandleStore)
     try:
         start = opt_time({"since": since}, "since")
         report = store.fetch(source, normalize_symbol(symbol), timeframe, start)  # type: ignore[arg-type]  # --since is required, so never None
@@ -61,7 +62,7 @@ def data_fetch(source: str, symbol: str, timeframe: str, since: str) -> None:
               help="Let auto-trading act on this scan (as the scheduled scan does).")
 def signals_scan(auto_trade: bool) -> None:
     """Run one scan and print the ranked signals, the dropped ones and why symbols had none."""
-    scanner = current_runtime().features["scanner"]
+    scanner = current_runtime().feature(Scanner)
     try:
         view = scanner.scan(trigger="cli", auto_trade=auto_trade)
     except (CandleDataError, ValidationError) as exc:
@@ -95,7 +96,7 @@ def signals_plan(symbol: str) -> None:
     from riskmgr.scanner.views import plan_view
     from riskmgr.scanner.web import scanned_symbol
 
-    scanner = current_runtime().features["scanner"]
+    scanner = current_runtime().feature(Scanner)
     try:
         unified = scanned_symbol(scanner, symbol)
     except ValidationError as exc:

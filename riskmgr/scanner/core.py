@@ -41,6 +41,18 @@ MIN_OUTCOMES = 5  # fewer recorded trades than this say nothing about a win rate
 LOAD_WORKERS = 4  # parallel candle downloads from an exchange (its rate limits still apply per client)
 
 
+class WinRates:
+    """What the scanner asks another feature for: a rule's win rate on a symbol from backtests.
+
+    An extension point: a feature providing a subclass (``Feature.provides``) is asked when too few outcomes are
+    recorded; none does today, so the scanner says the win rate is unknown rather than guess one.
+    """
+
+    def signal_win_rate(self, *, source: str, symbol: str, timeframe: str) -> Decimal | float | None:
+        """Return the win rate (0..1) of the rule's signals on ``symbol``, or None when there is none to tell."""
+        raise NotImplementedError
+
+
 @dataclass(frozen=True)
 class Ranked:
     signal: Signal
@@ -178,10 +190,10 @@ class Scanner:
         trades, wins = self.history.recorded_win_rate(RULE, source, signal.symbol, timeframe)
         if trades >= MIN_OUTCOMES:
             return Decimal(wins) / Decimal(trades), f"from {trades} recorded trades of this rule on {signal.symbol}"
-        lookup = getattr(self.runtime.features.get("backtest"), "signal_win_rate", None)
-        if lookup is not None:
+        rates = self.runtime.optional_feature(WinRates)
+        if rates is not None:
             try:
-                rate = lookup(source=source, symbol=signal.symbol, timeframe=timeframe)
+                rate = rates.signal_win_rate(source=source, symbol=signal.symbol, timeframe=timeframe)
             except Exception as exc:  # another feature's fault must not stop the scan; it is logged and said
                 log.exception("backtest win rate for %s failed", signal.symbol)
                 return None, f"backtest win rate unavailable ({type(exc).__name__})"

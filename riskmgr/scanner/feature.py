@@ -1,7 +1,7 @@
 """Feature: the candle store, the signal scanner, the Signals page and auto-trading (issue 5).
 
-Installs ``runtime.features["candles"]`` (``riskmgr.candles.store.CandleStore``) and ``runtime.features["scanner"]``
-(``riskmgr.scanner.core.Scanner``), a scan job every SIGNAL_SECONDS, the Signals page and API, and the
+Provides ``runtime.feature(CandleStore)`` (``riskmgr.candles.store``) and ``runtime.feature(Scanner)``
+(``riskmgr.scanner.core``), a scan job every SIGNAL_SECONDS, the Signals page and API, and the
 ``flask data fetch`` / ``flask signals scan`` commands.
 
 Settings (environment, read once at start):
@@ -17,7 +17,7 @@ Settings (environment, read once at start):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -26,6 +26,7 @@ from riskmgr.candles.sources import build_sources
 from riskmgr.candles.store import CandleStore
 from riskmgr.core.env import read_bool, read_choice, read_int, read_names
 from riskmgr.core.errors import ConfigError
+from riskmgr.core.feature import Feature, Job
 from riskmgr.market.base import TIMEFRAME_SECONDS
 from riskmgr.scanner.cli import data_cli, signals_cli
 from riskmgr.scanner.core import Scanner
@@ -34,11 +35,10 @@ from riskmgr.scanner.web import bp
 if TYPE_CHECKING:
     from riskmgr.app.runtime import Runtime
 
+NAME = "scanner"
 SOURCE_NAMES = ("simulated", "binanceusdm", "bitget", "bitunix")
-NAV = [("scanner.signals_page", "Signals")]
-CLI = [data_cli, signals_cli]
 
-__all__ = ["CLI", "NAV", "ScannerSettings", "bp", "install", "jobs", "scan_job", "settings_from_env"]
+__all__ = ["FEATURE", "ScannerSettings", "install", "jobs", "scan_job", "settings_from_env"]
 
 
 @dataclass(frozen=True)
@@ -65,9 +65,9 @@ def settings_from_env(env: Mapping[str, str]) -> ScannerSettings:
     )
 
 
-def install(runtime: Runtime) -> None:
+def install(runtime: Runtime) -> tuple[CandleStore, Scanner]:
     """Build the candle store and the scanner (no network here) and check the settings against the accounts."""
-    settings: ScannerSettings = runtime.settings.feature(__name__)
+    settings: ScannerSettings = runtime.settings.feature(NAME)
     sources = runtime.settings.extra.get("candle_sources")
     if sources is None:
         sources = build_sources(runtime.clock, runtime.settings.fetch_timeout_seconds)
@@ -80,15 +80,19 @@ def install(runtime: Runtime) -> None:
     if unknown:
         raise ConfigError(f"AUTO_TRADE_ACCOUNTS names {unknown[0]!r}, which is not a configured account; "
                           f"configured: {', '.join(runtime.accounts) or 'none'}")
-    runtime.features["candles"] = store
-    runtime.features["scanner"] = Scanner(runtime, store, settings)
+    return store, Scanner(runtime, store, settings)
 
 
 def scan_job() -> None:
     """Run one scheduled scan (auto-trading acts on it)."""
-    current_runtime().features["scanner"].scan(trigger="schedule", auto_trade=True)
+    current_runtime().feature(Scanner).scan(trigger="schedule", auto_trade=True)
 
 
-def jobs(runtime: Runtime) -> list[tuple[str, float, Callable[[], None]]]:
+def jobs(runtime: Runtime) -> list[Job]:
     """Return the scan job, every SIGNAL_SECONDS."""
-    return [("signal-scan", runtime.settings.feature(__name__).signal_seconds, scan_job)]
+    return [("signal-scan", runtime.settings.feature(NAME).signal_seconds, scan_job)]
+
+
+FEATURE = Feature(name=NAME, install=install, provides=(CandleStore, Scanner), blueprint=bp,
+                  nav=(("scanner.signals_page", "Signals"),), jobs=jobs, cli=(data_cli, signals_cli),
+                  settings_from_env=settings_from_env)

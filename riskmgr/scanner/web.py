@@ -49,7 +49,7 @@ def doc_blocks(doc: str | None) -> list[tuple[str, list[str]]]:
 
 def scanner() -> Scanner:
     """Return the scanner of the current app."""
-    return current_runtime().features["scanner"]
+    return current_runtime().feature(Scanner)
 
 
 def normalize_symbol(raw: str) -> str:

@@ -39,7 +39,7 @@ def _constant_globals(state) -> None:
     one table of human labels for rule and limit names (read by static/js/format.js)."""
     runtime = state.app.extensions["riskmgr"]
     state.app.jinja_env.globals.update(
-        nav_items=tuple(NAV_ITEMS + [item for _, nav in features.collect("NAV") for item in nav]),
+        nav_items=tuple(NAV_ITEMS + features.nav_items()),
         display_tz=state.app.config["RISKMGR"].display_timezone,
         market_simulated=bool(getattr(runtime.market, "simulated", False)),
         rm_labels=label_table(),

@@ -10,8 +10,10 @@ from celery import chord, group, shared_task
 from flask import current_app
 
 from riskmgr.accounts import view_cache
+from riskmgr.alerts.feature import AlertsFeature
 from riskmgr.app import features
 from riskmgr.app.runtime import current_runtime
+from riskmgr.scanner.core import Scanner
 from riskmgr.workers import locks
 
 log = logging.getLogger(__name__)
@@ -104,7 +106,7 @@ def run_backtest(run_id: int) -> str:
 
 @shared_task(name="riskmgr.scan_signals", ignore_result=True)
 def scan_signals(auto_trade: bool = True) -> str:
-    view = current_runtime().features["scanner"].scan(trigger="worker", auto_trade=auto_trade)
+    view = current_runtime().feature(Scanner).scan(trigger="worker", auto_trade=auto_trade)
     return f"scan: {len(view.get('signals', []))} signal(s)"
 
 
@@ -113,7 +115,7 @@ def deliver_alert(alert: dict[str, Any]) -> str:
     """Deliver one alert (toggles, the shared rate limit and the channels as on the in-process queue)."""
     from riskmgr.alerts.dispatch import Alert
 
-    dispatcher = current_runtime().features["riskmgr.alerts.feature"].dispatcher
+    dispatcher = current_runtime().feature(AlertsFeature).dispatcher
     dispatcher.deliver(Alert(alert["kind"], alert["message"], datetime.fromisoformat(alert["ts"]),
                              alert.get("account"), int(alert.get("repeats", 0))))
     return f"alert {alert['kind']}: handled"

@@ -7,6 +7,7 @@ import pytest
 from riskmgr import create_app
 from riskmgr.accounts import liveness
 from riskmgr.accounts.monitor import poll_cycle
+from riskmgr.alerts.feature import AlertsFeature
 from riskmgr.app import features
 from riskmgr.persistence.extensions import db
 from riskmgr.web.auth import ensure_admin_credentials
@@ -137,7 +138,7 @@ def test_every_page_carries_the_liveness_banners_and_limits(app, rt):
 
 
 def test_stopped_poller_reaches_the_alert_channels_once(rt, clock):
-    dispatcher = rt.features["riskmgr.alerts.feature"].dispatcher
+    dispatcher = rt.feature(AlertsFeature).dispatcher
     poll_cycle(rt)
     clock.advance(liveness.stopped_after_seconds(rt) + 1)
     liveness.check(rt)

@@ -32,7 +32,7 @@ from riskmgr.risk.sizing import round_to_tick
 from tests.conftest import make_settings
 from tests.fakes import BTC, ReadOnlyFake
 
-FEATURE = "riskmgr.accounts.watchdog"
+FEATURE = "watchdog"
 
 
 class ProtectableFake(ReadOnlyFake):

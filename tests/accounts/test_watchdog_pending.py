@@ -115,7 +115,7 @@ def test_pending_stop_survives_a_restart_then_the_new_watchdog_does_not_place_it
     rt = make_rt({"live": lagging}, watch=GRACE)
     cycle(rt, clock)
 
-    rt.features[FEATURE] = ProtectionWatchdog(rt, GRACE)  # a restarted process: nothing kept in memory
+    rt.features.replace(ProtectionWatchdog, ProtectionWatchdog(rt, GRACE))  # a restarted process: nothing kept
     cycle(rt, clock)
     cycle(rt, clock)
 

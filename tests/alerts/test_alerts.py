@@ -19,6 +19,7 @@ from riskmgr.accounts.monitor import poll_cycle
 from riskmgr.alerts import channels as alerts_channels
 from riskmgr.alerts import feature as alerts
 from riskmgr.alerts.channels import LogChannel, TelegramChannel
+from riskmgr.alerts.feature import AlertsFeature
 from riskmgr.alerts.queue import BackgroundQueue
 from riskmgr.alerts.settings import DEFAULT_ON, AlertSettings, settings_from_env
 from riskmgr.core.domain import TradingState
@@ -55,7 +56,7 @@ def build(tmp_path, clock, tg):
     def make(alert_settings: AlertSettings | None = None, adapters=None):
         extra = {"clock": clock, **({"adapters": adapters} if adapters else {})}
         settings = make_settings(tmp_path, extra=extra,
-                                 feature_settings={"riskmgr.alerts.feature": alert_settings or AlertSettings()})
+                                 feature_settings={"alerts": alert_settings or AlertSettings()})
         app = create_app(settings)
         with app.app_context():
             db.create_all()
@@ -71,7 +72,7 @@ def build(tmp_path, clock, tg):
 
 
 def dispatcher(app):
-    return app.extensions["riskmgr"].features["riskmgr.alerts.feature"].dispatcher
+    return app.extensions["riskmgr"].feature(AlertsFeature).dispatcher
 
 
 def fast_retries(app):
@@ -546,7 +547,7 @@ def test_bad_alert_setting_is_refused_naming_the_variable(env, words):
 
 def test_secrets_never_appear_in_the_settings_repr(tmp_path):
     s = telegram(smtp_password="smtp-pass-9876")
-    settings = make_settings(tmp_path, feature_settings={"riskmgr.alerts.feature": s})
+    settings = make_settings(tmp_path, feature_settings={"alerts": s})
     for text in (repr(s), repr(settings)):
         assert TOKEN not in text and "smtp-pass-9876" not in text
 

@@ -14,6 +14,7 @@ from riskmgr import create_app
 from riskmgr.accounts.monitor import poll_cycle
 from riskmgr.alerts import feature as alerts
 from riskmgr.alerts.channels import Alert
+from riskmgr.alerts.feature import AlertsFeature
 from riskmgr.alerts.settings import AlertSettings
 from riskmgr.core.errors import MalformedResponseError
 from riskmgr.persistence.extensions import db
@@ -30,7 +31,7 @@ def two(tmp_path, clock):
         pair = []
         for _ in range(2):
             extra = {"clock": clock, **({"adapters": adapters} if adapters else {})}
-            features = {"riskmgr.alerts.feature": alert_settings}
+            features = {"alerts": alert_settings}
             app = create_app(make_settings(tmp_path, extra=extra, feature_settings=features))
             with app.app_context():
                 db.create_all()
@@ -46,7 +47,7 @@ def two(tmp_path, clock):
 
 
 def _dispatcher(app):
-    return app.extensions["riskmgr"].features["riskmgr.alerts.feature"].dispatcher
+    return app.extensions["riskmgr"].feature(AlertsFeature).dispatcher
 
 
 def _statuses(app) -> list[tuple[str, str]]:

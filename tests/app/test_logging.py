@@ -97,7 +97,7 @@ def test_a_planted_secret_is_masked_on_the_console_and_in_the_rotating_file(tmp_
 
 def test_the_telegram_token_is_masked_in_the_apps_log_lines_once_alerts_are_installed(tmp_path, clock, captured):
     alerts = AlertSettings(telegram_bot_token=TOKEN, telegram_chat_ids=("-1001",))
-    features = {"riskmgr.alerts.feature": alerts}
+    features = {"alerts": alerts}
     app = create_app(make_settings(tmp_path, extra={"clock": clock}, feature_settings=features))
     with app.app_context():
         db.engine.dispose()

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from riskmgr.backtest.models import BacktestRun
+from riskmgr.backtest.service import BacktestService
 from tests.conftest import csrf_from, login
 
 RANGE = {"start": "2026-11-10T00:00", "end": "2026-11-14T00:00", "timezone": "UTC"}
@@ -16,7 +17,7 @@ RANGE = {"start": "2026-11-10T00:00", "end": "2026-11-14T00:00", "timezone": "UT
 def start(api, runtime, **body):
     res = api.post("/api/backtests", json=body)
     assert res.status_code == 202, res.get_json()
-    runtime.features["backtest"].wait(res.get_json()["id"])
+    runtime.feature(BacktestService).wait(res.get_json()["id"])
     return res.get_json()["id"]
 
 
@@ -26,7 +27,7 @@ def test_a_run_is_accepted_then_finishes_with_stats_trades_and_charts(api, runti
 
     res = api.post("/api/backtests", json={"preset": "conservative", **RANGE})
     run_id = res.get_json()["id"]
-    runtime.features["backtest"].wait(run_id)
+    runtime.feature(BacktestService).wait(run_id)
     run = api.get(f"/api/backtests/{run_id}?trades_limit=5").get_json()
 
     assert res.status_code == 202 and res.get_json()["url"] == f"/api/backtests/{run_id}"

@@ -13,6 +13,7 @@ from riskmgr.backtest import data
 from riskmgr.backtest.csvdata import parse_csv
 from riskmgr.backtest.params import parse_params
 from riskmgr.backtest.runs import save_dataset
+from riskmgr.candles.store import CandleStore
 from riskmgr.core.clock import to_ms
 from riskmgr.core.errors import ValidationError
 from riskmgr.market.base import CandleArrays
@@ -84,7 +85,8 @@ def test_a_start_before_the_simulated_market_opens_is_refused(runtime):
 
 
 def test_exchange_history_comes_through_the_candle_store_with_warm_up_and_gaps_reported(runtime):
-    store = runtime.features["candles"] = FakeStore()
+    store = FakeStore()
+    runtime.features.replace(CandleStore, store)
     p = params(source="binanceusdm", strategy="sma_cross")
 
     data.check_source(runtime, p)
@@ -97,7 +99,7 @@ def test_exchange_history_comes_through_the_candle_store_with_warm_up_and_gaps_r
 
 
 def test_exchange_source_refuses_unknown_symbols_and_timeframes_it_does_not_serve(runtime):
-    runtime.features["candles"] = FakeStore()
+    runtime.features.replace(CandleStore, FakeStore())
 
     with pytest.raises(ValidationError) as symbol:
         data.check_source(runtime, params(source="binanceusdm", symbol="DOGE/USDT:USDT"))
@@ -112,7 +114,7 @@ def test_exchange_source_refuses_unknown_symbols_and_timeframes_it_does_not_serv
 
 
 def test_a_symbol_without_known_contract_figures_needs_them_given(runtime):
-    runtime.features["candles"] = FakeStore()
+    runtime.features.replace(CandleStore, FakeStore())
     bare = params(source="binanceusdm", symbol="PEPE/USDT:USDT")
     contract = {"qty_step": "1000", "price_tick": "0.0000001", "min_qty": "1000", "min_notional": "5",
                 "maintenance_margin_rate": "0.01", "max_leverage": "25"}
@@ -162,7 +164,7 @@ def test_an_uploaded_dataset_is_loaded_for_its_symbol_and_timeframe(runtime):
 
 
 def test_a_range_without_bars_is_an_error_naming_the_dates(runtime):
-    runtime.features["candles"] = FakeStore()
+    runtime.features.replace(CandleStore, FakeStore())
 
     with pytest.raises(ValidationError) as err:
         data.load(runtime, params(source="binanceusdm", start="2026-11-01T00:00", end="2026-11-02T00:00"),

@@ -8,7 +8,7 @@ import pytest
 
 from riskmgr import create_app
 from riskmgr.backtest.runs import QUEUED, RunStore
-from riskmgr.backtest.service import MAX_WAITING
+from riskmgr.backtest.service import MAX_WAITING, BacktestService
 from riskmgr.core.errors import ValidationError
 from riskmgr.persistence.extensions import db
 from tests.conftest import T0, make_settings
@@ -21,7 +21,7 @@ def _store(tmp_path) -> tuple[RunStore, object]:
     with app.app_context():
         db.create_all()
     runtime = app.extensions["riskmgr"]
-    params, _ = runtime.features["backtest"].resolve({})
+    params, _ = runtime.feature(BacktestService).resolve({})
     return RunStore(runtime), params
 
 

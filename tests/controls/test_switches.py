@@ -10,6 +10,7 @@ from riskmgr.accounts.monitor import poll_cycle
 from riskmgr.controls.service import switch_notes, switches, switches_view
 from riskmgr.persistence.extensions import db
 from riskmgr.scanner.auto import policies
+from riskmgr.scanner.core import Scanner
 from riskmgr.scanner.feature import ScannerSettings
 from riskmgr.scanner.models import SignalDecision
 from tests.conftest import make_settings
@@ -63,7 +64,7 @@ def test_the_scanner_takes_no_entry_for_an_account_whose_auto_trading_is_off(run
     switches(runtime).set_auto_trading("paper", False, reason="", by="operator")
     poll_cycle(runtime)
 
-    view = runtime.features["scanner"].scan(trigger="schedule", auto_trade=True)
+    view = runtime.feature(Scanner).scan(trigger="schedule", auto_trade=True)
 
     assert view["signals"], "the scan must see signals for this test to mean anything"
     with Session(runtime.engine) as session:

@@ -6,6 +6,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from riskmgr.journal.filters import parse_filter
+from riskmgr.journal.service import JournalService
 from tests.exchanges.conftest import BTC, ETH
 from tests.journal.conftest import close_long, open_long
 
@@ -14,7 +15,7 @@ D = Decimal
 
 def journal(rt, **args):
     flt = parse_filter(args, list(rt.accounts), rt.clock.now())
-    return rt.features["journal"].journal(flt)
+    return rt.feature(JournalService).journal(flt)
 
 
 def test_a_manual_close_shows_entry_exit_size_pnl_after_fees_and_duration(jrt, market, clock):

@@ -14,6 +14,7 @@ from riskmgr.core.errors import NotSupportedError, TemporaryError
 from riskmgr.exchanges.reader import AccountReader
 from riskmgr.journal.closes import close_result
 from riskmgr.journal.filters import parse_filter
+from riskmgr.journal.service import JournalService
 from riskmgr.persistence.models import OrderIntent
 from riskmgr.risk.context import ClosedTrade
 from tests.conftest import API_TOKEN
@@ -53,7 +54,7 @@ def intent(runtime, client_id: str, purpose: str, at) -> None:
 
 
 def journal(runtime, **args):
-    return runtime.features["journal"].journal(parse_filter(args, list(runtime.accounts), runtime.clock.now()))
+    return runtime.feature(JournalService).journal(parse_filter(args, list(runtime.accounts), runtime.clock.now()))
 
 
 def test_a_venue_close_has_its_reported_pnl_unknown_prices_and_the_reason_of_our_close_order(runtime, live, clock):

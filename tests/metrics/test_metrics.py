@@ -8,9 +8,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from riskmgr import create_app
 from riskmgr.accounts.monitor import poll_cycle
+from riskmgr.alerts.feature import AlertsFeature
 from riskmgr.alerts.settings import AlertSettings
 from riskmgr.core.domain import TradingState
 from riskmgr.core.errors import MalformedResponseError
+from riskmgr.metrics.prometheus import MetricsFeature
 from riskmgr.persistence.extensions import db
 from tests.conftest import API_TOKEN, login, make_settings
 from tests.fakes import ReadOnlyFake, long_btc
@@ -25,7 +27,7 @@ def build(tmp_path, clock):
 
     def make(adapters=None):
         extra = {"clock": clock, **({"adapters": adapters} if adapters else {})}
-        features = {"riskmgr.alerts.feature": AlertSettings()}
+        features = {"alerts": AlertSettings()}
         app = create_app(make_settings(tmp_path, extra=extra, feature_settings=features))
         with app.app_context():
             db.create_all()
@@ -41,9 +43,9 @@ def build(tmp_path, clock):
 
 def settle(app):
     """Wait until the app's background writers have stored every event seen so far."""
-    features = app.extensions["riskmgr"].features
-    assert features["riskmgr.metrics.prometheus"].queue.drain(10)
-    assert features["riskmgr.alerts.feature"].dispatcher.queue.drain(10)
+    runtime = app.extensions["riskmgr"]
+    assert runtime.feature(MetricsFeature).queue.drain(10)
+    assert runtime.feature(AlertsFeature).dispatcher.queue.drain(10)
 
 
 def scrape(app) -> dict[tuple[str, tuple], float]:

@@ -32,11 +32,12 @@ from riskmgr.risk import engine
 from riskmgr.risk.context import ClosedTrade
 from riskmgr.risk.emergency.config import EmergencySettings
 from riskmgr.risk.emergency.feature import service
+from riskmgr.risk.emergency.service import EmergencyService
 from riskmgr.risk.emergency.store import StartResult
 from tests.conftest import T0, make_settings
 from tests.fakes import BTC, ReadOnlyFake, balance, long_btc
 
-FEATURE = "riskmgr.risk.emergency.feature"
+FEATURE = "emergency"
 
 
 class TradingFake(ReadOnlyFake):
@@ -111,7 +112,7 @@ def build(tmp_path, clock, fake):
         apps.append(app)
         rt = app.extensions["riskmgr"]
         if not real_emergency:
-            rt.features["emergency"] = StubEmergency()
+            rt.features.replace(EmergencyService, StubEmergency())
         with Session(rt.engine) as session, session.begin():
             session.merge(AccountState(account="a", peak_equity=Decimal(1000), peak_at=T0, day=T0.date().isoformat(),
                                      day_start_equity=Decimal(1000), updated_at=T0))
@@ -162,7 +163,7 @@ def test_last_drawdown_tier_halts_fires_drawdown_max_and_the_state_never_moves_b
     cycle(rt)
 
     assert rt.trading.current().state is TradingState.HALTED
-    assert [s[0] for s in rt.features["emergency"].starts] == ["auto:drawdown_max"]
+    assert [s[0] for s in rt.feature(EmergencyService).starts] == ["auto:drawdown_max"]
     assert [e.data["to"] for e in kinds(rt, "state.changed")] == ["REDUCING", "HALTED"]
     assert [e.data["tier"] for e in kinds(rt, "risk.drawdown")] == ["reducing", "halt"]
 
@@ -211,7 +212,7 @@ def test_daily_loss_limit_is_announced_once_without_a_state_change_by_default(bu
 
     assert len(kinds(rt, "risk.daily_loss")) == 1
     assert rt.trading.current().state is TradingState.ACTIVE
-    assert rt.features["emergency"].starts == []
+    assert rt.feature(EmergencyService).starts == []
 
 
 def test_daily_loss_limit_halts_and_fires_daily_loss_when_configured(build, fake):
@@ -222,7 +223,7 @@ def test_daily_loss_limit_halts_and_fires_daily_loss_when_configured(build, fake
     cycle(rt)
 
     assert rt.trading.current().state is TradingState.HALTED
-    assert [s[0] for s in rt.features["emergency"].starts] == ["auto:daily_loss"]
+    assert [s[0] for s in rt.feature(EmergencyService).starts] == ["auto:daily_loss"]
     trigger_audit = rt.audit.query(kind="risk.trigger")
     assert len(trigger_audit) == 1 and "'Daily loss limit'" in trigger_audit[0]["message"]
 
@@ -242,7 +243,7 @@ def test_monitor_closes_a_critical_position_through_the_gateway_exactly_once_acr
     with Session(rt.engine) as session:
         intents = session.scalars(select(OrderIntent).where(OrderIntent.purpose == "monitor-close")).all()
     assert [(i.status, i.client_id) for i in intents] == [("accepted", fake.closes[0][2])]
-    assert rt.features["emergency"].starts == []
+    assert rt.feature(EmergencyService).starts == []
 
 
 def test_monitor_retries_a_rejected_close_next_cycle_under_a_new_intent(build, fake, clock):
@@ -288,7 +289,7 @@ def test_stale_or_old_data_never_leads_to_a_close_or_a_trigger(build, fake, cloc
     engine.poll_hook(rt, [stale])
 
     assert fake.closes == []
-    assert rt.features["emergency"].starts == []
+    assert rt.feature(EmergencyService).starts == []
 
 
 # -- automatic emergency triggers -------------------------------------------------------------------------------------
@@ -301,7 +302,7 @@ def test_critical_position_without_a_working_stop_fires_critical_unprotected_onc
     clock.advance(5)
     cycle(rt)
 
-    starts = rt.features["emergency"].starts
+    starts = rt.feature(EmergencyService).starts
     assert [(s[0], s[1]) for s in starts] == [("auto:critical_unprotected", "risk-engine")]
     assert "without a working stop-loss" in starts[0][2]
     audit = rt.audit.query(kind="risk.trigger")
@@ -312,15 +313,15 @@ def test_critical_position_without_a_working_stop_fires_critical_unprotected_onc
 
 def test_a_trigger_whose_emergency_stop_could_not_start_fires_again_next_cycle(build, fake, clock):
     rt = build()
-    rt.features["emergency"].fail_next = True
+    rt.feature(EmergencyService).fail_next = True
     fake.positions = [long_btc(entry="50000", mark="47000")]  # CRITICAL, no stop
 
     cycle(rt)
-    assert rt.features["emergency"].starts == []
+    assert rt.feature(EmergencyService).starts == []
     clock.advance(5)
     cycle(rt)
 
-    assert [s[0] for s in rt.features["emergency"].starts] == ["auto:critical_unprotected"]
+    assert [s[0] for s in rt.feature(EmergencyService).starts] == ["auto:critical_unprotected"]
 
 
 def test_failed_polls_trigger_fires_once_at_the_configured_count(build, fake, clock):
@@ -332,11 +333,11 @@ def test_failed_polls_trigger_fires_once_at_the_configured_count(build, fake, cl
     for _ in range(3):
         clock.advance(5)
         cycle(rt)
-        fired_after.append(len(rt.features["emergency"].starts))
+        fired_after.append(len(rt.feature(EmergencyService).starts))
 
     assert fired_after == [0, 1, 1]
-    assert rt.features["emergency"].starts[0][0] == "auto:failed_polls"
-    assert "2 polls failed in a row" in rt.features["emergency"].starts[0][2]
+    assert rt.feature(EmergencyService).starts[0][0] == "auto:failed_polls"
+    assert "2 polls failed in a row" in rt.feature(EmergencyService).starts[0][2]
 
 
 def test_stale_data_trigger_fires_when_the_last_good_read_is_too_old(build, fake, clock):
@@ -346,11 +347,11 @@ def test_stale_data_trigger_fires_when_the_last_good_read_is_too_old(build, fake
 
     clock.advance(20)
     cycle(rt)
-    assert rt.features["emergency"].starts == []
+    assert rt.feature(EmergencyService).starts == []
     clock.advance(11)
     cycle(rt)
 
-    assert [s[0] for s in rt.features["emergency"].starts] == ["auto:stale_data"]
+    assert [s[0] for s in rt.feature(EmergencyService).starts] == ["auto:stale_data"]
 
 
 def test_data_triggers_are_off_by_default(build, fake, clock):
@@ -362,7 +363,7 @@ def test_data_triggers_are_off_by_default(build, fake, clock):
         clock.advance(60)
         cycle(rt)
 
-    assert rt.features["emergency"].starts == []
+    assert rt.feature(EmergencyService).starts == []
 
 
 def _trades(*pnls: str) -> list[ClosedTrade]:
@@ -378,7 +379,7 @@ def test_consecutive_losses_trigger_fires_once_per_streak_when_enabled(build, fa
     clock.advance(5)
     cycle(rt)
 
-    starts = rt.features["emergency"].starts
+    starts = rt.feature(EmergencyService).starts
     assert [s[0] for s in starts] == ["auto:consecutive_losses"]
     assert "3 losing closes in a row (limit 3)" in starts[0][2]
 
@@ -387,12 +388,12 @@ def test_consecutive_losses_trigger_stays_quiet_below_the_limit_and_when_disable
     below = build(EmergencySettings(on_consecutive_losses=True))
     fake.trades = _trades("-5", "-3", "10", "-1")
     cycle(below)
-    assert below.features["emergency"].starts == []
+    assert below.feature(EmergencyService).starts == []
 
     fake.trades = _trades("-5", "-3", "-1")
     disabled = build()
     cycle(disabled)
-    assert disabled.features["emergency"].starts == []
+    assert disabled.feature(EmergencyService).starts == []
 
 
 def test_a_trigger_runs_the_real_emergency_stop_until_flat(build, fake):

@@ -23,6 +23,7 @@ from riskmgr.core.clock import FixedClock
 from riskmgr.core.domain import OrderRequest, OrderSide, OrderType, PositionSide, TradingState
 from riskmgr.market.sim.specs import SIM_SYMBOLS
 from riskmgr.persistence.extensions import db
+from riskmgr.risk.emergency.service import EmergencyService
 from riskmgr.risk.gateway import OrderGateway
 from tests.conftest import T0, database_url, make_settings
 
@@ -193,7 +194,7 @@ def test_an_entry_judged_just_before_an_emergency_stop_is_closed_before_flat_is_
     worker.start()
     assert sending.wait(5)
 
-    emergency = polled.features["emergency"]
+    emergency = polled.feature(EmergencyService)
     started = emergency.start("test: race an entry", actor="t", trigger="manual")
     view = emergency.wait(started.id, timeout=60)
     worker.join(timeout=30)

@@ -12,6 +12,7 @@ from riskmgr import create_app
 from riskmgr.candles.ccxt_source import BinanceSource
 from riskmgr.core.clock import to_ms
 from riskmgr.persistence.extensions import db
+from riskmgr.scanner.core import Scanner
 from tests.conftest import T0, csrf_from, login, make_settings
 
 DOGE = "DOGE/USDT:USDT"
@@ -34,7 +35,7 @@ def test_signals_before_any_scan_say_so_and_show_the_auto_trading_policy(api):
 
 
 def test_signals_after_a_scan_carry_score_components_status_and_last_scan_time(api, runtime):
-    runtime.features["scanner"].scan(trigger="schedule", auto_trade=False)
+    runtime.feature(Scanner).scan(trigger="schedule", auto_trade=False)
 
     data = api.get("/api/signals").get_json()
 
@@ -48,9 +49,9 @@ def test_signals_after_a_scan_carry_score_components_status_and_last_scan_time(a
 
 
 def test_statuses_are_current_when_read_after_the_scan(api, runtime, clock):
-    runtime.features["scanner"].scan(trigger="schedule", auto_trade=False)
+    runtime.feature(Scanner).scan(trigger="schedule", auto_trade=False)
     clock.advance(minutes=20)
-    runtime.features["scanner"].history.expire(clock.now())
+    runtime.feature(Scanner).history.expire(clock.now())
 
     (signal,) = api.get("/api/signals").get_json()["signals"]
 
@@ -81,7 +82,7 @@ def test_the_api_needs_authentication(client):
 
 
 def test_history_lists_signals_with_their_decisions(api, runtime):
-    runtime.features["scanner"].scan(trigger="schedule", auto_trade=True)
+    runtime.feature(Scanner).scan(trigger="schedule", auto_trade=True)
 
     (row,) = api.get("/api/signals/history?limit=5").get_json()["signals"]
 
@@ -98,7 +99,7 @@ def test_history_refuses_bad_parameters_naming_the_field(api, query, field):
 
 
 def test_chart_series_hold_price_bands_emas_rsi_and_the_signal_lines(api, runtime):
-    runtime.features["scanner"].scan(trigger="schedule", auto_trade=False)
+    runtime.feature(Scanner).scan(trigger="schedule", auto_trade=False)
 
     data = api.get("/api/signals/DOGE%2FUSDT%3AUSDT/chart").get_json()
 

@@ -18,6 +18,7 @@ from riskmgr.risk.costs import trading_costs
 from riskmgr.risk.recentre import recentre
 from riskmgr.risk.sizing import SizingInput, size_position
 from riskmgr.scanner.auto import policies
+from riskmgr.scanner.core import Scanner
 from riskmgr.scanner.feature import ScannerSettings
 from riskmgr.scanner.models import SignalDecision
 
@@ -27,7 +28,7 @@ BUSY = datetime(2026, 11, 26, 4, 0, tzinfo=UTC)  # five signals on the simulated
 
 @pytest.fixture
 def scanner(runtime):
-    return runtime.features["scanner"]
+    return runtime.feature(Scanner)
 
 
 def decisions(runtime) -> list[SignalDecision]:
@@ -196,7 +197,8 @@ def test_an_open_trade_has_no_outcome_yet(runtime, scanner, clock):
 def _runtime_with(*accounts):
     return SimpleNamespace(market=SimpleNamespace(source="simulated"),
                            accounts={name: SimpleNamespace(mode=mode, exchange=exchange)
-                                     for name, mode, exchange in accounts})
+                                     for name, mode, exchange in accounts},
+                           optional_feature=lambda kind: None)  # no account switches installed
 
 
 def test_live_accounts_do_not_auto_trade_unless_switched_on():

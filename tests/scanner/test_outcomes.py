@@ -14,6 +14,7 @@ from riskmgr.core.errors import TemporaryError
 from riskmgr.exchanges.reader import AccountReader
 from riskmgr.risk.context import ClosedTrade
 from riskmgr.scanner.auto import LIVE_CLOSE_GRACE, NO_CLOSE, closes_of
+from riskmgr.scanner.core import Scanner
 from riskmgr.scanner.history import OpenTrade, Outcome
 from riskmgr.scanner.models import SignalDecision
 from riskmgr.signals.conservative import Signal
@@ -46,7 +47,7 @@ class LiveWithHistory(ReadOnlyFake):
 
 @pytest.fixture
 def auto(runtime):
-    return runtime.features["scanner"].auto
+    return runtime.feature(Scanner).auto
 
 
 def _signal(side: PositionSide = LONG, minutes: int = 0) -> Signal:
@@ -58,7 +59,7 @@ def _signal(side: PositionSide = LONG, minutes: int = 0) -> Signal:
 
 def _taken(runtime, account: str, side: PositionSide = LONG, minutes: int = 0) -> int:
     """Record a signal taken on ``account`` at T0 + ``minutes``; return its decision id."""
-    history = runtime.features["scanner"].history
+    history = runtime.feature(Scanner).history
     runtime.clock.set(T0 + timedelta(minutes=minutes))
     signal = _signal(side, minutes)
     record = history.record("conservative", "fakex", signal, quality_score(signal, None), "active", "ok")

@@ -11,13 +11,15 @@ import numpy as np
 import pytest
 
 from riskmgr import create_app
+from riskmgr.candles.store import CandleStore
 from riskmgr.core.clock import to_ms
 from riskmgr.core.domain import AccountSnapshot, AccountStatus, MarginMode, Position, PositionSide
 from riskmgr.core.errors import ConfigError, TemporaryError
+from riskmgr.core.feature import Installed
 from riskmgr.market.base import CandleArrays
 from riskmgr.persistence.extensions import db
 from riskmgr.risk.config import RiskLimits
-from riskmgr.scanner.core import HISTORY_BARS, signal_params
+from riskmgr.scanner.core import HISTORY_BARS, Scanner, WinRates, signal_params
 from riskmgr.scanner.feature import ScannerSettings, install, settings_from_env
 from riskmgr.scanner.history import Outcome
 from riskmgr.signals.conservative import COMPONENTS
@@ -30,7 +32,7 @@ BUSY = datetime(2026, 11, 26, 4, 0, tzinfo=UTC)  # five signals on the simulated
 
 @pytest.fixture
 def scanner(runtime):
-    return runtime.features["scanner"]
+    return runtime.feature(Scanner)
 
 
 def holding(runtime, symbol: str, clock) -> None:
@@ -76,7 +78,7 @@ def test_signals_are_ranked_by_quality_score_best_first(runtime, scanner, clock)
 
 
 def test_the_scan_feeds_the_rules_the_last_1000_closed_bars(runtime, scanner):
-    store = runtime.features["candles"]
+    store = runtime.feature(CandleStore)
 
     bars = store.candles("simulated", DOGE, "15m", limit=HISTORY_BARS)
 
@@ -192,7 +194,8 @@ def test_recorded_outcomes_give_the_win_rate_once_there_are_five(runtime, scanne
 
 
 def test_the_backtester_win_rate_is_used_when_too_few_trades_are_recorded(runtime, scanner):
-    runtime.features["backtest"] = SimpleNamespace(signal_win_rate=lambda **kw: 0.4 if kw["symbol"] == DOGE else None)
+    runtime.features.put(WinRates, SimpleNamespace(signal_win_rate=lambda **kw: 0.4 if kw["symbol"] == DOGE else None),
+                         by="test")
 
     (signal,) = scanner.scan(trigger="manual", auto_trade=False)["signals"]
 
@@ -201,7 +204,7 @@ def test_the_backtester_win_rate_is_used_when_too_few_trades_are_recorded(runtim
 
 
 def test_a_backtester_win_rate_outside_zero_to_one_is_refused_and_ranked_as_unknown(runtime, scanner):
-    runtime.features["backtest"] = SimpleNamespace(signal_win_rate=lambda **kw: 55)
+    runtime.features.put(WinRates, SimpleNamespace(signal_win_rate=lambda **kw: 55), by="test")
 
     (signal,) = scanner.scan(trigger="manual", auto_trade=False)["signals"]
 
@@ -242,7 +245,7 @@ class StubSource:
 
 def _app(tmp_path, clock, source, settings: ScannerSettings):
     app = create_app(make_settings(tmp_path, extra={"clock": clock, "candle_sources": {"binanceusdm": source}},
-                                   feature_settings={"riskmgr.scanner.feature": settings}))
+                                   feature_settings={"scanner": settings}))
     with app.app_context():
         db.create_all()
     return app
@@ -250,7 +253,7 @@ def _app(tmp_path, clock, source, settings: ScannerSettings):
 
 def test_symbols_whose_data_cannot_be_had_whole_are_reported_and_not_evaluated(tmp_path, clock):
     app = _app(tmp_path, clock, StubSource(), ScannerSettings(source="binanceusdm"))
-    scanner = app.extensions["riskmgr"].features["scanner"]
+    scanner = app.extensions["riskmgr"].feature(Scanner)
 
     view = scanner.scan(trigger="manual", auto_trade=False)
 
@@ -263,7 +266,7 @@ def test_symbols_whose_data_cannot_be_had_whole_are_reported_and_not_evaluated(t
 
 def test_a_scan_that_cannot_list_the_symbols_is_stored_as_failed_with_the_reason(tmp_path, clock):
     app = _app(tmp_path, clock, StubSource(fail_listing=True), ScannerSettings(source="binanceusdm"))
-    scanner = app.extensions["riskmgr"].features["scanner"]
+    scanner = app.extensions["riskmgr"].feature(Scanner)
 
     view = scanner.scan(trigger="schedule", auto_trade=True)
 
@@ -306,7 +309,7 @@ def test_bad_settings_are_refused_with_name_value_and_range(name, value, words):
 
 def test_install_refuses_a_timeframe_the_source_does_not_serve(runtime):
     bad = replace(runtime, settings=runtime.settings.with_changes(
-        feature_settings={"riskmgr.scanner.feature": ScannerSettings(source="bitunix", timeframe="3m")}), features={})
+        feature_settings={"scanner": ScannerSettings(source="bitunix", timeframe="3m")}), features=Installed())
 
     with pytest.raises(ConfigError, match="SIGNAL_TIMEFRAME='3m' is not served by SIGNAL_SOURCE='bitunix'"):
         install(bad)
@@ -314,7 +317,7 @@ def test_install_refuses_a_timeframe_the_source_does_not_serve(runtime):
 
 def test_install_refuses_an_unknown_account_in_auto_trade_accounts(runtime):
     bad = replace(runtime, settings=runtime.settings.with_changes(
-        feature_settings={"riskmgr.scanner.feature": ScannerSettings(auto_trade_accounts=("ghost",))}), features={})
+        feature_settings={"scanner": ScannerSettings(auto_trade_accounts=("ghost",))}), features=Installed())
 
     with pytest.raises(ConfigError, match="AUTO_TRADE_ACCOUNTS names 'ghost'"):
         install(bad)
@@ -327,7 +330,7 @@ def test_the_scan_job_runs_every_signal_seconds(runtime):
 
 
 def test_candle_arrays_handed_to_the_rules_are_evenly_spaced(runtime):
-    bars: CandleArrays = runtime.features["candles"].candles("simulated", "BTC/USDT:USDT", "15m", limit=500)
+    bars: CandleArrays = runtime.feature(CandleStore).candles("simulated", "BTC/USDT:USDT", "15m", limit=500)
 
     assert set(np.diff(bars.ts).tolist()) == {900_000}
 

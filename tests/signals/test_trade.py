@@ -14,6 +14,7 @@ from riskmgr.core.domain import AccountSnapshot, AccountStatus, MarginMode, Posi
 from riskmgr.core.formatting import dec
 from riskmgr.risk.recentre import recentre
 from riskmgr.risk.sizing import round_to_tick
+from riskmgr.scanner.core import Scanner
 from riskmgr.scanner.history import Outcome
 from riskmgr.signals.trade import Book, PlannedSignal, current_book, trade_now
 from tests.conftest import T0
@@ -23,7 +24,7 @@ DOGE = "DOGE/USDT:USDT"
 
 @pytest.fixture
 def scanner(runtime):
-    return runtime.features["scanner"]
+    return runtime.feature(Scanner)
 
 
 def _snapshot(runtime, clock, *symbols: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from riskmgr.backtest.service import BacktestService
 from riskmgr.risk.emergency.feature import service
 from riskmgr.web.security import CONTENT_SECURITY_POLICY, HSTS
 from tests.conftest import ADMIN_PASSWORD, csrf_from, login, make_settings
@@ -42,7 +43,7 @@ def _ids_of_created_objects(api, runtime) -> dict:
     started = api.post("/api/backtests", json={"preset": "conservative", **RANGE})
     assert started.status_code == 202, started.get_json()
     run_id = started.get_json()["id"]
-    runtime.features["backtest"].wait(run_id)
+    runtime.feature(BacktestService).wait(run_id)
     stop = api.post("/api/emergency-stop", json={"reason": "security header test"})
     assert stop.status_code == 202, stop.get_json()
     seq_id = stop.get_json()["id"]

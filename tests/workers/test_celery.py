@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from riskmgr import create_app
+from riskmgr.backtest.service import BacktestService
 from riskmgr.core.clock import SystemClock
 from riskmgr.persistence.extensions import db
 from riskmgr.persistence.models import PollRun
@@ -57,7 +58,7 @@ def test_the_web_runs_no_jobs_when_redis_is_configured(tmp_path, redis_url):
     app = _web(tmp_path, redis_url)
     start_background_jobs(app)
     background = app.extensions["riskmgr"].background
-    assert "scheduler" not in background and "lock" not in background
+    assert background.scheduler is None and background.lock is None
 
 
 def test_the_beat_schedule_is_the_job_table(tmp_path, redis_url):
@@ -84,7 +85,7 @@ def test_a_backtest_submitted_through_the_api_completes_on_a_worker_process(tmp_
                 in ("done", "failed") and r, 120, "the run finishing", lambda: workers.log("bt"))
     assert run["status"] == "done", run.get("error")
     assert run["result"]["stats"]["bars"] == 4 * 96
-    assert app.extensions["riskmgr"].features["backtest"]._futures == {}  # nothing ran in the web process
+    assert app.extensions["riskmgr"].feature(BacktestService)._futures == {}  # nothing ran in the web process
 
 
 def test_per_account_polls_spread_over_two_worker_processes_make_one_consistent_snapshot(

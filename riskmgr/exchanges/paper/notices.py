@@ -16,6 +16,7 @@ from sqlalchemy import CursorResult, Engine, select, update
 from sqlalchemy.orm import Session
 
 from riskmgr.core.domain import AccountSnapshot, MarginMode
+from riskmgr.core.feature import Feature
 from riskmgr.exchanges.paper.ledger import fmt
 from riskmgr.exchanges.paper.models import PaperAccount, PaperLiquidation
 
@@ -90,3 +91,6 @@ def _claim(engine: Engine, row_id: int, now: datetime) -> bool:
 def _release(engine: Engine, row_id: int) -> None:
     with Session(engine) as session, session.begin():
         session.execute(update(PaperLiquidation).where(PaperLiquidation.id == row_id).values(announced_at=None))
+
+
+FEATURE = Feature(name="paper-notices", poll_hook=poll_hook)

@@ -12,6 +12,8 @@ from decimal import Decimal
 
 from riskmgr.core.env import read_bool, read_decimal, read_int
 
+NAME = "emergency"  # the feature's name: its settings are ``runtime.settings.feature(NAME)``
+
 
 @dataclass(frozen=True)
 class EmergencySettings:

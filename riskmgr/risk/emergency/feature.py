@@ -17,8 +17,9 @@ from flask import Blueprint, Response, abort, g, jsonify, render_template, reque
 from riskmgr.app.cli import fail, risk_cli
 from riskmgr.app.runtime import current_runtime
 from riskmgr.core.errors import RiskmgrError
+from riskmgr.core.feature import Feature, Job, RearmGuard
 from riskmgr.core.validation import json_object
-from riskmgr.risk.emergency.config import EmergencySettings
+from riskmgr.risk.emergency.config import NAME, EmergencySettings
 from riskmgr.risk.emergency.config import settings_from_env as _read_settings
 from riskmgr.risk.emergency.sequence import SEQUENCE
 from riskmgr.risk.emergency.service import EmergencyService, clean_reason
@@ -27,26 +28,26 @@ if TYPE_CHECKING:
     from riskmgr.app.runtime import Runtime
 
 log = logging.getLogger(__name__)
-FEATURE_KEY = "emergency"
 CLI_POLL_SECONDS = 0.1
 
 bp = Blueprint("emergency", __name__)
-NAV = [("emergency.page", "Emergency")]
-settings_from_env = _read_settings
 
 
 def service(runtime: Runtime) -> EmergencyService:
     """Return the emergency stop service of ``runtime``."""
-    svc: EmergencyService = runtime.features[FEATURE_KEY]
-    return svc
+    return runtime.feature(EmergencyService)
 
 
-def install(runtime: Runtime) -> None:
+def install(runtime: Runtime) -> tuple[EmergencyService]:
     """Build the service (nothing starts here: see ``on_serve``)."""
-    settings: EmergencySettings = runtime.settings.feature(__name__)
-    svc = EmergencyService(runtime, settings)
-    runtime.features[FEATURE_KEY] = svc
-    runtime.trading.add_rearm_guard(lambda: _still_running(svc))
+    settings: EmergencySettings = runtime.settings.feature(NAME)
+    return (EmergencyService(runtime, settings),)
+
+
+def rearm_guards(runtime: Runtime) -> list[RearmGuard]:
+    """No re-arm while a sequence runs: the trading state asks this before going back to ACTIVE."""
+    svc = service(runtime)
+    return [lambda: _still_running(svc)]
 
 
 def on_serve(runtime: Runtime) -> None:
@@ -65,7 +66,7 @@ def _still_running(svc: EmergencyService) -> str | None:
     return f"emergency stop sequence #{running} is still running; wait until it finishes" if running else None
 
 
-def jobs(runtime: Runtime) -> list[tuple[str, float, Any]]:
+def jobs(runtime: Runtime) -> list[Job]:
     """Check every few seconds for a sequence whose runner died (another worker or a crash) and finish it."""
     svc = service(runtime)
 
@@ -149,3 +150,9 @@ def _follow(svc: EmergencyService, seq_id: int, timeout: float | None) -> dict[s
         if not view["running"] or time.monotonic() > deadline:
             return view
         time.sleep(CLI_POLL_SECONDS)
+
+
+FEATURE = Feature(
+    name=NAME, install=install, provides=(EmergencyService,), blueprint=bp, nav=(("emergency.page", "Emergency"),),
+    jobs=jobs, on_serve=on_serve, settings_from_env=_read_settings, rearm_guards=rearm_guards,
+)  # its command is `flask risk emergency-stop`, on the app's risk group

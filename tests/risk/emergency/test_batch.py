@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from riskmgr.persistence.models import OrderIntent
 from riskmgr.risk import gateway_batch
 from riskmgr.risk.emergency.feature import service
+from riskmgr.risk.emergency.service import EmergencyService
 from tests.risk.emergency.test_sequence import (
     ACCOUNTS,
     FAST,
@@ -138,7 +139,7 @@ def _logging(w, log: Log, monkeypatch, *, break_first_early_read_of: str | None 
 
         monkeypatch.setattr(adapter, "close_position", logged_close)
         monkeypatch.setattr(adapter, "fetch_positions", logged_read)
-    finished = w.rt.features["emergency"].store.step_finished
+    finished = w.rt.feature(EmergencyService).store.step_finished
 
     def logged_finish(seq_id, number, *args, **kwargs):  # type: ignore[no-untyped-def]
         if number == 3 and wait_for_early_reads:  # they run in the background: time for them on a busy machine
@@ -146,7 +147,7 @@ def _logging(w, log: Log, monkeypatch, *, break_first_early_read_of: str | None 
         finished(seq_id, number, *args, **kwargs)
         log.add(f"step {number} done", "")
 
-    monkeypatch.setattr(w.rt.features["emergency"].store, "step_finished", logged_finish)
+    monkeypatch.setattr(w.rt.feature(EmergencyService).store, "step_finished", logged_finish)
 
 
 def test_each_account_is_re_read_as_soon_as_its_own_closes_answered_and_step_four_uses_that_read(
@@ -198,14 +199,14 @@ def test_a_close_that_has_not_answered_keeps_its_account_out_of_the_early_reads(
         _logging(w, log, monkeypatch)
         gate = threading.Event()
         w.adapters["gamma"].gate = gate  # gamma's closes wait until step 3 has been recorded
-        finished = w.rt.features["emergency"].store.step_finished
+        finished = w.rt.feature(EmergencyService).store.step_finished
 
         def release_after_step_three(seq_id, number, *args, **kwargs):  # type: ignore[no-untyped-def]
             finished(seq_id, number, *args, **kwargs)
             if number == 3:
                 gate.set()
 
-        monkeypatch.setattr(w.rt.features["emergency"].store, "step_finished", release_after_step_three)
+        monkeypatch.setattr(w.rt.feature(EmergencyService).store, "step_finished", release_after_step_three)
         svc = service(w.rt)
 
         view = svc.wait(svc.start("slow account", actor="tester", trigger="test").id, timeout=60)

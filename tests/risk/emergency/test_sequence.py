@@ -39,7 +39,7 @@ from tests.conftest import database_url, make_settings
 ACCOUNTS = ("alpha", "beta", "gamma")
 SYMBOLS = ("BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT", "XRP/USDT:USDT")
 FAST = EmergencySettings(backoff_seconds=Decimal("0.01"), max_rounds=12, lease_seconds=5)
-FEATURE = "riskmgr.risk.emergency.feature"
+FEATURE = "emergency"
 
 
 class Delegate(ExchangeAdapter):
