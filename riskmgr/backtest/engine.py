@@ -69,6 +69,7 @@ import numpy as np
 from riskmgr.backtest import fastpoll
 from riskmgr.backtest.account import EngineConfig, Series, SimAccount
 from riskmgr.backtest.decisions import EntrySignals, decide
+from riskmgr.backtest.fasthold import Marks, Rider
 from riskmgr.backtest.fastpath import DecisionPlan, try_place, try_shut
 from riskmgr.backtest.outcome import Outcome
 from riskmgr.backtest.screening import next_event
@@ -142,13 +143,19 @@ def run_events(inp: EngineInput, signals: EntrySignals, progress: Progress | Non
     n, i = len(series), inp.first_bar
     report = _Reporter(progress, inp.first_bar, n)
     plan = DecisionPlan.of(acct)
+    marks = Marks(i)
+    rider = Rider(acct, funding_bars, marks)
     while i < n:
         pending = acct.pending
         if pending is not None and pending.limit is None and acct.holding is None and not acct.bust:
             c = i  # a market entry fills at this bar's open: what next_event would answer, with nothing to skip
+        elif pending is None and acct.holding is not None and not acct.bust and rider.ok:
+            c = rider.ride(acct, i)  # next_event, skip and prepay_funding of a held position
+            if c >= n:
+                break
         else:
             c = min(next_event(acct, i, signal_bars, funding_bars), n)
-            skip(acct, i, c, signal_bars)
+            skip(acct, i, c, signal_bars, marks)
             if c >= n:
                 break
             if fastpoll.prepay_funding(acct, c):
@@ -158,15 +165,16 @@ def run_events(inp: EngineInput, signals: EntrySignals, progress: Progress | Non
         if acct.idle and sides[c] != 0 and not try_place(acct, c, signals, plan) \
                 and not try_shut(acct, c, signals, plan):
             decide(acct, c, signals)  # a denial by the order's own rules, or an input only the full path judges
-        fastpoll.mark(acct, c)
+        marks.add(acct, c, c + 1)
         i = c + 1
         if progress is not None:
             report.at(i)
     report.at(n)
+    marks.apply(acct.curve, series.close)
     return acct.outcome()
 
 
-def skip(acct: SimAccount, a: int, b: int, signal_bars: np.ndarray) -> None:
+def skip(acct: SimAccount, a: int, b: int, signal_bars: np.ndarray, marks: Marks) -> None:
     """Pass over the quiet bars a..b-1 in bulk: the peak equity, the equity curve, the signals a shut gate denied."""
     if b <= a:
         return
@@ -178,7 +186,7 @@ def skip(acct: SimAccount, a: int, b: int, signal_bars: np.ndarray) -> None:
             for rule in acct.block.rules:
                 first = acct.denials[rule]
                 acct.deny(rule, first.first_reason, first.first_ms, count)
-    acct.mark_range(a, b)
+    marks.add(acct, a, b)
 
 
 class _Reporter:

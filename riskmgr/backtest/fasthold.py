@@ -1,0 +1,224 @@
+"""The engine's fused pass over a held position: find the next bar that may act, and pass over the quiet ones.
+
+With a position open (nothing pending, the account not bust), the engine used to ask ``screening.next_event`` for
+the next bar that may act, ``engine.skip`` to account for the quiet bars before it (the peak at the most
+favourable close, the equity curve) and ``fastpoll.prepay_funding`` to pay a funding bar ahead of the rest of its
+step, and to start over at that bar. ``ride`` does the same in one pass with the position's levels computed once:
+
+* the search is ``screening._scan``'s, bar for bar the same float tests in the same order, run on over the whole
+  stretch (to the first bar of the next risk day or the next unpaid funding bar) and handed to the array search of
+  ``screening._Levels`` past its first ``NEAR`` bars, as ``screening._holding`` does;
+* the peak over the quiet bars is ``SimAccount.catch_up``'s (the Decimal equity at the most favourable close, the
+  first one on a tie), computed only when that close's float equity is not certainly below the peak;
+* the equity curve is written by ``Marks``: each stretch the account does not change over is remembered and the
+  whole curve is computed at the end with the same float operations as ``SimAccount.mark_range``.
+
+The bar-by-bar loop of the tests runs none of this; the engine equals it exactly.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+
+import numpy as np
+
+from riskmgr.backtest import fastpoll
+from riskmgr.backtest.account import Holding, SimAccount, price_of
+from riskmgr.backtest.screening import EPS, NEAR, PCT_EPS, WINDOW, _drawdown_tier, _Levels
+from riskmgr.core.domain import PositionSide
+
+INF, NAN = float("inf"), float("nan")
+PEAK_MARGIN = 1e-9  # a float equity this far (relative) below the float peak is certainly below the Decimal peak
+
+
+class Marks:
+    """The equity curve of the event-driven engine, kept as stretches of bars over which the account is unchanged.
+
+    ``SimAccount.mark_range`` writes the curve bar range by bar range, an array expression per call; here a range
+    extends the previous stretch when the wallet and the position are the same objects, and ``apply`` computes the
+    whole curve at once with the same float operations per bar (wallet + sign x qty x (close - entry)).
+    """
+
+    __slots__ = ("end", "entries", "held", "key", "sqs", "starts", "wallets")
+
+    def __init__(self, start: int):
+        self.starts: list[int] = []
+        self.wallets: list[float] = []
+        self.sqs: list[float] = []
+        self.entries: list[float] = []
+        self.held: list[bool] = []
+        self.end = start
+        self.key: tuple[object, object, object] | None = None
+
+    def add(self, acct: SimAccount, a: int, b: int) -> None:
+        """Record the equity at the closes of bars a..b-1 (the account as it is now, unchanged over them)."""
+        if b <= a:
+            return
+        if a != self.end:
+            raise RuntimeError(f"equity marks must follow each other: bar {a} after bar {self.end}")
+        h = acct.holding
+        key = (acct.wallet, h, None if h is None else h.qty)
+        self.end = b
+        old = self.key
+        if old is not None and old[0] is key[0] and old[1] is key[1] and old[2] is key[2]:
+            return  # the same wallet and position objects: the stretch goes on
+        self.key = key
+        self.starts.append(a)
+        self.wallets.append(float(acct.wallet))
+        if h is None:
+            self.held.append(False)
+            self.sqs.append(0.0)
+            self.entries.append(0.0)
+        else:
+            self.held.append(True)
+            self.sqs.append(h.side.sign * float(h.qty))
+            self.entries.append(float(h.entry))
+
+    def apply(self, curve: np.ndarray, close: np.ndarray) -> None:
+        """Write the recorded stretches into ``curve``."""
+        if not self.starts:
+            return
+        first = self.starts[0]
+        lengths = np.diff(np.array([*self.starts, self.end], dtype=np.int64))
+        wallet = np.repeat(np.array(self.wallets, dtype=np.float64), lengths)
+        held = np.repeat(np.array(self.held, dtype=bool), lengths)
+        if held.any():
+            sq = np.repeat(np.array(self.sqs, dtype=np.float64), lengths)
+            entry = np.repeat(np.array(self.entries, dtype=np.float64), lengths)
+            with np.errstate(all="ignore"):  # flat bars are computed too and thrown away
+                value = wallet + sq * (close[first:self.end] - entry)
+            curve[first:self.end] = np.where(held, value, wallet)
+        else:
+            curve[first:self.end] = wallet
+
+
+class Rider:
+    """The run's constants of the held-position pass (the thresholds as floats, the funding bars as a list)."""
+
+    __slots__ = ("funding", "loss", "marks", "move", "ok", "trigger")
+
+    def __init__(self, acct: SimAccount, funding_bars: np.ndarray | None, marks: Marks):
+        limits = acct.limits
+        self.marks = marks
+        self.funding = None if funding_bars is None else funding_bars.tolist()
+        self.loss = float(limits.daily_loss_limit_pct)
+        self.move = float(min(limits.emergency_close_pct, limits.level_critical_pct))
+        self.trigger = float(limits.partial_tp_trigger_pct)
+        s = acct.s
+        with np.errstate(invalid="ignore"):  # NaN compares false: not clean
+            # every bar one ``fills.Bar`` accepts: the pass is used only then (else the engine's own search runs)
+            self.ok = bool(np.all((s.low > 0) & (s.low <= s.open) & (s.open <= s.high) & (s.low <= s.close)
+                                  & (s.close <= s.high) & (s.high < INF)))
+
+    def ride(self, acct: SimAccount, i: int) -> int:
+        """From bar ``i`` with a position held, pass over the quiet bars; return the next bar the exact step must
+        process (``len(series)``: none), its funding already paid when ``fastpoll.prepay_funding`` would pay it."""
+        n = len(acct.s)
+        h = acct.holding
+        while h is not None:
+            c, best = self._next(acct, h, i, n)
+            if c > i:
+                _catch_up(acct, h, best)
+                self.marks.add(acct, i, c)
+            if c >= n:
+                return n
+            if not fastpoll.prepay_funding(acct, c):
+                return c
+            i = c  # funding paid at the open of a held bar: search that bar again with the new wallet
+        return i
+
+    def _end(self, acct: SimAccount, i: int, n: int) -> int:
+        """The first bar of the next risk day or the next funding bar not yet paid, whichever comes first."""
+        end = min(n, acct.s.day_start_bar((acct.day or 0) + 1))
+        funding = self.funding
+        if funding is not None:
+            k = bisect_left(funding, i)
+            if k < len(funding) and funding[k] == acct.funded_bar:
+                k += 1  # its funding is paid: the rest of that bar is searched like any other
+            if k < len(funding) and funding[k] < end:
+                end = funding[k]
+        return end
+
+    def _next(self, acct: SimAccount, h: Holding, i: int, n: int) -> tuple[int, float]:
+        """``screening._holding``: the first bar at or after ``i`` where something may act (or the stretch's end),
+        and the most favourable close of the bars before it."""
+        s = acct.s
+        end = self._end(acct, i, n)
+        near = min(end, i + NEAR)
+        drawdown = _drawdown_tier(acct)
+        down, up, close_low, close_high, sign_qty, entry = self._levels(acct, h)
+        wallet, day_start = float(acct.wallet), float(acct.day_start)
+        dd_at = None if drawdown is None else drawdown - PCT_EPS
+        loss_at = None if acct.daily_hit_day == acct.day else self.loss - PCT_EPS
+        lows, highs, closes = s.low[i:near].tolist(), s.high[i:near].tolist(), s.close[i:near].tolist()
+        running = float(acct.peak)
+        for k, close in enumerate(closes):  # screening._scan, the same tests in the same order
+            equity = wallet + sign_qty * (close - entry)
+            if equity > running:
+                running = equity
+            if (lows[k] <= down or highs[k] >= up or close <= close_low or close >= close_high or equity <= 0
+                    or (dd_at is not None and (running - equity) / running * 100 >= dd_at)
+                    or (loss_at is not None and (day_start - equity) / day_start * 100 >= loss_at)):
+                return i + k, _best(closes[:k], sign_qty)
+        a = c = near
+        if a < end:
+            levels = _Levels.of(acct, h)
+            c = end
+            while a < end:
+                b = min(end, a + WINDOW)
+                hit, running = levels.first(s, a, b, running)
+                if hit >= 0:
+                    c = a + hit
+                    break
+                a = b
+        best = _best(closes, sign_qty)
+        if c > near:
+            more = s.close[near:c]
+            extra = float(more.max() if sign_qty > 0 else more.min())
+            best = extra if not closes or (extra > best if sign_qty > 0 else extra < best) else best
+        return c, best
+
+    def _levels(self, acct: SimAccount, h: Holding) -> tuple[float, ...]:
+        """``screening._bar_levels``: the same floats, kept on the position for its (alerted, partial_done)."""
+        key = (h.alerted, h.partial_done)
+        kept = h.scan_levels
+        if kept is not None and kept[0] == key:
+            return kept[1]
+        limits, long, sign, entry = acct.limits, h.side is PositionSide.LONG, h.side.sign, float(h.entry)
+        adverse_levels = [x for x in (h.stop, h.liquidation) if x is not None]
+        adverse = float((max if long else min)(adverse_levels)) if adverse_levels else None
+        target = float(h.target) if h.target is not None else None
+        against = favour = None
+        if limits.auto_close_on_emergency or not h.alerted:
+            against = entry * (1 - sign * self.move / 100)
+        if limits.partial_tp_enabled and not h.partial_done:
+            favour = entry * (1 + sign * self.trigger / 100)
+        low, high = (against, favour) if long else (favour, against)
+        if long:
+            down = -INF if adverse is None else adverse * (1 + EPS)
+            up = INF if target is None else target * (1 - EPS)
+        else:
+            down = -INF if target is None else target * (1 + EPS)
+            up = INF if adverse is None else adverse * (1 - EPS)
+        found = (down, up, -INF if low is None else low * (1 + EPS), INF if high is None else high * (1 - EPS),
+                 (1.0 if long else -1.0) * float(h.qty), entry)
+        h.scan_levels = (key, found)
+        return found
+
+
+def _best(closes: list[float], sign_qty: float) -> float:
+    """The most favourable close (the highest for a long); NaN when there is none."""
+    if not closes:
+        return NAN
+    return max(closes) if sign_qty > 0 else min(closes)
+
+
+def _catch_up(acct: SimAccount, h: Holding, best: float) -> None:
+    """``SimAccount.catch_up`` given the most favourable close: its Decimal equity computed only when it may lift
+    the peak (closes that tie are the same float, so which of them is taken does not matter)."""
+    sq, entry, peak, wallet = h.side.sign * float(h.qty), float(h.entry), float(acct.peak), float(acct.wallet)
+    gain = sq * (best - entry)
+    # the float figures differ from the Decimal ones by a few units of 1e-16 of their size; the margin is far wider
+    if peak > 0 and wallet + gain + PEAK_MARGIN * (abs(wallet) + abs(gain) + peak) < peak:
+        return
+    acct.peak = max(acct.peak, acct.equity(price_of(best)))
