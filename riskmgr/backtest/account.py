@@ -8,7 +8,7 @@ happen; the plain bar-by-bar loop of the tests calls them at every bar, and both
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from datetime import datetime
 from decimal import Decimal
 from functools import cached_property
@@ -26,6 +26,24 @@ from riskmgr.risk.sizing import known_maintenance_rate
 from riskmgr.risk.state import TradingStatus
 
 RECENT_TRADES = 64  # closes remembered for the loss-streak rule; a longer streak is still a streak of this many
+# ClosedTrade's fields and defaults: a backtest records one per close, and the frozen dataclass's __init__ sets each
+# of its ten fields through object.__setattr__ (a few microseconds a trade); ``closed_trade`` fills the same
+# instance dictionary at once. Only while ClosedTrade is a plain frozen dataclass without __post_init__ or slots.
+_CLOSED_DEFAULTS = {f.name: f.default for f in fields(ClosedTrade)}
+_CLOSED_PLAIN = (not hasattr(ClosedTrade, "__post_init__") and not hasattr(ClosedTrade, "__slots__")
+                 and all(f.default is not MISSING for f in fields(ClosedTrade)[2:]))
+
+
+def closed_trade(closed_at: datetime, realized_pnl: Decimal) -> ClosedTrade:
+    """Return ``ClosedTrade(closed_at, realized_pnl)``, the same instance built without the per-field setattr."""
+    if not _CLOSED_PLAIN:
+        return ClosedTrade(closed_at, realized_pnl)
+    trade = object.__new__(ClosedTrade)
+    values = trade.__dict__
+    values.update(_CLOSED_DEFAULTS)
+    values["closed_at"] = closed_at
+    values["realized_pnl"] = realized_pnl
+    return trade
 
 
 def price_of(value: float) -> Decimal:
@@ -113,6 +131,8 @@ class Holding:
     float_levels: tuple[float, float] | None = field(default=None, compare=False, repr=False)
     # the event search's widened float levels, kept with the (alerted, partial_done) they were computed for
     scan_levels: tuple[tuple[bool, bool], tuple[float, ...]] | None = field(default=None, compare=False, repr=False)
+    # the floats of (stop, liquidation, target) for the exact float-first exit search (inf: not there)
+    exit_floats: tuple[float, float, float] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(slots=True)  # not frozen: a frozen init sets each field through object.__setattr__; nothing mutates it
@@ -320,7 +340,7 @@ class SimAccount:
         h.fees += fee
         h.exit_value += qty * price
         # the loss-streak cooldown counts from the bar's close: a fill inside the bar may have come that late
-        self.recent.insert(0, ClosedTrade(from_ms(self.s.close_ms(j)), gross - fee - entry_share))
+        self.recent.insert(0, closed_trade(from_ms(self.s.close_ms(j)), gross - fee - entry_share))
         del self.recent[RECENT_TRADES:]
         if h.qty == 0:
             self._finish(j, reason, ms)

@@ -149,6 +149,13 @@ def run_events(inp: EngineInput, signals: EntrySignals, progress: Progress | Non
         pending = acct.pending
         if pending is not None and pending.limit is None and acct.holding is None and not acct.bust:
             c = i  # a market entry fills at this bar's open: what next_event would answer, with nothing to skip
+            if rider.ok:
+                if rider.enter(acct, c):  # filled, and the rest of the bar certainly quiet
+                    i = c + 1
+                    continue
+                _after_step(acct, c, signals, sides, plan, marks)
+                i = c + 1
+                continue
         elif pending is None and acct.holding is not None and not acct.bust and rider.ok:
             c = rider.ride(acct, i)  # next_event, skip and prepay_funding of a held position
             if c >= n:
@@ -161,17 +168,23 @@ def run_events(inp: EngineInput, signals: EntrySignals, progress: Progress | Non
             if fastpoll.prepay_funding(acct, c):
                 i = c  # funding paid at the open of a held bar: search that bar again with the new wallet
                 continue
-        fastpoll.step(acct, c)  # polling.step, its quiet parts skipped
-        if acct.idle and sides[c] != 0 and not try_place(acct, c, signals, plan) \
-                and not try_shut(acct, c, signals, plan):
-            decide(acct, c, signals)  # a denial by the order's own rules, or an input only the full path judges
-        marks.add(acct, c, c + 1)
+        if not (rider.ok and fastpoll.flat_quiet(acct, c)):
+            fastpoll.step(acct, c)  # polling.step, its quiet parts skipped
+        _after_step(acct, c, signals, sides, plan, marks)
         i = c + 1
         if progress is not None:
             report.at(i)
     report.at(n)
     marks.apply(acct.curve, series.close)
     return acct.outcome()
+
+
+def _after_step(acct: SimAccount, c: int, signals: EntrySignals, sides: np.ndarray, plan: DecisionPlan,
+                marks: Marks) -> None:
+    """After bar ``c``'s step: decide its signal on an idle account, then mark its equity."""
+    if acct.idle and sides[c] != 0 and not try_place(acct, c, signals, plan) and not try_shut(acct, c, signals, plan):
+        decide(acct, c, signals)  # a denial by the order's own rules, or an input only the full path judges
+    marks.add(acct, c, c + 1)
 
 
 def skip(acct: SimAccount, a: int, b: int, signal_bars: np.ndarray, marks: Marks) -> None:

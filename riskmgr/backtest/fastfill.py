@@ -73,3 +73,68 @@ def position_exit(long: bool, bar: tuple[Decimal, Decimal, Decimal], stop: Decim
     if (high >= target) if long else (low <= target):
         return TARGET, target
     return None
+
+
+FULL = "full"  # bar_exit's answer when the liquidation may be met: the caller runs position_exit on Decimals
+
+
+def at_or_below(x: float, level: Decimal, level_f: float) -> bool:
+    """Tell whether ``price_of(x) <= level``, exactly, building the Decimal only when ``x`` is ``float(level)``.
+
+    Rounding to the nearest float keeps order and ``price_of(x)`` rounds back to ``x``: a float below the level's
+    float is the float of a Decimal below the level, one above it of a Decimal above it.
+    """
+    if x < level_f:
+        return True
+    if x > level_f:
+        return False
+    return Decimal(repr(x)) <= level
+
+
+def at_or_above(x: float, level: Decimal, level_f: float) -> bool:
+    """Tell whether ``price_of(x) >= level``, exactly (as ``at_or_below``)."""
+    if x > level_f:
+        return True
+    if x < level_f:
+        return False
+    return Decimal(repr(x)) >= level
+
+
+def bar_exit(long: bool, bar: tuple[float, float, float], levels: tuple[Decimal | None, ...],
+             floats: tuple[float, ...], target_on: bool) -> tuple[ExitKind, Decimal | None] | str | None:
+    """``position_exit`` on a valid bar given as float (open, high, low), with the levels (stop, liquidation,
+    target) and their floats: what ends the position, its price None when it is the open (the caller builds it).
+
+    Each comparison is exact (``at_or_below``); a bar that may meet the liquidation answers ``FULL`` (the distances
+    from the open then decide, and the caller runs ``position_exit`` on Decimals). Without the liquidation the
+    rules are: the stop at or beyond the open fills at the open, a target the bar opened at or beyond fills at the
+    open unless the stop did, a stop met inside the bar fills at the stop, else a target met inside at the target.
+    """
+    o, high, low = bar
+    stop, liquidation, target = levels
+    stop_f, liquidation_f, target_f = floats
+    if not target_on:
+        target = None
+    if long:
+        if liquidation is not None and at_or_below(low, liquidation, liquidation_f):
+            return FULL
+        stop_open = stop is not None and at_or_below(o, stop, stop_f)
+        stop_in = not stop_open and stop is not None and at_or_below(low, stop, stop_f)
+        gapped = target is not None and at_or_above(o, target, target_f)
+        reached = target is not None and at_or_above(high, target, target_f)
+    else:
+        if liquidation is not None and at_or_above(high, liquidation, liquidation_f):
+            return FULL
+        stop_open = stop is not None and at_or_above(o, stop, stop_f)
+        stop_in = not stop_open and stop is not None and at_or_above(high, stop, stop_f)
+        gapped = target is not None and at_or_below(o, target, target_f)
+        reached = target is not None and at_or_below(low, target, target_f)
+    if gapped and not stop_open:  # the bar opened beyond the target, not beyond the stop
+        return TARGET, None
+    if stop_open:
+        return STOP, None
+    if stop_in:
+        return STOP, stop
+    if reached:
+        return TARGET, target
+    return None

@@ -39,7 +39,7 @@ class Marks:
     whole curve at once with the same float operations per bar (wallet + sign x qty x (close - entry)).
     """
 
-    __slots__ = ("end", "entries", "held", "key", "sqs", "starts", "wallets")
+    __slots__ = ("end", "entries", "held", "last_h", "last_qty", "last_wallet", "sqs", "starts", "wallets")
 
     def __init__(self, start: int):
         self.starts: list[int] = []
@@ -48,7 +48,9 @@ class Marks:
         self.entries: list[float] = []
         self.held: list[bool] = []
         self.end = start
-        self.key: tuple[object, object, object] | None = None
+        self.last_wallet: object = None
+        self.last_h: object = None
+        self.last_qty: object = None
 
     def add(self, acct: SimAccount, a: int, b: int) -> None:
         """Record the equity at the closes of bars a..b-1 (the account as it is now, unchanged over them)."""
@@ -56,15 +58,14 @@ class Marks:
             return
         if a != self.end:
             raise RuntimeError(f"equity marks must follow each other: bar {a} after bar {self.end}")
-        h = acct.holding
-        key = (acct.wallet, h, None if h is None else h.qty)
         self.end = b
-        old = self.key
-        if old is not None and old[0] is key[0] and old[1] is key[1] and old[2] is key[2]:
+        h, wallet = acct.holding, acct.wallet
+        qty = None if h is None else h.qty
+        if wallet is self.last_wallet and h is self.last_h and qty is self.last_qty and self.starts:
             return  # the same wallet and position objects: the stretch goes on
-        self.key = key
+        self.last_wallet, self.last_h, self.last_qty = wallet, h, qty
         self.starts.append(a)
-        self.wallets.append(float(acct.wallet))
+        self.wallets.append(float(wallet))
         if h is None:
             self.held.append(False)
             self.sqs.append(0.0)
@@ -108,7 +109,7 @@ class Rider:
         with np.errstate(invalid="ignore"):  # NaN compares false: not clean
             # every bar one ``fills.Bar`` accepts: the pass is used only then (else the engine's own search runs)
             self.ok = bool(np.all((s.low > 0) & (s.low <= s.open) & (s.open <= s.high) & (s.low <= s.close)
-                                  & (s.close <= s.high) & (s.high < INF)))
+                                  & (s.close <= s.high) & (s.high < INF))) and acct.fill_plan is not None
 
     def ride(self, acct: SimAccount, i: int) -> int:
         """From bar ``i`` with a position held, pass over the quiet bars; return the next bar the exact step must
@@ -126,6 +127,40 @@ class Rider:
                 return c
             i = c  # funding paid at the open of a held bar: search that bar again with the new wallet
         return i
+
+    def enter(self, acct: SimAccount, c: int) -> bool:
+        """Fill the pending market entry at bar ``c``'s open as ``fastpoll.step`` does; True when the bar is then
+        certainly quiet (no exit in it, nothing for the poll at its close), its peak and equity taken here; False
+        when the rest of the step (the exit search of the entry bar, the poll) ran in full.
+
+        The quiet test is the held-position search's, on this one bar: the same widened levels and thresholds.
+        """
+        s = acct.s
+        if int(s.day[c]) != acct.day:  # the poll opens a new risk day here: the full step
+            fastpoll.market_fill(acct, c)
+            fastpoll._poll(acct, c)
+            return False
+        fastpoll.open_market(acct, c)
+        h = acct.holding
+        if h is None:  # refused (insufficient margin): the rest of the step is the poll
+            fastpoll._poll(acct, c)
+            return False
+        down, up, close_low, close_high, sign_qty, entry = self._levels(acct, h)
+        low, high, close = float(s.low[c]), float(s.high[c]), float(s.close[c])
+        wallet, peak = float(acct.wallet), float(acct.peak)
+        equity = wallet + sign_qty * (close - entry)
+        running = equity if equity > peak else peak
+        drawdown = _drawdown_tier(acct)
+        if (low <= down or high >= up or close <= close_low or close >= close_high or equity <= 0
+                or (drawdown is not None and (running - equity) / running * 100 >= drawdown - PCT_EPS)
+                or (acct.daily_hit_day != acct.day
+                    and (float(acct.day_start) - equity) / float(acct.day_start) * 100 >= self.loss - PCT_EPS)):
+            fastpoll._exits(acct, h, c)  # rider.ok: the fill plan is there
+            fastpoll._poll(acct, c)
+            return False
+        _catch_up(acct, h, close)
+        self.marks.add(acct, c, c + 1)
+        return True
 
     def _end(self, acct: SimAccount, i: int, n: int) -> int:
         """The first bar of the next risk day or the next funding bar not yet paid, whichever comes first."""

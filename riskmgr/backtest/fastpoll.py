@@ -16,7 +16,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from riskmgr.backtest.account import Holding, Series, SimAccount, price_of
-from riskmgr.backtest.fastfill import LIQUIDATION, position_exit
+from riskmgr.backtest.fastfill import FULL, LIQUIDATION, bar_exit, position_exit
 from riskmgr.backtest.polling import _apply_tiers, _monitor, _roll_day, poll
 from riskmgr.core.clock import from_ms
 from riskmgr.core.domain import PositionSide
@@ -46,15 +46,25 @@ def step(acct: SimAccount, j: int) -> None:
     elif p is not None:
         if h is None and p.limit is None:
             # flat at the open: no funding is paid in this bar (``bar_start`` pays it only on a position held then)
-            _market_fill(acct, j)
+            market_fill(acct, j)
         else:
             acct.bar_start(j)
     elif h is not None:  # always, here: neither held nor pending went to the first branch
         if acct.s.funding is not None and acct.s.funding[j] and acct.funded_bar != j:
             acct._pay_funding(j)  # as ``bar_start`` does first; it changes the wallet, never the exits
-        if _exit_possible(acct, h, j):
+        if acct.fill_plan is not None or _exit_possible(acct, h, j):
             _exits(acct, h, j)
     _poll(acct, j)
+
+
+def flat_quiet(acct: SimAccount, j: int) -> bool:
+    """Tell whether ``step`` certainly does nothing at bar ``j``: the account flat with nothing pending, in the same
+    risk day as its last poll, and the wallet, opening equity, peak and state the very objects that poll graded
+    (``_poll`` is a function of them and of the day alone: it would compute the same key and stop there)."""
+    key = acct.tier_key
+    return (key is not None and acct.holding is None and acct.pending is None and not acct.bust and key[5] is True
+            and key[0] is acct.wallet and key[1] is acct.day_start and key[2] is acct.peak
+            and key[3] is acct.status.state and key[4] == acct.day and int(acct.s.day[j]) == acct.day)
 
 
 def prepay_funding(acct: SimAccount, j: int) -> bool:
@@ -72,9 +82,17 @@ def prepay_funding(acct: SimAccount, j: int) -> bool:
     return True
 
 
-def _market_fill(acct: SimAccount, j: int) -> None:
+def market_fill(acct: SimAccount, j: int) -> None:
     """Fill the pending market entry at the open of a valid bar, as ``bar_start`` does, building the Decimal bar
     (and searching its exits) only when the bar may reach the stop, the liquidation or the target."""
+    open_market(acct, j)
+    h = acct.holding
+    if h is not None and (acct.fill_plan is not None or _exit_possible(acct, h, j)):
+        _exits(acct, h, j)
+
+
+def open_market(acct: SimAccount, j: int) -> None:
+    """Fill the pending market entry at the open of bar ``j`` (the first half of ``market_fill``)."""
     p = acct.pending
     if p is None:  # the caller checked; a bug otherwise
         raise RuntimeError("no pending entry")
@@ -86,22 +104,29 @@ def _market_fill(acct: SimAccount, j: int) -> None:
         price = plan.slipped(price_of(acct.s.open[j]), p.side is LONG)  # a long enters with a buy
     acct.pending = None
     acct._open(j, p, price, price * p.qty * acct.cfg.fill.taker_fee, j)  # fills.fee_for
-    h = acct.holding
-    if h is not None and _exit_possible(acct, h, j):
-        _exits(acct, h, j)
 
 
 def _exits(acct: SimAccount, h: Holding, j: int) -> None:
-    """Do what ``SimAccount._exits`` does at a valid bar, reading only the three prices the exit search needs."""
+    """Do what ``SimAccount._exits`` does at a valid bar, comparing the bar's floats with the levels exactly and
+    building a Decimal price only for the fill (``fastfill.bar_exit``)."""
     s, plan = acct.s, acct.fill_plan
     if plan is None:
         return acct._exits(j, s.bar(j))
     long = h.side is LONG
-    found = position_exit(long, (price_of(s.open[j]), price_of(s.high[j]), price_of(s.low[j])), h.stop,
-                          h.liquidation, h.target if j >= h.target_from else None)
+    floats = h.exit_floats
+    if floats is None:
+        floats = h.exit_floats = tuple(INF if x is None else float(x) for x in (h.stop, h.liquidation, h.target))
+    o = float(s.open[j])
+    found = bar_exit(long, (o, float(s.high[j]), float(s.low[j])), (h.stop, h.liquidation, h.target), floats,
+                     j >= h.target_from)
+    if found is FULL:
+        found = position_exit(long, (price_of(o), price_of(s.high[j]), price_of(s.low[j])), h.stop,
+                              h.liquidation, h.target if j >= h.target_from else None)
     if found is None:
         return None
     kind, price = found
+    if price is None:
+        price = price_of(o)
     ms = int(s.ts[j])
     if kind is LIQUIDATION:
         acct._liquidate(j, price, ms)
