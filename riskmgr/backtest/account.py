@@ -185,6 +185,9 @@ class SimAccount:
         self.exposure_bars = 0
         self.curve = np.full(len(series), float(cfg.capital))
         self.tier_key: tuple[object, ...] | None = None
+        # the (equity, day_start, peak) objects the fast poll last found the tiers quiet at: the fast decision's
+        # daily-loss and drawdown gates are the same test on the same figures
+        self.quiet_figures: tuple[Decimal, Decimal, Decimal] | None = None
         self.fill_plan = FillPlan.of(cfg.fill.slippage_bps, spec.price_tick)  # the fast step's fill constants
         self.funded_bar = -1  # a bar whose funding the event-driven engine paid ahead of the rest of its step
 
@@ -330,11 +333,12 @@ class SimAccount:
               fee: Decimal | None = None, gross: Decimal | None = None) -> None:
         """Close ``qty`` of the position at ``price`` (taker fee unless given) and book the result."""
         h = self.held()
-        gross = fm.pnl(h.side, h.entry, qty, price) if gross is None else gross
-        fee = fm.fee_for(price, qty, self.cfg.fill.taker_fee) if fee is None else fee
+        gross = (price - h.entry) * qty * h.side.sign if gross is None else gross  # fills.pnl
+        fee = price * qty * self.cfg.fill.taker_fee if fee is None else fee  # fills.fee_for
         entry_share = h.entry_fee * qty / h.opened_qty
         self.wallet += gross - fee
-        h.margin -= h.margin * qty / h.qty
+        if qty != h.qty:  # a full close drops the position: its margin is not read again
+            h.margin -= h.margin * qty / h.qty
         h.qty -= qty
         h.realized += gross
         h.fees += fee

@@ -19,6 +19,7 @@ The bar-by-bar loop of the tests runs none of this; the engine equals it exactly
 from __future__ import annotations
 
 from bisect import bisect_left
+from decimal import Decimal
 
 import numpy as np
 
@@ -96,12 +97,14 @@ class Marks:
 class Rider:
     """The run's constants of the held-position pass (the thresholds as floats, the funding bars as a list)."""
 
-    __slots__ = ("funding", "loss", "marks", "move", "ok", "trigger")
+    __slots__ = ("floats", "funding", "funding_set", "loss", "marks", "move", "ok", "trigger")
 
     def __init__(self, acct: SimAccount, funding_bars: np.ndarray | None, marks: Marks):
         limits = acct.limits
         self.marks = marks
         self.funding = None if funding_bars is None else funding_bars.tolist()
+        self.funding_set = frozenset(self.funding or ())
+        self.floats: dict[str, tuple[object, float]] = {}  # the float of the wallet, peak and opening equity, kept
         self.loss = float(limits.daily_loss_limit_pct)
         self.move = float(min(limits.emergency_close_pct, limits.level_critical_pct))
         self.trigger = float(limits.partial_tp_trigger_pct)
@@ -119,11 +122,11 @@ class Rider:
         while h is not None:
             c, best = self._next(acct, h, i, n)
             if c > i:
-                _catch_up(acct, h, best)
+                self._catch_up(acct, h, best)
                 self.marks.add(acct, i, c)
             if c >= n:
                 return n
-            if not fastpoll.prepay_funding(acct, c):
+            if c not in self.funding_set or not fastpoll.prepay_funding(acct, c):
                 return c
             i = c  # funding paid at the open of a held bar: search that bar again with the new wallet
         return i
@@ -147,20 +150,41 @@ class Rider:
             return False
         down, up, close_low, close_high, sign_qty, entry = self._levels(acct, h)
         low, high, close = float(s.low[c]), float(s.high[c]), float(s.close[c])
-        wallet, peak = float(acct.wallet), float(acct.peak)
+        wallet, peak = self._float("wallet", acct.wallet), self._float("peak", acct.peak)
         equity = wallet + sign_qty * (close - entry)
         running = equity if equity > peak else peak
         drawdown = _drawdown_tier(acct)
         if (low <= down or high >= up or close <= close_low or close >= close_high or equity <= 0
                 or (drawdown is not None and (running - equity) / running * 100 >= drawdown - PCT_EPS)
                 or (acct.daily_hit_day != acct.day
-                    and (float(acct.day_start) - equity) / float(acct.day_start) * 100 >= self.loss - PCT_EPS)):
+                    and (self._float("day_start", acct.day_start) - equity) / self._float("day_start", acct.day_start)
+                    * 100 >= self.loss - PCT_EPS)):
             fastpoll._exits(acct, h, c)  # rider.ok: the fill plan is there
             fastpoll._poll(acct, c)
             return False
-        _catch_up(acct, h, close)
+        self._catch_up(acct, h, close)
         self.marks.add(acct, c, c + 1)
         return True
+
+    def _catch_up(self, acct: SimAccount, h: Holding, best: float) -> None:
+        """``SimAccount.catch_up`` given the most favourable close: its Decimal equity computed only when it may lift
+        the peak (closes that tie are the same float, so which of them is taken does not matter)."""
+        _, _, _, _, sq, entry = self._levels(acct, h)
+        peak, wallet = self._float("peak", acct.peak), self._float("wallet", acct.wallet)
+        gain = sq * (best - entry)
+        # the float figures differ from the Decimal ones by a few units of 1e-16 of their size; the margin is wider
+        if peak > 0 and wallet + gain + PEAK_MARGIN * (abs(wallet) + abs(gain) + peak) < peak:
+            return
+        acct.peak = max(acct.peak, acct.equity(price_of(best)))
+
+    def _float(self, name: str, value: Decimal) -> float:
+        """``float(value)``, kept while ``value`` is the same object (the wallet, the peak, the opening equity)."""
+        kept = self.floats.get(name)
+        if kept is not None and kept[0] is value:
+            return kept[1]
+        found = float(value)
+        self.floats[name] = (value, found)
+        return found
 
     def _end(self, acct: SimAccount, i: int, n: int) -> int:
         """The first bar of the next risk day or the next funding bar not yet paid, whichever comes first."""
@@ -182,11 +206,11 @@ class Rider:
         near = min(end, i + NEAR)
         drawdown = _drawdown_tier(acct)
         down, up, close_low, close_high, sign_qty, entry = self._levels(acct, h)
-        wallet, day_start = float(acct.wallet), float(acct.day_start)
+        wallet, day_start = self._float("wallet", acct.wallet), self._float("day_start", acct.day_start)
         dd_at = None if drawdown is None else drawdown - PCT_EPS
         loss_at = None if acct.daily_hit_day == acct.day else self.loss - PCT_EPS
         lows, highs, closes = s.low[i:near].tolist(), s.high[i:near].tolist(), s.close[i:near].tolist()
-        running = float(acct.peak)
+        running = self._float("peak", acct.peak)
         for k, close in enumerate(closes):  # screening._scan, the same tests in the same order
             equity = wallet + sign_qty * (close - entry)
             if equity > running:
@@ -246,14 +270,3 @@ def _best(closes: list[float], sign_qty: float) -> float:
     if not closes:
         return NAN
     return max(closes) if sign_qty > 0 else min(closes)
-
-
-def _catch_up(acct: SimAccount, h: Holding, best: float) -> None:
-    """``SimAccount.catch_up`` given the most favourable close: its Decimal equity computed only when it may lift
-    the peak (closes that tie are the same float, so which of them is taken does not matter)."""
-    sq, entry, peak, wallet = h.side.sign * float(h.qty), float(h.entry), float(acct.peak), float(acct.wallet)
-    gain = sq * (best - entry)
-    # the float figures differ from the Decimal ones by a few units of 1e-16 of their size; the margin is far wider
-    if peak > 0 and wallet + gain + PEAK_MARGIN * (abs(wallet) + abs(gain) + peak) < peak:
-        return
-    acct.peak = max(acct.peak, acct.equity(price_of(best)))

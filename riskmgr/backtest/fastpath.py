@@ -338,6 +338,9 @@ def _liquidation_beyond(acct: SimAccount, side: PositionSide, entry: Decimal, st
 def _gates_allow(acct: SimAccount, equity: Decimal) -> bool:
     """The account-level gates among the rules: daily_loss and drawdown (opening figures above 0 checked)."""
     limits, day_start, peak = acct.limits, acct.day_start, acct.peak
+    quiet = acct.quiet_figures  # fastpoll._tiers_quiet found this very test true on these very figures
+    if quiet is not None and quiet[0] is equity and quiet[1] is day_start and quiet[2] is peak:
+        return True
     if (day_start - equity) / day_start * HUNDRED >= limits.daily_loss_limit_pct:
         return False
     drawdown = max((peak - equity) / peak * HUNDRED, Decimal(0))

@@ -212,7 +212,10 @@ def _tiers_quiet(acct: SimAccount, equity: Decimal) -> bool:
     if (day_start - equity) / day_start * HUNDRED >= limits.daily_loss_limit_pct:
         return False
     drawdown = max((peak - equity) / peak * HUNDRED, Decimal(0))
-    return drawdown < limits.max_drawdown_pct and drawdown < limits.drawdown_reducing_pct
+    quiet = drawdown < limits.max_drawdown_pct and drawdown < limits.drawdown_reducing_pct
+    if quiet:
+        acct.quiet_figures = (equity, day_start, peak)
+    return quiet
 
 
 def _monitor_quiet(acct: SimAccount, h: Holding, mark: Decimal) -> bool:
