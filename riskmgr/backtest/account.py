@@ -84,7 +84,7 @@ class Series:
         return int(self.ts.shape[0])
 
     def close_ms(self, j: int) -> int:
-        return int(self.ts[j]) + self.bar_ms
+        return int(self.ts.item(j)) + self.bar_ms
 
     def day_start_bar(self, day: int) -> int:
         """Return the first bar whose risk day is ``day`` or later (``len(self)``: none), remembered per day."""

@@ -60,6 +60,7 @@ worded by the same code as live. The plain bar-by-bar loop of the tests runs onl
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, tzinfo
@@ -74,7 +75,7 @@ from riskmgr.backtest.fastpath import DecisionPlan, try_place, try_shut
 from riskmgr.backtest.outcome import Outcome
 from riskmgr.backtest.screening import next_event
 from riskmgr.core.clock import from_ms, to_ms
-from riskmgr.core.domain import MarketSpec
+from riskmgr.core.domain import MarketSpec, TradingState
 from riskmgr.exchanges.fills import FUNDING_INTERVAL_MS
 from riskmgr.market.base import TIMEFRAME_SECONDS, CandleArrays
 from riskmgr.risk.state import next_day_start
@@ -140,6 +141,7 @@ def run_events(inp: EngineInput, signals: EntrySignals, progress: Progress | Non
     sides[: inp.first_bar] = 0  # warm-up bars only feed the indicators
     signal_bars = np.flatnonzero(sides)
     funding_bars = None if series.funding is None else np.flatnonzero(series.funding)
+    signal_list = signal_bars.tolist()
     n, i = len(series), inp.first_bar
     report = _Reporter(progress, inp.first_bar, n)
     plan = DecisionPlan.of(acct)
@@ -150,22 +152,15 @@ def run_events(inp: EngineInput, signals: EntrySignals, progress: Progress | Non
         if pending is not None and pending.limit is None and acct.holding is None and not acct.bust:
             c = i  # a market entry fills at this bar's open: what next_event would answer, with nothing to skip
             if rider.ok:
-                if rider.enter(acct, c):  # filled, and the rest of the bar certainly quiet
-                    i = c + 1
-                    continue
-                _after_step(acct, c, signals, sides, plan, marks)
+                if not rider.enter(acct, c):  # False: the bar was not quiet after the fill; its step ran in full
+                    _after_step(acct, c, signals, sides, plan, marks)
                 i = c + 1
                 continue
-        elif pending is None and acct.holding is not None and not acct.bust and rider.ok:
-            c = rider.ride(acct, i)  # next_event, skip and prepay_funding of a held position
-            if c >= n:
-                break
         else:
-            c = min(next_event(acct, i, signal_bars, funding_bars), n)
-            skip(acct, i, c, signal_bars, marks)
+            c, again = _next_stop(acct, i, rider, signal_bars, signal_list, funding_bars)
             if c >= n:
                 break
-            if fastpoll.prepay_funding(acct, c):
+            if again:
                 i = c  # funding paid at the open of a held bar: search that bar again with the new wallet
                 continue
         if not (rider.ok and fastpoll.flat_quiet(acct, c)):
@@ -177,6 +172,28 @@ def run_events(inp: EngineInput, signals: EntrySignals, progress: Progress | Non
     report.at(n)
     marks.apply(acct.curve, series.close)
     return acct.outcome()
+
+
+def _next_stop(acct: SimAccount, i: int, rider: Rider, signal_bars: np.ndarray, signal_list: list[int],
+               funding_bars: np.ndarray | None) -> tuple[int, bool]:
+    """Pass over the quiet bars from ``i``; return the next bar to step (``len(series)``: none) and whether its
+    funding was just paid ahead of its step (it is then searched again with the new wallet)."""
+    n = len(acct.s)
+    if acct.pending is None and acct.holding is not None and not acct.bust and rider.ok:
+        return rider.ride(acct, i), False  # next_event, skip and prepay_funding of a held position
+    if acct.idle and acct.block is None and acct.status.state is TradingState.ACTIVE:
+        c = next_signal(signal_list, i, n)  # next_event and skip of an idle, open account: the next signal
+        rider.marks.add(acct, i, c)
+        return c, False
+    c = min(next_event(acct, i, signal_bars, funding_bars), n)
+    skip(acct, i, c, signal_bars, rider.marks)
+    return c, c < n and fastpoll.prepay_funding(acct, c)
+
+
+def next_signal(signal_list: list[int], i: int, n: int) -> int:
+    """Return the first signal bar at or after ``i`` (``n``: none)."""
+    k = bisect_left(signal_list, i)
+    return signal_list[k] if k < len(signal_list) else n
 
 
 def _after_step(acct: SimAccount, c: int, signals: EntrySignals, sides: np.ndarray, plan: DecisionPlan,

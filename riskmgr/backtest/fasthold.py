@@ -19,7 +19,6 @@ The bar-by-bar loop of the tests runs none of this; the engine equals it exactly
 from __future__ import annotations
 
 from bisect import bisect_left
-from decimal import Decimal
 
 import numpy as np
 
@@ -40,14 +39,10 @@ class Marks:
     whole curve at once with the same float operations per bar (wallet + sign x qty x (close - entry)).
     """
 
-    __slots__ = ("end", "entries", "held", "last_h", "last_qty", "last_wallet", "sqs", "starts", "wallets")
+    __slots__ = ("end", "last_h", "last_qty", "last_wallet", "stretches")
 
     def __init__(self, start: int):
-        self.starts: list[int] = []
-        self.wallets: list[float] = []
-        self.sqs: list[float] = []
-        self.entries: list[float] = []
-        self.held: list[bool] = []
+        self.stretches: list[tuple[int, float, float, float, bool]] = []  # (first bar, wallet, sign x qty, entry, held)
         self.end = start
         self.last_wallet: object = None
         self.last_h: object = None
@@ -62,31 +57,26 @@ class Marks:
         self.end = b
         h, wallet = acct.holding, acct.wallet
         qty = None if h is None else h.qty
-        if wallet is self.last_wallet and h is self.last_h and qty is self.last_qty and self.starts:
+        if wallet is self.last_wallet and h is self.last_h and qty is self.last_qty:
             return  # the same wallet and position objects: the stretch goes on
         self.last_wallet, self.last_h, self.last_qty = wallet, h, qty
-        self.starts.append(a)
-        self.wallets.append(float(wallet))
         if h is None:
-            self.held.append(False)
-            self.sqs.append(0.0)
-            self.entries.append(0.0)
+            self.stretches.append((a, float(wallet), 0.0, 0.0, False))
         else:
-            self.held.append(True)
-            self.sqs.append(h.side.sign * float(h.qty))
-            self.entries.append(float(h.entry))
+            self.stretches.append((a, float(wallet), h.side.sign * float(h.qty), float(h.entry), True))
 
     def apply(self, curve: np.ndarray, close: np.ndarray) -> None:
         """Write the recorded stretches into ``curve``."""
-        if not self.starts:
+        if not self.stretches:
             return
-        first = self.starts[0]
-        lengths = np.diff(np.array([*self.starts, self.end], dtype=np.int64))
-        wallet = np.repeat(np.array(self.wallets, dtype=np.float64), lengths)
-        held = np.repeat(np.array(self.held, dtype=bool), lengths)
+        table = np.array(self.stretches, dtype=np.float64)
+        first = self.stretches[0][0]
+        lengths = np.diff(np.append(table[:, 0].astype(np.int64), self.end))
+        wallet = np.repeat(table[:, 1], lengths)
+        held = np.repeat(table[:, 4] != 0, lengths)
         if held.any():
-            sq = np.repeat(np.array(self.sqs, dtype=np.float64), lengths)
-            entry = np.repeat(np.array(self.entries, dtype=np.float64), lengths)
+            sq = np.repeat(table[:, 2], lengths)
+            entry = np.repeat(table[:, 3], lengths)
             with np.errstate(all="ignore"):  # flat bars are computed too and thrown away
                 value = wallet + sq * (close[first:self.end] - entry)
             curve[first:self.end] = np.where(held, value, wallet)
@@ -97,14 +87,17 @@ class Marks:
 class Rider:
     """The run's constants of the held-position pass (the thresholds as floats, the funding bars as a list)."""
 
-    __slots__ = ("floats", "funding", "funding_set", "loss", "marks", "move", "ok", "trigger")
+    __slots__ = ("day_start", "funding", "funding_set", "loss", "marks", "move", "ok", "peak", "trigger", "wallet")
 
     def __init__(self, acct: SimAccount, funding_bars: np.ndarray | None, marks: Marks):
         limits = acct.limits
         self.marks = marks
         self.funding = None if funding_bars is None else funding_bars.tolist()
         self.funding_set = frozenset(self.funding or ())
-        self.floats: dict[str, tuple[object, float]] = {}  # the float of the wallet, peak and opening equity, kept
+        # the float of the wallet, the peak and the opening equity, kept while each is the same Decimal object
+        self.wallet: tuple[object, float] = (None, 0.0)
+        self.peak: tuple[object, float] = (None, 0.0)
+        self.day_start: tuple[object, float] = (None, 0.0)
         self.loss = float(limits.daily_loss_limit_pct)
         self.move = float(min(limits.emergency_close_pct, limits.level_critical_pct))
         self.trigger = float(limits.partial_tp_trigger_pct)
@@ -150,15 +143,14 @@ class Rider:
             return False
         down, up, close_low, close_high, sign_qty, entry = self._levels(acct, h)
         low, high, close = float(s.low[c]), float(s.high[c]), float(s.close[c])
-        wallet, peak = self._float("wallet", acct.wallet), self._float("peak", acct.peak)
+        wallet, peak, day_start = self._figures(acct)
         equity = wallet + sign_qty * (close - entry)
         running = equity if equity > peak else peak
         drawdown = _drawdown_tier(acct)
         if (low <= down or high >= up or close <= close_low or close >= close_high or equity <= 0
                 or (drawdown is not None and (running - equity) / running * 100 >= drawdown - PCT_EPS)
                 or (acct.daily_hit_day != acct.day
-                    and (self._float("day_start", acct.day_start) - equity) / self._float("day_start", acct.day_start)
-                    * 100 >= self.loss - PCT_EPS)):
+                    and (day_start - equity) / day_start * 100 >= self.loss - PCT_EPS)):
             fastpoll._exits(acct, h, c)  # rider.ok: the fill plan is there
             fastpoll._poll(acct, c)
             return False
@@ -170,21 +162,25 @@ class Rider:
         """``SimAccount.catch_up`` given the most favourable close: its Decimal equity computed only when it may lift
         the peak (closes that tie are the same float, so which of them is taken does not matter)."""
         _, _, _, _, sq, entry = self._levels(acct, h)
-        peak, wallet = self._float("peak", acct.peak), self._float("wallet", acct.wallet)
+        wallet, peak, _ = self._figures(acct)
         gain = sq * (best - entry)
         # the float figures differ from the Decimal ones by a few units of 1e-16 of their size; the margin is wider
         if peak > 0 and wallet + gain + PEAK_MARGIN * (abs(wallet) + abs(gain) + peak) < peak:
             return
         acct.peak = max(acct.peak, acct.equity(price_of(best)))
 
-    def _float(self, name: str, value: Decimal) -> float:
-        """``float(value)``, kept while ``value`` is the same object (the wallet, the peak, the opening equity)."""
-        kept = self.floats.get(name)
-        if kept is not None and kept[0] is value:
-            return kept[1]
-        found = float(value)
-        self.floats[name] = (value, found)
-        return found
+    def _figures(self, acct: SimAccount) -> tuple[float, float, float]:
+        """The floats of the wallet, the peak and the opening equity (each converted once per Decimal object)."""
+        kept = self.wallet
+        if kept[0] is not acct.wallet:
+            kept = self.wallet = (acct.wallet, float(acct.wallet))
+        peak = self.peak
+        if peak[0] is not acct.peak:
+            peak = self.peak = (acct.peak, float(acct.peak))
+        day_start = self.day_start
+        if day_start[0] is not acct.day_start:
+            day_start = self.day_start = (acct.day_start, float(acct.day_start))
+        return kept[1], peak[1], day_start[1]
 
     def _end(self, acct: SimAccount, i: int, n: int) -> int:
         """The first bar of the next risk day or the next funding bar not yet paid, whichever comes first."""
@@ -206,11 +202,10 @@ class Rider:
         near = min(end, i + NEAR)
         drawdown = _drawdown_tier(acct)
         down, up, close_low, close_high, sign_qty, entry = self._levels(acct, h)
-        wallet, day_start = self._float("wallet", acct.wallet), self._float("day_start", acct.day_start)
+        wallet, running, day_start = self._figures(acct)
         dd_at = None if drawdown is None else drawdown - PCT_EPS
         loss_at = None if acct.daily_hit_day == acct.day else self.loss - PCT_EPS
         lows, highs, closes = s.low[i:near].tolist(), s.high[i:near].tolist(), s.close[i:near].tolist()
-        running = self._float("peak", acct.peak)
         for k, close in enumerate(closes):  # screening._scan, the same tests in the same order
             equity = wallet + sign_qty * (close - entry)
             if equity > running:

@@ -17,6 +17,7 @@ test_fastpath.py`` also checks each decision against the full path directly.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -69,6 +70,7 @@ class DecisionPlan:
     liquidation_factors: tuple[float, float] | None
     two_ticks: Decimal  # the tick rounding of the entry and the stop fill, as costs.slippage_per_unit adds it
     no_loss: Decimal  # NO_LOSS.total: the loss at the stop of positions already open (none)
+    tick_f: float  # the tick as a float (the float-first tick rounding of stop and target)
 
     @classmethod
     def of(cls, acct: SimAccount) -> DecisionPlan:
@@ -89,7 +91,7 @@ class DecisionPlan:
             min_notional=max(spec.min_notional, limits.min_notional_floor),
             day_floor=1 - limits.daily_loss_limit_pct / HUNDRED,
             liquidation_factors=_liquidation_factors(lev, spec.maintenance_margin_rate) if settings_allow else None,
-            two_ticks=2 * spec.price_tick, no_loss=NO_LOSS.total,
+            two_ticks=2 * spec.price_tick, no_loss=NO_LOSS.total, tick_f=float(spec.price_tick),
         )
 
 
@@ -122,8 +124,8 @@ def try_place(acct: SimAccount, j: int, sig: EntrySignals, plan: DecisionPlan) -
         return False
     long = bool(sig.side[j] > 0)
     tick = acct.spec.price_tick
-    stop = round_to_tick(price_of(stop_f), tick, up=long)
-    target = round_to_tick(price_of(target_f), tick, up=not long)
+    stop = _on_tick(stop_f, tick, plan.tick_f, long)
+    target = _on_tick(target_f, tick, plan.tick_f, not long)
     entry = price_of(close_f)
     side = LONG if long else SHORT
     if stop <= 0 or target <= 0 or (entry - stop) * side.sign <= 0:
@@ -237,6 +239,20 @@ def _cooldown_verdict(acct: SimAccount, now: datetime, side: PositionSide, j: in
     if now < until and first is not None:
         return Verdict.deny(COOLDOWN_RULE, first.first_reason, until=until)  # counted; this reason is not kept
     return None
+
+
+def _on_tick(value: float, tick: Decimal, tick_f: float, up: bool) -> Decimal:
+    """``round_to_tick(price_of(value), tick, up=up)``, from the float quotient when it is certainly not whole.
+
+    The float quotient differs from the exact one (of the Decimal of ``value`` by the tick) by a few units of 1e-16
+    of its size: below 1e9 and more than 1e-6 from a whole number, its floor and ceiling are the exact quotient's,
+    and the exact quotient is not whole, so the tick rounding's integral has exponent 0, as ``Decimal(k)`` has.
+    """
+    q = value / tick_f
+    k = math.ceil(q) if up else math.floor(q)
+    if 0 < q < 1e9 and min(q - math.floor(q), math.ceil(q) - q) > 1e-6:
+        return Decimal(k) * tick
+    return round_to_tick(price_of(value), tick, up=up)
 
 
 def _gates_open(acct: SimAccount, now: datetime, plan: DecisionPlan) -> bool:
