@@ -53,7 +53,12 @@ sizing and the rules, with the run's constants computed once) without formatting
 ``fastpath.try_shut`` counts a signal against a shut account-level gate with the live gate rules (a repeated
 loss-streak denial, the only gate shut, without wording them again). Fills and exits at those bars use the fill
 model's arithmetic with the run's constants computed once (``fastfill``), and a funding bar while holding pays its
-funding first and is searched again with the new wallet, so a quiet one is skipped. Everything else
+funding first and is searched again with the new wallet, so a quiet one is skipped. On bars the fill model
+accepts (checked once per run), a held position is passed over by ``fasthold.Rider.ride`` (the same search, the
+quiet bars' peak and the funding bars in one pass), an entry bar that the same search finds quiet after the fill
+is not stepped further (``Rider.enter``), an idle account goes straight to its next signal, a flat signal bar
+whose poll certainly changes nothing is not stepped (``fastpoll.flat_quiet``), and the equity curve is kept as
+stretches and computed once at the end (``fasthold.Marks``, the same float operations per bar). Everything else
 (every order-rule denial, every action of the tiers and the monitor) runs the full path, so it is done and
 worded by the same code as live. The plain bar-by-bar loop of the tests runs only the full path.
 """

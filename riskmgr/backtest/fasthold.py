@@ -238,10 +238,17 @@ class Rider:
         kept = h.scan_levels
         if kept is not None and kept[0] == key:
             return kept[1]
-        limits, long, sign, entry = acct.limits, h.side is PositionSide.LONG, h.side.sign, float(h.entry)
-        adverse_levels = [x for x in (h.stop, h.liquidation) if x is not None]
-        adverse = float((max if long else min)(adverse_levels)) if adverse_levels else None
-        target = float(h.target) if h.target is not None else None
+        limits, long, entry = acct.limits, h.side is PositionSide.LONG, float(h.entry)
+        sign = 1 if long else -1
+        floats = h.exit_floats
+        if floats is None:  # shared with fastpoll._exits: the floats of stop, liquidation and target (inf: none)
+            stop_f = INF if h.stop is None else float(h.stop)
+            floats = h.exit_floats = (stop_f, INF if h.liquidation is None else float(h.liquidation),
+                                      INF if h.target is None else float(h.target))
+        # float() keeps order, so the float of the nearer level is the nearer float
+        adverse_levels = [f for x, f in zip((h.stop, h.liquidation), floats, strict=False) if x is not None]
+        adverse = (max if long else min)(adverse_levels) if adverse_levels else None
+        target = floats[2] if h.target is not None else None
         against = favour = None
         if limits.auto_close_on_emergency or not h.alerted:
             against = entry * (1 - sign * self.move / 100)

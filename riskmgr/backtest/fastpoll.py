@@ -16,11 +16,12 @@ from __future__ import annotations
 from decimal import Decimal
 
 from riskmgr.backtest.account import Holding, Series, SimAccount, price_of
-from riskmgr.backtest.fastfill import FULL, LIQUIDATION, bar_exit, position_exit
+from riskmgr.backtest.fastfill import LIQUIDATION, bar_exit, liquidation_met, position_exit
 from riskmgr.backtest.polling import _apply_tiers, _monitor, _roll_day, poll
 from riskmgr.core.clock import from_ms
 from riskmgr.core.domain import PositionSide
 from riskmgr.exchanges import fills as fm
+from riskmgr.exchanges.fills import ExitKind
 from riskmgr.risk.sizing import HUNDRED
 from riskmgr.risk.state import evaluate_account_tiers
 
@@ -115,13 +116,18 @@ def _exits(acct: SimAccount, h: Holding, j: int) -> None:
     long = h.side is LONG
     floats = h.exit_floats
     if floats is None:
-        floats = h.exit_floats = tuple(INF if x is None else float(x) for x in (h.stop, h.liquidation, h.target))
+        floats = h.exit_floats = (INF if h.stop is None else float(h.stop),
+                                  INF if h.liquidation is None else float(h.liquidation),
+                                  INF if h.target is None else float(h.target))
     o = float(s.open[j])
-    found = bar_exit(long, (o, float(s.high[j]), float(s.low[j])), (h.stop, h.liquidation, h.target), floats,
-                     j >= h.target_from)
-    if found is FULL:
-        found = position_exit(long, (price_of(o), price_of(s.high[j]), price_of(s.low[j])), h.stop,
-                              h.liquidation, h.target if j >= h.target_from else None)
+    bar = (o, float(s.high[j]), float(s.low[j]))
+    target = h.target if j >= h.target_from else None
+    found: tuple[ExitKind, Decimal | None] | None
+    if liquidation_met(long, bar, h.liquidation, floats[1]):
+        found = position_exit(long, (price_of(o), price_of(s.high[j]), price_of(s.low[j])), h.stop, h.liquidation,
+                              target)
+    else:
+        found = bar_exit(long, bar, h.stop, target, floats)
     if found is None:
         return None
     kind, price = found

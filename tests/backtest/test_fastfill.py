@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from riskmgr.backtest.fastfill import FULL, FillPlan, at_or_above, at_or_below, bar_exit, position_exit
+from riskmgr.backtest.fastfill import FillPlan, at_or_above, at_or_below, bar_exit, liquidation_met, position_exit
 from riskmgr.core.domain import OrderSide, PositionSide
 from riskmgr.exchanges import fills as fm
 
@@ -97,12 +97,12 @@ def test_an_opened_position_has_the_fill_models_margin_and_liquidation_price(lev
 
 
 def _float_exit(side: PositionSide, bar: fm.Bar, stop, liquidation, target, target_on: bool = True):
-    levels = (stop, liquidation, target)
-    floats = tuple(float("inf") if x is None else float(x) for x in levels)
-    found = bar_exit(side is PositionSide.LONG, (float(bar.open), float(bar.high), float(bar.low)), levels, floats,
-                     target_on)
-    if found is FULL:
-        return found
+    floats = tuple(float("inf") if x is None else float(x) for x in (stop, liquidation, target))
+    prices = (float(bar.open), float(bar.high), float(bar.low))
+    long = side is PositionSide.LONG
+    if liquidation_met(long, prices, liquidation, floats[1]):
+        return "full"
+    found = bar_exit(long, prices, stop, target if target_on else None, floats)
     if found is None:
         return None
     kind, price = found
@@ -119,7 +119,7 @@ def test_the_float_first_exit_of_every_small_bar_and_level_set_is_the_fill_model
                                                             [*LEVELS, *hair]):
             expected = fm.position_exit(side, bar, stop=stop, liquidation=liquidation, take_profit=target)
             found = _float_exit(side, bar, stop, liquidation, target)
-            if found is FULL:  # the liquidation may be met: the caller runs the Decimal search
+            if found == "full":  # the liquidation is met: the caller runs the Decimal search
                 full += 1
                 reached = bar.low <= liquidation if side is PositionSide.LONG else bar.high >= liquidation
                 assert reached, (bar, liquidation)
