@@ -168,8 +168,12 @@ def run_events(inp: EngineInput, signals: EntrySignals, progress: Progress | Non
             if again:
                 i = c  # funding paid at the open of a held bar: search that bar again with the new wallet
                 continue
-        if not (rider.ok and fastpoll.flat_quiet(acct, c)):
+        if not rider.ok:
             fastpoll.step(acct, c)  # polling.step, its quiet parts skipped
+        elif acct.holding is not None and acct.pending is None:
+            fastpoll.held_step(acct, c)  # the same on a bar checked valid with the run
+        elif not fastpoll.flat_quiet(acct, c):
+            fastpoll.step(acct, c)
         _after_step(acct, c, signals, sides, plan, marks)
         i = c + 1
         if progress is not None:

@@ -58,6 +58,19 @@ def step(acct: SimAccount, j: int) -> None:
     _poll(acct, j)
 
 
+def held_step(acct: SimAccount, j: int) -> None:
+    """``step`` at a bar known to be valid with a position held and nothing pending (the engine checked every bar
+    of the run once): the funding at the open, the exits inside the bar, the poll at its close."""
+    h = acct.holding
+    if h is None or acct.pending is not None:  # the caller checked; a bug otherwise
+        raise RuntimeError("held_step needs a position held and nothing pending")
+    if acct.s.funding is not None and acct.s.funding[j] and acct.funded_bar != j:
+        acct._pay_funding(j)
+    if acct.fill_plan is not None or _exit_possible(acct, h, j):
+        _exits(acct, h, j)
+    _poll(acct, j)
+
+
 def flat_quiet(acct: SimAccount, j: int) -> bool:
     """Tell whether ``step`` certainly does nothing at bar ``j``: the account flat with nothing pending, in the same
     risk day as its last poll, and the wallet, opening equity, peak and state the very objects that poll graded
