@@ -28,6 +28,7 @@ from riskmgr.backtest.screening import EPS, NEAR, PCT_EPS, WINDOW, _drawdown_tie
 from riskmgr.core.domain import PositionSide
 
 INF, NAN = float("inf"), float("nan")
+MISSING = object()
 PEAK_MARGIN = 1e-9  # a float equity this far (relative) below the float peak is certainly below the Decimal peak
 
 
@@ -87,7 +88,8 @@ class Marks:
 class Rider:
     """The run's constants of the held-position pass (the thresholds as floats, the funding bars as a list)."""
 
-    __slots__ = ("day_start", "funding", "funding_set", "loss", "marks", "move", "ok", "peak", "trigger", "wallet")
+    __slots__ = ("day_start", "funding", "funding_set", "loss", "marks", "move", "ok", "peak", "tiers", "trigger",
+                 "wallet")
 
     def __init__(self, acct: SimAccount, funding_bars: np.ndarray | None, marks: Marks):
         limits = acct.limits
@@ -101,6 +103,7 @@ class Rider:
         self.loss = float(limits.daily_loss_limit_pct)
         self.move = float(min(limits.emergency_close_pct, limits.level_critical_pct))
         self.trigger = float(limits.partial_tp_trigger_pct)
+        self.tiers: dict[object, float | None] = {}  # _drawdown_tier per trading state (the limits are the run's)
         s = acct.s
         with np.errstate(invalid="ignore"):  # NaN compares false: not clean
             # every bar one ``fills.Bar`` accepts: the pass is used only then (else the engine's own search runs)
@@ -132,7 +135,7 @@ class Rider:
         The quiet test is the held-position search's, on this one bar: the same widened levels and thresholds.
         """
         s = acct.s
-        if int(s.day[c]) != acct.day:  # the poll opens a new risk day here: the full step
+        if s.day.item(c) != acct.day:  # the poll opens a new risk day here: the full step
             fastpoll.market_fill(acct, c)
             fastpoll._poll(acct, c)
             return False
@@ -142,11 +145,11 @@ class Rider:
             fastpoll._poll(acct, c)
             return False
         down, up, close_low, close_high, sign_qty, entry = self._levels(acct, h)
-        low, high, close = float(s.low[c]), float(s.high[c]), float(s.close[c])
+        low, high, close = s.low.item(c), s.high.item(c), s.close.item(c)
         wallet, peak, day_start = self._figures(acct)
         equity = wallet + sign_qty * (close - entry)
         running = equity if equity > peak else peak
-        drawdown = _drawdown_tier(acct)
+        drawdown = self._tier(acct)
         if (low <= down or high >= up or close <= close_low or close >= close_high or equity <= 0
                 or (drawdown is not None and (running - equity) / running * 100 >= drawdown - PCT_EPS)
                 or (acct.daily_hit_day != acct.day
@@ -168,6 +171,14 @@ class Rider:
         if peak > 0 and wallet + gain + PEAK_MARGIN * (abs(wallet) + abs(gain) + peak) < peak:
             return
         acct.peak = max(acct.peak, acct.equity(price_of(best)))
+
+    def _tier(self, acct: SimAccount) -> float | None:
+        """``screening._drawdown_tier``: the next drawdown tier that changes something, as a float (per state)."""
+        state = acct.status.state
+        found = self.tiers.get(state, MISSING)
+        if found is MISSING:
+            found = self.tiers[state] = _drawdown_tier(acct)
+        return found  # type: ignore[return-value]
 
     def _figures(self, acct: SimAccount) -> tuple[float, float, float]:
         """The floats of the wallet, the peak and the opening equity (each converted once per Decimal object)."""
@@ -200,7 +211,7 @@ class Rider:
         s = acct.s
         end = self._end(acct, i, n)
         near = min(end, i + NEAR)
-        drawdown = _drawdown_tier(acct)
+        drawdown = self._tier(acct)
         down, up, close_low, close_high, sign_qty, entry = self._levels(acct, h)
         wallet, running, day_start = self._figures(acct)
         dd_at = None if drawdown is None else drawdown - PCT_EPS

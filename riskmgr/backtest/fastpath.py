@@ -119,7 +119,7 @@ def try_place(acct: SimAccount, j: int, sig: EntrySignals, plan: DecisionPlan) -
     now = from_ms(acct.s.close_ms(j))
     if not _gates_open(acct, now, plan):
         return False
-    stop_f, target_f, close_f = float(sig.stop[j]), float(sig.target[j]), float(acct.s.close[j])
+    stop_f, target_f, close_f = sig.stop.item(j), sig.target.item(j), acct.s.close.item(j)
     if not (0 < stop_f < INF and 0 < target_f < INF and 0 < close_f < INF):  # NaN too: the full path says why
         return False
     long = bool(sig.side[j] > 0)

@@ -64,7 +64,7 @@ def held_step(acct: SimAccount, j: int) -> None:
     h = acct.holding
     if h is None or acct.pending is not None:  # the caller checked; a bug otherwise
         raise RuntimeError("held_step needs a position held and nothing pending")
-    if acct.s.funding is not None and acct.s.funding[j] and acct.funded_bar != j:
+    if acct.s.funding is not None and acct.s.funding.item(j) and acct.funded_bar != j:
         acct._pay_funding(j)
     if acct.fill_plan is not None or _exit_possible(acct, h, j):
         _exits(acct, h, j)
@@ -78,7 +78,7 @@ def flat_quiet(acct: SimAccount, j: int) -> bool:
     key = acct.tier_key
     return (key is not None and acct.holding is None and acct.pending is None and not acct.bust and key[5] is True
             and key[0] is acct.wallet and key[1] is acct.day_start and key[2] is acct.peak
-            and key[3] is acct.status.state and key[4] == acct.day and int(acct.s.day[j]) == acct.day)
+            and key[3] is acct.status.state and key[4] == acct.day and acct.s.day.item(j) == acct.day)
 
 
 def prepay_funding(acct: SimAccount, j: int) -> bool:
@@ -115,7 +115,7 @@ def open_market(acct: SimAccount, j: int) -> None:
         price = fm.slipped_price(price_of(acct.s.open[j]), p.side.entry_order_side, acct.cfg.fill.slippage_bps,
                                  acct.spec.price_tick)
     else:
-        price = plan.slipped(price_of(acct.s.open[j]), p.side is LONG)  # a long enters with a buy
+        price = plan.slipped(price_of(acct.s.open.item(j)), p.side is LONG)  # a long enters with a buy
     acct.pending = None
     acct._open(j, p, price, price * p.qty * acct.cfg.fill.taker_fee, j)  # fills.fee_for
 
@@ -132,8 +132,8 @@ def _exits(acct: SimAccount, h: Holding, j: int) -> None:
         floats = h.exit_floats = (INF if h.stop is None else float(h.stop),
                                   INF if h.liquidation is None else float(h.liquidation),
                                   INF if h.target is None else float(h.target))
-    o = float(s.open[j])
-    bar = (o, float(s.high[j]), float(s.low[j]))
+    o = s.open.item(j)
+    bar = (o, s.high.item(j), s.low.item(j))
     target = h.target if j >= h.target_from else None
     found: tuple[ExitKind, Decimal | None] | None
     if liquidation_met(long, bar, h.liquidation, floats[1]):
@@ -196,7 +196,7 @@ def _float_levels(h: Holding) -> tuple[float, float]:
 
 def _poll(acct: SimAccount, j: int) -> None:
     """``polling.poll`` with the tier grading and the monitor run only where they may act."""
-    close = float(acct.s.close[j])
+    close = acct.s.close.item(j)
     if acct.holding is None and 0 < close < INF:
         mark, equity = None, acct.wallet  # flat at a valid close: the mark is not read (a Decimal saved per bar)
     else:
@@ -206,7 +206,7 @@ def _poll(acct: SimAccount, j: int) -> None:
         poll(acct, j)  # a wiped-out account, or a mark the monitor rejects: all of it in full
         return
     now = None
-    if int(acct.s.day[j]) != acct.day:
+    if acct.s.day.item(j) != acct.day:
         now = from_ms(acct.s.close_ms(j))
         _roll_day(acct, j, now, equity)
     if acct.peak <= 0 or acct.day_start <= 0:
