@@ -26,9 +26,8 @@ from riskmgr.risk.sizing import known_maintenance_rate
 from riskmgr.risk.state import TradingStatus
 
 RECENT_TRADES = 64  # closes remembered for the loss-streak rule; a longer streak is still a streak of this many
-# ClosedTrade's fields and defaults: a backtest records one per close, and the frozen dataclass's __init__ sets each
-# of its ten fields through object.__setattr__ (a few microseconds a trade); ``closed_trade`` fills the same
-# instance dictionary at once. Only while ClosedTrade is a plain frozen dataclass without __post_init__ or slots.
+# a backtest records a ClosedTrade per close; its frozen __init__ sets each of ten fields through
+# object.__setattr__, so ``closed_trade`` fills the instance dictionary at once (only while it is that plain)
 _CLOSED_DEFAULTS = {f.name: f.default for f in fields(ClosedTrade)}
 _CLOSED_PLAIN = (not hasattr(ClosedTrade, "__post_init__") and not hasattr(ClosedTrade, "__slots__")
                  and all(f.default is not MISSING for f in fields(ClosedTrade)[2:]))
@@ -39,10 +38,7 @@ def closed_trade(closed_at: datetime, realized_pnl: Decimal) -> ClosedTrade:
     if not _CLOSED_PLAIN:
         return ClosedTrade(closed_at, realized_pnl)
     trade = object.__new__(ClosedTrade)
-    values = trade.__dict__
-    values.update(_CLOSED_DEFAULTS)
-    values["closed_at"] = closed_at
-    values["realized_pnl"] = realized_pnl
+    trade.__dict__.update(_CLOSED_DEFAULTS, closed_at=closed_at, realized_pnl=realized_pnl)
     return trade
 
 
@@ -185,8 +181,7 @@ class SimAccount:
         self.exposure_bars = 0
         self.curve = np.full(len(series), float(cfg.capital))
         self.tier_key: tuple[object, ...] | None = None
-        # the (equity, day_start, peak) objects the fast poll last found the tiers quiet at: the fast decision's
-        # daily-loss and drawdown gates are the same test on the same figures
+        # the (equity, day_start, peak) objects fastpoll last found the tiers quiet at (the decision's same gates)
         self.quiet_figures: tuple[Decimal, Decimal, Decimal] | None = None
         self.fill_plan = FillPlan.of(cfg.fill.slippage_bps, spec.price_tick)  # the fast step's fill constants
         self.funded_bar = -1  # a bar whose funding the event-driven engine paid ahead of the rest of its step

@@ -128,7 +128,7 @@ def try_place(acct: SimAccount, j: int, sig: EntrySignals, plan: DecisionPlan) -
     target = _on_tick(target_f, tick, plan.tick_f, not long)
     entry = price_of(close_f)
     side = LONG if long else SHORT
-    if stop <= 0 or target <= 0 or (entry - stop) * side.sign <= 0:
+    if stop <= 0 or target <= 0 or (entry - stop if long else stop - entry) <= 0:  # (entry - stop) x sign, exact
         return False
     judged = _judge(acct, side, entry, stop, target, plan)
     if judged is None:
@@ -279,34 +279,38 @@ def _judge(acct: SimAccount, side: PositionSide, entry: Decimal, stop: Decimal, 
     """Return the quantity ``size_position`` gives and the order rules that deny it (all of them, none when the
     entry is allowed); None when an account-level gate denies or sizing would fail (the full path judges those).
     """
-    limits, costs, sign = acct.limits, plan.costs, side.sign
-    equity, nothing, day_start, peak = acct.wallet, plan.nothing, acct.day_start, acct.peak
+    limits, costs = acct.limits, plan.costs
+    equity, day_start, peak = acct.wallet, acct.day_start, acct.peak
     if not (equity > 0 and day_start > 0 and peak > 0) or not _gates_allow(acct, equity):
         return None
     denied: list[str] = []
+    # the caller checked (entry - stop) x sign > 0: it is the stop distance, abs(entry - stop) and its max with 0,
+    # exactly (a difference of two prices is exact, and so is its negation)
+    distance = entry - stop if side is LONG else stop - entry
     # costs.slippage_per_unit and costs.fees_per_unit, the sum of entry and stop taken once
     both = entry + stop
     slippage = ZERO if costs.slippage_rate == 0 else both * costs.slippage_rate + plan.two_ticks
     fees = (both + slippage) * costs.taker_fee_rate
-    if abs(entry - stop) < limits.min_stop_cost_multiple * (fees + slippage):
+    if distance < limits.min_stop_cost_multiple * (fees + slippage):
         denied.append(rules.min_stop_distance.NAME)
-    qty = _size(acct, entry, abs(entry - stop) + (slippage + fees), equity, plan)  # costs.loss_per_unit
+    qty = _size(acct, entry, distance + (slippage + fees), equity, plan)  # costs.loss_per_unit
     notional = qty * entry
     # loss_at_stop + existing_loss of nothing, as sizing's _result sums them
-    risk = (qty * max((entry - stop) * sign, ZERO) + qty * fees + qty * slippage) + plan.no_loss
+    risk = (qty * distance + qty * fees + qty * slippage) + plan.no_loss
     if (qty <= 0 or qty < acct.spec.min_qty or notional < plan.min_notional
             or risk / equity * HUNDRED > limits.risk_per_trade_pct):
         denied.append(rules.risk_per_trade.NAME)
-    if nothing + notional > equity * limits.max_leverage:
+    # the rules add the (empty) open and resting notional, an exact 0, before comparing: left out here
+    if notional > equity * limits.max_leverage:
         denied.append(rules.max_leverage.NAME)
-    if nothing + (nothing - nothing) + notional > limits.max_position_notional:
+    if notional > limits.max_position_notional:
         denied.append(rules.max_position_notional.NAME)
     if not _liquidation_beyond(acct, side, entry, stop, plan):
         denied.append(rules.liquidation_beyond_stop.NAME)
-    ratio = (target - entry) * sign / ((entry - stop) * sign)
+    ratio = (target - entry) / (entry - stop)  # both signs flipped for a short: the same quotient
     if ratio <= 0 or ratio < limits.min_reward_risk:
         denied.append(rules.reward_risk.NAME)
-    if risk + nothing > equity - day_start * plan.day_floor:
+    if risk > equity - day_start * plan.day_floor:
         denied.append(rules.daily_headroom.NAME)
     return qty, denied
 
@@ -334,8 +338,8 @@ def _clearly_beyond(side: PositionSide, entry: Decimal, stop: Decimal, tick: Dec
     if plan.liquidation_factors is None:
         return False
     if side is LONG:
-        return float(entry) * plan.liquidation_factors[0] * (1 + 1e-9) + float(tick) < float(stop) * (1 - 1e-12)
-    return float(entry) * plan.liquidation_factors[1] * (1 - 1e-9) - float(tick) > float(stop) * (1 + 1e-12)
+        return float(entry) * plan.liquidation_factors[0] * (1 + 1e-9) + plan.tick_f < float(stop) * (1 - 1e-12)
+    return float(entry) * plan.liquidation_factors[1] * (1 - 1e-9) - plan.tick_f > float(stop) * (1 + 1e-12)
 
 
 def _liquidation_beyond(acct: SimAccount, side: PositionSide, entry: Decimal, stop: Decimal,
