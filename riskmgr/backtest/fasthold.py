@@ -49,8 +49,9 @@ class Marks:
         self.last_h: object = None
         self.last_qty: object = None
 
-    def add(self, acct: SimAccount, a: int, b: int) -> None:
-        """Record the equity at the closes of bars a..b-1 (the account as it is now, unchanged over them)."""
+    def add(self, acct: SimAccount, a: int, b: int, floats: tuple[float, float, float] | None = None) -> None:
+        """Record the equity at the closes of bars a..b-1 (the account as it is now, unchanged over them);
+        ``floats``: the wallet, sign x qty and entry of the position held, as floats, when the caller has them."""
         if b <= a:
             return
         if a != self.end:
@@ -63,6 +64,8 @@ class Marks:
         self.last_wallet, self.last_h, self.last_qty = wallet, h, qty
         if h is None:
             self.stretches.append((a, float(wallet), 0.0, 0.0, False))
+        elif floats is not None:
+            self.stretches.append((a, floats[0], floats[1], floats[2], True))
         else:
             self.stretches.append((a, float(wallet), h.side.sign * float(h.qty), float(h.entry), True))
 
@@ -118,8 +121,9 @@ class Rider:
         while h is not None:
             c, best = self._next(acct, h, i, n)
             if c > i:
-                self._catch_up(acct, h, best)
-                self.marks.add(acct, i, c)
+                _, _, _, _, sq, entry = self._levels(acct, h)
+                self._catch_up(acct, sq, entry, best)
+                self.marks.add(acct, i, c, (self.wallet[1], sq, entry))
             if c >= n:
                 return n
             if c not in self.funding_set or not fastpoll.prepay_funding(acct, c):
@@ -157,14 +161,14 @@ class Rider:
             fastpoll._exits(acct, h, c)  # rider.ok: the fill plan is there
             fastpoll._poll(acct, c)
             return False
-        self._catch_up(acct, h, close)
-        self.marks.add(acct, c, c + 1)
+        self._catch_up(acct, sign_qty, entry, close)
+        self.marks.add(acct, c, c + 1, (wallet, sign_qty, entry))
         return True
 
-    def _catch_up(self, acct: SimAccount, h: Holding, best: float) -> None:
-        """``SimAccount.catch_up`` given the most favourable close: its Decimal equity computed only when it may lift
-        the peak (closes that tie are the same float, so which of them is taken does not matter)."""
-        _, _, _, _, sq, entry = self._levels(acct, h)
+    def _catch_up(self, acct: SimAccount, sq: float, entry: float, best: float) -> None:
+        """``SimAccount.catch_up`` given the most favourable close (and the position's sign x qty and entry as
+        floats): its Decimal equity computed only when it may lift the peak (closes that tie are the same float, so
+        which of them is taken does not matter)."""
         wallet, peak, _ = self._figures(acct)
         gain = sq * (best - entry)
         # the float figures differ from the Decimal ones by a few units of 1e-16 of their size; the margin is wider
@@ -245,10 +249,10 @@ class Rider:
 
     def _levels(self, acct: SimAccount, h: Holding) -> tuple[float, ...]:
         """``screening._bar_levels``: the same floats, kept on the position for its (alerted, partial_done)."""
-        key = (h.alerted, h.partial_done)
         kept = h.scan_levels
-        if kept is not None and kept[0] == key:
+        if kept is not None and kept[0][0] is h.alerted and kept[0][1] is h.partial_done:  # bools: the same objects
             return kept[1]
+        key = (h.alerted, h.partial_done)
         limits, long, entry = acct.limits, h.side is PositionSide.LONG, float(h.entry)
         sign = 1 if long else -1
         floats = h.exit_floats
