@@ -111,11 +111,11 @@ def test_the_peak_is_lifted_only_where_the_decimal_equity_may_exceed_it():
     rider = Rider(acct, None, Marks(0))
     acct.wallet, acct.peak = D("9990"), D("10000")
 
-    rider._catch_up(acct, acct.holding, 100.9)  # equity 9999: below the peak
+    rider._catch_up(acct, 10.0, 100.0, 100.9)  # equity 9999: below the peak
     assert acct.peak == D("10000")
-    rider._catch_up(acct, acct.holding, 101.0)  # equity exactly the peak: the float test cannot tell, Decimal does
+    rider._catch_up(acct, 10.0, 100.0, 101.0)  # equity exactly the peak: the float test cannot tell, Decimal does
     assert acct.peak == D("10000")
-    rider._catch_up(acct, acct.holding, 101.01)
+    rider._catch_up(acct, 10.0, 100.0, 101.01)
     assert acct.peak == D("10000.10")
 
 
