@@ -65,7 +65,6 @@ worded by the same code as live. The plain bar-by-bar loop of the tests runs onl
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, tzinfo
@@ -146,7 +145,6 @@ def run_events(inp: EngineInput, signals: EntrySignals, progress: Progress | Non
     sides[: inp.first_bar] = 0  # warm-up bars only feed the indicators
     signal_bars = np.flatnonzero(sides)
     funding_bars = None if series.funding is None else np.flatnonzero(series.funding)
-    signal_list = signal_bars.tolist()
     n, i = len(series), inp.first_bar
     report = _Reporter(progress, inp.first_bar, n)
     plan = DecisionPlan.of(acct)
@@ -162,7 +160,7 @@ def run_events(inp: EngineInput, signals: EntrySignals, progress: Progress | Non
                 i = c + 1
                 continue
         else:
-            c, again = _next_stop(acct, i, rider, signal_bars, signal_list, funding_bars)
+            c, again = _next_stop(acct, i, rider, signal_bars, funding_bars)
             if c >= n:
                 break
             if again:
@@ -183,15 +181,15 @@ def run_events(inp: EngineInput, signals: EntrySignals, progress: Progress | Non
     return acct.outcome()
 
 
-def _next_stop(acct: SimAccount, i: int, rider: Rider, signal_bars: np.ndarray, signal_list: list[int],
-               funding_bars: np.ndarray | None) -> tuple[int, bool]:
+def _next_stop(acct: SimAccount, i: int, rider: Rider, signal_bars: np.ndarray, funding_bars: np.ndarray | None
+               ) -> tuple[int, bool]:
     """Pass over the quiet bars from ``i``; return the next bar to step (``len(series)``: none) and whether its
     funding was just paid ahead of its step (it is then searched again with the new wallet)."""
     n = len(acct.s)
     if acct.pending is None and acct.holding is not None and not acct.bust and rider.ok:
         return rider.ride(acct, i), False  # next_event, skip and prepay_funding of a held position
     if acct.idle and acct.block is None and acct.status.state is TradingState.ACTIVE:
-        c = next_signal(signal_list, i, n)  # next_event and skip of an idle, open account: the next signal
+        c = next_signal(signal_bars, i, n)  # next_event and skip of an idle, open account: the next signal
         rider.marks.add(acct, i, c)
         return c, False
     c = min(next_event(acct, i, signal_bars, funding_bars), n)
@@ -199,10 +197,10 @@ def _next_stop(acct: SimAccount, i: int, rider: Rider, signal_bars: np.ndarray, 
     return c, c < n and fastpoll.prepay_funding(acct, c)
 
 
-def next_signal(signal_list: list[int], i: int, n: int) -> int:
+def next_signal(signal_bars: np.ndarray, i: int, n: int) -> int:
     """Return the first signal bar at or after ``i`` (``n``: none)."""
-    k = bisect_left(signal_list, i)
-    return signal_list[k] if k < len(signal_list) else n
+    k = int(signal_bars.searchsorted(i))
+    return signal_bars.item(k) if k < signal_bars.shape[0] else n
 
 
 def _after_step(acct: SimAccount, c: int, signals: EntrySignals, sides: np.ndarray, plan: DecisionPlan,

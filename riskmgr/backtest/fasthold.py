@@ -70,22 +70,22 @@ class Marks:
             self.stretches.append((a, float(wallet), h.side.sign * float(h.qty), float(h.entry), True))
 
     def apply(self, curve: np.ndarray, close: np.ndarray) -> None:
-        """Write the recorded stretches into ``curve``."""
+        """Write the recorded stretches into ``curve``: the wallet everywhere, then the held bars' equity."""
         if not self.stretches:
             return
         table = np.array(self.stretches, dtype=np.float64)
-        first = self.stretches[0][0]
-        lengths = np.diff(np.append(table[:, 0].astype(np.int64), self.end))
-        wallet = np.repeat(table[:, 1], lengths)
-        held = np.repeat(table[:, 4] != 0, lengths)
-        if held.any():
-            sq = np.repeat(table[:, 2], lengths)
-            entry = np.repeat(table[:, 3], lengths)
-            with np.errstate(all="ignore"):  # flat bars are computed too and thrown away
-                value = wallet + sq * (close[first:self.end] - entry)
-            curve[first:self.end] = np.where(held, value, wallet)
-        else:
-            curve[first:self.end] = wallet
+        starts = table[:, 0].astype(np.int64)
+        lengths = np.diff(np.append(starts, self.end))
+        curve[starts[0]:self.end] = np.repeat(table[:, 1], lengths)
+        held = table[:, 4] != 0
+        if not held.any():
+            return
+        rows, counts = table[held], lengths[held]
+        # the bar indices of the held stretches: each stretch's first bar, then counting up
+        firsts = starts[held] - np.concatenate(([0], np.cumsum(counts)[:-1]))
+        bars = np.repeat(firsts, counts) + np.arange(int(counts.sum()))
+        wallet, sq, entry = (np.repeat(rows[:, k], counts) for k in (1, 2, 3))
+        curve[bars] = wallet + sq * (close[bars] - entry)
 
 
 class Rider:
