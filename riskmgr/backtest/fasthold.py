@@ -7,11 +7,17 @@ step, and to start over at that bar. ``ride`` does the same in one pass with the
 
 * the search is ``screening._scan``'s, bar for bar the same float tests in the same order, run on over the whole
   stretch (to the first bar of the next risk day or the next unpaid funding bar) and handed to the array search of
-  ``screening._Levels`` past its first ``NEAR`` bars, as ``screening._holding`` does;
+  ``screening._Levels`` past its first ``NEAR`` bars (more than ``screening._holding`` reads one by one: a held
+  stretch rarely runs longer, and the array search costs as much as some fifty bars read in Python);
 * the peak over the quiet bars is ``SimAccount.catch_up``'s (the Decimal equity at the most favourable close, the
   first one on a tie), computed only when that close's float equity is not certainly below the peak;
 * the equity curve is written by ``Marks``: each stretch the account does not change over is remembered and the
   whole curve is computed at the end with the same float operations as ``SimAccount.mark_range``.
+
+``enter`` fills a pending market entry at its bar's open (``fastpoll.open_market``) and asks the same search about
+that one bar: when it is quiet (no level reached, nothing for the poll at its close) the exit search and the poll
+of the bar are skipped like those of any quiet held bar; otherwise they run in full. All of it is used only on a
+run whose every bar ``fills.Bar`` accepts (``Rider.ok``, checked once); any other run takes the engine's own path.
 
 The bar-by-bar loop of the tests runs none of this; the engine equals it exactly.
 """
@@ -24,11 +30,12 @@ import numpy as np
 
 from riskmgr.backtest import fastpoll
 from riskmgr.backtest.account import Holding, SimAccount, price_of
-from riskmgr.backtest.screening import EPS, NEAR, PCT_EPS, WINDOW, _drawdown_tier, _Levels
+from riskmgr.backtest.screening import EPS, PCT_EPS, WINDOW, _drawdown_tier, _Levels
 from riskmgr.core.domain import PositionSide
 
 INF, NAN = float("inf"), float("nan")
 MISSING = object()
+NEAR = 48  # bars read one by one before the array search (a held stretch rarely runs longer)
 PEAK_MARGIN = 1e-9  # a float equity this far (relative) below the float peak is certainly below the Decimal peak
 
 
