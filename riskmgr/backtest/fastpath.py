@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 
 from riskmgr.backtest.account import PendingEntry, SimAccount, price_of
 from riskmgr.backtest.decisions import (
@@ -321,11 +321,16 @@ def _size(acct: SimAccount, entry: Decimal, per_unit: Decimal, equity: Decimal, 
     left = equity * limits.risk_per_trade_pct / HUNDRED - plan.no_loss
     raw_qty = left / per_unit if left > 0 else ZERO
     qty = raw_qty
-    for room in (plan.position_room, max(equity * limits.max_leverage - plan.nothing, ZERO)):
-        allowed = room / entry
-        if raw_qty > allowed:
-            qty = min(qty, allowed)
-    return round_down_to_step(qty, acct.spec.qty_step)
+    allowed = plan.position_room / entry
+    if raw_qty > allowed:
+        qty = min(qty, allowed)
+    allowed = max(equity * limits.max_leverage - plan.nothing, ZERO) / entry
+    if raw_qty > allowed:
+        qty = min(qty, allowed)
+    step = acct.spec.qty_step
+    if step <= 0:  # settings_allow rules this out; round_down_to_step says why
+        return round_down_to_step(qty, step)
+    return (qty / step).to_integral_value(rounding=ROUND_FLOOR) * step  # round_down_to_step
 
 
 def _clearly_beyond(side: PositionSide, entry: Decimal, stop: Decimal, tick: Decimal, plan: DecisionPlan) -> bool:
@@ -363,7 +368,7 @@ def _gates_allow(acct: SimAccount, equity: Decimal) -> bool:
         return True
     if (day_start - equity) / day_start * HUNDRED >= limits.daily_loss_limit_pct:
         return False
-    drawdown = max((peak - equity) / peak * HUNDRED, Decimal(0))
+    drawdown = max((peak - equity) / peak * HUNDRED, ZERO)
     return drawdown < limits.max_drawdown_pct and drawdown < limits.drawdown_reducing_pct
 
 

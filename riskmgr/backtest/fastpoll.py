@@ -19,7 +19,7 @@ from riskmgr.backtest.account import Holding, Series, SimAccount, price_of
 from riskmgr.backtest.fastfill import LIQUIDATION, bar_exit, liquidation_met, position_exit
 from riskmgr.backtest.polling import _apply_tiers, _monitor, _roll_day, poll
 from riskmgr.core.clock import from_ms
-from riskmgr.core.domain import PositionSide
+from riskmgr.core.domain import ZERO, PositionSide
 from riskmgr.exchanges import fills as fm
 from riskmgr.exchanges.fills import ExitKind
 from riskmgr.risk.sizing import HUNDRED
@@ -230,7 +230,7 @@ def _tiers_quiet(acct: SimAccount, equity: Decimal) -> bool:
     limits, peak, day_start = acct.limits, acct.peak, acct.day_start
     if (day_start - equity) / day_start * HUNDRED >= limits.daily_loss_limit_pct:
         return False
-    drawdown = max((peak - equity) / peak * HUNDRED, Decimal(0))
+    drawdown = max((peak - equity) / peak * HUNDRED, ZERO)
     quiet = drawdown < limits.max_drawdown_pct and drawdown < limits.drawdown_reducing_pct
     if quiet:
         acct.quiet_figures = (equity, day_start, peak)
