@@ -34,7 +34,6 @@ from riskmgr.backtest.screening import EPS, PCT_EPS, WINDOW, _drawdown_tier, _Le
 from riskmgr.core.domain import PositionSide
 
 INF, NAN = float("inf"), float("nan")
-MISSING = object()
 NEAR = 48  # bars read one by one before the array search (a held stretch rarely runs longer)
 PEAK_MARGIN = 1e-9  # a float equity this far (relative) below the float peak is certainly below the Decimal peak
 
@@ -186,10 +185,9 @@ class Rider:
     def _tier(self, acct: SimAccount) -> float | None:
         """``screening._drawdown_tier``: the next drawdown tier that changes something, as a float (per state)."""
         state = acct.status.state
-        found = self.tiers.get(state, MISSING)
-        if found is MISSING:
-            found = self.tiers[state] = _drawdown_tier(acct)
-        return found  # type: ignore[return-value]
+        if state not in self.tiers:
+            self.tiers[state] = _drawdown_tier(acct)
+        return self.tiers[state]
 
     def _figures(self, acct: SimAccount) -> tuple[float, float, float]:
         """The floats of the wallet, the peak and the opening equity (each converted once per Decimal object)."""
