@@ -8,7 +8,7 @@ happen; the plain bar-by-bar loop of the tests calls them at every bar, and both
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from datetime import datetime
 from decimal import Decimal
 from functools import cached_property
@@ -26,6 +26,20 @@ from riskmgr.risk.sizing import known_maintenance_rate
 from riskmgr.risk.state import TradingStatus
 
 RECENT_TRADES = 64  # closes remembered for the loss-streak rule; a longer streak is still a streak of this many
+# a backtest records a ClosedTrade per close; its frozen __init__ sets each of ten fields through
+# object.__setattr__, so ``closed_trade`` fills the instance dictionary at once (only while it is that plain)
+_CLOSED_DEFAULTS = {f.name: f.default for f in fields(ClosedTrade)}
+_CLOSED_PLAIN = (not hasattr(ClosedTrade, "__post_init__") and not hasattr(ClosedTrade, "__slots__")
+                 and all(f.default is not MISSING for f in fields(ClosedTrade)[2:]))
+
+
+def closed_trade(closed_at: datetime, realized_pnl: Decimal) -> ClosedTrade:
+    """Return ``ClosedTrade(closed_at, realized_pnl)``, the same instance built without the per-field setattr."""
+    if not _CLOSED_PLAIN:
+        return ClosedTrade(closed_at, realized_pnl)
+    trade = object.__new__(ClosedTrade)
+    trade.__dict__.update(_CLOSED_DEFAULTS, closed_at=closed_at, realized_pnl=realized_pnl)
+    return trade
 
 
 def price_of(value: float) -> Decimal:
@@ -66,7 +80,7 @@ class Series:
         return int(self.ts.shape[0])
 
     def close_ms(self, j: int) -> int:
-        return int(self.ts[j]) + self.bar_ms
+        return int(self.ts.item(j)) + self.bar_ms
 
     def day_start_bar(self, day: int) -> int:
         """Return the first bar whose risk day is ``day`` or later (``len(self)``: none), remembered per day."""
@@ -113,6 +127,8 @@ class Holding:
     float_levels: tuple[float, float] | None = field(default=None, compare=False, repr=False)
     # the event search's widened float levels, kept with the (alerted, partial_done) they were computed for
     scan_levels: tuple[tuple[bool, bool], tuple[float, ...]] | None = field(default=None, compare=False, repr=False)
+    # the floats of (stop, liquidation, target) for the exact float-first exit search (inf: not there)
+    exit_floats: tuple[float, float, float] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(slots=True)  # not frozen: a frozen init sets each field through object.__setattr__; nothing mutates it
@@ -165,6 +181,8 @@ class SimAccount:
         self.exposure_bars = 0
         self.curve = np.full(len(series), float(cfg.capital))
         self.tier_key: tuple[object, ...] | None = None
+        # the (equity, day_start, peak) objects fastpoll last found the tiers quiet at (the decision's same gates)
+        self.quiet_figures: tuple[Decimal, Decimal, Decimal] | None = None
         self.fill_plan = FillPlan.of(cfg.fill.slippage_bps, spec.price_tick)  # the fast step's fill constants
         self.funded_bar = -1  # a bar whose funding the event-driven engine paid ahead of the rest of its step
 
@@ -310,17 +328,18 @@ class SimAccount:
               fee: Decimal | None = None, gross: Decimal | None = None) -> None:
         """Close ``qty`` of the position at ``price`` (taker fee unless given) and book the result."""
         h = self.held()
-        gross = fm.pnl(h.side, h.entry, qty, price) if gross is None else gross
-        fee = fm.fee_for(price, qty, self.cfg.fill.taker_fee) if fee is None else fee
+        gross = (price - h.entry) * qty * h.side.sign if gross is None else gross  # fills.pnl
+        fee = price * qty * self.cfg.fill.taker_fee if fee is None else fee  # fills.fee_for
         entry_share = h.entry_fee * qty / h.opened_qty
         self.wallet += gross - fee
-        h.margin -= h.margin * qty / h.qty
+        if qty != h.qty:  # a full close drops the position: its margin is not read again
+            h.margin -= h.margin * qty / h.qty
         h.qty -= qty
         h.realized += gross
         h.fees += fee
         h.exit_value += qty * price
         # the loss-streak cooldown counts from the bar's close: a fill inside the bar may have come that late
-        self.recent.insert(0, ClosedTrade(from_ms(self.s.close_ms(j)), gross - fee - entry_share))
+        self.recent.insert(0, closed_trade(from_ms(self.s.close_ms(j)), gross - fee - entry_share))
         del self.recent[RECENT_TRADES:]
         if h.qty == 0:
             self._finish(j, reason, ms)

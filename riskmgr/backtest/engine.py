@@ -53,7 +53,12 @@ sizing and the rules, with the run's constants computed once) without formatting
 ``fastpath.try_shut`` counts a signal against a shut account-level gate with the live gate rules (a repeated
 loss-streak denial, the only gate shut, without wording them again). Fills and exits at those bars use the fill
 model's arithmetic with the run's constants computed once (``fastfill``), and a funding bar while holding pays its
-funding first and is searched again with the new wallet, so a quiet one is skipped. Everything else
+funding first and is searched again with the new wallet, so a quiet one is skipped. On bars the fill model
+accepts (checked once per run), a held position is passed over by ``fasthold.Rider.ride`` (the same search, the
+quiet bars' peak and the funding bars in one pass), an entry bar that the same search finds quiet after the fill
+is not stepped further (``Rider.enter``), an idle account goes straight to its next signal, a flat signal bar
+whose poll certainly changes nothing is not stepped (``fastpoll.flat_quiet``), and the equity curve is kept as
+stretches and computed once at the end (``fasthold.Marks``, the same float operations per bar). Everything else
 (every order-rule denial, every action of the tiers and the monitor) runs the full path, so it is done and
 worded by the same code as live. The plain bar-by-bar loop of the tests runs only the full path.
 """
@@ -69,11 +74,12 @@ import numpy as np
 from riskmgr.backtest import fastpoll
 from riskmgr.backtest.account import EngineConfig, Series, SimAccount
 from riskmgr.backtest.decisions import EntrySignals, decide
+from riskmgr.backtest.fasthold import Marks, Rider
 from riskmgr.backtest.fastpath import DecisionPlan, try_place, try_shut
 from riskmgr.backtest.outcome import Outcome
 from riskmgr.backtest.screening import next_event
 from riskmgr.core.clock import from_ms, to_ms
-from riskmgr.core.domain import MarketSpec
+from riskmgr.core.domain import MarketSpec, TradingState
 from riskmgr.exchanges.fills import FUNDING_INTERVAL_MS
 from riskmgr.market.base import TIMEFRAME_SECONDS, CandleArrays
 from riskmgr.risk.state import next_day_start
@@ -142,31 +148,70 @@ def run_events(inp: EngineInput, signals: EntrySignals, progress: Progress | Non
     n, i = len(series), inp.first_bar
     report = _Reporter(progress, inp.first_bar, n)
     plan = DecisionPlan.of(acct)
+    marks = Marks(i)
+    rider = Rider(acct, funding_bars, marks)
     while i < n:
         pending = acct.pending
         if pending is not None and pending.limit is None and acct.holding is None and not acct.bust:
             c = i  # a market entry fills at this bar's open: what next_event would answer, with nothing to skip
+            if rider.ok:
+                if not rider.enter(acct, c):  # False: the bar was not quiet after the fill; its step ran in full
+                    _after_step(acct, c, signals, sides, plan, marks)
+                i = c + 1
+                continue
         else:
-            c = min(next_event(acct, i, signal_bars, funding_bars), n)
-            skip(acct, i, c, signal_bars)
+            c, again = _next_stop(acct, i, rider, signal_bars, funding_bars)
             if c >= n:
                 break
-            if fastpoll.prepay_funding(acct, c):
+            if again:
                 i = c  # funding paid at the open of a held bar: search that bar again with the new wallet
                 continue
-        fastpoll.step(acct, c)  # polling.step, its quiet parts skipped
-        if acct.idle and sides[c] != 0 and not try_place(acct, c, signals, plan) \
-                and not try_shut(acct, c, signals, plan):
-            decide(acct, c, signals)  # a denial by the order's own rules, or an input only the full path judges
-        fastpoll.mark(acct, c)
+        if not rider.ok:
+            fastpoll.step(acct, c)  # polling.step, its quiet parts skipped
+        elif acct.holding is not None and acct.pending is None:
+            fastpoll.held_step(acct, c)  # the same on a bar checked valid with the run
+        elif not fastpoll.flat_quiet(acct, c):
+            fastpoll.step(acct, c)
+        _after_step(acct, c, signals, sides, plan, marks)
         i = c + 1
         if progress is not None:
             report.at(i)
     report.at(n)
+    marks.apply(acct.curve, series.close)
     return acct.outcome()
 
 
-def skip(acct: SimAccount, a: int, b: int, signal_bars: np.ndarray) -> None:
+def _next_stop(acct: SimAccount, i: int, rider: Rider, signal_bars: np.ndarray, funding_bars: np.ndarray | None
+               ) -> tuple[int, bool]:
+    """Pass over the quiet bars from ``i``; return the next bar to step (``len(series)``: none) and whether its
+    funding was just paid ahead of its step (it is then searched again with the new wallet)."""
+    n = len(acct.s)
+    if acct.pending is None and acct.holding is not None and not acct.bust and rider.ok:
+        return rider.ride(acct, i), False  # next_event, skip and prepay_funding of a held position
+    if acct.idle and acct.block is None and acct.status.state is TradingState.ACTIVE:
+        c = next_signal(signal_bars, i, n)  # next_event and skip of an idle, open account: the next signal
+        rider.marks.add(acct, i, c)
+        return c, False
+    c = min(next_event(acct, i, signal_bars, funding_bars), n)
+    skip(acct, i, c, signal_bars, rider.marks)
+    return c, c < n and fastpoll.prepay_funding(acct, c)
+
+
+def next_signal(signal_bars: np.ndarray, i: int, n: int) -> int:
+    """Return the first signal bar at or after ``i`` (``n``: none)."""
+    k = int(signal_bars.searchsorted(i))
+    return signal_bars.item(k) if k < signal_bars.shape[0] else n
+
+
+def _after_step(acct: SimAccount, c: int, signals: EntrySignals, sides: np.ndarray, plan: DecisionPlan,
+                marks: Marks) -> None:
+    """After bar ``c``'s step: decide its signal on an idle account, then mark its equity."""
+    if acct.idle and sides[c] != 0 and not try_place(acct, c, signals, plan) and not try_shut(acct, c, signals, plan):
+        decide(acct, c, signals)  # a denial by the order's own rules, or an input only the full path judges
+    marks.add(acct, c, c + 1)
+
+
+def skip(acct: SimAccount, a: int, b: int, signal_bars: np.ndarray, marks: Marks) -> None:
     """Pass over the quiet bars a..b-1 in bulk: the peak equity, the equity curve, the signals a shut gate denied."""
     if b <= a:
         return
@@ -178,7 +223,7 @@ def skip(acct: SimAccount, a: int, b: int, signal_bars: np.ndarray) -> None:
             for rule in acct.block.rules:
                 first = acct.denials[rule]
                 acct.deny(rule, first.first_reason, first.first_ms, count)
-    acct.mark_range(a, b)
+    marks.add(acct, a, b)
 
 
 class _Reporter:

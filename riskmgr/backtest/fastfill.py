@@ -73,3 +73,70 @@ def position_exit(long: bool, bar: tuple[Decimal, Decimal, Decimal], stop: Decim
     if (high >= target) if long else (low <= target):
         return TARGET, target
     return None
+
+
+def at_or_below(x: float, level: Decimal, level_f: float) -> bool:
+    """Tell whether ``price_of(x) <= level``, exactly, building the Decimal only when ``x`` is ``float(level)``.
+
+    Rounding to the nearest float keeps order and ``price_of(x)`` rounds back to ``x``: a float below the level's
+    float is the float of a Decimal below the level, one above it of a Decimal above it.
+    """
+    if x < level_f:
+        return True
+    if x > level_f:
+        return False
+    return Decimal(repr(x)) <= level
+
+
+def at_or_above(x: float, level: Decimal, level_f: float) -> bool:
+    """Tell whether ``price_of(x) >= level``, exactly (as ``at_or_below``)."""
+    if x > level_f:
+        return True
+    if x < level_f:
+        return False
+    return Decimal(repr(x)) >= level
+
+
+def liquidation_met(long: bool, bar: tuple[float, float, float], liquidation: Decimal | None,
+                    liquidation_f: float) -> bool:
+    """Tell whether a valid bar given as float (open, high, low) meets the liquidation, exactly (a long's at its low,
+    which lies at or below its open; a short's at its high)."""
+    if liquidation is None:
+        return False
+    if long:
+        return at_or_below(bar[2], liquidation, liquidation_f)
+    return at_or_above(bar[1], liquidation, liquidation_f)
+
+
+def bar_exit(long: bool, bar: tuple[float, float, float], stop: Decimal | None, target: Decimal | None,
+             floats: tuple[float, float, float]) -> tuple[ExitKind, Decimal | None] | None:
+    """``position_exit`` on a valid bar given as float (open, high, low) that does not meet the liquidation
+    (``liquidation_met``: else the distances from the open decide, and the caller runs ``position_exit`` on
+    Decimals), with the stop and the target (None: none, or not in this bar) and the floats of (stop, liquidation,
+    target): what ends the position, its price None when it is the open (the caller builds that Decimal).
+
+    Each comparison is exact (``at_or_below``). The rules: a stop at or beyond the open fills at the open, a target
+    the bar opened at or beyond fills at the open unless the stop did, a stop met inside the bar fills at the stop,
+    else a target met inside the bar fills at the target.
+    """
+    o, high, low = bar
+    stop_f, _, target_f = floats
+    if long:
+        stop_open = stop is not None and at_or_below(o, stop, stop_f)
+        stop_in = not stop_open and stop is not None and at_or_below(low, stop, stop_f)
+        gapped = target is not None and at_or_above(o, target, target_f)
+        reached = target is not None and at_or_above(high, target, target_f)
+    else:
+        stop_open = stop is not None and at_or_above(o, stop, stop_f)
+        stop_in = not stop_open and stop is not None and at_or_above(high, stop, stop_f)
+        gapped = target is not None and at_or_below(o, target, target_f)
+        reached = target is not None and at_or_below(low, target, target_f)
+    if gapped and not stop_open:  # the bar opened beyond the target, not beyond the stop
+        return TARGET, None
+    if stop_open:
+        return STOP, None
+    if stop_in:
+        return STOP, stop
+    if reached:
+        return TARGET, target
+    return None

@@ -17,9 +17,10 @@ test_fastpath.py`` also checks each decision against the full path directly.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 
 from riskmgr.backtest.account import PendingEntry, SimAccount, price_of
 from riskmgr.backtest.decisions import (
@@ -69,6 +70,7 @@ class DecisionPlan:
     liquidation_factors: tuple[float, float] | None
     two_ticks: Decimal  # the tick rounding of the entry and the stop fill, as costs.slippage_per_unit adds it
     no_loss: Decimal  # NO_LOSS.total: the loss at the stop of positions already open (none)
+    tick_f: float  # the tick as a float (the float-first tick rounding of stop and target)
 
     @classmethod
     def of(cls, acct: SimAccount) -> DecisionPlan:
@@ -89,7 +91,7 @@ class DecisionPlan:
             min_notional=max(spec.min_notional, limits.min_notional_floor),
             day_floor=1 - limits.daily_loss_limit_pct / HUNDRED,
             liquidation_factors=_liquidation_factors(lev, spec.maintenance_margin_rate) if settings_allow else None,
-            two_ticks=2 * spec.price_tick, no_loss=NO_LOSS.total,
+            two_ticks=2 * spec.price_tick, no_loss=NO_LOSS.total, tick_f=float(spec.price_tick),
         )
 
 
@@ -117,16 +119,16 @@ def try_place(acct: SimAccount, j: int, sig: EntrySignals, plan: DecisionPlan) -
     now = from_ms(acct.s.close_ms(j))
     if not _gates_open(acct, now, plan):
         return False
-    stop_f, target_f, close_f = float(sig.stop[j]), float(sig.target[j]), float(acct.s.close[j])
+    stop_f, target_f, close_f = sig.stop.item(j), sig.target.item(j), acct.s.close.item(j)
     if not (0 < stop_f < INF and 0 < target_f < INF and 0 < close_f < INF):  # NaN too: the full path says why
         return False
     long = bool(sig.side[j] > 0)
     tick = acct.spec.price_tick
-    stop = round_to_tick(price_of(stop_f), tick, up=long)
-    target = round_to_tick(price_of(target_f), tick, up=not long)
+    stop = _on_tick(stop_f, tick, plan.tick_f, long)
+    target = _on_tick(target_f, tick, plan.tick_f, not long)
     entry = price_of(close_f)
     side = LONG if long else SHORT
-    if stop <= 0 or target <= 0 or (entry - stop) * side.sign <= 0:
+    if stop <= 0 or target <= 0 or (entry - stop if long else stop - entry) <= 0:  # (entry - stop) x sign, exact
         return False
     judged = _judge(acct, side, entry, stop, target, plan)
     if judged is None:
@@ -239,6 +241,20 @@ def _cooldown_verdict(acct: SimAccount, now: datetime, side: PositionSide, j: in
     return None
 
 
+def _on_tick(value: float, tick: Decimal, tick_f: float, up: bool) -> Decimal:
+    """``round_to_tick(price_of(value), tick, up=up)``, from the float quotient when it is certainly not whole.
+
+    The float quotient differs from the exact one (of the Decimal of ``value`` by the tick) by a few units of 1e-16
+    of its size: below 1e9 and more than 1e-6 from a whole number, its floor and ceiling are the exact quotient's,
+    and the exact quotient is not whole, so the tick rounding's integral has exponent 0, as ``Decimal(k)`` has.
+    """
+    q = value / tick_f
+    k = math.ceil(q) if up else math.floor(q)
+    if 0 < q < 1e9 and min(q - math.floor(q), math.ceil(q) - q) > 1e-6:
+        return Decimal(k) * tick
+    return round_to_tick(price_of(value), tick, up=up)
+
+
 def _gates_open(acct: SimAccount, now: datetime, plan: DecisionPlan) -> bool:
     """The account-level gates that depend on time and counts: the daily cap, the cooldown, the loss streak."""
     limits = acct.limits
@@ -263,34 +279,38 @@ def _judge(acct: SimAccount, side: PositionSide, entry: Decimal, stop: Decimal, 
     """Return the quantity ``size_position`` gives and the order rules that deny it (all of them, none when the
     entry is allowed); None when an account-level gate denies or sizing would fail (the full path judges those).
     """
-    limits, costs, sign = acct.limits, plan.costs, side.sign
-    equity, nothing, day_start, peak = acct.wallet, plan.nothing, acct.day_start, acct.peak
+    limits, costs = acct.limits, plan.costs
+    equity, day_start, peak = acct.wallet, acct.day_start, acct.peak
     if not (equity > 0 and day_start > 0 and peak > 0) or not _gates_allow(acct, equity):
         return None
     denied: list[str] = []
+    # the caller checked (entry - stop) x sign > 0: it is the stop distance, abs(entry - stop) and its max with 0,
+    # exactly (a difference of two prices is exact, and so is its negation)
+    distance = entry - stop if side is LONG else stop - entry
     # costs.slippage_per_unit and costs.fees_per_unit, the sum of entry and stop taken once
     both = entry + stop
     slippage = ZERO if costs.slippage_rate == 0 else both * costs.slippage_rate + plan.two_ticks
     fees = (both + slippage) * costs.taker_fee_rate
-    if abs(entry - stop) < limits.min_stop_cost_multiple * (fees + slippage):
+    if distance < limits.min_stop_cost_multiple * (fees + slippage):
         denied.append(rules.min_stop_distance.NAME)
-    qty = _size(acct, entry, abs(entry - stop) + (slippage + fees), equity, plan)  # costs.loss_per_unit
+    qty = _size(acct, entry, distance + (slippage + fees), equity, plan)  # costs.loss_per_unit
     notional = qty * entry
     # loss_at_stop + existing_loss of nothing, as sizing's _result sums them
-    risk = (qty * max((entry - stop) * sign, ZERO) + qty * fees + qty * slippage) + plan.no_loss
+    risk = (qty * distance + qty * fees + qty * slippage) + plan.no_loss
     if (qty <= 0 or qty < acct.spec.min_qty or notional < plan.min_notional
             or risk / equity * HUNDRED > limits.risk_per_trade_pct):
         denied.append(rules.risk_per_trade.NAME)
-    if nothing + notional > equity * limits.max_leverage:
+    # the rules add the (empty) open and resting notional, an exact 0, before comparing: left out here
+    if notional > equity * limits.max_leverage:
         denied.append(rules.max_leverage.NAME)
-    if nothing + (nothing - nothing) + notional > limits.max_position_notional:
+    if notional > limits.max_position_notional:
         denied.append(rules.max_position_notional.NAME)
     if not _liquidation_beyond(acct, side, entry, stop, plan):
         denied.append(rules.liquidation_beyond_stop.NAME)
-    ratio = (target - entry) * sign / ((entry - stop) * sign)
+    ratio = (target - entry) / (entry - stop)  # both signs flipped for a short: the same quotient
     if ratio <= 0 or ratio < limits.min_reward_risk:
         denied.append(rules.reward_risk.NAME)
-    if risk + nothing > equity - day_start * plan.day_floor:
+    if risk > equity - day_start * plan.day_floor:
         denied.append(rules.daily_headroom.NAME)
     return qty, denied
 
@@ -301,11 +321,16 @@ def _size(acct: SimAccount, entry: Decimal, per_unit: Decimal, equity: Decimal, 
     left = equity * limits.risk_per_trade_pct / HUNDRED - plan.no_loss
     raw_qty = left / per_unit if left > 0 else ZERO
     qty = raw_qty
-    for room in (plan.position_room, max(equity * limits.max_leverage - plan.nothing, ZERO)):
-        allowed = room / entry
-        if raw_qty > allowed:
-            qty = min(qty, allowed)
-    return round_down_to_step(qty, acct.spec.qty_step)
+    allowed = plan.position_room / entry
+    if raw_qty > allowed:
+        qty = min(qty, allowed)
+    allowed = max(equity * limits.max_leverage - plan.nothing, ZERO) / entry
+    if raw_qty > allowed:
+        qty = min(qty, allowed)
+    step = acct.spec.qty_step
+    if step <= 0:  # settings_allow rules this out; round_down_to_step says why
+        return round_down_to_step(qty, step)
+    return (qty / step).to_integral_value(rounding=ROUND_FLOOR) * step  # round_down_to_step
 
 
 def _clearly_beyond(side: PositionSide, entry: Decimal, stop: Decimal, tick: Decimal, plan: DecisionPlan) -> bool:
@@ -318,8 +343,8 @@ def _clearly_beyond(side: PositionSide, entry: Decimal, stop: Decimal, tick: Dec
     if plan.liquidation_factors is None:
         return False
     if side is LONG:
-        return float(entry) * plan.liquidation_factors[0] * (1 + 1e-9) + float(tick) < float(stop) * (1 - 1e-12)
-    return float(entry) * plan.liquidation_factors[1] * (1 - 1e-9) - float(tick) > float(stop) * (1 + 1e-12)
+        return float(entry) * plan.liquidation_factors[0] * (1 + 1e-9) + plan.tick_f < float(stop) * (1 - 1e-12)
+    return float(entry) * plan.liquidation_factors[1] * (1 - 1e-9) - plan.tick_f > float(stop) * (1 + 1e-12)
 
 
 def _liquidation_beyond(acct: SimAccount, side: PositionSide, entry: Decimal, stop: Decimal,
@@ -338,9 +363,12 @@ def _liquidation_beyond(acct: SimAccount, side: PositionSide, entry: Decimal, st
 def _gates_allow(acct: SimAccount, equity: Decimal) -> bool:
     """The account-level gates among the rules: daily_loss and drawdown (opening figures above 0 checked)."""
     limits, day_start, peak = acct.limits, acct.day_start, acct.peak
+    quiet = acct.quiet_figures  # fastpoll._tiers_quiet found this very test true on these very figures
+    if quiet is not None and quiet[0] is equity and quiet[1] is day_start and quiet[2] is peak:
+        return True
     if (day_start - equity) / day_start * HUNDRED >= limits.daily_loss_limit_pct:
         return False
-    drawdown = max((peak - equity) / peak * HUNDRED, Decimal(0))
+    drawdown = max((peak - equity) / peak * HUNDRED, ZERO)
     return drawdown < limits.max_drawdown_pct and drawdown < limits.drawdown_reducing_pct
 
 

@@ -16,11 +16,12 @@ from __future__ import annotations
 from decimal import Decimal
 
 from riskmgr.backtest.account import Holding, Series, SimAccount, price_of
-from riskmgr.backtest.fastfill import LIQUIDATION, position_exit
+from riskmgr.backtest.fastfill import LIQUIDATION, bar_exit, liquidation_met, position_exit
 from riskmgr.backtest.polling import _apply_tiers, _monitor, _roll_day, poll
 from riskmgr.core.clock import from_ms
-from riskmgr.core.domain import PositionSide
+from riskmgr.core.domain import ZERO, PositionSide
 from riskmgr.exchanges import fills as fm
+from riskmgr.exchanges.fills import ExitKind
 from riskmgr.risk.sizing import HUNDRED
 from riskmgr.risk.state import evaluate_account_tiers
 
@@ -46,15 +47,38 @@ def step(acct: SimAccount, j: int) -> None:
     elif p is not None:
         if h is None and p.limit is None:
             # flat at the open: no funding is paid in this bar (``bar_start`` pays it only on a position held then)
-            _market_fill(acct, j)
+            market_fill(acct, j)
         else:
             acct.bar_start(j)
     elif h is not None:  # always, here: neither held nor pending went to the first branch
         if acct.s.funding is not None and acct.s.funding[j] and acct.funded_bar != j:
             acct._pay_funding(j)  # as ``bar_start`` does first; it changes the wallet, never the exits
-        if _exit_possible(acct, h, j):
+        if acct.fill_plan is not None or _exit_possible(acct, h, j):
             _exits(acct, h, j)
     _poll(acct, j)
+
+
+def held_step(acct: SimAccount, j: int) -> None:
+    """``step`` at a bar known to be valid with a position held and nothing pending (the engine checked every bar
+    of the run once): the funding at the open, the exits inside the bar, the poll at its close."""
+    h = acct.holding
+    if h is None or acct.pending is not None:  # the caller checked; a bug otherwise
+        raise RuntimeError("held_step needs a position held and nothing pending")
+    if acct.s.funding is not None and acct.s.funding.item(j) and acct.funded_bar != j:
+        acct._pay_funding(j)
+    if acct.fill_plan is not None or _exit_possible(acct, h, j):
+        _exits(acct, h, j)
+    _poll(acct, j)
+
+
+def flat_quiet(acct: SimAccount, j: int) -> bool:
+    """Tell whether ``step`` certainly does nothing at bar ``j``: the account flat with nothing pending, in the same
+    risk day as its last poll, and the wallet, opening equity, peak and state the very objects that poll graded
+    (``_poll`` is a function of them and of the day alone: it would compute the same key and stop there)."""
+    key = acct.tier_key
+    return (key is not None and acct.holding is None and acct.pending is None and not acct.bust and key[5] is True
+            and key[0] is acct.wallet and key[1] is acct.day_start and key[2] is acct.peak
+            and key[3] is acct.status.state and key[4] == acct.day and acct.s.day.item(j) == acct.day)
 
 
 def prepay_funding(acct: SimAccount, j: int) -> bool:
@@ -72,9 +96,17 @@ def prepay_funding(acct: SimAccount, j: int) -> bool:
     return True
 
 
-def _market_fill(acct: SimAccount, j: int) -> None:
+def market_fill(acct: SimAccount, j: int) -> None:
     """Fill the pending market entry at the open of a valid bar, as ``bar_start`` does, building the Decimal bar
     (and searching its exits) only when the bar may reach the stop, the liquidation or the target."""
+    open_market(acct, j)
+    h = acct.holding
+    if h is not None and (acct.fill_plan is not None or _exit_possible(acct, h, j)):
+        _exits(acct, h, j)
+
+
+def open_market(acct: SimAccount, j: int) -> None:
+    """Fill the pending market entry at the open of bar ``j`` (the first half of ``market_fill``)."""
     p = acct.pending
     if p is None:  # the caller checked; a bug otherwise
         raise RuntimeError("no pending entry")
@@ -83,25 +115,37 @@ def _market_fill(acct: SimAccount, j: int) -> None:
         price = fm.slipped_price(price_of(acct.s.open[j]), p.side.entry_order_side, acct.cfg.fill.slippage_bps,
                                  acct.spec.price_tick)
     else:
-        price = plan.slipped(price_of(acct.s.open[j]), p.side is LONG)  # a long enters with a buy
+        price = plan.slipped(price_of(acct.s.open.item(j)), p.side is LONG)  # a long enters with a buy
     acct.pending = None
     acct._open(j, p, price, price * p.qty * acct.cfg.fill.taker_fee, j)  # fills.fee_for
-    h = acct.holding
-    if h is not None and _exit_possible(acct, h, j):
-        _exits(acct, h, j)
 
 
 def _exits(acct: SimAccount, h: Holding, j: int) -> None:
-    """Do what ``SimAccount._exits`` does at a valid bar, reading only the three prices the exit search needs."""
+    """Do what ``SimAccount._exits`` does at a valid bar, comparing the bar's floats with the levels exactly and
+    building a Decimal price only for the fill (``fastfill.bar_exit``)."""
     s, plan = acct.s, acct.fill_plan
     if plan is None:
         return acct._exits(j, s.bar(j))
     long = h.side is LONG
-    found = position_exit(long, (price_of(s.open[j]), price_of(s.high[j]), price_of(s.low[j])), h.stop,
-                          h.liquidation, h.target if j >= h.target_from else None)
+    floats = h.exit_floats
+    if floats is None:
+        floats = h.exit_floats = (INF if h.stop is None else float(h.stop),
+                                  INF if h.liquidation is None else float(h.liquidation),
+                                  INF if h.target is None else float(h.target))
+    o = s.open.item(j)
+    bar = (o, s.high.item(j), s.low.item(j))
+    target = h.target if j >= h.target_from else None
+    found: tuple[ExitKind, Decimal | None] | None
+    if liquidation_met(long, bar, h.liquidation, floats[1]):
+        found = position_exit(long, (price_of(o), price_of(s.high[j]), price_of(s.low[j])), h.stop, h.liquidation,
+                              target)
+    else:
+        found = bar_exit(long, bar, h.stop, target, floats)
     if found is None:
         return None
     kind, price = found
+    if price is None:
+        price = price_of(o)
     ms = int(s.ts[j])
     if kind is LIQUIDATION:
         acct._liquidate(j, price, ms)
@@ -152,7 +196,7 @@ def _float_levels(h: Holding) -> tuple[float, float]:
 
 def _poll(acct: SimAccount, j: int) -> None:
     """``polling.poll`` with the tier grading and the monitor run only where they may act."""
-    close = float(acct.s.close[j])
+    close = acct.s.close.item(j)
     if acct.holding is None and 0 < close < INF:
         mark, equity = None, acct.wallet  # flat at a valid close: the mark is not read (a Decimal saved per bar)
     else:
@@ -162,7 +206,7 @@ def _poll(acct: SimAccount, j: int) -> None:
         poll(acct, j)  # a wiped-out account, or a mark the monitor rejects: all of it in full
         return
     now = None
-    if int(acct.s.day[j]) != acct.day:
+    if acct.s.day.item(j) != acct.day:
         now = from_ms(acct.s.close_ms(j))
         _roll_day(acct, j, now, equity)
     if acct.peak <= 0 or acct.day_start <= 0:
@@ -186,8 +230,11 @@ def _tiers_quiet(acct: SimAccount, equity: Decimal) -> bool:
     limits, peak, day_start = acct.limits, acct.peak, acct.day_start
     if (day_start - equity) / day_start * HUNDRED >= limits.daily_loss_limit_pct:
         return False
-    drawdown = max((peak - equity) / peak * HUNDRED, Decimal(0))
-    return drawdown < limits.max_drawdown_pct and drawdown < limits.drawdown_reducing_pct
+    drawdown = max((peak - equity) / peak * HUNDRED, ZERO)
+    quiet = drawdown < limits.max_drawdown_pct and drawdown < limits.drawdown_reducing_pct
+    if quiet:
+        acct.quiet_figures = (equity, day_start, peak)
+    return quiet
 
 
 def _monitor_quiet(acct: SimAccount, h: Holding, mark: Decimal) -> bool:

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from riskmgr.backtest.fastfill import FillPlan, position_exit
+from riskmgr.backtest.fastfill import FillPlan, at_or_above, at_or_below, bar_exit, liquidation_met, position_exit
 from riskmgr.core.domain import OrderSide, PositionSide
 from riskmgr.exchanges import fills as fm
 
@@ -94,3 +94,52 @@ def test_an_opened_position_has_the_fill_models_margin_and_liquidation_price(lev
     h = acct.held()
     assert h.margin == fm.initial_margin(price, qty, leverage)
     assert h.liquidation == fm.isolated_liquidation_price(side, price, leverage, acct.mmr)
+
+
+def _float_exit(side: PositionSide, bar: fm.Bar, stop, liquidation, target, target_on: bool = True):
+    floats = tuple(float("inf") if x is None else float(x) for x in (stop, liquidation, target))
+    prices = (float(bar.open), float(bar.high), float(bar.low))
+    long = side is PositionSide.LONG
+    if liquidation_met(long, prices, liquidation, floats[1]):
+        return "full"
+    found = bar_exit(long, prices, stop, target if target_on else None, floats)
+    if found is None:
+        return None
+    kind, price = found
+    return kind, bar.open if price is None else price
+
+
+@pytest.mark.parametrize("side", [PositionSide.LONG, PositionSide.SHORT])
+def test_the_float_first_exit_of_every_small_bar_and_level_set_is_the_fill_models_exit(side):
+    # levels a hair off a price (their float is the price's float, the Decimal is not) take the exact comparison
+    hair = [D("99.99999999999999999"), D("100.00000000000000001"), D("102.000000000000000001")]
+    checked = full = 0
+    for bar in _bars():
+        for stop, liquidation, target in itertools.product([*LEVELS, *hair], [None, D(96), D("99.95"), *hair],
+                                                            [*LEVELS, *hair]):
+            expected = fm.position_exit(side, bar, stop=stop, liquidation=liquidation, take_profit=target)
+            found = _float_exit(side, bar, stop, liquidation, target)
+            if found == "full":  # the liquidation is met: the caller runs the Decimal search
+                full += 1
+                reached = bar.low <= liquidation if side is PositionSide.LONG else bar.high >= liquidation
+                assert reached, (bar, liquidation)
+                continue
+            assert found == (None if expected is None else (expected.kind, expected.price)), (bar, stop, liquidation,
+                                                                                                target)
+            checked += 1
+    assert checked > 15_000 and full > 1_000
+
+
+def test_a_target_that_may_not_fill_in_this_bar_is_left_out_of_the_float_first_exit():
+    bar = fm.Bar(T, D(100), D(103), D(99), D(102))
+
+    assert _float_exit(PositionSide.LONG, bar, D(97), None, D(102), target_on=False) is None
+    assert _float_exit(PositionSide.LONG, bar, D(97), None, D(102)) == (fm.ExitKind.TAKE_PROFIT, D(102))
+
+
+@pytest.mark.parametrize("value", [100.0, 99.99, 0.1, 40000.1, 1e-7, 123456.789])
+def test_exact_float_comparison_with_a_decimal_level_equals_the_decimal_comparison(value):
+    price = D(repr(value))
+    for level in (price, price + D("1E-20"), price - D("1E-20"), price * 2, price / 2):
+        assert at_or_below(value, level, float(level)) == (price <= level)
+        assert at_or_above(value, level, float(level)) == (price >= level)

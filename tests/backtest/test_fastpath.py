@@ -403,3 +403,54 @@ def test_the_exit_check_of_a_bar_says_yes_exactly_when_the_fill_model_finds_an_e
                                 take_profit=None if target_later else target) is not None
 
     assert fastpoll._exit_possible(SimpleNamespace(s=series), h, 0) == expected  # type: ignore[arg-type]
+
+
+@settings(max_examples=500, deadline=None, database=None)
+@given(value=st.one_of(st.floats(1e-6, 1e8, allow_nan=False), st.integers(1, 10**8).map(lambda k: k / 10),
+                       st.integers(1, 10**6).map(lambda k: k * 0.25)),
+       tick=st.sampled_from([D("0.1"), D("0.01"), D("0.5"), D(1), D("0.25"), D("0.001")]), up=st.booleans())
+def test_tick_rounding_from_the_float_quotient_equals_the_exact_rounding(value, tick, up):
+    # whole quotients (a price already on the tick) and near-whole ones take the exact path; the rest the float one
+    expected = fastpath.round_to_tick(fastpath.price_of(value), tick, up=up)
+
+    found = fastpath._on_tick(value, tick, float(tick), up)
+
+    assert found == expected and str(found) == str(expected)
+
+
+def test_a_flat_bar_skipped_as_quiet_is_one_the_full_step_leaves_unchanged(monkeypatch):
+    inp, sig = conservative(5000, 21, rearm=True)
+    seen: list[int] = []
+    original = fastpoll.flat_quiet
+
+    def spy(acct, j):
+        quiet = original(acct, j)
+        if quiet:
+            twin = _twin(acct)
+            before = (twin.wallet, twin.day_start, twin.peak, twin.status, twin.day, twin.halted_day,
+                      twin.daily_hit_day, twin.block, len(twin.events), twin.bust, twin.tier_key)
+            step(twin, j)
+            assert (twin.wallet, twin.day_start, twin.peak, twin.status, twin.day, twin.halted_day,
+                    twin.daily_hit_day, twin.block, len(twin.events), twin.bust, twin.tier_key) == before
+            seen.append(j)
+        return quiet
+
+    monkeypatch.setattr(fastpoll, "flat_quiet", spy)
+    fast = run_events(inp, sig)
+
+    assert len(seen) > 50
+    _same(fast, bar_by_bar(inp, sig))
+
+
+def test_the_decisions_loss_and_drawdown_gates_reuse_the_polls_quiet_test_only_on_the_same_figures():
+    inp, _ = conservative(200, 3, rearm=False)
+    acct = SimAccount(build_series(inp), inp.spec, inp.config, 0)
+    acct.wallet, acct.day_start, acct.peak = D("9900"), D("10000"), D("10000")
+
+    assert fastpoll._tiers_quiet(acct, acct.wallet)
+    assert acct.quiet_figures == (acct.wallet, acct.day_start, acct.peak)
+    assert fastpath._gates_allow(acct, acct.wallet)
+    acct.wallet = D("9500")  # a 5 % day loss: another object, so the gates judge it again, and deny
+    assert not fastpath._gates_allow(acct, acct.wallet)
+    acct.wallet, acct.peak = D("9900"), D("10500")  # same wallet value, another peak: judged again (drawdown 5.7 %)
+    assert not fastpath._gates_allow(acct, acct.wallet)

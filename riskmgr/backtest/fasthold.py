@@ -1,0 +1,294 @@
+"""The engine's fused pass over a held position: find the next bar that may act, and pass over the quiet ones.
+
+With a position open (nothing pending, the account not bust), the engine used to ask ``screening.next_event`` for
+the next bar that may act, ``engine.skip`` to account for the quiet bars before it (the peak at the most
+favourable close, the equity curve) and ``fastpoll.prepay_funding`` to pay a funding bar ahead of the rest of its
+step, and to start over at that bar. ``ride`` does the same in one pass with the position's levels computed once:
+
+* the search is ``screening._scan``'s, bar for bar the same float tests in the same order, run on over the whole
+  stretch (to the first bar of the next risk day or the next unpaid funding bar) and handed to the array search of
+  ``screening._Levels`` past its first ``NEAR`` bars (more than ``screening._holding`` reads one by one: a held
+  stretch rarely runs longer, and the array search costs as much as some fifty bars read in Python);
+* the peak over the quiet bars is ``SimAccount.catch_up``'s (the Decimal equity at the most favourable close, the
+  first one on a tie), computed only when that close's float equity is not certainly below the peak;
+* the equity curve is written by ``Marks``: each stretch the account does not change over is remembered and the
+  whole curve is computed at the end with the same float operations as ``SimAccount.mark_range``.
+
+``enter`` fills a pending market entry at its bar's open (``fastpoll.open_market``) and asks the same search about
+that one bar: when it is quiet (no level reached, nothing for the poll at its close) the exit search and the poll
+of the bar are skipped like those of any quiet held bar; otherwise they run in full. All of it is used only on a
+run whose every bar ``fills.Bar`` accepts (``Rider.ok``, checked once); any other run takes the engine's own path.
+
+The bar-by-bar loop of the tests runs none of this; the engine equals it exactly.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+
+import numpy as np
+
+from riskmgr.backtest import fastpoll
+from riskmgr.backtest.account import Holding, SimAccount, price_of
+from riskmgr.backtest.screening import EPS, PCT_EPS, WINDOW, _drawdown_tier, _Levels
+from riskmgr.core.domain import PositionSide
+
+INF, NAN = float("inf"), float("nan")
+NEAR = 48  # bars read one by one before the array search (a held stretch rarely runs longer)
+PEAK_MARGIN = 1e-9  # a float equity this far (relative) below the float peak is certainly below the Decimal peak
+
+
+class Marks:
+    """The equity curve of the event-driven engine, kept as stretches of bars over which the account is unchanged.
+
+    ``SimAccount.mark_range`` writes the curve bar range by bar range, an array expression per call; here a range
+    extends the previous stretch when the wallet and the position are the same objects, and ``apply`` computes the
+    whole curve at once with the same float operations per bar (wallet + sign x qty x (close - entry)).
+    """
+
+    __slots__ = ("end", "last_h", "last_qty", "last_wallet", "stretches")
+
+    def __init__(self, start: int):
+        self.stretches: list[tuple[int, float, float, float, bool]] = []  # (first bar, wallet, sign x qty, entry, held)
+        self.end = start
+        self.last_wallet: object = None
+        self.last_h: object = None
+        self.last_qty: object = None
+
+    def add(self, acct: SimAccount, a: int, b: int, floats: tuple[float, float, float] | None = None) -> None:
+        """Record the equity at the closes of bars a..b-1 (the account as it is now, unchanged over them);
+        ``floats``: the wallet, sign x qty and entry of the position held, as floats, when the caller has them."""
+        if b <= a:
+            return
+        if a != self.end:
+            raise RuntimeError(f"equity marks must follow each other: bar {a} after bar {self.end}")
+        self.end = b
+        h, wallet = acct.holding, acct.wallet
+        qty = None if h is None else h.qty
+        if wallet is self.last_wallet and h is self.last_h and qty is self.last_qty:
+            return  # the same wallet and position objects: the stretch goes on
+        self.last_wallet, self.last_h, self.last_qty = wallet, h, qty
+        if h is None:
+            self.stretches.append((a, float(wallet), 0.0, 0.0, False))
+        elif floats is not None:
+            self.stretches.append((a, floats[0], floats[1], floats[2], True))
+        else:
+            self.stretches.append((a, float(wallet), h.side.sign * float(h.qty), float(h.entry), True))
+
+    def apply(self, curve: np.ndarray, close: np.ndarray) -> None:
+        """Write the recorded stretches into ``curve``: the wallet everywhere, then the held bars' equity."""
+        if not self.stretches:
+            return
+        table = np.array(self.stretches, dtype=np.float64)
+        starts = table[:, 0].astype(np.int64)
+        lengths = np.diff(np.append(starts, self.end))
+        curve[starts[0]:self.end] = np.repeat(table[:, 1], lengths)
+        held = table[:, 4] != 0
+        if not held.any():
+            return
+        rows, counts = table[held], lengths[held]
+        # the bar indices of the held stretches: each stretch's first bar, then counting up
+        firsts = starts[held] - np.concatenate(([0], np.cumsum(counts)[:-1]))
+        bars = np.repeat(firsts, counts) + np.arange(int(counts.sum()))
+        wallet, sq, entry = (np.repeat(rows[:, k], counts) for k in (1, 2, 3))
+        curve[bars] = wallet + sq * (close[bars] - entry)
+
+
+class Rider:
+    """The run's constants of the held-position pass (the thresholds as floats, the funding bars as a list)."""
+
+    __slots__ = ("day_start", "funding", "funding_set", "loss", "marks", "move", "ok", "peak", "tiers", "trigger",
+                 "wallet")
+
+    def __init__(self, acct: SimAccount, funding_bars: np.ndarray | None, marks: Marks):
+        limits = acct.limits
+        self.marks = marks
+        self.funding = None if funding_bars is None else funding_bars.tolist()
+        self.funding_set = frozenset(self.funding or ())
+        # the float of the wallet, the peak and the opening equity, kept while each is the same Decimal object
+        self.wallet: tuple[object, float] = (None, 0.0)
+        self.peak: tuple[object, float] = (None, 0.0)
+        self.day_start: tuple[object, float] = (None, 0.0)
+        self.loss = float(limits.daily_loss_limit_pct)
+        self.move = float(min(limits.emergency_close_pct, limits.level_critical_pct))
+        self.trigger = float(limits.partial_tp_trigger_pct)
+        self.tiers: dict[object, float | None] = {}  # _drawdown_tier per trading state (the limits are the run's)
+        s = acct.s
+        with np.errstate(invalid="ignore"):  # NaN compares false: not clean
+            # every bar one ``fills.Bar`` accepts: the pass is used only then (else the engine's own search runs)
+            self.ok = bool(np.all((s.low > 0) & (s.low <= s.open) & (s.open <= s.high) & (s.low <= s.close)
+                                  & (s.close <= s.high) & (s.high < INF))) and acct.fill_plan is not None
+
+    def ride(self, acct: SimAccount, i: int) -> int:
+        """From bar ``i`` with a position held, pass over the quiet bars; return the next bar the exact step must
+        process (``len(series)``: none), its funding already paid when ``fastpoll.prepay_funding`` would pay it."""
+        n = len(acct.s)
+        h = acct.holding
+        while h is not None:
+            c, best = self._next(acct, h, i, n)
+            if c > i:
+                _, _, _, _, sq, entry = self._levels(acct, h)
+                self._catch_up(acct, sq, entry, best)
+                self.marks.add(acct, i, c, (self.wallet[1], sq, entry))
+            if c >= n:
+                return n
+            if c not in self.funding_set or not fastpoll.prepay_funding(acct, c):
+                return c
+            i = c  # funding paid at the open of a held bar: search that bar again with the new wallet
+        return i
+
+    def enter(self, acct: SimAccount, c: int) -> bool:
+        """Fill the pending market entry at bar ``c``'s open as ``fastpoll.step`` does; True when the bar is then
+        certainly quiet (no exit in it, nothing for the poll at its close), its peak and equity taken here; False
+        when the rest of the step (the exit search of the entry bar, the poll) ran in full.
+
+        The quiet test is the held-position search's, on this one bar: the same widened levels and thresholds.
+        """
+        s = acct.s
+        if s.day.item(c) != acct.day:  # the poll opens a new risk day here: the full step
+            fastpoll.market_fill(acct, c)
+            fastpoll._poll(acct, c)
+            return False
+        fastpoll.open_market(acct, c)
+        h = acct.holding
+        if h is None:  # refused (insufficient margin): the rest of the step is the poll
+            fastpoll._poll(acct, c)
+            return False
+        down, up, close_low, close_high, sign_qty, entry = self._levels(acct, h)
+        low, high, close = s.low.item(c), s.high.item(c), s.close.item(c)
+        wallet, peak, day_start = self._figures(acct)
+        equity = wallet + sign_qty * (close - entry)
+        running = equity if equity > peak else peak
+        drawdown = self._tier(acct)
+        if (low <= down or high >= up or close <= close_low or close >= close_high or equity <= 0
+                or (drawdown is not None and (running - equity) / running * 100 >= drawdown - PCT_EPS)
+                or (acct.daily_hit_day != acct.day
+                    and (day_start - equity) / day_start * 100 >= self.loss - PCT_EPS)):
+            fastpoll._exits(acct, h, c)  # rider.ok: the fill plan is there
+            fastpoll._poll(acct, c)
+            return False
+        self._catch_up(acct, sign_qty, entry, close)
+        self.marks.add(acct, c, c + 1, (wallet, sign_qty, entry))
+        return True
+
+    def _catch_up(self, acct: SimAccount, sq: float, entry: float, best: float) -> None:
+        """``SimAccount.catch_up`` given the most favourable close (and the position's sign x qty and entry as
+        floats): its Decimal equity computed only when it may lift the peak (closes that tie are the same float, so
+        which of them is taken does not matter)."""
+        wallet, peak, _ = self._figures(acct)
+        gain = sq * (best - entry)
+        # the float figures differ from the Decimal ones by a few units of 1e-16 of their size; the margin is wider
+        if peak > 0 and wallet + gain + PEAK_MARGIN * (abs(wallet) + abs(gain) + peak) < peak:
+            return
+        acct.peak = max(acct.peak, acct.equity(price_of(best)))
+
+    def _tier(self, acct: SimAccount) -> float | None:
+        """``screening._drawdown_tier``: the next drawdown tier that changes something, as a float (per state)."""
+        state = acct.status.state
+        if state not in self.tiers:
+            self.tiers[state] = _drawdown_tier(acct)
+        return self.tiers[state]
+
+    def _figures(self, acct: SimAccount) -> tuple[float, float, float]:
+        """The floats of the wallet, the peak and the opening equity (each converted once per Decimal object)."""
+        kept = self.wallet
+        if kept[0] is not acct.wallet:
+            kept = self.wallet = (acct.wallet, float(acct.wallet))
+        peak = self.peak
+        if peak[0] is not acct.peak:
+            peak = self.peak = (acct.peak, float(acct.peak))
+        day_start = self.day_start
+        if day_start[0] is not acct.day_start:
+            day_start = self.day_start = (acct.day_start, float(acct.day_start))
+        return kept[1], peak[1], day_start[1]
+
+    def _end(self, acct: SimAccount, i: int, n: int) -> int:
+        """The first bar of the next risk day or the next funding bar not yet paid, whichever comes first."""
+        end = min(n, acct.s.day_start_bar((acct.day or 0) + 1))
+        funding = self.funding
+        if funding is not None:
+            k = bisect_left(funding, i)
+            if k < len(funding) and funding[k] == acct.funded_bar:
+                k += 1  # its funding is paid: the rest of that bar is searched like any other
+            if k < len(funding) and funding[k] < end:
+                end = funding[k]
+        return end
+
+    def _next(self, acct: SimAccount, h: Holding, i: int, n: int) -> tuple[int, float]:
+        """``screening._holding``: the first bar at or after ``i`` where something may act (or the stretch's end),
+        and the most favourable close of the bars before it."""
+        s = acct.s
+        end = self._end(acct, i, n)
+        near = min(end, i + NEAR)
+        drawdown = self._tier(acct)
+        down, up, close_low, close_high, sign_qty, entry = self._levels(acct, h)
+        wallet, running, day_start = self._figures(acct)
+        dd_at = None if drawdown is None else drawdown - PCT_EPS
+        loss_at = None if acct.daily_hit_day == acct.day else self.loss - PCT_EPS
+        lows, highs, closes = s.low[i:near].tolist(), s.high[i:near].tolist(), s.close[i:near].tolist()
+        for k, close in enumerate(closes):  # screening._scan, the same tests in the same order
+            equity = wallet + sign_qty * (close - entry)
+            if equity > running:
+                running = equity
+            if (lows[k] <= down or highs[k] >= up or close <= close_low or close >= close_high or equity <= 0
+                    or (dd_at is not None and (running - equity) / running * 100 >= dd_at)
+                    or (loss_at is not None and (day_start - equity) / day_start * 100 >= loss_at)):
+                return i + k, _best(closes[:k], sign_qty)
+        a = c = near
+        if a < end:
+            levels = _Levels.of(acct, h)
+            c = end
+            while a < end:
+                b = min(end, a + WINDOW)
+                hit, running = levels.first(s, a, b, running)
+                if hit >= 0:
+                    c = a + hit
+                    break
+                a = b
+        best = _best(closes, sign_qty)
+        if c > near:
+            more = s.close[near:c]
+            extra = float(more.max() if sign_qty > 0 else more.min())
+            best = extra if not closes or (extra > best if sign_qty > 0 else extra < best) else best
+        return c, best
+
+    def _levels(self, acct: SimAccount, h: Holding) -> tuple[float, ...]:
+        """``screening._bar_levels``: the same floats, kept on the position for its (alerted, partial_done)."""
+        kept = h.scan_levels
+        if kept is not None and kept[0][0] is h.alerted and kept[0][1] is h.partial_done:  # bools: the same objects
+            return kept[1]
+        key = (h.alerted, h.partial_done)
+        limits, long, entry = acct.limits, h.side is PositionSide.LONG, float(h.entry)
+        sign = 1 if long else -1
+        floats = h.exit_floats
+        if floats is None:  # shared with fastpoll._exits: the floats of stop, liquidation and target (inf: none)
+            stop_f = INF if h.stop is None else float(h.stop)
+            floats = h.exit_floats = (stop_f, INF if h.liquidation is None else float(h.liquidation),
+                                      INF if h.target is None else float(h.target))
+        # float() keeps order, so the float of the nearer level is the nearer float
+        adverse_levels = [f for x, f in zip((h.stop, h.liquidation), floats, strict=False) if x is not None]
+        adverse = (max if long else min)(adverse_levels) if adverse_levels else None
+        target = floats[2] if h.target is not None else None
+        against = favour = None
+        if limits.auto_close_on_emergency or not h.alerted:
+            against = entry * (1 - sign * self.move / 100)
+        if limits.partial_tp_enabled and not h.partial_done:
+            favour = entry * (1 + sign * self.trigger / 100)
+        low, high = (against, favour) if long else (favour, against)
+        if long:
+            down = -INF if adverse is None else adverse * (1 + EPS)
+            up = INF if target is None else target * (1 - EPS)
+        else:
+            down = -INF if target is None else target * (1 + EPS)
+            up = INF if adverse is None else adverse * (1 - EPS)
+        found = (down, up, -INF if low is None else low * (1 + EPS), INF if high is None else high * (1 - EPS),
+                 (1.0 if long else -1.0) * float(h.qty), entry)
+        h.scan_levels = (key, found)
+        return found
+
+
+def _best(closes: list[float], sign_qty: float) -> float:
+    """The most favourable close (the highest for a long); NaN when there is none."""
+    if not closes:
+        return NAN
+    return max(closes) if sign_qty > 0 else min(closes)

@@ -1,0 +1,133 @@
+"""The fused pass over a held position and the deferred equity curve change nothing: the engine equals the loop."""
+
+from __future__ import annotations
+
+import itertools
+from decimal import Decimal
+
+import numpy as np
+import pytest
+
+from riskmgr.backtest.account import Holding, SimAccount
+from riskmgr.backtest.engine import EngineInput, build_series, run_events
+from riskmgr.backtest.fasthold import Marks, Rider
+from riskmgr.core.domain import PositionSide
+from tests.backtest.helpers import SPEC, bar_by_bar, candles, config, signals
+from tests.backtest.test_fastpath import _same, conservative
+
+D = Decimal
+
+
+def _holding(side: PositionSide, qty: str, entry: str) -> Holding:
+    return Holding(side=side, qty=D(qty), opened_qty=D(qty), entry=D(entry), entry_bar=0, entry_ms=0, stop=None,
+                   target=None, liquidation=None, margin=D(1), leverage=2, entry_fee=D(0), target_from=0)
+
+
+def test_the_curve_of_recorded_stretches_has_the_very_bits_of_marking_each_range_at_once():
+    rng = np.random.default_rng(5)
+    rows = [(p, p + 0.5, p - 0.5, p + 0.07) for p in np.round(100 + np.cumsum(rng.normal(0, 0.7, 60)), 2).tolist()]
+    inp = EngineInput(candles(rows), SPEC, config())
+    acct = SimAccount(build_series(inp), inp.spec, inp.config, 0)
+    marks = Marks(3)
+    states = [(D("10000"), None), (D("9990.123"), _holding(PositionSide.LONG, "1.37", "100.13")),
+              (D("9990.123"), None), (D("10011.7"), _holding(PositionSide.SHORT, "2.9", "101.01")),
+              (D("10011.7"), _holding(PositionSide.SHORT, "2.9", "101.01"))]
+    bounds = [3, 7, 8, 20, 21, 21, 40, 60]
+    for k, (a, b) in enumerate(itertools.pairwise(bounds)):
+        acct.wallet, acct.holding = states[k % len(states)]
+        acct.mark_range(a, b)
+        marks.add(acct, a, b)
+    expected = acct.curve.copy()
+    acct.curve[:] = float(acct.cfg.capital)
+
+    marks.apply(acct.curve, acct.s.close)
+
+    assert acct.curve.tobytes() == expected.tobytes()
+
+
+def test_recorded_stretches_must_follow_each_other():
+    inp = EngineInput(candles([(100.0, 101.0, 99.0, 100.0)] * 10), SPEC, config())
+    acct = SimAccount(build_series(inp), inp.spec, inp.config, 0)
+    marks = Marks(0)
+    marks.add(acct, 0, 4)
+
+    with pytest.raises(RuntimeError, match="bar 5 after bar 4"):
+        marks.add(acct, 5, 6)
+
+
+def test_the_fused_pass_is_used_only_on_bars_the_fill_model_accepts():
+    good = [(100.0, 100.5, 99.5, 100.0)] * 30
+    bad = [*good[:10], (100.0, 99.9, 99.5, 100.0), *good[11:]]  # a high below the open
+
+    def rider(rows) -> Rider:
+        inp = EngineInput(candles(rows), SPEC, config())
+        acct = SimAccount(build_series(inp), inp.spec, inp.config, 0)
+        return Rider(acct, None, Marks(0))
+
+    assert rider(good).ok and not rider(bad).ok
+
+
+@pytest.mark.parametrize("rearm", [True, False])
+def test_without_the_fused_pass_the_engine_gives_the_same_result_as_with_it_and_as_the_loop(rearm, monkeypatch):
+    inp, sig = conservative(6000, 13, rearm=rearm)
+    fused = run_events(inp, sig)
+    original = Rider.__init__
+
+    def without(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        self.ok = False  # the event search, skip and full step of the engine for every bar instead
+
+    monkeypatch.setattr(Rider, "__init__", without)
+    plain = run_events(inp, sig)
+
+    assert len(plain.trades) > 20
+    _same(plain, fused)
+    _same(plain, bar_by_bar(inp, sig))
+
+
+@pytest.mark.parametrize("rate", ["0", "0.0001", "-0.003"])
+def test_entry_bars_taken_as_quiet_and_held_stretches_equal_the_full_loop(rate, monkeypatch):
+    inp, sig = conservative(6000, 17, rearm=True, funding_rate=D(rate))
+    quiet: list[int] = []
+    enter = Rider.enter
+
+    def spy(self, acct, c):
+        found = enter(self, acct, c)
+        if found:
+            quiet.append(c)
+        return found
+
+    monkeypatch.setattr(Rider, "enter", spy)
+    fast = run_events(inp, sig)
+
+    assert 20 < len(quiet) <= len(fast.trades) + 1  # an entry bar at most once per position
+    _same(fast, bar_by_bar(inp, sig))
+
+
+def test_the_peak_is_lifted_only_where_the_decimal_equity_may_exceed_it():
+    inp = EngineInput(candles([(100.0, 101.0, 99.0, 100.0)] * 4), SPEC, config())
+    acct = SimAccount(build_series(inp), inp.spec, inp.config, 0)
+    acct.holding = _holding(PositionSide.LONG, "10", "100")
+    rider = Rider(acct, None, Marks(0))
+    acct.wallet, acct.peak = D("9990"), D("10000")
+
+    rider._catch_up(acct, 10.0, 100.0, 100.9)  # equity 9999: below the peak
+    assert acct.peak == D("10000")
+    rider._catch_up(acct, 10.0, 100.0, 101.0)  # equity exactly the peak: the float test cannot tell, Decimal does
+    assert acct.peak == D("10000")
+    rider._catch_up(acct, 10.0, 100.0, 101.01)
+    assert acct.peak == D("10000.10")
+
+
+def test_a_signal_bar_is_decided_after_a_position_closed_in_the_fused_pass():
+    # a long stopped out at bar 4, a new signal at bar 6: the pass returns the stop bar, the engine decides bar 6
+    rows = [(100.0, 100.5, 99.5, 100.0)] * 4 + [(100.0, 100.2, 97.0, 97.5)] + [(97.5, 98.0, 97.0, 97.5)] * 10
+    inp = EngineInput(candles(rows), SPEC, config())
+    sig = signals(len(rows), {1: (1, 98.0, 104.0), 6: (1, 96.0, 101.0)})
+
+    fast, full = run_events(inp, sig), bar_by_bar(inp, sig)
+
+    assert [t["exit_reason"] for t in fast.trades.rows()] == ["stop_loss"]
+    assert fast.trades.entry_bar == [2] and fast.open_position is not None
+    _same(fast, full)
+
