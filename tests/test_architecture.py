@@ -14,13 +14,10 @@ import riskmgr
 PACKAGE = Path(riskmgr.__file__).resolve().parent
 ROOT = PACKAGE.parent
 
-# The domain: these packages import without Flask. Their page, CLI and feature-hook modules are the web binding and
-# are named here one by one (they move under riskmgr/web/ and riskmgr/app/cli with the rest of the web layer).
+# The domain: these packages import without Flask (their pages are in riskmgr/web/, their commands in
+# riskmgr/app/cli/). The one exception is named here: the backtest service runs each job inside the app's context.
 DOMAIN = ("riskmgr.core", "riskmgr.market", "riskmgr.signals", "riskmgr.exchanges", "riskmgr.risk", "riskmgr.backtest")
-WEB_BINDING = {
-    "riskmgr.backtest.commands", "riskmgr.backtest.service", "riskmgr.backtest.views",
-    "riskmgr.risk.emergency.feature", "riskmgr.risk.views",
-}
+WEB_BINDING = {"riskmgr.backtest.service"}
 
 
 def _module_name(path: Path) -> str:

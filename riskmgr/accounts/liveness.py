@@ -8,6 +8,7 @@ running at all); a notice row keyed by the last cycle makes the alert fire once 
 sees it first. The first cycle after an outage announces the recovery.
 
 Staleness of the figures themselves is decided in ``riskmgr.accounts.freshness``; the page shows both.
+``GET /api/liveness`` is ``riskmgr.web.liveness``; ``flask poller status`` is ``riskmgr.app.cli.liveness``.
 """
 
 from __future__ import annotations
@@ -18,13 +19,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-import click
-from flask import Blueprint, jsonify
-from flask.cli import AppGroup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from riskmgr.app.runtime import current_runtime
 from riskmgr.core.domain import AccountSnapshot
 from riskmgr.core.env import read_int
 from riskmgr.core.errors import ConfigError
@@ -138,52 +135,14 @@ def poll_hook(runtime: Runtime, snapshots: list[AccountSnapshot]) -> None:
         runtime.events.emit("poller.recovered", message, data={"accounts": len(snapshots)})
 
 
-def watch_job() -> None:
-    """Background job: check the heartbeat (catches a poll job that hangs or fails every cycle)."""
-    check(current_runtime())
-
-
 def jobs(runtime: Runtime) -> list[Job]:
     """Check the poller every poll interval (at least every 5 s)."""
+
+    def watch_job() -> None:
+        """Background job: check the heartbeat (catches a poll job that hangs or fails every cycle)."""
+        check(runtime)
+
     return [("liveness", max(5, runtime.settings.poll_seconds), watch_job)]
 
 
-bp = Blueprint("liveness", __name__)
-
-
-@bp.record_once
-def _liveness_globals(state: Any) -> None:
-    """Give every page the poll interval and the environment's staleness limit (no query per page: liveness.js
-    takes the limit in force from /api/liveness as soon as the page loads). Both are fixed while the app runs, so
-    they are Jinja globals rather than per-request values."""
-    runtime = state.app.extensions["riskmgr"]
-    state.app.jinja_env.globals.update(liveness_poll_seconds=runtime.settings.poll_seconds,
-                                       liveness_stale_after=runtime.limits_store.base().stale_after_seconds)
-
-
-@bp.get("/api/liveness")
-def api_liveness():
-    """The poller's heartbeat and the staleness limit; alerts once if the poller is found stopped."""
-    runtime = current_runtime()
-    beat = check(runtime)
-    return jsonify(poller=beat, stale_after_seconds=stale_limit(runtime),
-                   display_timezone=runtime.settings.display_timezone)
-
-
-poller_cli = AppGroup("poller", help="The poller's heartbeat.")
-
-
-@poller_cli.command("status")
-def poller_status() -> None:
-    """Print the last poll cycle and whether the poller runs; exit non-zero when it is stopped or never ran."""
-    beat = check(current_runtime())
-    click.echo(f"{beat['state']}: {beat['message']}")
-    if beat["state"] == "running":
-        click.echo(f"cycle took {beat['duration_s']} s, {beat['accounts_ok']} account(s) read, "
-                   f"{beat['accounts_failed']} failed")
-        return
-    raise click.ClickException(f"the poller is {beat['state']}")
-
-
-FEATURE = Feature(name=NAME, blueprint=bp, jobs=jobs, poll_hook=poll_hook, cli=(poller_cli,),
-                  settings_from_env=settings_from_env)
+FEATURE = Feature(name=NAME, jobs=jobs, poll_hook=poll_hook, settings_from_env=settings_from_env)

@@ -22,14 +22,13 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from riskmgr.accounts import equity_history
-from riskmgr.app.runtime import Runtime
 from riskmgr.core.domain import AccountSnapshot, AccountStatus
 from riskmgr.core.errors import AuthError, ExchangeError
 from riskmgr.core.secrets import mask
@@ -37,9 +36,12 @@ from riskmgr.exchanges.reader import AccountReader
 from riskmgr.exchanges.retry import call_with_retry
 from riskmgr.persistence.models import AccountState, EquityPoint, PollRun
 
+if TYPE_CHECKING:
+    from riskmgr.app.runtime import Runtime
+
 log = logging.getLogger(__name__)
 _HOST = socket.gethostname()[:255]
-PollHook = Callable[[Runtime, list[AccountSnapshot]], None]
+PollHook = Callable[["Runtime", list[AccountSnapshot]], None]
 
 
 def read_account(adapter: AccountReader, now: datetime, budget_seconds: float) -> AccountSnapshot:

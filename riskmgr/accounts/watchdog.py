@@ -1,4 +1,5 @@
-"""The stop-loss watchdog (its Accounts page, API, self-test and CLI are in ``accounts.feature``).
+"""The stop-loss watchdog (its Accounts page, API and self-test button are in ``web.accounts``, its CLI in
+``app.cli.exchanges``).
 
 Every poll cycle, for every position on every account read successfully (positions opened by hand included),
 the watchdog checks that an exchange-side stop-loss rests for the full size, and a take-profit when

@@ -1,4 +1,5 @@
-"""Alerts feature: Telegram / e-mail / log alerts for the events that matter, the Alerts page, its API and CLI.
+"""Alerts feature: Telegram / e-mail / log alerts for the events that matter (the Alerts page and its API are
+``riskmgr.web.alerts``, ``flask alerts test`` is ``riskmgr.app.cli.alerts``).
 
 Parts: ``alerts_settings`` (environment), ``alerts_channels`` (Telegram, SMTP, log), ``alerts_dispatch``
 (toggles, de-duplication, rate limit, history, stale-account tracking), ``alerts_queue`` (background worker).
@@ -9,26 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import click
-from flask import Blueprint, g, jsonify, render_template, request
-from flask.cli import AppGroup
-
 from riskmgr.alerts.channels import EmailChannel, LogChannel, TelegramChannel
-from riskmgr.alerts.dispatch import STATUSES, AlertDispatcher, Channel, StaleTracker
-from riskmgr.alerts.settings import ALERTABLE, AlertSettings
+from riskmgr.alerts.dispatch import AlertDispatcher, Channel, StaleTracker
+from riskmgr.alerts.settings import AlertSettings
 from riskmgr.alerts.settings import settings_from_env as settings_from_env  # the feature's settings reader
-from riskmgr.app.runtime import current_runtime
 from riskmgr.core.domain import AccountSnapshot
-from riskmgr.core.errors import ValidationError
 from riskmgr.core.feature import Feature
 from riskmgr.core.secrets import register_secret
-from riskmgr.core.validation import NAME_MAX, json_object, opt_int, req_str
 
 if TYPE_CHECKING:
     from riskmgr.app.runtime import Runtime
 
 NAME = "alerts"
-bp = Blueprint("alerts", __name__)
 
 
 @dataclass
@@ -67,69 +60,5 @@ def poll_hook(runtime: Runtime, snapshots: list[AccountSnapshot]) -> None:
     runtime.feature(AlertsFeature).stale.observe(snapshots, runtime.events.emit)
 
 
-def _dispatcher() -> AlertDispatcher:
-    return current_runtime().feature(AlertsFeature).dispatcher
-
-
-@bp.get("/alerts")
-def page():
-    dispatcher = _dispatcher()
-    return render_template("alerts.html", settings=dispatcher.settings, statuses=STATUSES)
-
-
-@bp.get("/api/alerts/status")
-def status():
-    return jsonify(_dispatcher().status())
-
-
-@bp.get("/api/alerts")
-def history():
-    limit = opt_int(request.args, "limit", 1, 1000) or 100
-    wanted = request.args.get("status") or None
-    if wanted is not None:
-        req_str({"status": wanted}, "status", list(STATUSES))
-    return jsonify(alerts=_dispatcher().history(limit, wanted))
-
-
-@bp.get("/api/alerts/toggles")
-def toggles():
-    return jsonify(toggles=_dispatcher().toggles())
-
-
-@bp.put("/api/alerts/toggles")
-def set_toggle():
-    data = json_object(request)
-    kind = req_str(data, "kind", list(ALERTABLE), max_len=NAME_MAX)
-    enabled = data.get("enabled")
-    if not isinstance(enabled, bool):
-        raise ValidationError("enabled", "is required: true or false")
-    dispatcher = _dispatcher()
-    dispatcher.set_toggle(kind, enabled, getattr(g, "actor", "operator"))
-    return jsonify(toggles=dispatcher.toggles())
-
-
-@bp.post("/api/alerts/test")
-def send_test():
-    return jsonify(_dispatcher().send_test(getattr(g, "actor", "operator")))
-
-
-alerts_cli = AppGroup("alerts", help="Alert channels: Telegram, e-mail and the log.")
-
-
-@alerts_cli.command("test")
-def alerts_test() -> None:
-    """Send a test alert through every configured channel now and report each channel's result."""
-    result = _dispatcher().send_test("cli")
-    for name, outcome in result["channels"].items():
-        click.echo(f"{name:<9} {'ok' if outcome['ok'] else 'FAILED: ' + str(outcome['error'])}")
-    if result["status"] == "logged":
-        raise click.ClickException(
-            "no Telegram or e-mail channel is configured (TELEGRAM_BOT_TOKEN, SMTP_HOST); the test alert went to "
-            "the log only"
-        )
-    if result["status"] != "sent":
-        raise click.ClickException(f"test alert not delivered everywhere: {result['error']}")
-
-
-FEATURE = Feature(name=NAME, install=install, provides=(AlertsFeature,), blueprint=bp, nav=(("alerts.page", "Alerts"),),
-                  poll_hook=poll_hook, cli=(alerts_cli,), settings_from_env=settings_from_env)
+FEATURE = Feature(name=NAME, install=install, provides=(AlertsFeature,), poll_hook=poll_hook,
+                  settings_from_env=settings_from_env)

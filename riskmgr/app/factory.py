@@ -169,7 +169,7 @@ def _enable_sqlite_wal(engine: Engine) -> None:
 def _register_web(app: Flask) -> None:
     from riskmgr.app import features
     from riskmgr.app.cli import register_cli
-    from riskmgr.web import api, auth, errors, page_cache, pages, security, sessions, urls
+    from riskmgr.web import areas, auth, errors, page_cache, security, sessions, urls
 
     auth.init_app(app)
     errors.init_app(app)
@@ -177,17 +177,9 @@ def _register_web(app: Flask) -> None:
     urls.init_app(app)
     page_cache.init_app(app)
     sessions.init_app(app)
-    app.register_blueprint(auth.bp)
-    app.register_blueprint(pages.bp)
-    app.register_blueprint(api.bp)
     runtime = app.extensions["riskmgr"]
     features.check(features.FEATURES)  # an ill-typed or misordered declaration stops the start here
     runtime.poll_hooks = features.poll_hooks()
     features.install(runtime, features.FEATURES)  # builds objects only: threads start in the server hooks
-    for feature in features.FEATURES:
-        if feature.blueprint is not None:
-            app.register_blueprint(feature.blueprint)
-    register_cli(app)
-    for feature in features.FEATURES:
-        for command in feature.cli:
-            app.cli.add_command(command)
+    areas.register(app)  # every page area's blueprint, in navigation order (checked first)
+    register_cli(app)  # every `flask` command (checked first)

@@ -4,8 +4,9 @@ Each feature module exports one ``FEATURE = Feature(...)`` (``riskmgr.core.featu
 provides and contributes). ``FEATURES`` lists them; the order is declared here and checked at start-up (``check``):
 the risk engine comes first, so its poll hook grades every account before any other hook acts on the poll (the
 others' hooks, entry checks and re-arm guards run in the order listed). ``create_app`` calls ``check`` then
-``install``; the scheduler reads ``jobs``, the poll ``poll_hooks``, the server hooks ``on_serve_hooks`` and the page
-layout ``nav_items``. None of them looks an attribute up on a module.
+``install``; the scheduler reads ``jobs``, the poll ``poll_hooks`` and the server hooks ``on_serve_hooks``. None of
+them looks an attribute up on a module. Pages are not features' business: the web layer declares its page areas
+(``riskmgr.web.areas``) and the CLI its commands (``riskmgr.app.cli``).
 """
 
 from __future__ import annotations
@@ -14,21 +15,17 @@ import inspect
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-import click
-from flask import Blueprint
-
 from riskmgr.accounts.feature import FEATURE as WATCHDOG
 from riskmgr.accounts.liveness import FEATURE as LIVENESS
 from riskmgr.alerts.feature import FEATURE as ALERTS
 from riskmgr.backtest.service import FEATURE as BACKTEST
 from riskmgr.controls.feature import FEATURE as CONTROLS
-from riskmgr.core.feature import Feature, FeatureNotInstalledError, Installed, Job, NavItem
+from riskmgr.core.feature import Feature, FeatureNotInstalledError, Installed, Job
 from riskmgr.exchanges.paper.notices import FEATURE as PAPER_NOTICES
 from riskmgr.journal.feature import FEATURE as JOURNAL
 from riskmgr.metrics.prometheus import FEATURE as METRICS
 from riskmgr.risk.emergency.feature import FEATURE as EMERGENCY
 from riskmgr.risk.engine import FEATURE as RISK_ENGINE
-from riskmgr.risk.views import FEATURE as RISK_PAGES
 from riskmgr.scanner.feature import FEATURE as SCANNER
 
 if TYPE_CHECKING:
@@ -36,13 +33,12 @@ if TYPE_CHECKING:
     from riskmgr.core.domain import AccountSnapshot
 
 __all__ = ["FEATURES", "Feature", "FeatureNotInstalledError", "Installed", "InvalidFeatureError", "by_name",
-           "check", "install", "jobs", "nav_items", "on_serve_hooks", "poll_hooks"]
+           "check", "install", "jobs", "on_serve_hooks", "poll_hooks"]
 
 FEATURES: tuple[Feature, ...] = (
     RISK_ENGINE,  # account tiers, trading state, position monitor (issue: risk engine)
-    EMERGENCY,  # the emergency stop sequence, its page panel, API and CLI
-    RISK_PAGES,  # Risk page, limits API, pre-trade receipt, audit page and API, re-arm
-    WATCHDOG,  # exchange-side stop-loss watchdog, accounts page, self-test
+    EMERGENCY,  # the emergency stop sequence: its service, re-arm guard and resume job
+    WATCHDOG,  # exchange-side stop-loss watchdog
     PAPER_NOTICES,  # paper liquidations: one audit event and one alert each
     CONTROLS,  # position controls (move stop, partial close, cancel one order), pause / auto-trading
     SCANNER,  # candle store, signal scanner, Signals page, auto-trading
@@ -90,11 +86,6 @@ def _check_one(f: Feature) -> None:
         raise InvalidFeatureError(repr(f.name), "name", "must be a non-empty string")
     for field, hook, arity in _hooks(f):
         _check_hook(f.name, field, hook, arity)
-    if f.blueprint is not None and not isinstance(f.blueprint, Blueprint):
-        raise InvalidFeatureError(f.name, "blueprint", f"is a {type(f.blueprint).__name__}, not a flask Blueprint")
-    _check_tuple(f.name, "nav", f.nav, lambda item: isinstance(item, tuple) and len(item) == 2
-                 and all(isinstance(part, str) for part in item), "(endpoint, label) pairs of strings")
-    _check_tuple(f.name, "cli", f.cli, lambda c: isinstance(c, click.Command), "click commands or groups")
     _check_tuple(f.name, "provides", f.provides, inspect.isclass, "classes")
     if f.provides and f.install is None:
         raise InvalidFeatureError(f.name, "provides", "names what it provides but the feature has no install")
@@ -190,7 +181,3 @@ def on_serve_hooks() -> list[Callable[[Runtime], None]]:
     """Return the features' server hooks in order."""
     return [f.on_serve for f in FEATURES if f.on_serve is not None]
 
-
-def nav_items() -> list[NavItem]:
-    """Return the features' navigation entries in order."""
-    return [item for f in FEATURES for item in f.nav]

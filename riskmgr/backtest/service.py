@@ -1,4 +1,5 @@
-"""The backtests feature: the run service (a thread pool of jobs), the Backtests page, its JSON API and CLI.
+"""The backtests feature: the run service (a thread pool of jobs); its page and API are ``riskmgr.web.backtests``,
+its CLI ``riskmgr.app.cli.backtests``.
 
 ``install`` builds the ``BacktestService`` (``runtime.feature(BacktestService)``). A run is validated when it is asked
 for (a bad setting is a 400 naming the field, before anything is queued), recorded as queued, then executed by
@@ -15,11 +16,9 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask, current_app, has_app_context
 
 from riskmgr.backtest import data as data_mod
-from riskmgr.backtest.commands import backtest_cli
 from riskmgr.backtest.params import BacktestParams, merge, parse_params
 from riskmgr.backtest.presets import BUILTIN, builtin_presets, defaults
 from riskmgr.backtest.runs import PresetStore, RunStore, execute_run
-from riskmgr.backtest.views import bp
 from riskmgr.core.errors import TemporaryError, ValidationError
 from riskmgr.core.feature import Feature
 from riskmgr.core.validation import NAME_MAX, opt_str
@@ -116,5 +115,4 @@ class BacktestService:
         return job
 
 
-FEATURE = Feature(name="backtest", install=install, provides=(BacktestService,), blueprint=bp,
-                  nav=(("backtest.page", "Backtests"),), cli=(backtest_cli,))
+FEATURE = Feature(name="backtest", install=install, provides=(BacktestService,))

@@ -1,15 +1,13 @@
-"""The position controls feature as ``riskmgr.app.features`` lists it: its switches and controls, the pause as an
-entry check of the order gate, its pages' API and CLI."""
+"""The position controls feature as ``riskmgr.app.features`` lists it: its switches and controls and the pause as an
+entry check of the order gate (their API is ``riskmgr.web.controls``, their CLI ``riskmgr.app.cli.controls``)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from riskmgr.controls.commands import CLI
 from riskmgr.controls.positions import PositionControls
 from riskmgr.controls.service import NAME, install, switches
 from riskmgr.controls.switches import AccountSwitches
-from riskmgr.controls.web import bp
 from riskmgr.core.feature import EntryCheck, Feature
 
 if TYPE_CHECKING:
@@ -23,5 +21,5 @@ def entry_checks(runtime: Runtime) -> list[EntryCheck]:
     return [switches(runtime).entry_check]
 
 
-FEATURE = Feature(name=NAME, install=install, provides=(AccountSwitches, PositionControls), blueprint=bp,
-                  cli=tuple(CLI), entry_checks=entry_checks)
+FEATURE = Feature(name=NAME, install=install, provides=(AccountSwitches, PositionControls),
+                  entry_checks=entry_checks)

@@ -2,14 +2,15 @@
 
 A feature is one frozen ``Feature`` value, exported as ``FEATURE`` by its module and listed, in order, in
 ``riskmgr.app.features.FEATURES``. The composition root reads the typed fields, never module attributes: it calls
-``install`` (which returns the objects the feature ``provides``, in that order), registers the blueprint, the
-navigation entries and the CLI, wires the declared ``entry_checks`` into the order gate and the declared
-``rearm_guards`` into the trading state, runs the ``poll_hook``s after every poll, the ``jobs`` in the scheduler,
-and ``on_serve`` only from the server hooks. ``riskmgr.app.features.check`` refuses an ill-typed declaration at
-start-up with an error naming the feature and the field.
+``install`` (which returns the objects the feature ``provides``, in that order), wires the declared
+``entry_checks`` into the order gate and the declared ``rearm_guards`` into the trading state, runs the
+``poll_hook``s after every poll, the ``jobs`` in the scheduler, and ``on_serve`` only from the server hooks. A
+feature declares no page and no command: pages are the web layer's (``riskmgr.web.areas.AREAS``), commands the
+app's (``riskmgr.app.cli.COMMANDS``), so no feature imports upwards. ``riskmgr.app.features.check`` refuses an
+ill-typed declaration at start-up with an error naming the feature and the field.
 
 The type lives here, at the bottom, so the feature modules import it downwards; the types it names (the runtime,
-Flask's blueprint, click's command) are annotations only, and the core still imports neither Flask nor the app.
+the snapshots) are annotations only, and the core still imports neither Flask nor the app.
 """
 
 from __future__ import annotations
@@ -19,15 +20,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 if TYPE_CHECKING:
-    import click
-    from flask import Blueprint
-
     from riskmgr.app.runtime import Runtime
     from riskmgr.core.domain import AccountSnapshot, Verdict
 
 T = TypeVar("T")
 
-NavItem = tuple[str, str]  # (endpoint, label) of a navigation bar entry
 Job = tuple[str, float, Callable[[], None]]  # (job id, interval in seconds, function run inside the app context)
 EntryCheck = Callable[[str], "Verdict | None"]  # account -> a denying verdict while new entries are not allowed
 RearmGuard = Callable[[], "str | None"]  # -> why re-arming is refused now, or None
@@ -40,7 +37,6 @@ class Feature:
     - ``name``: short and unique; the key of its settings (``Settings.feature(name)``) and of its errors.
     - ``install(runtime)``: build the long-lived objects and return them, one per type in ``provides`` and in that
       order; the composition root publishes them (``runtime.feature(SomeService)``). Nothing starts here.
-    - ``blueprint``, ``nav``, ``cli``: its pages and API routes, navigation entries and ``flask`` commands.
     - ``jobs(runtime)``: its background jobs, run by the elected scheduler.
     - ``poll_hook(runtime, snapshots)``: run after every poll cycle, in feature order (the risk engine first).
     - ``on_serve(runtime)``: start its own background work in a serving process; called by the server hooks
@@ -54,12 +50,9 @@ class Feature:
     name: str
     install: Callable[[Runtime], Sequence[object]] | None = None
     provides: tuple[type, ...] = ()
-    blueprint: Blueprint | None = None
-    nav: tuple[NavItem, ...] = ()
     jobs: Callable[[Runtime], Sequence[Job]] | None = None
     poll_hook: Callable[[Runtime, list[AccountSnapshot]], None] | None = None
     on_serve: Callable[[Runtime], None] | None = None
-    cli: tuple[click.Command, ...] = ()
     settings_from_env: Callable[[Mapping[str, str]], object] | None = None
     entry_checks: Callable[[Runtime], Sequence[EntryCheck]] | None = None
     rearm_guards: Callable[[Runtime], Sequence[RearmGuard]] | None = None

@@ -1,13 +1,12 @@
-"""The journal feature as ``riskmgr.app.features`` lists it: blueprint, nav entry, CLI, service and poll hook."""
+"""The journal feature as ``riskmgr.app.features`` lists it: the service and its poll hook (the page is
+``riskmgr.web.journal``, ``flask trades`` is ``riskmgr.app.cli.journal``)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from riskmgr.core.feature import Feature
-from riskmgr.journal.cli import trades_cli
 from riskmgr.journal.service import JournalService
-from riskmgr.journal.views import bp
 
 if TYPE_CHECKING:
     from riskmgr.app.runtime import Runtime
@@ -26,5 +25,4 @@ def poll_hook(runtime: Runtime, snapshots: list[AccountSnapshot]) -> None:
     runtime.feature(JournalService).capture(snapshots)
 
 
-FEATURE = Feature(name="journal", install=install, provides=(JournalService,), blueprint=bp,
-                  nav=(("journal.page", "Journal"),), poll_hook=poll_hook, cli=(trades_cli,))
+FEATURE = Feature(name="journal", install=install, provides=(JournalService,), poll_hook=poll_hook)

@@ -1,4 +1,4 @@
-"""Prometheus ``/metrics`` (token or session, like every route), from a registry of this app's own.
+"""Prometheus metrics from a registry of this app's own (served at ``/metrics`` by ``riskmgr.web.metrics``).
 
 Two sources, both read at scrape time so every web worker answers the same figures:
 - event counters (exchange errors, stops restored, emergency stops, signals, backtests, the poll-cycle
@@ -18,10 +18,8 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from flask import Blueprint, Response, request
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
-from prometheus_client.exposition import choose_encoder
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -30,8 +28,6 @@ from riskmgr.accounts import services
 from riskmgr.alerts.dispatch import STATUSES
 from riskmgr.alerts.models import AlertRecord, MetricCounter
 from riskmgr.alerts.queue import BackgroundQueue
-from riskmgr.app.logging_setup import init_request_ids
-from riskmgr.app.runtime import current_runtime
 from riskmgr.core.domain import TradingState
 from riskmgr.core.events import Event
 from riskmgr.core.feature import Feature
@@ -40,8 +36,6 @@ if TYPE_CHECKING:
     from riskmgr.app.runtime import Runtime
 
 log = logging.getLogger(__name__)
-bp = Blueprint("metrics", __name__)
-bp.record_once(lambda state: init_request_ids(state.app))  # request ids on every web request of the app
 
 POLL_HISTOGRAM = "riskmgr_poll_cycle_seconds"
 POLL_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -282,12 +276,4 @@ def install(runtime: Runtime) -> tuple[MetricsFeature]:
     return (feature,)
 
 
-@bp.get("/metrics")
-def metrics():
-    """Answer in the format the scraper asks for (Prometheus text by default, OpenMetrics on request)."""
-    registry = current_runtime().feature(MetricsFeature).registry
-    encode, content_type = choose_encoder(request.headers.get("Accept", ""))
-    return Response(encode(registry), headers={"Content-Type": content_type})
-
-
-FEATURE = Feature(name="metrics", install=install, provides=(MetricsFeature,), blueprint=bp)
+FEATURE = Feature(name="metrics", install=install, provides=(MetricsFeature,))

@@ -1,8 +1,8 @@
 """Feature: the candle store, the signal scanner, the Signals page and auto-trading (issue 5).
 
 Provides ``runtime.feature(CandleStore)`` (``riskmgr.candles.store``) and ``runtime.feature(Scanner)``
-(``riskmgr.scanner.core``), a scan job every SIGNAL_SECONDS, the Signals page and API, and the
-``flask data fetch`` / ``flask signals scan`` commands.
+(``riskmgr.scanner.core``) and a scan job every SIGNAL_SECONDS. The Signals page and API are ``riskmgr.web.signals``;
+the ``flask data fetch`` / ``flask signals scan`` commands are ``riskmgr.app.cli.signals``.
 
 Settings (environment, read once at start):
 
@@ -21,16 +21,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from riskmgr.app.runtime import current_runtime
 from riskmgr.candles.sources import build_sources
 from riskmgr.candles.store import CandleStore
 from riskmgr.core.env import read_bool, read_choice, read_int, read_names
 from riskmgr.core.errors import ConfigError
 from riskmgr.core.feature import Feature, Job
 from riskmgr.market.base import TIMEFRAME_SECONDS
-from riskmgr.scanner.cli import data_cli, signals_cli
 from riskmgr.scanner.core import Scanner
-from riskmgr.scanner.web import bp
 
 if TYPE_CHECKING:
     from riskmgr.app.runtime import Runtime
@@ -38,7 +35,7 @@ if TYPE_CHECKING:
 NAME = "scanner"
 SOURCE_NAMES = ("simulated", "binanceusdm", "bitget", "bitunix")
 
-__all__ = ["FEATURE", "ScannerSettings", "install", "jobs", "scan_job", "settings_from_env"]
+__all__ = ["FEATURE", "ScannerSettings", "install", "jobs", "settings_from_env"]
 
 
 @dataclass(frozen=True)
@@ -83,16 +80,15 @@ def install(runtime: Runtime) -> tuple[CandleStore, Scanner]:
     return store, Scanner(runtime, store, settings)
 
 
-def scan_job() -> None:
-    """Run one scheduled scan (auto-trading acts on it)."""
-    current_runtime().feature(Scanner).scan(trigger="schedule", auto_trade=True)
-
-
 def jobs(runtime: Runtime) -> list[Job]:
     """Return the scan job, every SIGNAL_SECONDS."""
+
+    def scan_job() -> None:
+        """Run one scheduled scan (auto-trading acts on it)."""
+        runtime.feature(Scanner).scan(trigger="schedule", auto_trade=True)
+
     return [("signal-scan", runtime.settings.feature(NAME).signal_seconds, scan_job)]
 
 
-FEATURE = Feature(name=NAME, install=install, provides=(CandleStore, Scanner), blueprint=bp,
-                  nav=(("scanner.signals_page", "Signals"),), jobs=jobs, cli=(data_cli, signals_cli),
+FEATURE = Feature(name=NAME, install=install, provides=(CandleStore, Scanner), jobs=jobs,
                   settings_from_env=settings_from_env)

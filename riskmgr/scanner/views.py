@@ -9,7 +9,9 @@ from urllib.parse import urlencode
 
 import numpy as np
 
+from riskmgr.core.errors import ValidationError
 from riskmgr.core.formatting import dec
+from riskmgr.core.validation import SYMBOL_MAX, req_str, shown
 from riskmgr.risk.config import RiskLimits
 from riskmgr.signals.indicators import compute_indicators
 from riskmgr.signals.params import REASON_TEXT, Reason
@@ -194,3 +196,20 @@ def chart_view(scanner: Scanner, symbol: str, bars: int = CHART_BARS) -> dict[st
         "signal": None if signal is None else {k: signal[k] for k in (
             "side", "entry", "stop", "target", "confidence", "created_at", "valid_until", "trade_url")},
     }
+
+
+def normalize_symbol(raw: str) -> str:
+    """Accept a unified symbol (BTC/USDT:USDT) or an exchange id (BTCUSDT); return the unified one."""
+    text = raw.strip().upper()
+    if "/" not in text and text.endswith("USDT") and len(text) > 4:
+        return f"{text[:-4]}/USDT:USDT"
+    return text
+
+
+def scanned_symbol(s: Scanner, raw: str) -> str:
+    """Return the unified symbol if the scanner's source lists it; otherwise fail naming the field."""
+    symbol = normalize_symbol(req_str({"symbol": raw}, "symbol", max_len=SYMBOL_MAX))
+    if symbol not in s.store.symbols(s.settings.source):
+        raise ValidationError("symbol", f"{shown(raw)} is not a USDT perpetual of {s.settings.source}, e.g. "
+                                        "BTC/USDT:USDT")
+    return symbol

@@ -9,7 +9,6 @@ from flask import Blueprint, current_app, jsonify, render_template
 from flask_login import current_user
 from sqlalchemy import text
 
-from riskmgr.app import features
 from riskmgr.app.runtime import current_runtime
 from riskmgr.controls.service import banner
 from riskmgr.core.labels import label_table
@@ -18,10 +17,7 @@ from riskmgr.web.page_cache import render_page
 
 bp = Blueprint("pages", __name__)
 
-NAV_ITEMS = [
-    ("pages.dashboard", "Dashboard"),
-    ("pages.trade", "Trade"),
-]
+NAV = (("pages.dashboard", "Dashboard"), ("pages.trade", "Trade"))
 
 
 @bp.app_context_processor
@@ -35,11 +31,10 @@ def _inject_banner() -> dict:
 @bp.record_once
 def _constant_globals(state) -> None:
     """Give every page what is fixed while the app runs as Jinja globals, not context values, so no page pays
-    for them per request: the navigation, the display time zone, whether the market is the simulated one, and the
+    for them per request: the display time zone, whether the market is the simulated one, and the
     one table of human labels for rule and limit names (read by static/js/format.js)."""
     runtime = state.app.extensions["riskmgr"]
     state.app.jinja_env.globals.update(
-        nav_items=tuple(NAV_ITEMS + features.nav_items()),
         display_tz=state.app.config["RISKMGR"].display_timezone,
         market_simulated=bool(getattr(runtime.market, "simulated", False)),
         rm_labels=label_table(),

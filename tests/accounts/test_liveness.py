@@ -1,4 +1,5 @@
-"""The poller's heartbeat from the poll-run records, and a stopped poller as one alert per outage."""
+"""The poller's heartbeat from the poll-run records, and a stopped poller as one alert per outage (GET /api/liveness
+and the banners are in tests/web/test_liveness.py, ``flask poller status`` in tests/app/cli/test_liveness.py)."""
 
 from datetime import UTC, datetime
 
@@ -17,8 +18,8 @@ from tests.fakes import ReadOnlyFake
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 
 
-@pytest.fixture
-def app(tmp_path, clock):
+def liveness_app(tmp_path, clock):
+    """Yield an app with one read-only account, its tables and the operator (shared with the page and CLI tests)."""
     fakes = {"a": ReadOnlyFake("a", "1000")}
     app = create_app(make_settings(tmp_path, extra={"clock": clock, "adapters": fakes}))
     with app.app_context():
@@ -27,6 +28,11 @@ def app(tmp_path, clock):
     yield app
     with app.app_context():
         db.engine.dispose()
+
+
+@pytest.fixture
+def app(tmp_path, clock):
+    yield from liveness_app(tmp_path, clock)
 
 
 @pytest.fixture
@@ -99,42 +105,6 @@ def test_the_date_is_named_when_the_last_cycle_was_not_today(rt, clock):
     poll_cycle(rt)
     clock.set(datetime(2026, 11, 21, 0, 10, 0, tzinfo=UTC))
     assert "no poll cycle since 2026-11-20 23:59:00 UTC" in liveness.heartbeat(rt)["message"]
-
-
-def test_liveness_api_reports_the_heartbeat_and_alerts_a_stopped_poller(app, rt, clock, emitted):
-    poll_cycle(rt)
-    client = app.test_client()
-    body = client.get("/api/liveness", headers=AUTH).get_json()
-    assert body["poller"]["state"] == "running" and body["stale_after_seconds"] == 30
-    clock.advance(600)
-    body = client.get("/api/liveness", headers=AUTH).get_json()
-    assert body["poller"]["state"] == "stopped" and [e.kind for e in emitted] == ["poller.stopped"]
-
-
-def test_liveness_api_needs_a_login(app):
-    assert app.test_client().get("/api/liveness").status_code == 401
-
-
-def test_cli_poller_status_fails_when_the_poller_is_stopped(app, rt, clock):
-    runner = app.test_cli_runner()
-    poll_cycle(rt)
-    ok = runner.invoke(args=["poller", "status"])
-    assert ok.exit_code == 0 and ok.output.startswith("running:")
-    clock.advance(600)
-    stopped = runner.invoke(args=["poller", "status"])
-    assert stopped.exit_code != 0 and "poller stopped" in stopped.output
-
-
-def test_every_page_carries_the_liveness_banners_and_limits(app, rt):
-    from tests.conftest import login
-
-    client = app.test_client()
-    login(client)
-    for path in ("/", "/accounts", "/trade", "/risk"):
-        page = client.get(path).get_data(as_text=True)
-        assert 'id="connection-banner"' in page and 'id="poller-banner"' in page, path
-        assert 'data-stale-after="30"' in page and "js/liveness.js" in page, path
-        assert page.index('id="emergency-button"') < page.index('id="nav"'), f"{path}: kill switch in the menu"
 
 
 def test_stopped_poller_reaches_the_alert_channels_once(rt, clock):

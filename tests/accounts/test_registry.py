@@ -1,4 +1,5 @@
-"""Accounts from the environment, building their adapters, the capability self-test and the Accounts page."""
+"""Accounts from the environment, building their adapters and the capability self-test (the Accounts page and its
+API are in tests/web/test_accounts.py, ``flask exchanges selftest`` in tests/app/cli/test_exchanges.py)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from riskmgr.exchanges.bitunix.adapter import BitunixAdapter
 from riskmgr.exchanges.ccxt.binance import BinanceUsdmAdapter
 from riskmgr.exchanges.ccxt.bitget import BitgetAdapter
 from riskmgr.exchanges.paper.exchange import PaperExchange
-from tests.conftest import T0, login
+from tests.conftest import T0
 from tests.fakes import BTC, ReadOnlyFake
 
 KEY, SECRET, PASS = "k3y-planted-7b1e0c", "s3cret-planted-a9f2d4", "pa55-planted-33c1"
@@ -259,62 +260,6 @@ def test_selftest_against_mocked_bitunix(tmp_path, clock):
     assert sent["clientId"].startswith("rm") and "slPrice" in sent and "tpPrice" in sent
     assert cancelled == {"symbol": "BTCUSDT", "orderList": [{"orderId": "777"}]}
     assert levered["leverage"] == 5  # the limits' max leverage, below the exchange's
-
-
-# -- page, API, CLI ---------------------------------------------------------------------------------------
-def test_selftest_api_on_a_fresh_app_passes_every_rule_and_answers_each_step(api):
-    res = api.post("/api/accounts/paper/selftest")
-
-    assert res.status_code == 200
-    body = res.get_json()
-    assert body["ok"] is True, body
-    assert [s["name"] for s in body["steps"]] == STEPS and all("ms" in s for s in body["steps"])
-
-
-@pytest.mark.parametrize(("path", "body", "field"), [
-    ("/api/accounts/nosuch/selftest", None, "account"),
-    ("/api/accounts/paper/selftest", {"symbol": "btcusdt"}, "symbol"),
-])
-def test_selftest_api_refuses_bad_input_naming_the_field(api, path, body, field):
-    res = api.post(path, json=body) if body is not None else api.post(path)
-
-    assert res.status_code == 400
-    assert res.get_json()["detail"]["field"] == field
-
-
-def test_accounts_api_lists_each_account_the_sum_and_the_watchdog(api):
-    body = api.get("/api/accounts").get_json()
-
-    [paper] = body["accounts"]
-    assert (paper["name"], paper["exchange"], paper["mode"], paper["status"]) == ("paper", "paper", "paper", "error")
-    assert paper["data_age_seconds"] is None and paper["error"] == "not polled yet"
-    assert body["totals"]["accounts_included"] == 0
-    assert body["unprotected"] == []
-    assert set(body["watchdog"]["counts"]) == {"detected", "placed", "restored", "failed", "escalated",
-                                               "wrong_side", "deferred"}
-
-
-def test_accounts_page_is_in_the_navigation_and_loads_its_script(client):
-    login(client)
-
-    page = client.get("/accounts").get_data(as_text=True)
-
-    assert 'href="/accounts"' in page and "js/accounts.js" in page
-    assert "Run the self-test?" in page and "buy limit order" in page
-
-
-def test_cli_selftest_on_a_fresh_app_passes_every_rule_and_exits_zero(runner):
-    result = runner.invoke(args=["exchanges", "selftest", "paper"])
-
-    assert result.exit_code == 0, result.output
-    assert "place order" in result.output and "self-test of paper (paper, paper) passed" in result.output
-
-
-def test_cli_selftest_of_an_unknown_account_fails_with_the_reason(runner):
-    result = runner.invoke(args=["exchanges", "selftest", "nosuch"])
-
-    assert result.exit_code == 1
-    assert "account: 'nosuch' is not a configured account" in result.output
 
 
 def test_config_repr_never_shows_a_secret():

@@ -98,10 +98,6 @@ def test_a_module_in_place_of_a_feature_is_refused():
     (Feature(name="bad", jobs=42), "'bad': jobs is a int, not a function"),
     (Feature(name="bad", install=lambda: ()), "'bad': install must take 1 positional argument(s)"),
     (Feature(name="bad", settings_from_env="SIGNAL_SECONDS"), "'bad': settings_from_env is a str, not a function"),
-    (Feature(name="bad", blueprint="alerts"), "'bad': blueprint is a str, not a flask Blueprint"),
-    (Feature(name="bad", nav=(("alerts.page",),)), "'bad': nav must be a tuple of (endpoint, label) pairs"),
-    (Feature(name="bad", nav=[("alerts.page", "Alerts")]), "'bad': nav must be a tuple"),
-    (Feature(name="bad", cli=(print,)), "'bad': cli must be a tuple of click commands or groups"),
     (Feature(name="bad", provides=("Scanner",)), "'bad': provides must be a tuple of classes"),
     (Feature(name="bad", provides=(Scanner,)), "'bad': provides names what it provides but the feature has no "
                                                "install"),
@@ -178,16 +174,10 @@ def test_the_registry_gives_back_each_object_as_its_type_and_refuses_a_second_pr
         installed.replace(Scanner, SimpleNamespace())
 
 
-def test_every_blueprint_nav_entry_and_command_declared_is_registered(made):
-    app = made()
-    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
-
-    for feature in FEATURES:
-        if feature.blueprint is not None:
-            assert app.blueprints[feature.blueprint.name] is feature.blueprint
-        assert all(endpoint in endpoints for endpoint, _ in feature.nav), feature.name
-        assert all(app.cli.commands[command.name] is command for command in feature.cli), feature.name
-    assert set(features.nav_items()) <= set(app.jinja_env.globals["nav_items"])
+@pytest.mark.parametrize("field", ["blueprint", "nav", "cli"])
+def test_a_feature_declares_no_page_navigation_or_command_those_are_the_web_and_cli_layers(field):
+    with pytest.raises(TypeError, match=field):
+        Feature(name="bad", **{field: ()})
 
 
 def test_the_entry_checks_the_gateway_asks_are_the_ones_the_features_declare(made):

@@ -323,10 +323,16 @@ def test_install_refuses_an_unknown_account_in_auto_trade_accounts(runtime):
         install(bad)
 
 
-def test_the_scan_job_runs_every_signal_seconds(runtime):
-    from riskmgr.scanner.feature import jobs, scan_job
+def test_the_scan_job_runs_every_signal_seconds_and_scans_for_auto_trading(runtime, monkeypatch):
+    from riskmgr.scanner.feature import jobs
 
-    assert jobs(runtime) == [("signal-scan", 60, scan_job)]
+    calls = []
+    monkeypatch.setattr(runtime.feature(Scanner), "scan", lambda **kw: calls.append(kw))
+    [(job_id, seconds, job)] = jobs(runtime)
+    job()
+
+    assert (job_id, seconds) == ("signal-scan", 60)
+    assert calls == [{"trigger": "schedule", "auto_trade": True}]
 
 
 def test_candle_arrays_handed_to_the_rules_are_evenly_spaced(runtime):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from riskmgr.web.pages import NAV_ITEMS
+from riskmgr.web.pages import NAV
 from tests.conftest import login
 
 
@@ -28,5 +28,5 @@ def test_every_page_has_the_navigation_time_zone_demo_badge_and_emergency_accoun
 
 def test_the_navigation_lists_the_pages_own_entries_then_every_features(app):
     nav = app.jinja_env.globals["nav_items"]
-    assert list(nav[: len(NAV_ITEMS)]) == NAV_ITEMS
+    assert list(nav[: len(NAV)]) == list(NAV)
     assert {"Risk", "Signals", "Backtests", "Alerts"} <= {label for _, label in nav}

@@ -6,26 +6,22 @@ Bad input exits with status 1 and a one-line reason naming the setting.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 from flask.cli import AppGroup
 
-from riskmgr.app.cli import fail
+from riskmgr.app.cli.base import fail
 from riskmgr.app.runtime import current_runtime
 from riskmgr.backtest.runs import DONE
+from riskmgr.backtest.service import BacktestService
 from riskmgr.backtest.stats import duration_text
 from riskmgr.core.errors import RiskmgrError
-
-if TYPE_CHECKING:
-    from riskmgr.backtest.service import BacktestService
 
 backtest_cli = AppGroup("backtest", help="Backtests: run one from a preset, list the presets.")
 
 
 def _service() -> BacktestService:
-    from riskmgr.backtest.service import BacktestService  # the service module registers these commands
-
     return current_runtime().feature(BacktestService)
 
 # option name -> setting name

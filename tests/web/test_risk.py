@@ -1,4 +1,5 @@
-"""The Risk page and API (limits, headroom, re-arm) and the audit log page and API."""
+"""The Risk page and API (limits, headroom, re-arm) and the audit log page and API (``flask risk status|rearm``
+are in tests/app/cli/test_risk.py)."""
 
 from __future__ import annotations
 
@@ -301,27 +302,3 @@ def test_audit_with_bad_input_is_a_400_naming_the_field(api, query, field):
 
 def test_audit_lists_the_kinds_recorded(api, events):
     assert api.get("/api/audit").get_json()["kinds"] == ["limits.change", "order.denied", "order.sent", "state.change"]
-
-
-# -- CLI ---------------------------------------------------------------------------------------------------------
-def test_cli_status_shows_limits_and_rule_headroom(runner, runtime):
-    poll_cycle(runtime)
-    runtime.limits_store.update({"max_open_positions": 4}, "test")
-
-    output = runner.invoke(args=["risk", "status"]).output
-
-    assert "trading state: ACTIVE (initial state)" in output
-    assert "max_open_positions             4 (changed; environment 5)" in output
-    assert "  Daily loss           ok        0 of 3 %, headroom 300 USDT — " in output
-    assert "  Open positions       ok        0 of 4, headroom 4 positions — 0 of 4 open" in output
-
-
-def test_cli_rearm_requires_a_reason_and_records_it(runner, runtime):
-    runtime.trading.escalate(TradingState.HALTED, "test", "t")
-
-    missing = runner.invoke(args=["risk", "rearm"])
-    done = runner.invoke(args=["risk", "rearm", "--reason", "all clear"])
-
-    assert missing.exit_code != 0 and "--reason" in missing.output
-    assert done.exit_code == 0 and "re-armed: HALTED -> ACTIVE" in done.output
-    assert runtime.audit.query(kind="state.rearm")[0]["data"]["reason"] == "all clear"

@@ -10,13 +10,14 @@ from flask import Blueprint, jsonify, render_template, request
 from riskmgr.app.runtime import current_runtime
 from riskmgr.candles.store import CandleDataError
 from riskmgr.core.errors import ValidationError
-from riskmgr.core.validation import SYMBOL_MAX, opt_int, opt_str, req_str, shown
+from riskmgr.core.validation import SYMBOL_MAX, opt_int, opt_str, shown
 from riskmgr.scanner.core import Scanner
-from riskmgr.scanner.views import api_view, chart_view, plan_view
+from riskmgr.scanner.views import api_view, chart_view, plan_view, scanned_symbol
 from riskmgr.signals import conservative as signals
 from riskmgr.signals import quality as signal_quality
 
 bp = Blueprint("scanner", __name__)
+NAV = (("scanner.signals_page", "Signals"),)
 HISTORY_DEFAULT, HISTORY_MAX = 50, 500
 KEY_MAX = 160  # SignalRecord.key
 _ITEM = re.compile(r"^(\d+\.|-)\s+")
@@ -50,23 +51,6 @@ def doc_blocks(doc: str | None) -> list[tuple[str, list[str]]]:
 def scanner() -> Scanner:
     """Return the scanner of the current app."""
     return current_runtime().feature(Scanner)
-
-
-def normalize_symbol(raw: str) -> str:
-    """Accept a unified symbol (BTC/USDT:USDT) or an exchange id (BTCUSDT); return the unified one."""
-    text = raw.strip().upper()
-    if "/" not in text and text.endswith("USDT") and len(text) > 4:
-        return f"{text[:-4]}/USDT:USDT"
-    return text
-
-
-def scanned_symbol(s: Scanner, raw: str) -> str:
-    """Return the unified symbol if the scanner's source lists it; otherwise fail naming the field."""
-    symbol = normalize_symbol(req_str({"symbol": raw}, "symbol", max_len=SYMBOL_MAX))
-    if symbol not in s.store.symbols(s.settings.source):
-        raise ValidationError("symbol", f"{shown(raw)} is not a USDT perpetual of {s.settings.source}, e.g. "
-                                        "BTC/USDT:USDT")
-    return symbol
 
 
 @bp.get("/signals")

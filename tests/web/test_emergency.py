@@ -1,17 +1,14 @@
-"""The emergency stop's surfaces: POST/GET /api/emergency-stop, the /emergency panel, the red button on every page
-and ``flask risk emergency-stop``."""
+"""The emergency stop's web surfaces: POST/GET /api/emergency-stop, the /emergency panel and the red button on every
+page (``flask risk emergency-stop`` is in tests/app/cli/test_risk.py)."""
 
 from __future__ import annotations
-
-from decimal import Decimal
 
 import pytest
 
 from riskmgr.core.domain import TradingState
-from riskmgr.risk.emergency.config import EmergencySettings
 from riskmgr.risk.emergency.feature import service
 from tests.conftest import API_TOKEN, login
-from tests.risk.emergency.test_sequence import ACCOUNTS, SYMBOLS, _dispose, _positions, build_world
+from tests.risk.emergency.test_sequence import ACCOUNTS, SYMBOLS, _dispose, build_world
 
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 
@@ -110,36 +107,3 @@ def test_the_panel_page_and_the_red_button_with_its_dialog_are_on_every_page(cli
 def test_pages_need_a_login(client):
     assert client.get("/emergency").status_code == 302
     assert client.get("/api/emergency-stop").status_code == 401
-
-
-def test_cli_flattens_prints_every_step_and_exits_zero_when_flat(world):
-    result = world.apps[0].test_cli_runner().invoke(args=["risk", "emergency-stop", "--reason", "cli drill"])
-
-    assert result.exit_code == 0, result.output
-    assert [line.split(" ")[3] for line in result.output.splitlines() if line.startswith("  step")] == [
-        "1/6", "2/6", "3/6", "4/6", "5/6", "6/6"
-    ]
-    assert "finished: flat" in result.output and "HALTED until re-armed" in result.output
-    assert _positions(world) == []
-
-
-def test_cli_exits_one_with_the_reason_when_something_is_left_open(tmp_path, clock):
-    w = build_world(tmp_path, clock, rate=0.0, settings=EmergencySettings(backoff_seconds=Decimal("0.01"),
-                                                                           max_rounds=2))
-    try:
-        w.adapters["alpha"].rate = 1.0
-
-        result = w.apps[0].test_cli_runner().invoke(args=["risk", "emergency-stop", "--reason", "stuck drill"])
-
-        assert result.exit_code == 1
-        assert "NOT flat" in result.output and "alpha" in result.output.splitlines()[-1]
-    finally:
-        _dispose(w)
-
-
-def test_cli_refuses_a_blank_reason(world):
-    result = world.apps[0].test_cli_runner().invoke(args=["risk", "emergency-stop", "--reason", "  "])
-
-    assert result.exit_code == 1
-    assert "reason" in result.output
-    assert world.rt.trading.current().state is TradingState.ACTIVE

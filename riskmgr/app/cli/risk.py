@@ -1,36 +1,32 @@
-"""The ``flask`` command line: each command is a thin shell over the services, exit code 0 or 1 with a reason."""
+"""``flask risk status|rearm|emergency-stop``: the trading state, each rule's headroom, re-arming, and flattening
+every account now (following the sequence step by step)."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import signal
-import threading
-from typing import NoReturn
+import time
+from typing import Any
 
 import click
-from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from riskmgr.accounts import services
+from riskmgr.app.cli.base import fail
 from riskmgr.app.runtime import current_runtime
 from riskmgr.core.errors import RiskmgrError
+from riskmgr.risk.emergency.feature import service
+from riskmgr.risk.emergency.sequence import SEQUENCE
+from riskmgr.risk.emergency.service import EmergencyService
+from riskmgr.risk.overview import risk_view
 
 risk_cli = AppGroup("risk", help="Trading state and risk controls.")
-scheduler_cli = AppGroup("scheduler", help="Background jobs (polling, paper matching).")
-
-
-def fail(message: str) -> NoReturn:
-    """Print a one-line reason and exit non-zero."""
-    raise click.ClickException(message)
+CLI_POLL_SECONDS = 0.1
 
 
 @risk_cli.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print the full snapshot and risk view as JSON.")
 def risk_status(as_json: bool) -> None:
     """Show the trading state, each account's status and equity, the limits in force and each rule's headroom."""
-    from riskmgr.risk.views import risk_view
-
     runtime = current_runtime()
     view = services.snapshot_view(runtime)
     risk = risk_view(runtime)
@@ -88,25 +84,39 @@ def risk_rearm(reason: str) -> None:
     click.echo(f"re-armed: {previous} -> ACTIVE")
 
 
-@scheduler_cli.command("run")
-def scheduler_run() -> None:
-    """Run the background jobs in the foreground (for a separate worker process); Ctrl-C stops."""
-    from riskmgr.app.scheduler import start_background_jobs, stop_background_jobs
-
-    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]  # a LocalProxy method: Flask types current_app as the app
-    start_background_jobs(app)
-    if current_runtime().background.scheduler is None:
-        click.echo("another process holds the scheduler lock; waiting to take over")
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
+@risk_cli.command("emergency-stop")
+@click.option("--reason", required=True, help="Why everything is being flattened (recorded in the audit log).")
+@click.option("--timeout", type=click.FloatRange(1, 86400), default=None,
+              help="Stop waiting after this many seconds (default: twice the sequence's budget plus a minute).")
+def emergency_stop_command(reason: str, timeout: float | None) -> None:
+    """Flatten every account now: HALT, cancel, close everything, verify flat; waits and prints each step."""
+    svc = service(current_runtime())
     try:
-        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is the normal way to stop
-            done.wait()
-    finally:
-        stop_background_jobs(app)
+        result = svc.start(reason, actor="cli", trigger="cli")
+    except RiskmgrError as exc:
+        fail(str(exc))
+    verb = "already running; following it" if result.already_running else "started"
+    click.echo(f"emergency stop #{result.id} {verb}")
+    view = _follow(svc, result.id, timeout)
+    if view["running"]:
+        fail(f"emergency stop #{result.id} still running after the wait; see /emergency or the audit log")
+    if view["status"] != "flat":
+        fail(f"emergency stop #{result.id} NOT flat: {view['summary']}")
+    click.echo(f"emergency stop #{result.id} finished: {view['summary']}; trading stays HALTED until re-armed")
 
 
-def register_cli(app: Flask) -> None:
-    """Attach the command groups to the app."""
-    app.cli.add_command(risk_cli)
-    app.cli.add_command(scheduler_cli)
+def _follow(svc: EmergencyService, seq_id: int, timeout: float | None) -> dict[str, Any]:
+    """Print each step as it ends, until the sequence finishes or the wait runs out."""
+    limit = timeout if timeout is not None else svc.wait_limit()
+    deadline = time.monotonic() + limit
+    printed: set[int] = set()
+    while True:
+        view = svc.view(seq_id)
+        for step in view["steps"]:
+            if step["status"] in ("done", "failed") and step["number"] not in printed:
+                printed.add(step["number"])
+                mark = "ok" if step["status"] == "done" else "FAILED"
+                click.echo(f"  step {step['number']}/{len(SEQUENCE)} {step['title']}: {mark} — {step['detail']}")
+        if not view["running"] or time.monotonic() > deadline:
+            return view
+        time.sleep(CLI_POLL_SECONDS)

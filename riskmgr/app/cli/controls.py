@@ -156,4 +156,3 @@ def show() -> None:
                    f"({v['auto_trading_reason']})")
 
 
-CLI = [positions_cli, orders_cli, accounts_cli]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
@@ -17,6 +17,7 @@ from riskmgr.backtest.params import ENTRY_ORDERS, REARM, STRATEGIES, signal_dict
 from riskmgr.backtest.presets import builtin_presets, defaults
 from riskmgr.backtest.report import equity_csv, public, trades_csv, trades_page
 from riskmgr.backtest.runs import DONE, datasets, save_dataset
+from riskmgr.backtest.service import BacktestService
 from riskmgr.core.clock import from_ms
 from riskmgr.core.errors import ValidationError
 from riskmgr.core.validation import NAME_MAX, SYMBOL_MAX, json_object, only_keys, opt_int, opt_str, req_str
@@ -25,10 +26,8 @@ from riskmgr.risk.config import field_table
 from riskmgr.signals.params import SignalParams
 from riskmgr.web.errors import large_body
 
-if TYPE_CHECKING:
-    from riskmgr.backtest.service import BacktestService
-
 bp = Blueprint("backtest", __name__)
+NAV = (("backtest.page", "Backtests"),)
 PRESET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.\-]{0,39}$")
 PRESET_FIELDS = frozenset({"name", "description", "params", "base"})
 DESCRIPTION_MAX = 200
@@ -38,8 +37,6 @@ TRADES_PAGE = 200
 
 
 def _service() -> BacktestService:
-    from riskmgr.backtest.service import BacktestService  # the service module registers this blueprint
-
     return current_runtime().feature(BacktestService)
 
 

@@ -1,8 +1,7 @@
-"""The risk feature: the rules wired into the order gate, the Risk page and API, the pre-trade receipt, re-arm,
-and the audit log page and API.
+"""What the Risk and Audit pages and ``flask risk status`` show, computed from the runtime (no Flask): each
+account's headroom per rule, the limits in force, and the audit log read newest first.
 
-The gateway's risk check (``PreTrade``) is built with it in the composition root, so every new-risk order, from any
-caller, is judged by every rule on real data. The audit log is only ever read here: nothing is deleted by the app.
+The pages themselves are ``riskmgr.web.risk``. The audit log is only ever read here: nothing is deleted by the app.
 """
 
 from __future__ import annotations
@@ -11,85 +10,29 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from flask import Blueprint, g, jsonify, render_template, request
-from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from riskmgr.accounts import services
-from riskmgr.app.runtime import current_runtime
 from riskmgr.core.domain import AccountStatus
-from riskmgr.core.errors import ConfigError, ValidationError
-from riskmgr.core.feature import Feature
+from riskmgr.core.errors import ConfigError
 from riskmgr.core.formatting import dec
 from riskmgr.core.labels import sentence_time
-from riskmgr.core.validation import NAME_MAX, REASON_MAX, json_object, opt_int, opt_str, opt_time, req_str
 from riskmgr.persistence.models import AuditEvent
 from riskmgr.risk.config import FIELDS, RiskLimits, field_table
 from riskmgr.risk.pretrade import AccountPicture
 from riskmgr.risk.sizing import HUNDRED, fmt_money
 from riskmgr.risk.state import DrawdownTier, daily_loss_pct, drawdown_pct, drawdown_tier, next_day_start
-from riskmgr.risk.ticket import parse_ticket, preview_ticket
 
 if TYPE_CHECKING:
     from riskmgr.app.runtime import Runtime
 
-bp = Blueprint("risk", __name__)
-AUDIT_PAGE_MAX = 1000
 _PCT = Decimal("0.01")
-
-
-def _actor() -> str:
-    return getattr(g, "actor", "operator")
-
-
-# -- pages -------------------------------------------------------------------------------------------------------
-@bp.get("/risk")
-def risk_page() -> ResponseReturnValue:
-    return render_template("risk.html")
-
-
-@bp.get("/audit")
-def audit_page() -> ResponseReturnValue:
-    runtime = current_runtime()
-    return render_template("audit.html", kinds=runtime.audit.kinds(), accounts=list(runtime.accounts))
-
-
-# -- risk API ----------------------------------------------------------------------------------------------------
-@bp.get("/api/risk")
-def risk_api() -> ResponseReturnValue:
-    return jsonify(risk_view(current_runtime()))
-
-
-@bp.put("/api/risk/limits")
-def limits_api() -> ResponseReturnValue:
-    runtime = current_runtime()
-    changes = json_object(request)
-    # when the stored changes misfit the environment this update repairs them: report against the environment
-    before = _limits_in_force(runtime)[0] or runtime.limits_store.base()
-    after = runtime.limits_store.update(changes, _actor())
-    diff = before.diff(after)
-    return jsonify(limits=after.to_dict(), changed={k: {"old": a, "new": b} for k, (a, b) in diff.items()})
-
-
-@bp.post("/api/rearm")
-def rearm_api() -> ResponseReturnValue:
-    runtime = current_runtime()
-    reason = req_str(json_object(request), "reason", max_len=REASON_MAX)
-    previous = runtime.trading.rearm(reason, _actor())
-    return jsonify(previous=previous.value, trading_state=services.trading_status_view(runtime))
-
-
-@bp.post("/api/orders/preview")
-def preview_api() -> ResponseReturnValue:
-    runtime = current_runtime()
-    ticket = parse_ticket(json_object(request), runtime)
-    return jsonify(preview_ticket(runtime, ticket))
 
 
 def risk_view(runtime: Runtime) -> dict[str, Any]:
     """Return the limits in force (with their table), the trading state and each account's headroom per rule."""
-    limits, error = _limits_in_force(runtime)
+    limits, error = limits_in_force(runtime)
     stored = runtime.limits_store.overrides()
     environment = runtime.limits_store.base().to_dict()
     in_force = limits.to_dict() if limits is not None else {}
@@ -110,7 +53,7 @@ def risk_view(runtime: Runtime) -> dict[str, Any]:
     }
 
 
-def _limits_in_force(runtime: Runtime) -> tuple[RiskLimits | None, str | None]:
+def limits_in_force(runtime: Runtime) -> tuple[RiskLimits | None, str | None]:
     """Return the limits in force, or None and why they cannot be read (stored changes misfit the environment)."""
     try:
         return runtime.limits(), None
@@ -268,27 +211,6 @@ def _streak_row(picture: AccountPicture, limits: RiskLimits, now: datetime) -> d
     return _row("consecutive_losses", "Losing streak", "ok", detail, **figures)
 
 
-# -- audit -------------------------------------------------------------------------------------------------------
-@bp.get("/api/audit")
-def audit_api() -> ResponseReturnValue:
-    runtime = current_runtime()
-    args = request.args
-    since, until = opt_time(args, "since"), opt_time(args, "until")
-    if since is not None and until is not None and until < since:
-        raise ValidationError("until", f"{until.isoformat()} is before since {since.isoformat()}")
-    limit = opt_int(args, "limit", 1, AUDIT_PAGE_MAX) or 100
-    before = opt_int(args, "before", 1, 2**62)
-    kind, account = opt_str(args, "kind", max_len=NAME_MAX), opt_str(args, "account", max_len=NAME_MAX)
-    events = audit_events(runtime, since=since, until=until, kind=kind, account=account, before=before,
-                          limit=limit + 1)
-    more = len(events) > limit
-    events = events[:limit]
-    return jsonify(
-        events=events, limit=limit, more=more, next_before=events[-1]["id"] if more else None,
-        kinds=runtime.audit.kinds(),
-    )
-
-
 def audit_events(
     runtime: Runtime, *, since: datetime | None, until: datetime | None, kind: str | None, account: str | None,
     before: int | None, limit: int,
@@ -311,7 +233,3 @@ def audit_events(
              "message": e.message, "data": e.data}
             for e in session.scalars(stmt)
         ]
-
-
-# the pre-trade check these pages read is ``runtime.pretrade``, built with the gateway by the composition root
-FEATURE = Feature(name="risk-pages", blueprint=bp, nav=(("risk.risk_page", "Risk"), ("risk.audit_page", "Audit")))

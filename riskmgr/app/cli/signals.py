@@ -5,13 +5,13 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from riskmgr.app.cli import fail
+from riskmgr.app.cli.base import fail
 from riskmgr.app.runtime import current_runtime
 from riskmgr.candles.store import CandleDataError, CandleStore, FetchReport
 from riskmgr.core.errors import ExchangeError, ValidationError
 from riskmgr.core.validation import opt_time
 from riskmgr.scanner.core import Scanner
-from riskmgr.scanner.web import normalize_symbol
+from riskmgr.scanner.views import normalize_symbol
 
 data_cli = AppGroup("data", help="Market data: the candle store.")
 signals_cli = AppGroup("signals", help="The signal scanner.")
@@ -93,8 +93,7 @@ def signals_scan(auto_trade: bool) -> None:
 @click.argument("symbol")
 def signals_plan(symbol: str) -> None:
     """Say whether the latest scan's signal on SYMBOL can be traded by hand now, with re-centred levels."""
-    from riskmgr.scanner.views import plan_view
-    from riskmgr.scanner.web import scanned_symbol
+    from riskmgr.scanner.views import plan_view, scanned_symbol
 
     scanner = current_runtime().feature(Scanner)
     try:

@@ -16,6 +16,7 @@ from riskmgr.journal.service import JournalService
 from riskmgr.journal.trades import EXIT_REASONS
 
 bp = Blueprint("journal", __name__)
+NAV = (("journal.page", "Journal"),)
 
 
 def service() -> JournalService:
