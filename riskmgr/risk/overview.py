@@ -65,10 +65,11 @@ def limits_in_force(runtime: Runtime) -> tuple[RiskLimits | None, str | None]:
 def account_headroom(runtime: Runtime, limits: RiskLimits) -> list[dict[str, Any]]:
     """Return, per account, where it stands against each account-level rule and how much room is left."""
     pretrade = runtime.pretrade
+    latest = runtime.snapshots.latest()  # before the clock, as the gate reads them: no snapshot is newer than now
     now = runtime.clock.now()
     out = []
     for name in runtime.accounts:
-        picture = pretrade.picture(name, now, limits)
+        picture = pretrade.picture(name, now, limits, latest)
         snap = picture.snapshot
         out.append({
             "account": name,

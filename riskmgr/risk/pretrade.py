@@ -183,10 +183,14 @@ class PreTrade:
 
     def prepare(self, account: str, request: OrderRequest, *, size: bool = False) -> Prepared:
         """Read everything the rules need for ``request`` on ``account`` (venue reads: outside the gate lock)."""
-        now, limits = self._rt.clock.now(), self._rt.limits()
+        limits = self._rt.limits()
+        # the snapshots are read before the clock: a poll that lands in between must not stamp the data after
+        # "now" (it would read as "from the future" and deny a sound order)
+        latest = self._rt.snapshots.latest()
+        now = self._rt.clock.now()
         watermark = self._ledger.watermark(account)
         spec = self._rt.specs.spec(account, request.symbol)
-        picture = self.picture(account, now, limits)
+        picture = self.picture(account, now, limits, latest)
         snap = picture.snapshot
 
         def early(rule: str, reason: str, source: str = "—") -> Prepared:
@@ -225,9 +229,12 @@ class PreTrade:
                         positions=positions, resting=resting[0], unpriced=resting[1], exposure_price=entry,
                         costs=costs)
 
-    def picture(self, account: str, now: datetime, limits: RiskLimits) -> AccountPicture:
-        """Read the account's latest snapshot, its day baseline and peak, and its recent closed trades."""
-        snap = self._rt.snapshots.latest().get(account)
+    def picture(
+        self, account: str, now: datetime, limits: RiskLimits, latest: Mapping[str, AccountSnapshot]
+    ) -> AccountPicture:
+        """Return the account's snapshot from ``latest`` (read BEFORE ``now`` was taken, so no snapshot is stamped
+        after it), and read its day baseline and peak and its recent closed trades."""
+        snap = latest.get(account)
         with Session(self._rt.engine) as session:
             row = session.get(AccountState, account)
             day, day_start, peak = (row.day, row.day_start_equity, row.peak_equity) if row else (None, None, None)

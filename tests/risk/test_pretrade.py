@@ -381,3 +381,21 @@ def test_an_unreadable_maintenance_rate_denies_new_risk_naming_the_failure(tmp_p
         "the maintenance margin rate of BTC/USDT:USDT cannot be read: fetch_maintenance_margin_rate: timeout"
     )
     assert not any(v.allowed for v in verdicts.values())
+
+
+def test_a_poll_landing_while_an_order_is_prepared_never_reads_as_data_from_the_future(polled, clock, monkeypatch):
+    real, landed = polled.snapshots.latest, []
+
+    def latest():  # a poll lands, the clock a millisecond on, just as the gate reads the snapshots
+        if not landed:
+            landed.append(True)
+            clock.advance(0.001)
+            poll_cycle(polled)
+        return real()
+
+    monkeypatch.setattr(polled.snapshots, "latest", latest)
+
+    fresh = by_rule(PreTrade(polled).verdicts("paper", limit(qty="0.01")))["data_fresh"]
+
+    assert landed and fresh.allowed, fresh.reason
+    assert fresh.reason.startswith("account data is 0")
