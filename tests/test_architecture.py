@@ -14,10 +14,9 @@ import riskmgr
 PACKAGE = Path(riskmgr.__file__).resolve().parent
 ROOT = PACKAGE.parent
 
-# The domain: these packages import without Flask (their pages are in riskmgr/web/, their commands in
-# riskmgr/app/cli/). The one exception is named here: the backtest service runs each job inside the app's context.
+# The domain: these packages import without Flask, every module of them (their pages are in riskmgr/web/, their
+# commands in riskmgr/app/cli/).
 DOMAIN = ("riskmgr.core", "riskmgr.market", "riskmgr.signals", "riskmgr.exchanges", "riskmgr.risk", "riskmgr.backtest")
-WEB_BINDING = {"riskmgr.backtest.service"}
 
 
 def _module_name(path: Path) -> str:
@@ -91,7 +90,7 @@ def test_no_module_imports_one_that_imports_it_back():
 
 
 def test_the_domain_imports_without_flask_in_a_fresh_interpreter():
-    names = sorted(n for n in _modules() if n.startswith(DOMAIN) and n not in WEB_BINDING)
+    names = sorted(n for n in _modules() if n.startswith(DOMAIN))
     probe = (
         "import importlib, json, sys\n"
         "pulled = []\n"
@@ -108,11 +107,3 @@ def test_the_domain_imports_without_flask_in_a_fresh_interpreter():
     answer = json.loads(out.stdout.strip().splitlines()[-1])
     assert len(names) > 100, names  # the walk found the domain
     assert answer == {"pulled": [], "flask": False, "flask_sqlalchemy": False}, answer
-
-
-def test_the_web_binding_named_above_still_needs_flask_so_the_list_stays_honest():
-    probe = "import importlib, sys; importlib.import_module(sys.argv[1]); print('flask' in sys.modules)"
-    for name in sorted(WEB_BINDING):
-        out = subprocess.run([sys.executable, "-c", probe, name], cwd=ROOT, capture_output=True, text=True, check=True,
-                             timeout=120)
-        assert out.stdout.strip() == "True", f"{name} imports without Flask now: take it off WEB_BINDING"

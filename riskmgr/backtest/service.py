@@ -3,7 +3,8 @@ its CLI ``riskmgr.app.cli.backtests``.
 
 ``install`` builds the ``BacktestService`` (``runtime.feature(BacktestService)``). A run is validated when it is asked
 for (a bad setting is a 400 naming the field, before anything is queued), recorded as queued, then executed by
-``runs.execute_run(runtime, run_id)`` on a one-thread pool, inside an app context.
+``runs.execute_run(runtime, run_id)`` on a one-thread pool. A run reads only the runtime (its engine, clock,
+accounts and market), never Flask's application context, so this module imports without Flask.
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
-
-from flask import Flask, current_app, has_app_context
 
 from riskmgr.backtest import data as data_mod
 from riskmgr.backtest.params import BacktestParams, merge, parse_params
@@ -87,8 +86,7 @@ class BacktestService:
                     raise TemporaryError(f"the backtest workers cannot be reached ({type(exc).__name__})",
                                          operation="submit backtest") from exc
                 return run_id
-            app = current_app._get_current_object() if has_app_context() else None  # type: ignore[attr-defined]  # a LocalProxy method: Flask types current_app as the app
-            self._futures[run_id] = self._pool.submit(self._job(app), run_id)
+            self._futures[run_id] = self._pool.submit(execute_run, self.runtime, run_id)
         return run_id
 
     def run_now(self, data: Mapping[str, Any], actor: str) -> int:
@@ -103,16 +101,6 @@ class BacktestService:
         future = self._futures.get(run_id)
         if future is not None:
             future.result(timeout)
-
-    def _job(self, app: Flask | None) -> Callable[[int], None]:
-        def job(run_id: int) -> None:
-            if app is None:
-                execute_run(self.runtime, run_id)
-                return
-            with app.app_context():
-                execute_run(self.runtime, run_id)
-
-        return job
 
 
 FEATURE = Feature(name="backtest", install=install, provides=(BacktestService,))
