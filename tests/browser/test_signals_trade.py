@@ -37,7 +37,7 @@ def shifted(tmp_path_factory):
         **os.environ, "INSTANCE_PATH": str(tmp / "instance"), "DATABASE_URL": f"sqlite:///{tmp / 'app.db'}",
         "POLL_SECONDS": "1", "SIGNAL_SECONDS": "3600", "RISKMGR_ADMIN_PASSWORD": PASSWORD, "RISKMGR_API_TOKEN": TOKEN,
         "PORT": str(port), "HOST": "127.0.0.1", "WEB_CONCURRENCY": "2", "FLASK_APP": "app",
-        "RISKMGR_TEST_CLOCK_START": START,
+        "RISKMGR_TEST_CLOCK_START": START, "RISKMGR_TEST_CLOCK_ANCHOR": repr(time.time()),  # one time for all
     }
     venv = Path(sys.executable).parent
     subprocess.run([str(venv / "flask"), "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
