@@ -71,8 +71,9 @@ def _scheduler(tmp_path: Path, name: str, db_url: str) -> subprocess.Popen:
     env = {**os.environ, "INSTANCE_PATH": str(instance), "DATABASE_URL": db_url, "POLL_SECONDS": str(POLL_SECONDS),
            "RISKMGR_ADMIN_PASSWORD": "walnut prism glacier ember", "FLASK_APP": "app", "LOG_LEVEL": "warning"}
     flask = str(Path(sys.executable).parent / "flask")
-    return subprocess.Popen([flask, "scheduler", "run"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    with open(tmp_path / f"{name}.log", "wb") as log:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen([flask, "scheduler", "run"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
 
 
 def _runs(db_url: str) -> list[tuple[int, str, float]]:
@@ -123,4 +124,11 @@ def test_two_instances_on_one_database_poll_once_and_the_survivor_takes_over_aft
         for proc in procs.values():
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=30)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.kill(proc.pid, signal.SIGUSR1)  # the command prints every thread's stack on SIGUSR1
+                time.sleep(1)
+                os.killpg(proc.pid, signal.SIGKILL)
+                logs = "\n".join(p.read_text(errors="replace")[-6000:] for p in sorted(tmp_path.glob("*.log")))
+                pytest.fail(f"flask scheduler run (pid {proc.pid}) did not stop within 30 s of SIGTERM:\n{logs}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import signal
 import threading
 
@@ -26,6 +27,7 @@ def scheduler_run() -> None:
         click.echo("another process holds the scheduler lock; waiting to take over")
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1 <pid>` prints every thread's stack
     try:
         with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is the normal way to stop
             done.wait()
