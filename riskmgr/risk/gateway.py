@@ -8,8 +8,9 @@ retried intent never becomes a second order; records the intent and its result i
 calls the exchange adapter. Denials come back as values (``GatewayResult.verdicts``), never as exceptions.
 
 For a new-risk order, "read exposure → run the rules → send" is atomic per account: the venue reads happen first
-(outside), then under the account's gate lock (``GateLock``: across threads and processes) the trading state and
-the intents in flight are re-read, every rule judges, and only then is the order sent. Setting HALTED fences the
+(outside), then under the account's gate lock (``GateLock``: across threads and processes) the trading state, the
+intents in flight and, for an automatic entry, the day's automatic entries are re-read, every rule judges, and only
+then is the order sent. Setting HALTED fences the
 gate (``fence``): once it returns, every send that started before has returned, and none can start after.
 The risk check is a required constructor argument: without one, new risk is denied.
 """
@@ -21,6 +22,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
+from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -48,6 +50,8 @@ from riskmgr.risk.exposure import PendingEntry
 from riskmgr.risk.gate_lock import GateBusyError, GateLock
 from riskmgr.risk.intent_ledger import IntentLedger
 from riskmgr.risk.pretrade import Prepared
+from riskmgr.risk.rules import auto_trade_daily_cap
+from riskmgr.risk.rules.auto_trade_daily_cap import EntryCount
 from riskmgr.risk.sizing import round_levels
 from riskmgr.risk.specs import SpecCache
 from riskmgr.risk.state import admits
@@ -165,12 +169,14 @@ class OrderGateway:
     # -- orders ------------------------------------------------------------------------------------
     def submit(
         self, account: str, request: OrderRequest, *, actor: str, intent_id: str, purpose: str = "manual",
-        automatic_entries: int | None = None,
+        automatic_entries: EntryCount | None = None,
     ) -> GatewayResult:
         """Send one order if the state and the rules allow it; return what happened.
 
         ``automatic_entries`` marks an automatic entry (auto-trading): the account's automatic entries this risk day,
-        judged against the daily cap with the other rules. None (a manual order) is not capped.
+        judged against the daily cap with the other rules. None (a manual order) is not capped. Give it as a callable
+        (e.g. over ``entries_since``): it is called inside the account's gate lock, so that two auto-traders cannot
+        both pass the cap; a count that cannot be read denies.
 
         A market entry's stop-loss / take-profit are placed on the exchange right after the fill, and the
         position is closed at once if they cannot be; a limit entry carries them attached for the venue to
@@ -202,15 +208,19 @@ class OrderGateway:
 
     def _submit_locked(
         self, account: str, request: OrderRequest, prepared: Prepared, *, actor: str, intent_id: str, purpose: str,
-        automatic_entries: int | None,
+        automatic_entries: EntryCount | None,
     ) -> GatewayResult:
-        """Re-read the state and the intents in flight, decide with the execution core (``risk.decision``, as the
-        backtest decides), and send: the caller holds the account's gate."""
+        """Re-read the state, the automatic entries and the intents in flight, decide with the execution core
+        (``risk.decision``, as the backtest decides), and send: the caller holds the account's gate."""
         assert self._risk_check is not None  # noqa: S101 (submit checked it; narrows the type)
         state = self._trading.current().state
+        gates = self.entry_verdicts(account)
+        count = None if automatic_entries is None else auto_trade_daily_cap.count(automatic_entries)
+        if isinstance(count, Verdict):  # the day's automatic entries cannot be read: never counted as zero
+            verdicts = [self._state_verdict(request, state), *gates, count]
+            return self._deny(account, request, verdicts, actor=actor, purpose=purpose)
         in_flight = self._risk_check.in_flight(account, prepared)
-        decision = prepared.decide(in_flight, state, gates=self.entry_verdicts(account),
-                                   automatic_entries=automatic_entries)
+        decision = prepared.decide(in_flight, state, gates=gates, automatic_entries=count)
         verdicts = list(decision.verdicts)
         if not decision.allowed:
             return self._deny(account, request, verdicts, actor=actor, purpose=purpose)
@@ -360,6 +370,11 @@ class OrderGateway:
         """Set leverage for new positions (audited)."""
         self._adapter(account).set_leverage(symbol, leverage)
         self._audit.record("order.leverage", actor, f"leverage {leverage}x on {symbol}", account=account)
+
+    def entries_since(self, account: str, *, purpose: str, since: datetime) -> int:
+        """Return how many new-risk entries of ``purpose`` the gate let through on ``account`` since ``since``
+        (pending and failed ones included: they may be out)."""
+        return self._ledger.entries_since(account, purpose, since)
 
     # -- specs and rounding ------------------------------------------------------------------------
     def spec(self, account: str, symbol: str) -> MarketSpec:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import Engine, or_, select, update
+from sqlalchemy import Engine, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -57,6 +57,19 @@ class IntentLedger:
         with Session(self._engine) as session:
             rows = list(session.scalars(stmt))
         return [e for e in (entry_from_request(r.client_id, r.request or {}) for r in rows) if e is not None]
+
+    def entries_since(self, account: str, purpose: str, since: datetime) -> int:
+        """Return how many new-risk intents of ``purpose`` the gate let through on ``account`` since ``since``.
+
+        Accepted ones count, and so do pending and failed ones (they may be out: when unsure, count). Read inside the
+        account's gate lock, the count includes every entry sent before, whichever process sent it.
+        """
+        stmt = select(func.count()).select_from(OrderIntent).where(
+            OrderIntent.account == account, OrderIntent.purpose == purpose, OrderIntent.gate_seq.is_not(None),
+            OrderIntent.status.in_(("accepted", "pending", "failed")), OrderIntent.created_at >= since,
+        )
+        with Session(self._engine) as session:
+            return session.execute(stmt).scalar_one()
 
     def stops(self, account: str, client_ids: list[str]) -> dict[str, Decimal]:
         """Return the stop-loss each of ``client_ids`` was sent with, where the gate recorded one."""

@@ -5,13 +5,14 @@ Who trades: paper accounts when AUTO_TRADE_PAPER is on (default), live accounts 
 signals computed from the market it trades on (a paper account on the simulated market; a live account on its
 own exchange's data), since a stop computed on other prices means nothing there.
 
-Each decision, once per signal and account: the daily cap (RiskLimits.auto_trade_daily_cap automatic entries
-per risk day), a real balance from the latest snapshot, the current price still between the signal's stop and
-target, stop and target re-centred on the current mark at the signal's distances (recorded in the decision), the
-size from ``risk.sizing.size_position`` (risk per trade over the loss at the stop incl. costs, capped), then
-``gateway.submit`` with the stop-loss and take-profit, so trading state, every risk rule, rounding and exchange-
-side protection apply exactly as to a manual order. Every decision — taken, denied (with the gateway's
-verdicts), rejected by the exchange, or skipped and why — is audited.
+Each decision, once per signal and account: the daily cap (RiskLimits.auto_trade_daily_cap automatic entries per
+risk day, counted from the gate's own records of the entries it let through, and counted again by the gate inside
+the account's lock, so two auto-traders cannot both pass it), a real balance from the latest snapshot, the current
+price still between the signal's stop and target, stop and target re-centred on the current mark at the signal's
+distances (recorded in the decision), the size from ``risk.sizing.size_position`` (risk per trade over the loss at
+the stop incl. costs, capped), then ``gateway.submit`` with the stop-loss and take-profit, so trading state, every
+risk rule, rounding and exchange-side protection apply exactly as to a manual order. Every decision — taken, denied
+(with the gateway's verdicts), rejected by the exchange, or skipped and why — is audited.
 
 Outcomes: once a taken trade's position is gone, its closed P&L comes from the paper fills, or from the live
 venue's closed trades on the same symbol (and side, where the venue reports it) between the entry and the next
@@ -22,7 +23,7 @@ recorded as unknown, with the reason; a venue that cannot report closed trades i
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -40,7 +41,7 @@ from riskmgr.exchanges.paper.models import PaperAccount, PaperFill
 from riskmgr.risk.config import RiskLimits
 from riskmgr.risk.context import ClosedTrade
 from riskmgr.risk.costs import trading_costs
-from riskmgr.risk.gateway import GatewayResult
+from riskmgr.risk.gateway import GatewayResult, OrderGateway
 from riskmgr.risk.recentre import recentre
 from riskmgr.risk.rules import auto_trade_daily_cap
 from riskmgr.risk.sizing import SizingInput, size_position
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 ACTOR = "auto-trader"
+PURPOSE = "signal"  # the gate's purpose of an automatic entry: what the daily cap counts
 LIVE_CLOSE_GRACE = timedelta(minutes=5)
 NO_CLOSE = "the position is gone but no closing trade was found after the entry"
 Resolved = tuple[str, Decimal | None, datetime | None, str]  # outcome, closed P&L, closed at, note
@@ -144,7 +146,8 @@ class AutoTrader:
     def _decide(self, policy: AccountPolicy, signal: Signal, record: Recorded, limits: RiskLimits,
                 now: datetime) -> Outcome:
         account = policy.account
-        taken = self._history.taken_since(account, day_start(now, limits.zone()))
+        counter = entry_counter(self._runtime.gateway, account, limits, now)
+        taken = counter()
         if not auto_trade_daily_cap.judge(taken, limits, now).allowed:  # before any venue read; the gate judges again
             return Outcome("skipped", f"daily cap reached: {taken} of {limits.auto_trade_daily_cap} automatic "
                                       f"entries this risk day ({limits.risk_day_timezone})")
@@ -179,8 +182,9 @@ class AutoTrader:
         request = OrderRequest(signal.symbol, signal.side.entry_order_side, OrderType.MARKET, sizing.qty,
                                leverage=leverage, stop_loss=levels.stop, take_profit=levels.target)
         gateway = self._runtime.gateway
-        result = gateway.submit(account, request, actor=ACTOR, intent_id=f"signal:{record.key}", purpose="signal",
-                                automatic_entries=taken)
+        # the count is read again inside the gate lock: another auto-trader may have entered since ``taken``
+        result = gateway.submit(account, request, actor=ACTOR, intent_id=f"signal:{record.key}", purpose=PURPOSE,
+                                automatic_entries=counter)
         outcome = _from_result(result, sizing.qty, gateway.rounded(account, request))
         return replace(outcome, reason=f"{outcome.reason} ({levels.describe()})")
 
@@ -262,6 +266,13 @@ class AutoTrader:
             note = f"{NO_CLOSE}; {reader.exchange} reported {nameless} close(s) on contracts outside its markets"
             return "unknown", None, None, note
         return "unknown", None, None, NO_CLOSE
+
+
+def entry_counter(gateway: OrderGateway, account: str, limits: RiskLimits, now: datetime) -> Callable[[], int]:
+    """Return the count of ``account``'s automatic entries this risk day as the gate recorded them (whichever process
+    sent them); the gateway calls it inside the account's gate lock."""
+    since = day_start(now, limits.zone())
+    return lambda: gateway.entries_since(account, purpose=PURPOSE, since=since)
 
 
 def closes_of(trade: OpenTrade, reported: list[ClosedTrade]) -> list[ClosedTrade]:

@@ -211,13 +211,6 @@ class SignalHistory:
         with Session(self._engine) as session:
             return set(session.scalars(select(SignalDecision.account).where(SignalDecision.signal_id == signal_id)))
 
-    def taken_since(self, account: str, since: datetime) -> int:
-        """Return how many automatic entries were taken on an account since a time."""
-        with Session(self._engine) as session:
-            return int(session.scalar(select(func.count()).select_from(SignalDecision).where(
-                SignalDecision.account == account, SignalDecision.decision == "taken",
-                SignalDecision.decided_at >= since)) or 0)
-
     def last_taken_at(self) -> dict[str, datetime]:
         """Return, per symbol, when a signal on it was last taken on any account (for the cooldown)."""
         stmt = (select(SignalRecord.symbol, func.max(SignalDecision.decided_at))

@@ -9,7 +9,6 @@ from __future__ import annotations
 import multiprocessing
 import threading
 import time
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -26,39 +25,10 @@ from riskmgr.persistence.extensions import db
 from riskmgr.risk.emergency.service import EmergencyService
 from riskmgr.risk.gateway import OrderGateway
 from tests.conftest import T0, database_url, make_settings
+from tests.support.paper_gate import lag, open_entry_slots, resting_buy
 
 D = Decimal
 SYMBOLS = [s.spec.symbol for s in SIM_SYMBOLS]
-
-
-def lag(adapter: Any, seconds: float, methods: tuple[str, ...] = ("place_order", "fetch_positions",
-                                                                  "fetch_open_orders")) -> None:
-    """Make the venue answer ``seconds`` late on ``methods`` (the injected latency of a slow exchange)."""
-    for name in methods:
-        original: Callable[..., Any] = getattr(adapter, name)
-
-        def slow(*args: Any, _original: Callable[..., Any] = original, **kwargs: Any) -> Any:
-            time.sleep(seconds)
-            return _original(*args, **kwargs)
-
-        setattr(adapter, name, slow)
-
-
-def resting_buy(runtime: Any, symbol: str, notional: str = "100", below: str = "0.9") -> OrderRequest:
-    """A limit buy ``below`` the mark (it rests), 3 % stop, 9 % target, 3x: every rule allows it on its own."""
-    mark = runtime.accounts["paper"].fetch_tickers()[symbol].mark
-    price = mark * D(below)
-    qty = D(notional) / price
-    return OrderRequest(symbol, OrderSide.BUY, OrderType.LIMIT, qty, price=price, leverage=3,
-                        stop_loss=price * D("0.97"), take_profit=price * D("1.09"))
-
-
-def open_entry_slots(runtime: Any) -> set[tuple[str, str]]:
-    paper = runtime.specs.adapter("paper")
-    held = {(p.symbol, p.side.value) for p in paper.fetch_positions()}
-    resting = {(o.symbol, "long" if o.side is OrderSide.BUY else "short") for o in paper.fetch_open_orders()
-               if not o.reduce_only and not o.is_protective}
-    return held | resting
 
 
 @pytest.fixture

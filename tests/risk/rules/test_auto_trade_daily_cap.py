@@ -1,5 +1,9 @@
 from datetime import UTC, datetime
+from decimal import Decimal
 
+import pytest
+
+from riskmgr.core.domain import Verdict
 from riskmgr.risk.config import RiskLimits
 from riskmgr.risk.rules import ALL_RULES, auto_trade_daily_cap
 from tests.risk.builders import NOW, context, intent
@@ -46,3 +50,27 @@ def test_a_reduce_only_order_is_never_capped():
 
 def test_the_cap_is_not_a_receipt_rule_of_a_manual_ticket():
     assert auto_trade_daily_cap.NAME not in {rule.name for rule in ALL_RULES}
+
+
+def test_a_count_given_as_a_number_or_a_callable_is_read_as_it_is():
+    assert auto_trade_daily_cap.count(4) == 4
+    assert auto_trade_daily_cap.count(lambda: 0) == 0
+
+
+def test_a_count_whose_read_fails_denies_naming_the_error_and_is_never_zero():
+    def failing() -> int:
+        raise OSError("database is locked")
+
+    verdict = auto_trade_daily_cap.count(failing)
+
+    assert isinstance(verdict, Verdict) and not verdict.allowed and verdict.rule == auto_trade_daily_cap.NAME
+    assert verdict.reason == ("the automatic entries of this risk day cannot be counted (OSError: database is "
+                              "locked): no automatic entry until they can")
+
+
+@pytest.mark.parametrize("reply", [None, "2", -1, True, 2.0, Decimal(2)])
+def test_a_malformed_count_denies_naming_what_was_read(reply):
+    verdict = auto_trade_daily_cap.count(lambda: reply)
+
+    assert isinstance(verdict, Verdict) and not verdict.allowed
+    assert f"the count read was {reply!r}, not a whole number of entries" in verdict.reason
