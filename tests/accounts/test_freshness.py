@@ -6,15 +6,13 @@ from decimal import Decimal
 
 import pytest
 
-from riskmgr import create_app
 from riskmgr.accounts import view_cache
 from riskmgr.accounts.monitor import poll_cycle
 from riskmgr.accounts.services import snapshot_view
 from riskmgr.core.errors import TemporaryError
-from riskmgr.persistence.extensions import db
-from riskmgr.web.auth import ensure_admin_credentials
-from tests.conftest import API_TOKEN, make_settings
+from tests.conftest import API_TOKEN
 from tests.fakes import ReadOnlyFake, balance
+from tests.support.apps import app_on
 
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 
@@ -26,13 +24,8 @@ def fakes():
 
 @pytest.fixture
 def app(tmp_path, clock, fakes):
-    app = create_app(make_settings(tmp_path, extra={"clock": clock, "adapters": fakes}))
-    with app.app_context():
-        db.create_all()
-    ensure_admin_credentials(app)
-    yield app
-    with app.app_context():
-        db.engine.dispose()
+    with app_on(tmp_path, clock, adapters=fakes, operator=True) as app:
+        yield app
 
 
 @pytest.fixture

@@ -3,48 +3,19 @@ and the banners are in tests/web/test_liveness.py, ``flask poller status`` in te
 
 from datetime import UTC, datetime
 
-import pytest
-
-from riskmgr import create_app
 from riskmgr.accounts import liveness
 from riskmgr.accounts.monitor import poll_cycle
 from riskmgr.alerts.feature import AlertsFeature
 from riskmgr.app import features
-from riskmgr.persistence.extensions import db
-from riskmgr.web.auth import ensure_admin_credentials
-from tests.conftest import API_TOKEN, make_settings
-from tests.fakes import ReadOnlyFake
+from tests.conftest import API_TOKEN
+from tests.support import liveness as liveness_fixtures
+
+# the liveness fixtures (one app with one read-only account), shared with the other liveness tests
+app = liveness_fixtures.app
+emitted = liveness_fixtures.emitted
+rt = liveness_fixtures.rt
 
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
-
-
-def liveness_app(tmp_path, clock):
-    """Yield an app with one read-only account, its tables and the operator (shared with the page and CLI tests)."""
-    fakes = {"a": ReadOnlyFake("a", "1000")}
-    app = create_app(make_settings(tmp_path, extra={"clock": clock, "adapters": fakes}))
-    with app.app_context():
-        db.create_all()
-    ensure_admin_credentials(app)
-    yield app
-    with app.app_context():
-        db.engine.dispose()
-
-
-@pytest.fixture
-def app(tmp_path, clock):
-    yield from liveness_app(tmp_path, clock)
-
-
-@pytest.fixture
-def rt(app):
-    return app.extensions["riskmgr"]
-
-
-@pytest.fixture
-def emitted(rt):
-    seen = []
-    rt.events.subscribe(lambda e: seen.append(e) if e.kind.startswith("poller.") else None)
-    return seen
 
 
 def test_heartbeat_before_any_cycle_says_never(rt):

@@ -5,15 +5,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from riskmgr import create_app
 from riskmgr.accounts.monitor import poll_cycle
 from riskmgr.accounts.services import snapshot_view
 from riskmgr.core.domain import AccountStatus
 from riskmgr.core.errors import AuthError, TemporaryError
-from riskmgr.persistence.extensions import db
 from riskmgr.persistence.models import AccountState, EquityPoint, PollRun
-from tests.conftest import make_settings
 from tests.fakes import ReadOnlyFake
+from tests.support.apps import runtime_on
 
 
 @pytest.fixture
@@ -23,12 +21,8 @@ def fakes():
 
 @pytest.fixture
 def rt(tmp_path, clock, fakes):
-    app = create_app(make_settings(tmp_path, extra={"clock": clock, "adapters": fakes}))
-    with app.app_context():
-        db.create_all()
-    yield app.extensions["riskmgr"]
-    with app.app_context():
-        db.engine.dispose()
+    with runtime_on(tmp_path, clock, adapters=fakes) as runtime:
+        yield runtime
 
 
 def test_poll_reads_every_account_in_parallel(rt, fakes):

@@ -8,7 +8,6 @@ import re
 import runpy
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from riskmgr import create_app
 from riskmgr.app.config import Settings
 from riskmgr.persistence.extensions import db
 from tests.conftest import database_url
+from tests.support.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -54,12 +54,6 @@ def test_procfile_worker_and_beat_run_celery_on_the_app_s_celery_application():
     assert beat[:4] == ["celery", "-A", "riskmgr.workers.celery_app", "beat"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _get(url: str) -> tuple[int, dict[str, str]] | None:
     try:
         with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (a fixed http://127.0.0.1 URL)
@@ -70,7 +64,7 @@ def _get(url: str) -> tuple[int, dict[str, str]] | None:
 
 @pytest.mark.slow
 def test_procfile_release_then_web_serve_the_app_on_port(tmp_path):
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}", "PORT": str(port),
         "DATABASE_URL": database_url(tmp_path, "deploy"), "INSTANCE_PATH": str(tmp_path / "instance"),

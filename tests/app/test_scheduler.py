@@ -3,10 +3,8 @@
 import itertools
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +13,7 @@ from sqlalchemy import create_engine, text
 from riskmgr import create_app
 from riskmgr.app.scheduler import ProcessLock, build_scheduler
 from tests.conftest import database_url, make_settings
+from tests.support.servers import free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,12 +35,6 @@ def test_jobs_never_overlap_and_missed_runs_coalesce(tmp_path, clock):
     assert jobs["poll"].trigger.interval.total_seconds() == 5
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _runs(db_url: str) -> list[tuple[int, str, str]]:
     engine = create_engine(db_url)
     try:
@@ -52,22 +45,13 @@ def _runs(db_url: str) -> list[tuple[int, str, str]]:
         engine.dispose()
 
 
-def _wait_for(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.25)
-    return False
-
-
 @pytest.mark.slow
 def test_gunicorn_with_four_workers_runs_exactly_one_poller(tmp_path):
     instance = tmp_path / "instance"
     db_url = database_url(tmp_path, "gunicorn")
     env = {
         **os.environ, "INSTANCE_PATH": str(instance), "DATABASE_URL": db_url, "POLL_SECONDS": "1",
-        "RISKMGR_ADMIN_PASSWORD": "walnut prism glacier ember", "PORT": str(_free_port()), "WEB_CONCURRENCY": "4",
+        "RISKMGR_ADMIN_PASSWORD": "walnut prism glacier ember", "PORT": str(free_port()), "WEB_CONCURRENCY": "4",
         "FLASK_APP": "app",
     }
     venv = Path(sys.executable).parent
@@ -77,7 +61,7 @@ def test_gunicorn_with_four_workers_runs_exactly_one_poller(tmp_path):
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
     )
     try:
-        if not _wait_for(lambda: len(_runs(db_url)) >= 6, 60):
+        if not wait_until(lambda: len(_runs(db_url)) >= 6, 60, 0.25):
             os.killpg(server.pid, signal.SIGTERM)
             said = server.communicate(timeout=30)[1].decode()[-3000:]
             pytest.fail("the poller never ran 6 cycles; gunicorn said:\n" + said)
@@ -88,7 +72,7 @@ def test_gunicorn_with_four_workers_runs_exactly_one_poller(tmp_path):
 
         owner = runs[-1][0]
         os.kill(owner, signal.SIGKILL)  # the worker running the scheduler dies; another must take over
-        assert _wait_for(lambda: any(pid != owner for pid, _, _ in _runs(db_url)), 30), "no worker took over"
+        assert wait_until(lambda: any(pid != owner for pid, _, _ in _runs(db_url)), 30, 0.25), "no worker took over"
         later = [pid for pid, _, _ in _runs(db_url) if pid != owner]
         assert len(set(later)) == 1
     finally:

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 import requests
 
 from tests.conftest import database_url
+from tests.support.servers import ROOT, serving
 
-ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = [
@@ -28,45 +23,19 @@ PASSWORD = "quiver lantern mosaic tundra"  # strong enough for the start-up chec
 TOKEN = "kV3q9Zr-T2wXb8LmN4pYc7HdJ6sFa1Ue"  # random: passes the start-up strength check
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def app_env(tmp: Path, **changes: str) -> dict[str, str]:
+    """Return the settings every browser test's server runs with: its database in ``tmp``, a poll every second, the
+    known password and token, two workers (``changes`` add or replace some)."""
+    return {"DATABASE_URL": f"sqlite:///{tmp / 'app.db'}", "POLL_SECONDS": "1", "RISKMGR_ADMIN_PASSWORD": PASSWORD,
+            "RISKMGR_API_TOKEN": TOKEN, "WEB_CONCURRENCY": "2", **changes}
 
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
     """Serve the app exactly as `make run` does, on a fresh database, and yield its base URL."""
     tmp = tmp_path_factory.mktemp("browser-app")
-    port = _free_port()
-    env = {
-        **os.environ, "INSTANCE_PATH": str(tmp / "instance"), "DATABASE_URL": database_url(tmp, "app"),
-        "POLL_SECONDS": "1", "RISKMGR_ADMIN_PASSWORD": PASSWORD, "RISKMGR_API_TOKEN": TOKEN,
-        "PORT": str(port), "HOST": "127.0.0.1", "WEB_CONCURRENCY": "2", "FLASK_APP": "app",
-    }
-    venv = Path(sys.executable).parent
-    subprocess.run([str(venv / "flask"), "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
-    log = open(tmp / "gunicorn.log", "wb")  # noqa: SIM115 (closed in the finally below)
-    proc = subprocess.Popen(
-        [str(venv / "gunicorn"), "--config", "gunicorn.conf.py", "wsgi:app"], cwd=ROOT, env=env,
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"{base}/health", timeout=3).status_code == 200:
-                    break
-            except (requests.ConnectionError, requests.Timeout):
-                time.sleep(0.2)
-        else:
-            pytest.fail("the app did not start: " + (tmp / "gunicorn.log").read_text()[-2000:])
-        yield base
-    finally:
-        os.killpg(proc.pid, 15)
-        proc.wait(timeout=30)
-        log.close()
+    with serving(tmp, app_env(tmp, DATABASE_URL=database_url(tmp, "app"))) as srv:
+        yield srv.base
 
 
 @pytest.fixture(scope="session")

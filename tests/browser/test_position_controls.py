@@ -13,20 +13,17 @@ walk to move the right way failed about one run in twenty.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
-from pathlib import Path
 
 import pytest
 import requests
 
 from riskmgr.core.clock import SystemClock
 from riskmgr.market.sim.market import SimulatedMarket
-from tests.browser.conftest import ARTIFACTS, PASSWORD, ROOT, TOKEN, _free_port, log_in, shot
+from tests.browser.conftest import ARTIFACTS, TOKEN, app_env, log_in, shot
+from tests.support.servers import serving
 
 D = Decimal
 SEED = 7_340_221
@@ -38,34 +35,10 @@ MARGIN = 0.0006  # the mark at least 0.06 % past the worst possible entry, all t
 def cheap_server(tmp_path_factory):
     """Serve the app under gunicorn with free paper trading and auto-trading off; yield its base URL."""
     tmp = tmp_path_factory.mktemp("controls-app")
-    port = _free_port()
-    env = {
-        **os.environ, "INSTANCE_PATH": str(tmp / "instance"), "DATABASE_URL": f"sqlite:///{tmp / 'app.db'}",
-        "POLL_SECONDS": "1", "RISKMGR_ADMIN_PASSWORD": PASSWORD, "RISKMGR_API_TOKEN": TOKEN, "PORT": str(port),
-        "HOST": "127.0.0.1", "WEB_CONCURRENCY": "2", "FLASK_APP": "app", "PAPER_TAKER_FEE": "0",
-        "PAPER_MAKER_FEE": "0", "PAPER_SLIPPAGE_BPS": "0", "AUTO_TRADE_PAPER": "false", "MARKET_SEED": str(SEED),
-    }
-    venv = Path(sys.executable).parent
-    subprocess.run([str(venv / "flask"), "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
-    log = open(tmp / "gunicorn.log", "wb")  # noqa: SIM115 (closed in the finally below)
-    proc = subprocess.Popen([str(venv / "gunicorn"), "--config", "gunicorn.conf.py", "wsgi:app"], cwd=ROOT, env=env,
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"{base}/health", timeout=3).status_code == 200:
-                    break
-            except (requests.ConnectionError, requests.Timeout):
-                time.sleep(0.2)
-        else:
-            pytest.fail("the app did not start: " + (tmp / "gunicorn.log").read_text()[-2000:])
-        yield base
-    finally:
-        os.killpg(proc.pid, 15)
-        proc.wait(timeout=30)
-        log.close()
+    env = app_env(tmp, PAPER_TAKER_FEE="0", PAPER_MAKER_FEE="0", PAPER_SLIPPAGE_BPS="0", AUTO_TRADE_PAPER="false",
+                  MARKET_SEED=str(SEED))
+    with serving(tmp, env) as srv:
+        yield srv.base
 
 
 def _api(server: str, method: str, path: str, **kwargs):

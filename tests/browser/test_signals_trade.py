@@ -4,19 +4,16 @@ why it cannot be traded now (its position is open) instead of a stale status."""
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
 import time
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
-import requests
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from tests.browser.conftest import PASSWORD, ROOT, TOKEN, _free_port, api, log_in, shot
+from tests.browser.conftest import ROOT, api, app_env, log_in, shot
+from tests.support.servers import VENV_BIN, serving, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -32,44 +29,15 @@ def shifted(tmp_path_factory):
     Yields (base URL, environment) so the test can run ``flask signals scan --auto-trade`` against the same app.
     """
     tmp = tmp_path_factory.mktemp("signals-app")
-    port = _free_port()
-    env = {
-        **os.environ, "INSTANCE_PATH": str(tmp / "instance"), "DATABASE_URL": f"sqlite:///{tmp / 'app.db'}",
-        "POLL_SECONDS": "1", "SIGNAL_SECONDS": "3600", "RISKMGR_ADMIN_PASSWORD": PASSWORD, "RISKMGR_API_TOKEN": TOKEN,
-        "PORT": str(port), "HOST": "127.0.0.1", "WEB_CONCURRENCY": "2", "FLASK_APP": "app",
-        "RISKMGR_TEST_CLOCK_START": START, "RISKMGR_TEST_CLOCK_ANCHOR": repr(time.time()),  # one time for all
-    }
-    venv = Path(sys.executable).parent
-    subprocess.run([str(venv / "flask"), "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
-    log = open(tmp / "gunicorn.log", "wb")  # noqa: SIM115 (closed in the finally below)
-    proc = subprocess.Popen(
-        [str(venv / "gunicorn"), "--config", "gunicorn.conf.py", "tests.browser.shifted_wsgi:app"], cwd=ROOT,
-        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait(lambda: _get(f"{base}/health") == 200, 60, lambda: (tmp / "gunicorn.log").read_text()[-2000:])
-        yield base, env | {"FLASK_APP": "tests.browser.shifted_wsgi:app"}
-    finally:
-        os.killpg(proc.pid, 15)
-        proc.wait(timeout=30)
-        log.close()
-
-
-def _get(url: str) -> int | None:
-    try:
-        return requests.get(url, timeout=3).status_code
-    except (requests.ConnectionError, requests.Timeout):
-        return None
+    env = app_env(tmp, SIGNAL_SECONDS="3600", RISKMGR_TEST_CLOCK_START=START,
+                  RISKMGR_TEST_CLOCK_ANCHOR=repr(time.time()))  # one time for all
+    with serving(tmp, env, wsgi="tests.browser.shifted_wsgi:app") as srv:
+        yield srv.base, srv.env | {"FLASK_APP": "tests.browser.shifted_wsgi:app"}
 
 
 def _wait(ok, seconds: float, why=lambda: "") -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if ok():
-            return
-        time.sleep(0.3)
-    pytest.fail(f"timed out: {why()}")
+    if not wait_until(ok, seconds, 0.3):
+        pytest.fail(f"timed out: {why()}")
 
 
 def _doge(server: str) -> dict:
@@ -94,8 +62,7 @@ def _denied_by_auto_trading(server: str, env: dict) -> dict:
     halt = api(server, "POST", "/api/emergency-stop", json={"reason": "browser test: auto-trading must be denied"})
     assert halt.status_code == 202, halt.text
     _wait(lambda: api(server, "GET", "/api/risk").json()["trading_state"]["state"] == "HALTED", 30)
-    venv = Path(sys.executable).parent
-    scan = subprocess.run([str(venv / "flask"), "signals", "scan", "--auto-trade"], cwd=ROOT, env=env,
+    scan = subprocess.run([str(VENV_BIN / "flask"), "signals", "scan", "--auto-trade"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120)
     assert scan.returncode == 0, scan.stdout + scan.stderr
     rearm = api(server, "POST", "/api/rearm", json={"reason": "browser test: trade the denied signal by hand"})

@@ -8,10 +8,6 @@ These tests run their own server (same database and port across restarts) so the
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -19,7 +15,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.browser.conftest import ARTIFACTS, PASSWORD, ROOT, TOKEN, _free_port, log_in
+from tests.browser.conftest import ARTIFACTS, TOKEN, app_env, log_in
+from tests.support.servers import AppServer
 
 pytestmark = pytest.mark.slow
 
@@ -30,42 +27,15 @@ _NETWORK_NOISE = tuple(f"Failed to load resource: net::ERR_{e}"
                        for e in ("FAILED", "CONNECTION_REFUSED", "EMPTY_RESPONSE", "CONNECTION_RESET"))
 
 
-class AppServer:
-    """gunicorn on one port and one database, which a test may stop and start again (with or without a poller)."""
+class LivenessServer(AppServer):
+    """The app's server with quick staleness settings, started with or without its poller; it calls the API."""
 
     def __init__(self, tmp: Path):
-        self.tmp, self.port = tmp, _free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen | None = None
-        self.env = {
-            **os.environ, "INSTANCE_PATH": str(tmp / "instance"), "DATABASE_URL": f"sqlite:///{tmp / 'app.db'}",
-            "POLL_SECONDS": "1", "FETCH_TIMEOUT_SECONDS": "2", "LIVENESS_STOPPED_INTERVALS": "2",
-            "RISK_STALE_AFTER_SECONDS": "5", "RISKMGR_ADMIN_PASSWORD": PASSWORD, "RISKMGR_API_TOKEN": TOKEN,
-            "PORT": str(self.port), "HOST": "127.0.0.1", "WEB_CONCURRENCY": "2", "FLASK_APP": "app",
-        }
-        venv = Path(sys.executable).parent
-        self.venv = venv
-        subprocess.run([str(venv / "flask"), "db", "upgrade"], cwd=ROOT, env=self.env, check=True, capture_output=True)
+        super().__init__(tmp, app_env(tmp, FETCH_TIMEOUT_SECONDS="2", LIVENESS_STOPPED_INTERVALS="2",
+                                      RISK_STALE_AFTER_SECONDS="5"))
 
     def start(self, *, poller: bool = True) -> None:
-        env = {**self.env, "SCHEDULER_ENABLED": "true" if poller else "false"}
-        log = open(self.tmp / "gunicorn.log", "ab")  # noqa: SIM115 (the process keeps it)
-        self.proc = subprocess.Popen([str(self.venv / "gunicorn"), "--config", "gunicorn.conf.py", "wsgi:app"],
-                                     cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"{self.base}/health", timeout=3).status_code == 200:
-                    return
-            except (requests.ConnectionError, requests.Timeout):
-                time.sleep(0.2)
-        pytest.fail("the app did not start: " + (self.tmp / "gunicorn.log").read_text()[-2000:])
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(timeout=30)
-            self.proc = None
+        super().start(SCHEDULER_ENABLED="true" if poller else "false")
 
     def api(self, method: str, path: str, **kwargs):
         return requests.request(method, f"{self.base}{path}", headers={"Authorization": f"Bearer {TOKEN}"},
@@ -74,7 +44,7 @@ class AppServer:
 
 @pytest.fixture(scope="module")
 def app_server(tmp_path_factory):
-    srv = AppServer(tmp_path_factory.mktemp("liveness-app"))
+    srv = LivenessServer(tmp_path_factory.mktemp("liveness-app"))
     srv.start()
     try:
         yield srv
@@ -95,7 +65,7 @@ def running(app_server):
     pytest.fail("no fresh read of the accounts")
 
 
-def _page(browser, srv: AppServer, viewport: dict):
+def _page(browser, srv: LivenessServer, viewport: dict):
     context = browser.new_context(viewport=viewport)
     pg = context.new_page()
     errors: list[str] = []
@@ -111,7 +81,7 @@ def _shot(pg, name: str) -> None:
     pg.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
-def _open_position(srv: AppServer) -> None:
+def _open_position(srv: LivenessServer) -> None:
     ticket = {"account": "paper", "symbol": "BTC/USDT:USDT", "type": "market", "side": "buy", "leverage": 2}
     preview = srv.api("POST", "/api/orders/preview", json=ticket | {"stop_loss": "1", "take_profit": "100000000"})
     mark = Decimal(preview.json()["entry_price"])

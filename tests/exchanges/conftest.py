@@ -18,6 +18,7 @@ from riskmgr.exchanges.paper.exchange import PaperExchange
 from riskmgr.market.base import CandleArrays
 from riskmgr.persistence.extensions import db
 from tests.conftest import ON_POSTGRES, database_url
+from tests.support.apps import runtime_on
 
 START = datetime(2024, 1, 1, tzinfo=UTC)
 BTC = "BTC/USDT:USDT"
@@ -152,3 +153,11 @@ def make_paper(
 @pytest.fixture
 def paper(make_paper: Callable[..., PaperExchange]) -> PaperExchange:
     return make_paper()
+
+
+@pytest.fixture
+def rt(tmp_path, paper_clock, fake_market):
+    """The app's runtime on ``fake_market``: paper slippage and funding at 0, so fills and P&L are the test's prices."""
+    with runtime_on(tmp_path, paper_clock, market=fake_market, paper_slippage_bps=Decimal(0),
+                    paper_funding_pct_8h=Decimal(0)) as runtime:
+        yield runtime

@@ -6,12 +6,10 @@ from decimal import Decimal
 
 import pytest
 
-from riskmgr import create_app
 from riskmgr.accounts.monitor import poll_cycle
 from riskmgr.core.domain import OrderRequest, OrderSide, OrderType, PositionSide
-from riskmgr.persistence.extensions import db
-from tests.conftest import make_settings
 from tests.exchanges.conftest import BTC, ETH, FakeMarket
+from tests.support.apps import app_on
 
 D = Decimal
 
@@ -24,18 +22,10 @@ def market(clock):
 @pytest.fixture
 def jrt(tmp_path, clock, market):
     """The app's runtime on ``market``: no slippage, so every fill is at the price the test set."""
-    settings = make_settings(tmp_path, paper_slippage_bps=D(0), extra={"clock": clock, "market": market})
-    app = create_app(settings)
-    with app.app_context():
-        db.create_all()
-    from riskmgr.web.auth import ensure_admin_credentials
-
-    ensure_admin_credentials(app)
-    runtime = app.extensions["riskmgr"]
-    runtime.app = app
-    yield runtime
-    with app.app_context():
-        db.engine.dispose()
+    with app_on(tmp_path, clock, market=market, operator=True, paper_slippage_bps=D(0)) as app:
+        runtime = app.extensions["riskmgr"]
+        runtime.app = app
+        yield runtime
 
 
 def open_long(rt, market, clock, symbol: str, price: str, qty: str, intent: str, *,

@@ -16,7 +16,6 @@ from decimal import Decimal
 import pytest
 from sqlalchemy.orm import Session
 
-from riskmgr import create_app
 from riskmgr.accounts.monitor import poll_cycle
 from riskmgr.backtest.account import SimAccount
 from riskmgr.backtest.decisions import ACCOUNT_GATES, _intent, decide, entry_context
@@ -25,13 +24,12 @@ from riskmgr.backtest.polling import step
 from riskmgr.core.clock import to_ms
 from riskmgr.core.domain import OrderRequest, OrderSide, OrderType, PositionSide, TradingState
 from riskmgr.exchanges.fills import FillModel
-from riskmgr.persistence.extensions import db
 from riskmgr.persistence.models import AccountState
 from riskmgr.risk.context import ClosedTrade
 from riskmgr.risk.decision import EntryDecision, decide_entry
 from riskmgr.risk.state import escalate
 from tests.backtest.helpers import candles, config, signals
-from tests.conftest import T0, make_settings
+from tests.conftest import T0
 from tests.fakes import BTC
 from tests.risk.test_gateway import RecordingAdapter
 
@@ -81,16 +79,6 @@ def _closes(case: Case) -> list[ClosedTrade]:
 @pytest.fixture
 def venue(clock) -> RecordingAdapter:
     return RecordingAdapter("acct", equity="10000", now=clock.now)
-
-
-@pytest.fixture
-def rt(tmp_path, clock, venue):
-    app = create_app(make_settings(tmp_path, extra={"clock": clock, "adapters": {"acct": venue}}))
-    with app.app_context():
-        db.create_all()
-    yield app.extensions["riskmgr"]
-    with app.app_context():
-        db.engine.dispose()
 
 
 def _live_world(rt, venue, case: Case) -> OrderRequest:

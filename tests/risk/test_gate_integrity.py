@@ -25,7 +25,7 @@ from riskmgr.persistence.extensions import db
 from riskmgr.risk.emergency.service import EmergencyService
 from riskmgr.risk.gateway import OrderGateway
 from tests.conftest import T0, database_url, make_settings
-from tests.support.paper_gate import lag, open_entry_slots, resting_buy
+from tests.support.paper_gate import lag, open_entry_slots, race, resting_buy
 
 D = Decimal
 SYMBOLS = [s.spec.symbol for s in SIM_SYMBOLS]
@@ -73,19 +73,9 @@ def test_the_receipt_shows_the_split_of_open_and_resting(polled):
 # -- concurrency: threads ------------------------------------------------------------------------------------------
 def submit_all(runtime: Any, requests: list[OrderRequest], prefix: str) -> list[bool]:
     """Send every request at once from its own thread; return which were accepted."""
-    barrier = threading.Barrier(len(requests))
-    out: list[bool] = [False] * len(requests)
-
-    def go(i: int) -> None:
-        barrier.wait()
-        out[i] = runtime.gateway.submit("paper", requests[i], actor="t", intent_id=f"{prefix}{i}").accepted
-
-    threads = [threading.Thread(target=go, args=(i,)) for i in range(len(requests))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    return out
+    results = race(len(requests), lambda i: runtime.gateway.submit("paper", requests[i], actor="t",
+                                                                   intent_id=f"{prefix}{i}").accepted)
+    return [bool(r) for r in results]
 
 
 def test_twelve_concurrent_entries_on_twelve_symbols_with_30ms_latency_then_at_most_five_are_accepted(polled):

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
-from riskmgr import create_app
 from riskmgr.accounts.monitor import poll_cycle
 from riskmgr.core.domain import (
     Order,
@@ -23,11 +22,10 @@ from riskmgr.core.domain import (
 )
 from riskmgr.core.errors import DuplicateClientIdError, InsufficientFundsError
 from riskmgr.exchanges.reader import AccountReader
-from riskmgr.persistence.extensions import db
 from riskmgr.persistence.models import OrderIntent
 from riskmgr.risk.gateway import OrderGateway, client_id_for
 from riskmgr.risk.rules import ALL_RULES
-from tests.conftest import T0, make_settings
+from tests.conftest import T0
 from tests.fakes import BTC, ReadOnlyFake
 
 D = Decimal
@@ -83,16 +81,6 @@ class RecordingAdapter(ReadOnlyFake):
 @pytest.fixture
 def venue() -> RecordingAdapter:
     return RecordingAdapter("acct")
-
-
-@pytest.fixture
-def rt(tmp_path, clock, venue):
-    app = create_app(make_settings(tmp_path, extra={"clock": clock, "adapters": {"acct": venue}}))
-    with app.app_context():
-        db.create_all()
-    yield app.extensions["riskmgr"]
-    with app.app_context():
-        db.engine.dispose()
 
 
 @pytest.fixture

@@ -16,16 +16,14 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from riskmgr import create_app
 from riskmgr.core.domain import Order, OrderStatus, OrderType, PositionSide
 from riskmgr.core.errors import DuplicateClientIdError, InvalidOrderError
-from riskmgr.persistence.extensions import db
 from riskmgr.persistence.models import OrderIntent
 from riskmgr.risk.emergency.pool import in_parallel
 from riskmgr.risk.gateway import GatewayResult, client_id_for
 from riskmgr.risk.gateway_batch import CloseOrder
-from tests.conftest import make_settings
 from tests.fakes import ReadOnlyFake
+from tests.support.apps import runtime_on
 
 SYMBOLS = ("BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT", "XRP/USDT:USDT")
 
@@ -61,12 +59,8 @@ def venues() -> dict[str, ClosingVenue]:
 
 @pytest.fixture
 def rt(tmp_path, clock, venues):
-    app = create_app(make_settings(tmp_path, paper_accounts=(), extra={"clock": clock, "adapters": venues}))
-    with app.app_context():
-        db.create_all()
-    yield app.extensions["riskmgr"]
-    with app.app_context():
-        db.engine.dispose()
+    with runtime_on(tmp_path, clock, adapters=venues, paper_accounts=()) as runtime:
+        yield runtime
 
 
 def closes(tag: str, accounts: tuple[str, ...] = ("one", "two")) -> list[CloseOrder]:

@@ -21,6 +21,7 @@ from riskmgr.risk.rules import ALL_RULES
 from tests.conftest import make_settings
 from tests.exchanges.conftest import FakeMarket
 from tests.fakes import BTC, ReadOnlyFake, long_btc
+from tests.support.apps import runtime_on
 
 D = Decimal
 
@@ -285,13 +286,8 @@ def fake_market(clock):
 
 @pytest.fixture
 def paper_rt(tmp_path, clock, fake_market):
-    settings = make_settings(tmp_path, paper_slippage_bps=D(0), extra={"clock": clock, "market": fake_market})
-    app = create_app(settings)
-    with app.app_context():
-        db.create_all()
-    yield app.extensions["riskmgr"]
-    with app.app_context():
-        db.engine.dispose()
+    with runtime_on(tmp_path, clock, market=fake_market, paper_slippage_bps=D(0)) as runtime:
+        yield runtime
 
 
 def round_trip(paper: PaperExchange, clock, market: FakeMarket, open_at: str, close_at: str) -> None:

@@ -9,7 +9,6 @@ Exactly ``cap`` entries are sent, and every other one is denied by the cap alone
 from __future__ import annotations
 
 import multiprocessing
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from riskmgr.market.sim.specs import SIM_SYMBOLS
 from riskmgr.risk.gateway import GatewayResult
 from riskmgr.scanner.auto import ACTOR, PURPOSE, entry_counter
 from tests.conftest import T0, database_url, make_settings, sqlite_only
-from tests.support.paper_gate import lag, open_entry_slots, resting_buy
+from tests.support.paper_gate import lag, open_entry_slots, race, resting_buy
 
 SYMBOLS = [s.spec.symbol for s in SIM_SYMBOLS]
 CAP = 3
@@ -37,24 +36,13 @@ def capped(runtime):
     return runtime
 
 
-def auto_entries(runtime: Any, symbols: list[str], prefix: str) -> list[GatewayResult]:
+def auto_entries(runtime: Any, symbols: list[str], prefix: str) -> list[Any]:
     """Send one automatic entry per symbol at once, each from its own thread, as the auto-trader sends them."""
     requests = [resting_buy(runtime, s) for s in symbols]
     counter = entry_counter(runtime.gateway, "paper", runtime.limits_store.current(), runtime.clock.now())
-    barrier = threading.Barrier(len(requests))
-    out: list[Any] = [None] * len(requests)
-
-    def go(i: int) -> None:
-        barrier.wait()
-        out[i] = runtime.gateway.submit("paper", requests[i], actor=ACTOR, intent_id=f"signal:{prefix}{i}",
-                                        purpose=PURPOSE, automatic_entries=counter)
-
-    threads = [threading.Thread(target=go, args=(i,)) for i in range(len(requests))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    return out
+    return race(len(requests), lambda i: runtime.gateway.submit(
+        "paper", requests[i], actor=ACTOR, intent_id=f"signal:{prefix}{i}", purpose=PURPOSE,
+        automatic_entries=counter))
 
 
 def denied_rules(results: list[GatewayResult]) -> set[str]:

@@ -1,16 +1,18 @@
-"""Orders on the real paper venue for gate tests: injected venue latency, a resting buy every rule allows, and the
-position slots the venue holds."""
+"""Orders on the real paper venue for gate tests: injected venue latency, a resting buy every rule allows, the
+position slots the venue holds, and callers racing each other from threads."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from riskmgr.core.domain import OrderRequest, OrderSide, OrderType
 
 D = Decimal
+T = TypeVar("T")
 
 
 def lag(adapter: Any, seconds: float, methods: tuple[str, ...] = ("place_order", "fetch_positions",
@@ -42,3 +44,20 @@ def open_entry_slots(runtime: Any) -> set[tuple[str, str]]:
     resting = {(o.symbol, "long" if o.side is OrderSide.BUY else "short") for o in paper.fetch_open_orders()
                if not o.reduce_only and not o.is_protective}
     return held | resting
+
+
+def race(n: int, call: Callable[[int], T]) -> list[T | None]:
+    """Run ``call(i)`` for every i below ``n``, each in its own thread, all released at once; return the results."""
+    barrier = threading.Barrier(n)
+    out: list[T | None] = [None] * n
+
+    def go(i: int) -> None:
+        barrier.wait()
+        out[i] = call(i)
+
+    threads = [threading.Thread(target=go, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    return out

@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-import pytest
-
 from riskmgr.accounts.monitor import poll_cycle
-from tests.accounts.test_liveness import AUTH, liveness_app
+from tests.accounts.test_liveness import AUTH
 from tests.conftest import login
+from tests.support import liveness as liveness_fixtures
 
-
-@pytest.fixture
-def app(tmp_path, clock):
-    yield from liveness_app(tmp_path, clock)
-
-
-@pytest.fixture
-def rt(app):
-    return app.extensions["riskmgr"]
-
-
-@pytest.fixture
-def emitted(rt):
-    seen = []
-    rt.events.subscribe(lambda e: seen.append(e) if e.kind.startswith("poller.") else None)
-    return seen
+# the liveness fixtures (one app with one read-only account), shared with the other liveness tests
+app = liveness_fixtures.app
+emitted = liveness_fixtures.emitted
+rt = liveness_fixtures.rt
 
 
 def test_liveness_api_reports_the_heartbeat_and_alerts_a_stopped_poller(app, rt, clock, emitted):

@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
-
 from riskmgr.accounts.monitor import poll_cycle
-from tests.accounts.test_liveness import liveness_app
+from tests.support import liveness as liveness_fixtures
 
-
-@pytest.fixture
-def app(tmp_path, clock):
-    yield from liveness_app(tmp_path, clock)
-
-
-@pytest.fixture
-def rt(app):
-    return app.extensions["riskmgr"]
+# the liveness fixtures (one app with one read-only account), shared with the other liveness tests
+app = liveness_fixtures.app
+rt = liveness_fixtures.rt
 
 
 def test_cli_poller_status_fails_when_the_poller_is_stopped(app, rt, clock):

@@ -21,20 +21,20 @@ from riskmgr.core.errors import (
     TemporaryError,
 )
 from riskmgr.exchanges.ccxt.binance import BinanceUsdmAdapter
-from tests.exchanges.ccxt.helpers import BINANCE, KEY, SECRET, binance, calls_to, form, query, route
+from tests.exchanges.ccxt.helpers import (
+    BINANCE,
+    KEY,
+    SECRET,
+    binance,
+    binance_listing_routes,
+    calls_to,
+    form,
+    query,
+    route,
+)
 
 BTC, DOGE = "BTC/USDT:USDT", "DOGE/USDT:USDT"
 V1 = f"{BINANCE}/fapi/v1"
-
-
-def _listing_routes(http: responses.RequestsMock) -> None:
-    """Serve open and open algo orders from the fixtures, filtered by ``symbol`` like Binance does."""
-    for path, key in (("openOrders", "open_orders"), ("openAlgoOrders", "open_algo_orders")):
-        def answer(request, key=key):
-            wanted = query(request).get("symbol")
-            return 200, {}, json.dumps([r for r in binance(key) if wanted in (None, r["symbol"])])
-
-        http.add_callback(responses.GET, f"{V1}/{path}", callback=answer)
 
 
 def _by_id(orders):
@@ -140,7 +140,7 @@ def test_fetch_candles_from_klines(http, binance_adapter):
 
 # -- open orders -----------------------------------------------------------------------------------------
 def test_open_orders_combine_regular_and_algo_orders(http, binance_adapter):
-    _listing_routes(http)
+    binance_listing_routes(http)
 
     orders = _by_id(binance_adapter.fetch_open_orders())
 
@@ -152,7 +152,7 @@ def test_open_orders_combine_regular_and_algo_orders(http, binance_adapter):
 
 
 def test_algo_orders_map_to_stop_and_take_profit_with_their_flags(http, binance_adapter):
-    _listing_routes(http)
+    binance_listing_routes(http)
 
     orders = _by_id(binance_adapter.fetch_open_orders())
 
@@ -336,7 +336,7 @@ def test_close_all_positions_keeps_going_past_a_failure_then_reports_it(http, bi
 
 
 def test_cancel_all_orders_clears_regular_and_algo_orders_per_symbol(http, binance_adapter):
-    _listing_routes(http)
+    binance_listing_routes(http)
     route(http, "DELETE", f"{V1}/allOpenOrders", binance("cancel_all_done"))
     route(http, "DELETE", f"{V1}/algoOpenOrders", binance("cancel_algo_all_done"))
 
@@ -348,7 +348,7 @@ def test_cancel_all_orders_clears_regular_and_algo_orders_per_symbol(http, binan
 
 
 def test_cancel_all_keeping_protection_leaves_stops_and_targets(http, binance_adapter):
-    _listing_routes(http)
+    binance_listing_routes(http)
     route(http, "DELETE", f"{V1}/order", dict(binance("open_orders")[0], status="CANCELED"))
 
     cancelled = binance_adapter.cancel_all_orders(BTC, include_protective=False)
@@ -360,14 +360,14 @@ def test_cancel_all_keeping_protection_leaves_stops_and_targets(http, binance_ad
 
 
 def test_an_order_gone_before_its_cancel_is_skipped_not_an_error(http, binance_adapter):
-    _listing_routes(http)
+    binance_listing_routes(http)
     route(http, "DELETE", f"{V1}/order", {"code": -2011, "msg": "Unknown order sent."}, status=400)
 
     assert binance_adapter.cancel_all_orders(BTC, include_protective=False) == []
 
 
 def test_cancel_order_of_an_algo_order_uses_the_algo_endpoint(http, binance_adapter):
-    _listing_routes(http)
+    binance_listing_routes(http)
     route(http, "DELETE", f"{V1}/algoOrder", {"algoId": 5001, "clientAlgoId": "rm-prot-2-sl", "code": "200",
                                               "msg": "success"})
 

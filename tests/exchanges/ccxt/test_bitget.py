@@ -28,6 +28,7 @@ from tests.exchanges.ccxt.helpers import (
     PASSPHRASE,
     SECRET,
     bitget,
+    bitget_listing_routes,
     bitget_markets_routes,
     calls_to,
     json_body,
@@ -37,23 +38,6 @@ from tests.exchanges.ccxt.helpers import (
 
 BTC, ETH = "BTC/USDT:USDT", "ETH/USDT:USDT"
 MIX = f"{BITGET}/api/v2/mix"
-
-
-def _listing_routes(http: responses.RequestsMock) -> None:
-    """Serve the four order lists from the fixtures, filtered by ``symbol`` like Bitget does."""
-    by_list = {None: "orders_pending", "profit_loss": "plan_profit_loss", "normal_plan": "plan_normal",
-               "track_plan": "plan_empty"}
-
-    def answer(request):
-        params = query(request)
-        reply = bitget(by_list[params.get("planType")])
-        found = reply["data"]["entrustedList"] or []
-        reply["data"]["entrustedList"] = [r for r in found if params.get("symbol") in (None, r["symbol"])]
-        return 200, {}, json.dumps(reply)
-
-    for path in ("orders-pending", "orders-plan-pending"):
-        http.add_callback(responses.GET, f"{MIX}/order/{path}", callback=answer)
-    route(http, "GET", f"{MIX}/market/ticker", bitget("ticker_eth"))
 
 
 def _by_id(orders):
@@ -185,7 +169,7 @@ def test_fetch_candles_come_oldest_first(http, bitget_adapter):
 
 # -- open orders -----------------------------------------------------------------------------------------
 def test_open_orders_query_normal_orders_and_every_plan_type(http, bitget_adapter):
-    _listing_routes(http)
+    bitget_listing_routes(http)
 
     orders = _by_id(bitget_adapter.fetch_open_orders())
 
@@ -203,7 +187,7 @@ def test_open_orders_query_normal_orders_and_every_plan_type(http, bitget_adapte
 
 
 def test_tp_sl_listing_maps_each_plan_type_to_a_protective_order(http, bitget_adapter):
-    _listing_routes(http)
+    bitget_listing_routes(http)
 
     orders = _by_id(bitget_adapter.fetch_open_orders())
 
@@ -220,7 +204,7 @@ def test_tp_sl_listing_maps_each_plan_type_to_a_protective_order(http, bitget_ad
 
 
 def test_closing_trigger_is_classified_against_the_mark_price(http, bitget_adapter):
-    _listing_routes(http)
+    bitget_listing_routes(http)
 
     orders = _by_id(bitget_adapter.fetch_open_orders())
 
@@ -422,7 +406,7 @@ def _cancel_callback(sent: list[dict]):
 
 
 def test_cancel_all_orders_clears_normal_and_each_plan_type_per_symbol(http, bitget_adapter):
-    _listing_routes(http)
+    bitget_listing_routes(http)
     sent: list[dict] = []
     for path in ("batch-cancel-orders", "cancel-plan-order"):
         http.add_callback(responses.POST, f"{MIX}/order/{path}", callback=_cancel_callback(sent))
@@ -438,7 +422,7 @@ def test_cancel_all_orders_clears_normal_and_each_plan_type_per_symbol(http, bit
 
 
 def test_cancel_all_carries_on_when_one_kind_has_nothing_left(http, bitget_adapter):
-    _listing_routes(http)
+    bitget_listing_routes(http)
     http.add(responses.POST, f"{MIX}/order/batch-cancel-orders", status=400,
              body=json.dumps({"code": "22001", "msg": "No order to cancel"}))
     sent: list[dict] = []
@@ -451,7 +435,7 @@ def test_cancel_all_carries_on_when_one_kind_has_nothing_left(http, bitget_adapt
 
 
 def test_cancel_all_keeping_protection_cancels_only_the_rest_one_by_one(http, bitget_adapter):
-    _listing_routes(http)
+    bitget_listing_routes(http)
     route(http, "POST", f"{MIX}/order/cancel-order", bitget("cancel_order"))
     route(http, "POST", f"{MIX}/order/cancel-plan-order", bitget("cancel_plan_one"))
 
@@ -467,7 +451,7 @@ def test_cancel_all_keeping_protection_cancels_only_the_rest_one_by_one(http, bi
 
 
 def test_cancel_order_finds_a_trigger_and_uses_the_plan_endpoint(http, bitget_adapter):
-    _listing_routes(http)
+    bitget_listing_routes(http)
     route(http, "POST", f"{MIX}/order/cancel-plan-order", bitget("cancel_plan_one"))
 
     bitget_adapter.cancel_order(ETH, "3002")
@@ -479,7 +463,7 @@ def test_cancel_order_finds_a_trigger_and_uses_the_plan_endpoint(http, bitget_ad
 
 
 def test_cancel_of_an_order_that_is_not_open_is_not_found(http, bitget_adapter):
-    _listing_routes(http)
+    bitget_listing_routes(http)
 
     with pytest.raises(NotFoundError, match="no open order 42"):
         bitget_adapter.cancel_order(ETH, "42")

@@ -14,7 +14,6 @@ from riskmgr.core.clock import FixedClock
 from riskmgr.core.domain import PositionSide
 from riskmgr.core.errors import InvalidOrderError, MalformedResponseError, NotFoundError, RateLimitError
 from riskmgr.exchanges.ccxt.binance import BinanceUsdmAdapter
-from tests.exchanges.ccxt.conftest import _quick
 from tests.exchanges.ccxt.helpers import (
     BINANCE,
     BITGET,
@@ -26,10 +25,15 @@ from tests.exchanges.ccxt.helpers import (
     form,
     json_body,
     query,
+    quick,
     route,
 )
-from tests.exchanges.ccxt.test_binance import _listing_routes as binance_listing
-from tests.exchanges.ccxt.test_bitget import _listing_routes as bitget_listing
+from tests.exchanges.ccxt.helpers import (
+    binance_listing_routes as binance_listing,
+)
+from tests.exchanges.ccxt.helpers import (
+    bitget_listing_routes as bitget_listing,
+)
 
 BTC = "BTC/USDT:USDT"
 V1 = f"{BINANCE}/fapi/v1"
@@ -137,7 +141,7 @@ def test_binance_throttled_with_retry_after_then_the_error_carries_the_wait(http
 
 def test_binance_retry_after_as_an_http_date_is_measured_on_the_adapters_injected_clock(http, binance_markets):
     now = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
-    adapter = _quick(BinanceUsdmAdapter("bn-clock", KEY, SECRET, markets=binance_markets, clock=FixedClock(now)))
+    adapter = quick(BinanceUsdmAdapter("bn-clock", KEY, SECRET, markets=binance_markets, clock=FixedClock(now)))
     http.add(responses.GET, f"{BINANCE}/fapi/v3/account", status=429,
              headers={"Retry-After": format_datetime(now + timedelta(seconds=42), usegmt=True)},
              body=json.dumps({"code": -1003, "msg": "Too many requests."}))

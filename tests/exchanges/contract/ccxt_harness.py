@@ -27,10 +27,15 @@ from tests.exchanges.ccxt.helpers import (
     form,
     json_body,
     query,
+    quick,
     route,
 )
-from tests.exchanges.ccxt.test_binance import _listing_routes as binance_listing
-from tests.exchanges.ccxt.test_bitget import _listing_routes as bitget_listing
+from tests.exchanges.ccxt.helpers import (
+    binance_listing_routes as binance_listing,
+)
+from tests.exchanges.ccxt.helpers import (
+    bitget_listing_routes as bitget_listing,
+)
 from tests.exchanges.contract.harness import (
     BTC,
     Declared,
@@ -46,11 +51,6 @@ FAPI = f"{BINANCE}/fapi"
 HTML = "<html><body>Maintenance</body></html>"
 
 
-def _quick(adapter):  # ccxt's throttle would make tests sleep between mocked calls
-    adapter.client.enableRateLimit = False
-    return adapter
-
-
 class BitgetHarness(Harness):
     name = "bitget"
     balance_endpoint = "/api/v2/mix/account/accounts"
@@ -59,7 +59,7 @@ class BitgetHarness(Harness):
 
     def __init__(self, http: responses.RequestsMock, markets: list[dict]):
         self._http = http
-        self.adapter = _quick(BitgetAdapter("bg-main", KEY, SECRET, PASSPHRASE, markets=markets))
+        self.adapter = quick(BitgetAdapter("bg-main", KEY, SECRET, PASSPHRASE, markets=markets))
 
     # -- reads ------------------------------------------------------------------------------------------
     def given_balance(self) -> ExpectedBalance:
@@ -162,7 +162,7 @@ class BinanceHarness(Harness):
 
     def __init__(self, http: responses.RequestsMock, markets: list[dict]):
         self._http = http
-        self.adapter = _quick(BinanceUsdmAdapter("bn-main", KEY, SECRET, markets=markets))
+        self.adapter = quick(BinanceUsdmAdapter("bn-main", KEY, SECRET, markets=markets))
 
     # -- reads ------------------------------------------------------------------------------------------
     def given_balance(self) -> ExpectedBalance:

@@ -10,13 +10,11 @@ import responses
 from sqlalchemy import Engine
 
 from riskmgr.core.clock import FixedClock
-from riskmgr.exchanges.ccxt.binance import BinanceUsdmAdapter
-from riskmgr.exchanges.ccxt.bitget import BitgetAdapter
 from riskmgr.exchanges.paper.exchange import PaperExchange
-from tests.exchanges.ccxt.helpers import BINANCE, KEY, PASSPHRASE, SECRET, binance, bitget_markets_routes, route
+from tests.exchanges.ccxt.helpers import load_binance_markets, load_bitget_markets
 from tests.exchanges.conftest import FakeMarket
 from tests.exchanges.contract.bitunix_harness import BitunixHarness
-from tests.exchanges.contract.ccxt_harness import BinanceHarness, BitgetHarness, _quick
+from tests.exchanges.contract.ccxt_harness import BinanceHarness, BitgetHarness
 from tests.exchanges.contract.harness import Harness
 from tests.exchanges.contract.paper_harness import PaperHarness
 
@@ -26,17 +24,13 @@ VENUES = ("paper", "bitunix", "bitget", "binance")
 @pytest.fixture(scope="session")
 def contract_bitget_markets() -> list[dict]:
     """ccxt market structures for the Bitget fixture contracts, loaded once through the mocked endpoints."""
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        bitget_markets_routes(mock)
-        return _quick(BitgetAdapter("loader", KEY, SECRET, PASSPHRASE)).markets_snapshot()
+    return load_bitget_markets()
 
 
 @pytest.fixture(scope="session")
 def contract_binance_markets() -> list[dict]:
     """ccxt market structures for the Binance fixture exchangeInfo, loaded once through the mocked endpoint."""
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        route(mock, "GET", f"{BINANCE}/fapi/v1/exchangeInfo", binance("exchange_info"))
-        return _quick(BinanceUsdmAdapter("loader", KEY, SECRET)).markets_snapshot()
+    return load_binance_markets()
 
 
 @pytest.fixture

@@ -7,19 +7,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from riskmgr import create_app
 from riskmgr.accounts.monitor import poll_cycle
 from riskmgr.app import features
 from riskmgr.core.domain import MarginMode, OrderRequest, OrderSide, OrderType, Position, PositionSide
 from riskmgr.exchanges.paper.exchange import PaperExchange
 from riskmgr.exchanges.paper.models import PaperPosition
-from riskmgr.persistence.extensions import db
 from riskmgr.persistence.models import OrderIntent
-from tests.conftest import make_settings
 from tests.exchanges.conftest import BTC, FakeMarket
 
 D = Decimal
@@ -104,18 +100,6 @@ def test_the_monitor_the_watchdog_and_the_emergency_trigger_key_on_the_domain_id
 
 
 # -- the issue's reproduction with the real monitor ---------------------------------------------------------------
-@pytest.fixture
-def rt(tmp_path, paper_clock, fake_market):
-    settings = make_settings(tmp_path, paper_slippage_bps=D(0), paper_funding_pct_8h=D(0),
-                             extra={"clock": paper_clock, "market": fake_market})
-    app = create_app(settings)
-    with app.app_context():
-        db.create_all()
-    yield app.extensions["riskmgr"]
-    with app.app_context():
-        db.engine.dispose()
-
-
 def handle(rt, market: FakeMarket) -> PaperExchange:
     """A second handle on the app's paper account (the class keeps no state: both see the same account)."""
     s = rt.settings

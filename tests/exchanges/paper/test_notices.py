@@ -15,22 +15,9 @@ from riskmgr.core.events import Event
 from riskmgr.exchanges.paper import notices as paper_notices
 from riskmgr.exchanges.paper.exchange import PaperExchange
 from riskmgr.persistence.extensions import db
-from tests.conftest import make_settings
 from tests.exchanges.conftest import BTC, FakeMarket
 
 D = Decimal
-
-
-@pytest.fixture
-def rt(tmp_path, paper_clock, fake_market):
-    settings = make_settings(tmp_path, paper_slippage_bps=D(0), paper_funding_pct_8h=D(0),
-                             extra={"clock": paper_clock, "market": fake_market})
-    app = create_app(settings)
-    with app.app_context():
-        db.create_all()
-    yield app.extensions["riskmgr"]
-    with app.app_context():
-        db.engine.dispose()
 
 
 @pytest.fixture
