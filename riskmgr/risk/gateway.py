@@ -10,14 +10,16 @@ calls the exchange adapter. Denials come back as values (``GatewayResult.verdict
 For a new-risk order, "read exposure → run the rules → send" is atomic per account: the venue reads happen first
 (outside), then under the account's gate lock (``GateLock``: across threads and processes) the trading state, the
 intents in flight and, for an automatic entry, the day's automatic entries are re-read, every rule judges, and only
-then is the order sent. Setting HALTED fences the
-gate (``fence``): once it returns, every send that started before has returned, and none can start after.
-The risk check is a required constructor argument: without one, new risk is denied.
+then is the order sent. Setting HALTED fences the gate (``fence``): once it returns, every send that started before
+has returned, and none can start after. The risk check is a required constructor argument: without one, new risk is
+denied.
+
+The records of every intent (claim, outcome, audit line), ``GatewayResult`` and ``client_id_for`` live in
+``gate_records`` (imported from here by the callers); closing many positions at once, in ``gateway_batch``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -27,8 +29,6 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from riskmgr.core.clock import Clock
 from riskmgr.core.domain import (
@@ -41,13 +41,14 @@ from riskmgr.core.domain import (
     TradingState,
     Verdict,
 )
-from riskmgr.core.errors import DuplicateClientIdError, ExchangeError, NotFoundError, NotSupportedError
-from riskmgr.core.labels import rule_label
+from riskmgr.core.errors import ExchangeError, NotFoundError, NotSupportedError
 from riskmgr.exchanges.base import ExchangeAdapter
 from riskmgr.persistence.audit import AuditLog
-from riskmgr.persistence.models import OrderIntent
 from riskmgr.risk.exposure import PendingEntry
 from riskmgr.risk.gate_lock import GateBusyError, GateLock
+from riskmgr.risk.gate_records import GateRecords
+from riskmgr.risk.gate_records import GatewayResult as GatewayResult
+from riskmgr.risk.gate_records import client_id_for as client_id_for
 from riskmgr.risk.intent_ledger import IntentLedger
 from riskmgr.risk.pretrade import Prepared
 from riskmgr.risk.rules import auto_trade_daily_cap
@@ -102,28 +103,6 @@ class EntryCancellation:
         }
 
 
-@dataclass(frozen=True)
-class GatewayResult:
-    accepted: bool
-    client_id: str
-    order: Order | None
-    verdicts: tuple[Verdict, ...] = ()
-    message: str = ""
-    duplicate: bool = False
-    protection: GatewayResult | None = None  # the stop-loss / take-profit placed after a market entry
-    unwind: GatewayResult | None = None  # the close sent because that protection could not be placed
-
-    @property
-    def denials(self) -> list[Verdict]:
-        return [v for v in self.verdicts if not v.allowed]
-
-
-def client_id_for(account: str, intent_id: str) -> str:
-    """Return the deterministic client order id of one intent (the same intent always gets the same id)."""
-    digest = hashlib.sha256(f"{account}|{intent_id}".encode()).hexdigest()[:28]
-    return f"rm{digest}"
-
-
 class OrderGateway:
     """Check, round, identify, audit, then send. The only holder of write access to the adapters."""
 
@@ -148,6 +127,7 @@ class OrderGateway:
         self._specs = specs or SpecCache(adapters)
         self._gate = gate or GateLock(engine)
         self._ledger = IntentLedger(engine)
+        self._records = GateRecords(engine, audit, clock, self._ledger)
         self._entry_checks: list[Callable[[str], Verdict | None]] = []
 
     def add_entry_check(self, check: Callable[[str], Verdict | None]) -> None:
@@ -188,15 +168,15 @@ class OrderGateway:
         if request.reduce_only:
             verdicts = [self._state_verdict(request)]
             if not verdicts[0].allowed:
-                return self._deny(account, request, verdicts, actor=actor, purpose=purpose)
-            return self._send(account, request, purpose, actor, verdicts, lambda: adapter.place_order(request))
+                return self._records.deny(account, request, verdicts, actor=actor, purpose=purpose)
+            return self._records.send(account, request, purpose, actor, verdicts, lambda: adapter.place_order(request))
         state_verdict = self._state_verdict(request)
         if not state_verdict.allowed or self._risk_check is None:  # nothing to read: the answer is no
             verdicts = [state_verdict] if not state_verdict.allowed else [state_verdict, _NO_RULES]
-            return self._deny(account, request, verdicts, actor=actor, purpose=purpose)
+            return self._records.deny(account, request, verdicts, actor=actor, purpose=purpose)
         entry_verdicts = self.entry_verdicts(account)
         if any(not v.allowed for v in entry_verdicts):
-            return self._deny(account, request, [state_verdict, *entry_verdicts], actor=actor, purpose=purpose)
+            return self._records.deny(account, request, [state_verdict, *entry_verdicts], actor=actor, purpose=purpose)
         prepared = self._risk_check.prepare(account, request)  # venue reads: outside the lock
         try:
             with self._gate.hold(account):
@@ -204,7 +184,7 @@ class OrderGateway:
                                            purpose=purpose, automatic_entries=automatic_entries)
         except GateBusyError as exc:
             verdicts = [Verdict.deny(GATE_RULE, f"{exc}; try again")]
-            return self._deny(account, request, verdicts, actor=actor, purpose=purpose)
+            return self._records.deny(account, request, verdicts, actor=actor, purpose=purpose)
 
     def _submit_locked(
         self, account: str, request: OrderRequest, prepared: Prepared, *, actor: str, intent_id: str, purpose: str,
@@ -218,12 +198,12 @@ class OrderGateway:
         count = None if automatic_entries is None else auto_trade_daily_cap.count(automatic_entries)
         if isinstance(count, Verdict):  # the day's automatic entries cannot be read: never counted as zero
             verdicts = [self._state_verdict(request, state), *gates, count]
-            return self._deny(account, request, verdicts, actor=actor, purpose=purpose)
+            return self._records.deny(account, request, verdicts, actor=actor, purpose=purpose)
         in_flight = self._risk_check.in_flight(account, prepared)
         decision = prepared.decide(in_flight, state, gates=gates, automatic_entries=count)
         verdicts = list(decision.verdicts)
         if not decision.allowed:
-            return self._deny(account, request, verdicts, actor=actor, purpose=purpose)
+            return self._records.deny(account, request, verdicts, actor=actor, purpose=purpose)
         adapter = self._adapter(account)
         protect_after = request.type is OrderType.MARKET and (
             request.stop_loss is not None or request.take_profit is not None
@@ -231,7 +211,7 @@ class OrderGateway:
         # a venue that cannot carry a stop on an order (Binance) gets the entry bare: the watchdog protects the fill
         bare = protect_after or not adapter.attaches_protection
         to_send = replace(request, stop_loss=None, take_profit=None) if bare else request
-        result = self._send(account, to_send, purpose, actor, verdicts, lambda: adapter.place_order(to_send),
+        result = self._records.send(account, to_send, purpose, actor, verdicts, lambda: adapter.place_order(to_send),
                             exposure=prepared.exposure_price, recorded=request)
         if not protect_after or not result.accepted or result.order is None:
             return result
@@ -326,7 +306,7 @@ class OrderGateway:
             return adapter.place_position_protection(symbol, side, stop_loss=sl, take_profit=tp,
                                                      client_id=client_id)[0]
 
-        return self._send(account, request, purpose, actor, [verdict], place)
+        return self._records.send(account, request, purpose, actor, [verdict], place)
 
     def close_position(
         self, account: str, symbol: str, side: PositionSide, *, actor: str, intent_id: str, purpose: str = "close"
@@ -337,7 +317,7 @@ class OrderGateway:
         request = OrderRequest(symbol, side.close_order_side, OrderType.MARKET, Decimal(0), reduce_only=True,
                                client_id=client_id)
         verdict = Verdict.allow("trading_state", "closing orders are always admitted")
-        return self._send(
+        return self._records.send(
             account, request, purpose, actor, [verdict], lambda: adapter.close_position(symbol, side, client_id)
         )
 
@@ -393,136 +373,8 @@ class OrderGateway:
     def _adapter(self, account: str) -> ExchangeAdapter:
         return self._specs.adapter(account)
 
-    def _deny(
-        self, account: str, request: OrderRequest, verdicts: list[Verdict], *, actor: str, purpose: str
-    ) -> GatewayResult:
-        denials = [v for v in verdicts if not v.allowed]
-        message = "; ".join(f"{rule_label(v.rule)}: {v.reason}" for v in denials)
-        self._audit.record(
-            "order.denied", actor, f"{purpose} {_describe(request)} denied — {message}", account=account,
-            data={"request": _request_dict(request), "verdicts": [_verdict_dict(v) for v in verdicts]},
-        )
-        return GatewayResult(False, request.client_id or "", None, tuple(verdicts), message)
-
-    def _send(
-        self,
-        account: str,
-        request: OrderRequest,
-        purpose: str,
-        actor: str,
-        verdicts: list[Verdict],
-        call: Callable[[], Order],
-        *,
-        exposure: Decimal | None = None,
-        recorded: OrderRequest | None = None,
-    ) -> GatewayResult:
-        """Claim the intent, call the venue, record the outcome.
-
-        ``exposure`` marks a new-risk entry: the price it counts at while in flight (``recorded`` is the request as
-        judged, with its stop, when what is sent differs).
-        """
-        client_id = request.client_id or ""
-        previous = self._claim(account, recorded or request, purpose, actor, exposure)
-        if previous is not None:
-            return previous
-        try:
-            order = call()
-        except BaseException as exc:
-            return self._failed_send(account, request, purpose, actor, verdicts, exc)
-        self._finish(client_id, "accepted", {"order_id": order.id, "status": order.status.value},
-                     seq=self._ledger.next_seq(account) if exposure is not None else None)
-        self._audit.record(
-            "order.sent", actor, f"{purpose} {_describe(request, order)} accepted as {order.id} ({order.status})",
-            account=account, data={"request": _request_dict(request), "order_id": order.id, "status": order.status},
-        )
-        return GatewayResult(True, client_id, order, tuple(verdicts), "accepted")
-
-    def _failed_send(
-        self, account: str, request: OrderRequest, purpose: str, actor: str, verdicts: list[Verdict],
-        exc: BaseException,
-    ) -> GatewayResult:
-        """Record a send that raised: a duplicate id is the same order placed already; others are rejections."""
-        client_id = request.client_id or ""
-        if isinstance(exc, DuplicateClientIdError):
-            # Another process sent this very intent first: the exchange holds exactly one such order.
-            self._finish(client_id, "accepted", {"message": "already on the exchange (duplicate client id)"})
-            return GatewayResult(True, client_id, None, tuple(verdicts), "already placed", duplicate=True)
-        if isinstance(exc, ExchangeError):
-            self._finish(client_id, "rejected", {"error": exc.describe()})
-            self._audit.record(
-                "order.rejected", actor, f"{purpose} {_describe(request)} rejected by the exchange: {exc.describe()}",
-                account=account, data={"request": _request_dict(request), "error": exc.describe()},
-            )
-            return GatewayResult(False, client_id, None, tuple(verdicts), exc.describe())
-        # not an answer from the venue (a bug, an interrupt): the order may or may not be out; the intent is marked
-        # failed, not left pending forever, and it counts as in flight until it expires (when unsure, deny)
-        self._finish(client_id, "failed", {"error": f"{type(exc).__name__}: {exc}"})
-        raise exc
-
     def _claim(
         self, account: str, request: OrderRequest, purpose: str, actor: str, exposure: Decimal | None = None
     ) -> GatewayResult | None:
-        """Record the intent as pending; if it was seen before, return its earlier outcome instead."""
-        now = self._clock.now()
-        client_id = request.client_id or ""
-        try:
-            with Session(self._engine) as session, session.begin():
-                recorded = _request_dict(request)
-                if exposure is not None:
-                    recorded["exposure_price"] = str(exposure)
-                session.add(OrderIntent(
-                    client_id=client_id, account=account, created_at=now, updated_at=now, purpose=purpose,
-                    actor=actor, status="pending", request=recorded, gate_seq=0 if exposure is not None else None,
-                ))
-            return None
-        except IntegrityError:
-            with Session(self._engine) as session:
-                row = session.get(OrderIntent, client_id)
-                status, result = (row.status, row.result or {}) if row else ("pending", {})
-            log.info("intent %s seen before (%s); not sent again", client_id, status)
-            return GatewayResult(
-                status == "accepted", client_id, None, (), f"intent already {status}: {result}", duplicate=True
-            )
-
-    def _finish(self, client_id: str, status: str, result: dict[str, Any], seq: int | None = None) -> None:
-        with Session(self._engine) as session, session.begin():
-            row = session.get(OrderIntent, client_id)
-            if row is not None:
-                row.status, row.result, row.updated_at = status, result, self._clock.now()
-                if seq is not None:
-                    row.gate_seq = seq
-
-
-def _describe(r: OrderRequest, order: Order | None = None) -> str:
-    if _whole_position(r):
-        return _describe_close(r, order)
-    price = f" @ {r.price}" if r.price is not None else ""
-    ro = " reduce-only" if r.reduce_only else ""
-    return f"{r.side} {r.qty} {r.symbol} {r.type}{price}{ro}"
-
-
-def _whole_position(r: OrderRequest) -> bool:
-    """Say whether ``r`` stands for closing a whole position (sent with no quantity of its own)."""
-    return r.reduce_only and r.type is OrderType.MARKET and r.qty == 0
-
-
-def _describe_close(r: OrderRequest, order: Order | None) -> str:
-    """Describe a whole-position close by the size the venue closed ("0.5 XRP (whole position)"), never as size 0."""
-    base = r.symbol.split("/")[0]
-    size = order.filled_qty or order.qty if order is not None else None
-    what = f"{size.normalize():f} {base} (whole position)" if size else f"the whole {base} position"
-    return f"{what} on {r.symbol}: {r.side} at market, reduce-only"
-
-
-def _request_dict(r: OrderRequest) -> dict[str, Any]:
-    return {
-        "symbol": r.symbol, "side": r.side.value, "type": r.type.value, "qty": str(r.qty),
-        "price": None if r.price is None else str(r.price), "reduce_only": r.reduce_only, "client_id": r.client_id,
-        "leverage": r.leverage, "stop_loss": None if r.stop_loss is None else str(r.stop_loss),
-        "take_profit": None if r.take_profit is None else str(r.take_profit),
-    }
-
-
-def _verdict_dict(v: Verdict) -> dict[str, Any]:
-    return {"allowed": v.allowed, "rule": v.rule, "label": rule_label(v.rule), "reason": v.reason,
-            "until": v.until.isoformat() if v.until else None}
+        """Record the intent as pending; if it was seen before, return its earlier outcome (``gateway_batch``)."""
+        return self._records.claim(account, request, purpose, actor, exposure)

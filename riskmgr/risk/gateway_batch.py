@@ -33,7 +33,10 @@ from sqlalchemy.orm import Session
 from riskmgr.core.domain import Order, OrderRequest, OrderType, PositionSide, Verdict
 from riskmgr.core.errors import DuplicateClientIdError, ExchangeError
 from riskmgr.persistence.models import OrderIntent
-from riskmgr.risk.gateway import GatewayResult, OrderGateway, _describe, _request_dict, client_id_for
+from riskmgr.risk.gate_records import GatewayResult, client_id_for
+from riskmgr.risk.gate_records import describe as _describe
+from riskmgr.risk.gate_records import request_dict as _request_dict
+from riskmgr.risk.gateway import OrderGateway
 
 log = logging.getLogger(__name__)
 Outcome = Any  # an Order, or the exception the send raised
