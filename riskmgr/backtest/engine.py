@@ -155,10 +155,13 @@ def run_events(inp: EngineInput, signals: EntrySignals, progress: Progress | Non
         if pending is not None and pending.limit is None and acct.holding is None and not acct.bust:
             c = i  # a market entry fills at this bar's open: what next_event would answer, with nothing to skip
             if rider.ok:
-                if not rider.enter(acct, c):  # False: the bar was not quiet after the fill; its step ran in full
-                    _after_step(acct, c, signals, sides, plan, marks)
-                i = c + 1
-                continue
+                c = rider.enter(acct, i)  # the fill, then the quiet bars of the position passed over
+                if c < 0:  # the entry bar was not quiet after the fill; its step ran in full
+                    _after_step(acct, i, signals, sides, plan, marks)
+                    i += 1
+                    continue
+                if c >= n:
+                    break
         else:
             c, again = _next_stop(acct, i, rider, signal_bars, funding_bars)
             if c >= n:

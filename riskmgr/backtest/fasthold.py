@@ -97,12 +97,13 @@ class Marks:
 class Rider:
     """The run's constants of the held-position pass (the thresholds as floats, the funding bars as a list)."""
 
-    __slots__ = ("day_start", "funding", "funding_set", "loss", "marks", "move", "ok", "peak", "tiers", "trigger",
-                 "wallet")
+    __slots__ = ("day_start", "funding", "funding_set", "loss", "marks", "move", "n", "ok", "peak", "tiers",
+                 "trigger", "wallet")
 
     def __init__(self, acct: SimAccount, funding_bars: np.ndarray | None, marks: Marks):
         limits = acct.limits
         self.marks = marks
+        self.n = len(acct.s)
         self.funding = None if funding_bars is None else funding_bars.tolist()
         self.funding_set = frozenset(self.funding or ())
         # the float of the wallet, the peak and the opening equity, kept while each is the same Decimal object
@@ -119,57 +120,51 @@ class Rider:
             self.ok = bool(np.all((s.low > 0) & (s.low <= s.open) & (s.open <= s.high) & (s.low <= s.close)
                                   & (s.close <= s.high) & (s.high < INF))) and acct.fill_plan is not None
 
-    def ride(self, acct: SimAccount, i: int) -> int:
+    def ride(self, acct: SimAccount, i: int, settled: int = -1) -> int:
         """From bar ``i`` with a position held, pass over the quiet bars; return the next bar the exact step must
-        process (``len(series)``: none), its funding already paid when ``fastpoll.prepay_funding`` would pay it."""
-        n = len(acct.s)
+        process (``len(series)``: none), its funding already paid when ``fastpoll.prepay_funding`` would pay it.
+        ``settled``: a funding bar that owes nothing (the position was not held at its open), searched like any."""
+        n = self.n
         h = acct.holding
         while h is not None:
-            c, best = self._next(acct, h, i, n)
+            levels = self._levels(acct, h)
+            c, best = self._next(acct, i, n, levels, max(settled, acct.funded_bar))
             if c > i:
-                _, _, _, _, sq, entry = self._levels(acct, h)
+                sq, entry = levels[4], levels[5]
                 self._catch_up(acct, sq, entry, best)
                 self.marks.add(acct, i, c, (self.wallet[1], sq, entry))
             if c >= n:
                 return n
-            if c not in self.funding_set or not fastpoll.prepay_funding(acct, c):
+            if c == settled or c not in self.funding_set or not fastpoll.prepay_funding(acct, c):
                 return c
             i = c  # funding paid at the open of a held bar: search that bar again with the new wallet
         return i
 
-    def enter(self, acct: SimAccount, c: int) -> bool:
-        """Fill the pending market entry at bar ``c``'s open as ``fastpoll.step`` does; True when the bar is then
-        certainly quiet (no exit in it, nothing for the poll at its close), its peak and equity taken here; False
-        when the rest of the step (the exit search of the entry bar, the poll) ran in full.
+    def enter(self, acct: SimAccount, c: int) -> int:
+        """Fill the pending market entry at bar ``c``'s open as ``fastpoll.step`` does, then pass over the quiet
+        bars from ``c`` on as ``ride`` does; return the next bar the exact step must process (``ride``'s answer),
+        or -1 when bar ``c`` itself was not quiet and the rest of its step (the exit search of the entry bar, the
+        poll) ran in full.
 
-        The quiet test is the held-position search's, on this one bar: the same widened levels and thresholds.
+        Bar ``c``'s quiet test is the held-position search's first bar: the same widened levels and thresholds.
+        Its funding is owed by a position held at its open, and there was none: the search does not stop there.
         """
         s = acct.s
         if s.day.item(c) != acct.day:  # the poll opens a new risk day here: the full step
             fastpoll.market_fill(acct, c)
             fastpoll._poll(acct, c)
-            return False
+            return -1
         fastpoll.open_market(acct, c)
         h = acct.holding
         if h is None:  # refused (insufficient margin): the rest of the step is the poll
             fastpoll._poll(acct, c)
-            return False
-        down, up, close_low, close_high, sign_qty, entry = self._levels(acct, h)
-        low, high, close = s.low.item(c), s.high.item(c), s.close.item(c)
-        wallet, peak, day_start = self._figures(acct)
-        equity = wallet + sign_qty * (close - entry)
-        running = equity if equity > peak else peak
-        drawdown = self._tier(acct)
-        if (low <= down or high >= up or close <= close_low or close >= close_high or equity <= 0
-                or (drawdown is not None and (running - equity) / running * 100 >= drawdown - PCT_EPS)
-                or (acct.daily_hit_day != acct.day
-                    and (day_start - equity) / day_start * 100 >= self.loss - PCT_EPS)):
+            return -1
+        found = self.ride(acct, c, c)
+        if found == c:  # c's funding is not due, so the search stopped at c itself: c may act
             fastpoll._exits(acct, h, c)  # rider.ok: the fill plan is there
             fastpoll._poll(acct, c)
-            return False
-        self._catch_up(acct, sign_qty, entry, close)
-        self.marks.add(acct, c, c + 1, (wallet, sign_qty, entry))
-        return True
+            return -1
+        return found
 
     def _catch_up(self, acct: SimAccount, sq: float, entry: float, best: float) -> None:
         """``SimAccount.catch_up`` given the most favourable close (and the position's sign x qty and entry as
@@ -202,26 +197,25 @@ class Rider:
             day_start = self.day_start = (acct.day_start, float(acct.day_start))
         return kept[1], peak[1], day_start[1]
 
-    def _end(self, acct: SimAccount, i: int, n: int) -> int:
-        """The first bar of the next risk day or the next funding bar not yet paid, whichever comes first."""
-        end = min(n, acct.s.day_start_bar((acct.day or 0) + 1))
+    def _next(self, acct: SimAccount, i: int, n: int, levels: tuple[float, ...], settled: int) -> tuple[int, float]:
+        """``screening._holding``: the first bar at or after ``i`` where something may act (or the stretch's end:
+        the first bar of the next risk day or the next funding bar not ``settled``), and the most favourable close
+        of the bars before it."""
+        s = acct.s
+        end = s.day_start_bar((acct.day or 0) + 1)
+        if end > n:
+            end = n
         funding = self.funding
         if funding is not None:
             k = bisect_left(funding, i)
-            if k < len(funding) and funding[k] == acct.funded_bar:
-                k += 1  # its funding is paid: the rest of that bar is searched like any other
+            if k < len(funding) and funding[k] == settled:
+                k += 1  # its funding is paid (or not owed): the rest of that bar is searched like any other
             if k < len(funding) and funding[k] < end:
                 end = funding[k]
-        return end
-
-    def _next(self, acct: SimAccount, h: Holding, i: int, n: int) -> tuple[int, float]:
-        """``screening._holding``: the first bar at or after ``i`` where something may act (or the stretch's end),
-        and the most favourable close of the bars before it."""
-        s = acct.s
-        end = self._end(acct, i, n)
         near = min(end, i + NEAR)
-        drawdown = self._tier(acct)
-        down, up, close_low, close_high, sign_qty, entry = self._levels(acct, h)
+        state = acct.status.state
+        drawdown = self.tiers[state] if state in self.tiers else self._tier(acct)
+        down, up, close_low, close_high, sign_qty, entry = levels
         wallet, running, day_start = self._figures(acct)
         dd_at = None if drawdown is None else drawdown - PCT_EPS
         loss_at = None if acct.daily_hit_day == acct.day else self.loss - PCT_EPS
@@ -236,11 +230,11 @@ class Rider:
                 return i + k, _best(closes[:k], sign_qty)
         a = c = near
         if a < end:
-            levels = _Levels.of(acct, h)
+            levels_ = _Levels.of(acct, acct.held())
             c = end
             while a < end:
                 b = min(end, a + WINDOW)
-                hit, running = levels.first(s, a, b, running)
+                hit, running = levels_.first(s, a, b, running)
                 if hit >= 0:
                     c = a + hit
                     break
