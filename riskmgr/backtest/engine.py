@@ -65,6 +65,7 @@ worded by the same code as live. The plain bar-by-bar loop of the tests runs onl
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, tzinfo
@@ -150,6 +151,7 @@ def run_events(inp: EngineInput, signals: EntrySignals, progress: Progress | Non
     plan = DecisionPlan.of(acct)
     marks = Marks(i)
     rider = Rider(acct, funding_bars, marks)
+    rider.signal_list = signal_bars.tolist()
     while i < n:
         pending = acct.pending
         if pending is not None and pending.limit is None and acct.holding is None and not acct.bust:
@@ -192,7 +194,7 @@ def _next_stop(acct: SimAccount, i: int, rider: Rider, signal_bars: np.ndarray, 
     if acct.pending is None and acct.holding is not None and not acct.bust and rider.ok:
         return rider.ride(acct, i), False  # next_event, skip and prepay_funding of a held position
     if acct.idle and acct.block is None and acct.status.state is TradingState.ACTIVE:
-        c = next_signal(signal_bars, i, n)  # next_event and skip of an idle, open account: the next signal
+        c = next_signal(rider.signal_list, i, n)  # next_event and skip of an idle, open account: the next signal
         rider.marks.add(acct, i, c)
         return c, False
     c = min(next_event(acct, i, signal_bars, funding_bars), n)
@@ -200,16 +202,17 @@ def _next_stop(acct: SimAccount, i: int, rider: Rider, signal_bars: np.ndarray, 
     return c, c < n and fastpoll.prepay_funding(acct, c)
 
 
-def next_signal(signal_bars: np.ndarray, i: int, n: int) -> int:
-    """Return the first signal bar at or after ``i`` (``n``: none)."""
-    k = int(signal_bars.searchsorted(i))
-    return signal_bars.item(k) if k < signal_bars.shape[0] else n
+def next_signal(signal_bars: list[int], i: int, n: int) -> int:
+    """Return the first signal bar at or after ``i`` (``n``: none), from the signal bars as a sorted list."""
+    k = bisect_left(signal_bars, i)
+    return signal_bars[k] if k < len(signal_bars) else n
 
 
 def _after_step(acct: SimAccount, c: int, signals: EntrySignals, sides: np.ndarray, plan: DecisionPlan,
                 marks: Marks) -> None:
     """After bar ``c``'s step: decide its signal on an idle account, then mark its equity."""
-    if acct.idle and sides[c] != 0 and not try_place(acct, c, signals, plan) and not try_shut(acct, c, signals, plan):
+    if (acct.idle and sides.item(c) != 0 and not try_place(acct, c, signals, plan)
+            and not try_shut(acct, c, signals, plan)):
         decide(acct, c, signals)  # a denial by the order's own rules, or an input only the full path judges
     marks.add(acct, c, c + 1)
 

@@ -25,6 +25,7 @@ The bar-by-bar loop of the tests runs none of this; the engine equals it exactly
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -35,6 +36,7 @@ from riskmgr.core.domain import PositionSide
 
 INF, NAN = float("inf"), float("nan")
 NEAR = 48  # bars read one by one before the array search (a held stretch rarely runs longer)
+FLOOR_MARGIN = 1e-9  # the drawdown and daily-loss thresholds' relative widening in the scan's equity floor
 PEAK_MARGIN = 1e-9  # a float equity this far (relative) below the float peak is certainly below the Decimal peak
 
 
@@ -97,13 +99,14 @@ class Marks:
 class Rider:
     """The run's constants of the held-position pass (the thresholds as floats, the funding bars as a list)."""
 
-    __slots__ = ("day_start", "funding", "funding_set", "loss", "marks", "move", "n", "ok", "peak", "tiers",
-                 "trigger", "wallet")
+    __slots__ = ("day_start", "funding", "funding_set", "loss", "marks", "move", "n", "ok", "peak", "signal_list",
+                 "tiers", "trigger", "wallet")
 
     def __init__(self, acct: SimAccount, funding_bars: np.ndarray | None, marks: Marks):
         limits = acct.limits
         self.marks = marks
         self.n = len(acct.s)
+        self.signal_list: list[int] = []  # the run's signal bars, in order (the engine sets them)
         self.funding = None if funding_bars is None else funding_bars.tolist()
         self.funding_set = frozenset(self.funding or ())
         # the float of the wallet, the peak and the opening equity, kept while each is the same Decimal object
@@ -215,19 +218,15 @@ class Rider:
         near = min(end, i + NEAR)
         state = acct.status.state
         drawdown = self.tiers[state] if state in self.tiers else self._tier(acct)
-        down, up, close_low, close_high, sign_qty, entry = levels
+        sign_qty = levels[4]
         wallet, running, day_start = self._figures(acct)
         dd_at = None if drawdown is None else drawdown - PCT_EPS
         loss_at = None if acct.daily_hit_day == acct.day else self.loss - PCT_EPS
-        lows, highs, closes = s.low[i:near].tolist(), s.high[i:near].tolist(), s.close[i:near].tolist()
-        for k, close in enumerate(closes):  # screening._scan, the same tests in the same order
-            equity = wallet + sign_qty * (close - entry)
-            if equity > running:
-                running = equity
-            if (lows[k] <= down or highs[k] >= up or close <= close_low or close >= close_high or equity <= 0
-                    or (dd_at is not None and (running - equity) / running * 100 >= dd_at)
-                    or (loss_at is not None and (day_start - equity) / day_start * 100 >= loss_at)):
-                return i + k, _best(closes[:k], sign_qty)
+        closes = s.close[i:near].tolist()
+        rows = zip(s.low[i:near].tolist(), s.high[i:near].tolist(), closes, strict=True)
+        hit, running = _scan(rows, levels, wallet, running, day_start, dd_at, loss_at)
+        if hit >= 0:
+            return i + hit, _best(closes[:hit], sign_qty)
         a = c = near
         if a < end:
             levels_ = _Levels.of(acct, acct.held())
@@ -279,6 +278,54 @@ class Rider:
                  (1.0 if long else -1.0) * float(h.qty), entry)
         h.scan_levels = (key, found)
         return found
+
+
+def _scan(rows: Iterator[tuple[float, float, float]], levels: tuple[float, ...], wallet: float, running: float,
+          day_start: float, dd_at: float | None, loss_at: float | None) -> tuple[int, float]:
+    """``screening._scan`` over (low, high, close) rows: the offset of the first that may act (-1: none) and the
+    running float peak, the same float tests in the same order.
+
+    The drawdown and daily-loss tests divide at every bar; they fire only when the equity is at or below a floor
+    (zero, the opening equity less the loss limit, the running peak less the drawdown tier) that changes only with
+    the running peak. So a bar is first held against that floor, widened by a relative 1e-9 of the thresholds
+    (far more than the few roundings of either side), and only a bar at or below it is put to the tests
+    themselves; figures for which that margin is not certain (a peak or opening equity not above 0, a threshold
+    under 0.001 %) take the tests at every bar.
+    """
+    down, up, close_low, close_high, sign_qty, entry = levels
+    dd, loss = dd_at is not None, loss_at is not None
+    if (dd and not (running > 0 and dd_at >= 1e-3)) or (loss and not (day_start > 0 and loss_at >= 1e-3)):  # type: ignore[operator]
+        return _scan_each(rows, levels, wallet, running, day_start, dd_at, loss_at)
+    dd_keep = 1 - dd_at / 100 * (1 - FLOOR_MARGIN) if dd else -INF  # type: ignore[operator]
+    base = max(0.0, day_start * (1 - loss_at / 100 * (1 - FLOOR_MARGIN))) if loss else 0.0  # type: ignore[operator]
+    floor = max(base, running * dd_keep)
+    for k, (low, high, close) in enumerate(rows):
+        equity = wallet + sign_qty * (close - entry)
+        if equity > running:
+            running = equity
+            floor = max(base, running * dd_keep)
+        if (low <= down or high >= up or close <= close_low or close >= close_high or equity <= floor) and (
+                low <= down or high >= up or close <= close_low or close >= close_high or equity <= 0
+                or (dd and (running - equity) / running * 100 >= dd_at)  # type: ignore[operator]
+                or (loss and (day_start - equity) / day_start * 100 >= loss_at)):  # type: ignore[operator]
+            return k, running
+    return -1, running
+
+
+def _scan_each(rows: Iterator[tuple[float, float, float]], levels: tuple[float, ...], wallet: float,
+               running: float, day_start: float, dd_at: float | None, loss_at: float | None) -> tuple[int, float]:
+    """``_scan`` with every test at every bar."""
+    down, up, close_low, close_high, sign_qty, entry = levels
+    dd, loss = dd_at is not None, loss_at is not None
+    for k, (low, high, close) in enumerate(rows):
+        equity = wallet + sign_qty * (close - entry)
+        if equity > running:
+            running = equity
+        if (low <= down or high >= up or close <= close_low or close >= close_high or equity <= 0
+                or (dd and (running - equity) / running * 100 >= dd_at)  # type: ignore[operator]
+                or (loss and (day_start - equity) / day_start * 100 >= loss_at)):  # type: ignore[operator]
+            return k, running
+    return -1, running
 
 
 def _best(closes: list[float], sign_qty: float) -> float:
