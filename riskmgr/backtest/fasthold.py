@@ -294,10 +294,12 @@ def _scan(rows: Iterator[tuple[float, float, float]], levels: tuple[float, ...],
     """
     down, up, close_low, close_high, sign_qty, entry = levels
     dd, loss = dd_at is not None, loss_at is not None
-    if (dd and not (running > 0 and dd_at >= 1e-3)) or (loss and not (day_start > 0 and loss_at >= 1e-3)):  # type: ignore[operator]
+    dd_pct = INF if dd_at is None else dd_at  # INF: not read (``dd`` is False)
+    loss_pct = INF if loss_at is None else loss_at
+    if (dd and not (running > 0 and dd_pct >= 1e-3)) or (loss and not (day_start > 0 and loss_pct >= 1e-3)):
         return _scan_each(rows, levels, wallet, running, day_start, dd_at, loss_at)
-    dd_keep = 1 - dd_at / 100 * (1 - FLOOR_MARGIN) if dd else -INF  # type: ignore[operator]
-    base = max(0.0, day_start * (1 - loss_at / 100 * (1 - FLOOR_MARGIN))) if loss else 0.0  # type: ignore[operator]
+    dd_keep = 1 - dd_pct / 100 * (1 - FLOOR_MARGIN) if dd else -INF
+    base = max(0.0, day_start * (1 - loss_pct / 100 * (1 - FLOOR_MARGIN))) if loss else 0.0
     floor = max(base, running * dd_keep)
     for k, (low, high, close) in enumerate(rows):
         equity = wallet + sign_qty * (close - entry)
@@ -306,8 +308,8 @@ def _scan(rows: Iterator[tuple[float, float, float]], levels: tuple[float, ...],
             floor = max(base, running * dd_keep)
         if (low <= down or high >= up or close <= close_low or close >= close_high or equity <= floor) and (
                 low <= down or high >= up or close <= close_low or close >= close_high or equity <= 0
-                or (dd and (running - equity) / running * 100 >= dd_at)  # type: ignore[operator]
-                or (loss and (day_start - equity) / day_start * 100 >= loss_at)):  # type: ignore[operator]
+                or (dd and (running - equity) / running * 100 >= dd_pct)
+                or (loss and (day_start - equity) / day_start * 100 >= loss_pct)):
             return k, running
     return -1, running
 
@@ -317,13 +319,15 @@ def _scan_each(rows: Iterator[tuple[float, float, float]], levels: tuple[float, 
     """``_scan`` with every test at every bar."""
     down, up, close_low, close_high, sign_qty, entry = levels
     dd, loss = dd_at is not None, loss_at is not None
+    dd_pct = INF if dd_at is None else dd_at  # INF: not read (``dd`` is False)
+    loss_pct = INF if loss_at is None else loss_at
     for k, (low, high, close) in enumerate(rows):
         equity = wallet + sign_qty * (close - entry)
         if equity > running:
             running = equity
         if (low <= down or high >= up or close <= close_low or close >= close_high or equity <= 0
-                or (dd and (running - equity) / running * 100 >= dd_at)  # type: ignore[operator]
-                or (loss and (day_start - equity) / day_start * 100 >= loss_at)):  # type: ignore[operator]
+                or (dd and (running - equity) / running * 100 >= dd_pct)
+                or (loss and (day_start - equity) / day_start * 100 >= loss_pct)):
             return k, running
     return -1, running
 
