@@ -14,10 +14,12 @@ step, and to start over at that bar. ``ride`` does the same in one pass with the
 * the equity curve is written by ``Marks``: each stretch the account does not change over is remembered and the
   whole curve is computed at the end with the same float operations as ``SimAccount.mark_range``.
 
-``enter`` fills a pending market entry at its bar's open (``fastpoll.open_market``) and asks the same search about
-that one bar: when it is quiet (no level reached, nothing for the poll at its close) the exit search and the poll
-of the bar are skipped like those of any quiet held bar; otherwise they run in full. All of it is used only on a
-run whose every bar ``fills.Bar`` accepts (``Rider.ok``, checked once); any other run takes the engine's own path.
+``enter`` fills a pending market entry at its bar's open (``fastpoll.open_market``) and runs the same pass from that
+bar on (its funding is owed only by a position held at its open, so the search does not stop there): when the
+entry bar is quiet (no level reached, nothing for the poll at its close) its exit search and poll are skipped like
+those of any quiet held bar and the pass goes on to the next bar that may act; otherwise they run in full. All of
+it is used only on a run whose every bar ``fills.Bar`` accepts (``Rider.ok``, checked once); any other run takes the
+engine's own path.
 
 The bar-by-bar loop of the tests runs none of this; the engine equals it exactly.
 """
