@@ -285,7 +285,7 @@ class SimAccount:
     def _open(self, j: int, p: PendingEntry, price: Decimal, fee: Decimal, target_from: int) -> None:
         leverage, terms = self.cfg.leverage, self._margin_terms
         margin = fm.initial_margin(price, p.qty, leverage) if terms is None else price * p.qty / terms[0]
-        ms = int(self.s.ts[j])
+        ms = int(self.s.ts.item(j))
         if margin + fee > self.wallet:
             self.deny("insufficient_margin", f"margin {margin:.2f} + fee {fee:.2f} USDT exceeds the wallet "
                       f"{self.wallet:.2f} USDT", ms)
@@ -328,7 +328,8 @@ class SimAccount:
               fee: Decimal | None = None, gross: Decimal | None = None) -> None:
         """Close ``qty`` of the position at ``price`` (taker fee unless given) and book the result."""
         h = self.held()
-        gross = (price - h.entry) * qty * h.side.sign if gross is None else gross  # fills.pnl
+        if gross is None:  # fills.pnl
+            gross = (price - h.entry) * qty * (1 if h.side is PositionSide.LONG else -1)
         fee = price * qty * self.cfg.fill.taker_fee if fee is None else fee  # fills.fee_for
         entry_share = h.entry_fee * qty / h.opened_qty
         self.wallet += gross - fee

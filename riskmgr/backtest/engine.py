@@ -65,6 +65,7 @@ worded by the same code as live. The plain bar-by-bar loop of the tests runs onl
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, tzinfo
@@ -150,15 +151,19 @@ def run_events(inp: EngineInput, signals: EntrySignals, progress: Progress | Non
     plan = DecisionPlan.of(acct)
     marks = Marks(i)
     rider = Rider(acct, funding_bars, marks)
+    rider.signal_list = signal_bars.tolist()
     while i < n:
         pending = acct.pending
         if pending is not None and pending.limit is None and acct.holding is None and not acct.bust:
             c = i  # a market entry fills at this bar's open: what next_event would answer, with nothing to skip
             if rider.ok:
-                if not rider.enter(acct, c):  # False: the bar was not quiet after the fill; its step ran in full
-                    _after_step(acct, c, signals, sides, plan, marks)
-                i = c + 1
-                continue
+                c = rider.enter(acct, i)  # the fill, then the quiet bars of the position passed over
+                if c < 0:  # the entry bar was not quiet after the fill; its step ran in full
+                    _after_step(acct, i, signals, sides, plan, marks)
+                    i += 1
+                    continue
+                if c >= n:
+                    break
         else:
             c, again = _next_stop(acct, i, rider, signal_bars, funding_bars)
             if c >= n:
@@ -189,7 +194,7 @@ def _next_stop(acct: SimAccount, i: int, rider: Rider, signal_bars: np.ndarray, 
     if acct.pending is None and acct.holding is not None and not acct.bust and rider.ok:
         return rider.ride(acct, i), False  # next_event, skip and prepay_funding of a held position
     if acct.idle and acct.block is None and acct.status.state is TradingState.ACTIVE:
-        c = next_signal(signal_bars, i, n)  # next_event and skip of an idle, open account: the next signal
+        c = next_signal(rider.signal_list, i, n)  # next_event and skip of an idle, open account: the next signal
         rider.marks.add(acct, i, c)
         return c, False
     c = min(next_event(acct, i, signal_bars, funding_bars), n)
@@ -197,16 +202,17 @@ def _next_stop(acct: SimAccount, i: int, rider: Rider, signal_bars: np.ndarray, 
     return c, c < n and fastpoll.prepay_funding(acct, c)
 
 
-def next_signal(signal_bars: np.ndarray, i: int, n: int) -> int:
-    """Return the first signal bar at or after ``i`` (``n``: none)."""
-    k = int(signal_bars.searchsorted(i))
-    return signal_bars.item(k) if k < signal_bars.shape[0] else n
+def next_signal(signal_bars: list[int], i: int, n: int) -> int:
+    """Return the first signal bar at or after ``i`` (``n``: none), from the signal bars as a sorted list."""
+    k = bisect_left(signal_bars, i)
+    return signal_bars[k] if k < len(signal_bars) else n
 
 
 def _after_step(acct: SimAccount, c: int, signals: EntrySignals, sides: np.ndarray, plan: DecisionPlan,
                 marks: Marks) -> None:
     """After bar ``c``'s step: decide its signal on an idle account, then mark its equity."""
-    if acct.idle and sides[c] != 0 and not try_place(acct, c, signals, plan) and not try_shut(acct, c, signals, plan):
+    if (acct.idle and sides.item(c) != 0 and not try_place(acct, c, signals, plan)
+            and not try_shut(acct, c, signals, plan)):
         decide(acct, c, signals)  # a denial by the order's own rules, or an input only the full path judges
     marks.add(acct, c, c + 1)
 

@@ -14,10 +14,12 @@ step, and to start over at that bar. ``ride`` does the same in one pass with the
 * the equity curve is written by ``Marks``: each stretch the account does not change over is remembered and the
   whole curve is computed at the end with the same float operations as ``SimAccount.mark_range``.
 
-``enter`` fills a pending market entry at its bar's open (``fastpoll.open_market``) and asks the same search about
-that one bar: when it is quiet (no level reached, nothing for the poll at its close) the exit search and the poll
-of the bar are skipped like those of any quiet held bar; otherwise they run in full. All of it is used only on a
-run whose every bar ``fills.Bar`` accepts (``Rider.ok``, checked once); any other run takes the engine's own path.
+``enter`` fills a pending market entry at its bar's open (``fastpoll.open_market``) and runs the same pass from that
+bar on (its funding is owed only by a position held at its open, so the search does not stop there): when the
+entry bar is quiet (no level reached, nothing for the poll at its close) its exit search and poll are skipped like
+those of any quiet held bar and the pass goes on to the next bar that may act; otherwise they run in full. All of
+it is used only on a run whose every bar ``fills.Bar`` accepts (``Rider.ok``, checked once); any other run takes the
+engine's own path.
 
 The bar-by-bar loop of the tests runs none of this; the engine equals it exactly.
 """
@@ -25,6 +27,7 @@ The bar-by-bar loop of the tests runs none of this; the engine equals it exactly
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -35,6 +38,7 @@ from riskmgr.core.domain import PositionSide
 
 INF, NAN = float("inf"), float("nan")
 NEAR = 48  # bars read one by one before the array search (a held stretch rarely runs longer)
+FLOOR_MARGIN = 1e-9  # the drawdown and daily-loss thresholds' relative widening in the scan's equity floor
 PEAK_MARGIN = 1e-9  # a float equity this far (relative) below the float peak is certainly below the Decimal peak
 
 
@@ -97,12 +101,14 @@ class Marks:
 class Rider:
     """The run's constants of the held-position pass (the thresholds as floats, the funding bars as a list)."""
 
-    __slots__ = ("day_start", "funding", "funding_set", "loss", "marks", "move", "ok", "peak", "tiers", "trigger",
-                 "wallet")
+    __slots__ = ("day_start", "funding", "funding_set", "loss", "marks", "move", "n", "ok", "peak", "signal_list",
+                 "tiers", "trigger", "wallet")
 
     def __init__(self, acct: SimAccount, funding_bars: np.ndarray | None, marks: Marks):
         limits = acct.limits
         self.marks = marks
+        self.n = len(acct.s)
+        self.signal_list: list[int] = []  # the run's signal bars, in order (the engine sets them)
         self.funding = None if funding_bars is None else funding_bars.tolist()
         self.funding_set = frozenset(self.funding or ())
         # the float of the wallet, the peak and the opening equity, kept while each is the same Decimal object
@@ -119,57 +125,51 @@ class Rider:
             self.ok = bool(np.all((s.low > 0) & (s.low <= s.open) & (s.open <= s.high) & (s.low <= s.close)
                                   & (s.close <= s.high) & (s.high < INF))) and acct.fill_plan is not None
 
-    def ride(self, acct: SimAccount, i: int) -> int:
+    def ride(self, acct: SimAccount, i: int, settled: int = -1) -> int:
         """From bar ``i`` with a position held, pass over the quiet bars; return the next bar the exact step must
-        process (``len(series)``: none), its funding already paid when ``fastpoll.prepay_funding`` would pay it."""
-        n = len(acct.s)
+        process (``len(series)``: none), its funding already paid when ``fastpoll.prepay_funding`` would pay it.
+        ``settled``: a funding bar that owes nothing (the position was not held at its open), searched like any."""
+        n = self.n
         h = acct.holding
         while h is not None:
-            c, best = self._next(acct, h, i, n)
+            levels = self._levels(acct, h)
+            c, best = self._next(acct, i, n, levels, max(settled, acct.funded_bar))
             if c > i:
-                _, _, _, _, sq, entry = self._levels(acct, h)
+                sq, entry = levels[4], levels[5]
                 self._catch_up(acct, sq, entry, best)
                 self.marks.add(acct, i, c, (self.wallet[1], sq, entry))
             if c >= n:
                 return n
-            if c not in self.funding_set or not fastpoll.prepay_funding(acct, c):
+            if c == settled or c not in self.funding_set or not fastpoll.prepay_funding(acct, c):
                 return c
             i = c  # funding paid at the open of a held bar: search that bar again with the new wallet
         return i
 
-    def enter(self, acct: SimAccount, c: int) -> bool:
-        """Fill the pending market entry at bar ``c``'s open as ``fastpoll.step`` does; True when the bar is then
-        certainly quiet (no exit in it, nothing for the poll at its close), its peak and equity taken here; False
-        when the rest of the step (the exit search of the entry bar, the poll) ran in full.
+    def enter(self, acct: SimAccount, c: int) -> int:
+        """Fill the pending market entry at bar ``c``'s open as ``fastpoll.step`` does, then pass over the quiet
+        bars from ``c`` on as ``ride`` does; return the next bar the exact step must process (``ride``'s answer),
+        or -1 when bar ``c`` itself was not quiet and the rest of its step (the exit search of the entry bar, the
+        poll) ran in full.
 
-        The quiet test is the held-position search's, on this one bar: the same widened levels and thresholds.
+        Bar ``c``'s quiet test is the held-position search's first bar: the same widened levels and thresholds.
+        Its funding is owed by a position held at its open, and there was none: the search does not stop there.
         """
         s = acct.s
         if s.day.item(c) != acct.day:  # the poll opens a new risk day here: the full step
             fastpoll.market_fill(acct, c)
             fastpoll._poll(acct, c)
-            return False
+            return -1
         fastpoll.open_market(acct, c)
         h = acct.holding
         if h is None:  # refused (insufficient margin): the rest of the step is the poll
             fastpoll._poll(acct, c)
-            return False
-        down, up, close_low, close_high, sign_qty, entry = self._levels(acct, h)
-        low, high, close = s.low.item(c), s.high.item(c), s.close.item(c)
-        wallet, peak, day_start = self._figures(acct)
-        equity = wallet + sign_qty * (close - entry)
-        running = equity if equity > peak else peak
-        drawdown = self._tier(acct)
-        if (low <= down or high >= up or close <= close_low or close >= close_high or equity <= 0
-                or (drawdown is not None and (running - equity) / running * 100 >= drawdown - PCT_EPS)
-                or (acct.daily_hit_day != acct.day
-                    and (day_start - equity) / day_start * 100 >= self.loss - PCT_EPS)):
+            return -1
+        found = self.ride(acct, c, c)
+        if found == c:  # c's funding is not due, so the search stopped at c itself: c may act
             fastpoll._exits(acct, h, c)  # rider.ok: the fill plan is there
             fastpoll._poll(acct, c)
-            return False
-        self._catch_up(acct, sign_qty, entry, close)
-        self.marks.add(acct, c, c + 1, (wallet, sign_qty, entry))
-        return True
+            return -1
+        return found
 
     def _catch_up(self, acct: SimAccount, sq: float, entry: float, best: float) -> None:
         """``SimAccount.catch_up`` given the most favourable close (and the position's sign x qty and entry as
@@ -202,45 +202,40 @@ class Rider:
             day_start = self.day_start = (acct.day_start, float(acct.day_start))
         return kept[1], peak[1], day_start[1]
 
-    def _end(self, acct: SimAccount, i: int, n: int) -> int:
-        """The first bar of the next risk day or the next funding bar not yet paid, whichever comes first."""
-        end = min(n, acct.s.day_start_bar((acct.day or 0) + 1))
+    def _next(self, acct: SimAccount, i: int, n: int, levels: tuple[float, ...], settled: int) -> tuple[int, float]:
+        """``screening._holding``: the first bar at or after ``i`` where something may act (or the stretch's end:
+        the first bar of the next risk day or the next funding bar not ``settled``), and the most favourable close
+        of the bars before it."""
+        s = acct.s
+        end = s.day_start_bar((acct.day or 0) + 1)
+        if end > n:
+            end = n
         funding = self.funding
         if funding is not None:
             k = bisect_left(funding, i)
-            if k < len(funding) and funding[k] == acct.funded_bar:
-                k += 1  # its funding is paid: the rest of that bar is searched like any other
+            if k < len(funding) and funding[k] == settled:
+                k += 1  # its funding is paid (or not owed): the rest of that bar is searched like any other
             if k < len(funding) and funding[k] < end:
                 end = funding[k]
-        return end
-
-    def _next(self, acct: SimAccount, h: Holding, i: int, n: int) -> tuple[int, float]:
-        """``screening._holding``: the first bar at or after ``i`` where something may act (or the stretch's end),
-        and the most favourable close of the bars before it."""
-        s = acct.s
-        end = self._end(acct, i, n)
         near = min(end, i + NEAR)
-        drawdown = self._tier(acct)
-        down, up, close_low, close_high, sign_qty, entry = self._levels(acct, h)
+        state = acct.status.state
+        drawdown = self.tiers[state] if state in self.tiers else self._tier(acct)
+        sign_qty = levels[4]
         wallet, running, day_start = self._figures(acct)
         dd_at = None if drawdown is None else drawdown - PCT_EPS
         loss_at = None if acct.daily_hit_day == acct.day else self.loss - PCT_EPS
-        lows, highs, closes = s.low[i:near].tolist(), s.high[i:near].tolist(), s.close[i:near].tolist()
-        for k, close in enumerate(closes):  # screening._scan, the same tests in the same order
-            equity = wallet + sign_qty * (close - entry)
-            if equity > running:
-                running = equity
-            if (lows[k] <= down or highs[k] >= up or close <= close_low or close >= close_high or equity <= 0
-                    or (dd_at is not None and (running - equity) / running * 100 >= dd_at)
-                    or (loss_at is not None and (day_start - equity) / day_start * 100 >= loss_at)):
-                return i + k, _best(closes[:k], sign_qty)
+        closes = s.close[i:near].tolist()
+        rows = zip(s.low[i:near].tolist(), s.high[i:near].tolist(), closes, strict=True)
+        hit, running = _scan(rows, levels, wallet, running, day_start, dd_at, loss_at)
+        if hit >= 0:
+            return i + hit, _best(closes[:hit], sign_qty)
         a = c = near
         if a < end:
-            levels = _Levels.of(acct, h)
+            levels_ = _Levels.of(acct, acct.held())
             c = end
             while a < end:
                 b = min(end, a + WINDOW)
-                hit, running = levels.first(s, a, b, running)
+                hit, running = levels_.first(s, a, b, running)
                 if hit >= 0:
                     c = a + hit
                     break
@@ -285,6 +280,58 @@ class Rider:
                  (1.0 if long else -1.0) * float(h.qty), entry)
         h.scan_levels = (key, found)
         return found
+
+
+def _scan(rows: Iterator[tuple[float, float, float]], levels: tuple[float, ...], wallet: float, running: float,
+          day_start: float, dd_at: float | None, loss_at: float | None) -> tuple[int, float]:
+    """``screening._scan`` over (low, high, close) rows: the offset of the first that may act (-1: none) and the
+    running float peak, the same float tests in the same order.
+
+    The drawdown and daily-loss tests divide at every bar; they fire only when the equity is at or below a floor
+    (zero, the opening equity less the loss limit, the running peak less the drawdown tier) that changes only with
+    the running peak. So a bar is first held against that floor, widened by a relative 1e-9 of the thresholds
+    (far more than the few roundings of either side), and only a bar at or below it is put to the tests
+    themselves; figures for which that margin is not certain (a peak or opening equity not above 0, a threshold
+    under 0.001 %) take the tests at every bar.
+    """
+    down, up, close_low, close_high, sign_qty, entry = levels
+    dd, loss = dd_at is not None, loss_at is not None
+    dd_pct = INF if dd_at is None else dd_at  # INF: not read (``dd`` is False)
+    loss_pct = INF if loss_at is None else loss_at
+    if (dd and not (running > 0 and dd_pct >= 1e-3)) or (loss and not (day_start > 0 and loss_pct >= 1e-3)):
+        return _scan_each(rows, levels, wallet, running, day_start, dd_at, loss_at)
+    dd_keep = 1 - dd_pct / 100 * (1 - FLOOR_MARGIN) if dd else -INF
+    base = max(0.0, day_start * (1 - loss_pct / 100 * (1 - FLOOR_MARGIN))) if loss else 0.0
+    floor = max(base, running * dd_keep)
+    for k, (low, high, close) in enumerate(rows):
+        equity = wallet + sign_qty * (close - entry)
+        if equity > running:
+            running = equity
+            floor = max(base, running * dd_keep)
+        if (low <= down or high >= up or close <= close_low or close >= close_high or equity <= floor) and (
+                low <= down or high >= up or close <= close_low or close >= close_high or equity <= 0
+                or (dd and (running - equity) / running * 100 >= dd_pct)
+                or (loss and (day_start - equity) / day_start * 100 >= loss_pct)):
+            return k, running
+    return -1, running
+
+
+def _scan_each(rows: Iterator[tuple[float, float, float]], levels: tuple[float, ...], wallet: float,
+               running: float, day_start: float, dd_at: float | None, loss_at: float | None) -> tuple[int, float]:
+    """``_scan`` with every test at every bar."""
+    down, up, close_low, close_high, sign_qty, entry = levels
+    dd, loss = dd_at is not None, loss_at is not None
+    dd_pct = INF if dd_at is None else dd_at  # INF: not read (``dd`` is False)
+    loss_pct = INF if loss_at is None else loss_at
+    for k, (low, high, close) in enumerate(rows):
+        equity = wallet + sign_qty * (close - entry)
+        if equity > running:
+            running = equity
+        if (low <= down or high >= up or close <= close_low or close >= close_high or equity <= 0
+                or (dd and (running - equity) / running * 100 >= dd_pct)
+                or (loss and (day_start - equity) / day_start * 100 >= loss_pct)):
+            return k, running
+    return -1, running
 
 
 def _best(closes: list[float], sign_qty: float) -> float:

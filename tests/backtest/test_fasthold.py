@@ -10,7 +10,7 @@ import pytest
 
 from riskmgr.backtest.account import Holding, SimAccount
 from riskmgr.backtest.engine import EngineInput, build_series, run_events
-from riskmgr.backtest.fasthold import Marks, Rider
+from riskmgr.backtest.fasthold import INF, Marks, Rider, _scan, _scan_each
 from riskmgr.core.domain import PositionSide
 from tests.backtest.helpers import SPEC, bar_by_bar, candles, config, signals
 from tests.backtest.test_fastpath import _same, conservative
@@ -93,7 +93,7 @@ def test_entry_bars_taken_as_quiet_and_held_stretches_equal_the_full_loop(rate, 
 
     def spy(self, acct, c):
         found = enter(self, acct, c)
-        if found:
+        if found >= 0:  # -1: the entry bar was not quiet and took its full step
             quiet.append(c)
         return found
 
@@ -102,6 +102,35 @@ def test_entry_bars_taken_as_quiet_and_held_stretches_equal_the_full_loop(rate, 
 
     assert 20 < len(quiet) <= len(fast.trades) + 1  # an entry bar at most once per position
     _same(fast, bar_by_bar(inp, sig))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_scan_with_its_equity_floor_finds_the_bar_every_test_at_every_bar_finds(seed):
+    rng = np.random.default_rng(seed)
+    for _ in range(400):
+        closes = np.round(100 * np.exp(np.cumsum(rng.normal(0, 0.01, 40))), 2).tolist()
+        rows = [(c - 0.3, c + 0.3, c) for c in closes]
+        qty = float(rng.choice([-30.0, -3.0, 3.0, 30.0]))
+        levels = (-INF, INF, -INF, INF, qty, 100.0)  # no price level: the equity tests alone decide
+        wallet = float(rng.choice([1000.0, 500.0, 100.0]))
+        # the running peak and the opening equity around the wallet; thresholds from tiny (every test) to wide
+        running, day_start = wallet * float(rng.uniform(0.95, 1.1)), wallet * float(rng.uniform(0.95, 1.1))
+        dd_at = rng.choice([None, 1e-4, 0.5, 2.0, 10.0])
+        loss_at = rng.choice([None, 1e-4, 0.5, 3.0])
+        args = (levels, wallet, running, day_start, dd_at, loss_at)
+
+        assert _scan(iter(rows), *args) == _scan_each(iter(rows), *args)
+
+
+def test_the_scan_stops_at_a_bar_exactly_on_the_drawdown_tier():
+    # wallet and peak 1000, 10 units from 100: a drawdown of exactly 10 % at the third close (equity 900)
+    rows = [(99.9, 100.1, 100.0), (99.0, 99.2, 99.1), (89.9, 90.1, 90.0), (80.0, 80.2, 80.1)]
+    levels = (-INF, INF, -INF, INF, 10.0, 100.0)
+
+    assert _scan(iter(rows), levels, 1000.0, 1000.0, 1000.0, 10.0, None) == (2, 1000.0)
+    assert _scan_each(iter(rows), levels, 1000.0, 1000.0, 1000.0, 10.0, None) == (2, 1000.0)
+    # a hair above the tier: neither stops there (the floor lets the bar through to the very same tests)
+    assert _scan(iter(rows[:3]), levels, 1000.0, 1000.0, 1000.0, 10.000001, None) == (-1, 1000.0)
 
 
 def test_the_peak_is_lifted_only_where_the_decimal_equity_may_exceed_it():
