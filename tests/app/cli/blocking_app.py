@@ -1,6 +1,7 @@
 """FLASK_APP for the shutdown tests: the app with one more background job, ``block-forever``, that never returns.
 
 The job writes the file named by ``BLOCK_MARKER`` when it starts, so a test knows it is running before it signals.
+Only the child process imports this module: importing it adds the job to every app built in that process.
 """
 
 import os

@@ -12,7 +12,6 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from riskmgr.app.shutdown import FORCED_EXIT_CODE
-from tests.app.cli.blocking_app import BLOCKING_JOB
 from tests.conftest import database_url
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -21,6 +20,8 @@ GRACE = 3  # SHUTDOWN_GRACE_SECONDS of the process running the job that never re
 NORMAL_GRACE = 20  # the default, for the others: a poll in flight on a loaded machine is waited for
 QUICK = 10  # a stop with no job hanging takes less than this (the jobs in flight finish, the interpreter exits)
 MARGIN = 12  # the interpreter's exit and process scheduling on a loaded machine
+BLOCKING_APP = "tests.app.cli.blocking_app"  # FLASK_APP with a job that never returns (imported by the child only:
+BLOCKING_JOB = "block-forever"  # importing it here would add the job to every app of this test session)
 pytestmark = pytest.mark.slow
 
 
@@ -105,7 +106,7 @@ def test_sigterm_that_lands_on_a_worker_thread_still_stops_the_command(tmp_path)
 
 
 def test_a_job_that_never_returns_is_named_and_the_process_exits_when_the_grace_runs_out(tmp_path):
-    proc = _start(tmp_path, "tests.app.cli.blocking_app", GRACE)
+    proc = _start(tmp_path, BLOCKING_APP, GRACE)
     _ready(proc, tmp_path, lambda: (tmp_path / "blocking").exists())
     signalled = time.monotonic()
     os.killpg(proc.pid, signal.SIGTERM)
