@@ -68,6 +68,7 @@ class Settings:
     retain_candle_days: int = 365  # cached candle bars (open time) older than this are deleted likewise
     retain_intent_days: int = 90  # finished order intents older than this are deleted likewise
     scheduler_enabled: bool = True
+    shutdown_grace_seconds: int = 20  # on SIGTERM the running jobs get this long before the process ends anyway
     redis_url: str | None = None  # set: Celery workers over Redis run the jobs; the web process runs none
     market_seed: int = 20240101
     paper_accounts: tuple[str, ...] = ("paper",)
@@ -115,6 +116,7 @@ class Settings:
             retain_candle_days=read_int(env, "RETAIN_CANDLE_DAYS", 365, 30, 3650),
             retain_intent_days=read_int(env, "RETAIN_INTENT_DAYS", 90, 30, 3650),
             scheduler_enabled=read_bool(env, "SCHEDULER_ENABLED", True),
+            shutdown_grace_seconds=read_int(env, "SHUTDOWN_GRACE_SECONDS", 20, 1, 120),
             redis_url=_read_redis_url(env),
             market_seed=read_int(env, "MARKET_SEED", 20240101, 0, 2**31 - 1),
             paper_accounts=read_names(env, "PAPER_ACCOUNTS", "paper"),

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 
 from riskmgr.accounts.registry import build_adapters
 from riskmgr.app.config import Settings
+from riskmgr.app.shutdown import RunningJobs
 from riskmgr.core.clock import Clock, SystemClock
 from riskmgr.core.events import EventBus
 from riskmgr.core.feature import Installed
@@ -50,6 +51,7 @@ class Background:
     lock: LeaderLock | None = None  # the scheduler's leader lock this process tries to take
     stop_waiting: threading.Event | None = None  # stops the thread that keeps trying to take it
     scheduler: BackgroundScheduler | None = None  # the running jobs, while this process leads
+    running: RunningJobs = field(default_factory=RunningJobs)  # the jobs running now (a stop waits for them)
 
 
 @dataclass

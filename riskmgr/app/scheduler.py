@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -36,19 +37,21 @@ def build_scheduler(app: Flask) -> BackgroundScheduler:
     for job_id, seconds, fn in job_table(app):
         first = {"next_run_time": datetime.now(UTC)} if job_id == "poll" else {}  # a new leader polls at once
         scheduler.add_job(
-            _in_context(app, fn), "interval", seconds=seconds, id=job_id, name=job_id, max_instances=1, coalesce=True,
-            **first,
+            _in_context(app, fn, job_id), "interval", seconds=seconds, id=job_id, name=job_id, max_instances=1,
+            coalesce=True, **first,
         )
     return scheduler
 
 
-def _in_context(app: Flask, fn: Callable[[], None]) -> Callable[[], None]:
+def _in_context(app: Flask, fn: Callable[[], None], name: str) -> Callable[[], None]:
+    running = app.extensions["riskmgr"].background.running
+
     def run() -> None:
-        with app.app_context():
+        with running.track(name), app.app_context():
             try:
                 fn()
             except Exception:  # a failing job is logged and tried again next interval
-                log.exception("background job %s failed", getattr(fn, "__name__", fn))
+                log.exception("background job %s failed", name)
 
     return run
 
@@ -114,16 +117,31 @@ def _elect_locked(app: Flask, lock: LeaderLock) -> None:
         log.info("background jobs started in pid %s (%s)", os.getpid(), lock.describe())
 
 
-def stop_background_jobs(app: Flask) -> None:
-    """Stop the scheduler (if this process runs it) and release the lock."""
+def stop_background_jobs(app: Flask, deadline: float | None = None) -> list[str]:
+    """Stop the scheduler (if this process runs it) and release the lock; return the jobs still running.
+
+    No job starts from the call on. The jobs running get until the monotonic ``deadline`` (default:
+    ``SHUTDOWN_GRACE_SECONDS`` from now) to finish; the ones still running then are returned (an empty list: a clean
+    stop). The lock is released either way: the caller ends the process when jobs were left running."""
     bg: Background = app.extensions["riskmgr"].background
+    if deadline is None:
+        deadline = time.monotonic() + app.extensions["riskmgr"].settings.shutdown_grace_seconds
     if bg.stop_waiting is not None:
         bg.stop_waiting.set()
         bg.stop_waiting = None
-    with _election:
+    late: list[str] = []
+    elected = _election.acquire(timeout=max(0.0, deadline - time.monotonic()))  # a step may be reaching PostgreSQL
+    if not elected:
+        late.append("scheduler-election (a leader election step)")
+    try:
         scheduler, bg.scheduler = bg.scheduler, None
         lock, bg.lock = bg.lock, None
+    finally:
+        if elected:
+            _election.release()
     if scheduler is not None:
-        scheduler.shutdown(wait=True)
+        scheduler.shutdown(wait=False)  # no new runs; the running ones are waited for below, up to the deadline
+    late += bg.running.wait_idle(deadline)
     if lock is not None:
         lock.release()
+    return late

@@ -13,6 +13,7 @@ def test_defaults_are_the_documented_ones():
     assert s.paper_start_balance == Decimal(10000)
     assert s.database_url.startswith("sqlite:///") and s.database_url.endswith("instance/riskmgr.db")
     assert s.scheduler_enabled is True
+    assert s.shutdown_grace_seconds == 20  # below Heroku's 30 s between SIGTERM and SIGKILL
 
 
 @pytest.mark.parametrize(
@@ -24,6 +25,8 @@ def test_defaults_are_the_documented_ones():
         ("PAPER_TAKER_FEE", "0.5", ["PAPER_TAKER_FEE", "0–0.01"]),
         ("PAPER_FUNDING_PCT_8H", "2", ["PAPER_FUNDING_PCT_8H", "'2'", "-1–1"]),
         ("SCHEDULER_ENABLED", "maybe", ["SCHEDULER_ENABLED", "true/false"]),
+        ("SHUTDOWN_GRACE_SECONDS", "0", ["SHUTDOWN_GRACE_SECONDS", "'0'", "1–120"]),
+        ("SHUTDOWN_GRACE_SECONDS", "121", ["SHUTDOWN_GRACE_SECONDS", "'121'", "1–120"]),
         ("LOG_LEVEL", "loud", ["LOG_LEVEL", "debug, info, warning, error"]),
         ("DISPLAY_TIMEZONE", "Mars/Base", ["DISPLAY_TIMEZONE", "Mars/Base"]),
         ("PAPER_ACCOUNTS", "a,a", ["PAPER_ACCOUNTS", "twice"]),
