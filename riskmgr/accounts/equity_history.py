@@ -3,6 +3,10 @@
 Every poll adds one raw point per account and moves that account's 1 min, 15 min and 1 h roll-up buckets to it
 (``record``), so a week is read as 672 rows per account instead of 120,960. A bucket no reading fell into has no
 row: gaps stay gaps. The answer names its resolution.
+
+Per request a worker reads only each series' tail bucket (its older buckets never change and stay in memory as JSON
+fragments), on a plain connection with statements built once: building a SQLAlchemy statement and going through the
+ORM session cost four times what the reads themselves do.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Table, select
+from sqlalchemy import Connection, Table, bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -96,22 +100,27 @@ def history_json(runtime: Runtime, account: str | None, since: datetime | None) 
     width = resolution(now - since, runtime.settings.poll_seconds)
     names = [account] if account else list(runtime.accounts)
     parts = []
-    with Session(runtime.engine) as session:
+    with runtime.engine.connect() as connection:  # plain reads: no ORM session, statements built once
         for name in names:
             if width is None:
-                rows = session.execute(_raw_query(name, since)).all()
+                rows = connection.execute(_RAW, {"account": name, "since": since}).all()
                 points = [_fragment(ts, eq) for ts, eq in rows]
             else:
-                points = _series(runtime, session, name, width).since(session, since)
+                points = _series(runtime, name, width).since(connection, since)
             parts.append(f"{json.dumps(name)}:[{','.join(_thin(points))}]")
     head = {"since": since.isoformat(), "resolution": "raw" if width is None else f"last reading per {width // 60} min",
             "resolution_seconds": width, "gap_seconds": gap_seconds(width, runtime.settings.poll_seconds)}
     return json.dumps(head, separators=(",", ":"))[:-1] + ',"series":{' + ",".join(parts) + "}}"
 
 
-def _raw_query(name: str, since: datetime):
-    return (select(EquityPoint.ts, EquityPoint.equity)
-            .where(EquityPoint.account == name, EquityPoint.ts >= since).order_by(EquityPoint.ts))
+# built once: composing a statement costs more than running it (SQLAlchemy caches the compiled form)
+_RAW = (select(EquityPoint.ts, EquityPoint.equity)
+        .where(EquityPoint.account == bindparam("account"), EquityPoint.ts >= bindparam("since"))
+        .order_by(EquityPoint.ts))
+_ROLLUPS = (select(EquityRollup.bucket, EquityRollup.ts, EquityRollup.equity)
+            .where(EquityRollup.account == bindparam("account"), EquityRollup.width_s == bindparam("width"),
+                   EquityRollup.bucket >= bindparam("start"))
+            .order_by(EquityRollup.bucket))
 
 
 def _fragment(ts: datetime, equity: Decimal) -> str:
@@ -129,24 +138,21 @@ class _Series:
         self.covers_from: datetime | None = None  # every bucket from here on is held
         self.lock = threading.Lock()
 
-    def since(self, session: Session, since: datetime) -> list[str]:
+    def since(self, connection: Connection, since: datetime) -> list[str]:
         """Return the fragments of readings at or after ``since``, reading only what this worker lacks."""
         first = bucket_start(since, self.width)
         with self.lock:
             if self.covers_from is None or first < self.covers_from:
-                self._load(session, first, reset=True)
+                self._load(connection, first, reset=True)
             else:
-                self._load(session, self.buckets[-1] if self.buckets else first, reset=False)
+                self._load(connection, self.buckets[-1] if self.buckets else first, reset=False)
             i = bisect.bisect_left(self.buckets, first)
             if i < len(self.times) and self.times[i] < since:  # the first bucket's reading came before ``since``
                 i += 1
             return self.fragments[i:]
 
-    def _load(self, session: Session, start: datetime, *, reset: bool) -> None:
-        rows = session.execute(
-            select(EquityRollup.bucket, EquityRollup.ts, EquityRollup.equity)
-            .where(EquityRollup.account == self.account, EquityRollup.width_s == self.width,
-                   EquityRollup.bucket >= start).order_by(EquityRollup.bucket)).all()
+    def _load(self, connection: Connection, start: datetime, *, reset: bool) -> None:
+        rows = connection.execute(_ROLLUPS, {"account": self.account, "width": self.width, "start": start}).all()
         if reset:
             self.buckets, self.times, self.fragments, self.covers_from = [], [], [], start
         keep = bisect.bisect_left(self.buckets, start)  # the tail bucket may have moved on: read it again
@@ -166,7 +172,7 @@ _cache: weakref.WeakKeyDictionary[Any, dict[tuple[str, int], _Series]] = weakref
 _cache_lock = threading.Lock()
 
 
-def _series(runtime: Runtime, session: Session, account: str, width: int) -> _Series:
+def _series(runtime: Runtime, account: str, width: int) -> _Series:
     with _cache_lock:
         per_engine = _cache.setdefault(runtime.engine, {})
         if (account, width) not in per_engine:
