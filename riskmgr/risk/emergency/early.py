@@ -1,9 +1,7 @@
 """Work of the emergency stop's next step started while the step before it waits on the venue.
 
-``Ahead`` (one per service) keeps, per running sequence: step 3's read of the positions (``EarlyReads`` without the
-fence), started account by account as step 2 starts; and step 4's first re-read (``EarlyReads``), started account by
-account during step 3. Both run on the sequence's kept threads (``pool.Workers``), which step 2 starts while its
-cancels are out.
+``Ahead`` (one per service) keeps, per running sequence: step 3's read of the positions, started during step 2;
+and step 4's first re-read (``EarlyReads``), started account by account during step 3.
 After a resume none of it exists and each step does its own work, as it always can.
 
 Step 4's first re-read is taken account by account the moment step 3's closes of that account have all answered.
@@ -21,12 +19,10 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, wait
-from functools import partial
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 from riskmgr.core.domain import Position
 from riskmgr.risk.emergency.config import EmergencySettings
-from riskmgr.risk.emergency.pool import start_alone
 from riskmgr.risk.emergency.steps import Reading, RunContext, cancel_entry_orders, read_positions
 
 log = logging.getLogger(__name__)
@@ -35,13 +31,12 @@ log = logging.getLogger(__name__)
 class EarlyReads:
     """Re-read accounts in the background as their closes finish; hand step 4 its first reading."""
 
-    def __init__(self, ctx: RunContext, accounts: list[str], read_step: int, *, fence: bool = True):
-        """``read_step``: the number of the step whose reads these are (step 4: a read that fails is its record);
-        ``fence``: fence the account's gate before reading it (step 4's reads; step 3's need not)."""
+    def __init__(self, ctx: RunContext, accounts: list[str], read_step: int):
+        """``read_step``: the number of the step whose reads these are (step 4: a read that fails is its record)."""
         self._ctx = ctx
-        self._fence = fence
         self._accounts = accounts
         self._read_step = read_step
+        self._pool = ThreadPoolExecutor(max_workers=max(1, len(accounts)), thread_name_prefix="emergency-verify")
         self._futures: dict[str, Future[list[Position]]] = {}
         self._lock = threading.Lock()
 
@@ -49,13 +44,11 @@ class EarlyReads:
         """Fence the gate on ``account`` and read its positions, in the background (once per account)."""
         with self._lock:
             if account not in self._futures:
-                read = partial(self._read, account)
-                workers = self._ctx.workers
-                self._futures[account] = workers.submit(read) if workers is not None else start_alone(read)
+                self._futures[account] = self._pool.submit(self._read, account)
 
     def _read(self, account: str) -> list[Position]:
-        if self._fence:  # as step 4: "flat" only once every send that started before the HALT has returned
-            self._ctx.runtime.gateway.fence([account])
+        # as step 4: "flat" only once every send that started before the HALT has returned
+        self._ctx.runtime.gateway.fence([account])
         reader = self._ctx.runtime.accounts[account]
         return self._ctx.with_retry(reader.fetch_positions, f"{account} positions")
 
@@ -68,8 +61,7 @@ class EarlyReads:
         for account, future in started.items():
             if future.done() and not future.cancelled() and future.exception() is None:
                 positions[account] = list(future.result())
-            else:
-                future.cancel()  # not started yet: it never will (one running finishes on its own thread)
+        self._pool.shutdown(wait=False, cancel_futures=True)
         missing = [a for a in self._accounts if a not in positions]
         if not missing:
             return Reading(positions, {})
@@ -78,9 +70,7 @@ class EarlyReads:
 
     def close(self) -> None:
         """Drop reads nobody will use (a sequence that stopped before step 4)."""
-        with self._lock:
-            for future in self._futures.values():
-                future.cancel()
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 class Ahead:
@@ -89,36 +79,34 @@ class Ahead:
     def __init__(self, settings: EmergencySettings):
         self._settings = settings
         self._lock = threading.Lock()
-        self._prefetched: dict[int, EarlyReads] = {}  # step 3's reads, started as step 2 starts
+        self._prefetched: dict[int, Future[Reading]] = {}  # step 3's read, taken while step 2 runs
         self._early: dict[int, EarlyReads] = {}  # step 4's first reads, started as step 3's closes answer
 
     def cancel_and_prefetch(self, ctx: RunContext, read_step: int) -> tuple[bool, str]:
-        """Step 2, with step 3's read of the positions in flight meanwhile, account by account: a cancel never
-        changes a position, so step 3 can send its closes at once (step 4's re-read catches an entry that filled in
-        between).
+        """Step 2, with step 3's read of the positions in flight meanwhile: a cancel never changes a position,
+        so step 3 can send its closes at once (step 4's re-read catches an entry that filled in between).
 
         ``read_step``: the number of the step whose read that is (step 3)."""
         if self._settings.max_workers == 1:  # one worker means one exchange call at a time, strictly
             return cancel_entry_orders(ctx)
-        accounts = list(ctx.runtime.accounts)
-        reads = EarlyReads(ctx, accounts, read_step, fence=False)
-        for account in accounts:
-            reads.start(account)
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="emergency-read")
+        future = pool.submit(read_positions, ctx, read_step, list(ctx.runtime.accounts))
+        pool.shutdown(wait=False)
         with self._lock:
-            stale = self._prefetched.pop(ctx.seq_id, None)
-            self._prefetched[ctx.seq_id] = reads
-        if stale is not None:
-            stale.close()
-        # while the cancels are out, start the threads step 3's closes and step 4's reads will take
-        warm = partial(ctx.workers.warm, self._settings.max_workers) if ctx.workers is not None else None
-        return cancel_entry_orders(ctx, meanwhile=warm)
+            self._prefetched[ctx.seq_id] = future
+        return cancel_entry_orders(ctx)
 
     def prefetched_reading(self, seq_id: int) -> Reading | None:
-        """Return the positions read since step 1 (an account whose read broke is read again now), or None (after a
-        resume) to read anew."""
+        """Return the positions read during step 2, or None (after a resume, or if that read broke) to read anew."""
         with self._lock:
-            reads = self._prefetched.pop(seq_id, None)
-        return reads.reading() if reads is not None else None
+            future = self._prefetched.pop(seq_id, None)
+        if future is None:
+            return None
+        try:
+            return future.result(timeout=self._settings.call_timeout_seconds * 2)
+        except Exception:  # the read is simply done again in step 3
+            log.exception("emergency stop #%s: the early read of positions failed; reading again", seq_id)
+            return None
 
     def read_early(self, ctx: RunContext, read_step: int) -> Callable[[str], None] | None:
         """Return what starts step 4's first read of an account once step 3's closes there answered.

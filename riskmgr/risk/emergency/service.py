@@ -36,7 +36,6 @@ from riskmgr.risk.emergency import steps
 from riskmgr.risk.emergency.config import EmergencySettings
 from riskmgr.risk.emergency.early import Ahead
 from riskmgr.risk.emergency.models import EmergencySequence
-from riskmgr.risk.emergency.pool import Workers
 from riskmgr.risk.emergency.sequence import SEQUENCE, Step, StepContext, before_reply
 from riskmgr.risk.emergency.store import EmergencyStore, SequenceInfo, StartResult
 
@@ -168,18 +167,14 @@ class EmergencyService:
         return str(self.view(seq_id)["status"])
 
     def _run_steps(self, seq_id: int) -> None:
-        workers = Workers(2 * self._settings.max_workers)  # this run's threads, kept from step to step
         with self._heartbeat(seq_id):
-            try:
-                for step in SEQUENCE:
-                    info = self._store.info(seq_id)
-                    if info.owner != self.owner:  # another process took it over (our heartbeat lapsed): it goes on
-                        log.error("emergency stop #%s was taken over by %s; this runner stops", seq_id, info.owner)
-                        break
-                    if step.number > info.steps_done:
-                        self._run_step(self._context(info, step, workers), step)
-            finally:
-                workers.shutdown()
+            for step in SEQUENCE:
+                info = self._store.info(seq_id)
+                if info.owner != self.owner:  # another process took it over (our heartbeat lapsed): it goes on
+                    log.error("emergency stop #%s was taken over by %s; this runner stops", seq_id, info.owner)
+                    break
+                if step.number > info.steps_done:
+                    self._run_step(self._context(info, step), step)
 
     def _run_logged(self, seq_id: int) -> None:
         try:
@@ -286,8 +281,8 @@ class EmergencyService:
     def _now(self) -> datetime:
         return self._rt.clock.now()
 
-    def _context(self, info: SequenceInfo, step: Step, workers: Workers | None = None) -> StepContext:
-        venue = steps.RunContext(info.id, info.actor, self._rt, self._settings, self._store, step.number, workers)
+    def _context(self, info: SequenceInfo, step: Step) -> StepContext:
+        venue = steps.RunContext(info.id, info.actor, self._rt, self._settings, self._store, step.number)
         return StepContext(venue, self._ahead)
 
     @contextlib.contextmanager

@@ -21,7 +21,7 @@ from riskmgr.core.errors import ExchangeError
 from riskmgr.core.formatting import dec
 from riskmgr.exchanges.retry import call_with_retry
 from riskmgr.risk.emergency.config import EmergencySettings
-from riskmgr.risk.emergency.pool import Outcome, Workers, in_parallel, telling
+from riskmgr.risk.emergency.pool import Outcome, in_parallel, telling
 from riskmgr.risk.emergency.store import EmergencyStore, OrderRecord
 from riskmgr.risk.gate_lock import GateBusyError
 from riskmgr.risk.gateway_batch import CloseOrder, RunAll
@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-K = TypeVar("K")
 MAX_BACKOFF_SECONDS = 5.0
 
 
@@ -46,13 +45,6 @@ class RunContext:
     settings: EmergencySettings
     store: EmergencyStore
     step: int
-    workers: Workers | None = None  # the service's kept threads (``pool.Workers``); None: each call starts its own
-
-    def run_all(self, calls: Mapping[K, Callable[[], T]], meanwhile: Callable[[], None] | None = None
-                ) -> dict[K, Outcome]:
-        """Run every call at once (``pool.in_parallel`` with this sequence's settings and kept threads)."""
-        return in_parallel(calls, self.settings.max_workers, self.settings.call_timeout_seconds, self.workers,
-                           meanwhile)
 
     def record(self, records: list[OrderRecord]) -> None:
         """Store exchange actions and their results."""
@@ -117,7 +109,9 @@ def read_positions(ctx: RunContext, step: int, accounts: list[str]) -> Reading:
         reader = ctx.runtime.accounts[account]
         return ctx.with_retry(reader.fetch_positions, f"{account} positions")
 
-    outcomes = ctx.run_all({a: partial(read, a) for a in accounts})
+    outcomes = in_parallel(
+        {a: partial(read, a) for a in accounts}, ctx.settings.max_workers, ctx.settings.call_timeout_seconds
+    )
     positions: dict[str, list[Position]] = {}
     failures: dict[str, str] = {}
     for account, outcome in outcomes.items():
@@ -133,9 +127,8 @@ def read_positions(ctx: RunContext, step: int, accounts: list[str]) -> Reading:
 
 
 # -- step 2 ------------------------------------------------------------------------------------------------------
-def cancel_entry_orders(ctx: RunContext, meanwhile: Callable[[], None] | None = None) -> tuple[bool, str]:
-    """Cancel every non-protective open order on every account at once (stop-losses stay until flat); ``meanwhile``
-    runs while the cancels are out."""
+def cancel_entry_orders(ctx: RunContext) -> tuple[bool, str]:
+    """Cancel every non-protective open order on every account at once (stop-losses stay until flat)."""
     gateway = ctx.runtime.gateway
 
     def cancel(account: str) -> list[str]:
@@ -145,7 +138,9 @@ def cancel_entry_orders(ctx: RunContext, meanwhile: Callable[[], None] | None = 
         return ctx.with_retry(call, f"{account} cancel non-protective orders")
 
     accounts = list(ctx.runtime.accounts)
-    outcomes = ctx.run_all({a: partial(cancel, a) for a in accounts}, meanwhile)
+    outcomes = in_parallel(
+        {a: partial(cancel, a) for a in accounts}, ctx.settings.max_workers, ctx.settings.call_timeout_seconds
+    )
     cancelled, failed, records = 0, [], []
     for account, outcome in outcomes.items():
         if isinstance(outcome, BaseException):
@@ -184,7 +179,8 @@ def close_all(
             intent = f"emergency:{ctx.seq_id}:close:{account}:{p.symbol}:{p.side.value}:{attempt}"
             closes.append(CloseOrder(account, p.symbol, p.side, intent))
             attempts.append(attempt)
-    run_all: RunAll = ctx.run_all
+    settings = ctx.settings
+    run_all: RunAll = partial(in_parallel, workers=settings.max_workers, call_timeout=settings.call_timeout_seconds)
     if answered is not None:
         run_all = telling(run_all, [c.account for c in closes], list(ctx.runtime.accounts), answered)
     outcomes = ctx.runtime.gateway.close_positions(closes, actor=ctx.actor, purpose="emergency-close", run_all=run_all)
@@ -292,7 +288,7 @@ def cancel_leftovers(ctx: RunContext, left_open: list[dict[str, Any]] | None) ->
         a: partial(_cancel_leftovers_of, ctx, a, still_open.get(a, set())) for a in ctx.runtime.accounts
         if a not in unknown
     }
-    outcomes = ctx.run_all(calls)
+    outcomes = in_parallel(calls, ctx.settings.max_workers, ctx.settings.call_timeout_seconds)
     cancelled, failed, records = 0, [], []
     for account, outcome in outcomes.items():
         if isinstance(outcome, BaseException):
