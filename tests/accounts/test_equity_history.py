@@ -47,3 +47,40 @@ def test_a_later_reading_in_the_same_bucket_wins_and_an_earlier_one_does_not(run
     clock.advance(3600 * 24 * 30)
     body = equity_history.history(runtime, "paper", t0 - timedelta(days=1))
     assert body["resolution_seconds"] == 3600 and [p["equity"] for p in body["series"]["paper"]] == ["105"]
+
+
+def test_every_accounts_tail_bucket_is_read_again_in_one_query_and_the_series_equal_a_fresh_read(runtime, clock):
+    from sqlalchemy import event
+
+    width, names = 900, ("alpha", "beta", "gamma")
+    t0 = bucket_start(clock.now(), width) - timedelta(hours=5)
+    since = t0 - timedelta(days=1)
+    with Session(runtime.engine) as session, session.begin():
+        for k in range(12):  # every 20 minutes: a reading in most 15-minute buckets
+            equity_history.record(session, [(n, t0 + timedelta(minutes=20 * k), Decimal(100 + k + i))
+                                            for i, n in enumerate(names)])
+    held = [equity_history._series(runtime, n, width) for n in names]
+    with runtime.engine.connect() as connection:
+        equity_history._rollup_fragments(held, connection, since)  # this worker now holds every bucket
+    later = t0 + timedelta(minutes=20 * 11, seconds=30)  # moves each tail bucket, and one new bucket after it
+    with Session(runtime.engine) as session, session.begin():
+        equity_history.record(session, [(n, later, Decimal(500 + i)) for i, n in enumerate(names)])
+        equity_history.record(session, [(n, later + timedelta(minutes=15), Decimal(600 + i))
+                                        for i, n in enumerate(names)])
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    event.listen(runtime.engine, "before_cursor_execute", count)
+    try:
+        with runtime.engine.connect() as connection:
+            cached = equity_history._rollup_fragments(held, connection, since)
+    finally:
+        event.remove(runtime.engine, "before_cursor_execute", count)
+    with runtime.engine.connect() as connection:
+        fresh = equity_history._rollup_fragments([equity_history._Series(n, width) for n in names], connection, since)
+
+    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 1  # one read for every tail
+    assert cached == fresh
+    assert [f.split('"equity":')[1] for f in cached["beta"][-2:]] == ['"501"}', '"601"}']

@@ -221,3 +221,32 @@ def test_a_close_that_has_not_answered_keeps_its_account_out_of_the_early_reads(
         assert early == {"alpha", "beta"}  # so gamma was not read early; the others were
     finally:
         _dispose(w)
+
+
+def test_an_account_the_read_during_step_two_missed_does_not_hold_up_the_others_and_is_closed_in_step_four(
+        tmp_path, clock, monkeypatch):
+    w = build_world(tmp_path, clock, rate=0.0)
+    try:
+        beta = w.adapters["beta"]
+        read, calls = beta.fetch_positions, []
+
+        def first_read_breaks():  # type: ignore[no-untyped-def]
+            calls.append(1)
+            if len(calls) == 1:  # step 3's read, taken while step 2 cancels
+                raise RuntimeError("reply could not be parsed")  # not temporary: no retry inside the call
+            return read()
+
+        monkeypatch.setattr(beta, "fetch_positions", first_read_breaks)
+        svc = service(w.rt)
+
+        view = svc.wait(svc.start("broken read", actor="tester", trigger="test").id, timeout=60)
+
+        assert view["status"] == "flat" and _positions(w) == []
+        closes = [o for o in view["orders"] if o["action"] == "close"]
+        assert {o["account"] for o in closes if o["step"] == 3} == {"alpha", "gamma"}  # sent without waiting
+        assert sorted(o["symbol"] for o in closes if o["account"] == "beta") == sorted(SYMBOLS)
+        assert all(o["step"] == 4 and o["ok"] for o in closes if o["account"] == "beta")  # step 4 read and closed
+        assert "positions unreadable on beta" in view["steps"][2]["detail"]
+        assert view["steps"][3]["detail"].startswith("verified flat")
+    finally:
+        _dispose(w)
