@@ -260,13 +260,9 @@ class PaperExchange(ExchangeAdapter):
 
     def cancel_all_orders(self, symbol: str | None = None, *, include_protective: bool = True) -> list[str]:
         with self._ledger("cancel_all_orders") as ledger:
-            cancelled = []
-            for order in ledger.open_orders(symbol):
-                if order.close_position and not include_protective:
-                    continue
-                ledger.cancel(order)
-                cancelled.append(str(order.id))
-            return cancelled
+            orders = [o for o in ledger.open_orders(symbol) if include_protective or not o.close_position]
+            ledger.cancel_all(orders)
+            return [str(order.id) for order in orders]
 
     def close_position(self, symbol: str, side: PositionSide, client_id: str | None = None) -> Order:
         with self._ledger("close_position") as ledger:

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from riskmgr.core.domain import (
     ZERO,
@@ -50,7 +51,12 @@ def fmt(value: Decimal) -> str:
 
 
 class Ledger:
-    """Reads and changes one account's state; the caller holds the write lock and commits."""
+    """Reads and changes one account's state; the caller holds the write lock and commits.
+
+    The account's positions and open orders are read once per transaction, on first use, and kept here: every
+    change to them goes through this class (or changes the very rows it holds), so later reads in the same
+    transaction come from memory instead of a query each. Nothing is kept across transactions.
+    """
 
     def __init__(
         self,
@@ -65,6 +71,8 @@ class Ledger:
         self.model = model
         self.specs = specs
         self.now = now
+        self._positions: dict[str, PaperPosition] | None = None  # by symbol, in the database's symbol order
+        self._orders: list[PaperOrder] | None = None  # the orders open when read, and those placed since, by id
 
     # -- reads ---------------------------------------------------------------------------------------
     def spec(self, symbol: str) -> MarketSpec:
@@ -83,24 +91,32 @@ class Ledger:
 
     def positions(self) -> list[PaperPosition]:
         """Return every open position, by symbol."""
-        query = select(PaperPosition).where(PaperPosition.account_id == self.account.id)
-        return list(self.session.scalars(query.order_by(PaperPosition.symbol)))
+        return list(self._position_map().values())
 
     def position(self, symbol: str) -> PaperPosition | None:
         """Return the position on ``symbol`` or None."""
-        query = select(PaperPosition).where(
-            PaperPosition.account_id == self.account.id, PaperPosition.symbol == symbol
-        )
-        return self.session.scalars(query).one_or_none()
+        return self._position_map().get(symbol)
 
     def open_orders(self, symbol: str | None = None) -> list[PaperOrder]:
         """Return open orders (oldest first), of one symbol or all."""
-        query = select(PaperOrder).where(
-            PaperOrder.account_id == self.account.id, PaperOrder.status.in_(OPEN_STATUSES)
-        )
-        if symbol is not None:
-            query = query.where(PaperOrder.symbol == symbol)
-        return list(self.session.scalars(query.order_by(PaperOrder.id)))
+        return [
+            order for order in self._order_list()
+            if order.status in OPEN_STATUSES and (symbol is None or order.symbol == symbol)
+        ]
+
+    def _position_map(self) -> dict[str, PaperPosition]:
+        if self._positions is None:
+            query = select(PaperPosition).where(PaperPosition.account_id == self.account.id)
+            self._positions = {row.symbol: row for row in self.session.scalars(query.order_by(PaperPosition.symbol))}
+        return self._positions
+
+    def _order_list(self) -> list[PaperOrder]:
+        if self._orders is None:
+            query = select(PaperOrder).where(
+                PaperOrder.account_id == self.account.id, PaperOrder.status.in_(OPEN_STATUSES)
+            )
+            self._orders = list(self.session.scalars(query.order_by(PaperOrder.id)))
+        return self._orders
 
     def order(self, order_id: str) -> PaperOrder | None:
         """Return one order of this account by its id, or None."""
@@ -210,8 +226,9 @@ class Ledger:
         row.leverage = leverage
         row.margin_mode = margin_mode.value
 
-    def new_order(self, **fields: object) -> PaperOrder:
-        """Insert an order (status NEW unless given) and return it with its id."""
+    def new_order(self, *, flush: bool = True, **fields: object) -> PaperOrder:
+        """Insert an order (status NEW unless given) and return it, with its id unless ``flush`` is False (then
+        it is inserted with the next flush, before the fills that name it)."""
         order = PaperOrder(
             account_id=self.account.id,
             status=OrderStatus.NEW.value,
@@ -223,8 +240,11 @@ class Ledger:
         )
         for name, value in fields.items():
             setattr(order, name, value)
+        orders = self._order_list()
         self.session.add(order)
-        self.session.flush()
+        if flush:
+            self.session.flush()
+        orders.append(order)  # ids only grow, so the list stays oldest first
         return order
 
     def new_trigger(
@@ -248,6 +268,23 @@ class Ledger:
         order.status = OrderStatus.CANCELED.value
         order.reserved_margin = ZERO
         order.updated_at = self.now
+
+    def cancel_all(self, orders: list[PaperOrder]) -> None:
+        """Cancel many open orders with one UPDATE, as ``cancel`` would one by one."""
+        if len(orders) < 2:
+            for order in orders:
+                self.cancel(order)
+            return
+        self.session.flush()  # any change still pending on these rows goes first, as it would have one by one
+        values = {"status": OrderStatus.CANCELED.value, "reserved_margin": ZERO, "updated_at": self.now}
+        ids = [order.id for order in orders]
+        self.session.execute(
+            update(PaperOrder).where(PaperOrder.id.in_(ids)).values(**values),
+            execution_options={"synchronize_session": False},
+        )
+        for order in orders:  # the rows held here now say what the database says, without a change to flush
+            for name, value in values.items():
+                set_committed_value(order, name, value)
 
     def execute(
         self,
@@ -311,6 +348,8 @@ class Ledger:
         fee = money(fm.fee_for(price, qty, rate))
         self.account.wallet_balance = money(self.account.wallet_balance - fee)
         if position is None:
+            # a flip deleted the old position on this (account, symbol) just before: that DELETE goes first
+            self.session.flush()
             leverage, mode = self.setting(symbol)
             position = PaperPosition(
                 account_id=self.account.id,
@@ -327,6 +366,7 @@ class Ledger:
                 opened_at=how.ts,
             )
             self.session.add(position)
+            self._positions = None  # read again, in the database's symbol order, when next asked
         position.entry_price = money(fm.average_entry(position.entry_price, position.size, price, qty))
         position.margin = money(position.margin + fm.initial_margin(price, qty, position.leverage))
         position.entry_fees = money(position.entry_fees + fee)
@@ -341,8 +381,7 @@ class Ledger:
             if not keep_orders or order.close_position or order.reduce_only:
                 self.cancel(order)
         self.session.delete(position)
-        # flush now: a flip inserts the new position on the same (account, symbol) right after
-        self.session.flush()
+        self._position_map().pop(position.symbol, None)
 
     def add_fill(
         self,
@@ -359,7 +398,7 @@ class Ledger:
         self.session.add(
             PaperFill(
                 account_id=self.account.id,
-                order_id=how.order.id if how.order is not None else None,
+                order=how.order,
                 ts=how.ts,
                 symbol=symbol,
                 side=side.value,
@@ -384,6 +423,7 @@ class Ledger:
         self.account.wallet_balance = money(start_balance)
         self.account.start_balance = money(start_balance)
         self.account.last_matched_at = self.now
+        self._positions, self._orders = {}, []
 
 
 @dataclass(frozen=True, slots=True)

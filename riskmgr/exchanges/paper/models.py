@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Dialect, ForeignKey, Index, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 from riskmgr.core.domain import ZERO, MarginMode, OrderSide, OrderStatus, OrderType, PositionSide
@@ -167,6 +167,9 @@ class PaperFill(Base):
     closes: Mapped[bool] = mapped_column()
     reason: Mapped[str] = mapped_column(String(16))
     maker: Mapped[bool] = mapped_column(default=False)
+    # lets a fill and the order it fills go to the database in one flush (the order first, then the fill with its
+    # id); never loaded from a fill
+    order: Mapped[PaperOrder | None] = relationship(lazy="raise")
 
 
 class PaperFunding(Base):

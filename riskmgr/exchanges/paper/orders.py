@@ -174,9 +174,8 @@ def _fill_now(
         margin = fm.initial_margin(price, opening, ledger.leverage_for(request.symbol))
         fee = fm.fee_for(price, qty, ledger.model.taker_fee)
         _check_funds(ledger, request.symbol, margin + fee, margin, fee, marks)
-    order = _new_order(ledger, request, qty)
-    # marked filled first so that closing the position, which cancels its reduce-only orders, leaves it alone
-    order.status = OrderStatus.FILLED.value
+    # inserted filled, so that closing the position, which cancels its reduce-only orders, leaves it alone
+    order = _new_order(ledger, request, qty, status=OrderStatus.FILLED.value)
     fee_paid = ledger.execute(
         order, request.side, qty, price, symbol=request.symbol, maker=False, reason=fm.FillReason.ORDER, ts=ledger.now
     )
@@ -199,7 +198,7 @@ def _rest(
     return order
 
 
-def _new_order(ledger: Ledger, request: OrderRequest, qty: Decimal) -> PaperOrder:
+def _new_order(ledger: Ledger, request: OrderRequest, qty: Decimal, **extra: object) -> PaperOrder:
     return ledger.new_order(
         symbol=request.symbol,
         side=request.side.value,
@@ -210,6 +209,7 @@ def _new_order(ledger: Ledger, request: OrderRequest, qty: Decimal) -> PaperOrde
         client_id=request.client_id,
         attached_stop_loss=request.stop_loss,
         attached_take_profit=request.take_profit,
+        **extra,
     )
 
 
@@ -282,13 +282,14 @@ def close(ledger: Ledger, symbol: str, side: PositionSide, client_id: str | None
     order_side = side.close_order_side
     price = fm.slipped_price(ticker.last, order_side, ledger.model.slippage_bps, spec.price_tick)
     request = OrderRequest(symbol, order_side, OrderType.MARKET, position.size, reduce_only=True, client_id=client_id)
-    order = _new_order(ledger, request, position.size)
-    order.position_side = side.value
-    order.status = OrderStatus.FILLED.value
+    # inserted filled (so closing the position leaves it alone) and complete: one INSERT, no UPDATE after it
+    order = _new_order(ledger, request, position.size, flush=False, position_side=side.value,
+                       status=OrderStatus.FILLED.value)
     fee = ledger.execute(
         order, order_side, position.size, price, symbol=symbol, maker=False, reason=fm.FillReason.ORDER, ts=ledger.now
     )
     ledger.record_order_fill(order, request.qty, price, fee)
+    ledger.session.flush()  # the order's id, for the caller
     return order
 
 
