@@ -126,8 +126,13 @@ def _random_step(rng: random.Random, paper, fake_market, paper_clock) -> object:
         side = rng.choice(list(OrderSide))
         price = (base * D(rng.uniform(0.95, 1.05))).quantize(D("0.1"))
         qty = D("0.05") if symbol == BTC else D(1)
+        reduce_only, attached = rng.random() < 0.2, {}
+        if not reduce_only and rng.random() < 0.6:  # a fill during a replay places triggers later bars can fire
+            low, high = (price * D("0.98")).quantize(D("0.1")), (price * D("1.02")).quantize(D("0.1"))
+            stop, target = (low, high) if side is OrderSide.BUY else (high, low)
+            attached = {"stop_loss": stop, "take_profit": target}
         return paper.place_order(OrderRequest(symbol, side, OrderType.LIMIT, qty, price=price,
-                                              reduce_only=rng.random() < 0.2))
+                                              reduce_only=reduce_only, **attached))
     if kind == 2:
         positions = [p for p in paper.fetch_positions() if p.symbol == symbol]
         if positions:
