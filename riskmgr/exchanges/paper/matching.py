@@ -59,9 +59,11 @@ def replay(
     if not symbols:
         return
     paths = {symbol: path_bars(symbol, market.path(symbol, start, end)) for symbol in symbols}
+    instants = fm.funding_instants(start, end) if funding_rate != ZERO else []
+    if not instants and not any(paths.values()):
+        return  # no bar and no funding instant since the last replay (calls a moment apart): nothing can act
     # every symbol starts at its price when the last replay ended: no bar of one symbol sees another's future
     marks = {symbol: market.ticker(symbol, at=start).mark for symbol in symbols}
-    instants = fm.funding_instants(start, end) if funding_rate != ZERO else []
     gates: dict[str, _Gate] = {}
     for symbol, bar in _in_time_order(paths):
         while instants and instants[0] <= bar.ts:

@@ -202,3 +202,17 @@ def test_reading_once_per_call_gives_the_very_books_a_read_per_helper_gave(seed,
     assert len(rows["fill"]) > 20 and rows["funding"] and rows["liquidation"]
     for e in (engine, other_engine):
         e.dispose()
+
+
+def test_a_call_with_no_new_bar_since_the_last_reads_no_start_prices(paper, fake_market, paper_clock, monkeypatch):
+    _book(paper, fake_market, paper_clock)
+    paper.sync()
+    paper_clock.advance(1)  # a second later, without a bar: the replay has nothing to act on
+    asked = []
+    ticker = fake_market.ticker
+    monkeypatch.setattr(fake_market, "ticker", lambda symbol, at=None: asked.append((symbol, at)) or ticker(symbol, at))
+
+    paper.close_position(BTC, PositionSide.LONG)
+
+    assert asked == [(BTC, paper_clock.now())]  # the close's own price; no mark at the last replay's end
+    assert paper.fills()[0].price == D(50100)
