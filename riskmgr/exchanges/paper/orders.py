@@ -198,8 +198,11 @@ def _rest(
     return order
 
 
-def _new_order(ledger: Ledger, request: OrderRequest, qty: Decimal, **extra: object) -> PaperOrder:
+def _new_order(
+    ledger: Ledger, request: OrderRequest, qty: Decimal, *, flush: bool = True, **extra: object
+) -> PaperOrder:
     return ledger.new_order(
+        flush=flush,
         symbol=request.symbol,
         side=request.side.value,
         type=request.type.value,
