@@ -15,6 +15,7 @@ from sqlalchemy import create_engine, text
 
 from riskmgr.app.leader import FileLock, PostgresLock, lock_for
 from tests.conftest import ON_POSTGRES, database_url
+from tests.support.servers import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 POLL_SECONDS = 2
@@ -87,15 +88,6 @@ def _runs(db_url: str) -> list[tuple[int, str, float]]:
         engine.dispose()
 
 
-def _wait_for(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
-
-
 @pytest.mark.slow
 def test_two_instances_on_one_database_poll_once_and_the_survivor_takes_over_after_kill_9(tmp_path):
     db_url = database_url(tmp_path, "shared")
@@ -105,7 +97,7 @@ def test_two_instances_on_one_database_poll_once_and_the_survivor_takes_over_aft
     procs = {p.pid: p for p in (_scheduler(tmp_path, "one", db_url), _scheduler(tmp_path, "two", db_url))}
     killed: int | None = None  # the leader, once it was sent SIGKILL
     try:
-        assert _wait_for(lambda: len(_runs(db_url)) >= 4, 90), "no instance polled"
+        assert wait_until(lambda: len(_runs(db_url)) >= 4, 90, interval=0.1), "no instance polled"
         time.sleep(POLL_SECONDS * 2)  # both have long been up: the follower would have polled by now
         runs = _runs(db_url)
         leaders = {pid for pid, _, _ in runs}
@@ -117,7 +109,8 @@ def test_two_instances_on_one_database_poll_once_and_the_survivor_takes_over_aft
         killed = leader
         killed_at = time.monotonic()
         seen = len(runs)
-        assert _wait_for(lambda: any(pid != leader for pid, _, _ in _runs(db_url)[seen:]), 60), "no one took over"
+        took_over = wait_until(lambda: any(pid != leader for pid, _, _ in _runs(db_url)[seen:]), 60, interval=0.1)
+        assert took_over, "no one took over"
         took = time.monotonic() - killed_at
         # within two poll intervals (plus a second for process scheduling on a busy machine)
         assert took <= 2 * POLL_SECONDS + 1.0, f"take-over took {took:.1f} s"

@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, text
 
 from riskmgr.app.shutdown import FORCED_EXIT_CODE
 from tests.conftest import database_url
+from tests.support.servers import wait_until
 
 ROOT = Path(__file__).resolve().parents[3]
 FLASK = str(Path(sys.executable).parent / "flask")
@@ -48,15 +49,6 @@ def _polled(tmp_path: Path) -> bool:
         engine.dispose()
 
 
-def _wait_for(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
-
-
 def _exit_within(proc: subprocess.Popen, tmp_path: Path, seconds: float) -> tuple[int, float, str]:
     """Wait for the process to end; return its exit code, how long it took and its log (SIGKILL and fail if late)."""
     started = time.monotonic()
@@ -73,7 +65,7 @@ def _exit_within(proc: subprocess.Popen, tmp_path: Path, seconds: float) -> tupl
 
 
 def _ready(proc: subprocess.Popen, tmp_path: Path, predicate) -> None:
-    if not _wait_for(predicate, 90):
+    if not wait_until(predicate, 90, interval=0.1):
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
         pytest.fail("the scheduler never got going:\n" + (tmp_path / "scheduler.log").read_text(errors="replace"))
