@@ -22,6 +22,9 @@ Targets (medians of interleaved runs: baseline, project, baseline, project, ...;
 Extra check, when the ``backtesting`` package is importable (it is not a requirement): backtesting.py's own
 ``SmaCross`` on its GOOG data against the reference (same trades; final equity within 1e-6).
 
+The engine runs the compiled backtest kernel when it is built (``make bench`` builds it; the first line printed
+says which build ran): the hot modules compiled by Cython from their unchanged sources, with the same results.
+
 Prices are seeded random walks rounded to a tick. Under load, trust the ratios more than absolute times.
 Run: .venv/bin/python benchmarks/backtest.py
 """
@@ -34,28 +37,23 @@ import time
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from riskmgr.app.config import Settings
 from riskmgr.backtest.decisions import EntrySignals
-from riskmgr.backtest.engine import EngineInput, run_events, run_signal_backtest
-from riskmgr.backtest.params import merge, parse_params
-from riskmgr.backtest.presets import BUILTIN, defaults
+from riskmgr.backtest.engine import run_events, run_signal_backtest
+from riskmgr.backtest.kernel import MODE as KERNEL
 from riskmgr.backtest.reference import run_sma_reference
 from riskmgr.backtest.stats import compute_stats
-from riskmgr.core.clock import from_ms
 from riskmgr.market.base import CandleArrays
-from riskmgr.market.sim.specs import SIM_BY_SYMBOL
 from riskmgr.signals.rules import evaluate_series
 from tests.backtest.helpers import bar_by_bar, sma_cross_oracle
+from tests.backtest.workloads import preset_input, synthetic
 
 BARS, PAIRS, SEED = 1_000_000, 3, 20240101
-START_MS = 1_704_067_200_000  # 2024-01-01 00:00 UTC
 REFERENCE_TARGET_S, PRESET_TARGET_BARS_S = 0.08, 1_000_000
 REARM_BARS = 200_000
 LOOP_BARS = 20_000  # the bar-by-bar baseline's size
@@ -63,18 +61,6 @@ SIZES = (100_000, 200_000, 500_000, 1_000_000)
 GROWTH_LIMIT = 1.5
 CAPITAL = Decimal(10000)
 missed: list[str] = []
-
-
-def synthetic(n: int, bar_ms: int, vol: float, price: float, decimals: int, seed: int) -> CandleArrays:
-    """Return a seeded random walk with wicks, prices rounded to ``decimals`` places (the tick)."""
-    rng = np.random.default_rng(seed)
-    close = np.round(price * np.exp(np.cumsum(rng.normal(0, vol, n))), decimals)
-    open_ = np.concatenate(([price], close[:-1]))
-    wick = np.abs(rng.normal(0, vol / 2, (2, n)))
-    high = np.maximum(np.round(np.maximum(open_, close) * (1 + wick[0]), decimals), np.maximum(open_, close))
-    low = np.minimum(np.round(np.minimum(open_, close) * (1 - wick[1]), decimals), np.minimum(open_, close))
-    ts = START_MS + bar_ms * np.arange(n, dtype=np.int64)
-    return CandleArrays(ts, open_, high, low, close, rng.lognormal(7, 0.4, n))
 
 
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
@@ -127,16 +113,6 @@ def reference(minute: CandleArrays, table: list[tuple]) -> None:
     check(ref_s < REFERENCE_TARGET_S, f"SMA reference {ref_s:.3f} s on {BARS:,} bars (target < {REFERENCE_TARGET_S} s)")
     table.append(("SMA reference, 1M bars", f"< {REFERENCE_TARGET_S} s", f"{base_s:.3f} s (oracle)",
                   f"{ref_s:.3f} s", f"{base_s / ref_s:.1f}x"))
-
-
-def preset_input(candles: CandleArrays, rearm: bool) -> tuple[EngineInput, Any]:
-    runtime = SimpleNamespace(settings=Settings())
-    bars = len(candles)
-    extra = {"start": from_ms(START_MS).isoformat(), "end": from_ms(START_MS + 15 * 60_000 * bars).isoformat(),
-             "rearm": "next_day" if rearm else "never"}
-    data = merge(merge(defaults(runtime), BUILTIN["conservative"].params), extra)  # type: ignore[arg-type]
-    p = parse_params(data, from_ms(START_MS + 15 * 60_000 * bars))
-    return EngineInput(candles, SIM_BY_SYMBOL["BTC/USDT:USDT"].spec, p.engine_config(), first_bar=0), p.signal
 
 
 def same_outcome(a: Any, b: Any) -> bool:
@@ -235,6 +211,7 @@ def goog_check() -> None:
 
 def main() -> int:
     table: list[tuple] = []
+    print(f"backtest kernel: {KERNEL.describe()}")
     minute = synthetic(BARS, 60_000, 0.0006, 100.0, 2, SEED)  # priced so that 10000 USDT buys whole units
     quarter = synthetic(BARS, 900_000, 0.0025, 40000.0, 1, SEED + 1)
     reference(minute, table)

@@ -8,3 +8,6 @@
 - ``params`` and ``presets``: validated settings and the built-in presets; ``data`` and ``csvdata``: the bars.
 - ``runs``: the job (a function of a run id) and the stores; ``service``, ``views``, ``commands``: the feature.
 """
+
+# Decides, before any other module of the package is imported, whether the hot modules run compiled (see kernel).
+from riskmgr.backtest import kernel as _kernel  # noqa: F401
