@@ -55,8 +55,17 @@ def compile_modules(jobs: int) -> str:
         dist.parse_command_line()
         dist.run_commands()
         for name in KERNEL_MODULES:
-            shutil.copyfile(Path(temp) / PACKAGE.replace(".", "/") / f"{name}{SUFFIX}", FOLDER / f"{name}{SUFFIX}")
+            install_file(Path(temp) / PACKAGE.replace(".", "/") / f"{name}{SUFFIX}", FOLDER / f"{name}{SUFFIX}")
     return str(Cython.__version__)
+
+
+def install_file(built: Path, target: Path) -> None:
+    """Put a file in place under a new inode (copy beside it, then rename): a process that has the old extension
+    file loaded keeps its mapping intact (overwriting a loaded shared object in place can crash that process), and
+    a reader never sees half a file."""
+    partial = target.with_name(f".{target.name}.partial")
+    shutil.copyfile(built, partial)
+    os.replace(partial, target)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,8 +88,10 @@ def main(argv: list[str] | None = None) -> int:
         remove_build()
         print("build_kernel: a source changed during the build; run it again", file=sys.stderr)
         return 1
-    MANIFEST.write_text(json.dumps({"cython": cython, "suffix": SUFFIX, "modules": digests}, indent=2) + "\n",
-                        encoding="utf-8")
+    partial = MANIFEST.with_name(f".{MANIFEST.name}.partial")
+    partial.write_text(json.dumps({"cython": cython, "suffix": SUFFIX, "modules": digests}, indent=2) + "\n",
+                       encoding="utf-8")
+    os.replace(partial, MANIFEST)  # whole or not at all
     print(f"build_kernel: {len(KERNEL_MODULES)} modules compiled with Cython {cython} "
           f"({', '.join(KERNEL_MODULES)})")
     return 0

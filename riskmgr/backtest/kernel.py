@@ -99,8 +99,8 @@ class KernelFinder:
         source = self.folder / f"{name}.py"
         if not source.exists():
             return None  # not a module of this folder (or a subpackage): the usual machinery decides
-        if self.mode.compiled and name in self.modules:
-            built = str(self.folder / f"{name}{self.suffix}")
+        built = str(self.folder / f"{name}{self.suffix}")
+        if self.mode.compiled and name in self.modules and os.path.exists(built):  # gone: removed by a rebuild
             return importlib.util.spec_from_file_location(
                 fullname, built, loader=importlib.machinery.ExtensionFileLoader(fullname, built))
         return importlib.util.spec_from_file_location(fullname, source)

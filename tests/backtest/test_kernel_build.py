@@ -82,3 +82,26 @@ def test_jobs_below_one_is_refused_naming_the_option(script: ModuleType, capsys:
         script.main(["--jobs", "0"])
     assert exit_.value.code == 2
     assert "--jobs must be 1 or more, got 0" in capsys.readouterr().err
+
+
+def test_a_rebuilt_file_gets_a_new_inode_so_a_process_that_loaded_the_old_one_keeps_it_intact(
+        script: ModuleType, tmp_path: Path) -> None:
+    target = tmp_path / f"alpha{SUFFIX}"
+    new = tmp_path / "new build"
+    new.write_bytes(b"new build")
+    before = target.stat().st_ino
+    with target.open("rb") as loaded:  # as a process that has the old build mapped
+        script.install_file(new, target)
+        assert loaded.read() == b"old build"
+    assert target.read_bytes() == b"new build" and target.stat().st_ino != before
+    assert not list(tmp_path.glob(".*.partial"))
+
+
+def test_a_removed_extension_file_is_loaded_from_source_even_when_the_kernel_was_judged_compiled(
+        tmp_path: Path) -> None:
+    from riskmgr.backtest.kernel import KernelFinder, KernelMode
+
+    (tmp_path / "alpha.py").write_text("NAME = 'alpha'\n")
+    finder = KernelFinder(KernelMode(True, "Cython"), tmp_path, "pkg", ("alpha",), SUFFIX)
+    spec = finder.find_spec("pkg.alpha")
+    assert spec is not None and spec.origin == str(tmp_path / "alpha.py")
