@@ -343,7 +343,7 @@ class SimAccount:
         self.recent.insert(0, closed_trade(from_ms(self.s.close_ms(j)), gross - fee - entry_share))
         del self.recent[RECENT_TRADES:]
         if h.qty == 0:
-            self._finish(j, reason, ms)
+            self._finish(j, reason, ms, h)
 
     def _liquidate(self, j: int, price: Decimal, ms: int) -> None:
         h = self.held()
@@ -351,8 +351,8 @@ class SimAccount:
         # as on the paper exchange: an isolated liquidation costs exactly the position's margin
         self.close(j, h.qty, price, "liquidation", ms, fee=maintenance, gross=maintenance - h.margin)
 
-    def _finish(self, j: int, reason: str, ms: int) -> None:
-        h = self.held()
+    def _finish(self, j: int, reason: str, ms: int, h: Holding) -> None:
+        """Record the trade of the position ``h`` (the one held, just closed in full) and drop it."""
         t = self.trades
         t.entry_bar.append(h.entry_bar)
         t.exit_bar.append(j)

@@ -193,7 +193,8 @@ def _next_stop(acct: SimAccount, i: int, rider: Rider, signal_bars: np.ndarray, 
     n = len(acct.s)
     if acct.pending is None and acct.holding is not None and not acct.bust and rider.ok:
         return rider.ride(acct, i), False  # next_event, skip and prepay_funding of a held position
-    if acct.idle and acct.block is None and acct.status.state is TradingState.ACTIVE:
+    if (acct.holding is None and acct.pending is None and not acct.bust  # acct.idle
+            and acct.block is None and acct.status.state is TradingState.ACTIVE):
         c = next_signal(rider.signal_list, i, n)  # next_event and skip of an idle, open account: the next signal
         rider.marks.add(acct, i, c)
         return c, False
@@ -211,7 +212,8 @@ def next_signal(signal_bars: list[int], i: int, n: int) -> int:
 def _after_step(acct: SimAccount, c: int, signals: EntrySignals, sides: np.ndarray, plan: DecisionPlan,
                 marks: Marks) -> None:
     """After bar ``c``'s step: decide its signal on an idle account, then mark its equity."""
-    if (acct.idle and sides.item(c) != 0 and not try_place(acct, c, signals, plan)
+    if (acct.holding is None and acct.pending is None and not acct.bust  # acct.idle
+            and sides.item(c) != 0 and not try_place(acct, c, signals, plan)
             and not try_shut(acct, c, signals, plan)):
         decide(acct, c, signals)  # a denial by the order's own rules, or an input only the full path judges
     marks.add(acct, c, c + 1)

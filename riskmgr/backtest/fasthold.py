@@ -101,8 +101,8 @@ class Marks:
 class Rider:
     """The run's constants of the held-position pass (the thresholds as floats, the funding bars as a list)."""
 
-    __slots__ = ("day_start", "funding", "funding_set", "loss", "marks", "move", "n", "ok", "peak", "signal_list",
-                 "tiers", "trigger", "wallet")
+    __slots__ = ("day_end", "day_key", "day_start", "funding", "funding_set", "loss", "marks", "move", "n", "ok",
+                 "peak", "signal_list", "tiers", "trigger", "wallet")
 
     def __init__(self, acct: SimAccount, funding_bars: np.ndarray | None, marks: Marks):
         limits = acct.limits
@@ -119,6 +119,9 @@ class Rider:
         self.move = float(min(limits.emergency_close_pct, limits.level_critical_pct))
         self.trigger = float(limits.partial_tp_trigger_pct)
         self.tiers: dict[object, float | None] = {}  # _drawdown_tier per trading state (the limits are the run's)
+        # the risk day the account was in at the last search and the first bar of the next one (capped at n)
+        self.day_key: int | None = -1  # no risk day is numbered -1: the first search computes it
+        self.day_end = 0
         s = acct.s
         with np.errstate(invalid="ignore"):  # NaN compares false: not clean
             # every bar one ``fills.Bar`` accepts: the pass is used only then (else the engine's own search runs)
@@ -174,8 +177,9 @@ class Rider:
     def _catch_up(self, acct: SimAccount, sq: float, entry: float, best: float) -> None:
         """``SimAccount.catch_up`` given the most favourable close (and the position's sign x qty and entry as
         floats): its Decimal equity computed only when it may lift the peak (closes that tie are the same float, so
-        which of them is taken does not matter)."""
-        wallet, peak, _ = self._figures(acct)
+        which of them is taken does not matter). Called right after ``_next`` searched some bars, so the floats of
+        the wallet and the peak that ``_figures`` kept there are the account's (nothing changed it since)."""
+        wallet, peak = self.wallet[1], self.peak[1]
         gain = sq * (best - entry)
         # the float figures differ from the Decimal ones by a few units of 1e-16 of their size; the margin is wider
         if peak > 0 and wallet + gain + PEAK_MARGIN * (abs(wallet) + abs(gain) + peak) < peak:
@@ -207,9 +211,11 @@ class Rider:
         the first bar of the next risk day or the next funding bar not ``settled``), and the most favourable close
         of the bars before it."""
         s = acct.s
-        end = s.day_start_bar((acct.day or 0) + 1)
-        if end > n:
-            end = n
+        day = acct.day
+        if day != self.day_key:  # a new risk day since the last search: the first bar of the next one
+            self.day_key = day
+            self.day_end = min(s.day_start_bar((day or 0) + 1), n)
+        end = self.day_end
         funding = self.funding
         if funding is not None:
             k = bisect_left(funding, i)
@@ -217,6 +223,8 @@ class Rider:
                 k += 1  # its funding is paid (or not owed): the rest of that bar is searched like any other
             if k < len(funding) and funding[k] < end:
                 end = funding[k]
+        if end <= i:  # nothing to search (the stretch ends here): what the search below answers over no bars
+            return end, NAN
         near = min(end, i + NEAR)
         state = acct.status.state
         drawdown = self.tiers[state] if state in self.tiers else self._tier(acct)
@@ -261,8 +269,12 @@ class Rider:
             floats = h.exit_floats = (stop_f, INF if h.liquidation is None else float(h.liquidation),
                                       INF if h.target is None else float(h.target))
         # float() keeps order, so the float of the nearer level is the nearer float
-        adverse_levels = [f for x, f in zip((h.stop, h.liquidation), floats, strict=False) if x is not None]
-        adverse = (max if long else min)(adverse_levels) if adverse_levels else None
+        if h.stop is None:
+            adverse = None if h.liquidation is None else floats[1]
+        elif h.liquidation is None:
+            adverse = floats[0]
+        else:
+            adverse = max(floats[0], floats[1]) if long else min(floats[0], floats[1])
         target = floats[2] if h.target is not None else None
         against = favour = None
         if limits.auto_close_on_emergency or not h.alerted:

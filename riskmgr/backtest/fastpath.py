@@ -122,7 +122,7 @@ def try_place(acct: SimAccount, j: int, sig: EntrySignals, plan: DecisionPlan) -
     stop_f, target_f, close_f = sig.stop.item(j), sig.target.item(j), acct.s.close.item(j)
     if not (0 < stop_f < INF and 0 < target_f < INF and 0 < close_f < INF):  # NaN too: the full path says why
         return False
-    long = bool(sig.side[j] > 0)
+    long = sig.side.item(j) > 0  # a Python int: no numpy scalar
     tick = acct.spec.price_tick
     stop = _on_tick(stop_f, tick, plan.tick_f, long)
     target = _on_tick(target_f, tick, plan.tick_f, not long)
@@ -159,21 +159,25 @@ def try_shut(acct: SimAccount, j: int, sig: EntrySignals, plan: DecisionPlan) ->
         return False
     ms = acct.s.close_ms(j)
     now = from_ms(ms)
-    side = LONG if sig.side[j] > 0 else SHORT
+    side = LONG if sig.side.item(j) > 0 else SHORT
     cooldown = _cooldown_verdict(acct, now, side, j, sig, plan)
     if cooldown is not None:
         acct.signals += 1
         _shut(acct, [cooldown], ms)
         return True
-    try:
-        intent = _intent(acct, side, j, sig)
-    except ValidationError:
-        return False
+    intent = None
+    if not _intent_certain(acct, j, sig, plan):
+        try:
+            intent = _intent(acct, side, j, sig)
+        except ValidationError:
+            return False
     streak = _streak_only(acct, now, plan)
     if streak is not None:
         acct.signals += 1
         _shut(acct, [streak], ms)
         return True
+    if intent is None:
+        intent = _intent(acct, side, j, sig)
     ctx = RuleContext(
         now=now, limits=acct.limits, intent=intent, spec=acct.spec, equity=acct.wallet, available=acct.wallet,
         day_start_equity=acct.day_start, peak_equity=acct.peak, positions=(), account_status=AccountStatus.OK,
@@ -188,6 +192,16 @@ def try_shut(acct: SimAccount, j: int, sig: EntrySignals, plan: DecisionPlan) ->
     acct.signals += 1
     _shut(acct, gates, ms)
     return True
+
+
+def _intent_certain(acct: SimAccount, j: int, sig: EntrySignals, plan: DecisionPlan) -> bool:
+    """Tell whether ``decisions._intent`` certainly builds the signal's intent (raises no ``ValidationError``),
+    without building it: the close, the stop and the target finite, the close above 0, the stop and the target at
+    least two ticks (their floats' Decimals then round to a tick or more, either way). The settings the intent
+    also checks (symbol, leverage, the tick above 0) are ``settings_allow``'s, which the caller checked."""
+    floor = 2 * plan.tick_f
+    return (0 < acct.s.close.item(j) < INF and floor <= sig.stop.item(j) < INF
+            and floor <= sig.target.item(j) < INF)
 
 
 def _streak_only(acct: SimAccount, now: datetime, plan: DecisionPlan) -> Verdict | None:
