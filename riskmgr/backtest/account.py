@@ -201,7 +201,9 @@ class SimAccount:
     def equity(self, mark: Decimal) -> Decimal:
         """Return wallet plus the open position's unrealized P&L at ``mark``."""
         h = self.holding
-        return self.wallet if h is None else self.wallet + fm.pnl(h.side, h.entry, h.qty, mark)
+        if h is None:
+            return self.wallet
+        return self.wallet + (mark - h.entry) * h.qty * (1 if h.side is PositionSide.LONG else -1)  # fills.pnl
 
     def mark_range(self, a: int, b: int) -> None:
         """Write the equity at the closes of bars a..b-1, the account unchanged over them."""
@@ -358,7 +360,7 @@ class SimAccount:
         t.exit_bar.append(j)
         t.entry_ms.append(h.entry_ms)
         t.exit_ms.append(ms)
-        t.side.append(h.side.sign)
+        t.side.append(1 if h.side is PositionSide.LONG else -1)  # h.side.sign
         t.qty.append(h.opened_qty)
         t.entry_price.append(h.entry)
         t.exit_price.append(h.exit_value / h.opened_qty)

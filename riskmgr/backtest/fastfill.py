@@ -103,9 +103,9 @@ def liquidation_met(long: bool, bar: tuple[float, float, float], liquidation: De
     which lies at or below its open; a short's at its high)."""
     if liquidation is None:
         return False
-    if long:
-        return at_or_below(bar[2], liquidation, liquidation_f)
-    return at_or_above(bar[1], liquidation, liquidation_f)
+    if long:  # a low above the level's float is clearly not at or below it (``at_or_below``'s first test)
+        return not bar[2] > liquidation_f and at_or_below(bar[2], liquidation, liquidation_f)
+    return not bar[1] < liquidation_f and at_or_above(bar[1], liquidation, liquidation_f)
 
 
 def bar_exit(long: bool, bar: tuple[float, float, float], stop: Decimal | None, target: Decimal | None,
@@ -121,16 +121,18 @@ def bar_exit(long: bool, bar: tuple[float, float, float], stop: Decimal | None, 
     """
     o, high, low = bar
     stop_f, _, target_f = floats
+    # each test is ``at_or_below`` / ``at_or_above``, its float comparisons first (only a price equal to the
+    # level's float builds a Decimal there): a level the float is clearly short of is not met, without the call
     if long:
-        stop_open = stop is not None and at_or_below(o, stop, stop_f)
-        stop_in = not stop_open and stop is not None and at_or_below(low, stop, stop_f)
-        gapped = target is not None and at_or_above(o, target, target_f)
-        reached = target is not None and at_or_above(high, target, target_f)
+        stop_open = stop is not None and not o > stop_f and at_or_below(o, stop, stop_f)
+        stop_in = not stop_open and stop is not None and not low > stop_f and at_or_below(low, stop, stop_f)
+        gapped = target is not None and not o < target_f and at_or_above(o, target, target_f)
+        reached = target is not None and not high < target_f and at_or_above(high, target, target_f)
     else:
-        stop_open = stop is not None and at_or_above(o, stop, stop_f)
-        stop_in = not stop_open and stop is not None and at_or_above(high, stop, stop_f)
-        gapped = target is not None and at_or_below(o, target, target_f)
-        reached = target is not None and at_or_below(low, target, target_f)
+        stop_open = stop is not None and not o < stop_f and at_or_above(o, stop, stop_f)
+        stop_in = not stop_open and stop is not None and not high < stop_f and at_or_above(high, stop, stop_f)
+        gapped = target is not None and not o > target_f and at_or_below(o, target, target_f)
+        reached = target is not None and not low > target_f and at_or_below(low, target, target_f)
     if gapped and not stop_open:  # the bar opened beyond the target, not beyond the stop
         return TARGET, None
     if stop_open:

@@ -240,7 +240,7 @@ def _tiers_quiet(acct: SimAccount, equity: Decimal) -> bool:
 def _monitor_quiet(acct: SimAccount, h: Holding, mark: Decimal) -> bool:
     """Tell whether ``risk.levels.position_actions`` returns nothing for the position at ``mark``."""
     limits, entry = acct.limits, h.entry
-    move = (mark - entry) / entry * HUNDRED * h.side.sign
+    move = (mark - entry) / entry * HUNDRED * (1 if h.side is LONG else -1)  # h.side.sign
     if move < -limits.level_critical_pct or move <= -limits.emergency_close_pct:
         return False
     return not (limits.partial_tp_enabled and move >= limits.partial_tp_trigger_pct)
