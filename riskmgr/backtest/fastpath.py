@@ -200,8 +200,10 @@ def _intent_certain(acct: SimAccount, j: int, sig: EntrySignals, plan: DecisionP
     least two ticks (their floats' Decimals then round to a tick or more, either way). The settings the intent
     also checks (symbol, leverage, the tick above 0) are ``settings_allow``'s, which the caller checked."""
     floor = 2 * plan.tick_f
-    return (0 < acct.s.close.item(j) < INF and floor <= sig.stop.item(j) < INF
-            and floor <= sig.target.item(j) < INF)
+    close: float = acct.s.close.item(j)
+    stop: float = sig.stop.item(j)
+    target: float = sig.target.item(j)
+    return 0 < close < INF and floor <= stop < INF and floor <= target < INF
 
 
 def _streak_only(acct: SimAccount, now: datetime, plan: DecisionPlan) -> Verdict | None:

@@ -454,3 +454,25 @@ def test_the_decisions_loss_and_drawdown_gates_reuse_the_polls_quiet_test_only_o
     assert not fastpath._gates_allow(acct, acct.wallet)
     acct.wallet, acct.peak = D("9900"), D("10500")  # same wallet value, another peak: judged again (drawdown 5.7 %)
     assert not fastpath._gates_allow(acct, acct.wallet)
+
+
+LEVEL = st.one_of(st.floats(allow_nan=True, allow_infinity=True),
+                  st.sampled_from([0.0, -0.1, 0.05, 0.1, 0.15, 0.2, 0.2000001, 0.19999, 0.25, 40000.0]))
+
+
+@settings(max_examples=400, deadline=None)
+@given(close=LEVEL, stop=LEVEL, target=LEVEL, long=st.booleans())
+def test_an_intent_the_float_check_calls_certain_is_always_built_without_a_validation_error(close, stop, target,
+                                                                                             long):
+    """``try_shut`` skips building the intent (and the full path's fallback on a ValidationError) only where
+    ``_intent_certain`` says so: there, building it must never fail."""
+    inp, sig = conservative(300, 4, rearm=True)
+    acct = SimAccount(build_series(inp), inp.spec, inp.config, inp.first_bar)
+    plan = DecisionPlan.of(acct)
+    j = 10
+    acct.s.close[j], sig.stop[j], sig.target[j] = close, stop, target
+    if not fastpath._intent_certain(acct, j, sig, plan):
+        return
+    side = PositionSide.LONG if long else PositionSide.SHORT
+    intent = fastpath._intent(acct, side, j, sig)
+    assert intent.entry_price > 0 and intent.stop_loss is not None and intent.take_profit is not None
