@@ -30,7 +30,7 @@ BLOCK = 32_768  # rows per block: about ten float64 temporaries of 256 kB each s
 # a row is warm when the sum of these columns, in this order, is not NaN
 WARM_SUM = ("close", "atr", "rsi", "bb_upper", "adx", "macd", "macd_hist", "volume_ma", "ema_fast", "ema_mid",
             "ema_slow")
-_LAST = max(Reason) + 1  # the reasons are numbered in the order the checks are made, OK (0) before them
+_OK, _LAST = int(Reason.OK), max(Reason) + 1  # the reasons are numbered in the order of the checks, OK (0) first
 
 
 class Rows(Protocol):
@@ -53,30 +53,31 @@ class Rows(Protocol):
 
 @dataclass(frozen=True)
 class Results:
-    """Full-length result arrays; a block writes its rows. ``components`` and ``market`` may be left out
-    (None): they are filled only when asked for."""
+    """Full-length result arrays; a block writes its rows. The details (``components``, ``market`` and
+    ``atr_pct``) are None unless asked for."""
 
     direction: np.ndarray  # int8
     candidate: np.ndarray  # int8
     confidence: np.ndarray  # int16
     stop: np.ndarray  # float64
-    target: np.ndarray
-    atr_pct: np.ndarray
+    target: np.ndarray  # float64
     reason: np.ndarray  # int8
     components: tuple[np.ndarray, ...] | None  # int16 each, in COMPONENTS order
     market: np.ndarray | None  # int16
+    atr_pct: np.ndarray | None  # float64
 
     @classmethod
     def empty(cls, n: int, detail: bool) -> Results:
-        def f64() -> np.ndarray:
-            return np.empty(n)
-
         def i8() -> np.ndarray:
             return np.empty(n, dtype=np.int8)
 
-        components = tuple(np.empty(n, dtype=np.int16) for _ in COMPONENTS) if detail else None
-        return cls(i8(), i8(), np.empty(n, dtype=np.int16), f64(), f64(), f64(), i8(), components,
-                   np.empty(n, dtype=np.int16) if detail else None)
+        def i16() -> np.ndarray:
+            return np.empty(n, dtype=np.int16)
+
+        if detail:
+            return cls(i8(), i8(), i16(), np.empty(n), np.empty(n), i8(), tuple(i16() for _ in COMPONENTS), i16(),
+                       np.empty(n))
+        return cls(i8(), i8(), i16(), np.empty(n), np.empty(n), i8(), None, None, None)
 
 
 class Scratch:
@@ -159,19 +160,19 @@ class _Block:
         np.copyto(side, candidate)
         self.fail(Reason.WARMUP, np.logical_not(warm, out=b1))
         self.fail(Reason.NO_TREND, np.logical_not(has, out=b1))
-        self.checks_and_points(side, f1, f2, strength, has, b1, b2, b3)
+        self.checks_and_points(side, f1, f2, strength, long_, short, has, b1, b2, b3)
         self.levels(side, has, f1, b1)
         if self.out.market is not None:
             self.market(strength, warm, f1, f2)
 
     def checks_and_points(self, side: np.ndarray, f1: np.ndarray, f2: np.ndarray, strength: np.ndarray,
-                          has: np.ndarray, b1: np.ndarray, b2: np.ndarray, b3: np.ndarray) -> None:
+                          long_: np.ndarray, short: np.ndarray, has: np.ndarray, b1: np.ndarray, b2: np.ndarray,
+                          b3: np.ndarray) -> None:
         x, p, u = self.x, self.p, self.u[2]
         on = _u8(has)
         # trend: has x 15 + (side x (close - ema_fast) > 0) x 10
-        np.subtract(x.close, x.ema_fast, out=f1)
-        f1 *= side
-        np.multiply(_u8(np.greater(f1, 0, out=b1)), TREND_PRICE, out=u)
+        self.beyond(x.close, x.ema_fast, long_, short, b1, b2)
+        np.multiply(_u8(b1), TREND_PRICE, out=u)
         u += np.multiply(on, TREND_STACK, out=self.u[3])
         self.score(0, u)
         # strength: rint(10 + 10 x clip((adx - adx_min) / span, 0, 1)) where has and adx >= adx_min, else 0
@@ -183,7 +184,7 @@ class _Block:
         self.score(1, u)
         self.fail(Reason.WEAK_TREND, np.less(x.adx, p.adx_min, out=b1))
         # volatility: ATR as % of price within its bounds
-        atr_pct = np.divide(x.atr, x.close, out=self.out.atr_pct[self.rows])
+        atr_pct = np.divide(x.atr, x.close, out=f1 if self.out.atr_pct is None else self.out.atr_pct[self.rows])
         atr_pct *= 100
         np.less(atr_pct, p.atr_pct_min, out=b1)
         self.fail(Reason.VOLATILITY, np.logical_or(b1, np.greater(atr_pct, p.atr_pct_max, out=b2), out=b1))
@@ -198,8 +199,9 @@ class _Block:
         u += np.multiply(on, MOMENTUM_INSIDE, out=self.u[3])
         self.score(2, u)
         # MACD: (side x macd > 0) x (10 + (side x macd_hist > 0) x 5)
-        np.greater(np.multiply(side, x.macd, out=f1), 0, out=b1)
-        np.logical_and(b1, np.greater(np.multiply(side, x.macd_hist, out=f1), 0, out=b2), out=b2)
+        self.beyond(x.macd_hist, 0.0, long_, short, b2, b3)
+        self.beyond(x.macd, 0.0, long_, short, b1, b3)
+        b2 &= b1
         np.multiply(_u8(b1), MACD_LINE, out=u)
         u += np.multiply(_u8(b2), MACD_HIST, out=self.u[3])
         self.score(3, u)
@@ -209,6 +211,14 @@ class _Block:
         self.score(5, np.multiply(_u8(b1), VOLUME_POINTS, out=u))
         np.copyto(self.out.confidence[self.rows], self.total)
         self.fail(Reason.LOW_CONFIDENCE, np.less(self.total, p.confidence_threshold, out=b1))
+
+    @staticmethod
+    def beyond(a: np.ndarray, b: np.ndarray | float, long_: np.ndarray, short: np.ndarray, into: np.ndarray,
+               spare: np.ndarray) -> np.ndarray:
+        """Set ``into`` to side x (a - b) > 0: a above b for a long, below it for a short. (In IEEE arithmetic a - b
+        is positive exactly when a > b and negative exactly when a < b, NaN never; side is -1, 0 or 1.)"""
+        np.logical_and(np.greater(a, b, out=into), long_, out=into)
+        return np.logical_or(into, np.logical_and(np.less(a, b, out=spare), short, out=spare), out=into)
 
     def band(self, side: np.ndarray, has: np.ndarray, offset: np.ndarray, half_band: np.ndarray, b1: np.ndarray,
              b2: np.ndarray, b3: np.ndarray) -> None:
@@ -234,7 +244,7 @@ class _Block:
         x, p, rows = self.x, self.p, self.rows
         reason = np.subtract(_LAST, self.rank, out=_u8(self.out.reason[rows]))
         reason *= _u8(np.not_equal(self.rank, 0, out=b1))  # OK (0) where no check failed
-        np.multiply(self.out.candidate[rows], np.equal(reason, Reason.OK, out=b1).view(np.int8),
+        np.multiply(self.out.candidate[rows], np.equal(reason, _OK, out=b1).view(np.int8),
                     out=self.out.direction[rows])
         np.multiply(side, x.atr, out=levels)  # side x ATR x k is side x k x ATR, side being -1, 0 or 1
         np.copyto(levels, np.nan, where=np.logical_not(has, out=b1))
@@ -248,14 +258,14 @@ class _Block:
         clip(1 - |atr_pct - mid| / half, 0, 1) for the middle and half width of the volatility bounds."""
         p = self.p
         mid, half = (p.atr_pct_max + p.atr_pct_min) / 2, (p.atr_pct_max - p.atr_pct_min) / 2
-        np.subtract(self.out.atr_pct[self.rows], mid, out=calm)
+        np.subtract(self.out.atr_pct[self.rows], mid, out=calm)  # type: ignore[index]
         np.abs(calm, out=calm)
         calm /= half
         _unit(np.subtract(1, calm, out=calm))
         calm *= MARKET_VOLATILITY
         np.multiply(strength, MARKET_STRENGTH, out=condition)
         condition += calm
-        market = self.out.market[self.rows]  # type: ignore[index]
+        market = self.out.market[self.rows]  # type: ignore[index]  # (asked for, so there)
         np.copyto(market, np.rint(condition, out=condition), casting="unsafe")  # 0..100, no NaN
         market *= warm
 

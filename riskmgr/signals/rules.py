@@ -100,15 +100,16 @@ def row_values(ind: Indicators, row: int) -> tuple[float, ...]:
     )
 
 
-Details = tuple[dict[str, np.ndarray], np.ndarray]  # the components by name, and the market condition
+Details = tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]  # components by name, market condition, ATR %
 
 
 @dataclass(frozen=True)
 class SignalArrays:
     """Per-row results. ``candidate`` is the trend's direction before the other checks; ``direction`` is
     non-zero only where every check passed (``reason == Reason.OK``). Stop and target are NaN where there
-    is no candidate. ``components`` maps each confidence component to its points per row; it and ``market``
-    are worked out when first read (the backtest never reads them), from the same rows by the same code."""
+    is no candidate. ``components`` maps each confidence component to its points per row; it, ``market`` and
+    ``atr_pct`` are worked out when first read (the backtest never reads them), from the same rows by the same
+    code."""
 
     direction: np.ndarray  # int8: -1 short, 0 none, +1 long
     candidate: np.ndarray  # int8
@@ -116,7 +117,6 @@ class SignalArrays:
     entry: np.ndarray  # float64: the bar's close
     stop: np.ndarray
     target: np.ndarray
-    atr_pct: np.ndarray
     reason: np.ndarray  # int8, a Reason
     details: Callable[[], Details] = field(repr=False, compare=False)
 
@@ -141,8 +141,14 @@ class SignalArrays:
         """The market condition per row, 0..100 (int16; 0 until warm)."""
         return self._details[1]
 
+    @property
+    def atr_pct(self) -> np.ndarray:
+        """The ATR as a percentage of the close, per row (float64)."""
+        return self._details[2]
+
 
 Blocks = Callable[[], Iterator[tuple[slice, RuleInputs]]]
+EAGER_ROWS = 4096  # up to this many rows (a scan has one per symbol) the details are worked out at once, in the pass
 
 
 def _run(n: int, blocks: Blocks, p: SignalParams, detail: bool) -> Results:
@@ -154,16 +160,22 @@ def _run(n: int, blocks: Blocks, p: SignalParams, detail: bool) -> Results:
     return out
 
 
+def _details_of(out: Results) -> Details:
+    assert out.components is not None and out.market is not None and out.atr_pct is not None  # noqa: S101
+    return dict(zip(COMPONENTS, out.components, strict=True)), out.market, out.atr_pct
+
+
 def _details(n: int, blocks: Blocks, p: SignalParams) -> Details:
-    out = _run(n, blocks, p, True)
-    assert out.components is not None and out.market is not None  # noqa: S101  (detail asks for both)
-    return dict(zip(COMPONENTS, out.components, strict=True)), out.market
+    """Evaluate the rows again, this time with the details (the same code, so the same values)."""
+    return _details_of(_run(n, blocks, p, True))
 
 
 def _evaluate(n: int, blocks: Blocks, entry: np.ndarray, p: SignalParams) -> SignalArrays:
-    out = _run(n, blocks, p, False)
-    return SignalArrays(out.direction, out.candidate, out.confidence, entry, out.stop, out.target, out.atr_pct,
-                        out.reason, partial(_details, n, blocks, p))
+    eager = n <= EAGER_ROWS
+    out = _run(n, blocks, p, eager)
+    details = partial(_details_of, out) if eager else partial(_details, n, blocks, p)
+    return SignalArrays(out.direction, out.candidate, out.confidence, entry, out.stop, out.target, out.reason,
+                        details)
 
 
 def _row_blocks(x: RuleInputs) -> Iterator[tuple[slice, RuleInputs]]:

@@ -112,8 +112,16 @@ def assert_same(found: rules.SignalArrays, expected: dict) -> None:
         assert found.components[name].dtype == np.int16, name
 
 
+@pytest.fixture(params=["details at once", "details when read"])
+def details(request, monkeypatch):
+    """Run a test with the components, market and ATR % worked out in the pass, and again worked out when read."""
+    if request.param == "details when read":
+        monkeypatch.setattr(rules, "EAGER_ROWS", 0)
+    return request.param
+
+
 @pytest.mark.parametrize("seed", range(40))
-def test_rules_on_random_rows_equal_the_plain_reading_of_them(seed):
+def test_rules_on_random_rows_equal_the_plain_reading_of_them(seed, details):
     x, params = random_rows(seed, 3000)
     with np.errstate(invalid="ignore"):  # inf - inf in the rows on purpose
         expected = reference(x, params)
@@ -125,7 +133,7 @@ def test_rules_on_random_rows_equal_the_plain_reading_of_them(seed):
 
 
 @pytest.mark.parametrize("block", [1, 7, 64, 1000])
-def test_rules_give_the_same_rows_whatever_the_block_size(monkeypatch, block):
+def test_rules_give_the_same_rows_whatever_the_block_size(monkeypatch, block, details):
     x, params = random_rows(block, 2500)
     with np.errstate(invalid="ignore"):
         expected = reference(x, params)
@@ -147,7 +155,8 @@ def test_ties_at_every_threshold_occur_in_the_random_rows():
     assert (x.ema_fast == x.ema_mid).any() and np.isinf(x.rsi).any() and np.isnan(x.adx[-100:]).any()
 
 
-def test_components_and_market_are_worked_out_once_when_first_read():
+def test_components_and_market_are_worked_out_once_when_first_read(monkeypatch):
+    monkeypatch.setattr(rules, "EAGER_ROWS", 100)  # more rows than this: worked out when read
     x, params = random_rows(11, 500)
     calls = []
     with np.errstate(invalid="ignore"):
@@ -157,7 +166,7 @@ def test_components_and_market_are_worked_out_once_when_first_read():
 
         first, market = arrays.components, arrays.market
 
-    assert arrays.components is first and arrays.market is market and calls == [1]
+    assert arrays.components is first and arrays.market is market and arrays.atr_pct is not None and calls == [1]
 
 
 def _candles(n: int, seed: int, gaps: bool) -> CandleArrays:
@@ -172,7 +181,7 @@ def _candles(n: int, seed: int, gaps: bool) -> CandleArrays:
 
 @pytest.mark.parametrize(("n", "gaps", "block"), [(3000, False, 256), (3000, True, 256), (2999, False, 1000),
                                                   (900, True, 7), (5, False, 2)])
-def test_series_path_equals_the_rows_of_every_bar(monkeypatch, n, gaps, block):
+def test_series_path_equals_the_rows_of_every_bar(monkeypatch, n, gaps, block, details):
     candles = _candles(n, n + block, gaps)
     ind = compute_indicators(candles, IndicatorParams(htf_factor=4))
     params = SignalParams()
