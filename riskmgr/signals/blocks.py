@@ -34,21 +34,46 @@ _OK, _LAST = int(Reason.OK), max(Reason) + 1  # the reasons are numbered in the 
 
 
 class Rows(Protocol):
-    """The rule inputs of a block: aligned float64 columns (``rules.RuleInputs``)."""
+    """The rule inputs of a block: aligned float64 columns, read only (``rules.RuleInputs``)."""
 
-    close: np.ndarray
-    volume: np.ndarray
-    atr: np.ndarray
-    rsi: np.ndarray
-    bb_upper: np.ndarray
-    bb_middle: np.ndarray
-    adx: np.ndarray
-    macd: np.ndarray
-    macd_hist: np.ndarray
-    volume_ma: np.ndarray
-    ema_fast: np.ndarray
-    ema_mid: np.ndarray
-    ema_slow: np.ndarray
+    @property
+    def close(self) -> np.ndarray: ...
+
+    @property
+    def volume(self) -> np.ndarray: ...
+
+    @property
+    def atr(self) -> np.ndarray: ...
+
+    @property
+    def rsi(self) -> np.ndarray: ...
+
+    @property
+    def bb_upper(self) -> np.ndarray: ...
+
+    @property
+    def bb_middle(self) -> np.ndarray: ...
+
+    @property
+    def adx(self) -> np.ndarray: ...
+
+    @property
+    def macd(self) -> np.ndarray: ...
+
+    @property
+    def macd_hist(self) -> np.ndarray: ...
+
+    @property
+    def volume_ma(self) -> np.ndarray: ...
+
+    @property
+    def ema_fast(self) -> np.ndarray: ...
+
+    @property
+    def ema_mid(self) -> np.ndarray: ...
+
+    @property
+    def ema_slow(self) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -162,8 +187,9 @@ class _Block:
         self.fail(Reason.NO_TREND, np.logical_not(has, out=b1))
         self.checks_and_points(side, f1, f2, strength, long_, short, has, b1, b2, b3)
         self.levels(side, has, f1, b1)
-        if self.out.market is not None:
-            self.market(strength, warm, f1, f2)
+        market, atr_pct = self.out.market, self.out.atr_pct
+        if market is not None and atr_pct is not None:
+            self.market(strength, warm, f1, f2, market[self.rows], atr_pct[self.rows])
 
     def checks_and_points(self, side: np.ndarray, f1: np.ndarray, f2: np.ndarray, strength: np.ndarray,
                           long_: np.ndarray, short: np.ndarray, has: np.ndarray, b1: np.ndarray, b2: np.ndarray,
@@ -253,19 +279,19 @@ class _Block:
         target = np.multiply(levels, p.target_atr, out=self.out.target[rows])
         np.add(x.close, target, out=target)
 
-    def market(self, strength: np.ndarray, warm: np.ndarray, calm: np.ndarray, condition: np.ndarray) -> None:
+    def market(self, strength: np.ndarray, warm: np.ndarray, calm: np.ndarray, condition: np.ndarray,
+               market: np.ndarray, atr_pct: np.ndarray) -> None:
         """Write the market condition 0..100 where warm (else 0): rint(60 x strength + 40 x calm), calm being
         clip(1 - |atr_pct - mid| / half, 0, 1) for the middle and half width of the volatility bounds."""
         p = self.p
         mid, half = (p.atr_pct_max + p.atr_pct_min) / 2, (p.atr_pct_max - p.atr_pct_min) / 2
-        np.subtract(self.out.atr_pct[self.rows], mid, out=calm)  # type: ignore[index]
+        np.subtract(atr_pct, mid, out=calm)
         np.abs(calm, out=calm)
         calm /= half
         _unit(np.subtract(1, calm, out=calm))
         calm *= MARKET_VOLATILITY
         np.multiply(strength, MARKET_STRENGTH, out=condition)
         condition += calm
-        market = self.out.market[self.rows]  # type: ignore[index]  # (asked for, so there)
         np.copyto(market, np.rint(condition, out=condition), casting="unsafe")  # 0..100, no NaN
         market *= warm
 
