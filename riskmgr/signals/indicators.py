@@ -202,6 +202,30 @@ class Indicators:
         """Return, for each bar row, the index of the last higher-timeframe bar closed by then (-1: none)."""
         return self.htf_end_ms.searchsorted(self.ts[rows] + self.bar_ms, side="right") - 1
 
+    def htf_edges(self) -> np.ndarray:
+        """Return the row edges of the higher-timeframe bars: rows ``edges[j]`` to ``edges[j + 1] - 1`` see bar
+        j - 1 as the last one closed (j = 0: none yet), so ``np.repeat(np.concatenate(([nan], htf_values)),
+        np.diff(edges))`` equals ``np.concatenate(([nan], htf_values))[htf_index(slice(None)) + 1]``, at a fraction
+        of its cost."""
+        return np.concatenate(((0,), self._htf_first_rows(), (len(self.ts),)))
+
+    def _htf_first_rows(self) -> np.ndarray:
+        """Return, per higher-timeframe bar, the first bar row by which it has closed (``htf_index``'s rule: row r
+        sees bar k once ts[r] + bar_ms >= htf_end_ms[k]); ``len(ts)`` when none has.
+
+        That is ``ts.searchsorted(htf_end_ms - bar_ms)``. Bars are evenly spaced nearly always, so the answer is
+        first worked out by arithmetic, then checked with the property that defines the search (ts[r - 1] < key
+        <= ts[r], either side absent at the ends): the search itself runs only when a check fails."""
+        ts, n = self.ts, len(self.ts)
+        keys = self.htf_end_ms - self.bar_ms
+        if n and len(keys):
+            guess = np.clip(-((int(ts[0]) - keys) // self.bar_ms), 0, n)  # ceil((key - ts[0]) / bar_ms)
+            above = (guess == n) | (ts.take(np.minimum(guess, n - 1)) >= keys)
+            below = (guess == 0) | (ts.take(np.maximum(guess - 1, 0)) < keys)
+            if (above & below).all():
+                return guess
+        return ts.searchsorted(keys, side="left")
+
     def last_closed_row(self, now_ms: int) -> int:
         """Return the row of the last bar whose close time is at or before ``now_ms`` (-1: none)."""
         return int(self.ts.searchsorted(now_ms - self.bar_ms, side="right")) - 1

@@ -8,24 +8,36 @@ The rules themselves are described in plain words in ``riskmgr.signals.conservat
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, fields
+from functools import cached_property, partial
 
 import numpy as np
 
 from riskmgr.market.base import CandleArrays
+from riskmgr.signals.blocks import (  # noqa: F401  (the point values are read from here by the pages)
+    BAND_PULLBACK,
+    BAND_WITH,
+    BLOCK,
+    COMPONENTS,
+    MACD_HIST,
+    MACD_LINE,
+    MARKET_STRENGTH,
+    MARKET_VOLATILITY,
+    MOMENTUM_INSIDE,
+    MOMENTUM_WITH,
+    STRENGTH_AT_MIN,
+    STRENGTH_MAX,
+    TREND_PRICE,
+    TREND_STACK,
+    VOLUME_POINTS,
+    Results,
+    Scratch,
+    evaluate_block,
+)
 from riskmgr.signals.indicators import Indicators, compute_indicators
 from riskmgr.signals.params import Reason, SignalParams
 
-# Confidence points; the maxima add up to 100.
-TREND_STACK, TREND_PRICE = 15, 10
-STRENGTH_AT_MIN, STRENGTH_MAX = 10, 20
-MOMENTUM_WITH, MOMENTUM_INSIDE = 15, 8
-MACD_LINE, MACD_HIST = 10, 5
-BAND_WITH, BAND_PULLBACK = 15, 8
-VOLUME_POINTS = 10
-COMPONENTS = ("trend", "strength", "momentum", "macd", "band", "volume")
-# Market condition (0..100) for the quality score: trend strength and how central the volatility is.
-MARKET_STRENGTH, MARKET_VOLATILITY = 60, 40
 _NAN = np.array([np.nan])
 
 
@@ -51,13 +63,12 @@ class RuleInputs:
     @classmethod
     def from_indicators(cls, ind: Indicators) -> RuleInputs:
         """Return rows for every bar of a series."""
-        htf = ind.htf_index(slice(None)) + 1  # 0 selects the NaN put in front: no closed bar yet
+        spans = np.diff(ind.htf_edges())  # the NaN put in front covers the rows before the first closed bar
         return cls(
             ind.close, ind.volume, ind.atr, ind.rsi, ind.bb_upper, ind.bb_middle, ind.bb_lower, ind.adx,
             ind.macd, ind.macd_hist, ind.volume_ma,
-            np.concatenate((_NAN, ind.htf_ema_fast))[htf],
-            np.concatenate((_NAN, ind.htf_ema_mid))[htf],
-            np.concatenate((_NAN, ind.htf_ema_slow))[htf],
+            *(np.repeat(np.concatenate((_NAN, ema)), spans)
+              for ema in (ind.htf_ema_fast, ind.htf_ema_mid, ind.htf_ema_slow)),
         )
 
     @classmethod
@@ -89,22 +100,25 @@ def row_values(ind: Indicators, row: int) -> tuple[float, ...]:
     )
 
 
+Details = tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]  # components by name, market condition, ATR %
+
+
 @dataclass(frozen=True)
 class SignalArrays:
     """Per-row results. ``candidate`` is the trend's direction before the other checks; ``direction`` is
     non-zero only where every check passed (``reason == Reason.OK``). Stop and target are NaN where there
-    is no candidate. ``components`` maps each confidence component to its points per row."""
+    is no candidate. ``components`` maps each confidence component to its points per row; it, ``market`` and
+    ``atr_pct`` are worked out when first read (the backtest never reads them), from the same rows by the same
+    code."""
 
     direction: np.ndarray  # int8: -1 short, 0 none, +1 long
     candidate: np.ndarray  # int8
     confidence: np.ndarray  # int16, sum of the components
-    components: dict[str, np.ndarray]  # int16 each
     entry: np.ndarray  # float64: the bar's close
     stop: np.ndarray
     target: np.ndarray
-    atr_pct: np.ndarray
-    market: np.ndarray  # int16, 0..100
     reason: np.ndarray  # int8, a Reason
+    details: Callable[[], Details] = field(repr=False, compare=False)
 
     def __len__(self) -> int:
         return int(self.direction.shape[0])
@@ -113,75 +127,90 @@ class SignalArrays:
     def actionable(self) -> np.ndarray:
         return self.reason == Reason.OK
 
+    @cached_property
+    def _details(self) -> Details:
+        return self.details()
 
-def _points(x: RuleInputs, side: np.ndarray, p: SignalParams, rsi_m: np.ndarray) -> dict[str, np.ndarray]:
-    """Return each confidence component's points (zero where there is no candidate)."""
-    has = side != 0
-    half_band = x.bb_upper - x.bb_middle  # TA-Lib's bands are symmetric around the middle
-    offset = side * (x.close - x.bb_middle)  # > 0: on the trade's side of the middle band
-    span = p.adx_full - p.adx_min
-    strength = STRENGTH_AT_MIN + (STRENGTH_MAX - STRENGTH_AT_MIN) * np.clip((x.adx - p.adx_min) / span, 0, 1)
-    points = {
-        "trend": has * TREND_STACK + (side * (x.close - x.ema_fast) > 0) * TREND_PRICE,
-        "strength": np.where(has & (x.adx >= p.adx_min), np.rint(strength), 0),
-        "momentum": has * np.where(rsi_m >= 50, MOMENTUM_WITH, MOMENTUM_INSIDE),
-        "macd": (side * x.macd > 0) * (MACD_LINE + (side * x.macd_hist > 0) * MACD_HIST),
-        "band": has * np.where(offset >= 0, BAND_WITH, np.where(offset >= -half_band, BAND_PULLBACK, 0)),
-        "volume": (has & (x.volume >= x.volume_ma)) * VOLUME_POINTS,
-    }
-    return {name: value.astype(np.int16) for name, value in points.items()}
+    @property
+    def components(self) -> dict[str, np.ndarray]:
+        """Each confidence component's points per row (int16; zero where there is no candidate)."""
+        return self._details[0]
+
+    @property
+    def market(self) -> np.ndarray:
+        """The market condition per row, 0..100 (int16; 0 until warm)."""
+        return self._details[1]
+
+    @property
+    def atr_pct(self) -> np.ndarray:
+        """The ATR as a percentage of the close, per row (float64)."""
+        return self._details[2]
 
 
-def _market(x: RuleInputs, p: SignalParams, atr_pct: np.ndarray, warm: np.ndarray) -> np.ndarray:
-    """Return the market condition 0..100: trend strength (60) plus volatility near the middle of its bounds (40)."""
-    strength = np.clip((x.adx - p.adx_min) / (p.adx_full - p.adx_min), 0, 1)
-    mid, half = (p.atr_pct_max + p.atr_pct_min) / 2, (p.atr_pct_max - p.atr_pct_min) / 2
-    calm = np.clip(1 - np.abs(atr_pct - mid) / half, 0, 1)
-    return np.where(warm, np.rint(MARKET_STRENGTH * strength + MARKET_VOLATILITY * calm), 0).astype(np.int16)
+Blocks = Callable[[], Iterator[tuple[slice, RuleInputs]]]
+EAGER_ROWS = 4096  # up to this many rows (a scan has one per symbol) the details are worked out at once, in the pass
+
+
+def _run(n: int, blocks: Blocks, p: SignalParams, detail: bool) -> Results:
+    """Evaluate every block of rows into fresh result arrays (with the components and market when ``detail``)."""
+    out = Results.empty(n, detail)
+    scratch = Scratch(min(n, BLOCK))
+    for rows, x in blocks():
+        evaluate_block(x, p, out, rows, scratch)
+    return out
+
+
+def _details_of(out: Results) -> Details:
+    assert out.components is not None and out.market is not None and out.atr_pct is not None  # noqa: S101
+    return dict(zip(COMPONENTS, out.components, strict=True)), out.market, out.atr_pct
+
+
+def _details(n: int, blocks: Blocks, p: SignalParams) -> Details:
+    """Evaluate the rows again, this time with the details (the same code, so the same values)."""
+    return _details_of(_run(n, blocks, p, True))
+
+
+def _evaluate(n: int, blocks: Blocks, entry: np.ndarray, p: SignalParams) -> SignalArrays:
+    eager = n <= EAGER_ROWS
+    out = _run(n, blocks, p, eager)
+    details = partial(_details_of, out) if eager else partial(_details, n, blocks, p)
+    return SignalArrays(out.direction, out.candidate, out.confidence, entry, out.stop, out.target, out.reason,
+                        details)
+
+
+def _row_blocks(x: RuleInputs) -> Iterator[tuple[slice, RuleInputs]]:
+    n = len(x.close)
+    for lo in range(0, n, BLOCK):
+        rows = slice(lo, min(lo + BLOCK, n))
+        yield rows, RuleInputs(*(getattr(x, name)[rows] for name in _FIELDS))
+
+
+def _indicator_blocks(ind: Indicators) -> Iterator[tuple[slice, RuleInputs]]:
+    """Yield the rule inputs of every block of bars, the closed higher-timeframe EMAs repeated over each block's
+    rows only (``RuleInputs.from_indicators`` would repeat them over the whole series first)."""
+    n, edges = len(ind), ind.htf_edges()
+    emas = [np.concatenate((_NAN, ema)) for ema in (ind.htf_ema_fast, ind.htf_ema_mid, ind.htf_ema_slow)]
+    for lo in range(0, n, BLOCK):
+        hi = min(lo + BLOCK, n)
+        first, end = int(edges.searchsorted(lo, side="right")) - 1, int(edges.searchsorted(hi, side="left"))
+        spans = np.diff(np.clip(edges[first:end + 1], lo, hi))  # the block's rows of bars first .. end - 1
+        rows = slice(lo, hi)
+        yield rows, RuleInputs(
+            ind.close[rows], ind.volume[rows], ind.atr[rows], ind.rsi[rows], ind.bb_upper[rows], ind.bb_middle[rows],
+            ind.bb_lower[rows], ind.adx[rows], ind.macd[rows], ind.macd_hist[rows], ind.volume_ma[rows],
+            *(np.repeat(ema[first:end], spans) for ema in emas),
+        )
 
 
 def evaluate_rows(x: RuleInputs, p: SignalParams) -> SignalArrays:
     """Apply every rule to every row at once."""
-    # NaN anywhere (indicator warm-up) makes the sum NaN.
-    warm = ~np.isnan(x.close + x.atr + x.rsi + x.bb_upper + x.adx + x.macd + x.macd_hist + x.volume_ma
-                     + x.ema_fast + x.ema_mid + x.ema_slow)
-    up = (x.ema_fast > x.ema_mid) & (x.ema_mid > x.ema_slow)
-    down = (x.ema_fast < x.ema_mid) & (x.ema_mid < x.ema_slow)
-    candidate = (up & warm).astype(np.int8) - (down & warm)
-    side = candidate.astype(np.float64)
-    rsi_m = 50 + side * (x.rsi - 50)  # mirrored for shorts, so one band serves both sides
-    atr_pct = x.atr / x.close * 100
-    components = _points(x, side, p, rsi_m)
-    confidence = sum(components.values(), np.zeros(len(side), dtype=np.int16))
-
-    reason = np.full(len(side), Reason.OK, dtype=np.int8)
-    # Assigned from the last check to the first, so the first failing check is the one reported.
-    reason[confidence < p.confidence_threshold] = Reason.LOW_CONFIDENCE
-    reason[side * (x.close - x.bb_middle) > x.bb_upper - x.bb_middle] = Reason.BAND
-    reason[(rsi_m < p.rsi_long_min) | (rsi_m > p.rsi_long_max)] = Reason.RSI
-    reason[(atr_pct < p.atr_pct_min) | (atr_pct > p.atr_pct_max)] = Reason.VOLATILITY
-    reason[x.adx < p.adx_min] = Reason.WEAK_TREND
-    reason[candidate == 0] = Reason.NO_TREND
-    reason[~warm] = Reason.WARMUP
-
-    has = candidate != 0
-    return SignalArrays(
-        direction=np.where(reason == Reason.OK, candidate, 0).astype(np.int8),
-        candidate=candidate,
-        confidence=confidence,
-        components=components,
-        entry=x.close,
-        stop=np.where(has, x.close - side * p.stop_atr * x.atr, np.nan),
-        target=np.where(has, x.close + side * p.target_atr * x.atr, np.nan),
-        atr_pct=atr_pct,
-        market=_market(x, p, atr_pct, warm),
-        reason=reason,
-    )
+    return _evaluate(len(x.close), partial(_row_blocks, x), x.close, p)
 
 
 def evaluate_indicators(ind: Indicators, params: SignalParams) -> SignalArrays:
-    """Evaluate the rules at every bar of already computed indicators."""
-    return evaluate_rows(RuleInputs.from_indicators(ind), params)
+    """Evaluate the rules at every bar of already computed indicators (as ``evaluate_rows`` of
+    ``RuleInputs.from_indicators(ind)`` would)."""
+    return _evaluate(len(ind), partial(_indicator_blocks, ind), ind.close, params)
 
 
 def evaluate_series(candles: CandleArrays, params: SignalParams) -> SignalArrays:
