@@ -152,11 +152,12 @@ def run_events(inp: EngineInput, signals: EntrySignals, progress: Progress | Non
     marks = Marks(i)
     rider = Rider(acct, funding_bars, marks)
     rider.signal_list = signal_bars.tolist()
+    ok = rider.ok
     while i < n:
         pending = acct.pending
         if pending is not None and pending.limit is None and acct.holding is None and not acct.bust:
             c = i  # a market entry fills at this bar's open: what next_event would answer, with nothing to skip
-            if rider.ok:
+            if ok:
                 c = rider.enter(acct, i)  # the fill, then the quiet bars of the position passed over
                 if c < 0:  # the entry bar was not quiet after the fill; its step ran in full
                     _after_step(acct, i, signals, sides, plan, marks)
@@ -171,7 +172,7 @@ def run_events(inp: EngineInput, signals: EntrySignals, progress: Progress | Non
             if again:
                 i = c  # funding paid at the open of a held bar: search that bar again with the new wallet
                 continue
-        if not rider.ok:
+        if not ok:
             fastpoll.step(acct, c)  # polling.step, its quiet parts skipped
         elif acct.holding is not None and acct.pending is None:
             fastpoll.held_step(acct, c)  # the same on a bar checked valid with the run
@@ -212,9 +213,8 @@ def next_signal(signal_bars: list[int], i: int, n: int) -> int:
 def _after_step(acct: SimAccount, c: int, signals: EntrySignals, sides: np.ndarray, plan: DecisionPlan,
                 marks: Marks) -> None:
     """After bar ``c``'s step: decide its signal on an idle account, then mark its equity."""
-    if (acct.holding is None and acct.pending is None and not acct.bust  # acct.idle
-            and sides.item(c) != 0 and not try_place(acct, c, signals, plan)
-            and not try_shut(acct, c, signals, plan)):
+    if (sides.item(c) != 0 and acct.holding is None and acct.pending is None and not acct.bust  # acct.idle
+            and not try_place(acct, c, signals, plan) and not try_shut(acct, c, signals, plan)):
         decide(acct, c, signals)  # a denial by the order's own rules, or an input only the full path judges
     marks.add(acct, c, c + 1)
 

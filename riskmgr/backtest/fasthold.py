@@ -50,10 +50,15 @@ class Marks:
     whole curve at once with the same float operations per bar (wallet + sign x qty x (close - entry)).
     """
 
-    __slots__ = ("end", "last_h", "last_qty", "last_wallet", "stretches")
+    __slots__ = ("end", "entries", "helds", "last_h", "last_qty", "last_wallet", "sign_qtys", "starts", "wallets")
 
     def __init__(self, start: int):
-        self.stretches: list[tuple[int, float, float, float, bool]] = []  # (first bar, wallet, sign x qty, entry, held)
+        # a stretch per index: its first bar, the wallet, sign x qty and entry (0.0 when flat), whether held
+        self.starts: list[int] = []
+        self.wallets: list[float] = []
+        self.sign_qtys: list[float] = []
+        self.entries: list[float] = []
+        self.helds: list[bool] = []
         self.end = start
         self.last_wallet: object = None
         self.last_h: object = None
@@ -72,37 +77,47 @@ class Marks:
         if wallet is self.last_wallet and h is self.last_h and qty is self.last_qty:
             return  # the same wallet and position objects: the stretch goes on
         self.last_wallet, self.last_h, self.last_qty = wallet, h, qty
+        self.starts.append(a)
         if h is None:
-            self.stretches.append((a, float(wallet), 0.0, 0.0, False))
-        elif floats is not None:
-            self.stretches.append((a, floats[0], floats[1], floats[2], True))
+            self.wallets.append(float(wallet))
+            self.sign_qtys.append(0.0)
+            self.entries.append(0.0)
+            self.helds.append(False)
+            return
+        if floats is not None:
+            self.wallets.append(floats[0])
+            self.sign_qtys.append(floats[1])
+            self.entries.append(floats[2])
         else:
-            self.stretches.append((a, float(wallet), h.side.sign * float(h.qty), float(h.entry), True))
+            self.wallets.append(float(wallet))
+            self.sign_qtys.append(h.side.sign * float(h.qty))
+            self.entries.append(float(h.entry))
+        self.helds.append(True)
 
     def apply(self, curve: np.ndarray, close: np.ndarray) -> None:
         """Write the recorded stretches into ``curve``: the wallet everywhere, then the held bars' equity."""
-        if not self.stretches:
+        if not self.starts:
             return
-        table = np.array(self.stretches, dtype=np.float64)
-        starts = table[:, 0].astype(np.int64)
+        starts = np.array(self.starts, dtype=np.int64)
         lengths = np.diff(np.append(starts, self.end))
-        curve[starts[0]:self.end] = np.repeat(table[:, 1], lengths)
-        held = table[:, 4] != 0
+        curve[starts[0]:self.end] = np.repeat(np.array(self.wallets, dtype=np.float64), lengths)
+        held = np.array(self.helds, dtype=bool)
         if not held.any():
             return
-        rows, counts = table[held], lengths[held]
+        counts = lengths[held]
         # the bar indices of the held stretches: each stretch's first bar, then counting up
         firsts = starts[held] - np.concatenate(([0], np.cumsum(counts)[:-1]))
         bars = np.repeat(firsts, counts) + np.arange(int(counts.sum()))
-        wallet, sq, entry = (np.repeat(rows[:, k], counts) for k in (1, 2, 3))
+        wallet, sq, entry = (np.repeat(np.array(column, dtype=np.float64)[held], counts)
+                             for column in (self.wallets, self.sign_qtys, self.entries))
         curve[bars] = wallet + sq * (close[bars] - entry)
 
 
 class Rider:
     """The run's constants of the held-position pass (the thresholds as floats, the funding bars as a list)."""
 
-    __slots__ = ("day_end", "day_key", "day_start", "funding", "funding_set", "loss", "marks", "move", "n", "ok",
-                 "peak", "signal_list", "tiers", "trigger", "wallet")
+    __slots__ = ("day_end", "day_ends", "day_key", "day_start", "funding", "funding_set", "loss", "marks", "move",
+                 "n", "ok", "peak", "signal_list", "tiers", "trigger", "wallet")
 
     def __init__(self, acct: SimAccount, funding_bars: np.ndarray | None, marks: Marks):
         limits = acct.limits
@@ -123,6 +138,7 @@ class Rider:
         self.day_key: int | None = -1  # no risk day is numbered -1: the first search computes it
         self.day_end = 0
         s = acct.s
+        self.day_ends = _day_ends(s.day, self.n)
         with np.errstate(invalid="ignore"):  # NaN compares false: not clean
             # every bar one ``fills.Bar`` accepts: the pass is used only then (else the engine's own search runs)
             self.ok = bool(np.all((s.low > 0) & (s.low <= s.open) & (s.open <= s.high) & (s.low <= s.close)
@@ -135,8 +151,13 @@ class Rider:
         n = self.n
         h = acct.holding
         while h is not None:
-            levels = self._levels(acct, h)
-            c, best = self._next(acct, i, n, levels, max(settled, acct.funded_bar))
+            kept = h.scan_levels
+            if kept is not None and kept[0][0] is h.alerted and kept[0][1] is h.partial_done:
+                levels = kept[1]  # ``_levels``'s own first test, without the call
+            else:
+                levels = self._levels(acct, h)
+            funded = acct.funded_bar
+            c, best = self._next(acct, i, n, levels, settled if settled > funded else funded)
             if c > i:
                 sq, entry = levels[4], levels[5]
                 self._catch_up(acct, sq, entry, best)
@@ -178,7 +199,7 @@ class Rider:
         """``SimAccount.catch_up`` given the most favourable close (and the position's sign x qty and entry as
         floats): its Decimal equity computed only when it may lift the peak (closes that tie are the same float, so
         which of them is taken does not matter). Called right after ``_next`` searched some bars, so the floats of
-        the wallet and the peak that ``_figures`` kept there are the account's (nothing changed it since)."""
+        the wallet and the peak that ``_next`` kept there are the account's (nothing changed it since)."""
         wallet, peak = self.wallet[1], self.peak[1]
         gain = sq * (best - entry)
         # the float figures differ from the Decimal ones by a few units of 1e-16 of their size; the margin is wider
@@ -193,28 +214,14 @@ class Rider:
             self.tiers[state] = _drawdown_tier(acct)
         return self.tiers[state]
 
-    def _figures(self, acct: SimAccount) -> tuple[float, float, float]:
-        """The floats of the wallet, the peak and the opening equity (each converted once per Decimal object)."""
-        kept = self.wallet
-        if kept[0] is not acct.wallet:
-            kept = self.wallet = (acct.wallet, float(acct.wallet))
-        peak = self.peak
-        if peak[0] is not acct.peak:
-            peak = self.peak = (acct.peak, float(acct.peak))
-        day_start = self.day_start
-        if day_start[0] is not acct.day_start:
-            day_start = self.day_start = (acct.day_start, float(acct.day_start))
-        return kept[1], peak[1], day_start[1]
-
-    def _next(self, acct: SimAccount, i: int, n: int, levels: tuple[float, ...], settled: int) -> tuple[int, float]:
-        """``screening._holding``: the first bar at or after ``i`` where something may act (or the stretch's end:
-        the first bar of the next risk day or the next funding bar not ``settled``), and the most favourable close
-        of the bars before it."""
-        s = acct.s
+    def _end(self, acct: SimAccount, i: int, n: int, settled: int) -> int:
+        """The end of the stretch ``_next`` searches from bar ``i``: the first bar of the next risk day or the next
+        funding bar not ``settled``, whichever comes first."""
         day = acct.day
         if day != self.day_key:  # a new risk day since the last search: the first bar of the next one
             self.day_key = day
-            self.day_end = min(s.day_start_bar((day or 0) + 1), n)
+            end = self.day_ends.get(day)
+            self.day_end = min(acct.s.day_start_bar((day or 0) + 1), n) if end is None else end
         end = self.day_end
         funding = self.funding
         if funding is not None:
@@ -223,20 +230,41 @@ class Rider:
                 k += 1  # its funding is paid (or not owed): the rest of that bar is searched like any other
             if k < len(funding) and funding[k] < end:
                 end = funding[k]
+        return end
+
+    def _next(self, acct: SimAccount, i: int, n: int, levels: tuple[float, ...], settled: int) -> tuple[int, float]:
+        """``screening._holding``: the first bar at or after ``i`` where something may act (or the stretch's end:
+        the first bar of the next risk day or the next funding bar not ``settled``), and the most favourable close
+        of the bars before it."""
+        s = acct.s
+        day = acct.day
+        end = self._end(acct, i, n, settled)
         if end <= i:  # nothing to search (the stretch ends here): what the search below answers over no bars
             return end, NAN
-        near = min(end, i + NEAR)
+        near = i + NEAR
+        if near > end:
+            near = end
         state = acct.status.state
-        drawdown = self.tiers[state] if state in self.tiers else self._tier(acct)
+        tiers = self.tiers
+        drawdown = tiers[state] if state in tiers else self._tier(acct)
         sign_qty = levels[4]
-        wallet, running, day_start = self._figures(acct)
+        # the floats of the wallet, the peak and the opening equity, each converted once per Decimal object
+        kept = self.wallet
+        if kept[0] is not acct.wallet:
+            kept = self.wallet = (acct.wallet, float(acct.wallet))
+        peak = self.peak
+        if peak[0] is not acct.peak:
+            peak = self.peak = (acct.peak, float(acct.peak))
+        opening = self.day_start
+        if opening[0] is not acct.day_start:
+            opening = self.day_start = (acct.day_start, float(acct.day_start))
         dd_at = None if drawdown is None else drawdown - PCT_EPS
-        loss_at = None if acct.daily_hit_day == acct.day else self.loss - PCT_EPS
+        loss_at = None if acct.daily_hit_day == day else self.loss - PCT_EPS
         closes = s.close[i:near].tolist()
         rows = zip(s.low[i:near].tolist(), s.high[i:near].tolist(), closes, strict=True)
-        hit, running = _scan(rows, levels, wallet, running, day_start, dd_at, loss_at)
+        hit, running = _scan(rows, levels, kept[1], peak[1], opening[1], dd_at, loss_at)
         if hit >= 0:
-            return i + hit, _best(closes[:hit], sign_qty)
+            return i + hit, _best(closes, hit, sign_qty)
         a = c = near
         if a < end:
             levels_ = _Levels.of(acct, acct.held())
@@ -248,7 +276,7 @@ class Rider:
                     c = a + hit
                     break
                 a = b
-        best = _best(closes, sign_qty)
+        best = _best(closes, len(closes), sign_qty)
         if c > near:
             more = s.close[near:c]
             extra = float(more.max() if sign_qty > 0 else more.min())
@@ -346,8 +374,30 @@ def _scan_each(rows: Iterator[tuple[float, float, float]], levels: tuple[float, 
     return -1, running
 
 
-def _best(closes: list[float], sign_qty: float) -> float:
-    """The most favourable close (the highest for a long); NaN when there is none."""
-    if not closes:
+def _best(closes: list[float], count: int, sign_qty: float) -> float:
+    """The most favourable of the first ``count`` closes (the highest for a long, the lowest for a short; the
+    closes are valid prices, never NaN); NaN when there is none. ``max`` and ``min`` give the same float; a loop
+    over the few closes of a held stretch costs less than their call."""
+    if count <= 0:
         return NAN
-    return max(closes) if sign_qty > 0 else min(closes)
+    best = closes[0]
+    if sign_qty > 0:
+        for k in range(1, count):
+            if closes[k] > best:
+                best = closes[k]
+    else:
+        for k in range(1, count):
+            if closes[k] < best:
+                best = closes[k]
+    return best
+
+
+def _day_ends(day: np.ndarray, n: int) -> dict[int | None, int]:
+    """For every risk day of the bars, the first bar of a later one (``n``: none), as ``Series.day_start_bar(day +
+    1)`` capped at ``n`` answers it, all found in one pass: the bars' risk days never go down (empty otherwise: each
+    is then found as it is needed, as for days that are not whole numbers)."""
+    if n == 0 or not np.issubdtype(day.dtype, np.integer) or not bool(np.all(day[1:] >= day[:-1])):
+        return {}
+    firsts = (np.flatnonzero(day[1:] != day[:-1]) + 1).tolist()
+    days = day[[0, *firsts]].tolist()
+    return dict(zip(days, [*firsts, n], strict=True))

@@ -27,6 +27,7 @@ from riskmgr.risk.state import evaluate_account_tiers
 
 LONG = PositionSide.LONG
 INF = float("inf")
+EXIT_REASON = {kind: kind.value for kind in ExitKind}  # a trade's reason: the kind's value, without the enum property
 
 
 def bar_valid(s: Series, j: int) -> bool:
@@ -146,11 +147,11 @@ def _exits(acct: SimAccount, h: Holding, j: int) -> None:
     kind, price = found
     if price is None:
         price = price_of(o)
-    ms = int(s.ts[j])
+    ms = int(s.ts.item(j))
     if kind is LIQUIDATION:
         acct._liquidate(j, price, ms)
     else:
-        acct.close(j, h.qty, plan.exit_price(kind, price, long), kind.value, ms)
+        acct.close(j, h.qty, plan.exit_price(kind, price, long), EXIT_REASON[kind], ms)
     return None
 
 
@@ -202,14 +203,13 @@ def _poll(acct: SimAccount, j: int) -> None:
     else:
         mark = price_of(close)
         equity = acct.equity(mark)
-    if equity <= 0 or (mark is not None and mark <= 0):
+    if equity <= ZERO or (mark is not None and mark <= ZERO):  # Decimal against Decimal: the same test, cheaper
         poll(acct, j)  # a wiped-out account, or a mark the monitor rejects: all of it in full
         return
-    now = None
+    now = None  # the close's time, built once and only where something reads it
     if acct.s.day.item(j) != acct.day:
-        now = from_ms(acct.s.close_ms(j))
-        _roll_day(acct, j, now, equity)
-    if acct.peak <= 0 or acct.day_start <= 0:
+        _roll_day(acct, j, None, equity)
+    if acct.peak <= ZERO or acct.day_start <= ZERO:
         poll(acct, j)  # figures the tiers reject, in full (the new day, if any, is already rolled: a no-op there)
         return
     if equity > acct.peak:
@@ -217,7 +217,12 @@ def _poll(acct: SimAccount, j: int) -> None:
     key = (equity, acct.day_start, acct.peak, acct.status.state, acct.day, acct.holding is None)
     if key != acct.tier_key:
         acct.tier_key = key
-        if not _tiers_quiet(acct, equity):
+        quiet = acct.quiet_figures
+        if quiet is not None and quiet[1] is acct.day_start and quiet[2] is acct.peak and equity >= quiet[0]:
+            # quiet at a lower equity with the same opening equity and peak: quiet here too (the drawdown and the
+            # day's loss, each rounded step by step, never grow as the equity rises); kept as ``_tiers_quiet`` does
+            acct.quiet_figures = (equity, quiet[1], quiet[2])
+        elif not _tiers_quiet(acct, equity):
             now = now or from_ms(acct.s.close_ms(j))
             _apply_tiers(acct, j, now, evaluate_account_tiers(acct.limits, equity, acct.day_start, acct.peak, now))
     h = acct.holding

@@ -34,7 +34,8 @@ FOLDER = Path(__file__).resolve().parent
 MANIFEST = FOLDER / "kernel.json"
 PURE_ENV = "RISKMGR_PURE_PYTHON"
 # the modules the replay spends its time in (engine, fills, the held-position pass, the poll, the entry decision)
-KERNEL_MODULES = ("account", "decisions", "engine", "fastfill", "fasthold", "fastpath", "fastpoll", "screening")
+KERNEL_MODULES = ("account", "decisions", "engine", "fastfill", "fasthold", "fastpath", "fastpoll", "polling",
+                  "screening")
 SUFFIX = importlib.machinery.EXTENSION_SUFFIXES[0]  # this interpreter's, e.g. ".cpython-311-x86_64-linux-gnu.so"
 
 

@@ -52,13 +52,17 @@ def poll(acct: SimAccount, j: int) -> None:
         _monitor(acct, j, now, mark)
 
 
-def _roll_day(acct: SimAccount, j: int, now: datetime, equity: Decimal) -> None:
+def _roll_day(acct: SimAccount, j: int, now: datetime | None, equity: Decimal) -> None:
+    """Open a new risk day at bar ``j``'s close when its day is not the account's; ``now``: the close's time (None:
+    built here, and only for the re-arm that reads it)."""
     day = int(acct.s.day[j])
     if day == acct.day:
         return
     acct.day, acct.day_start = day, equity
     halted_before = acct.halted_day is not None and day > acct.halted_day
     if acct.cfg.rearm_next_day and acct.status.state is not TradingState.ACTIVE and halted_before:
+        if now is None:
+            now = from_ms(acct.s.close_ms(j))
         previous = acct.status.state
         acct.status = rearm(acct.status, REARM_REASON, now, ACTOR)
         acct.peak, acct.block, acct.halted_day = equity, None, None

@@ -10,7 +10,7 @@ import pytest
 
 from riskmgr.backtest.account import Holding, SimAccount
 from riskmgr.backtest.engine import EngineInput, build_series, run_events
-from riskmgr.backtest.fasthold import INF, Marks, Rider, _scan, _scan_each
+from riskmgr.backtest.fasthold import INF, Marks, Rider, _best, _day_ends, _scan, _scan_each
 from riskmgr.core.domain import PositionSide
 from tests.backtest.helpers import SPEC, bar_by_bar, candles, config, signals
 from tests.backtest.test_fastpath import _same, conservative
@@ -160,3 +160,38 @@ def test_a_signal_bar_is_decided_after_a_position_closed_in_the_fused_pass():
     assert fast.trades.entry_bar == [2] and fast.open_position is not None
     _same(fast, full)
 
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_end_of_each_risk_day_found_in_one_pass_is_the_series_own_answer(seed):
+    rng = np.random.default_rng(seed)
+    day = np.cumsum(rng.integers(0, 3, 200) * (rng.random(200) < 0.1)).astype(np.int64) + 19_000
+    inp = EngineInput(candles([(100.0, 100.5, 99.5, 100.0)] * 200), SPEC, config())
+    series = build_series(inp)
+    series = type(series)(series.ts, series.open, series.high, series.low, series.close, series.bar_ms, day)
+
+    ends = _day_ends(series.day, len(series))
+
+    assert sorted(ends) == sorted(set(day.tolist()))
+    for d, end in ends.items():
+        assert end == min(series.day_start_bar(d + 1), len(series))
+
+
+def test_days_that_go_down_or_are_not_whole_numbers_are_left_to_the_series():
+    assert _day_ends(np.array([3, 4, 2], dtype=np.int64), 3) == {}
+    assert _day_ends(np.array([1.0, 1.5, 2.0]), 3) == {}
+    assert _day_ends(np.array([], dtype=np.int64), 0) == {}
+    assert _day_ends(np.array([7, 7, 7], dtype=np.int64), 3) == {7: 3}
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_most_favourable_close_is_max_for_a_long_and_min_for_a_short(seed):
+    rng = np.random.default_rng(seed)
+    closes = np.round(100 + rng.normal(0, 1, int(rng.integers(1, 50))), 1).tolist()  # ties are likely
+    for count in range(len(closes) + 1):
+        for sign_qty in (0.5, -0.5):
+            found = _best(closes, count, sign_qty)
+            if count == 0:
+                assert np.isnan(found)
+            else:
+                assert found == (max(closes[:count]) if sign_qty > 0 else min(closes[:count]))

@@ -160,7 +160,7 @@ def test_the_kernel_modules_run_compiled_and_every_other_module_from_source() ->
     for name in kernel.KERNEL_MODULES:
         module = importlib.import_module(f"riskmgr.backtest.{name}")
         assert module.__file__ is not None and module.__file__.endswith(SUFFIX), name
-    for other in ("outcome", "stats", "reference", "polling", "kernel"):
+    for other in ("outcome", "stats", "reference", "report", "kernel"):
         module = importlib.import_module(f"riskmgr.backtest.{other}")
         assert module.__file__ is not None and module.__file__.endswith(".py"), other
     assert Path(package.__file__ or "").name == "__init__.py"
