@@ -27,7 +27,6 @@ The bar-by-bar loop of the tests runs none of this; the engine equals it exactly
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterator
 
 import numpy as np
 
@@ -50,19 +49,14 @@ class Marks:
     whole curve at once with the same float operations per bar (wallet + sign x qty x (close - entry)).
     """
 
-    __slots__ = ("end", "entries", "helds", "last_h", "last_qty", "last_wallet", "sign_qtys", "starts", "wallets")
+    __slots__ = ("end", "last", "stretches")
 
     def __init__(self, start: int):
-        # a stretch per index: its first bar, the wallet, sign x qty and entry (0.0 when flat), whether held
-        self.starts: list[int] = []
-        self.wallets: list[float] = []
-        self.sign_qtys: list[float] = []
-        self.entries: list[float] = []
-        self.helds: list[bool] = []
+        # five numbers per stretch, one after the other: its first bar, the wallet, sign x qty and entry (0.0 when
+        # flat), and 1.0 when a position is held (0.0 when flat)
+        self.stretches: list[float] = []
         self.end = start
-        self.last_wallet: object = None
-        self.last_h: object = None
-        self.last_qty: object = None
+        self.last: tuple[object, object, object] = (None, None, None)  # the wallet, position and qty objects
 
     def add(self, acct: SimAccount, a: int, b: int, floats: tuple[float, float, float] | None = None) -> None:
         """Record the equity at the closes of bars a..b-1 (the account as it is now, unchanged over them);
@@ -74,50 +68,41 @@ class Marks:
         self.end = b
         h, wallet = acct.holding, acct.wallet
         qty = None if h is None else h.qty
-        if wallet is self.last_wallet and h is self.last_h and qty is self.last_qty:
+        last = self.last
+        if wallet is last[0] and h is last[1] and qty is last[2]:
             return  # the same wallet and position objects: the stretch goes on
-        self.last_wallet, self.last_h, self.last_qty = wallet, h, qty
-        self.starts.append(a)
+        self.last = (wallet, h, qty)
         if h is None:
-            self.wallets.append(float(wallet))
-            self.sign_qtys.append(0.0)
-            self.entries.append(0.0)
-            self.helds.append(False)
-            return
-        if floats is not None:
-            self.wallets.append(floats[0])
-            self.sign_qtys.append(floats[1])
-            self.entries.append(floats[2])
+            self.stretches.extend((a, float(wallet), 0.0, 0.0, 0.0))
+        elif floats is not None:
+            self.stretches.extend((a, floats[0], floats[1], floats[2], 1.0))
         else:
-            self.wallets.append(float(wallet))
-            self.sign_qtys.append(h.side.sign * float(h.qty))
-            self.entries.append(float(h.entry))
-        self.helds.append(True)
+            self.stretches.extend((a, float(wallet), h.side.sign * float(h.qty), float(h.entry), 1.0))
 
     def apply(self, curve: np.ndarray, close: np.ndarray) -> None:
         """Write the recorded stretches into ``curve``: the wallet everywhere, then the held bars' equity."""
-        if not self.starts:
+        if not self.stretches:
             return
-        starts = np.array(self.starts, dtype=np.int64)
+        table = np.array(self.stretches, dtype=np.float64).reshape(-1, 5)  # the first bars are exact (below 2**53)
+        starts = table[:, 0].astype(np.int64)
         lengths = np.diff(np.append(starts, self.end))
-        curve[starts[0]:self.end] = np.repeat(np.array(self.wallets, dtype=np.float64), lengths)
-        held = np.array(self.helds, dtype=bool)
+        curve[starts[0]:self.end] = np.repeat(table[:, 1], lengths)
+        held = table[:, 4] != 0
         if not held.any():
             return
-        counts = lengths[held]
+        rows, counts = table[held], lengths[held]
         # the bar indices of the held stretches: each stretch's first bar, then counting up
         firsts = starts[held] - np.concatenate(([0], np.cumsum(counts)[:-1]))
         bars = np.repeat(firsts, counts) + np.arange(int(counts.sum()))
-        wallet, sq, entry = (np.repeat(np.array(column, dtype=np.float64)[held], counts)
-                             for column in (self.wallets, self.sign_qtys, self.entries))
+        wallet, sq, entry = (np.repeat(rows[:, k], counts) for k in (1, 2, 3))
         curve[bars] = wallet + sq * (close[bars] - entry)
 
 
 class Rider:
     """The run's constants of the held-position pass (the thresholds as floats, the funding bars as a list)."""
 
-    __slots__ = ("day_end", "day_ends", "day_key", "day_start", "funding", "funding_set", "loss", "marks", "move",
-                 "n", "ok", "peak", "signal_list", "tiers", "trigger", "wallet")
+    __slots__ = ("day_end", "day_ends", "day_key", "day_start", "funding", "funding_at", "funding_set", "loss", "marks",
+                 "move", "n", "ok", "peak", "signal_list", "tiers", "trigger", "wallet")
 
     def __init__(self, acct: SimAccount, funding_bars: np.ndarray | None, marks: Marks):
         limits = acct.limits
@@ -126,6 +111,7 @@ class Rider:
         self.signal_list: list[int] = []  # the run's signal bars, in order (the engine sets them)
         self.funding = None if funding_bars is None else funding_bars.tolist()
         self.funding_set = frozenset(self.funding or ())
+        self.funding_at = 0  # the index in ``funding`` of the first funding bar at or after the last search's start
         # the float of the wallet, the peak and the opening equity, kept while each is the same Decimal object
         self.wallet: tuple[object, float] = (None, 0.0)
         self.peak: tuple[object, float] = (None, 0.0)
@@ -225,7 +211,14 @@ class Rider:
         end = self.day_end
         funding = self.funding
         if funding is not None:
-            k = bisect_left(funding, i)
+            # the first funding bar at or after i: the searches move forward, so on from the last one found
+            k = self.funding_at
+            if k > 0 and funding[k - 1] >= i:  # a search from an earlier bar (not in a run): look it up
+                k = bisect_left(funding, i)
+            else:
+                while k < len(funding) and funding[k] < i:
+                    k += 1
+            self.funding_at = k
             if k < len(funding) and funding[k] == settled:
                 k += 1  # its funding is paid (or not owed): the rest of that bar is searched like any other
             if k < len(funding) and funding[k] < end:
@@ -261,8 +254,8 @@ class Rider:
         dd_at = None if drawdown is None else drawdown - PCT_EPS
         loss_at = None if acct.daily_hit_day == day else self.loss - PCT_EPS
         closes = s.close[i:near].tolist()
-        rows = zip(s.low[i:near].tolist(), s.high[i:near].tolist(), closes, strict=True)
-        hit, running = _scan(rows, levels, kept[1], peak[1], opening[1], dd_at, loss_at)
+        hit, running = _scan(s.low[i:near].tolist(), s.high[i:near].tolist(), closes, levels, kept[1], peak[1],
+                             opening[1], dd_at, loss_at)
         if hit >= 0:
             return i + hit, _best(closes, hit, sign_qty)
         a = c = near
@@ -322,10 +315,11 @@ class Rider:
         return found
 
 
-def _scan(rows: Iterator[tuple[float, float, float]], levels: tuple[float, ...], wallet: float, running: float,
-          day_start: float, dd_at: float | None, loss_at: float | None) -> tuple[int, float]:
-    """``screening._scan`` over (low, high, close) rows: the offset of the first that may act (-1: none) and the
-    running float peak, the same float tests in the same order.
+def _scan(lows: list[float], highs: list[float], closes: list[float], levels: tuple[float, ...], wallet: float,
+          running: float, day_start: float, dd_at: float | None, loss_at: float | None) -> tuple[int, float]:
+    """``screening._scan`` over bars given as lists of their lows, highs and closes (read by index: no row tuples):
+    the offset of the first that may act (-1: none) and the running float peak, the same float tests in the same
+    order.
 
     The drawdown and daily-loss tests divide at every bar; they fire only when the equity is at or below a floor
     (zero, the opening equity less the loss limit, the running peak less the drawdown tier) that changes only with
@@ -339,11 +333,12 @@ def _scan(rows: Iterator[tuple[float, float, float]], levels: tuple[float, ...],
     dd_pct = INF if dd_at is None else dd_at  # INF: not read (``dd`` is False)
     loss_pct = INF if loss_at is None else loss_at
     if (dd and not (running > 0 and dd_pct >= 1e-3)) or (loss and not (day_start > 0 and loss_pct >= 1e-3)):
-        return _scan_each(rows, levels, wallet, running, day_start, dd_at, loss_at)
+        return _scan_each(lows, highs, closes, levels, wallet, running, day_start, dd_at, loss_at)
     dd_keep = 1 - dd_pct / 100 * (1 - FLOOR_MARGIN) if dd else -INF
     base = max(0.0, day_start * (1 - loss_pct / 100 * (1 - FLOOR_MARGIN))) if loss else 0.0
     floor = max(base, running * dd_keep)
-    for k, (low, high, close) in enumerate(rows):
+    for k in range(len(closes)):
+        low, high, close = lows[k], highs[k], closes[k]
         equity = wallet + sign_qty * (close - entry)
         if equity > running:
             running = equity
@@ -356,14 +351,16 @@ def _scan(rows: Iterator[tuple[float, float, float]], levels: tuple[float, ...],
     return -1, running
 
 
-def _scan_each(rows: Iterator[tuple[float, float, float]], levels: tuple[float, ...], wallet: float,
-               running: float, day_start: float, dd_at: float | None, loss_at: float | None) -> tuple[int, float]:
+def _scan_each(lows: list[float], highs: list[float], closes: list[float], levels: tuple[float, ...],
+               wallet: float, running: float, day_start: float, dd_at: float | None, loss_at: float | None
+               ) -> tuple[int, float]:
     """``_scan`` with every test at every bar."""
     down, up, close_low, close_high, sign_qty, entry = levels
     dd, loss = dd_at is not None, loss_at is not None
     dd_pct = INF if dd_at is None else dd_at  # INF: not read (``dd`` is False)
     loss_pct = INF if loss_at is None else loss_at
-    for k, (low, high, close) in enumerate(rows):
+    for k in range(len(closes)):
+        low, high, close = lows[k], highs[k], closes[k]
         equity = wallet + sign_qty * (close - entry)
         if equity > running:
             running = equity

@@ -197,17 +197,19 @@ def _float_levels(h: Holding) -> tuple[float, float]:
 
 def _poll(acct: SimAccount, j: int) -> None:
     """``polling.poll`` with the tier grading and the monitor run only where they may act."""
-    close = acct.s.close.item(j)
-    if acct.holding is None and 0 < close < INF:
+    s, h = acct.s, acct.holding
+    close = s.close.item(j)
+    if h is None and 0 < close < INF:
         mark, equity = None, acct.wallet  # flat at a valid close: the mark is not read (a Decimal saved per bar)
     else:
         mark = price_of(close)
-        equity = acct.equity(mark)
+        # ``SimAccount.equity``: the same Decimal operations in the same order
+        equity = acct.wallet if h is None else acct.wallet + (mark - h.entry) * h.qty * (1 if h.side is LONG else -1)
     if equity <= ZERO or (mark is not None and mark <= ZERO):  # Decimal against Decimal: the same test, cheaper
         poll(acct, j)  # a wiped-out account, or a mark the monitor rejects: all of it in full
         return
     now = None  # the close's time, built once and only where something reads it
-    if acct.s.day.item(j) != acct.day:
+    if s.day.item(j) != acct.day:
         _roll_day(acct, j, None, equity)
     if acct.peak <= ZERO or acct.day_start <= ZERO:
         poll(acct, j)  # figures the tiers reject, in full (the new day, if any, is already rolled: a no-op there)

@@ -23,6 +23,11 @@ def _holding(side: PositionSide, qty: str, entry: str) -> Holding:
                    target=None, liquidation=None, margin=D(1), leverage=2, entry_fee=D(0), target_from=0)
 
 
+def _columns(rows: list[tuple[float, float, float]]) -> tuple[list[float], list[float], list[float]]:
+    """(low, high, close) rows as the scan reads them: a list of each."""
+    return [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
+
+
 def test_the_curve_of_recorded_stretches_has_the_very_bits_of_marking_each_range_at_once():
     rng = np.random.default_rng(5)
     rows = [(p, p + 0.5, p - 0.5, p + 0.07) for p in np.round(100 + np.cumsum(rng.normal(0, 0.7, 60)), 2).tolist()]
@@ -119,7 +124,7 @@ def test_the_scan_with_its_equity_floor_finds_the_bar_every_test_at_every_bar_fi
         loss_at = rng.choice([None, 1e-4, 0.5, 3.0])
         args = (levels, wallet, running, day_start, dd_at, loss_at)
 
-        assert _scan(iter(rows), *args) == _scan_each(iter(rows), *args)
+        assert _scan(*_columns(rows), *args) == _scan_each(*_columns(rows), *args)
 
 
 def test_the_scan_stops_at_a_bar_exactly_on_the_drawdown_tier():
@@ -127,10 +132,10 @@ def test_the_scan_stops_at_a_bar_exactly_on_the_drawdown_tier():
     rows = [(99.9, 100.1, 100.0), (99.0, 99.2, 99.1), (89.9, 90.1, 90.0), (80.0, 80.2, 80.1)]
     levels = (-INF, INF, -INF, INF, 10.0, 100.0)
 
-    assert _scan(iter(rows), levels, 1000.0, 1000.0, 1000.0, 10.0, None) == (2, 1000.0)
-    assert _scan_each(iter(rows), levels, 1000.0, 1000.0, 1000.0, 10.0, None) == (2, 1000.0)
+    assert _scan(*_columns(rows), levels, 1000.0, 1000.0, 1000.0, 10.0, None) == (2, 1000.0)
+    assert _scan_each(*_columns(rows), levels, 1000.0, 1000.0, 1000.0, 10.0, None) == (2, 1000.0)
     # a hair above the tier: neither stops there (the floor lets the bar through to the very same tests)
-    assert _scan(iter(rows[:3]), levels, 1000.0, 1000.0, 1000.0, 10.000001, None) == (-1, 1000.0)
+    assert _scan(*_columns(rows[:3]), levels, 1000.0, 1000.0, 1000.0, 10.000001, None) == (-1, 1000.0)
 
 
 def test_the_peak_is_lifted_only_where_the_decimal_equity_may_exceed_it():
