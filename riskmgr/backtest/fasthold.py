@@ -377,15 +377,16 @@ def _best(closes: list[float], count: int, sign_qty: float) -> float:
     over the few closes of a held stretch costs less than their call."""
     if count <= 0:
         return NAN
-    best = closes[0]
+    part = closes if count >= len(closes) else closes[:count]
+    best = part[0]
     if sign_qty > 0:
-        for k in range(1, count):
-            if closes[k] > best:
-                best = closes[k]
+        for close in part:
+            if close > best:
+                best = close
     else:
-        for k in range(1, count):
-            if closes[k] < best:
-                best = closes[k]
+        for close in part:
+            if close < best:
+                best = close
     return best
 
 
