@@ -9,7 +9,7 @@ happen; the plain bar-by-bar loop of the tests calls them at every bar, and both
 from __future__ import annotations
 
 from dataclasses import MISSING, dataclass, field, fields
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cached_property
 
@@ -40,6 +40,16 @@ def closed_trade(closed_at: datetime, realized_pnl: Decimal) -> ClosedTrade:
     trade = object.__new__(ClosedTrade)
     trade.__dict__.update(_CLOSED_DEFAULTS, closed_at=closed_at, realized_pnl=realized_pnl)
     return trade
+
+
+def time_at(acct: SimAccount, ms: int) -> datetime:
+    """``from_ms(ms)``, remembered for the last ``ms`` asked (a close and the decision at the same bar's close
+    ask for the same instant)."""
+    if ms == acct.clock_ms:
+        return acct.clock_at
+    at = acct.clock_at = datetime.fromtimestamp(ms / 1000, UTC)  # from_ms, without its Python-level call
+    acct.clock_ms = ms
+    return at
 
 
 def price_of(value: float) -> Decimal:
@@ -173,7 +183,6 @@ class SimAccount:
         self.halted_day: int | None = None
         self.block: Block | None = None
         self.bust = False
-        self.trades = TradeTable()
         self.denials: dict[str, RuleCount] = {}
         self.events: list[AccountEvent] = []
         self.funding_total = ZERO
@@ -185,6 +194,22 @@ class SimAccount:
         self.quiet_figures: tuple[Decimal, Decimal, Decimal] | None = None
         self.fill_plan = FillPlan.of(cfg.fill.slippage_bps, spec.price_tick)  # the fast step's fill constants
         self.funded_bar = -1  # a bar whose funding the event-driven engine paid ahead of the rest of its step
+        self.clock_ms = int(series.ts[first_bar])  # the last instant ``time_at`` built, and its datetime
+        self.clock_at = self.status.changed_at
+        self.rows: list[tuple[object, ...]] = []  # closed trades not yet moved into ``trades`` (one tuple each)
+        self._trades = TradeTable()
+
+    @property
+    def trades(self) -> TradeTable:
+        """The closed trades, in the order they closed (the rows ``_finish`` kept are moved in first)."""
+        rows, t = self.rows, self._trades
+        if rows:
+            columns = (t.entry_bar, t.exit_bar, t.entry_ms, t.exit_ms, t.side, t.qty, t.entry_price, t.exit_price,
+                       t.gross_pnl, t.fees, t.funding, t.net_pnl, t.reason, t.stop, t.target)
+            for column, values in zip(columns, zip(*rows, strict=True), strict=True):
+                column.extend(values)  # type: ignore[attr-defined]  # each a list of its own type
+            rows.clear()
+        return t
 
     # -- figures ---------------------------------------------------------------------------------------
     @property
@@ -297,11 +322,10 @@ class SimAccount:
             liquidation = fm.isolated_liquidation_price(p.side, price, leverage, self.mmr)
         else:  # fills.isolated_liquidation_price: the entry times its side's factor
             liquidation = price * (terms[1] if p.side is PositionSide.LONG else terms[2])
-        self.holding = Holding(
-            side=p.side, qty=p.qty, opened_qty=p.qty, entry=price, entry_bar=j, entry_ms=ms, stop=p.stop,
-            target=p.target, liquidation=liquidation if liquidation > 0 else None, margin=margin, leverage=leverage,
-            entry_fee=fee, target_from=target_from, fees=fee,
-        )
+        # by position (a keyword call costs more than twice as much): side, qty, opened_qty, entry, entry_bar,
+        # entry_ms, stop, target, liquidation, margin, leverage, entry_fee, target_from, fees
+        self.holding = Holding(p.side, p.qty, p.qty, price, j, ms, p.stop, p.target,
+                               liquidation if liquidation > 0 else None, margin, leverage, fee, target_from, fee)
 
     def _exits(self, j: int, bar: fm.Bar) -> None:
         h = self.held()
@@ -329,22 +353,27 @@ class SimAccount:
     def close(self, j: int, qty: Decimal, price: Decimal, reason: str, ms: int,
               fee: Decimal | None = None, gross: Decimal | None = None) -> None:
         """Close ``qty`` of the position at ``price`` (taker fee unless given) and book the result."""
-        h = self.held()
+        h = self.holding
+        if h is None:
+            raise RuntimeError("no open position")  # as ``held``
         if gross is None:  # fills.pnl
             gross = (price - h.entry) * qty * (1 if h.side is PositionSide.LONG else -1)
         fee = price * qty * self.cfg.fill.taker_fee if fee is None else fee  # fills.fee_for
         entry_share = h.entry_fee * qty / h.opened_qty
         self.wallet += gross - fee
-        if qty != h.qty:  # a full close drops the position: its margin is not read again
-            h.margin -= h.margin * qty / h.qty
-        h.qty -= qty
+        held = h.qty
+        if qty != held:  # a full close drops the position: its margin is not read again
+            h.margin -= h.margin * qty / held
+        left = h.qty = held - qty
         h.realized += gross
         h.fees += fee
         h.exit_value += qty * price
         # the loss-streak cooldown counts from the bar's close: a fill inside the bar may have come that late
-        self.recent.insert(0, closed_trade(from_ms(self.s.close_ms(j)), gross - fee - entry_share))
-        del self.recent[RECENT_TRADES:]
-        if h.qty == 0:
+        s, recent = self.s, self.recent
+        recent.insert(0, closed_trade(time_at(self, int(s.ts.item(j)) + s.bar_ms), gross - fee - entry_share))
+        if len(recent) > RECENT_TRADES:
+            del recent[RECENT_TRADES:]
+        if left == 0:
             self._finish(j, reason, ms, h)
 
     def _liquidate(self, j: int, price: Decimal, ms: int) -> None:
@@ -355,23 +384,13 @@ class SimAccount:
 
     def _finish(self, j: int, reason: str, ms: int, h: Holding) -> None:
         """Record the trade of the position ``h`` (the one held, just closed in full) and drop it."""
-        t = self.trades
-        t.entry_bar.append(h.entry_bar)
-        t.exit_bar.append(j)
-        t.entry_ms.append(h.entry_ms)
-        t.exit_ms.append(ms)
-        t.side.append(1 if h.side is PositionSide.LONG else -1)  # h.side.sign
-        t.qty.append(h.opened_qty)
-        t.entry_price.append(h.entry)
-        t.exit_price.append(h.exit_value / h.opened_qty)
-        t.gross_pnl.append(h.realized)
-        t.fees.append(h.fees)
-        t.funding.append(h.funding)
-        t.net_pnl.append(h.realized - h.fees + h.funding)
-        t.reason.append(reason)
-        t.stop.append(h.stop)
-        t.target.append(h.target)
-        self.exposure_bars += j - h.entry_bar + 1
+        # one row, in the order of ``trades``' columns (moved there when they are read)
+        opened, realized, fees, funding, entry_bar = h.opened_qty, h.realized, h.fees, h.funding, h.entry_bar
+        self.rows.append((
+            entry_bar, j, h.entry_ms, ms, 1 if h.side is PositionSide.LONG else -1, opened, h.entry,  # h.side.sign
+            h.exit_value / opened, realized, fees, funding, realized - fees + funding, reason, h.stop, h.target,
+        ))
+        self.exposure_bars += j - entry_bar + 1
         self.holding = None
 
     # -- the result ------------------------------------------------------------------------------------
