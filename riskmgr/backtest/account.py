@@ -371,7 +371,10 @@ class SimAccount:
         # the loss-streak cooldown counts from the bar's close: a fill inside the bar may have come that late
         s, recent = self.s, self.recent
         recent.insert(0, closed_trade(time_at(self, int(s.ts.item(j)) + s.bar_ms), gross - fee - entry_share))
-        if len(recent) > RECENT_TRADES:
+        kept = len(recent)
+        if kept == RECENT_TRADES + 1:
+            recent.pop()  # the oldest: as ``del recent[RECENT_TRADES:]``, without the slice
+        elif kept > RECENT_TRADES:
             del recent[RECENT_TRADES:]
         if left == 0:
             self._finish(j, reason, ms, h)

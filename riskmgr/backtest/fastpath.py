@@ -317,10 +317,11 @@ def _judge(acct: SimAccount, side: PositionSide, entry: Decimal, entry_f: float,
     both = entry + stop
     slippage = ZERO if costs.slippage_rate == 0 else both * costs.slippage_rate + plan.two_ticks
     fees = (both + slippage) * costs.taker_fee_rate
-    if distance < limits.min_stop_cost_multiple * (fees + slippage):
+    cost = fees + slippage  # the same sum as slippage + fees (Decimal addition is exact and commutes)
+    if distance < limits.min_stop_cost_multiple * cost:
         denied.append(rules.min_stop_distance.NAME)
     levered = equity * limits.max_leverage
-    qty = _size(acct, entry, distance + (slippage + fees), equity, levered, plan)  # costs.loss_per_unit
+    qty = _size(acct, entry, distance + cost, equity, levered, plan)  # costs.loss_per_unit
     notional = qty * entry
     # loss_at_stop + existing_loss of nothing, as sizing's _result sums them
     risk = (qty * distance + qty * fees + qty * slippage) + plan.no_loss
@@ -334,7 +335,9 @@ def _judge(acct: SimAccount, side: PositionSide, entry: Decimal, entry_f: float,
         denied.append(rules.max_position_notional.NAME)
     if not _liquidation_beyond(acct, side, entry, entry_f, stop, plan):
         denied.append(rules.liquidation_beyond_stop.NAME)
-    ratio = (target - entry) / (entry - stop)  # both signs flipped for a short: the same quotient
+    # (target - entry) / (entry - stop), only compared: entry - stop is the distance for a long, its negation for a
+    # short (both signs flipped: the same quotient)
+    ratio = (target - entry if side is LONG else entry - target) / distance
     if ratio <= 0 or ratio < limits.min_reward_risk:
         denied.append(rules.reward_risk.NAME)
     if risk > equity - day_start * plan.day_floor:
