@@ -12,6 +12,7 @@ from dataclasses import MISSING, dataclass, field, fields
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 
@@ -25,6 +26,7 @@ from riskmgr.risk.context import ClosedTrade
 from riskmgr.risk.sizing import known_maintenance_rate
 from riskmgr.risk.state import TradingStatus
 
+LONG = PositionSide.LONG  # a module constant: no look-up on the enum class per use
 RECENT_TRADES = 64  # closes remembered for the loss-streak rule; a longer streak is still a streak of this many
 # a backtest records a ClosedTrade per close; its frozen __init__ sets each of ten fields through
 # object.__setattr__, so ``closed_trade`` fills the instance dictionary at once (only while it is that plain)
@@ -38,7 +40,10 @@ def closed_trade(closed_at: datetime, realized_pnl: Decimal) -> ClosedTrade:
     if not _CLOSED_PLAIN:
         return ClosedTrade(closed_at, realized_pnl)
     trade = object.__new__(ClosedTrade)
-    trade.__dict__.update(_CLOSED_DEFAULTS, closed_at=closed_at, realized_pnl=realized_pnl)
+    values = trade.__dict__
+    values.update(_CLOSED_DEFAULTS)  # every field in order (closed_at and realized_pnl as placeholders), then those two
+    values["closed_at"] = closed_at
+    values["realized_pnl"] = realized_pnl
     return trade
 
 
@@ -196,20 +201,12 @@ class SimAccount:
         self.funded_bar = -1  # a bar whose funding the event-driven engine paid ahead of the rest of its step
         self.clock_ms = int(series.ts[first_bar])  # the last instant ``time_at`` built, and its datetime
         self.clock_at = self.status.changed_at
-        self.rows: list[tuple[object, ...]] = []  # closed trades not yet moved into ``trades`` (one tuple each)
-        self._trades = TradeTable()
-
-    @property
-    def trades(self) -> TradeTable:
-        """The closed trades, in the order they closed (the rows ``_finish`` kept are moved in first)."""
-        rows, t = self.rows, self._trades
-        if rows:
-            columns = (t.entry_bar, t.exit_bar, t.entry_ms, t.exit_ms, t.side, t.qty, t.entry_price, t.exit_price,
-                       t.gross_pnl, t.fees, t.funding, t.net_pnl, t.reason, t.stop, t.target)
-            for column, values in zip(columns, zip(*rows, strict=True), strict=True):
-                column.extend(values)  # type: ignore[attr-defined]  # each a list of its own type
-            rows.clear()
-        return t
+        self.trades = t = TradeTable()
+        # the table's columns in ``_finish``'s order, taken once: a close appends to each without looking it up
+        self.columns: tuple[list[Any], ...] = (
+            t.entry_bar, t.exit_bar, t.entry_ms, t.exit_ms, t.side, t.qty, t.entry_price, t.exit_price, t.gross_pnl,
+            t.fees, t.funding, t.net_pnl, t.reason, t.stop, t.target,
+        )
 
     # -- figures ---------------------------------------------------------------------------------------
     @property
@@ -228,7 +225,7 @@ class SimAccount:
         h = self.holding
         if h is None:
             return self.wallet
-        return self.wallet + (mark - h.entry) * h.qty * (1 if h.side is PositionSide.LONG else -1)  # fills.pnl
+        return self.wallet + (mark - h.entry) * h.qty * (1 if h.side is LONG else -1)  # fills.pnl
 
     def mark_range(self, a: int, b: int) -> None:
         """Write the equity at the closes of bars a..b-1, the account unchanged over them."""
@@ -244,7 +241,7 @@ class SimAccount:
         if h is None or b <= a:
             return
         closes = self.s.close[a:b]
-        k = int(np.argmax(closes) if h.side is PositionSide.LONG else np.argmin(closes))
+        k = int(np.argmax(closes) if h.side is LONG else np.argmin(closes))
         self.peak = max(self.peak, self.equity(price_of(closes[k])))
 
     # -- records ---------------------------------------------------------------------------------------
@@ -321,7 +318,7 @@ class SimAccount:
         if terms is None:
             liquidation = fm.isolated_liquidation_price(p.side, price, leverage, self.mmr)
         else:  # fills.isolated_liquidation_price: the entry times its side's factor
-            liquidation = price * (terms[1] if p.side is PositionSide.LONG else terms[2])
+            liquidation = price * (terms[1] if p.side is LONG else terms[2])
         # by position (a keyword call costs more than twice as much): side, qty, opened_qty, entry, entry_bar,
         # entry_ms, stop, target, liquidation, margin, leverage, entry_fee, target_from, fees
         self.holding = Holding(p.side, p.qty, p.qty, price, j, ms, p.stop, p.target,
@@ -357,7 +354,7 @@ class SimAccount:
         if h is None:
             raise RuntimeError("no open position")  # as ``held``
         if gross is None:  # fills.pnl
-            gross = (price - h.entry) * qty * (1 if h.side is PositionSide.LONG else -1)
+            gross = (price - h.entry) * qty * (1 if h.side is LONG else -1)
         fee = price * qty * self.cfg.fill.taker_fee if fee is None else fee  # fills.fee_for
         entry_share = h.entry_fee * qty / h.opened_qty
         self.wallet += gross - fee
@@ -387,12 +384,23 @@ class SimAccount:
 
     def _finish(self, j: int, reason: str, ms: int, h: Holding) -> None:
         """Record the trade of the position ``h`` (the one held, just closed in full) and drop it."""
-        # one row, in the order of ``trades``' columns (moved there when they are read)
+        c = self.columns
         opened, realized, fees, funding, entry_bar = h.opened_qty, h.realized, h.fees, h.funding, h.entry_bar
-        self.rows.append((
-            entry_bar, j, h.entry_ms, ms, 1 if h.side is PositionSide.LONG else -1, opened, h.entry,  # h.side.sign
-            h.exit_value / opened, realized, fees, funding, realized - fees + funding, reason, h.stop, h.target,
-        ))
+        c[0].append(entry_bar)
+        c[1].append(j)
+        c[2].append(h.entry_ms)
+        c[3].append(ms)
+        c[4].append(1 if h.side is LONG else -1)  # h.side.sign
+        c[5].append(opened)
+        c[6].append(h.entry)
+        c[7].append(h.exit_value / opened)
+        c[8].append(realized)
+        c[9].append(fees)
+        c[10].append(funding)
+        c[11].append(realized - fees + funding)
+        c[12].append(reason)
+        c[13].append(h.stop)
+        c[14].append(h.target)
         self.exposure_bars += j - entry_bar + 1
         self.holding = None
 

@@ -130,7 +130,8 @@ def try_place(acct: SimAccount, j: int, sig: EntrySignals, plan: DecisionPlan) -
     target = _on_tick(target_f, tick, plan.tick_f, not long)
     entry = price_of(close_f)
     side = LONG if long else SHORT
-    if stop <= 0 or target <= 0 or (entry - stop if long else stop - entry) <= 0:  # (entry - stop) x sign, exact
+    # (entry - stop) x sign, exact; each compared with a Decimal zero (the same answer as with 0, no conversion)
+    if stop <= ZERO or target <= ZERO or (entry - stop if long else stop - entry) <= ZERO:
         return False
     judged = _judge(acct, side, entry, close_f, stop, target, plan)
     if judged is None:
@@ -226,7 +227,7 @@ def _streak_only(acct: SimAccount, now: datetime, plan: DecisionPlan) -> Verdict
     if acct.entries_day == acct.day and acct.entries_today >= limits.auto_trade_daily_cap:
         return None
     equity = acct.wallet
-    if not (equity > 0 and acct.day_start > 0 and acct.peak > 0) or not _gates_allow(acct, equity):
+    if not (equity > ZERO and acct.day_start > ZERO and acct.peak > ZERO) or not _gates_allow(acct, equity):
         return None
     streak = 0
     for trade in acct.recent:  # newest first (closes are recorded in time order), as the rule sorts them
@@ -307,7 +308,7 @@ def _judge(acct: SimAccount, side: PositionSide, entry: Decimal, entry_f: float,
     """
     limits, costs = acct.limits, plan.costs
     equity, day_start, peak = acct.wallet, acct.day_start, acct.peak
-    if not (equity > 0 and day_start > 0 and peak > 0) or not _gates_allow(acct, equity):
+    if not (equity > ZERO and day_start > ZERO and peak > ZERO) or not _gates_allow(acct, equity):
         return None
     denied: list[str] = []
     # the caller checked (entry - stop) x sign > 0: it is the stop distance, abs(entry - stop) and its max with 0,
@@ -315,7 +316,7 @@ def _judge(acct: SimAccount, side: PositionSide, entry: Decimal, entry_f: float,
     distance = entry - stop if side is LONG else stop - entry
     # costs.slippage_per_unit and costs.fees_per_unit, the sum of entry and stop taken once
     both = entry + stop
-    slippage = ZERO if costs.slippage_rate == 0 else both * costs.slippage_rate + plan.two_ticks
+    slippage = ZERO if costs.slippage_rate == ZERO else both * costs.slippage_rate + plan.two_ticks
     fees = (both + slippage) * costs.taker_fee_rate
     cost = fees + slippage  # the same sum as slippage + fees (Decimal addition is exact and commutes)
     if distance < limits.min_stop_cost_multiple * cost:
@@ -325,7 +326,7 @@ def _judge(acct: SimAccount, side: PositionSide, entry: Decimal, entry_f: float,
     notional = qty * entry
     # loss_at_stop + existing_loss of nothing, as sizing's _result sums them
     risk = (qty * distance + qty * fees + qty * slippage) + plan.no_loss
-    if (qty <= 0 or qty < acct.spec.min_qty or notional < plan.min_notional
+    if (qty <= ZERO or qty < acct.spec.min_qty or notional < plan.min_notional
             or risk / equity * HUNDRED > limits.risk_per_trade_pct):
         denied.append(rules.risk_per_trade.NAME)
     # the rules add the (empty) open and resting notional, an exact 0, before comparing: left out here
@@ -338,7 +339,7 @@ def _judge(acct: SimAccount, side: PositionSide, entry: Decimal, entry_f: float,
     # (target - entry) / (entry - stop), only compared: entry - stop is the distance for a long, its negation for a
     # short (both signs flipped: the same quotient)
     ratio = (target - entry if side is LONG else entry - target) / distance
-    if ratio <= 0 or ratio < limits.min_reward_risk:
+    if ratio <= ZERO or ratio < limits.min_reward_risk:
         denied.append(rules.reward_risk.NAME)
     if risk > equity - day_start * plan.day_floor:
         denied.append(rules.daily_headroom.NAME)
@@ -351,7 +352,7 @@ def _size(acct: SimAccount, entry: Decimal, per_unit: Decimal, equity: Decimal, 
     (``levered``: the equity times the maximum leverage)."""
     limits = acct.limits
     left = equity * limits.risk_per_trade_pct / HUNDRED - plan.no_loss
-    raw_qty = left / per_unit if left > 0 else ZERO
+    raw_qty = left / per_unit if left > ZERO else ZERO
     qty = raw_qty
     allowed = plan.position_room / entry
     if raw_qty > allowed:
@@ -360,7 +361,7 @@ def _size(acct: SimAccount, entry: Decimal, per_unit: Decimal, equity: Decimal, 
     if raw_qty > allowed:
         qty = min(qty, allowed)
     step = acct.spec.qty_step
-    if step <= 0:  # settings_allow rules this out; round_down_to_step says why
+    if step <= ZERO:  # settings_allow rules this out; round_down_to_step says why
         return round_down_to_step(qty, step)
     return (qty / step).to_integral_value(ROUND_FLOOR) * step  # round_down_to_step
 

@@ -71,14 +71,14 @@ def test_closed_trades_read_between_closes_keep_their_order_and_every_column():
     acct._open(5, pending, Decimal("40000.0"), Decimal("0.2"), 5)
     acct.close(9, pending.qty, first_price, "take_profit", int(acct.s.ts[9]))
     early = acct.trades
-    assert len(early) == 1 and early.exit_bar == [9] and acct.rows == []
+    assert len(early) == 1 and early.exit_bar == [9]
     acct._open(12, pending, Decimal("40001.0"), Decimal("0.3"), 12)
     half = pending.qty / 2
     acct.close(14, half, second_price, "partial_take_profit", int(acct.s.ts[14]))
     acct.close(15, pending.qty - half, second_price, "stop_loss", int(acct.s.ts[15]))
     t = acct.trades
 
-    assert t is early and len(t) == 2 and acct.rows == []
+    assert t is early and len(t) == 2
     assert (t.entry_bar, t.exit_bar, t.side, t.reason) == ([5, 12], [9, 15], [1, 1], ["take_profit", "stop_loss"])
     assert t.entry_ms == [int(acct.s.ts[5]), int(acct.s.ts[12])] and t.exit_ms == [int(acct.s.ts[9]),
                                                                                       int(acct.s.ts[15])]
