@@ -270,8 +270,10 @@ class SimAccount:
 
     def _pay_funding(self, j: int) -> None:
         h = self.held()
-        instants = int(self.s.funding[j])  # type: ignore[index]  # callers pay funding only where s.funding is set
-        delta = fm.funding_payment(h.side, h.qty, price_of(self.s.open[j]), self.cfg.funding_rate) * instants
+        s = self.s
+        instants = int(s.funding.item(j))  # type: ignore[union-attr]  # callers pay funding only where it is set
+        # fills.funding_payment(h.side, h.qty, open, rate), the same operations without its Python-level call
+        delta = -(h.qty * price_of(s.open.item(j)) * self.cfg.funding_rate) * (1 if h.side is LONG else -1) * instants
         self.wallet += delta
         h.funding += delta
         self.funding_total += delta

@@ -90,3 +90,29 @@ def test_closed_trades_read_between_closes_keep_their_order_and_every_column():
     assert t.fees[0] == Decimal("0.2") + first_price * pending.qty * fee_rate
     assert t.net_pnl == [g - f + u for g, f, u in zip(t.gross_pnl, t.fees, t.funding, strict=True)]
     assert [r.closed_at for r in acct.recent] == [from_ms(acct.s.close_ms(j)) for j in (15, 14, 9)]
+
+
+def test_funding_paid_at_an_open_is_the_fill_models_payment_times_the_instants_to_the_last_digit():
+    from dataclasses import replace
+
+    import numpy as np
+
+    from riskmgr.backtest.account import price_of
+    from riskmgr.exchanges import fills as fm
+
+    for long in (True, False):
+        for rate in (Decimal("0.0001"), Decimal("-0.000375"), Decimal(0)):
+            acct, pending = _account(side_long=long)
+            acct.cfg = replace(acct.cfg, funding_rate=rate)
+            funding = np.zeros(len(acct.s), dtype=np.int64)
+            funding[7] = 2
+            acct.s = replace(acct.s, funding=funding)
+            acct._open(5, pending, Decimal("40000.0"), Decimal("0.2"), 5)
+            wallet, h = acct.wallet, acct.held()
+
+            acct._pay_funding(7)
+
+            expected = fm.funding_payment(pending.side, pending.qty, price_of(acct.s.open[7]), rate) * 2
+            zero = Decimal(0)  # the holding's and the run's funding start at 0
+            assert str(acct.wallet) == str(wallet + expected) and str(h.funding) == str(zero + expected)
+            assert str(acct.funding_total) == str(zero + expected)
