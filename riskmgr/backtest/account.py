@@ -359,7 +359,8 @@ class SimAccount:
             gross = (price - h.entry) * qty * (1 if h.side is LONG else -1)
         fee = price * qty * self.cfg.fill.taker_fee if fee is None else fee  # fills.fee_for
         entry_share = h.entry_fee * qty / h.opened_qty
-        self.wallet += gross - fee
+        net = gross - fee  # booked to the wallet, and (less the entry fee's share) what the close realized
+        self.wallet += net
         held = h.qty
         if qty != held:  # a full close drops the position: its margin is not read again
             h.margin -= h.margin * qty / held
@@ -369,7 +370,7 @@ class SimAccount:
         h.exit_value += qty * price
         # the loss-streak cooldown counts from the bar's close: a fill inside the bar may have come that late
         s, recent = self.s, self.recent
-        recent.insert(0, closed_trade(time_at(self, int(s.ts.item(j)) + s.bar_ms), gross - fee - entry_share))
+        recent.insert(0, closed_trade(time_at(self, int(s.ts.item(j)) + s.bar_ms), net - entry_share))
         kept = len(recent)
         if kept == RECENT_TRADES + 1:
             recent.pop()  # the oldest: as ``del recent[RECENT_TRADES:]``, without the slice
