@@ -9,9 +9,10 @@ happen; the plain bar-by-bar loop of the tests calls them at every bar, and both
 from __future__ import annotations
 
 from dataclasses import MISSING, dataclass, field, fields
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 
@@ -25,6 +26,7 @@ from riskmgr.risk.context import ClosedTrade
 from riskmgr.risk.sizing import known_maintenance_rate
 from riskmgr.risk.state import TradingStatus
 
+LONG = PositionSide.LONG  # a module constant: no look-up on the enum class per use
 RECENT_TRADES = 64  # closes remembered for the loss-streak rule; a longer streak is still a streak of this many
 # a backtest records a ClosedTrade per close; its frozen __init__ sets each of ten fields through
 # object.__setattr__, so ``closed_trade`` fills the instance dictionary at once (only while it is that plain)
@@ -38,8 +40,21 @@ def closed_trade(closed_at: datetime, realized_pnl: Decimal) -> ClosedTrade:
     if not _CLOSED_PLAIN:
         return ClosedTrade(closed_at, realized_pnl)
     trade = object.__new__(ClosedTrade)
-    trade.__dict__.update(_CLOSED_DEFAULTS, closed_at=closed_at, realized_pnl=realized_pnl)
+    values = trade.__dict__
+    values.update(_CLOSED_DEFAULTS)  # every field in order (closed_at and realized_pnl as placeholders), then those two
+    values["closed_at"] = closed_at
+    values["realized_pnl"] = realized_pnl
     return trade
+
+
+def time_at(acct: SimAccount, ms: int) -> datetime:
+    """``from_ms(ms)``, remembered for the last ``ms`` asked (a close and the decision at the same bar's close
+    ask for the same instant)."""
+    if ms == acct.clock_ms:
+        return acct.clock_at
+    at = acct.clock_at = datetime.fromtimestamp(ms / 1000, UTC)  # from_ms, without its Python-level call
+    acct.clock_ms = ms
+    return at
 
 
 def price_of(value: float) -> Decimal:
@@ -173,7 +188,6 @@ class SimAccount:
         self.halted_day: int | None = None
         self.block: Block | None = None
         self.bust = False
-        self.trades = TradeTable()
         self.denials: dict[str, RuleCount] = {}
         self.events: list[AccountEvent] = []
         self.funding_total = ZERO
@@ -185,6 +199,14 @@ class SimAccount:
         self.quiet_figures: tuple[Decimal, Decimal, Decimal] | None = None
         self.fill_plan = FillPlan.of(cfg.fill.slippage_bps, spec.price_tick)  # the fast step's fill constants
         self.funded_bar = -1  # a bar whose funding the event-driven engine paid ahead of the rest of its step
+        self.clock_ms = int(series.ts[first_bar])  # the last instant ``time_at`` built, and its datetime
+        self.clock_at = self.status.changed_at
+        self.trades = t = TradeTable()
+        # the table's columns in ``_finish``'s order, taken once: a close appends to each without looking it up
+        self.columns: tuple[list[Any], ...] = (
+            t.entry_bar, t.exit_bar, t.entry_ms, t.exit_ms, t.side, t.qty, t.entry_price, t.exit_price, t.gross_pnl,
+            t.fees, t.funding, t.net_pnl, t.reason, t.stop, t.target,
+        )
 
     # -- figures ---------------------------------------------------------------------------------------
     @property
@@ -203,7 +225,7 @@ class SimAccount:
         h = self.holding
         if h is None:
             return self.wallet
-        return self.wallet + (mark - h.entry) * h.qty * (1 if h.side is PositionSide.LONG else -1)  # fills.pnl
+        return self.wallet + (mark - h.entry) * h.qty * (1 if h.side is LONG else -1)  # fills.pnl
 
     def mark_range(self, a: int, b: int) -> None:
         """Write the equity at the closes of bars a..b-1, the account unchanged over them."""
@@ -219,7 +241,7 @@ class SimAccount:
         if h is None or b <= a:
             return
         closes = self.s.close[a:b]
-        k = int(np.argmax(closes) if h.side is PositionSide.LONG else np.argmin(closes))
+        k = int(np.argmax(closes) if h.side is LONG else np.argmin(closes))
         self.peak = max(self.peak, self.equity(price_of(closes[k])))
 
     # -- records ---------------------------------------------------------------------------------------
@@ -248,8 +270,10 @@ class SimAccount:
 
     def _pay_funding(self, j: int) -> None:
         h = self.held()
-        instants = int(self.s.funding[j])  # type: ignore[index]  # callers pay funding only where s.funding is set
-        delta = fm.funding_payment(h.side, h.qty, price_of(self.s.open[j]), self.cfg.funding_rate) * instants
+        s = self.s
+        instants = int(s.funding.item(j))  # type: ignore[union-attr]  # callers pay funding only where it is set
+        # fills.funding_payment(h.side, h.qty, open, rate), the same operations without its Python-level call
+        delta = -(h.qty * price_of(s.open.item(j)) * self.cfg.funding_rate) * (1 if h.side is LONG else -1) * instants
         self.wallet += delta
         h.funding += delta
         self.funding_total += delta
@@ -296,12 +320,11 @@ class SimAccount:
         if terms is None:
             liquidation = fm.isolated_liquidation_price(p.side, price, leverage, self.mmr)
         else:  # fills.isolated_liquidation_price: the entry times its side's factor
-            liquidation = price * (terms[1] if p.side is PositionSide.LONG else terms[2])
-        self.holding = Holding(
-            side=p.side, qty=p.qty, opened_qty=p.qty, entry=price, entry_bar=j, entry_ms=ms, stop=p.stop,
-            target=p.target, liquidation=liquidation if liquidation > 0 else None, margin=margin, leverage=leverage,
-            entry_fee=fee, target_from=target_from, fees=fee,
-        )
+            liquidation = price * (terms[1] if p.side is LONG else terms[2])
+        # by position (a keyword call costs more than twice as much): side, qty, opened_qty, entry, entry_bar,
+        # entry_ms, stop, target, liquidation, margin, leverage, entry_fee, target_from, fees
+        self.holding = Holding(p.side, p.qty, p.qty, price, j, ms, p.stop, p.target,
+                               liquidation if liquidation > 0 else None, margin, leverage, fee, target_from, fee)
 
     def _exits(self, j: int, bar: fm.Bar) -> None:
         h = self.held()
@@ -329,22 +352,31 @@ class SimAccount:
     def close(self, j: int, qty: Decimal, price: Decimal, reason: str, ms: int,
               fee: Decimal | None = None, gross: Decimal | None = None) -> None:
         """Close ``qty`` of the position at ``price`` (taker fee unless given) and book the result."""
-        h = self.held()
+        h = self.holding
+        if h is None:
+            raise RuntimeError("no open position")  # as ``held``
         if gross is None:  # fills.pnl
-            gross = (price - h.entry) * qty * (1 if h.side is PositionSide.LONG else -1)
+            gross = (price - h.entry) * qty * (1 if h.side is LONG else -1)
         fee = price * qty * self.cfg.fill.taker_fee if fee is None else fee  # fills.fee_for
         entry_share = h.entry_fee * qty / h.opened_qty
-        self.wallet += gross - fee
-        if qty != h.qty:  # a full close drops the position: its margin is not read again
-            h.margin -= h.margin * qty / h.qty
-        h.qty -= qty
+        net = gross - fee  # booked to the wallet, and (less the entry fee's share) what the close realized
+        self.wallet += net
+        held = h.qty
+        if qty != held:  # a full close drops the position: its margin is not read again
+            h.margin -= h.margin * qty / held
+        left = h.qty = held - qty
         h.realized += gross
         h.fees += fee
         h.exit_value += qty * price
         # the loss-streak cooldown counts from the bar's close: a fill inside the bar may have come that late
-        self.recent.insert(0, closed_trade(from_ms(self.s.close_ms(j)), gross - fee - entry_share))
-        del self.recent[RECENT_TRADES:]
-        if h.qty == 0:
+        s, recent = self.s, self.recent
+        recent.insert(0, closed_trade(time_at(self, int(s.ts.item(j)) + s.bar_ms), net - entry_share))
+        kept = len(recent)
+        if kept == RECENT_TRADES + 1:
+            recent.pop()  # the oldest: as ``del recent[RECENT_TRADES:]``, without the slice
+        elif kept > RECENT_TRADES:
+            del recent[RECENT_TRADES:]
+        if left == 0:
             self._finish(j, reason, ms, h)
 
     def _liquidate(self, j: int, price: Decimal, ms: int) -> None:
@@ -355,23 +387,24 @@ class SimAccount:
 
     def _finish(self, j: int, reason: str, ms: int, h: Holding) -> None:
         """Record the trade of the position ``h`` (the one held, just closed in full) and drop it."""
-        t = self.trades
-        t.entry_bar.append(h.entry_bar)
-        t.exit_bar.append(j)
-        t.entry_ms.append(h.entry_ms)
-        t.exit_ms.append(ms)
-        t.side.append(1 if h.side is PositionSide.LONG else -1)  # h.side.sign
-        t.qty.append(h.opened_qty)
-        t.entry_price.append(h.entry)
-        t.exit_price.append(h.exit_value / h.opened_qty)
-        t.gross_pnl.append(h.realized)
-        t.fees.append(h.fees)
-        t.funding.append(h.funding)
-        t.net_pnl.append(h.realized - h.fees + h.funding)
-        t.reason.append(reason)
-        t.stop.append(h.stop)
-        t.target.append(h.target)
-        self.exposure_bars += j - h.entry_bar + 1
+        c = self.columns
+        opened, realized, fees, funding, entry_bar = h.opened_qty, h.realized, h.fees, h.funding, h.entry_bar
+        c[0].append(entry_bar)
+        c[1].append(j)
+        c[2].append(h.entry_ms)
+        c[3].append(ms)
+        c[4].append(1 if h.side is LONG else -1)  # h.side.sign
+        c[5].append(opened)
+        c[6].append(h.entry)
+        c[7].append(h.exit_value / opened)
+        c[8].append(realized)
+        c[9].append(fees)
+        c[10].append(funding)
+        c[11].append(realized - fees + funding)
+        c[12].append(reason)
+        c[13].append(h.stop)
+        c[14].append(h.target)
+        self.exposure_bars += j - entry_bar + 1
         self.holding = None
 
     # -- the result ------------------------------------------------------------------------------------

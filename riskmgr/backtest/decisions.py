@@ -23,7 +23,7 @@ from decimal import Decimal
 import numpy as np
 
 from riskmgr.backtest.account import Block, PendingEntry, SimAccount, price_of
-from riskmgr.core.clock import from_ms, to_ms
+from riskmgr.core.clock import from_ms
 from riskmgr.core.domain import ZERO, AccountStatus, PositionSide, Verdict
 from riskmgr.core.errors import ValidationError
 from riskmgr.risk.context import OrderIntent, RuleContext, build_context
@@ -141,14 +141,17 @@ def _shut(acct: SimAccount, gates: list[Verdict], ms: int) -> None:
     """Count the gates' denials and remember until when they stay shut."""
     for verdict in gates:
         acct.deny(verdict.rule, verdict.reason, ms)
-    untils = [to_ms(v.until) for v in gates if v.until is not None]
-    until_ms = min(untils) if untils else None
-    if until_ms is None:
-        end_bar = len(acct.s)
-    else:
-        # the gate is open again at the first bar whose close (the decision time) is at or after until_ms
-        end_bar = int(np.searchsorted(acct.s.ts, until_ms - acct.s.bar_ms, side="left"))
-    acct.block = Block(until_ms, end_bar, tuple(v.rule for v in gates))
+    until_ms = None
+    for verdict in gates:
+        if verdict.until is not None:
+            at = int(verdict.until.timestamp() * 1000)  # to_ms, without its Python-level call
+            if until_ms is None or at < until_ms:  # the earliest, as min()
+                until_ms = at
+    s = acct.s
+    # the gate is open again at the first bar whose close (the decision time) is at or after until_ms (the array's
+    # own searchsorted: np.searchsorted without its wrapper)
+    end_bar = len(s) if until_ms is None else int(s.ts.searchsorted(until_ms - s.bar_ms, side="left"))
+    acct.block = Block(until_ms, end_bar, tuple([verdict.rule for verdict in gates]))
 
 
 def _place(acct: SimAccount, j: int, now: datetime, intent: OrderIntent, qty: Decimal) -> None:

@@ -38,14 +38,20 @@ class FillPlan:
 
     def slipped(self, price: Decimal, buy: bool) -> Decimal:
         """``fills.slipped_price(price, BUY or SELL, slippage_bps, tick)``."""
+        tick = self.tick  # the rounding mode by position: a keyword call costs more
         if buy:
-            return (price * self.buy / self.tick).to_integral_value(rounding=ROUND_CEILING) * self.tick
-        return (price * self.sell / self.tick).to_integral_value(rounding=ROUND_FLOOR) * self.tick
+            return (price * self.buy / tick).to_integral_value(ROUND_CEILING) * tick
+        return (price * self.sell / tick).to_integral_value(ROUND_FLOOR) * tick
 
     def exit_price(self, kind: ExitKind, price: Decimal, long: bool) -> Decimal:
         """``fills.exit_fill_price``: a stop or target closes with a market order (a long sells), a liquidation
-        fills at its price."""
-        return price if kind is LIQUIDATION else self.slipped(price, not long)
+        fills at its price (``slipped(price, not long)`` written out: one call less per exit)."""
+        if kind is LIQUIDATION:
+            return price
+        tick = self.tick
+        if long:
+            return (price * self.sell / tick).to_integral_value(ROUND_FLOOR) * tick
+        return (price * self.buy / tick).to_integral_value(ROUND_CEILING) * tick
 
 
 def position_exit(long: bool, bar: tuple[Decimal, Decimal, Decimal], stop: Decimal | None,

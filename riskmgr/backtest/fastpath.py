@@ -17,12 +17,12 @@ test_fastpath.py`` also checks each decision against the full path directly.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
+from math import floor
 
-from riskmgr.backtest.account import PendingEntry, SimAccount, price_of
+from riskmgr.backtest.account import PendingEntry, SimAccount, price_of, time_at
 from riskmgr.backtest.decisions import (
     ACCOUNT_GATES,
     COOLDOWN_RULE,
@@ -32,7 +32,6 @@ from riskmgr.backtest.decisions import (
     _intent,
     _shut,
 )
-from riskmgr.core.clock import from_ms
 from riskmgr.core.domain import ZERO, AccountStatus, PositionSide, TradingState, Verdict
 from riskmgr.core.errors import ValidationError
 from riskmgr.risk import rules
@@ -71,6 +70,7 @@ class DecisionPlan:
     two_ticks: Decimal  # the tick rounding of the entry and the stop fill, as costs.slippage_per_unit adds it
     no_loss: Decimal  # NO_LOSS.total: the loss at the stop of positions already open (none)
     tick_f: float  # the tick as a float (the float-first tick rounding of stop and target)
+    loss_cooldown: timedelta  # the loss-streak breaker's pause after the newest close of a streak
 
     @classmethod
     def of(cls, acct: SimAccount) -> DecisionPlan:
@@ -92,6 +92,7 @@ class DecisionPlan:
             day_floor=1 - limits.daily_loss_limit_pct / HUNDRED,
             liquidation_factors=_liquidation_factors(lev, spec.maintenance_margin_rate) if settings_allow else None,
             two_ticks=2 * spec.price_tick, no_loss=NO_LOSS.total, tick_f=float(spec.price_tick),
+            loss_cooldown=timedelta(minutes=limits.loss_cooldown_minutes),
         )
 
 
@@ -116,10 +117,11 @@ def try_place(acct: SimAccount, j: int, sig: EntrySignals, plan: DecisionPlan) -
     that deny it when each has denied before (its first reason is kept); False: decide it in full."""
     if not plan.settings_allow or acct.status.state is not ACTIVE:
         return False
-    now = from_ms(acct.s.close_ms(j))
+    s = acct.s
+    now = time_at(acct, int(s.ts.item(j)) + s.bar_ms)  # from_ms(s.close_ms(j))
     if not _gates_open(acct, now, plan):
         return False
-    stop_f, target_f, close_f = sig.stop.item(j), sig.target.item(j), acct.s.close.item(j)
+    stop_f, target_f, close_f = sig.stop.item(j), sig.target.item(j), s.close.item(j)
     if not (0 < stop_f < INF and 0 < target_f < INF and 0 < close_f < INF):  # NaN too: the full path says why
         return False
     long = sig.side.item(j) > 0  # a Python int: no numpy scalar
@@ -128,9 +130,10 @@ def try_place(acct: SimAccount, j: int, sig: EntrySignals, plan: DecisionPlan) -
     target = _on_tick(target_f, tick, plan.tick_f, not long)
     entry = price_of(close_f)
     side = LONG if long else SHORT
-    if stop <= 0 or target <= 0 or (entry - stop if long else stop - entry) <= 0:  # (entry - stop) x sign, exact
+    # (entry - stop) x sign, exact; each compared with a Decimal zero (the same answer as with 0, no conversion)
+    if stop <= ZERO or target <= ZERO or (entry - stop if long else stop - entry) <= ZERO:
         return False
-    judged = _judge(acct, side, entry, stop, target, plan)
+    judged = _judge(acct, side, entry, close_f, stop, target, plan)
     if judged is None:
         return False
     qty, denied = judged
@@ -139,11 +142,13 @@ def try_place(acct: SimAccount, j: int, sig: EntrySignals, plan: DecisionPlan) -
         return True
     # a repeated denial: ``decide`` would count it against the same rules and keep their first reasons, so the
     # reasons are not needed; a rule's first denial runs the full path, which words it
-    if any(rule not in acct.denials for rule in denied):
-        return False
+    denials = acct.denials
+    for rule in denied:
+        if rule not in denials:
+            return False
     acct.signals += 1
     for rule in denied:
-        acct.denials[rule].count += 1
+        denials[rule].count += 1
     return True
 
 
@@ -158,7 +163,7 @@ def try_shut(acct: SimAccount, j: int, sig: EntrySignals, plan: DecisionPlan) ->
     if not plan.settings_allow:
         return False
     ms = acct.s.close_ms(j)
-    now = from_ms(ms)
+    now = time_at(acct, ms)
     side = LONG if sig.side.item(j) > 0 else SHORT
     cooldown = _cooldown_verdict(acct, now, side, j, sig, plan)
     if cooldown is not None:
@@ -222,16 +227,16 @@ def _streak_only(acct: SimAccount, now: datetime, plan: DecisionPlan) -> Verdict
     if acct.entries_day == acct.day and acct.entries_today >= limits.auto_trade_daily_cap:
         return None
     equity = acct.wallet
-    if not (equity > 0 and acct.day_start > 0 and acct.peak > 0) or not _gates_allow(acct, equity):
+    if not (equity > ZERO and acct.day_start > ZERO and acct.peak > ZERO) or not _gates_allow(acct, equity):
         return None
     streak = 0
     for trade in acct.recent:  # newest first (closes are recorded in time order), as the rule sorts them
-        if trade.realized_pnl >= 0:
+        if trade.realized_pnl >= ZERO:
             break
         streak += 1
     if streak < limits.max_consecutive_losses:
         return None
-    until = acct.recent[0].closed_at + timedelta(minutes=limits.loss_cooldown_minutes)
+    until = acct.recent[0].closed_at + plan.loss_cooldown
     if not now < until:
         return None
     return Verdict.deny(rules.consecutive_losses.NAME, first.first_reason, until)
@@ -265,39 +270,45 @@ def _on_tick(value: float, tick: Decimal, tick_f: float, up: bool) -> Decimal:
     and the exact quotient is not whole, so the tick rounding's integral has exponent 0, as ``Decimal(k)`` has.
     """
     q = value / tick_f
-    k = math.ceil(q) if up else math.floor(q)
-    if 0 < q < 1e9 and min(q - math.floor(q), math.ceil(q) - q) > 1e-6:
-        return Decimal(k) * tick
+    if 0 < q < 1e9:
+        below = floor(q)
+        # not whole: the ceiling is the floor + 1 (exact in a float below 1e9), min(q - floor, ceil - q) > 1e-6
+        if q - below > 1e-6 and (below + 1) - q > 1e-6:
+            return tick * (below + 1 if up else below)  # Decimal(k) * tick: the same product
     return round_to_tick(price_of(value), tick, up=up)
 
 
 def _gates_open(acct: SimAccount, now: datetime, plan: DecisionPlan) -> bool:
     """The account-level gates that depend on time and counts: the daily cap, the cooldown, the loss streak."""
     limits = acct.limits
-    if acct.entries_day == acct.day and acct.entries_today >= limits.auto_trade_daily_cap:
+    cap = limits.auto_trade_daily_cap
+    if acct.entries_day == acct.day and acct.entries_today >= cap:
         return False
-    if limits.auto_trade_daily_cap <= 0:
+    if cap <= 0:
         return False
-    if acct.last_taken is not None and now < acct.last_taken + plan.cooldown:
+    taken = acct.last_taken
+    if taken is not None and now < taken + plan.cooldown:
         return False
     streak = 0
-    for trade in acct.recent:  # newest first, as the rule sorts them
-        if trade.realized_pnl >= 0:
+    recent = acct.recent
+    for trade in recent:  # newest first, as the rule sorts them
+        if trade.realized_pnl >= ZERO:
             break
         streak += 1
     if streak < limits.max_consecutive_losses:
         return True
-    return not now < acct.recent[0].closed_at + timedelta(minutes=limits.loss_cooldown_minutes)
+    return not now < recent[0].closed_at + plan.loss_cooldown
 
 
-def _judge(acct: SimAccount, side: PositionSide, entry: Decimal, stop: Decimal, target: Decimal,
+def _judge(acct: SimAccount, side: PositionSide, entry: Decimal, entry_f: float, stop: Decimal, target: Decimal,
            plan: DecisionPlan) -> tuple[Decimal, list[str]] | None:
     """Return the quantity ``size_position`` gives and the order rules that deny it (all of them, none when the
     entry is allowed); None when an account-level gate denies or sizing would fail (the full path judges those).
+    ``entry_f`` is the float ``entry`` is the Decimal of (``price_of``), so ``float(entry)``.
     """
     limits, costs = acct.limits, plan.costs
     equity, day_start, peak = acct.wallet, acct.day_start, acct.peak
-    if not (equity > 0 and day_start > 0 and peak > 0) or not _gates_allow(acct, equity):
+    if not (equity > ZERO and day_start > ZERO and peak > ZERO) or not _gates_allow(acct, equity):
         return None
     denied: list[str] = []
     # the caller checked (entry - stop) x sign > 0: it is the stop distance, abs(entry - stop) and its max with 0,
@@ -305,51 +316,57 @@ def _judge(acct: SimAccount, side: PositionSide, entry: Decimal, stop: Decimal, 
     distance = entry - stop if side is LONG else stop - entry
     # costs.slippage_per_unit and costs.fees_per_unit, the sum of entry and stop taken once
     both = entry + stop
-    slippage = ZERO if costs.slippage_rate == 0 else both * costs.slippage_rate + plan.two_ticks
+    slippage = ZERO if costs.slippage_rate == ZERO else both * costs.slippage_rate + plan.two_ticks
     fees = (both + slippage) * costs.taker_fee_rate
-    if distance < limits.min_stop_cost_multiple * (fees + slippage):
+    cost = fees + slippage  # the same sum as slippage + fees (Decimal addition is exact and commutes)
+    if distance < limits.min_stop_cost_multiple * cost:
         denied.append(rules.min_stop_distance.NAME)
-    qty = _size(acct, entry, distance + (slippage + fees), equity, plan)  # costs.loss_per_unit
+    levered = equity * limits.max_leverage
+    qty = _size(acct, entry, distance + cost, equity, levered, plan)  # costs.loss_per_unit
     notional = qty * entry
     # loss_at_stop + existing_loss of nothing, as sizing's _result sums them
     risk = (qty * distance + qty * fees + qty * slippage) + plan.no_loss
-    if (qty <= 0 or qty < acct.spec.min_qty or notional < plan.min_notional
+    if (qty <= ZERO or qty < acct.spec.min_qty or notional < plan.min_notional
             or risk / equity * HUNDRED > limits.risk_per_trade_pct):
         denied.append(rules.risk_per_trade.NAME)
     # the rules add the (empty) open and resting notional, an exact 0, before comparing: left out here
-    if notional > equity * limits.max_leverage:
+    if notional > levered:
         denied.append(rules.max_leverage.NAME)
     if notional > limits.max_position_notional:
         denied.append(rules.max_position_notional.NAME)
-    if not _liquidation_beyond(acct, side, entry, stop, plan):
+    if not _liquidation_beyond(acct, side, entry, entry_f, stop, plan):
         denied.append(rules.liquidation_beyond_stop.NAME)
-    ratio = (target - entry) / (entry - stop)  # both signs flipped for a short: the same quotient
-    if ratio <= 0 or ratio < limits.min_reward_risk:
+    # (target - entry) / (entry - stop), only compared: entry - stop is the distance for a long, its negation for a
+    # short (both signs flipped: the same quotient)
+    ratio = (target - entry if side is LONG else entry - target) / distance
+    if ratio <= ZERO or ratio < limits.min_reward_risk:
         denied.append(rules.reward_risk.NAME)
     if risk > equity - day_start * plan.day_floor:
         denied.append(rules.daily_headroom.NAME)
     return qty, denied
 
 
-def _size(acct: SimAccount, entry: Decimal, per_unit: Decimal, equity: Decimal, plan: DecisionPlan) -> Decimal:
-    """``size_position`` with nothing open or resting: the risk budget, capped, rounded down to the step."""
+def _size(acct: SimAccount, entry: Decimal, per_unit: Decimal, equity: Decimal, levered: Decimal,
+          plan: DecisionPlan) -> Decimal:
+    """``size_position`` with nothing open or resting: the risk budget, capped, rounded down to the step
+    (``levered``: the equity times the maximum leverage)."""
     limits = acct.limits
     left = equity * limits.risk_per_trade_pct / HUNDRED - plan.no_loss
-    raw_qty = left / per_unit if left > 0 else ZERO
+    raw_qty = left / per_unit if left > ZERO else ZERO
     qty = raw_qty
     allowed = plan.position_room / entry
     if raw_qty > allowed:
         qty = min(qty, allowed)
-    allowed = max(equity * limits.max_leverage - plan.nothing, ZERO) / entry
+    allowed = max(levered - plan.nothing, ZERO) / entry
     if raw_qty > allowed:
         qty = min(qty, allowed)
     step = acct.spec.qty_step
-    if step <= 0:  # settings_allow rules this out; round_down_to_step says why
+    if step <= ZERO:  # settings_allow rules this out; round_down_to_step says why
         return round_down_to_step(qty, step)
-    return (qty / step).to_integral_value(rounding=ROUND_FLOOR) * step  # round_down_to_step
+    return (qty / step).to_integral_value(ROUND_FLOOR) * step  # round_down_to_step
 
 
-def _clearly_beyond(side: PositionSide, entry: Decimal, stop: Decimal, tick: Decimal, plan: DecisionPlan) -> bool:
+def _clearly_beyond(side: PositionSide, entry_f: float, stop: Decimal, plan: DecisionPlan) -> bool:
     """Tell whether the liquidation estimate, rounded to the tick towards the entry, certainly lies beyond the stop.
 
     The estimate is the entry times the run's factor (to a relative 1e-27 in Decimal); the margins here (a relative
@@ -359,21 +376,22 @@ def _clearly_beyond(side: PositionSide, entry: Decimal, stop: Decimal, tick: Dec
     if plan.liquidation_factors is None:
         return False
     if side is LONG:
-        return float(entry) * plan.liquidation_factors[0] * (1 + 1e-9) + plan.tick_f < float(stop) * (1 - 1e-12)
-    return float(entry) * plan.liquidation_factors[1] * (1 - 1e-9) - plan.tick_f > float(stop) * (1 + 1e-12)
+        return entry_f * plan.liquidation_factors[0] * (1 + 1e-9) + plan.tick_f < float(stop) * (1 - 1e-12)
+    return entry_f * plan.liquidation_factors[1] * (1 - 1e-9) - plan.tick_f > float(stop) * (1 + 1e-12)
 
 
-def _liquidation_beyond(acct: SimAccount, side: PositionSide, entry: Decimal, stop: Decimal,
+def _liquidation_beyond(acct: SimAccount, side: PositionSide, entry: Decimal, entry_f: float, stop: Decimal,
                         plan: DecisionPlan) -> bool:
-    """liquidation_beyond_stop: the liquidation estimate on the tick lies beyond the stop."""
+    """liquidation_beyond_stop: the liquidation estimate on the tick lies beyond the stop (``entry_f``: the float
+    of ``entry``)."""
     spec = acct.spec
-    if _clearly_beyond(side, entry, stop, spec.price_tick, plan):
+    if _clearly_beyond(side, entry_f, stop, plan):
         return True
     mmr = spec.maintenance_margin_rate
     if mmr is None:  # settings_allow rules this out; the rule would deny
         return False
     liquidation = liquidation_price_on_tick(side, entry, acct.cfg.leverage, mmr, spec.price_tick)
-    return (stop - liquidation) * side.sign > 0
+    return (stop - liquidation) * (1 if side is LONG else -1) > 0  # side.sign
 
 
 def _gates_allow(acct: SimAccount, equity: Decimal) -> bool:

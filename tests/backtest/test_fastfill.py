@@ -143,3 +143,16 @@ def test_exact_float_comparison_with_a_decimal_level_equals_the_decimal_comparis
     for level in (price, price + D("1E-20"), price - D("1E-20"), price * 2, price / 2):
         assert at_or_below(value, level, float(level)) == (price <= level)
         assert at_or_above(value, level, float(level)) == (price >= level)
+
+
+@pytest.mark.parametrize("bps", [D(0), D("0.5"), D("7.25")])
+@pytest.mark.parametrize("tick", [D("0.1"), D("0.01"), D(1)])
+def test_exit_prices_are_the_fill_models_to_the_last_digit(bps, tick):
+    plan = FillPlan.of(bps, tick)
+    assert plan is not None
+    for price in (D("40000.1"), D("39999.90"), D("0.3"), D(100), D("1E+2"), D("65432.7")):
+        for kind in fm.ExitKind:
+            for side in PositionSide:
+                found = plan.exit_price(kind, price, side is PositionSide.LONG)
+                expected = fm.exit_fill_price(fm.Exit(kind, price), side, bps, tick)
+                assert str(found) == str(expected), (kind, side, price)
